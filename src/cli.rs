@@ -1,0 +1,36 @@
+//! The command line, as clap definitions only. Checking that the pieces fit
+//! together is `config`'s job.
+
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Run several long-lived commands side by side, each in its own terminal pane,
+/// and stop all of their processes when you quit.
+#[derive(Debug, Parser)]
+#[command(name = "opmux", version, about, long_about = None)]
+pub struct Cli {
+    /// Shell command lines, one pane each, run with `/bin/sh -c`. With none,
+    /// opmux opens one pane running $SHELL.
+    #[arg(value_name = "COMMAND")]
+    pub commands: Vec<String>,
+
+    /// Names the panes in order; repeat it once per pane. A pane without a name
+    /// is named after its command's first word.
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// Seconds a pane's processes get between SIGTERM and SIGKILL when opmux quits.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
+    pub stop_timeout: Duration,
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("`{text}` must be between 0 and 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}

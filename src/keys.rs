@@ -1,0 +1,371 @@
+//! Keys, with no I/O: the prefix state machine that decides whether a key is a
+//! command for opmux or input for the focused pane, and the xterm encoding of
+//! keys and pastes into the bytes a program expects.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::layout::Direction;
+
+/// Every default key and what it does, for the help overlay and the README.
+pub const KEY_HELP: &[(&str, &str)] = &[
+    ("Alt+←/→/↑/↓", "focus the neighbouring pane"),
+    ("C-b ←/→/↑/↓", "focus the neighbouring pane"),
+    ("C-b h/j/k/l", "focus left / down / up / right"),
+    ("C-b o", "focus the next pane"),
+    ("C-b 1…9", "focus pane N"),
+    ("C-b z", "zoom the focused pane, or unzoom"),
+    ("C-b ?", "show or hide this help"),
+    ("C-b q", "quit: stop every pane, then exit"),
+    ("C-b C-b", "send a literal C-b to the pane"),
+    ("mouse click", "focus the pane under the pointer"),
+];
+
+/// What a key press asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Bytes for the focused pane's program.
+    Send(Vec<u8>),
+    Focus(Direction),
+    FocusNext,
+    /// Focus the pane with this 1-based number.
+    FocusNumber(usize),
+    ToggleZoom,
+    ToggleHelp,
+    Quit,
+    /// The prefix was pressed; the next key is a command.
+    AwaitCommand,
+    /// Nothing to do: an unbound key after the prefix, or a release event.
+    Nothing,
+}
+
+/// The input modes of the focused pane's program that change key encoding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Modes {
+    /// DECCKM: arrows and Home/End are sent as SS3 (`ESC O A`) instead of CSI.
+    pub application_cursor: bool,
+}
+
+/// The prefix state machine. After the prefix key, exactly one more key is
+/// read as a command.
+#[derive(Clone, Debug)]
+pub struct Keymap {
+    prefix: KeyEvent,
+    armed: bool,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        Self {
+            prefix: KeyEvent::new(KeyCode::Char('b'), KeyModifiers::CONTROL),
+            armed: false,
+        }
+    }
+}
+
+impl Keymap {
+    /// Whether the prefix was pressed and the next key is a command.
+    pub fn armed(&self) -> bool {
+        self.armed
+    }
+
+    pub fn handle(&mut self, key: KeyEvent, modes: Modes) -> Action {
+        if key.kind == KeyEventKind::Release {
+            return Action::Nothing;
+        }
+        let is_prefix = key.code == self.prefix.code && key.modifiers == self.prefix.modifiers;
+        if self.armed {
+            self.armed = false;
+            return command(key, is_prefix, &self.prefix, modes);
+        }
+        if is_prefix {
+            self.armed = true;
+            return Action::AwaitCommand;
+        }
+        if key.modifiers == KeyModifiers::ALT
+            && let Some(dir) = arrow_direction(key.code)
+        {
+            return Action::Focus(dir);
+        }
+        encode_key(key, modes).map_or(Action::Nothing, Action::Send)
+    }
+}
+
+fn arrow_direction(code: KeyCode) -> Option<Direction> {
+    match code {
+        KeyCode::Left => Some(Direction::Left),
+        KeyCode::Right => Some(Direction::Right),
+        KeyCode::Up => Some(Direction::Up),
+        KeyCode::Down => Some(Direction::Down),
+        _ => None,
+    }
+}
+
+/// The key read after the prefix.
+fn command(key: KeyEvent, is_prefix: bool, prefix: &KeyEvent, modes: Modes) -> Action {
+    if is_prefix {
+        return encode_key(*prefix, modes).map_or(Action::Nothing, Action::Send);
+    }
+    if let Some(dir) = arrow_direction(key.code) {
+        return Action::Focus(dir);
+    }
+    let plain = key.modifiers.difference(KeyModifiers::SHIFT).is_empty();
+    match key.code {
+        KeyCode::Char(c) if plain => match c {
+            'h' => Action::Focus(Direction::Left),
+            'j' => Action::Focus(Direction::Down),
+            'k' => Action::Focus(Direction::Up),
+            'l' => Action::Focus(Direction::Right),
+            'o' => Action::FocusNext,
+            'z' => Action::ToggleZoom,
+            'q' => Action::Quit,
+            '?' => Action::ToggleHelp,
+            '1'..='9' => Action::FocusNumber(c as usize - '0' as usize),
+            _ => Action::Nothing,
+        },
+        _ => Action::Nothing,
+    }
+}
+
+/// xterm's modifier parameter: 1 + Shift(1) + Alt(2) + Ctrl(4).
+fn modifier_param(mods: KeyModifiers) -> u8 {
+    1 + u8::from(mods.contains(KeyModifiers::SHIFT))
+        + 2 * u8::from(mods.contains(KeyModifiers::ALT))
+        + 4 * u8::from(mods.contains(KeyModifiers::CONTROL))
+}
+
+/// Encodes a key the way xterm does, or `None` for keys that have no byte form.
+pub fn encode_key(key: KeyEvent, modes: Modes) -> Option<Vec<u8>> {
+    let mods = key.modifiers & (KeyModifiers::SHIFT | KeyModifiers::ALT | KeyModifiers::CONTROL);
+    let m = modifier_param(mods);
+    let alt = mods.contains(KeyModifiers::ALT);
+    let ctrl = mods.contains(KeyModifiers::CONTROL);
+    // Keys with a letter final: arrows, Home, End, F1-F4.
+    let letter = |final_byte: char, cursor_key: bool| -> Vec<u8> {
+        if m > 1 {
+            format!("\x1b[1;{m}{final_byte}").into_bytes()
+        } else if !cursor_key || modes.application_cursor {
+            format!("\x1bO{final_byte}").into_bytes()
+        } else {
+            format!("\x1b[{final_byte}").into_bytes()
+        }
+    };
+    // Keys with a number and a tilde: Insert, Delete, PgUp, PgDn, F5-F12.
+    let tilde = |n: u8| -> Vec<u8> {
+        if m > 1 {
+            format!("\x1b[{n};{m}~").into_bytes()
+        } else {
+            format!("\x1b[{n}~").into_bytes()
+        }
+    };
+    let with_alt = |bytes: Vec<u8>| -> Vec<u8> {
+        if alt {
+            let mut out = vec![0x1b];
+            out.extend(bytes);
+            out
+        } else {
+            bytes
+        }
+    };
+    let bytes = match key.code {
+        KeyCode::Up => letter('A', true),
+        KeyCode::Down => letter('B', true),
+        KeyCode::Right => letter('C', true),
+        KeyCode::Left => letter('D', true),
+        KeyCode::Home => letter('H', true),
+        KeyCode::End => letter('F', true),
+        KeyCode::F(n @ 1..=4) => letter((b'P' + n - 1) as char, false),
+        KeyCode::F(n @ 5..=12) => tilde([15, 17, 18, 19, 20, 21, 23, 24][usize::from(n) - 5]),
+        KeyCode::F(_) => return None,
+        KeyCode::Insert => tilde(2),
+        KeyCode::Delete => tilde(3),
+        KeyCode::PageUp => tilde(5),
+        KeyCode::PageDown => tilde(6),
+        KeyCode::Enter => with_alt(vec![b'\r']),
+        KeyCode::Tab => with_alt(vec![b'\t']),
+        KeyCode::BackTab => with_alt(b"\x1b[Z".to_vec()),
+        KeyCode::Esc => with_alt(vec![0x1b]),
+        KeyCode::Backspace => with_alt(vec![if ctrl { 0x08 } else { 0x7f }]),
+        KeyCode::Null => with_alt(vec![0]),
+        KeyCode::Char(c) => with_alt(if ctrl {
+            vec![control_byte(c)?]
+        } else {
+            c.to_string().into_bytes()
+        }),
+        _ => return None,
+    };
+    Some(bytes)
+}
+
+/// The C0 byte xterm sends for Ctrl with a character.
+fn control_byte(c: char) -> Option<u8> {
+    Some(match c.to_ascii_lowercase() {
+        c @ 'a'..='z' => c as u8 - b'a' + 1,
+        '@' | ' ' | '2' => 0,
+        '[' | '3' => 0x1b,
+        '\\' | '4' => 0x1c,
+        ']' | '5' => 0x1d,
+        '^' | '6' => 0x1e,
+        '_' | '-' | '7' => 0x1f,
+        '?' | '8' => 0x7f,
+        _ => return None,
+    })
+}
+
+/// Encodes pasted text: line ends become CR as a typed Enter would, and the
+/// text is wrapped in bracketed-paste markers when the program asked for them.
+/// Markers inside the text are removed so a paste cannot end itself early.
+pub fn encode_paste(text: &str, bracketed: bool) -> Vec<u8> {
+    let body = text.replace("\r\n", "\r").replace('\n', "\r");
+    if bracketed {
+        let body = body.replace("\x1b[200~", "").replace("\x1b[201~", "");
+        format!("\x1b[200~{body}\x1b[201~").into_bytes()
+    } else {
+        body.into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+    const NONE: KeyModifiers = KeyModifiers::NONE;
+    const CTRL: KeyModifiers = KeyModifiers::CONTROL;
+    const ALT: KeyModifiers = KeyModifiers::ALT;
+    const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
+
+    #[test]
+    fn keys_encode_as_xterm_does() {
+        let normal = Modes::default();
+        let app = Modes {
+            application_cursor: true,
+        };
+        let cases: &[(KeyCode, KeyModifiers, Modes, &[u8])] = &[
+            (KeyCode::Char('a'), NONE, normal, b"a"),
+            (KeyCode::Char('A'), SHIFT, normal, b"A"),
+            (KeyCode::Char('é'), NONE, normal, "é".as_bytes()),
+            (KeyCode::Char('c'), CTRL, normal, b"\x03"),
+            (KeyCode::Char(' '), CTRL, normal, b"\x00"),
+            (KeyCode::Char('['), CTRL, normal, b"\x1b"),
+            (KeyCode::Char('x'), ALT, normal, b"\x1bx"),
+            (KeyCode::Char('c'), CTRL | ALT, normal, b"\x1b\x03"),
+            (KeyCode::Enter, NONE, normal, b"\r"),
+            (KeyCode::Backspace, NONE, normal, b"\x7f"),
+            (KeyCode::Backspace, ALT, normal, b"\x1b\x7f"),
+            (KeyCode::Tab, NONE, normal, b"\t"),
+            (KeyCode::BackTab, SHIFT, normal, b"\x1b[Z"),
+            (KeyCode::Esc, NONE, normal, b"\x1b"),
+            (KeyCode::Up, NONE, normal, b"\x1b[A"),
+            (KeyCode::Up, NONE, app, b"\x1bOA"),
+            (KeyCode::Left, NONE, app, b"\x1bOD"),
+            (KeyCode::Right, CTRL, app, b"\x1b[1;5C"),
+            (KeyCode::Down, SHIFT, normal, b"\x1b[1;2B"),
+            (KeyCode::Home, NONE, normal, b"\x1b[H"),
+            (KeyCode::End, NONE, app, b"\x1bOF"),
+            (KeyCode::PageUp, NONE, normal, b"\x1b[5~"),
+            (KeyCode::PageDown, SHIFT, normal, b"\x1b[6;2~"),
+            (KeyCode::Delete, NONE, normal, b"\x1b[3~"),
+            (KeyCode::Insert, NONE, normal, b"\x1b[2~"),
+            (KeyCode::F(1), NONE, normal, b"\x1bOP"),
+            (KeyCode::F(4), NONE, app, b"\x1bOS"),
+            (KeyCode::F(2), CTRL, normal, b"\x1b[1;5Q"),
+            (KeyCode::F(5), NONE, normal, b"\x1b[15~"),
+            (KeyCode::F(12), ALT, normal, b"\x1b[24;3~"),
+        ];
+        for (code, mods, modes, expected) in cases {
+            let got = encode_key(key(*code, *mods), *modes);
+            assert_eq!(
+                got.as_deref(),
+                Some(*expected),
+                "{code:?} {mods:?} {modes:?}"
+            );
+        }
+        assert_eq!(encode_key(key(KeyCode::F(20), NONE), normal), None);
+    }
+
+    #[test]
+    fn plain_keys_go_to_the_pane() {
+        let mut map = Keymap::default();
+        assert_eq!(
+            map.handle(key(KeyCode::Char('q'), NONE), Modes::default()),
+            Action::Send(b"q".to_vec())
+        );
+    }
+
+    #[test]
+    fn prefix_then_command_keys() {
+        let cases: &[(KeyCode, KeyModifiers, Action)] = &[
+            (KeyCode::Char('q'), NONE, Action::Quit),
+            (KeyCode::Char('o'), NONE, Action::FocusNext),
+            (KeyCode::Char('z'), NONE, Action::ToggleZoom),
+            (KeyCode::Char('?'), SHIFT, Action::ToggleHelp),
+            (KeyCode::Char('3'), NONE, Action::FocusNumber(3)),
+            (KeyCode::Char('h'), NONE, Action::Focus(Direction::Left)),
+            (KeyCode::Char('j'), NONE, Action::Focus(Direction::Down)),
+            (KeyCode::Char('k'), NONE, Action::Focus(Direction::Up)),
+            (KeyCode::Char('l'), NONE, Action::Focus(Direction::Right)),
+            (KeyCode::Right, NONE, Action::Focus(Direction::Right)),
+            (KeyCode::Char('b'), CTRL, Action::Send(vec![0x02])),
+            (KeyCode::Char('y'), NONE, Action::Nothing),
+            (KeyCode::Char('q'), CTRL, Action::Nothing),
+        ];
+        for (code, mods, expected) in cases {
+            let mut map = Keymap::default();
+            assert_eq!(
+                map.handle(key(KeyCode::Char('b'), CTRL), Modes::default()),
+                Action::AwaitCommand
+            );
+            assert!(map.armed());
+            assert_eq!(
+                &map.handle(key(*code, *mods), Modes::default()),
+                expected,
+                "{code:?}"
+            );
+            assert!(!map.armed(), "one key after the prefix disarms it");
+            // The key after that goes to the pane again.
+            assert_eq!(
+                map.handle(key(KeyCode::Char('q'), NONE), Modes::default()),
+                Action::Send(b"q".to_vec())
+            );
+        }
+    }
+
+    #[test]
+    fn alt_arrows_move_focus_without_the_prefix() {
+        let mut map = Keymap::default();
+        assert_eq!(
+            map.handle(key(KeyCode::Right, ALT), Modes::default()),
+            Action::Focus(Direction::Right)
+        );
+        assert_eq!(
+            map.handle(key(KeyCode::Up, ALT), Modes::default()),
+            Action::Focus(Direction::Up)
+        );
+        // With Shift as well, it is the program's key again.
+        assert_eq!(
+            map.handle(key(KeyCode::Right, ALT | SHIFT), Modes::default()),
+            Action::Send(b"\x1b[1;4C".to_vec())
+        );
+    }
+
+    #[test]
+    fn releases_are_ignored() {
+        let mut map = Keymap::default();
+        let mut release = key(KeyCode::Char('b'), CTRL);
+        release.kind = KeyEventKind::Release;
+        assert_eq!(map.handle(release, Modes::default()), Action::Nothing);
+        assert!(!map.armed());
+    }
+
+    #[test]
+    fn paste_is_bracketed_only_when_asked() {
+        assert_eq!(encode_paste("a\nb\r\nc", false), b"a\rb\rc");
+        assert_eq!(encode_paste("ls", true), b"\x1b[200~ls\x1b[201~");
+        assert_eq!(
+            encode_paste("x\x1b[201~rm -rf /\n", true),
+            b"\x1b[200~xrm -rf /\r\x1b[201~"
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! Pure geometry: where each pane goes, and which pane lies in a direction.
+
+use ratatui::layout::Rect;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Left,
+    Right,
+    Up,
+    Down,
+}
+
+/// Tiles `n` panes in a grid of ceil(sqrt(n)) columns. Rows share the height
+/// evenly; a last row with fewer panes shares the full width among them, as
+/// tmux's tiled layout does, so no cell is left empty.
+pub fn tiles(n: usize, area: Rect) -> Vec<Rect> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let cols = (n as f64).sqrt().ceil() as usize;
+    let rows = n.div_ceil(cols);
+    let heights = split(area.height, rows);
+    let mut rects = Vec::with_capacity(n);
+    let mut y = area.y;
+    for (row, height) in heights.into_iter().enumerate() {
+        let in_row = if row + 1 == rows {
+            n - cols * (rows - 1)
+        } else {
+            cols
+        };
+        let mut x = area.x;
+        for width in split(area.width, in_row) {
+            rects.push(Rect::new(x, y, width, height));
+            x += width;
+        }
+        y += height;
+    }
+    rects
+}
+
+/// Splits `total` cells into `parts` sizes that differ by one at most, the
+/// larger ones first.
+fn split(total: u16, parts: usize) -> Vec<u16> {
+    let parts_u16 = parts as u16;
+    let base = total / parts_u16;
+    let extra = (total % parts_u16) as usize;
+    (0..parts).map(|i| base + u16::from(i < extra)).collect()
+}
+
+/// Each pane's rectangle, or `None` for a pane hidden by another's zoom.
+pub fn arrange(n: usize, area: Rect, zoomed: Option<usize>) -> Vec<Option<Rect>> {
+    match zoomed {
+        Some(z) if z < n => (0..n).map(|i| (i == z).then_some(area)).collect(),
+        _ => tiles(n, area).into_iter().map(Some).collect(),
+    }
+}
+
+/// The area inside a pane's one-cell border.
+pub fn inner(rect: Rect) -> Rect {
+    Rect::new(
+        rect.x.saturating_add(1),
+        rect.y.saturating_add(1),
+        rect.width.saturating_sub(2),
+        rect.height.saturating_sub(2),
+    )
+}
+
+/// The nearest visible pane in `dir` from pane `from`: among the panes wholly on
+/// that side that overlap it across the direction, the closest; ties go to
+/// the one whose centre is nearest, then to the lower number.
+pub fn neighbour(rects: &[Option<Rect>], from: usize, dir: Direction) -> Option<usize> {
+    let origin = (*rects.get(from)?)?;
+    let centre = |r: Rect| {
+        (
+            2 * r.x as i32 + r.width as i32,
+            2 * r.y as i32 + r.height as i32,
+        )
+    };
+    let overlap = |a0: u16, a1: u16, b0: u16, b1: u16| a1.min(b1) as i32 - a0.max(b0) as i32;
+    rects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i, (*r)?)))
+        .filter(|&(i, _)| i != from)
+        .filter_map(|(i, r)| {
+            let (gap, shared) = match dir {
+                Direction::Right => (
+                    r.x as i32 - origin.right() as i32,
+                    overlap(r.y, r.bottom(), origin.y, origin.bottom()),
+                ),
+                Direction::Left => (
+                    origin.x as i32 - r.right() as i32,
+                    overlap(r.y, r.bottom(), origin.y, origin.bottom()),
+                ),
+                Direction::Down => (
+                    r.y as i32 - origin.bottom() as i32,
+                    overlap(r.x, r.right(), origin.x, origin.right()),
+                ),
+                Direction::Up => (
+                    origin.y as i32 - r.bottom() as i32,
+                    overlap(r.x, r.right(), origin.x, origin.right()),
+                ),
+            };
+            (gap >= 0 && shared > 0).then(|| {
+                let (cx, cy) = centre(r);
+                let (ox, oy) = centre(origin);
+                (gap, (cx - ox).abs() + (cy - oy).abs(), i)
+            })
+        })
+        .min()
+        .map(|(_, _, i)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AREA: Rect = Rect {
+        x: 0,
+        y: 0,
+        width: 80,
+        height: 23,
+    };
+
+    #[test]
+    fn grid_shapes_follow_the_square_root() {
+        // (panes, expected rects as (x, y, w, h))
+        type Case = (usize, &'static [(u16, u16, u16, u16)]);
+        let cases: &[Case] = &[
+            (1, &[(0, 0, 80, 23)]),
+            (2, &[(0, 0, 40, 23), (40, 0, 40, 23)]),
+            (3, &[(0, 0, 40, 12), (40, 0, 40, 12), (0, 12, 80, 11)]),
+            (
+                4,
+                &[
+                    (0, 0, 40, 12),
+                    (40, 0, 40, 12),
+                    (0, 12, 40, 11),
+                    (40, 12, 40, 11),
+                ],
+            ),
+            (
+                5,
+                &[
+                    (0, 0, 27, 12),
+                    (27, 0, 27, 12),
+                    (54, 0, 26, 12),
+                    (0, 12, 40, 11),
+                    (40, 12, 40, 11),
+                ],
+            ),
+        ];
+        for (n, expected) in cases {
+            let got: Vec<_> = tiles(*n, AREA)
+                .iter()
+                .map(|r| (r.x, r.y, r.width, r.height))
+                .collect();
+            assert_eq!(&got, expected, "{n} panes");
+        }
+    }
+
+    #[test]
+    fn tiles_cover_the_area_without_overlap_for_many_counts() {
+        for n in 1..=40 {
+            for area in [
+                AREA,
+                Rect::new(0, 0, 1, 1),
+                Rect::new(3, 2, 7, 5),
+                Rect::new(0, 0, 0, 0),
+            ] {
+                let rects = tiles(n, area);
+                assert_eq!(rects.len(), n);
+                let cells: u32 = rects.iter().map(|r| r.width as u32 * r.height as u32).sum();
+                assert_eq!(
+                    cells,
+                    area.width as u32 * area.height as u32,
+                    "{n} panes in {area:?}"
+                );
+                for (i, a) in rects.iter().enumerate() {
+                    assert!(
+                        area.union(*a) == area || a.area() == 0,
+                        "{a:?} escapes {area:?}"
+                    );
+                    for b in &rects[i + 1..] {
+                        assert!(a.intersection(*b).area() == 0, "{a:?} overlaps {b:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn zoom_shows_only_the_zoomed_pane_full_size() {
+        let got = arrange(3, AREA, Some(1));
+        assert_eq!(got, vec![None, Some(AREA), None]);
+        assert_eq!(arrange(2, AREA, Some(9)).iter().flatten().count(), 2);
+    }
+
+    #[test]
+    fn neighbours_in_a_grid() {
+        let rects = arrange(4, AREA, None);
+        assert_eq!(neighbour(&rects, 0, Direction::Right), Some(1));
+        assert_eq!(neighbour(&rects, 0, Direction::Down), Some(2));
+        assert_eq!(neighbour(&rects, 3, Direction::Up), Some(1));
+        assert_eq!(neighbour(&rects, 3, Direction::Left), Some(2));
+        assert_eq!(neighbour(&rects, 0, Direction::Left), None);
+        assert_eq!(neighbour(&rects, 0, Direction::Up), None);
+    }
+
+    #[test]
+    fn a_spanning_bottom_pane_reaches_up_to_the_first_row() {
+        let rects = arrange(3, AREA, None);
+        assert_eq!(neighbour(&rects, 2, Direction::Up), Some(0));
+        assert_eq!(neighbour(&rects, 1, Direction::Down), Some(2));
+        assert_eq!(neighbour(&rects, 2, Direction::Right), None);
+    }
+
+    #[test]
+    fn inner_area_never_underflows() {
+        assert_eq!(inner(Rect::new(0, 0, 1, 1)).area(), 0);
+        assert_eq!(inner(Rect::new(0, 0, 10, 5)), Rect::new(1, 1, 8, 3));
+    }
+}

@@ -1,0 +1,55 @@
+//! opmux runs several long-lived commands side by side, each under its own
+//! pseudo-terminal, and stops every one of their processes when it quits.
+//!
+//! Layout, one line per module; data flows from the panes to the main task,
+//! which owns [`app::App`] and draws it:
+//!
+//! - `cli`: the clap definitions of the command line, nothing else.
+//! - `config`: turns the command line into `PaneSpec`s, checking it before the terminal is touched.
+//! - `pane`: one pane is a process plus its screen. `pane::pty` is the only user of
+//!   portable-pty (sized spawn, resize, reader/parser/writer threads); `pane::screen` wraps
+//!   the vt100 parser and answers the terminal queries it leaves unanswered.
+//! - `process`: process lifecycle through nix: subreaper, the one reaper (`waitpid`), and
+//!   signalling a pane's whole process tree.
+//! - `event`: the `Event` enum every producer sends to the main task.
+//! - `keys`: the prefix state machine and xterm encoding of keys (pure).
+//! - `layout`: pane rectangles and neighbour search (pure).
+//! - `app`: the state and `update(Event) -> Vec<Effect>`; no I/O, so tests drive it directly.
+//! - `ui`: `render(&App)` into a ratatui frame: panes, titles, status line, help overlay.
+//! - `tui`: the runtime: terminal set-up and restore, the event loop, frame pacing, shutdown.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod event;
+pub mod keys;
+pub mod layout;
+pub mod pane;
+pub mod process;
+pub mod tui;
+pub mod ui;
+
+/// A size in character cells. vt100 and ratatui order these as (rows, cols) and
+/// crossterm as (cols, rows); naming the fields keeps the two from being swapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Size {
+    pub rows: u16,
+    pub cols: u16,
+}
+
+impl Size {
+    pub const fn new(rows: u16, cols: u16) -> Self {
+        Self { rows, cols }
+    }
+
+    /// The same size with each side at least one cell, since neither a PTY nor
+    /// the vt100 parser can be zero-sized.
+    pub fn at_least_one(self) -> Self {
+        Self::new(self.rows.max(1), self.cols.max(1))
+    }
+}
+
+/// Identifies a pane by its position in `App::panes`. Panes are never removed
+/// while opmux runs, so the index is stable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PaneId(pub usize);

@@ -1,0 +1,164 @@
+//! A pane's terminal state: the vt100 parser, plus the replies to terminal
+//! queries that vt100 parses but does not answer. Drawing is left to `ui`,
+//! which reads the screen through [`Screen::vt`].
+
+use std::num::NonZeroU16;
+
+use crate::Size;
+use crate::config::clean_text;
+
+/// Collects what the parser meets that needs an action outside the screen:
+/// replies owed to the program, and the window title it set.
+#[derive(Default)]
+struct Hooks {
+    replies: Vec<u8>,
+    title: Option<String>,
+}
+
+impl vt100::Callbacks for Hooks {
+    fn unhandled_csi(
+        &mut self,
+        screen: &mut vt100::Screen,
+        i1: Option<u8>,
+        _i2: Option<u8>,
+        params: &[&[u16]],
+        c: char,
+    ) {
+        let first = params.first().and_then(|p| p.first()).copied().unwrap_or(0);
+        let (row, col) = cursor_for_report(screen);
+        match (i1, c, first) {
+            // DSR: device status, "terminal OK".
+            (None, 'n', 5) => self.replies.extend_from_slice(b"\x1b[0n"),
+            // DSR: cursor position report, 1-based.
+            (None, 'n', 6) => self
+                .replies
+                .extend_from_slice(format!("\x1b[{row};{col}R").as_bytes()),
+            // DECXCPR: the DEC form of the cursor position report.
+            (Some(b'?'), 'n', 6) => self
+                .replies
+                .extend_from_slice(format!("\x1b[?{row};{col}R").as_bytes()),
+            // Primary DA: a VT100 with advanced video, as tmux and screen answer.
+            (None, 'c', 0) => self.replies.extend_from_slice(b"\x1b[?1;2c"),
+            // Secondary DA: terminal type 0 (VT100), version 0.
+            (Some(b'>'), 'c', 0) => self.replies.extend_from_slice(b"\x1b[>0;0;0c"),
+            _ => {}
+        }
+    }
+
+    fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
+        self.title = Some(clean_text(&String::from_utf8_lossy(title)));
+    }
+}
+
+/// The cursor as a 1-based (row, col) pair, clamped to the screen, since vt100
+/// can leave the column one past the edge while a wrap is pending.
+fn cursor_for_report(screen: &vt100::Screen) -> (u16, u16) {
+    let (rows, cols) = screen.size();
+    let (row, col) = screen.cursor_position();
+    (row.min(rows.get() - 1) + 1, col.min(cols.get() - 1) + 1)
+}
+
+fn nonzero(n: u16) -> NonZeroU16 {
+    NonZeroU16::new(n.max(1)).unwrap_or(NonZeroU16::MIN)
+}
+
+/// One pane's terminal: its vt100 parser and the replies it owes.
+pub struct Screen {
+    parser: vt100::Parser<Hooks>,
+}
+
+impl Screen {
+    pub fn new(size: Size) -> Self {
+        Self {
+            parser: vt100::Parser::new_with_callbacks(
+                nonzero(size.rows),
+                nonzero(size.cols),
+                0,
+                Hooks::default(),
+            ),
+        }
+    }
+
+    /// Feeds program output into the terminal state.
+    pub fn process(&mut self, bytes: &[u8]) {
+        self.parser.process(bytes);
+    }
+
+    /// Takes the bytes owed to the program in answer to its queries.
+    pub fn take_replies(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.parser.callbacks_mut().replies)
+    }
+
+    /// The last window title the program set, cleaned of control characters.
+    pub fn title(&self) -> Option<&str> {
+        self.parser.callbacks().title.as_deref()
+    }
+
+    pub fn resize(&mut self, size: Size) {
+        self.parser.set_size(nonzero(size.rows), nonzero(size.cols));
+    }
+
+    pub fn size(&self) -> Size {
+        let (rows, cols) = self.parser.screen().size();
+        Size::new(rows.get(), cols.get())
+    }
+
+    /// The vt100 screen, for drawing and for input modes.
+    pub fn vt(&self) -> &vt100::Screen {
+        self.parser.screen()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_position_query_is_answered_one_based() {
+        let mut screen = Screen::new(Size::new(24, 80));
+        screen.process(b"\x1b[5;10Hx\x1b[6n");
+        assert_eq!(screen.take_replies(), b"\x1b[5;11R");
+        assert!(screen.take_replies().is_empty(), "replies are taken once");
+    }
+
+    #[test]
+    fn device_attributes_and_status_are_answered() {
+        let mut screen = Screen::new(Size::new(24, 80));
+        screen.process(b"\x1b[c\x1b[0c\x1b[>c\x1b[5n\x1b[?6n");
+        assert_eq!(
+            screen.take_replies(),
+            b"\x1b[?1;2c\x1b[?1;2c\x1b[>0;0;0c\x1b[0n\x1b[?1;1R"
+        );
+    }
+
+    #[test]
+    fn cursor_report_stays_on_screen_while_a_wrap_is_pending() {
+        let mut screen = Screen::new(Size::new(2, 4));
+        screen.process(b"abcd\x1b[6n");
+        assert_eq!(screen.take_replies(), b"\x1b[1;4R");
+    }
+
+    #[test]
+    fn unrelated_sequences_get_no_reply() {
+        let mut screen = Screen::new(Size::new(24, 80));
+        screen.process(b"\x1b[31mred\x1b[0m\x1b[2J\x1b[?25l\x1b[18t");
+        assert!(screen.take_replies().is_empty());
+    }
+
+    #[test]
+    fn window_title_is_kept_without_control_characters() {
+        let mut screen = Screen::new(Size::new(24, 80));
+        screen.process(b"\x1b]2;build \x1b[31m ok\x07");
+        // The OSC ends at the first BEL or ST; what the title keeps is clean.
+        assert!(screen.title().unwrap().chars().all(|c| !c.is_control()));
+    }
+
+    #[test]
+    fn zero_sizes_are_clamped_instead_of_panicking() {
+        let mut screen = Screen::new(Size::new(0, 0));
+        assert_eq!(screen.size(), Size::new(1, 1));
+        screen.process("漢字 and more".as_bytes());
+        screen.resize(Size::new(0, 3));
+        assert_eq!(screen.size(), Size::new(1, 3));
+    }
+}

@@ -1,0 +1,152 @@
+//! A snapshot of the process table read from `/proc`, for finding a pane's
+//! session members and descendants. On systems without `/proc` it is empty, and
+//! signalling falls back to process groups alone.
+
+use std::collections::HashMap;
+
+use nix::unistd::Pid;
+
+/// The fields of `/proc/PID/stat` that lifecycle decisions need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub pid: Pid,
+    pub state: char,
+    pub ppid: Pid,
+    pub pgrp: Pid,
+    pub session: Pid,
+}
+
+#[derive(Debug, Default)]
+pub struct ProcessTable {
+    processes: HashMap<Pid, ProcessInfo>,
+}
+
+impl ProcessTable {
+    /// Reads every process's stat file. Processes that vanish while being read
+    /// are simply left out.
+    pub fn read() -> Self {
+        let mut processes = HashMap::new();
+        if let Ok(dir) = std::fs::read_dir("/proc") {
+            for entry in dir.flatten() {
+                let Some(pid) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<i32>().ok())
+                else {
+                    continue;
+                };
+                if let Some(info) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .ok()
+                    .and_then(|text| parse_stat(&text))
+                {
+                    processes.insert(Pid::from_raw(pid), info);
+                }
+            }
+        }
+        Self { processes }
+    }
+
+    pub fn get(&self, pid: Pid) -> Option<&ProcessInfo> {
+        self.processes.get(&pid)
+    }
+
+    /// Every process whose session id is `sid`.
+    pub fn session_members(&self, sid: Pid) -> Vec<Pid> {
+        self.processes
+            .values()
+            .filter(|p| p.session == sid)
+            .map(|p| p.pid)
+            .collect()
+    }
+
+    /// Every process below `root` in the parent tree, `root` excluded.
+    pub fn descendants(&self, root: Pid) -> Vec<Pid> {
+        let mut children: HashMap<Pid, Vec<Pid>> = HashMap::new();
+        for p in self.processes.values() {
+            children.entry(p.ppid).or_default().push(p.pid);
+        }
+        let mut found = Vec::new();
+        let mut stack = vec![root];
+        while let Some(pid) = stack.pop() {
+            for &child in children.get(&pid).map(Vec::as_slice).unwrap_or(&[]) {
+                // A pid cannot be its own ancestor, but guard the walk anyway.
+                if child != root && !found.contains(&child) {
+                    found.push(child);
+                    stack.push(child);
+                }
+            }
+        }
+        found
+    }
+}
+
+/// Parses `/proc/PID/stat`. The command name sits in parentheses and may itself
+/// contain spaces and parentheses, so the fields are counted from the last `)`.
+pub fn parse_stat(text: &str) -> Option<ProcessInfo> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let pid: i32 = text[..open].trim().parse().ok()?;
+    let mut rest = text.get(close + 1..)?.split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let ppid: i32 = rest.next()?.parse().ok()?;
+    let pgrp: i32 = rest.next()?.parse().ok()?;
+    let session: i32 = rest.next()?.parse().ok()?;
+    Some(ProcessInfo {
+        pid: Pid::from_raw(pid),
+        state,
+        ppid: Pid::from_raw(ppid),
+        pgrp: Pid::from_raw(pgrp),
+        session: Pid::from_raw(session),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_spaces_and_parens_in_the_name_parses() {
+        let info = parse_stat("4242 (my (odd) name) S 1 4242 4242 34816 4242 4194560 0").unwrap();
+        assert_eq!(info.pid, Pid::from_raw(4242));
+        assert_eq!(info.state, 'S');
+        assert_eq!(info.ppid, Pid::from_raw(1));
+        assert_eq!(info.session, Pid::from_raw(4242));
+    }
+
+    #[test]
+    fn truncated_stat_is_rejected() {
+        assert_eq!(parse_stat("12 (x) S 1"), None);
+        assert_eq!(parse_stat(""), None);
+    }
+
+    #[test]
+    fn descendants_follow_the_parent_chain() {
+        let mut table = ProcessTable::default();
+        for (pid, ppid) in [(10, 1), (11, 10), (12, 11), (13, 1), (14, 12)] {
+            table.processes.insert(
+                Pid::from_raw(pid),
+                ProcessInfo {
+                    pid: Pid::from_raw(pid),
+                    state: 'S',
+                    ppid: Pid::from_raw(ppid),
+                    pgrp: Pid::from_raw(pid),
+                    session: Pid::from_raw(pid),
+                },
+            );
+        }
+        let mut found: Vec<i32> = table
+            .descendants(Pid::from_raw(10))
+            .into_iter()
+            .map(Pid::as_raw)
+            .collect();
+        found.sort();
+        assert_eq!(found, [11, 12, 14]);
+    }
+
+    #[test]
+    fn this_process_is_in_the_live_table() {
+        let table = ProcessTable::read();
+        let me = table.get(nix::unistd::getpid()).expect("own stat readable");
+        assert_eq!(me.ppid, nix::unistd::getppid());
+    }
+}

@@ -1,0 +1,181 @@
+//! Drawing, and nothing else: `render` reads an [`App`] and fills a ratatui
+//! frame with the panes, their titles, the status line and the help overlay.
+//! It never changes state, so the same `App` always draws the same frame.
+
+mod pane;
+
+use std::time::Instant;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
+
+use crate::app::App;
+use crate::keys::KEY_HELP;
+use crate::layout;
+use crate::pane::{Pane, PaneState};
+use crate::process::ExitStatus;
+
+pub use pane::draw_screen;
+
+const FOCUS: Color = Color::Cyan;
+const MUTED: Color = Color::DarkGray;
+
+pub fn render(frame: &mut Frame, app: &App, now: Instant) {
+    let area = frame.area();
+    if area.area() == 0 {
+        return;
+    }
+    for (index, (pane, rect)) in app.panes.iter().zip(app.pane_rects()).enumerate() {
+        let Some(rect) = rect else { continue };
+        let focused = index == app.focus;
+        let block = pane_block(pane, index, focused, now);
+        let inner = layout::inner(rect);
+        frame.render_widget(block, rect);
+        let screen = pane.screen();
+        draw_screen(frame.buffer_mut(), inner, screen.vt());
+        if focused && !app.show_help && !screen.vt().hide_cursor() {
+            let (row, col) = screen.vt().cursor_position();
+            if row < inner.height && col < inner.width {
+                frame.set_cursor_position((inner.x + col, inner.y + row));
+            }
+        }
+    }
+    let status = Rect::new(area.x, area.bottom() - 1, area.width, 1);
+    frame.render_widget(status_line(app, now), status);
+    if app.show_help {
+        help_overlay(frame, app.panes_area());
+    }
+}
+
+/// The state as the title shows it: `running`, `exited 3`, `killed SIGKILL`.
+pub fn state_label(state: &PaneState, now: Instant) -> String {
+    match state {
+        PaneState::Running { .. } => "running".into(),
+        PaneState::Stopping { deadline, .. } => {
+            let left = deadline.saturating_duration_since(now).as_secs_f64().ceil();
+            format!("stopping, kill in {left:.0}s")
+        }
+        PaneState::Exited(ExitStatus::Exited(code)) => format!("exited {code}"),
+        PaneState::Exited(ExitStatus::Signaled(signal)) => format!("killed {}", signal.as_str()),
+        PaneState::Failed(why) => format!("failed: {why}"),
+    }
+}
+
+fn pane_block(pane: &Pane, index: usize, focused: bool, now: Instant) -> Block<'static> {
+    let state = state_label(&pane.state, now);
+    let state_style = match pane.state {
+        PaneState::Running { .. } => Style::new().fg(Color::Green),
+        PaneState::Stopping { .. } => Style::new().fg(Color::Yellow),
+        PaneState::Exited(ExitStatus::Exited(0)) => Style::new().fg(MUTED),
+        PaneState::Exited(_) | PaneState::Failed(_) => Style::new().fg(Color::Red),
+    };
+    let name_style = if focused {
+        Style::new()
+            .fg(Color::Black)
+            .bg(FOCUS)
+            .add_modifier(Modifier::BOLD)
+    } else {
+        Style::new().add_modifier(Modifier::BOLD)
+    };
+    let mut title = vec![
+        Span::raw(" "),
+        Span::styled(format!(" {} {} ", index + 1, pane.spec.name), name_style),
+        Span::raw(" "),
+        Span::styled(state, state_style),
+        Span::raw(" "),
+    ];
+    if let Some(error) = &pane.error {
+        title.push(Span::styled(
+            format!("! {error} "),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    let (border_type, border_style) = if focused {
+        (BorderType::Thick, Style::new().fg(FOCUS))
+    } else {
+        (BorderType::Plain, Style::new().fg(MUTED))
+    };
+    Block::bordered()
+        .border_type(border_type)
+        .border_style(border_style)
+        .title(Line::from(title))
+}
+
+fn status_line(app: &App, now: Instant) -> Paragraph<'static> {
+    let mut spans = Vec::new();
+    if app.keymap.armed() {
+        spans.push(Span::styled(
+            " C-b ",
+            Style::new().fg(Color::Black).bg(Color::Yellow),
+        ));
+    }
+    for (index, pane) in app.panes.iter().enumerate() {
+        let mut style = if index == app.focus {
+            Style::new().fg(Color::Black).bg(FOCUS)
+        } else {
+            Style::new()
+        };
+        if !pane.state.is_alive() {
+            style = style.add_modifier(Modifier::DIM);
+        }
+        spans.push(Span::styled(
+            format!(" {}:{} ", index + 1, pane.spec.name),
+            style,
+        ));
+    }
+    let hint = match app.shutdown {
+        Some(s) if s.killed => " killing… ".to_string(),
+        Some(s) => {
+            let left = s
+                .deadline
+                .saturating_duration_since(now)
+                .as_secs_f64()
+                .ceil();
+            format!(" stopping, kill in {left:.0}s · C-b q kills now ")
+        }
+        None if app.zoomed => " zoomed · C-b z unzoom · C-b ? help · C-b q quit ".into(),
+        None => " C-b ? help · C-b q quit ".into(),
+    };
+    spans.push(Span::styled(hint, Style::new().fg(MUTED)));
+    Paragraph::new(Line::from(spans))
+}
+
+fn help_overlay(frame: &mut Frame, area: Rect) {
+    let key_width = KEY_HELP
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let lines: Vec<Line> = KEY_HELP
+        .iter()
+        .map(|(key, what)| {
+            Line::from(vec![
+                Span::styled(
+                    format!(" {key:<key_width$}  "),
+                    Style::new().fg(FOCUS).add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(format!("{what} ")),
+            ])
+        })
+        .collect();
+    let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 2;
+    let height = lines.len() as u16 + 2;
+    let popup = Rect::new(
+        area.x + area.width.saturating_sub(width) / 2,
+        area.y + area.height.saturating_sub(height) / 2,
+        width.min(area.width),
+        height.min(area.height),
+    );
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .border_type(BorderType::Rounded)
+                .title(" keys · any key closes "),
+        ),
+        popup,
+    );
+}
