@@ -1,0 +1,273 @@
+//! The end-to-end harness: runs the real `opmux` binary on a PTY of its own,
+//! reads what it draws through a vt100 parser, types into it, and looks at
+//! processes in /proc. Every wait is a predicate with a deadline; on failure
+//! the screen is dumped. Dropping an [`Opmux`] SIGKILLs opmux and everything
+//! below it, so a failing test leaves nothing running.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::os::fd::BorrowedFd;
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use opmux::process::proc::ProcessTable;
+use portable_pty::{CommandBuilder, MasterPty, PtySize, SlavePty, native_pty_system};
+
+/// Generous, because CI is a loaded 2-core machine running a debug build.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+struct Shared {
+    parser: Mutex<vt100::Parser>,
+    /// Notified after every chunk of output is parsed.
+    changed: Condvar,
+}
+
+pub struct Opmux {
+    master: Box<dyn MasterPty + Send>,
+    /// Held so the terminal outlives opmux and its settings can be read after
+    /// it exits.
+    _slave: Box<dyn SlavePty + Send>,
+    writer: Box<dyn Write + Send>,
+    shared: Arc<Shared>,
+    pub pid: Pid,
+    exit: mpsc::Receiver<portable_pty::ExitStatus>,
+    exited: Option<portable_pty::ExitStatus>,
+    /// Every process seen below opmux, so the test can check they are gone.
+    pub seen: Vec<Pid>,
+}
+
+impl Opmux {
+    /// Starts opmux with `args` on a `rows` × `cols` terminal.
+    pub fn start(args: &[&str], rows: u16, cols: u16) -> Self {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("openpty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_opmux"));
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("SHELL", "/bin/sh");
+        cmd.cwd(env!("CARGO_MANIFEST_DIR"));
+        let mut child = pair.slave.spawn_command(cmd).expect("spawning opmux");
+        let pid = Pid::from_raw(child.process_id().expect("opmux pid") as i32);
+        let (exit_tx, exit) = mpsc::channel();
+        std::thread::spawn(move || {
+            if let Ok(status) = child.wait() {
+                let _ = exit_tx.send(status);
+            }
+        });
+        let shared = Arc::new(Shared {
+            parser: Mutex::new(vt100::Parser::new(
+                std::num::NonZeroU16::new(rows).unwrap(),
+                std::num::NonZeroU16::new(cols).unwrap(),
+                0,
+            )),
+            changed: Condvar::new(),
+        });
+        let mut reader = pair.master.try_clone_reader().expect("reader");
+        let feed = shared.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                feed.parser.lock().unwrap().process(&buf[..n]);
+                feed.changed.notify_all();
+            }
+        });
+        let writer = pair.master.take_writer().expect("writer");
+        Self {
+            master: pair.master,
+            _slave: pair.slave,
+            writer,
+            shared,
+            pid,
+            exit,
+            exited: None,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Types bytes into opmux's terminal.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("typing into opmux");
+        self.writer.flush().expect("flushing input");
+    }
+
+    /// The screen as text, for assertions and failure dumps.
+    pub fn text(&self) -> String {
+        self.shared.parser.lock().unwrap().screen().contents()
+    }
+
+    /// Runs `check` on the screen.
+    pub fn with_screen<T>(&self, check: impl FnOnce(&vt100::Screen) -> T) -> T {
+        check(self.shared.parser.lock().unwrap().screen())
+    }
+
+    /// Waits until `ready` holds for the screen, or panics with the screen.
+    pub fn wait_for(&self, what: &str, ready: impl Fn(&vt100::Screen) -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        let mut parser = self.shared.parser.lock().unwrap();
+        loop {
+            if ready(parser.screen()) {
+                return;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                panic!(
+                    "timed out waiting for {what}; screen:\n{}",
+                    parser.screen().contents()
+                );
+            }
+            parser = self
+                .shared
+                .changed
+                .wait_timeout(parser, deadline - now)
+                .unwrap()
+                .0;
+        }
+    }
+
+    /// Waits until `text` is on the screen.
+    pub fn wait_text(&self, text: &str) {
+        self.wait_for(&format!("{text:?} on screen"), |s| {
+            s.contents().contains(text)
+        });
+    }
+
+    /// Waits until some screen row holds every one of `parts`.
+    pub fn wait_row(&self, parts: &[&str]) {
+        self.wait_for(&format!("one row with {parts:?}"), |s| {
+            s.contents()
+                .lines()
+                .any(|row| parts.iter().all(|p| row.contains(p)))
+        });
+    }
+
+    /// Resizes opmux's terminal, which sends it SIGWINCH.
+    pub fn resize(&self, rows: u16, cols: u16) {
+        self.master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("resizing");
+        self.shared.parser.lock().unwrap().set_size(
+            std::num::NonZeroU16::new(rows).unwrap(),
+            std::num::NonZeroU16::new(cols).unwrap(),
+        );
+    }
+
+    /// Waits for opmux to exit and returns its exit code.
+    pub fn wait_exit(&mut self) -> u32 {
+        if let Some(status) = &self.exited {
+            return status.exit_code();
+        }
+        match self.exit.recv_timeout(DEADLINE) {
+            Ok(status) => {
+                let code = status.exit_code();
+                self.exited = Some(status);
+                code
+            }
+            Err(_) => panic!("opmux did not exit; screen:\n{}", self.text()),
+        }
+    }
+
+    /// Whether opmux has exited, without waiting.
+    pub fn has_exited(&mut self) -> bool {
+        if self.exited.is_none() {
+            self.exited = self.exit.try_recv().ok();
+        }
+        self.exited.is_some()
+    }
+
+    /// Remembers every current descendant of opmux and returns them.
+    pub fn record_descendants(&mut self) -> Vec<Pid> {
+        let now = ProcessTable::read().descendants(self.pid);
+        for pid in &now {
+            if !self.seen.contains(pid) {
+                self.seen.push(*pid);
+            }
+        }
+        now
+    }
+
+    /// The local flags of opmux's terminal, to check raw mode was undone.
+    pub fn local_flags(&self) -> nix::sys::termios::LocalFlags {
+        let fd = self.master.as_raw_fd().expect("master fd");
+        // The master stays open for the life of `self`.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        nix::sys::termios::tcgetattr(fd)
+            .expect("tcgetattr")
+            .local_flags
+    }
+}
+
+impl Drop for Opmux {
+    fn drop(&mut self) {
+        let mut doomed = ProcessTable::read().descendants(self.pid);
+        doomed.extend(self.seen.iter().copied());
+        let _ = kill(self.pid, Signal::SIGKILL);
+        for pid in doomed {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        let _ = self.exit.recv_timeout(Duration::from_secs(5));
+    }
+}
+
+/// Whether a process with this pid exists and is not a zombie.
+pub fn alive(pid: Pid) -> bool {
+    ProcessTable::read()
+        .get(pid)
+        .is_some_and(|p| p.state != 'Z')
+}
+
+/// Every live `sleep 1000.<marker>` process.
+pub fn sleepers(marker: &str) -> Vec<Pid> {
+    let wanted = format!("1000.{marker}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let argv: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let is_sleep = argv.first().is_some_and(|a| a.ends_with(b"sleep"));
+        if is_sleep && argv.get(1) == Some(&wanted.as_bytes()) && alive(Pid::from_raw(pid)) {
+            found.push(Pid::from_raw(pid));
+        }
+    }
+    found
+}
+
+/// Digits unique to one test in one run, to find its processes by command
+/// line: `sleep 1000.<marker>` is a valid, recognisable sleep.
+pub fn marker(test: &str) -> String {
+    let sum: u32 = test.bytes().map(u32::from).sum();
+    format!("{}{}{sum}", std::process::id(), test.len())
+}
+
+/// Waits until `done` holds, re-checking whenever `/proc` may have changed.
+/// There is no event for "a process is gone", so this polls with short naps
+/// under a deadline; it synchronises on the predicate, never on the nap.
+pub fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,201 @@
+//! End to end: the real `opmux` binary on a PTY, driven by keys and signals,
+//! its screen read through a vt100 parser and its processes checked in /proc.
+
+mod common;
+
+use common::{Opmux, alive, marker, sleepers};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::termios::LocalFlags;
+
+/// Checks the terminal was handed back as opmux found it.
+fn assert_terminal_restored(opmux: &Opmux) {
+    opmux.with_screen(|s| {
+        assert!(!s.alternate_screen(), "still on the alternate screen");
+        assert!(!s.hide_cursor(), "cursor still hidden");
+        assert_eq!(
+            s.mouse_protocol_mode(),
+            vt100::MouseProtocolMode::None,
+            "mouse reporting left on"
+        );
+        assert!(!s.bracketed_paste(), "bracketed paste left on");
+    });
+    let flags = opmux.local_flags();
+    assert!(
+        flags.contains(LocalFlags::ICANON | LocalFlags::ECHO | LocalFlags::ISIG),
+        "raw mode left on: {flags:?}"
+    );
+}
+
+#[test]
+fn both_panes_output_is_visible_at_once() {
+    let opmux = Opmux::start(
+        &[
+            "echo left-side-output; exec sleep 60",
+            "echo right-side-output; exec sleep 60",
+        ],
+        24,
+        100,
+    );
+    opmux.wait_row(&["left-side-output", "right-side-output"]);
+    opmux.wait_row(&["1 echo", "running", "2 echo", "running"]);
+}
+
+#[test]
+fn typing_goes_to_the_focused_pane_and_alt_right_moves_it() {
+    let mut opmux = Opmux::start(&["-n", "left", "-n", "right", "cat", "cat"], 24, 100);
+    opmux.wait_row(&["1 left", "running", "2 right", "running"]);
+    opmux.send(b"first\r");
+    // cat echoes the line (tty echo) and prints it: twice, in the left pane only.
+    let count = |s: &vt100::Screen, from: u16, word: &str| {
+        s.rows(from, 50).filter(|r| r.contains(word)).count()
+    };
+    opmux.wait_for("first typed into the left pane", |s| {
+        count(s, 0, "first") == 2
+    });
+    assert_eq!(opmux.with_screen(|s| count(s, 50, "first")), 0);
+    opmux.send(b"\x1b[1;3C"); // Alt+Right
+    opmux.send(b"second\r");
+    opmux.wait_for("second typed into the right pane", |s| {
+        count(s, 50, "second") == 2
+    });
+    assert_eq!(opmux.with_screen(|s| count(s, 0, "second")), 0);
+}
+
+#[test]
+fn prefix_keys_move_focus_and_zoom() {
+    let mut opmux = Opmux::start(&["-n", "one", "-n", "two", "cat", "cat"], 24, 100);
+    opmux.wait_row(&["1 one", "2 two"]);
+    opmux.send(b"\x02o"); // C-b o: focus pane 2
+    opmux.send(b"\x02z"); // C-b z: zoom it
+    opmux.wait_for("pane 2 zoomed", |s| {
+        let text = s.contents();
+        text.contains("2 two") && !text.contains("1 one") && text.contains("zoomed")
+    });
+    opmux.send(b"zoomed-input\r");
+    opmux.wait_text("zoomed-input");
+    opmux.send(b"\x02z");
+    opmux.wait_row(&["1 one", "2 two"]);
+}
+
+#[test]
+fn a_resize_reaches_the_child() {
+    let opmux = Opmux::start(
+        &["trap 'stty size' WINCH; stty size; while :; do sleep 0.1; done"],
+        24,
+        80,
+    );
+    // One pane fills 80x23 less its border: 21 rows, 78 columns.
+    opmux.wait_text("21 78");
+    opmux.resize(30, 100);
+    opmux.wait_text("27 98");
+    opmux.resize(1, 1);
+    opmux.resize(12, 40);
+    opmux.wait_text("9 38");
+}
+
+#[test]
+fn terminal_queries_are_answered() {
+    let opmux = Opmux::start(
+        &[
+            "stty raw -echo; printf '\\033[6n'; r=$(dd bs=1 count=6 2>/dev/null); \
+             printf '\\033[c'; d=$(dd bs=1 count=7 2>/dev/null); stty sane; \
+             printf 'dsr=%s da=%s\\n' \"$r\" \"$d\" | tr '\\033' E; exec sleep 60",
+        ],
+        24,
+        80,
+    );
+    opmux.wait_text("dsr=E[1;1R da=E[?1;2c");
+}
+
+#[test]
+fn a_missing_command_shows_the_shell_error_and_exit_127() {
+    let opmux = Opmux::start(&["nosuchcmd-x", "echo still-here; exec sleep 60"], 24, 100);
+    opmux.wait_text("not found");
+    opmux.wait_text("exited 127");
+    opmux.wait_text("still-here");
+}
+
+#[test]
+fn quitting_by_key_stops_every_pane_and_restores_the_terminal() {
+    let m = marker("quit-by-key");
+    let cmd1 = format!("sleep 1000.{m} & sleep 1000.{m} & wait");
+    let cmd2 = format!("exec sleep 1000.{m}");
+    let mut opmux = Opmux::start(&[&cmd1, &cmd2], 24, 100);
+    opmux.wait_row(&["1 sleep", "running", "2 exec", "running"]);
+    common::eventually("three sleeps started", || sleepers(&m).len() == 3);
+    let before = opmux.record_descendants();
+    assert!(
+        before.len() >= 4,
+        "expected two panes and their sleeps, got {before:?}"
+    );
+    opmux.send(b"\x02q");
+    assert_eq!(opmux.wait_exit(), 0);
+    for pid in &opmux.seen {
+        assert!(!alive(*pid), "pane process {pid} survived the quit");
+    }
+    assert_eq!(sleepers(&m), []);
+    assert_terminal_restored(&opmux);
+}
+
+#[test]
+fn sigterm_stops_every_pane_and_restores_the_terminal() {
+    let m = marker("sigterm");
+    let cmd = format!("sleep 1000.{m}");
+    let mut opmux = Opmux::start(&[&cmd, &cmd], 24, 100);
+    opmux.wait_row(&["1 sleep", "running", "2 sleep", "running"]);
+    common::eventually("both sleeps started", || sleepers(&m).len() == 2);
+    opmux.record_descendants();
+    kill(opmux.pid, Signal::SIGTERM).unwrap();
+    assert_eq!(opmux.wait_exit(), 128 + 15);
+    for pid in &opmux.seen {
+        assert!(!alive(*pid), "pane process {pid} survived SIGTERM to opmux");
+    }
+    assert_eq!(sleepers(&m), []);
+    assert_terminal_restored(&opmux);
+}
+
+#[test]
+fn a_pane_that_ignores_sigterm_is_killed_after_the_stop_timeout() {
+    let m = marker("ignores-term");
+    let cmd = format!("trap '' TERM; sleep 1000.{m}; sleep 1000.{m}");
+    let mut opmux = Opmux::start(&["--stop-timeout", "1", &cmd], 24, 80);
+    opmux.wait_text("running");
+    common::eventually("the sleep started", || sleepers(&m).len() == 1);
+    opmux.record_descendants();
+    opmux.send(b"\x02q");
+    opmux.wait_text("stopping");
+    assert_eq!(opmux.wait_exit(), 0);
+    assert_eq!(sleepers(&m), []);
+    for pid in &opmux.seen {
+        assert!(!alive(*pid), "{pid} survived SIGKILL");
+    }
+}
+
+#[test]
+fn an_escaped_setsid_descendant_is_stopped_on_quit() {
+    let m = marker("setsid-escape");
+    let cmd = format!("setsid sleep 1000.{m} & echo forked; exec sleep 1000.{m}");
+    let mut opmux = Opmux::start(&[&cmd], 24, 80);
+    opmux.wait_text("forked");
+    common::eventually("both sleeps started", || sleepers(&m).len() == 2);
+    opmux.send(b"\x02q");
+    assert_eq!(opmux.wait_exit(), 0);
+    assert_eq!(sleepers(&m), []);
+}
+
+#[test]
+fn help_overlay_opens_and_any_key_closes_it() {
+    let mut opmux = Opmux::start(&["cat"], 24, 80);
+    opmux.wait_text("running");
+    opmux.send(b"\x02?");
+    opmux.wait_text("any key closes");
+    opmux.send(b"x");
+    opmux.wait_for("help closed", |s| !s.contents().contains("any key closes"));
+    // The closing key was not typed into the pane.
+    opmux.send(b"y\r");
+    opmux.wait_text("y");
+    assert!(
+        !opmux.text().contains("xy"),
+        "the key that closed help reached the pane"
+    );
+}
