@@ -138,23 +138,6 @@ fn quitting_by_key_stops_every_pane_and_restores_the_terminal() {
 }
 
 #[test]
-fn sigterm_stops_every_pane_and_restores_the_terminal() {
-    let m = marker("sigterm");
-    let cmd = format!("sleep 1000.{m}");
-    let mut opmux = Opmux::start(&[&cmd, &cmd], 24, 100);
-    opmux.wait_row(&["1 sleep", "running", "2 sleep", "running"]);
-    common::eventually("both sleeps started", || sleepers(&m).len() == 2);
-    opmux.record_descendants();
-    kill(opmux.pid, Signal::SIGTERM).unwrap();
-    assert_eq!(opmux.wait_exit(), 128 + 15);
-    for pid in &opmux.seen {
-        assert!(!alive(*pid), "pane process {pid} survived SIGTERM to opmux");
-    }
-    assert_eq!(sleepers(&m), []);
-    assert_terminal_restored(&opmux);
-}
-
-#[test]
 fn a_pane_that_ignores_sigterm_is_killed_after_the_stop_timeout() {
     let m = marker("ignores-term");
     let cmd = format!("trap '' TERM; sleep 1000.{m}; sleep 1000.{m}");
@@ -198,4 +181,104 @@ fn help_overlay_opens_and_any_key_closes_it() {
         !opmux.text().contains("xy"),
         "the key that closed help reached the pane"
     );
+}
+
+#[test]
+fn each_pane_leads_its_own_session_on_an_xterm_256color_pty() {
+    let m = marker("session-leader");
+    let cmd = format!("echo \"term=$TERM\"; exec sleep 1000.{m}");
+    let opmux = Opmux::start(&[&cmd, &cmd], 24, 100);
+    opmux.wait_row(&["term=xterm-256color", "term=xterm-256color"]);
+    common::eventually("both panes exec'd sleep", || sleepers(&m).len() == 2);
+    let table = opmux::process::proc::ProcessTable::read();
+    for pid in sleepers(&m) {
+        let info = table.get(pid).expect("pane in /proc");
+        assert_eq!(info.ppid, opmux.pid, "pane {pid} is not opmux's child");
+        assert_eq!(
+            (info.pgrp, info.session),
+            (pid, pid),
+            "pane {pid} is not a session leader"
+        );
+    }
+}
+
+#[test]
+fn quitting_by_any_signal_stops_every_pane_and_restores_the_terminal() {
+    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        let m = marker(signal.as_str());
+        let cmd = format!("sleep 1000.{m}");
+        let mut opmux = Opmux::start(&[&cmd, &cmd], 24, 100);
+        opmux.wait_row(&["1 sleep", "running", "2 sleep", "running"]);
+        common::eventually("both sleeps started", || sleepers(&m).len() == 2);
+        opmux.record_descendants();
+        kill(opmux.pid, signal).unwrap();
+        assert_eq!(
+            opmux.wait_exit(),
+            128 + signal as u32,
+            "exit status after {signal}"
+        );
+        for pid in &opmux.seen {
+            assert!(
+                !alive(*pid),
+                "pane process {pid} survived {signal} to opmux"
+            );
+        }
+        assert_eq!(sleepers(&m), [], "after {signal}");
+        assert_terminal_restored(&opmux);
+    }
+}
+
+#[test]
+fn titles_show_how_each_pane_ended_and_opmux_keeps_running() {
+    let opmux = Opmux::start(
+        &["exit 3", "kill -9 $$", "echo last words; exit 0"],
+        24,
+        120,
+    );
+    opmux.wait_text("exited 3");
+    opmux.wait_text("killed SIGKILL");
+    opmux.wait_text("exited 0");
+    opmux.wait_text("last words");
+}
+
+#[test]
+fn a_mouse_click_focuses_the_pane_under_the_pointer() {
+    let mut opmux = Opmux::start(&["-n", "left", "-n", "right", "cat", "cat"], 24, 100);
+    opmux.wait_row(&["1 left", "2 right"]);
+    // SGR-encoded left press and release at column 75, row 10 (1-based).
+    opmux.send(b"\x1b[<0;75;10M\x1b[<0;75;10m");
+    opmux.send(b"clicked\r");
+    opmux.wait_for("input in the right pane", |s| {
+        s.rows(50, 50).filter(|r| r.contains("clicked")).count() == 2
+    });
+}
+
+#[test]
+fn a_double_forked_daemon_is_stopped_on_quit() {
+    let m = marker("double-fork");
+    // The subshell forks a new session and exits at once, so the sleep is
+    // orphaned: it belongs to no pane's session or process tree any more.
+    let cmd = format!("(setsid sleep 1000.{m} &); echo daemonised; exec sleep 1000.{m}");
+    let mut opmux = Opmux::start(&[&cmd], 24, 80);
+    opmux.wait_text("daemonised");
+    common::eventually("both sleeps started", || sleepers(&m).len() == 2);
+    let orphan = sleepers(&m)
+        .into_iter()
+        .find(|pid| {
+            opmux::process::proc::ProcessTable::read()
+                .get(*pid)
+                .is_some_and(|p| p.session == *pid)
+        })
+        .expect("the daemon leads its own session");
+    let parent = opmux::process::proc::ProcessTable::read()
+        .get(orphan)
+        .map(|p| p.ppid);
+    assert_eq!(
+        parent,
+        Some(opmux.pid),
+        "opmux, a subreaper, adopted the orphan"
+    );
+    opmux.send(b"\x02q");
+    assert_eq!(opmux.wait_exit(), 0);
+    assert_eq!(sleepers(&m), []);
 }

@@ -37,6 +37,8 @@ pub struct Opmux {
     exited: Option<portable_pty::ExitStatus>,
     /// Every process seen below opmux, so the test can check they are gone.
     pub seen: Vec<Pid>,
+    /// The value of [`TAG_VAR`] that opmux and everything it starts inherit.
+    tag: String,
 }
 
 impl Opmux {
@@ -55,6 +57,8 @@ impl Opmux {
         cmd.env("TERM", "xterm-256color");
         cmd.env("SHELL", "/bin/sh");
         cmd.cwd(env!("CARGO_MANIFEST_DIR"));
+        let tag = run_tag();
+        cmd.env(TAG_VAR, &tag);
         let mut child = pair.slave.spawn_command(cmd).expect("spawning opmux");
         let pid = Pid::from_raw(child.process_id().expect("opmux pid") as i32);
         let (exit_tx, exit) = mpsc::channel();
@@ -93,6 +97,7 @@ impl Opmux {
             exit,
             exited: None,
             seen: Vec::new(),
+            tag,
         }
     }
 
@@ -217,12 +222,51 @@ impl Drop for Opmux {
     fn drop(&mut self) {
         let mut doomed = ProcessTable::read().descendants(self.pid);
         doomed.extend(self.seen.iter().copied());
+        // Whatever escaped opmux's tree still carries the tag in its environment.
+        doomed.extend(tagged(&self.tag));
         let _ = kill(self.pid, Signal::SIGKILL);
         for pid in doomed {
             let _ = kill(pid, Signal::SIGKILL);
         }
         let _ = self.exit.recv_timeout(Duration::from_secs(5));
     }
+}
+
+/// An environment variable every process a test starts inherits, so cleanup
+/// finds even processes that escaped opmux.
+const TAG_VAR: &str = "OPMUX_E2E_RUN";
+
+fn run_tag() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Every process whose environment holds `TAG_VAR=tag`.
+fn tagged(tag: &str) -> Vec<Pid> {
+    let wanted = format!("{TAG_VAR}={tag}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if environ
+            .split(|b| *b == 0)
+            .any(|var| var == wanted.as_bytes())
+        {
+            found.push(Pid::from_raw(pid));
+        }
+    }
+    found
 }
 
 /// Whether a process with this pid exists and is not a zombie.
