@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use nix::sys::signal::Signal;
 use ratatui::layout::{Position, Rect};
 
@@ -94,13 +94,24 @@ impl App {
     pub fn update(&mut self, event: Event, now: Instant) -> Vec<Effect> {
         match event {
             Event::Key(key) => {
-                if self.show_help {
-                    // Any key closes the help; it is not typed into the pane.
-                    self.show_help = false;
-                    return Vec::new();
-                }
                 let action = self.keymap.handle(key, self.focused_modes());
-                self.act(action, now)
+                if !self.show_help {
+                    return self.act(action, now);
+                }
+                // With the help open, a typed key only closes it; commands
+                // after the prefix still work, and the prefix keeps it open.
+                match action {
+                    Action::AwaitCommand => Vec::new(),
+                    Action::Nothing if key.kind == KeyEventKind::Release => Vec::new(),
+                    Action::Send(_) | Action::Nothing | Action::ToggleHelp => {
+                        self.show_help = false;
+                        Vec::new()
+                    }
+                    command => {
+                        self.show_help = false;
+                        self.act(command, now)
+                    }
+                }
             }
             Event::Mouse(mouse) => self.mouse(mouse),
             Event::Paste(text) => {

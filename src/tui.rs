@@ -211,11 +211,18 @@ async fn event_loop(settings: Settings) -> Result<i32> {
         }
     }
     let code = app.shutdown.map_or(0, |s| s.exit_code);
+    // Leave no zombie behind, even one whose SIGCHLD has not been handled yet.
+    process::reap();
     drop(screen);
     Ok(code)
 }
 
 fn handle(app: &mut App, event: Event, next_frame: &mut Option<Instant>, last_frame: Instant) {
+    // Fault injection for the end-to-end tests of the panic path; debug builds only.
+    #[cfg(debug_assertions)]
+    if matches!(event, Event::Key(_)) && std::env::var_os("OPMUX_FAULT_PANIC_ON_KEY").is_some() {
+        panic!("injected fault: a key arrived while OPMUX_FAULT_PANIC_ON_KEY is set");
+    }
     let effects = app.update(event, Instant::now());
     apply(app, effects);
     request_frame(next_frame, last_frame);

@@ -282,3 +282,26 @@ fn a_double_forked_daemon_is_stopped_on_quit() {
     assert_eq!(opmux.wait_exit(), 0);
     assert_eq!(sleepers(&m), []);
 }
+
+#[test]
+fn a_panic_restores_the_terminal_and_kills_every_pane() {
+    let m = marker("panic");
+    let cmd = format!("trap '' TERM HUP; sleep 1000.{m} & exec sleep 1000.{m}");
+    let mut opmux = Opmux::start_with_env(
+        &[&cmd],
+        24,
+        80,
+        &[("OPMUX_FAULT_PANIC_ON_KEY", "1"), ("RUST_BACKTRACE", "0")],
+    );
+    opmux.wait_text("running");
+    common::eventually("both sleeps started", || sleepers(&m).len() == 2);
+    opmux.record_descendants();
+    opmux.send(b"x");
+    assert_eq!(opmux.wait_exit(), 101);
+    opmux.wait_text("injected fault");
+    assert_terminal_restored(&opmux);
+    for pid in &opmux.seen {
+        assert!(!alive(*pid), "{pid} survived opmux's panic");
+    }
+    assert_eq!(sleepers(&m), []);
+}

@@ -37,9 +37,11 @@ pub fn render(frame: &mut Frame, app: &App, now: Instant) {
         let screen = pane.screen();
         draw_screen(frame.buffer_mut(), inner, screen.vt());
         if focused && !app.show_help && !screen.vt().hide_cursor() {
+            // While a wrap is pending vt100 puts the column one past the
+            // edge; terminals show the cursor on the last column then.
             let (row, col) = screen.vt().cursor_position();
-            if row < inner.height && col < inner.width {
-                frame.set_cursor_position((inner.x + col, inner.y + row));
+            if row < inner.height && inner.width > 0 {
+                frame.set_cursor_position((inner.x + col.min(inner.width - 1), inner.y + row));
             }
         }
     }

@@ -44,6 +44,11 @@ pub struct Opmux {
 impl Opmux {
     /// Starts opmux with `args` on a `rows` × `cols` terminal.
     pub fn start(args: &[&str], rows: u16, cols: u16) -> Self {
+        Self::start_with_env(args, rows, cols, &[])
+    }
+
+    /// Starts opmux with extra environment variables.
+    pub fn start_with_env(args: &[&str], rows: u16, cols: u16, env: &[(&str, &str)]) -> Self {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -59,6 +64,9 @@ impl Opmux {
         cmd.cwd(env!("CARGO_MANIFEST_DIR"));
         let tag = run_tag();
         cmd.env(TAG_VAR, &tag);
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
         let mut child = pair.slave.spawn_command(cmd).expect("spawning opmux");
         let pid = Pid::from_raw(child.process_id().expect("opmux pid") as i32);
         let (exit_tx, exit) = mpsc::channel();

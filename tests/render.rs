@@ -1,0 +1,718 @@
+//! The render layer: program output fed into a pane's screen, the `App` drawn
+//! by `opmux::ui::render` onto a ratatui `TestBackend`, and the resulting cells
+//! (symbol, colours, modifiers) and cursor checked.
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use opmux::app::App;
+use opmux::config::PaneSpec;
+use opmux::event::Event;
+use opmux::keys::KEY_HELP;
+use opmux::pane::PaneState;
+use opmux::pane::screen::Screen;
+use opmux::process::ExitStatus;
+use opmux::{PaneId, Size};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::{Buffer, Cell, CellWidth};
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Color, Modifier};
+
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An app of panes named `names` on a `cols` × `rows` terminal, all running.
+fn app(names: &[&str], cols: u16, rows: u16) -> App {
+    let specs = names
+        .iter()
+        .map(|name| PaneSpec {
+            name: (*name).into(),
+            argv: vec!["/bin/true".into()],
+            cwd: None,
+        })
+        .collect();
+    let mut app = App::new(specs, Size::new(rows, cols), STOP_TIMEOUT);
+    for (i, pane) in app.panes.iter_mut().enumerate() {
+        pane.state = PaneState::Running {
+            pid: Pid::from_raw(999_001 + i as i32),
+            since: Instant::now(),
+        };
+    }
+    app
+}
+
+/// Feeds program output into pane `index`'s screen.
+fn output(app: &App, index: usize, bytes: &[u8]) {
+    app.panes[index].screen().process(bytes);
+}
+
+/// Draws `app` on a fresh terminal of the app's size.
+fn draw(app: &App) -> Terminal<TestBackend> {
+    draw_at(app, app.size.cols, app.size.rows, Instant::now())
+}
+
+fn draw_at(app: &App, cols: u16, rows: u16, now: Instant) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(cols, rows)).unwrap();
+    terminal
+        .draw(|frame| opmux::ui::render(frame, app, now))
+        .unwrap();
+    terminal
+}
+
+fn press(app: &mut App, code: KeyCode, modifiers: KeyModifiers) {
+    app.update(Event::Key(KeyEvent::new(code, modifiers)), Instant::now());
+}
+
+fn prefix(app: &mut App, c: char) {
+    press(app, KeyCode::Char('b'), KeyModifiers::CONTROL);
+    press(app, KeyCode::Char(c), KeyModifiers::NONE);
+}
+
+fn cell(terminal: &Terminal<TestBackend>, x: u16, y: u16) -> &Cell {
+    &terminal.backend().buffer()[(x, y)]
+}
+
+/// Row `y` as (x, symbol) pairs, leaving out the cells under the right half
+/// of a wide symbol, so the symbols read as the row shows them.
+fn row_cells(buffer: &Buffer, y: u16) -> Vec<(u16, &str)> {
+    let mut cells = Vec::new();
+    let mut covered = 0;
+    for x in 0..buffer.area.width {
+        let cell = &buffer[(x, y)];
+        if covered > 0 {
+            covered -= 1;
+            continue;
+        }
+        cells.push((x, cell.symbol()));
+        covered = cell.cell_width().saturating_sub(1);
+    }
+    cells
+}
+
+fn row_text(terminal: &Terminal<TestBackend>, y: u16) -> String {
+    row_cells(terminal.backend().buffer(), y)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// The x of the first cell of `needle` on row `y`, if the row shows it.
+fn find(terminal: &Terminal<TestBackend>, y: u16, needle: &str) -> Option<u16> {
+    let cells = row_cells(terminal.backend().buffer(), y);
+    (0..cells.len()).find_map(|start| {
+        let text: String = cells[start..].iter().map(|(_, s)| *s).collect();
+        text.starts_with(needle).then_some(cells[start].0)
+    })
+}
+
+fn screen_dump(terminal: &Terminal<TestBackend>) -> String {
+    terminal.backend().to_string()
+}
+
+// --- colours and attributes -------------------------------------------------
+
+#[test]
+fn sgr_colours_map_to_ratatui_colours() {
+    // (SGR parameters, expected fg, expected bg)
+    let cases: &[(&str, Color, Color)] = &[
+        ("", Color::Reset, Color::Reset),
+        ("30", Color::Black, Color::Reset),
+        ("31", Color::Red, Color::Reset),
+        ("32", Color::Green, Color::Reset),
+        ("33", Color::Yellow, Color::Reset),
+        ("34", Color::Blue, Color::Reset),
+        ("35", Color::Magenta, Color::Reset),
+        ("36", Color::Cyan, Color::Reset),
+        ("37", Color::Gray, Color::Reset),
+        ("90", Color::DarkGray, Color::Reset),
+        ("91", Color::LightRed, Color::Reset),
+        ("92", Color::LightGreen, Color::Reset),
+        ("93", Color::LightYellow, Color::Reset),
+        ("94", Color::LightBlue, Color::Reset),
+        ("95", Color::LightMagenta, Color::Reset),
+        ("96", Color::LightCyan, Color::Reset),
+        ("97", Color::White, Color::Reset),
+        ("41", Color::Reset, Color::Red),
+        ("102", Color::Reset, Color::LightGreen),
+        ("107", Color::Reset, Color::White),
+        ("31;44", Color::Red, Color::Blue),
+        // The first 16 of the 256 are the named colours, as 30–37/90–97 are.
+        ("38;5;1", Color::Red, Color::Reset),
+        ("38;5;9", Color::LightRed, Color::Reset),
+        ("38;5;15", Color::White, Color::Reset),
+        ("38;5;16", Color::Indexed(16), Color::Reset),
+        ("38;5;123", Color::Indexed(123), Color::Reset),
+        ("38;5;255", Color::Indexed(255), Color::Reset),
+        ("48;5;200", Color::Reset, Color::Indexed(200)),
+        ("48;5;4", Color::Reset, Color::Blue),
+        ("38;2;1;2;3", Color::Rgb(1, 2, 3), Color::Reset),
+        ("48;2;250;128;0", Color::Reset, Color::Rgb(250, 128, 0)),
+        (
+            "38;2;10;20;30;48;5;42",
+            Color::Rgb(10, 20, 30),
+            Color::Indexed(42),
+        ),
+        ("31;39", Color::Reset, Color::Reset),
+        ("41;49", Color::Reset, Color::Reset),
+    ];
+    for &(sgr, fg, bg) in cases {
+        let app = app(&["colours"], 20, 5);
+        output(&app, 0, format!("\x1b[{sgr}mX").as_bytes());
+        let terminal = draw(&app);
+        let got = cell(&terminal, 1, 1);
+        assert_eq!(got.symbol(), "X", "SGR {sgr}");
+        assert_eq!((got.fg, got.bg), (fg, bg), "SGR {sgr}");
+    }
+}
+
+#[test]
+fn sgr_attributes_map_to_ratatui_modifiers() {
+    let cases: &[(&str, Modifier)] = &[
+        ("1", Modifier::BOLD),
+        ("2", Modifier::DIM),
+        ("3", Modifier::ITALIC),
+        ("4", Modifier::UNDERLINED),
+        ("7", Modifier::REVERSED),
+        (
+            "1;3;4",
+            Modifier::BOLD
+                .union(Modifier::ITALIC)
+                .union(Modifier::UNDERLINED),
+        ),
+        ("1;22", Modifier::empty()),
+        ("3;23", Modifier::empty()),
+        ("4;24", Modifier::empty()),
+        ("7;27", Modifier::empty()),
+    ];
+    for &(sgr, modifier) in cases {
+        let app = app(&["attrs"], 20, 5);
+        output(&app, 0, format!("\x1b[{sgr}mX").as_bytes());
+        let terminal = draw(&app);
+        assert_eq!(cell(&terminal, 1, 1).modifier, modifier, "SGR {sgr}");
+    }
+}
+
+#[test]
+fn sgr_reset_returns_to_the_default_style() {
+    let app = app(&["reset"], 20, 5);
+    output(&app, 0, b"\x1b[1;4;31;42mA\x1b[0mB");
+    let terminal = draw(&app);
+    let a = cell(&terminal, 1, 1);
+    assert_eq!((a.symbol(), a.fg, a.bg), ("A", Color::Red, Color::Green));
+    assert_eq!(a.modifier, Modifier::BOLD | Modifier::UNDERLINED);
+    let b = cell(&terminal, 2, 1);
+    assert_eq!((b.symbol(), b.fg, b.bg), ("B", Color::Reset, Color::Reset));
+    assert_eq!(b.modifier, Modifier::empty());
+}
+
+#[test]
+fn erased_cells_keep_the_background_colour() {
+    let app = app(&["erase"], 20, 5);
+    // Erase-in-line with a blue background paints the rest of the row blue.
+    output(&app, 0, b"\x1b[44mA\x1b[K");
+    let terminal = draw(&app);
+    assert_eq!(cell(&terminal, 1, 1).bg, Color::Blue);
+    let blank = cell(&terminal, 10, 1);
+    assert_eq!((blank.symbol(), blank.bg), (" ", Color::Blue));
+}
+
+// --- wide characters ------------------------------------------------------
+
+#[test]
+fn wide_characters_take_two_cells() {
+    let app = app(&["wide"], 20, 5);
+    output(&app, 0, "漢a😀b\x1b[31m字\x1b[0mc".as_bytes());
+    let terminal = draw(&app);
+    let cells: Vec<_> = row_cells(terminal.backend().buffer(), 1)
+        .into_iter()
+        .take(7)
+        .collect();
+    assert_eq!(
+        cells,
+        vec![
+            (0, "┃"),
+            (1, "漢"),
+            (3, "a"),
+            (4, "😀"),
+            (6, "b"),
+            (7, "字"),
+            (9, "c"),
+        ],
+        "\n{}",
+        screen_dump(&terminal)
+    );
+    assert_eq!(cell(&terminal, 7, 1).fg, Color::Red);
+    // The right half of a wide character is a blank cell, as ratatui expects.
+    assert_eq!(cell(&terminal, 2, 1).symbol(), " ");
+    assert_eq!(cell(&terminal, 5, 1).symbol(), " ");
+}
+
+#[test]
+fn a_wide_char_that_does_not_fit_wraps_and_the_border_stays() {
+    // 22 columns: two panes 11 wide, 9 inside their borders. Four wide chars
+    // fill 8 columns; the fifth cannot straddle the ninth and wraps.
+    let app = app(&["left", "right"], 22, 8);
+    output(&app, 1, b"RIGHTSIDE");
+    output(&app, 0, "漢字漢字漢".as_bytes());
+    let terminal = draw(&app);
+    let dump = screen_dump(&terminal);
+    assert_eq!(
+        find(&terminal, 1, "┃漢字漢字 ┃│RIGHTSIDE│"),
+        Some(0),
+        "\n{dump}"
+    );
+    assert_eq!(cell(&terminal, 9, 1).symbol(), " ", "\n{dump}");
+    assert_eq!(cell(&terminal, 10, 1).fg, Color::Cyan, "\n{dump}");
+    assert_eq!(find(&terminal, 2, "┃漢"), Some(0), "\n{dump}");
+}
+
+#[test]
+fn wide_char_at_the_right_edge_never_spills_into_the_neighbour() {
+    // As above, but the left screen is one column wider than the pane shows,
+    // as when a frame is drawn before the screen catches up with the layout:
+    // the fifth wide char really straddles the pane's last column.
+    let app = app(&["left", "right"], 22, 8);
+    assert_eq!(app.panes[0].screen().size(), Size::new(5, 9));
+    app.panes[0].screen().resize(Size::new(5, 10));
+    output(&app, 1, b"RIGHTSIDE");
+    output(&app, 0, "漢字漢字漢\r\n\x1b[41mabcdefghi漢".as_bytes());
+    let terminal = draw(&app);
+    let dump = screen_dump(&terminal);
+    assert_eq!(
+        find(&terminal, 1, "┃漢字漢字 ┃│RIGHTSIDE│"),
+        Some(0),
+        "\n{dump}"
+    );
+    let straddler = cell(&terminal, 9, 1);
+    assert_eq!(straddler.symbol(), " ", "drawn as a blank\n{dump}");
+    let border = cell(&terminal, 10, 1);
+    assert_eq!((border.symbol(), border.fg), ("┃", Color::Cyan), "\n{dump}");
+    // A narrow last column is drawn; the wide char after it is not.
+    assert_eq!(find(&terminal, 2, "┃abcdefghi┃│"), Some(0), "\n{dump}");
+    assert_eq!(
+        cell(&terminal, 10, 2).bg,
+        Color::Reset,
+        "no colour on the border"
+    );
+}
+
+#[test]
+fn draw_screen_clips_a_straddling_wide_char_to_a_blank() {
+    let mut screen = Screen::new(Size::new(2, 4));
+    screen.process("a漢字".as_bytes());
+    // The screen is 4 columns, the area 2: '漢' sits on columns 1 and 2.
+    let mut buffer = Buffer::filled(Rect::new(0, 0, 5, 3), Cell::new("N"));
+    opmux::ui::draw_screen(&mut buffer, Rect::new(1, 1, 2, 1), screen.vt());
+    let symbols: Vec<String> = (0..3)
+        .map(|y| (0..5).map(|x| buffer[(x, y)].symbol()).collect())
+        .collect();
+    assert_eq!(symbols, ["NNNNN", "Na NN", "NNNNN"]);
+}
+
+// --- cursor ---------------------------------------------------------------
+
+#[test]
+fn the_cursor_sits_at_the_focused_panes_cursor_inside_its_border() {
+    let mut app = app(&["one", "two"], 80, 24);
+    output(&app, 0, b"ab\r\ncd");
+    output(&app, 1, b"xyz");
+    let mut terminal = draw(&app);
+    assert!(terminal.backend().cursor_visible());
+    assert_eq!(terminal.get_cursor_position().unwrap(), Position::new(3, 2));
+
+    prefix(&mut app, 'o');
+    let mut terminal = draw(&app);
+    assert!(terminal.backend().cursor_visible());
+    // Pane 2 starts at x = 40; its border moves the cursor one right, one down.
+    assert_eq!(
+        terminal.get_cursor_position().unwrap(),
+        Position::new(44, 1)
+    );
+
+    output(&app, 1, b"\x1b[10;20H");
+    let mut terminal = draw(&app);
+    assert_eq!(
+        terminal.get_cursor_position().unwrap(),
+        Position::new(60, 10)
+    );
+}
+
+#[test]
+fn a_cursor_hidden_by_the_program_is_hidden() {
+    let app = app(&["one", "two"], 80, 24);
+    output(&app, 1, b"\x1b[?25l");
+    assert!(
+        draw(&app).backend().cursor_visible(),
+        "pane 2 is not focused"
+    );
+    output(&app, 0, b"\x1b[?25l");
+    assert!(!draw(&app).backend().cursor_visible());
+    output(&app, 0, b"\x1b[?25h");
+    assert!(draw(&app).backend().cursor_visible());
+}
+
+#[test]
+fn the_help_overlay_hides_the_cursor() {
+    let mut app = app(&["one"], 80, 24);
+    prefix(&mut app, '?');
+    assert!(!draw(&app).backend().cursor_visible());
+    press(&mut app, KeyCode::Esc, KeyModifiers::NONE);
+    assert!(draw(&app).backend().cursor_visible());
+}
+
+#[test]
+fn the_cursor_stays_on_the_last_column_while_a_wrap_is_pending() {
+    // 10 × 5: the pane is 8 columns inside. Eight characters fill the row;
+    // xterm and tmux keep the cursor on the last column until the next one.
+    let app = app(&["full"], 10, 5);
+    output(&app, 0, b"12345678");
+    let mut terminal = draw(&app);
+    assert!(terminal.backend().cursor_visible());
+    assert_eq!(terminal.get_cursor_position().unwrap(), Position::new(8, 1));
+}
+
+// --- borders, titles, status line -------------------------------------------
+
+#[test]
+fn the_focused_pane_has_a_thick_cyan_border_and_the_others_a_plain_one() {
+    let mut app = app(&["one", "two"], 80, 24);
+    for focus in [0, 1] {
+        if app.focus != focus {
+            prefix(&mut app, 'o');
+        }
+        let terminal = draw(&app);
+        let dump = screen_dump(&terminal);
+        for (pane, x) in [(0, 0), (1, 40)] {
+            let right = x + 39;
+            let (corners, edge, colour) = if pane == focus {
+                (["┏", "┓", "┗", "┛"], "┃", Color::Cyan)
+            } else {
+                (["┌", "┐", "└", "┘"], "│", Color::DarkGray)
+            };
+            let got = [
+                cell(&terminal, x, 0),
+                cell(&terminal, right, 0),
+                cell(&terminal, x, 22),
+                cell(&terminal, right, 22),
+            ];
+            for (cell, corner) in got.iter().zip(corners) {
+                assert_eq!(
+                    (cell.symbol(), cell.fg),
+                    (corner, colour),
+                    "pane {} with focus on {}\n{dump}",
+                    pane + 1,
+                    focus + 1
+                );
+            }
+            let side = cell(&terminal, x, 10);
+            assert_eq!((side.symbol(), side.fg), (edge, colour), "\n{dump}");
+        }
+    }
+}
+
+#[test]
+fn titles_show_number_name_and_state() {
+    let now = Instant::now();
+    // (state, label, label colour)
+    let cases: &[(PaneState, &str, Color)] = &[
+        (
+            PaneState::Running {
+                pid: Pid::from_raw(999_001),
+                since: now,
+            },
+            "running",
+            Color::Green,
+        ),
+        (
+            PaneState::Exited(ExitStatus::Exited(3)),
+            "exited 3",
+            Color::Red,
+        ),
+        (
+            PaneState::Exited(ExitStatus::Exited(0)),
+            "exited 0",
+            Color::DarkGray,
+        ),
+        (
+            PaneState::Exited(ExitStatus::Signaled(Signal::SIGKILL)),
+            "killed SIGKILL",
+            Color::Red,
+        ),
+        (
+            PaneState::Failed("no such file".into()),
+            "failed: no such file",
+            Color::Red,
+        ),
+        (
+            PaneState::Stopping {
+                pid: Pid::from_raw(999_001),
+                deadline: now + Duration::from_millis(4_200),
+            },
+            "stopping, kill in 5s",
+            Color::Yellow,
+        ),
+        (
+            PaneState::Stopping {
+                pid: Pid::from_raw(999_001),
+                deadline: now - Duration::from_secs(1),
+            },
+            "stopping, kill in 0s",
+            Color::Yellow,
+        ),
+    ];
+    for (state, label, colour) in cases {
+        let mut app = app(&["web", "db"], 80, 24);
+        app.panes[1].state = state.clone();
+        let terminal = draw_at(&app, 80, 24, now);
+        let dump = screen_dump(&terminal);
+        let title = find(&terminal, 0, &format!(" 2 db  {label} ")).unwrap_or_else(|| {
+            panic!("no title for {state:?}\n{dump}");
+        });
+        assert!(title > 40, "pane 2's title is on pane 2\n{dump}");
+        let label_x = title + " 2 db  ".len() as u16;
+        assert_eq!(cell(&terminal, label_x, 0).fg, *colour, "{label}");
+        assert!(find(&terminal, 0, " 1 web  running ").is_some_and(|x| x < 40));
+    }
+}
+
+#[test]
+fn the_focused_title_is_highlighted() {
+    let app = app(&["web", "db"], 80, 24);
+    let terminal = draw(&app);
+    let web = find(&terminal, 0, "1 web").unwrap();
+    let db = find(&terminal, 0, "2 db").unwrap();
+    let focused = cell(&terminal, web, 0);
+    assert_eq!((focused.fg, focused.bg), (Color::Black, Color::Cyan));
+    assert!(focused.modifier.contains(Modifier::BOLD));
+    let other = cell(&terminal, db, 0);
+    assert_eq!(other.bg, Color::Reset);
+    assert!(other.modifier.contains(Modifier::BOLD));
+}
+
+#[test]
+fn a_pane_error_is_shown_in_its_title() {
+    let mut app = app(&["web"], 80, 24);
+    app.update(
+        Event::PaneInputFailed(PaneId(0), "broken pipe".into()),
+        Instant::now(),
+    );
+    let terminal = draw(&app);
+    let x = find(&terminal, 0, "! writing input: broken pipe")
+        .unwrap_or_else(|| panic!("\n{}", screen_dump(&terminal)));
+    assert_eq!(cell(&terminal, x, 0).fg, Color::Red);
+}
+
+#[test]
+fn the_status_line_lists_the_panes_on_the_last_row() {
+    let mut app = app(&["web", "db", "logs"], 80, 24);
+    app.panes[2].state = PaneState::Exited(ExitStatus::Exited(1));
+    prefix(&mut app, '2');
+    let terminal = draw(&app);
+    let dump = screen_dump(&terminal);
+    let status = row_text(&terminal, 23);
+    assert!(
+        status.starts_with(" 1:web  2:db  3:logs  C-b ? help · C-b q quit "),
+        "{status:?}"
+    );
+    let focused = cell(&terminal, find(&terminal, 23, "2:db").unwrap(), 23);
+    assert_eq!(
+        (focused.fg, focused.bg),
+        (Color::Black, Color::Cyan),
+        "\n{dump}"
+    );
+    let web = cell(&terminal, find(&terminal, 23, "1:web").unwrap(), 23);
+    assert_eq!(web.bg, Color::Reset);
+    assert!(!web.modifier.contains(Modifier::DIM));
+    let logs = cell(&terminal, find(&terminal, 23, "3:logs").unwrap(), 23);
+    assert!(
+        logs.modifier.contains(Modifier::DIM),
+        "an exited pane is dimmed"
+    );
+    // The status line is not part of any pane.
+    assert!(!row_text(&terminal, 22).contains("1:web"));
+}
+
+#[test]
+fn the_status_line_shows_the_prefix_zoom_and_shutdown() {
+    let now = Instant::now();
+    let mut app = app(&["web", "db"], 80, 24);
+
+    press(&mut app, KeyCode::Char('b'), KeyModifiers::CONTROL);
+    let terminal = draw_at(&app, 80, 24, now);
+    assert!(row_text(&terminal, 23).starts_with(" C-b  1:web "));
+    assert_eq!(cell(&terminal, 1, 23).bg, Color::Yellow);
+
+    press(&mut app, KeyCode::Char('z'), KeyModifiers::NONE);
+    let terminal = draw_at(&app, 80, 24, now);
+    let status = row_text(&terminal, 23);
+    assert!(status.contains(" zoomed · C-b z unzoom "), "{status:?}");
+    assert!(!status.starts_with(" C-b "), "the prefix is used up");
+
+    app.update(Event::Signal(Signal::SIGTERM), now);
+    let terminal = draw_at(&app, 80, 24, now + Duration::from_millis(1_500));
+    let status = row_text(&terminal, 23);
+    assert!(
+        status.contains(" stopping, kill in 4s · C-b q kills now "),
+        "{status:?}"
+    );
+
+    app.update(Event::StopDeadline, now);
+    let terminal = draw_at(&app, 80, 24, now);
+    assert!(row_text(&terminal, 23).contains(" killing… "));
+}
+
+#[test]
+fn a_zoomed_pane_fills_the_panes_area_alone() {
+    let mut app = app(&["web", "db"], 80, 24);
+    output(&app, 1, b"only-in-db");
+    prefix(&mut app, 'o');
+    prefix(&mut app, 'z');
+    let terminal = draw(&app);
+    let dump = screen_dump(&terminal);
+    assert_eq!(cell(&terminal, 0, 0).symbol(), "┏", "\n{dump}");
+    assert_eq!(cell(&terminal, 79, 22).symbol(), "┛", "\n{dump}");
+    assert!(
+        find(&terminal, 0, "2 db").is_some_and(|x| x < 10),
+        "\n{dump}"
+    );
+    assert!(find(&terminal, 0, "1 web").is_none(), "\n{dump}");
+    assert_eq!(find(&terminal, 1, "only-in-db"), Some(1), "\n{dump}");
+}
+
+// --- screen contents --------------------------------------------------------
+
+#[test]
+fn the_alternate_screen_is_what_is_drawn() {
+    let app = app(&["vim"], 40, 8);
+    output(&app, 0, b"shell prompt");
+    output(&app, 0, b"\x1b[?1049h\x1b[H\x1b[2Jfull-screen app");
+    let terminal = draw(&app);
+    let dump = screen_dump(&terminal);
+    assert_eq!(find(&terminal, 1, "full-screen app"), Some(1), "\n{dump}");
+    assert!(!dump.contains("shell prompt"), "\n{dump}");
+
+    output(&app, 0, b"\x1b[?1049l");
+    let terminal = draw(&app);
+    let dump = screen_dump(&terminal);
+    assert_eq!(find(&terminal, 1, "shell prompt"), Some(1), "\n{dump}");
+    assert!(!dump.contains("full-screen app"), "\n{dump}");
+}
+
+#[test]
+fn long_output_stays_inside_its_pane_and_off_the_status_line() {
+    let app = app(&["one", "two"], 30, 8);
+    // Pane 1 is 13 × 5 inside: each 27-character line wraps onto three rows,
+    // and ten of them scroll the screen.
+    let mut bytes = Vec::new();
+    for row in 0..10 {
+        bytes.extend_from_slice(format!("{row}abcdefghijklmnopqrstuvwxyz\r\n").as_bytes());
+    }
+    output(&app, 0, &bytes);
+    output(&app, 1, b"RIGHT");
+    let terminal = draw(&app);
+    let dump = screen_dump(&terminal);
+    let expected = [
+        "┃z            ┃│RIGHT        │",
+        "┃9abcdefghijkl┃│             │",
+        "┃mnopqrstuvwxy┃│             │",
+        "┃z            ┃│             │",
+        "┃             ┃│             │",
+        "┗━━━━━━━━━━━━━┛└─────────────┘",
+    ];
+    for (y, line) in (1..).zip(expected) {
+        assert_eq!(row_text(&terminal, y), line, "row {y}\n{dump}");
+    }
+    assert!(row_text(&terminal, 7).starts_with(" 1:one "), "\n{dump}");
+}
+
+// --- help overlay -----------------------------------------------------------
+
+#[test]
+fn the_help_overlay_lists_every_key() {
+    let mut app = app(&["web", "db"], 80, 24);
+    output(&app, 0, b"text under the overlay");
+    prefix(&mut app, '?');
+    let terminal = draw(&app);
+    let dump = screen_dump(&terminal);
+    assert!(dump.contains("keys · any key closes"), "\n{dump}");
+    for (key, what) in KEY_HELP {
+        let row = (0..23)
+            .find(|&y| find(&terminal, y, key).is_some())
+            .unwrap_or_else(|| panic!("{key} is not listed\n{dump}"));
+        let text = row_text(&terminal, row);
+        let after_key = &text[text.find(key).unwrap() + key.len()..];
+        assert!(
+            after_key.trim_start().starts_with(what),
+            "{key} is not followed by {what:?}: {text:?}"
+        );
+        let x = find(&terminal, row, key).unwrap();
+        assert_eq!(cell(&terminal, x, row).fg, Color::Cyan, "{key}");
+    }
+
+    press(&mut app, KeyCode::Char('x'), KeyModifiers::NONE);
+    let dump = screen_dump(&draw(&app));
+    assert!(!dump.contains("any key closes"), "closed\n{dump}");
+}
+
+// --- sizes ----------------------------------------------------------------
+
+#[test]
+fn tiny_terminals_draw_without_panicking() {
+    let sizes = [(0, 0), (1, 1), (2, 2), (1, 80), (80, 1), (5, 3), (12, 4)];
+    for (cols, rows) in sizes {
+        for panes in [1, 2, 5] {
+            for help in [false, true] {
+                let names: Vec<String> = (0..panes).map(|i| format!("pane{i}")).collect();
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                let mut app = app(&names, cols, rows);
+                output(
+                    &app,
+                    0,
+                    "漢字 wide 😀 and a long line of text\r\nmore".as_bytes(),
+                );
+                if help {
+                    prefix(&mut app, '?');
+                }
+                let mut terminal = draw(&app);
+                if terminal.backend().cursor_visible() {
+                    let at = terminal.get_cursor_position().unwrap();
+                    assert!(
+                        at.x < cols && at.y + 1 < rows,
+                        "cursor {at:?} outside the panes on {cols} × {rows}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_frame_smaller_or_larger_than_the_app_knows_draws_without_panicking() {
+    // A frame can be drawn after the terminal changed size but before the
+    // Resize event reached the app.
+    let mut app = app(&["web", "db", "logs"], 80, 24);
+    for pane in 0..3 {
+        output(
+            &app,
+            pane,
+            "漢字 wide text that fills the line\r\n"
+                .repeat(30)
+                .as_bytes(),
+        );
+    }
+    for help in [false, true] {
+        app.show_help = help;
+        for (cols, rows) in [(10, 5), (40, 30), (200, 60), (1, 1)] {
+            let terminal = draw_at(&app, cols, rows, Instant::now());
+            if cols >= 10 {
+                let status = row_text(&terminal, rows - 1);
+                assert!(
+                    status.starts_with(" 1:web "),
+                    "the status line is on the frame's last row at {cols} × {rows}: {status:?}"
+                );
+            }
+        }
+    }
+}
