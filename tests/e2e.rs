@@ -305,3 +305,40 @@ fn a_panic_restores_the_terminal_and_kills_every_pane() {
     }
     assert_eq!(sleepers(&m), []);
 }
+
+#[test]
+fn a_flood_in_one_pane_holds_back_neither_typing_nor_the_other_panes() {
+    let ticker = "i=0; while :; do i=$((i+1)); echo tick-$i; sleep 0.05; done";
+    let mut opmux = Opmux::start(
+        &[
+            "-n",
+            "flood",
+            "-n",
+            "typing",
+            "-n",
+            "ticker",
+            "yes flood-flood-flood",
+            "cat",
+            ticker,
+        ],
+        24,
+        120,
+    );
+    opmux.wait_text("flood-flood-flood");
+    opmux.wait_text("tick-1");
+    opmux.send(b"\x022"); // C-b 2: focus the cat pane
+    opmux.send(b"typed-during-flood\r");
+    opmux.wait_for("the typed line echoed and printed by cat", |s| {
+        s.contents().matches("typed-during-flood").count() == 2
+    });
+    // Each tick is on screen only briefly, so look for any tick past 30.
+    opmux.wait_for("the ticker past tick 30", |s| {
+        let text = s.contents();
+        let ticks = text.split("tick-").skip(1);
+        ticks
+            .filter_map(|t| t.split_whitespace().next()?.parse::<u32>().ok())
+            .any(|n| n >= 30)
+    });
+    opmux.send(b"\x02q");
+    assert_eq!(opmux.wait_exit(), 0);
+}
