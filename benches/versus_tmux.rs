@@ -1,41 +1,47 @@
 //! Side-by-side benchmark: opmux and tmux, each inside a 200×50 PTY that this
 //! program drains the way a real terminal would, in the same run.
 //!
-//! `flood`: a pane runs `seq 1 2000000` (16.9 MB with CRs). The time is taken
-//! inside the pane, around `seq` alone, since a child can only finish as fast
-//! as its multiplexer drains it. Results are printed as seconds and as the
-//! ratio opmux / tmux.
+//! - `flood`: a pane runs `seq 1 2000000` (16.9 MB with CRs). The time is taken
+//!   inside the pane, around `seq` alone, since a child can only finish as fast
+//!   as its multiplexer drains it.
+//! - `echo`: the focused pane runs `stty raw -echo; cat`; a key is written to
+//!   the outer terminal every 20 ms and timed until the multiplexer draws it.
+//!   Measured with the other pane idle, and with it flooding (`yes`).
 //!
-//! Run with `cargo bench --bench versus_tmux`. tmux is skipped with a note when
-//! it is not installed.
+//! Each figure is printed for both, with the ratio opmux / tmux (below 1 means
+//! opmux is ahead). Run with `cargo bench --bench versus_tmux`; tmux is skipped
+//! with a note when it is not installed.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
 const ROWS: u16 = 50;
 const COLS: u16 = 200;
 const LINES: u32 = 2_000_000;
-const RUNS: usize = 3;
+const FLOOD_RUNS: usize = 3;
+const KEYS: usize = 200;
 
-/// A multiplexer under test: how to start it on a pane command, and how to
-/// make it quit once the measurement is in.
+/// A multiplexer under test: how to start it on pane commands (the first one
+/// focused), and how to make it quit.
 struct Contender {
     name: &'static str,
-    start: fn(pane: &str, tag: &str) -> CommandBuilder,
-    stop: fn(tag: &str, child: &mut Box<dyn portable_pty::Child + Send + Sync>),
+    start: fn(panes: &[&str], tag: &str) -> CommandBuilder,
+    stop: fn(tag: &str, child: &mut Box<dyn Child + Send + Sync>),
 }
 
-fn opmux(pane: &str, _tag: &str) -> CommandBuilder {
+fn opmux(panes: &[&str], _tag: &str) -> CommandBuilder {
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_opmux"));
-    cmd.args(["--stop-timeout", "1", pane]);
+    cmd.args(["--stop-timeout", "1"]);
+    cmd.args(panes);
     cmd
 }
 
-fn stop_opmux(_tag: &str, child: &mut Box<dyn portable_pty::Child + Send + Sync>) {
+fn stop_opmux(_tag: &str, child: &mut Box<dyn Child + Send + Sync>) {
     if let Some(pid) = child.process_id() {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid as i32),
@@ -44,18 +50,22 @@ fn stop_opmux(_tag: &str, child: &mut Box<dyn portable_pty::Child + Send + Sync>
     }
 }
 
-fn tmux(pane: &str, tag: &str) -> CommandBuilder {
+fn tmux(panes: &[&str], tag: &str) -> CommandBuilder {
     // A private server (-L) with no user config, no status line and the same
-    // 10,000 lines of history opmux is measured with.
+    // 10,000 lines of history opmux keeps.
     let mut cmd = CommandBuilder::new("tmux");
     cmd.args(["-L", tag, "-f", "/dev/null", "new-session", ";"]);
     cmd.args(["set", "-g", "status", "off", ";"]);
     cmd.args(["set", "-g", "history-limit", "10000", ";"]);
-    cmd.args(["new-window", "-k", "-t", "0", pane]);
+    cmd.args(["new-window", "-k", "-t", "0", panes[0]]);
+    for pane in &panes[1..] {
+        // -d keeps the focus on the first pane.
+        cmd.args([";", "split-window", "-h", "-d", pane]);
+    }
     cmd
 }
 
-fn stop_tmux(tag: &str, _child: &mut Box<dyn portable_pty::Child + Send + Sync>) {
+fn stop_tmux(tag: &str, _child: &mut Box<dyn Child + Send + Sync>) {
     let _ = Command::new("tmux")
         .args(["-L", tag, "kill-server"])
         .status();
@@ -68,33 +78,85 @@ fn installed(program: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// One contender running in a drained PTY; its output arrives on `output`.
+struct Session {
+    master: Box<dyn MasterPty + Send>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    output: mpsc::Receiver<Vec<u8>>,
+    tag: String,
+}
+
+impl Session {
+    fn start(contender: &Contender, panes: &[&str], tag: String) -> Option<Self> {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .ok()?;
+        let mut cmd = (contender.start)(panes, &tag);
+        cmd.env("TERM", "xterm-256color");
+        let child = pair.slave.spawn_command(cmd).ok()?;
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().ok()?;
+        let (tx, output) = mpsc::channel();
+        // Drain like a terminal would, until the multiplexer exits.
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let writer = pair.master.take_writer().ok()?;
+        Some(Self {
+            master: pair.master,
+            writer,
+            child,
+            output,
+            tag,
+        })
+    }
+
+    /// Writes `key` and returns how long until the output contains it.
+    fn echo(&mut self, key: u8) -> Option<Duration> {
+        while self.output.try_recv().is_ok() {}
+        let start = Instant::now();
+        self.writer.write_all(&[key]).ok()?;
+        self.writer.flush().ok()?;
+        let deadline = start + Duration::from_secs(5);
+        loop {
+            let chunk = self
+                .output
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .ok()?;
+            if chunk.contains(&key) {
+                return Some(start.elapsed());
+            }
+        }
+    }
+
+    fn stop(mut self, contender: &Contender) {
+        (contender.stop)(&self.tag, &mut self.child);
+        let _ = self.child.wait();
+        drop(self.master);
+    }
+}
+
 /// Runs one flood under `contender` and returns the seconds `seq` took.
 fn flood(contender: &Contender, scratch: &Path, run: usize) -> Option<f64> {
-    let tag = format!("opmux-bench-{}-{run}", std::process::id());
     let result = scratch.join(format!("{}-{run}.ns", contender.name));
     let _ = std::fs::remove_file(&result);
     let pane = format!(
         "t0=$(date +%s%N); seq 1 {LINES}; t1=$(date +%s%N); echo $((t1 - t0)) > {}.tmp; mv {0}.tmp {0}; exec sleep 1000",
         result.display()
     );
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: ROWS,
-            cols: COLS,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .ok()?;
-    let mut cmd = (contender.start)(&pane, &tag);
-    cmd.env("TERM", "xterm-256color");
-    let mut child = pair.slave.spawn_command(cmd).ok()?;
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().ok()?;
-    // Drain like a terminal would, until the multiplexer exits.
-    let drain = std::thread::spawn(move || {
-        let mut buf = [0u8; 65536];
-        while matches!(reader.read(&mut buf), Ok(n) if n > 0) {}
-    });
+    let tag = format!("opmux-bench-{}-flood-{run}", std::process::id());
+    let session = Session::start(contender, &[&pane], tag)?;
     let deadline = Instant::now() + Duration::from_secs(120);
     let nanos = loop {
         if let Ok(text) = std::fs::read_to_string(&result) {
@@ -105,22 +167,58 @@ fn flood(contender: &Contender, scratch: &Path, run: usize) -> Option<f64> {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    (contender.stop)(&tag, &mut child);
-    let _ = child.wait();
-    drop(pair.master);
-    let _ = drain.join();
+    session.stop(contender);
     nanos.map(|n| n / 1e9)
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
+/// Key-echo latencies in milliseconds, with `other` in a second pane.
+fn echo(contender: &Contender, other: &str) -> Option<Vec<f64>> {
+    let tag = format!("opmux-bench-{}-echo", std::process::id());
+    let mut session = Session::start(contender, &["stty raw -echo; exec cat", other], tag)?;
+    // Wait until the cat pane echoes at all, then let start-up settle.
+    let ready = Instant::now() + Duration::from_secs(10);
+    while session.echo(b'#').is_none() {
+        if Instant::now() > ready {
+            session.stop(contender);
+            return None;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mut times = Vec::with_capacity(KEYS);
+    for i in 0..KEYS {
+        // Two keys no pane prints otherwise, alternating, so each echo is new.
+        let key = if i % 2 == 0 { b'#' } else { b'@' };
+        if let Some(t) = session.echo(key) {
+            times.push(t.as_secs_f64() * 1e3);
+        }
+        // A typist's pace, so each key meets an idle frame clock.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    session.stop(contender);
+    Some(times)
+}
+
+fn percentile(xs: &[f64], p: f64) -> f64 {
+    let mut xs = xs.to_vec();
     xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
+    xs[((xs.len() - 1) as f64 * p).round() as usize]
+}
+
+fn report(what: &str, unit: &str, results: &[(&str, f64)]) {
+    print!("  {what:<28}");
+    for (name, value) in results {
+        print!("  {name} {value:>8.2} {unit}");
+    }
+    if let [(_, ours), (_, theirs), ..] = results {
+        print!("   opmux/tmux = {:.2}", ours / theirs);
+    }
+    println!();
 }
 
 fn main() {
     let scratch: PathBuf = std::env::temp_dir().join(format!("opmux-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).expect("creating a scratch folder");
-    let contenders = [
+    let all = [
         Contender {
             name: "opmux",
             start: opmux,
@@ -132,36 +230,48 @@ fn main() {
             stop: stop_tmux,
         },
     ];
-    println!("flood: seq 1 {LINES} in one pane, {COLS}x{ROWS}, median of {RUNS} runs");
-    let mut medians = Vec::new();
-    for contender in &contenders {
-        if contender.name != "opmux" && !installed(contender.name) {
-            println!("  {:<6} not installed, skipped", contender.name);
-            continue;
-        }
-        let times: Vec<f64> = (0..RUNS)
-            .filter_map(|run| flood(contender, &scratch, run))
+    let contenders: Vec<&Contender> = all
+        .iter()
+        .filter(|c| {
+            let here = c.name == "opmux" || installed(c.name);
+            if !here {
+                println!("{} is not installed: skipped", c.name);
+            }
+            here
+        })
+        .collect();
+    println!("{COLS}x{ROWS} terminal, same run for every contender");
+
+    let mut floods = Vec::new();
+    for c in &contenders {
+        let times: Vec<f64> = (0..FLOOD_RUNS)
+            .filter_map(|run| flood(c, &scratch, run))
             .collect();
         if times.is_empty() {
-            println!("  {:<6} failed to run", contender.name);
+            println!("  {} failed to run the flood", c.name);
             continue;
         }
-        let m = median(times.clone());
-        println!(
-            "  {:<6} {m:.2} s   (runs: {})",
-            contender.name,
-            times
-                .iter()
-                .map(|t| format!("{t:.2}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        medians.push((contender.name, m));
+        floods.push((c.name, percentile(&times, 0.5)));
     }
-    if let [(_, opmux), rest @ ..] = medians.as_slice() {
-        for (name, other) in rest {
-            println!("  opmux / {name} = {:.2}", opmux / other);
+    report(&format!("flood seq 1 {LINES}, median"), "s ", &floods);
+
+    for (label, other) in [
+        ("idle", "exec sleep 1000"),
+        ("flood in other pane", "exec yes flood"),
+    ] {
+        let mut medians = Vec::new();
+        let mut p90s = Vec::new();
+        for c in &contenders {
+            match echo(c, other) {
+                Some(times) if !times.is_empty() => {
+                    medians.push((c.name, percentile(&times, 0.5)));
+                    p90s.push((c.name, percentile(&times, 0.9)));
+                }
+                _ => println!("  {} failed to echo ({label})", c.name),
+            }
         }
+        report(&format!("key echo, {label}, median"), "ms", &medians);
+        report(&format!("key echo, {label}, p90"), "ms", &p90s);
     }
     let _ = std::fs::remove_dir_all(&scratch);
 }

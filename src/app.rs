@@ -3,7 +3,7 @@
 //! writes, resizes, signals); it does no I/O itself, so tests drive an `App`
 //! whose panes have no PTY and check what it asks for.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossterm::event::{KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use nix::sys::signal::Signal;
@@ -14,6 +14,7 @@ use crate::event::Event;
 use crate::keys::{Action, Keymap, Modes, encode_paste};
 use crate::layout::{self, Direction};
 use crate::pane::{Pane, PaneState};
+use crate::process::ExitStatus;
 use crate::{PaneId, Size};
 
 /// What the runtime must do after an update.
@@ -23,8 +24,12 @@ pub enum Effect {
     Write(PaneId, Vec<u8>),
     /// The pane's PTY must take this size; its screen already has.
     ResizePty(PaneId, Size),
-    /// Send this signal to every process of every pane.
-    SignalAll(Signal),
+    /// Start a new run of the pane, numbered `Pane::run`.
+    Start(PaneId),
+    /// Send this signal to every process of the pane.
+    Signal(PaneId, Signal),
+    /// Send this signal to every descendant of opmux that no pane claims.
+    SignalStrays(Signal),
 }
 
 /// A shutdown in progress.
@@ -46,14 +51,26 @@ pub struct App {
     pub size: Size,
     pub keymap: Keymap,
     pub show_help: bool,
-    pub stop_timeout: Duration,
     pub shutdown: Option<Shutdown>,
+    /// Whether an update changed what is drawn. A key that only goes to a
+    /// pane changes nothing until the echo comes back, so it does not spend
+    /// the frame the echo should be drawn in.
+    pub needs_redraw: bool,
+}
+
+/// What decides whether input changed the picture.
+#[derive(PartialEq, Eq)]
+struct View {
+    focus: usize,
+    zoomed: bool,
+    show_help: bool,
+    armed: bool,
 }
 
 impl App {
     /// Builds the panes, each with a screen already sized to its place in the
     /// layout, so the PTY can be given that size before the program starts.
-    pub fn new(specs: Vec<PaneSpec>, size: Size, stop_timeout: Duration) -> Self {
+    pub fn new(specs: Vec<PaneSpec>, size: Size) -> Self {
         let mut app = Self {
             panes: Vec::new(),
             focus: 0,
@@ -61,8 +78,8 @@ impl App {
             size,
             keymap: Keymap::default(),
             show_help: false,
-            stop_timeout,
             shutdown: None,
+            needs_redraw: true,
         };
         let n = specs.len();
         let rects = layout::arrange(n, app.panes_area(), None);
@@ -91,7 +108,34 @@ impl App {
         inner_size(self.pane_rects().get(id.0).copied().flatten())
     }
 
+    /// Starts every pane; called once the terminal is ready.
+    pub fn start(&mut self) -> Vec<Effect> {
+        (0..self.panes.len()).map(|i| self.start_run(i)).collect()
+    }
+
     pub fn update(&mut self, event: Event, now: Instant) -> Vec<Effect> {
+        let input = matches!(event, Event::Key(_) | Event::Mouse(_) | Event::Paste(_));
+        let before = self.view();
+        let effects = self.handle(event, now);
+        if !input
+            || self.view() != before
+            || effects.iter().any(|e| !matches!(e, Effect::Write(..)))
+        {
+            self.needs_redraw = true;
+        }
+        effects
+    }
+
+    fn view(&self) -> View {
+        View {
+            focus: self.focus,
+            zoomed: self.zoomed,
+            show_help: self.show_help,
+            armed: self.keymap.armed(),
+        }
+    }
+
+    fn handle(&mut self, event: Event, now: Instant) -> Vec<Effect> {
         match event {
             Event::Key(key) => {
                 let action = self.keymap.handle(key, self.focused_modes());
@@ -126,38 +170,213 @@ impl App {
                 self.relayout()
             }
             // The terminal is gone: nobody can see or stop the panes any more.
-            Event::InputClosed(_) => self.quit(now, 128 + Signal::SIGHUP as i32),
+            // It never escalates a shutdown already under way: a hang-up
+            // arrives as a signal, a read error and a write error at once.
+            Event::InputClosed(_) => self.quit(now, 128 + Signal::SIGHUP as i32, false),
             Event::PaneOutput(_) => Vec::new(),
-            Event::PaneOutputClosed(id, error) => {
-                if let (Some(pane), Some(error)) = (self.panes.get_mut(id.0), error) {
-                    pane.error = Some(error);
+            Event::PaneOutputClosed { pane, run, error } => {
+                if let Some(pane) = self.panes.get_mut(pane.0).filter(|p| p.run == run) {
+                    pane.error = error.or(pane.error.take());
                 }
                 Vec::new()
             }
-            Event::PaneInputFailed(id, error) => {
-                if let Some(pane) = self.panes.get_mut(id.0) {
+            Event::PaneInputFailed { pane, run, error } => {
+                if let Some(pane) = self.panes.get_mut(pane.0).filter(|p| p.run == run) {
                     pane.error = Some(format!("writing input: {error}"));
                 }
                 Vec::new()
             }
-            Event::PaneExited(id, status) => {
-                if let Some(pane) = self.panes.get_mut(id.0) {
-                    pane.state = PaneState::Exited(status);
-                    // Closing our side of the PTY only now, after the reap,
-                    // keeps portable-pty's drop from typing into a live program.
+            Event::PaneStarted { pane, pid } => {
+                if let Some(pane) = self.panes.get_mut(pane.0) {
+                    pane.state = PaneState::Running { pid, since: now };
+                    pane.error = None;
+                }
+                Vec::new()
+            }
+            Event::PaneFailed { pane, error } => {
+                if let Some(pane) = self.panes.get_mut(pane.0) {
+                    pane.state = PaneState::Failed(error);
                     pane.pty = None;
                 }
                 Vec::new()
             }
-            Event::Signal(signal) => self.quit(now, 128 + signal as i32),
-            Event::StopDeadline => match &mut self.shutdown {
-                Some(shutdown) if !shutdown.killed => {
-                    shutdown.killed = true;
-                    vec![Effect::SignalAll(Signal::SIGKILL)]
+            Event::PaneExited { pane, status, left } => self.exited(pane, status, left, now),
+            Event::PaneProcessesLeft { pane, left } => {
+                match self.panes.get(pane.0).map(|p| &p.state) {
+                    Some(PaneState::Stopping {
+                        exit: Some(status), ..
+                    }) if left == 0 => {
+                        let status = *status;
+                        self.finish_run(pane.0, status, now)
+                    }
+                    _ => Vec::new(),
                 }
-                _ => Vec::new(),
-            },
+            }
+            // A repeated SIGTERM or SIGINT is someone insisting; SIGHUP is
+            // part of a hang-up, which never escalates (see InputClosed).
+            Event::Signal(signal) => self.quit(now, 128 + signal as i32, signal != Signal::SIGHUP),
+            Event::Tick => self.expire(now),
         }
+    }
+
+    /// The earliest moment something is due: a stop deadline or the end of
+    /// the shutdown's grace period. The runtime sends [`Event::Tick`] then.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let panes = self.panes.iter().filter_map(|p| match p.state {
+            PaneState::Stopping {
+                deadline,
+                killed: false,
+                ..
+            } => Some(deadline),
+            _ => None,
+        });
+        let shutdown = self.shutdown.filter(|s| !s.killed).map(|s| s.deadline);
+        panes.chain(shutdown).min()
+    }
+
+    /// Whether a countdown is on screen, which changes every second.
+    pub fn counting_down(&self) -> bool {
+        self.shutdown.is_some()
+            || self
+                .panes
+                .iter()
+                .any(|p| matches!(p.state, PaneState::Stopping { .. }))
+    }
+
+    /// SIGKILLs what outlived its stop deadline.
+    fn expire(&mut self, now: Instant) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for pane in &mut self.panes {
+            if let PaneState::Stopping {
+                deadline, killed, ..
+            } = &mut pane.state
+                && !*killed
+                && *deadline <= now
+            {
+                *killed = true;
+                effects.push(Effect::Signal(pane.id, Signal::SIGKILL));
+            }
+        }
+        if let Some(shutdown) = &mut self.shutdown
+            && !shutdown.killed
+            && shutdown.deadline <= now
+        {
+            shutdown.killed = true;
+            effects.push(Effect::SignalStrays(Signal::SIGKILL));
+        }
+        effects
+    }
+
+    /// The pane's main process was reaped with `left` of its processes alive.
+    fn exited(&mut self, id: PaneId, status: ExitStatus, left: usize, now: Instant) -> Vec<Effect> {
+        let Some(pane) = self.panes.get_mut(id.0) else {
+            return Vec::new();
+        };
+        match &mut pane.state {
+            PaneState::Running { pid, since } if left > 0 => {
+                // The run is not over while its other processes live: stop
+                // them, so an exited pane never leaves anything behind.
+                let (pid, since) = (*pid, *since);
+                pane.state = PaneState::Stopping {
+                    pid,
+                    since,
+                    deadline: now + pane.spec.stop_timeout,
+                    killed: false,
+                    exit: Some(status),
+                    restart: false,
+                };
+                vec![
+                    Effect::Signal(id, pane.spec.stop_signal),
+                    Effect::Signal(id, Signal::SIGCONT),
+                ]
+            }
+            PaneState::Stopping { exit, .. } if left > 0 => {
+                *exit = Some(status);
+                Vec::new()
+            }
+            PaneState::Running { .. } | PaneState::Stopping { .. } => {
+                self.finish_run(id.0, status, now)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Ends a run whose processes are all gone, and starts the next one if a
+    /// restart was asked for.
+    fn finish_run(&mut self, index: usize, status: ExitStatus, now: Instant) -> Vec<Effect> {
+        let pane = &mut self.panes[index];
+        let (since, restart) = match pane.state {
+            PaneState::Running { since, .. } => (since, false),
+            PaneState::Stopping { since, restart, .. } => (since, restart),
+            _ => return Vec::new(),
+        };
+        pane.state = PaneState::Exited {
+            status,
+            ran: now.saturating_duration_since(since),
+        };
+        // Closing our side of the PTY only now, when nothing of the run is
+        // left, keeps portable-pty's drop from typing into a live program.
+        pane.pty = None;
+        if restart && self.shutdown.is_none() {
+            vec![self.start_run(index)]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Numbers a new run and asks the runtime to start it.
+    fn start_run(&mut self, index: usize) -> Effect {
+        let pane = &mut self.panes[index];
+        pane.run += 1;
+        Effect::Start(pane.id)
+    }
+
+    /// Sends the pane its stop signal; SIGKILL follows at the deadline.
+    fn stop(&mut self, index: usize, now: Instant, restart: bool) -> Vec<Effect> {
+        let pane = &mut self.panes[index];
+        match &mut pane.state {
+            PaneState::Running { pid, since } => {
+                let (pid, since) = (*pid, *since);
+                pane.state = PaneState::Stopping {
+                    pid,
+                    since,
+                    deadline: now + pane.spec.stop_timeout,
+                    killed: false,
+                    exit: None,
+                    restart,
+                };
+                // SIGCONT wakes stopped jobs, which would not act on the
+                // stop signal before the deadline otherwise.
+                vec![
+                    Effect::Signal(pane.id, pane.spec.stop_signal),
+                    Effect::Signal(pane.id, Signal::SIGCONT),
+                ]
+            }
+            PaneState::Stopping { restart: again, .. } => {
+                *again |= restart;
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// SIGKILLs every process of the pane at once.
+    fn kill(&mut self, index: usize, now: Instant, restart: bool) -> Vec<Effect> {
+        let mut effects = self.stop(index, now, restart);
+        effects.retain(|e| !matches!(e, Effect::Signal(..)));
+        let pane = &mut self.panes[index];
+        if let PaneState::Stopping {
+            killed, deadline, ..
+        } = &mut pane.state
+        {
+            if *killed {
+                return effects;
+            }
+            *killed = true;
+            *deadline = now;
+            effects.push(Effect::Signal(pane.id, Signal::SIGKILL));
+        }
+        effects
     }
 
     fn act(&mut self, action: Action, now: Instant) -> Vec<Effect> {
@@ -179,7 +398,32 @@ impl App {
                 return self.relayout();
             }
             Action::ToggleHelp => self.show_help = !self.show_help,
-            Action::Quit => return self.quit(now, 0),
+            Action::Quit => return self.quit(now, 0, true),
+            _ if self.shutdown.is_some() || self.panes.is_empty() => {}
+            Action::StopPane => {
+                // A second stop while stopping kills at once, as a second quit does.
+                let stopping = matches!(self.panes[self.focus].state, PaneState::Stopping { .. });
+                return if stopping {
+                    self.kill(self.focus, now, false)
+                } else {
+                    self.stop(self.focus, now, false)
+                };
+            }
+            Action::StartPane => {
+                return match self.panes[self.focus].state {
+                    PaneState::Stopping { .. } => self.stop(self.focus, now, true),
+                    ref state if !state.is_alive() => vec![self.start_run(self.focus)],
+                    _ => Vec::new(),
+                };
+            }
+            Action::RestartPane => {
+                return if self.panes[self.focus].state.is_alive() {
+                    self.stop(self.focus, now, true)
+                } else {
+                    vec![self.start_run(self.focus)]
+                };
+            }
+            Action::KillPane => return self.kill(self.focus, now, false),
             Action::AwaitCommand | Action::Nothing => {}
         }
         Vec::new()
@@ -223,7 +467,7 @@ impl App {
 
     fn send_to_focused(&self, bytes: Vec<u8>) -> Vec<Effect> {
         match self.panes.get(self.focus) {
-            Some(pane) if pane.state.is_alive() && self.shutdown.is_none() => {
+            Some(pane) if pane.state.is_running() && self.shutdown.is_none() => {
                 vec![Effect::Write(pane.id, bytes)]
             }
             _ => Vec::new(),
@@ -255,30 +499,43 @@ impl App {
         effects
     }
 
-    /// Starts the shutdown, or escalates it to SIGKILL when asked a second time.
-    fn quit(&mut self, now: Instant, exit_code: i32) -> Vec<Effect> {
+    /// Starts the shutdown: every pane stops in parallel, each with its own
+    /// signal and timeout. Asked again with `escalate`, it SIGKILLs at once.
+    fn quit(&mut self, now: Instant, exit_code: i32, escalate: bool) -> Vec<Effect> {
         if let Some(shutdown) = &mut self.shutdown {
-            if shutdown.killed {
+            if shutdown.killed || !escalate {
                 return Vec::new();
             }
             shutdown.killed = true;
-            return vec![Effect::SignalAll(Signal::SIGKILL)];
+            let mut effects = vec![Effect::SignalStrays(Signal::SIGKILL)];
+            for index in 0..self.panes.len() {
+                effects.extend(self.kill(index, now, false));
+            }
+            return effects;
         }
-        let deadline = now + self.stop_timeout;
+        let longest = self
+            .panes
+            .iter()
+            .filter(|p| p.state.is_alive())
+            .map(|p| p.spec.stop_timeout)
+            .max()
+            .unwrap_or_default();
         self.shutdown = Some(Shutdown {
-            deadline,
+            deadline: now + longest,
             killed: false,
             exit_code,
         });
-        for pane in &mut self.panes {
-            if let Some(pid) = pane.state.pid() {
-                pane.state = PaneState::Stopping { pid, deadline };
+        let mut effects = vec![Effect::SignalStrays(Signal::SIGTERM)];
+        for index in 0..self.panes.len() {
+            if let PaneState::Stopping { restart, .. } = &mut self.panes[index].state {
+                *restart = false;
             }
+            effects.extend(self.stop(index, now, false));
         }
-        vec![Effect::SignalAll(Signal::SIGTERM)]
+        effects
     }
 
-    /// Whether no pane's main process is left running.
+    /// Whether every run is over: no pane has a process left.
     pub fn all_exited(&self) -> bool {
         self.panes.iter().all(|p| !p.state.is_alive())
     }

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
+use nix::sys::signal::Signal;
 
+use crate::clean_text;
 use crate::cli::Cli;
 
 /// Everything needed to start one pane.
@@ -19,14 +21,32 @@ pub struct PaneSpec {
     pub argv: Vec<String>,
     /// The folder the program starts in; `None` means opmux's own.
     pub cwd: Option<PathBuf>,
+    /// Sent to every process of the pane to stop it.
+    pub stop_signal: Signal,
+    /// Time between the stop signal and SIGKILL.
+    pub stop_timeout: Duration,
+}
+
+/// The stop timeout when none is given.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl PaneSpec {
+    /// A pane with the default stop signal and timeout, started in opmux's folder.
+    pub fn new(name: impl Into<String>, argv: Vec<String>) -> Self {
+        Self {
+            name: name.into(),
+            argv,
+            cwd: None,
+            stop_signal: Signal::SIGTERM,
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+        }
+    }
 }
 
 /// Settings that apply to the whole run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     pub panes: Vec<PaneSpec>,
-    /// Time between the stop signal and SIGKILL.
-    pub stop_timeout: Duration,
 }
 
 impl Settings {
@@ -47,21 +67,23 @@ impl Settings {
         }
         let mut panes: Vec<PaneSpec> = if cli.commands.is_empty() {
             let shell = shell.filter(|s| !s.trim().is_empty()).unwrap_or("/bin/sh");
-            vec![PaneSpec {
-                name: default_name(shell),
-                argv: vec![shell.to_string()],
-                cwd: None,
-            }]
+            let mut pane = PaneSpec::new(default_name(shell), vec![shell.to_string()]);
+            // An interactive shell ignores SIGTERM; a hang-up is how a
+            // terminal closes it, and lets it save its history.
+            pane.stop_signal = Signal::SIGHUP;
+            vec![pane]
         } else {
             cli.commands
                 .iter()
-                .map(|line| PaneSpec {
-                    name: default_name(line),
-                    argv: vec!["/bin/sh".into(), "-c".into(), line.clone()],
-                    cwd: None,
+                .map(|line| {
+                    let argv = vec!["/bin/sh".into(), "-c".into(), line.clone()];
+                    PaneSpec::new(default_name(line), argv)
                 })
                 .collect()
         };
+        for pane in &mut panes {
+            pane.stop_timeout = cli.stop_timeout;
+        }
         for (pane, name) in panes.iter_mut().zip(&cli.names) {
             let name = clean_text(name);
             if name.is_empty() {
@@ -69,10 +91,7 @@ impl Settings {
             }
             pane.name = name;
         }
-        Ok(Self {
-            panes,
-            stop_timeout: cli.stop_timeout,
-        })
+        Ok(Self { panes })
     }
 }
 
@@ -90,12 +109,6 @@ pub fn default_name(command_line: &str) -> String {
     } else {
         name
     }
-}
-
-/// Removes control characters, so text from a user or a child can be drawn
-/// without reaching the outer terminal as escape sequences.
-pub fn clean_text(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
 }
 
 #[cfg(test)]
@@ -117,7 +130,8 @@ mod tests {
             s.panes[0].argv,
             ["/bin/sh", "-c", "./fixtures/monitor --fast"]
         );
-        assert_eq!(s.stop_timeout, Duration::from_secs(5));
+        assert_eq!(s.panes[1].stop_timeout, Duration::from_secs(5));
+        assert_eq!(s.panes[1].stop_signal, Signal::SIGTERM);
     }
 
     #[test]
@@ -132,6 +146,7 @@ mod tests {
         let s = settings(&[], Some("/usr/bin/zsh")).unwrap();
         assert_eq!(s.panes[0].argv, ["/usr/bin/zsh"]);
         assert_eq!(s.panes[0].name, "zsh");
+        assert_eq!(s.panes[0].stop_signal, Signal::SIGHUP);
         let s = settings(&[], None).unwrap();
         assert_eq!(s.panes[0].argv, ["/bin/sh"]);
     }
@@ -145,7 +160,7 @@ mod tests {
     #[test]
     fn stop_timeout_accepts_fractions_and_rejects_nonsense() {
         let s = settings(&["--stop-timeout", "0.5", "true"], None).unwrap();
-        assert_eq!(s.stop_timeout, Duration::from_millis(500));
+        assert_eq!(s.panes[0].stop_timeout, Duration::from_millis(500));
         assert!(settings(&["--stop-timeout", "-1", "true"], None).is_err());
         assert!(settings(&["--stop-timeout", "soon", "true"], None).is_err());
     }

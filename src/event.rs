@@ -3,6 +3,8 @@
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
+use nix::unistd::Pid;
+
 use crate::process::ExitStatus;
 use crate::{PaneId, Size};
 
@@ -18,14 +20,44 @@ pub enum Event {
     /// New output was parsed into the pane's screen. Sent once per draw at most:
     /// the pane's dirty flag suppresses repeats until the next frame clears it.
     PaneOutput(PaneId),
-    /// The pane's output reached its end, with the error that ended it, if any.
-    PaneOutputClosed(PaneId, Option<String>),
-    /// Writing input to the pane failed.
-    PaneInputFailed(PaneId, String),
-    /// The pane's main process was reaped.
-    PaneExited(PaneId, ExitStatus),
+    /// Run `run` of the pane reached the end of its output, with the error
+    /// that ended it, if any.
+    PaneOutputClosed {
+        pane: PaneId,
+        run: u32,
+        error: Option<String>,
+    },
+    /// Writing input to run `run` of the pane failed.
+    PaneInputFailed {
+        pane: PaneId,
+        run: u32,
+        error: String,
+    },
+    /// The pane's program was started.
+    PaneStarted {
+        pane: PaneId,
+        pid: Pid,
+    },
+    /// The pane's program could not be started.
+    PaneFailed {
+        pane: PaneId,
+        error: String,
+    },
+    /// The pane's main process was reaped; `left` of the pane's other
+    /// processes were still alive.
+    PaneExited {
+        pane: PaneId,
+        status: ExitStatus,
+        left: usize,
+    },
+    /// How many processes a stopping pane has left, counted after a child of
+    /// opmux ended or while a countdown runs.
+    PaneProcessesLeft {
+        pane: PaneId,
+        left: usize,
+    },
     /// SIGTERM, SIGINT or SIGHUP reached opmux.
     Signal(nix::sys::signal::Signal),
-    /// The stop timeout of a shutdown has run out.
-    StopDeadline,
+    /// Time passed; a deadline from `App::next_deadline` may be due.
+    Tick,
 }

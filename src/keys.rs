@@ -15,6 +15,10 @@ pub const KEY_HELP: &[(&str, &str)] = &[
     ("C-b 1…9", "focus pane N"),
     ("C-b z", "zoom the focused pane, or unzoom"),
     ("C-b ?", "show or hide this help"),
+    ("C-b x", "stop the focused pane (again: kill it)"),
+    ("C-b s", "start the focused pane again"),
+    ("C-b r", "restart the focused pane"),
+    ("C-b X", "kill the focused pane now (SIGKILL)"),
     ("C-b q", "quit: stop every pane, then exit"),
     ("C-b C-b", "send a literal C-b to the pane"),
     ("mouse click", "focus the pane under the pointer"),
@@ -32,6 +36,14 @@ pub enum Action {
     ToggleZoom,
     ToggleHelp,
     Quit,
+    /// Stop the focused pane: its stop signal, SIGKILL after its timeout.
+    StopPane,
+    /// Start the focused pane again if it is not running.
+    StartPane,
+    /// Stop the focused pane, then start it again.
+    RestartPane,
+    /// SIGKILL every process of the focused pane at once.
+    KillPane,
     /// The prefix was pressed; the next key is a command.
     AwaitCommand,
     /// Nothing to do: an unbound key after the prefix, or a release event.
@@ -119,6 +131,10 @@ fn command(key: KeyEvent, is_prefix: bool, prefix: &KeyEvent, modes: Modes) -> A
             'z' => Action::ToggleZoom,
             'q' => Action::Quit,
             '?' => Action::ToggleHelp,
+            'x' => Action::StopPane,
+            's' => Action::StartPane,
+            'r' => Action::RestartPane,
+            'X' => Action::KillPane,
             '1'..='9' => Action::FocusNumber(c as usize - '0' as usize),
             _ => Action::Nothing,
         },
@@ -298,6 +314,10 @@ mod tests {
     fn prefix_then_command_keys() {
         let cases: &[(KeyCode, KeyModifiers, Action)] = &[
             (KeyCode::Char('q'), NONE, Action::Quit),
+            (KeyCode::Char('x'), NONE, Action::StopPane),
+            (KeyCode::Char('X'), SHIFT, Action::KillPane),
+            (KeyCode::Char('s'), NONE, Action::StartPane),
+            (KeyCode::Char('r'), NONE, Action::RestartPane),
             (KeyCode::Char('o'), NONE, Action::FocusNext),
             (KeyCode::Char('z'), NONE, Action::ToggleZoom),
             (KeyCode::Char('?'), SHIFT, Action::ToggleHelp),

@@ -9,14 +9,17 @@
 //! - `pane`: one pane is a process plus its screen. `pane::pty` is the only user of
 //!   portable-pty (sized spawn, resize, reader/parser/writer threads); `pane::screen` wraps
 //!   the vt100 parser and answers the terminal queries it leaves unanswered.
-//! - `process`: process lifecycle through nix: subreaper, the one reaper (`waitpid`), and
-//!   signalling a pane's whole process tree.
+//! - `process`: process lifecycle: subreaper, the one reaper (`waitpid`), finding a pane's
+//!   processes (session, foreground group, tagged escapees) and signalling them by pidfd;
+//!   `process::proc` reads the process table from /proc.
 //! - `event`: the `Event` enum every producer sends to the main task.
 //! - `keys`: the prefix state machine and xterm encoding of keys (pure).
 //! - `layout`: pane rectangles and neighbour search (pure).
-//! - `app`: the state and `update(Event) -> Vec<Effect>`; no I/O, so tests drive it directly.
+//! - `app`: the state, each pane's lifecycle (running, stopping, exited, restarts) and
+//!   `update(Event) -> Vec<Effect>`; no I/O, so tests drive it directly.
 //! - `ui`: `render(&App)` into a ratatui frame: panes, titles, status line, help overlay.
-//! - `tui`: the runtime: terminal set-up and restore, the event loop, frame pacing, shutdown.
+//! - `tui`: the runtime: terminal set-up and restore, the event loop, frame pacing, and
+//!   carrying out effects (spawning, signalling, counting a stopping pane's processes).
 
 pub mod app;
 pub mod cli;
@@ -53,3 +56,9 @@ impl Size {
 /// while opmux runs, so the index is stable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PaneId(pub usize);
+
+/// Removes control characters, so text from a user or a program can be drawn
+/// without reaching the outer terminal as escape sequences.
+pub fn clean_text(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}

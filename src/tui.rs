@@ -1,5 +1,6 @@
-//! The runtime: sets the terminal up and restores it on every path, starts the
-//! panes, and runs the event loop that owns the [`App`].
+//! The runtime: sets the terminal up and restores it on every path, carries
+//! out the effects [`App::update`] asks for, and runs the event loop that owns
+//! the [`App`].
 //!
 //! Drawing is paced here. A change is drawn at once when the last frame is
 //! older than [`FRAME`] (so a lone keystroke's echo shows immediately); while
@@ -7,6 +8,7 @@
 //! with no change there is no timer at all, so an idle opmux never wakes.
 
 use std::io::{BufWriter, IsTerminal, Stdout, Write};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -26,12 +28,16 @@ use crate::config::Settings;
 use crate::event::Event;
 use crate::pane::PaneState;
 use crate::pane::pty::{Pty, Wiring};
-use crate::{PaneId, Size, process, ui};
+use crate::process::{self, PaneProcesses, proc::ProcessTable};
+use crate::{PaneId, Size, ui};
 
 /// The shortest time between two frames: about 60 frames a second.
 pub const FRAME: Duration = Duration::from_micros(16_667);
-/// How long the loop waits for processes to vanish after SIGKILL before
-/// giving up on them and exiting anyway.
+/// How often a countdown on screen is redrawn, and a stopping pane's
+/// processes counted again in case their end went unnoticed.
+const COUNTDOWN: Duration = Duration::from_millis(250);
+/// How long opmux waits for processes to vanish after the shutdown's SIGKILL
+/// before it exits anyway.
 const AFTER_KILL: Duration = Duration::from_secs(1);
 
 /// Runs the TUI until the user quits; returns opmux's exit status.
@@ -48,37 +54,34 @@ pub fn run(settings: Settings) -> Result<i32> {
 
 type Backend = CrosstermBackend<BufWriter<Stdout>>;
 
-/// Owns the terminal while opmux draws on it and restores it when dropped.
-struct Screen {
-    terminal: Terminal<Backend>,
-}
+/// Restores the terminal when dropped; exists from the moment raw mode is on.
+struct TerminalGuard;
 
-impl Screen {
-    fn enter() -> Result<Self> {
-        install_panic_hook();
-        crossterm::terminal::enable_raw_mode().context("switching the terminal to raw mode")?;
-        let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout());
-        crossterm::execute!(
-            out,
-            EnterAlternateScreen,
-            EnableMouseCapture,
-            EnableBracketedPaste
-        )
-        .context("setting the terminal up")?;
-        let terminal =
-            Terminal::new(CrosstermBackend::new(out)).context("starting the renderer")?;
-        Ok(Self { terminal })
-    }
-}
-
-impl Drop for Screen {
+impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        let _ = self.terminal.flush();
         restore_terminal();
     }
 }
 
-/// Undoes everything `Screen::enter` did. Safe to call more than once.
+/// Puts the terminal in raw mode on the alternate screen with mouse and
+/// bracketed-paste reporting. The guard undoes it even if a later step fails.
+fn enter_terminal() -> Result<(TerminalGuard, Terminal<Backend>)> {
+    install_panic_hook();
+    crossterm::terminal::enable_raw_mode().context("switching the terminal to raw mode")?;
+    let guard = TerminalGuard;
+    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout());
+    crossterm::execute!(
+        out,
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        EnableBracketedPaste
+    )
+    .context("setting the terminal up")?;
+    let terminal = Terminal::new(CrosstermBackend::new(out)).context("starting the renderer")?;
+    Ok((guard, terminal))
+}
+
+/// Undoes everything `enter_terminal` did. Safe to call more than once.
 fn restore_terminal() {
     let mut out = std::io::stdout();
     let _ = crossterm::execute!(
@@ -110,6 +113,7 @@ struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
+    winch: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -120,18 +124,42 @@ impl Signals {
             term: listen(SignalKind::terminate())?,
             int: listen(SignalKind::interrupt())?,
             hup: listen(SignalKind::hangup())?,
+            winch: listen(SignalKind::window_change())?,
         })
     }
 }
 
+/// When the next frame is due, if one was asked for.
+struct Pacer {
+    next: Option<Instant>,
+    last: Instant,
+    /// When input was last written to the focused pane. Its echo is drawn at
+    /// once, even while a flood elsewhere keeps the frame clock busy.
+    typed: Option<Instant>,
+}
+
+/// How long after a keystroke output from the focused pane counts as its echo.
+const ECHO_WINDOW: Duration = Duration::from_millis(250);
+
+impl Pacer {
+    /// Asks for a frame: now if the last one is at least [`FRAME`] old, else
+    /// at the end of that frame. A frame already asked for stays as it is.
+    fn request(&mut self) {
+        if self.next.is_none() {
+            self.next = Some((self.last + FRAME).max(Instant::now()));
+        }
+    }
+}
+
 async fn event_loop(settings: Settings) -> Result<i32> {
-    // SIGCHLD is listened for before any child exists, so no exit is missed.
+    // Signals are listened for before any child exists and before the size is
+    // read, so no exit and no resize during start-up is missed.
     let mut signals = Signals::listen()?;
     let subreaper = process::become_subreaper();
     let (cols, rows) = crossterm::terminal::size().context("reading the terminal size")?;
     let (events, mut inbox) = unbounded_channel();
-    let mut app = App::new(settings.panes, Size::new(rows, cols), settings.stop_timeout);
-    let mut screen = Screen::enter()?;
+    let mut app = App::new(settings.panes, Size::new(rows, cols));
+    let (guard, mut terminal) = enter_terminal()?;
     if let Err(e) = subreaper
         && let Some(pane) = app.panes.first_mut()
     {
@@ -139,34 +167,33 @@ async fn event_loop(settings: Settings) -> Result<i32> {
             "not a subreaper ({e}): escaped processes may outlive opmux"
         ));
     }
-    for index in 0..app.panes.len() {
-        start_pane(&mut app, PaneId(index), &events);
-    }
+    let effects = app.start();
+    apply(&mut app, effects, &events);
     spawn_input_thread(events.clone());
 
-    let mut next_frame: Option<Instant> = Some(Instant::now());
-    let mut last_frame = Instant::now() - FRAME;
+    let mut pacer = Pacer {
+        next: Some(Instant::now()),
+        last: Instant::now() - FRAME,
+        typed: None,
+    };
     let mut can_draw = true;
+    let mut countdown_at: Option<Instant> = None;
     let mut give_up_at: Option<Instant> = None;
     loop {
         let now = Instant::now();
-        if next_frame.is_some_and(|at| at <= now) {
-            next_frame = None;
-            last_frame = now;
+        if pacer.next.is_some_and(|at| at <= now) {
+            pacer.next = None;
+            pacer.last = now;
+            app.needs_redraw = false;
             if can_draw {
                 for pane in &app.panes {
-                    pane.dirty
-                        .store(false, std::sync::atomic::Ordering::Release);
+                    pane.dirty.store(false, Ordering::Release);
                 }
-                if screen
-                    .terminal
-                    .draw(|frame| ui::render(frame, &app, now))
-                    .is_err()
-                {
+                if terminal.draw(|frame| ui::render(frame, &app, now)).is_err() {
                     // The terminal is gone; stop drawing and shut down.
                     can_draw = false;
-                    let effects = app.update(Event::InputClosed("drawing failed".into()), now);
-                    apply(&mut app, effects);
+                    let closed = Event::InputClosed("drawing failed".into());
+                    handle(&mut app, closed, &events, &mut pacer);
                 }
             }
         }
@@ -181,115 +208,189 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                 break;
             }
         }
-        let stop_deadline = app.shutdown.filter(|s| !s.killed).map(|s| s.deadline);
-        // While stopping, the countdown in the titles changes every second.
-        let countdown_tick = app
-            .shutdown
-            .map(|_| Instant::now() + Duration::from_millis(250));
+        if app.counting_down() && countdown_at.is_none() {
+            countdown_at = Some(Instant::now() + COUNTDOWN);
+        }
+        let deadline = app.next_deadline();
 
         let event = tokio::select! {
             Some(event) = inbox.recv() => Some(event),
             Some(()) = signals.child.recv() => {
-                reap(&mut app);
+                reap(&mut app, &events, &mut pacer);
                 None
             }
             Some(()) = signals.term.recv() => Some(Event::Signal(Signal::SIGTERM)),
             Some(()) = signals.int.recv() => Some(Event::Signal(Signal::SIGINT)),
             Some(()) = signals.hup.recv() => Some(Event::Signal(Signal::SIGHUP)),
-            () = sleep_until(next_frame.unwrap_or(now).into()), if next_frame.is_some() => None,
-            () = sleep_until(stop_deadline.unwrap_or(now).into()), if stop_deadline.is_some() => Some(Event::StopDeadline),
+            Some(()) = signals.winch.recv() => crossterm::terminal::size()
+                .ok()
+                .map(|(cols, rows)| Event::Resize(Size::new(rows, cols))),
+            () = sleep_until(pacer.next.unwrap_or(now).into()), if pacer.next.is_some() => None,
+            () = sleep_until(deadline.unwrap_or(now).into()), if deadline.is_some() => Some(Event::Tick),
             () = sleep_until(give_up_at.unwrap_or(now).into()), if give_up_at.is_some() => None,
-            () = sleep_until(countdown_tick.unwrap_or(now).into()), if countdown_tick.is_some() => {
-                request_frame(&mut next_frame, last_frame);
+            () = sleep_until(countdown_at.unwrap_or(now).into()), if countdown_at.is_some() => {
+                countdown_at = None;
+                count_stopping(&mut app, &events, &mut pacer);
+                pacer.request();
                 None
             }
         };
         if let Some(event) = event {
-            handle(&mut app, event, &mut next_frame, last_frame);
+            handle(&mut app, event, &events, &mut pacer);
             // Take whatever else is already waiting before drawing once.
-            drain(&mut app, &mut inbox, &mut next_frame, last_frame);
+            drain(&mut app, &mut inbox, &events, &mut pacer);
         }
     }
     let code = app.shutdown.map_or(0, |s| s.exit_code);
     // Leave no zombie behind, even one whose SIGCHLD has not been handled yet.
     process::reap();
-    drop(screen);
+    drop(terminal);
+    drop(guard);
     Ok(code)
 }
 
-fn handle(app: &mut App, event: Event, next_frame: &mut Option<Instant>, last_frame: Instant) {
+fn handle(app: &mut App, event: Event, events: &UnboundedSender<Event>, pacer: &mut Pacer) {
     // Fault injection for the end-to-end tests of the panic path; debug builds only.
     #[cfg(debug_assertions)]
     if matches!(event, Event::Key(_)) && std::env::var_os("OPMUX_FAULT_PANIC_ON_KEY").is_some() {
         panic!("injected fault: a key arrived while OPMUX_FAULT_PANIC_ON_KEY is set");
     }
+    let echo = match &event {
+        Event::PaneOutput(id) => {
+            id.0 == app.focus && pacer.typed.is_some_and(|t| t.elapsed() < ECHO_WINDOW)
+        }
+        _ => false,
+    };
     let effects = app.update(event, Instant::now());
-    apply(app, effects);
-    request_frame(next_frame, last_frame);
+    if effects.iter().any(|e| matches!(e, Effect::Write(..))) {
+        pacer.typed = Some(Instant::now());
+    }
+    apply(app, effects, events);
+    if echo {
+        // One frame out of turn per keystroke: the echo shows at once.
+        pacer.typed = None;
+        pacer.next = Some(Instant::now());
+    } else if app.needs_redraw {
+        pacer.request();
+    }
 }
 
 fn drain(
     app: &mut App,
     inbox: &mut UnboundedReceiver<Event>,
-    next_frame: &mut Option<Instant>,
-    last_frame: Instant,
+    events: &UnboundedSender<Event>,
+    pacer: &mut Pacer,
 ) {
     // Bounded, so a burst of events cannot keep the loop from drawing or reaping.
     for _ in 0..256 {
         match inbox.try_recv() {
-            Ok(event) => handle(app, event, next_frame, last_frame),
+            Ok(event) => handle(app, event, events, pacer),
             Err(_) => break,
         }
     }
 }
 
-/// Asks for a frame: now if the last one is at least [`FRAME`] old, else at
-/// the end of that frame. A frame already asked for is left as it is.
-fn request_frame(next_frame: &mut Option<Instant>, last_frame: Instant) {
-    if next_frame.is_none() {
-        *next_frame = Some((last_frame + FRAME).max(Instant::now()));
+/// What identifies pane `index`'s processes right now.
+fn pane_processes<'a>(app: &App, index: usize, tag: &'a str) -> Option<PaneProcesses<'a>> {
+    let pane = &app.panes[index];
+    Some(PaneProcesses {
+        sid: pane.state.pid()?,
+        foreground: pane.pty.as_ref().and_then(Pty::foreground_group),
+        tag,
+    })
+}
+
+/// Routes reaped statuses to their panes, with how many of each pane's
+/// processes are left, then recounts every stopping pane.
+fn reap(app: &mut App, events: &UnboundedSender<Event>, pacer: &mut Pacer) {
+    let reaped = process::reap();
+    if reaped.is_empty() {
+        return;
+    }
+    for (pid, status) in reaped {
+        let Some(index) = app
+            .panes
+            .iter()
+            .position(|p| p.state.is_running() && p.state.pid() == Some(pid))
+        else {
+            continue;
+        };
+        let tag = process::pane_tag(index);
+        let table = ProcessTable::read();
+        let left = pane_processes(app, index, &tag).map_or(0, |p| p.find(&table).len());
+        let exited = Event::PaneExited {
+            pane: PaneId(index),
+            status,
+            left,
+        };
+        handle(app, exited, events, pacer);
+    }
+    count_stopping(app, events, pacer);
+}
+
+/// Tells the app how many processes each stopping pane whose main process
+/// is gone has left.
+fn count_stopping(app: &mut App, events: &UnboundedSender<Event>, pacer: &mut Pacer) {
+    let waiting: Vec<usize> = (0..app.panes.len())
+        .filter(|&i| {
+            matches!(
+                app.panes[i].state,
+                PaneState::Stopping { exit: Some(_), .. }
+            )
+        })
+        .collect();
+    if waiting.is_empty() {
+        return;
+    }
+    let table = ProcessTable::read();
+    for index in waiting {
+        let tag = process::pane_tag(index);
+        let left = pane_processes(app, index, &tag).map_or(0, |p| p.find(&table).len());
+        let counted = Event::PaneProcessesLeft {
+            pane: PaneId(index),
+            left,
+        };
+        handle(app, counted, events, pacer);
     }
 }
 
-fn reap(app: &mut App) {
-    for (pid, status) in process::reap() {
-        process::forget_pane(pid);
-        let pane = app.panes.iter().position(|p| p.state.pid() == Some(pid));
-        if let Some(index) = pane {
-            let effects = app.update(Event::PaneExited(PaneId(index), status), Instant::now());
-            apply(app, effects);
-        }
-    }
-}
-
-fn start_pane(app: &mut App, id: PaneId, events: &UnboundedSender<Event>) {
+fn start_pane(app: &mut App, id: PaneId, events: &UnboundedSender<Event>) -> Event {
     let size = app.pane_size(id);
     let pane = &mut app.panes[id.0];
+    if pane.run > 1 {
+        // A new run on the old screen: reset the modes the last program set
+        // and mark where the new output starts.
+        pane.screen().process(RESTART_BANNER.as_bytes());
+    }
     let wiring = Wiring {
         id,
+        run: pane.run,
         screen: pane.screen.clone(),
         dirty: pane.dirty.clone(),
         events: events.clone(),
     };
-    match Pty::spawn(&pane.spec, size, wiring) {
+    let tag = process::pane_tag(id.0);
+    match Pty::spawn(&pane.spec, size, &[(process::PANE_TAG_VAR, &tag)], wiring) {
         Ok(pty) => {
             process::register_pane(pty.pid);
-            pane.state = PaneState::Running {
-                pid: pty.pid,
-                since: Instant::now(),
-            };
+            let pid = pty.pid;
             pane.pty = Some(pty);
+            Event::PaneStarted { pane: id, pid }
         }
         Err(e) => {
-            let why = format!("{e:#}");
-            pane.screen()
-                .process(format!("opmux: could not start this pane: {why}\r\n").as_bytes());
-            pane.state = PaneState::Failed(why);
+            let error = format!("{e:#}");
+            let message = format!("\r\nopmux: could not start this pane: {error}\r\n");
+            pane.screen().process(message.as_bytes());
+            Event::PaneFailed { pane: id, error }
         }
     }
 }
 
-fn apply(app: &mut App, effects: Vec<Effect>) {
+/// Leaves the alternate screen, turns off the input modes a program may have
+/// left on, and draws a dim rule before a pane's next run.
+const RESTART_BANNER: &str = "\x1b[?1049l\x1b[?1l\x1b>\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?25h\x1b[0m\r\n\x1b[2m── started again ──\x1b[0m\r\n";
+
+fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event>) {
     for effect in effects {
         match effect {
             Effect::Write(id, bytes) => {
@@ -305,14 +406,23 @@ fn apply(app: &mut App, effects: Vec<Effect>) {
                     pane.error = Some(format!("resizing: {e:#}"));
                 }
             }
-            Effect::SignalAll(signal) => {
-                for pane in &app.panes {
-                    if let (Some(pid), Some(pty)) = (pane.state.pid(), pane.pty.as_ref()) {
-                        process::signal_pane(pid, pty.foreground_group(), signal);
-                    }
+            Effect::Start(id) => {
+                let started = start_pane(app, id, events);
+                let effects = app.update(started, Instant::now());
+                apply(app, effects, events);
+            }
+            Effect::Signal(id, signal) => {
+                let tag = process::pane_tag(id.0);
+                if let Some(processes) = pane_processes(app, id.0, &tag) {
+                    processes.signal(signal);
                 }
-                // Whatever escaped its pane's session is still our descendant.
-                process::signal_all_descendants(signal);
+            }
+            Effect::SignalStrays(signal) => {
+                let tags: Vec<String> = (0..app.panes.len()).map(process::pane_tag).collect();
+                let panes: Vec<PaneProcesses<'_>> = (0..app.panes.len())
+                    .filter_map(|i| pane_processes(app, i, &tags[i]))
+                    .collect();
+                process::signal_strays(&panes, signal);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The App layer: an `App` whose panes have no PTY, driven by `Event`s through
 //! `App::update`, checked by the `Effect`s it asks for and the state it keeps.
-//! Nothing here starts a process or touches a terminal.
+//! Nothing here starts a process or touches a terminal; time is whatever
+//! `Instant` a test passes to `update`, so no test sleeps.
 
 use std::time::{Duration, Instant};
 
@@ -12,18 +13,32 @@ use nix::unistd::Pid;
 use opmux::app::{App, Effect, Shutdown};
 use opmux::config::PaneSpec;
 use opmux::event::Event;
+use opmux::keys::KEY_HELP;
 use opmux::pane::PaneState;
 use opmux::process::ExitStatus;
 use opmux::{PaneId, Size};
 
+/// The default stop timeout of a `PaneSpec`.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
 fn spec(name: &str) -> PaneSpec {
-    PaneSpec {
-        name: name.into(),
-        argv: vec!["/bin/true".into()],
-        cwd: None,
-    }
+    PaneSpec::new(name, vec!["/bin/true".into()])
+}
+
+/// A pane stopped with `signal`, SIGKILLed `timeout` later.
+fn spec_stopping_with(name: &str, signal: Signal, timeout: Duration) -> PaneSpec {
+    let mut spec = spec(name);
+    spec.stop_signal = signal;
+    spec.stop_timeout = timeout;
+    spec
 }
 
 /// A pid no test ever signals: `App` does no I/O, it only names it in states.
@@ -31,18 +46,37 @@ fn fake_pid(index: usize) -> Pid {
     Pid::from_raw(999_001 + index as i32)
 }
 
-/// An app of `n` panes on a `rows` × `cols` terminal, every pane running.
-fn app(n: usize, rows: u16, cols: u16) -> App {
-    let specs = (0..n).map(|i| spec(&format!("p{}", i + 1))).collect();
-    let mut app = App::new(specs, Size::new(rows, cols), STOP_TIMEOUT);
-    for (i, pane) in app.panes.iter_mut().enumerate() {
+/// An app of `specs` on a terminal of `size`, started the way the runtime
+/// starts it: `App::start`, then a `PaneStarted` for each pane at `t0`.
+fn started(specs: Vec<PaneSpec>, size: Size, t0: Instant) -> App {
+    let mut app = App::new(specs, size);
+    let n = app.panes.len();
+    let starts: Vec<Effect> = (0..n).map(|i| Effect::Start(PaneId(i))).collect();
+    assert_eq!(app.start(), starts);
+    for pane in &app.panes {
         assert!(pane.pty.is_none(), "test panes have no PTY");
-        pane.state = PaneState::Running {
+        assert_eq!(pane.run, 1, "start numbers the first run");
+    }
+    for i in 0..n {
+        let event = Event::PaneStarted {
+            pane: PaneId(i),
             pid: fake_pid(i),
-            since: Instant::now(),
         };
+        assert_eq!(app.update(event, t0), vec![]);
     }
     app
+}
+
+/// An app of `n` panes with default specs on a `rows` × `cols` terminal,
+/// every pane running.
+fn app(n: usize, rows: u16, cols: u16) -> App {
+    let specs = (0..n).map(|i| spec(&format!("p{}", i + 1))).collect();
+    started(specs, Size::new(rows, cols), Instant::now())
+}
+
+/// An app of `specs` on 24 × 80, every pane running since `t0`.
+fn app_at(t0: Instant, specs: Vec<PaneSpec>) -> App {
+    started(specs, Size::new(24, 80), t0)
 }
 
 fn key(code: KeyCode, modifiers: KeyModifiers) -> Event {
@@ -57,15 +91,31 @@ fn ch(c: char) -> Event {
     plain(KeyCode::Char(c))
 }
 
+fn ctrl_b() -> Event {
+    key(KeyCode::Char('b'), KeyModifiers::CONTROL)
+}
+
 fn send(app: &mut App, event: Event) -> Vec<Effect> {
     app.update(event, Instant::now())
 }
 
 /// Presses C-b, then `code`; returns what the second key asked for.
 fn prefix(app: &mut App, code: KeyCode) -> Vec<Effect> {
-    let armed = send(app, key(KeyCode::Char('b'), KeyModifiers::CONTROL));
+    let armed = send(app, ctrl_b());
     assert_eq!(armed, vec![], "the prefix alone reaches no pane");
     send(app, plain(code))
+}
+
+/// Presses C-b, then the character `c` at `now`, with Shift for a capital as
+/// a terminal reports it; returns what the second key asked for.
+fn command_at(app: &mut App, c: char, now: Instant) -> Vec<Effect> {
+    assert_eq!(app.update(ctrl_b(), now), vec![], "the prefix alone");
+    let modifiers = if c.is_ascii_uppercase() {
+        KeyModifiers::SHIFT
+    } else {
+        KeyModifiers::NONE
+    };
+    app.update(key(KeyCode::Char(c), modifiers), now)
 }
 
 fn write(pane: usize, bytes: &[u8]) -> Vec<Effect> {
@@ -74,6 +124,74 @@ fn write(pane: usize, bytes: &[u8]) -> Vec<Effect> {
 
 fn resize(pane: usize, rows: u16, cols: u16) -> Effect {
     Effect::ResizePty(PaneId(pane), Size::new(rows, cols))
+}
+
+fn signal(pane: usize, signal: Signal) -> Effect {
+    Effect::Signal(PaneId(pane), signal)
+}
+
+/// What stopping a pane asks for: its stop signal, and SIGCONT to wake
+/// stopped jobs so they can act on it.
+fn stop_effects(pane: usize, stop_signal: Signal) -> Vec<Effect> {
+    vec![signal(pane, stop_signal), signal(pane, Signal::SIGCONT)]
+}
+
+fn exited_event(pane: usize, status: ExitStatus, left: usize) -> Event {
+    Event::PaneExited {
+        pane: PaneId(pane),
+        status,
+        left,
+    }
+}
+
+fn left_event(pane: usize, left: usize) -> Event {
+    Event::PaneProcessesLeft {
+        pane: PaneId(pane),
+        left,
+    }
+}
+
+fn running(pane: usize, since: Instant) -> PaneState {
+    PaneState::Running {
+        pid: fake_pid(pane),
+        since,
+    }
+}
+
+/// The fields of a `PaneState::Stopping`, so a test can spell out the one
+/// that matters and take the rest from `Stopping::new`.
+#[derive(Clone, Copy)]
+struct Stopping {
+    since: Instant,
+    deadline: Instant,
+    killed: bool,
+    exit: Option<ExitStatus>,
+    restart: bool,
+}
+
+impl Stopping {
+    /// Stop signal sent, nothing reaped yet, no restart asked for.
+    fn new(since: Instant, deadline: Instant) -> Self {
+        Self {
+            since,
+            deadline,
+            killed: false,
+            exit: None,
+            restart: false,
+        }
+    }
+
+    /// The state of pane `pane`, with that pane's fake pid.
+    fn state(self, pane: usize) -> PaneState {
+        PaneState::Stopping {
+            pid: fake_pid(pane),
+            since: self.since,
+            deadline: self.deadline,
+            killed: self.killed,
+            exit: self.exit,
+            restart: self.restart,
+        }
+    }
 }
 
 fn screen_size(app: &App, pane: usize) -> Size {
@@ -124,19 +242,59 @@ fn key_releases_are_not_typed() {
 }
 
 #[test]
-fn keys_to_a_pane_that_is_not_running_are_dropped() {
-    let states = [
-        PaneState::Exited(ExitStatus::Exited(0)),
-        PaneState::Exited(ExitStatus::Signaled(Signal::SIGKILL)),
-        PaneState::Failed("no such file".into()),
+fn keys_go_only_to_a_pane_whose_main_process_runs() {
+    let t0 = Instant::now();
+    let later = t0 + secs(5);
+    // (state of the focused pane, whether it takes typed keys and pastes)
+    let cases = [
+        (running(0, t0), true),
+        (Stopping::new(t0, later).state(0), true),
+        (
+            Stopping {
+                killed: true,
+                ..Stopping::new(t0, later)
+            }
+            .state(0),
+            true,
+        ),
+        (
+            Stopping {
+                exit: Some(ExitStatus::Exited(0)),
+                ..Stopping::new(t0, later)
+            }
+            .state(0),
+            false,
+        ),
+        (PaneState::NotStarted, false),
+        (
+            PaneState::Exited {
+                status: ExitStatus::Exited(0),
+                ran: secs(1),
+            },
+            false,
+        ),
+        (
+            PaneState::Exited {
+                status: ExitStatus::Signaled(Signal::SIGKILL),
+                ran: secs(1),
+            },
+            false,
+        ),
+        (PaneState::Failed("no such file".into()), false),
     ];
-    for state in states {
+    for (state, takes_input) in cases {
         let mut app = app(2, 24, 80);
         app.panes[0].state = state.clone();
-        assert_eq!(send(&mut app, ch('a')), vec![], "{state:?}");
+        assert_eq!(state.is_running(), takes_input, "{state:?}");
+        let (typed, pasted) = if takes_input {
+            (write(0, b"a"), write(0, b"text"))
+        } else {
+            (vec![], vec![])
+        };
+        assert_eq!(send(&mut app, ch('a')), typed, "{state:?}");
         assert_eq!(
             send(&mut app, Event::Paste("text".into())),
-            vec![],
+            pasted,
             "{state:?}"
         );
         // The other pane still takes input once focused.
@@ -327,16 +485,20 @@ fn a_terminal_resize_while_zoomed_leaves_hidden_panes_until_unzoom() {
 
 #[test]
 fn quit_stops_every_running_pane_then_escalates_to_sigkill() {
-    let mut app = app(3, 24, 80);
-    app.panes[2].state = PaneState::Exited(ExitStatus::Exited(7));
-    let now = Instant::now();
-    let b = key(KeyCode::Char('b'), KeyModifiers::CONTROL);
+    let t0 = Instant::now();
+    let mut app = app_at(t0, vec![spec("p1"), spec("p2"), spec("p3")]);
+    let exited = PaneState::Exited {
+        status: ExitStatus::Exited(7),
+        ran: secs(2),
+    };
+    app.panes[2].state = exited.clone();
+    let now = t0 + secs(60);
 
-    assert_eq!(app.update(b, now), vec![]);
-    assert_eq!(
-        app.update(ch('q'), now),
-        vec![Effect::SignalAll(Signal::SIGTERM)]
-    );
+    assert_eq!(app.update(ctrl_b(), now), vec![]);
+    let mut expected = vec![Effect::SignalStrays(Signal::SIGTERM)];
+    expected.extend(stop_effects(0, Signal::SIGTERM));
+    expected.extend(stop_effects(1, Signal::SIGTERM));
+    assert_eq!(app.update(ch('q'), now), expected);
     let deadline = now + STOP_TIMEOUT;
     assert_eq!(
         app.shutdown,
@@ -347,34 +509,38 @@ fn quit_stops_every_running_pane_then_escalates_to_sigkill() {
         })
     );
     for i in 0..2 {
-        assert_eq!(
-            app.panes[i].state,
-            PaneState::Stopping {
-                pid: fake_pid(i),
-                deadline
-            }
-        );
+        assert_eq!(app.panes[i].state, Stopping::new(t0, deadline).state(i));
     }
-    assert_eq!(
-        app.panes[2].state,
-        PaneState::Exited(ExitStatus::Exited(7)),
-        "an exited pane stays exited"
-    );
+    assert_eq!(app.panes[2].state, exited, "an exited pane stays exited");
     assert!(!app.all_exited());
 
     // While stopping, nothing more is typed into the panes.
-    assert_eq!(send(&mut app, ch('x')), vec![]);
-    assert_eq!(send(&mut app, Event::Paste("y".into())), vec![]);
+    assert_eq!(app.update(ch('x'), now), vec![]);
+    assert_eq!(app.update(Event::Paste("y".into()), now), vec![]);
 
     assert_eq!(
-        prefix(&mut app, KeyCode::Char('q')),
-        vec![Effect::SignalAll(Signal::SIGKILL)]
+        command_at(&mut app, 'q', now + secs(1)),
+        vec![
+            Effect::SignalStrays(Signal::SIGKILL),
+            signal(0, Signal::SIGKILL),
+            signal(1, Signal::SIGKILL),
+        ]
     );
     assert!(app.shutdown.unwrap().killed);
     assert_eq!(app.shutdown.unwrap().exit_code, 0);
-    // Nothing is left to escalate to.
-    assert_eq!(prefix(&mut app, KeyCode::Char('q')), vec![]);
-    assert_eq!(send(&mut app, Event::StopDeadline), vec![]);
+    for i in 0..2 {
+        let killed = Stopping {
+            killed: true,
+            deadline: now + secs(1),
+            ..Stopping::new(t0, deadline)
+        };
+        assert_eq!(app.panes[i].state, killed.state(i));
+    }
+    assert_eq!(app.panes[2].state, exited);
+    // Nothing is left to escalate to, now or when the deadline passes.
+    assert_eq!(command_at(&mut app, 'q', now + secs(2)), vec![]);
+    assert_eq!(app.update(Event::Tick, deadline), vec![]);
+    assert_eq!(app.next_deadline(), None);
 }
 
 #[test]
@@ -391,11 +557,10 @@ fn a_signal_or_a_lost_terminal_starts_the_shutdown_with_its_exit_code() {
         let now = Instant::now();
         let event = event();
         let label = format!("{event:?}");
-        assert_eq!(
-            app.update(event, now),
-            vec![Effect::SignalAll(Signal::SIGTERM)],
-            "{label}"
-        );
+        let mut expected = vec![Effect::SignalStrays(Signal::SIGTERM)];
+        expected.extend(stop_effects(0, Signal::SIGTERM));
+        expected.extend(stop_effects(1, Signal::SIGTERM));
+        assert_eq!(app.update(event, now), expected, "{label}");
         let shutdown = app.shutdown.expect("shutting down");
         assert_eq!(shutdown.exit_code, *code, "{label}");
         assert_eq!(shutdown.deadline, now + STOP_TIMEOUT, "{label}");
@@ -415,67 +580,112 @@ fn a_second_signal_escalates_and_keeps_the_first_exit_code() {
     send(&mut app, Event::Signal(Signal::SIGTERM));
     assert_eq!(
         send(&mut app, Event::Signal(Signal::SIGINT)),
-        vec![Effect::SignalAll(Signal::SIGKILL)]
+        vec![
+            Effect::SignalStrays(Signal::SIGKILL),
+            signal(0, Signal::SIGKILL)
+        ]
     );
     assert_eq!(app.shutdown.unwrap().exit_code, 143);
+    assert!(app.shutdown.unwrap().killed);
+    assert_eq!(send(&mut app, Event::Signal(Signal::SIGHUP)), vec![]);
 }
 
 #[test]
-fn the_stop_deadline_escalates_once_and_only_during_a_shutdown() {
-    let mut app = app(2, 24, 80);
+fn the_shutdown_deadline_escalates_once_and_only_during_a_shutdown() {
+    let t0 = Instant::now();
+    let mut app = app_at(t0, vec![spec("p1"), spec("p2")]);
     assert_eq!(
-        send(&mut app, Event::StopDeadline),
+        app.update(Event::Tick, t0 + secs(3600)),
         vec![],
-        "no shutdown yet"
+        "no shutdown and nothing stopping"
     );
     assert!(app.shutdown.is_none());
+    assert_eq!(app.next_deadline(), None);
 
-    prefix(&mut app, KeyCode::Char('q'));
+    let now = t0 + secs(10);
+    command_at(&mut app, 'q', now);
+    let deadline = now + STOP_TIMEOUT;
+    assert_eq!(app.next_deadline(), Some(deadline));
+    assert_eq!(app.update(Event::Tick, deadline - millis(1)), vec![]);
+    assert!(!app.shutdown.unwrap().killed);
     assert_eq!(
-        send(&mut app, Event::StopDeadline),
-        vec![Effect::SignalAll(Signal::SIGKILL)]
+        app.update(Event::Tick, deadline),
+        vec![
+            signal(0, Signal::SIGKILL),
+            signal(1, Signal::SIGKILL),
+            Effect::SignalStrays(Signal::SIGKILL),
+        ]
     );
     assert!(app.shutdown.unwrap().killed);
-    assert_eq!(send(&mut app, Event::StopDeadline), vec![]);
-    assert_eq!(prefix(&mut app, KeyCode::Char('q')), vec![]);
+    assert_eq!(app.next_deadline(), None);
+    assert_eq!(app.update(Event::Tick, deadline + secs(1)), vec![]);
+    assert_eq!(command_at(&mut app, 'q', deadline + secs(1)), vec![]);
 }
 
 #[test]
 fn a_reaped_pane_is_marked_exited_and_takes_no_more_input() {
-    let mut app = app(2, 24, 80);
+    let t0 = Instant::now();
+    let mut app = app_at(t0, vec![spec("p1"), spec("p2")]);
     let status = ExitStatus::Signaled(Signal::SIGSEGV);
-    assert_eq!(send(&mut app, Event::PaneExited(PaneId(0), status)), vec![]);
-    assert_eq!(app.panes[0].state, PaneState::Exited(status));
+    let now = t0 + millis(12_300);
+    assert_eq!(app.update(exited_event(0, status, 0), now), vec![]);
+    assert_eq!(
+        app.panes[0].state,
+        PaneState::Exited {
+            status,
+            ran: millis(12_300)
+        }
+    );
+    assert!(app.panes[0].pty.is_none());
+    assert_eq!(app.panes[0].run, 1, "no new run");
     assert!(app.panes[1].state.is_alive(), "the other pane is untouched");
     assert!(!app.all_exited());
-    assert_eq!(send(&mut app, ch('a')), vec![]);
+    assert_eq!(app.update(ch('a'), now), vec![]);
+    assert!(!app.counting_down());
 
-    send(
-        &mut app,
-        Event::PaneExited(PaneId(1), ExitStatus::Exited(0)),
-    );
+    app.update(exited_event(1, ExitStatus::Exited(0), 0), now);
     assert!(app.all_exited());
-    // An id past the end is ignored rather than panicking.
-    send(
-        &mut app,
-        Event::PaneExited(PaneId(9), ExitStatus::Exited(0)),
+    // A second report, and an id past the end, are ignored rather than panicking.
+    assert_eq!(
+        app.update(exited_event(1, ExitStatus::Exited(1), 0), now),
+        vec![]
     );
+    assert_eq!(
+        app.panes[1].state,
+        PaneState::Exited {
+            status: ExitStatus::Exited(0),
+            ran: millis(12_300)
+        }
+    );
+    assert_eq!(
+        app.update(exited_event(9, ExitStatus::Exited(0), 0), now),
+        vec![]
+    );
+    assert_eq!(app.update(left_event(9, 0), now), vec![]);
 }
 
 #[test]
 fn a_pane_that_exits_during_the_shutdown_ends_it() {
     let mut app = app(2, 24, 80);
     prefix(&mut app, KeyCode::Char('q'));
-    send(
-        &mut app,
-        Event::PaneExited(PaneId(0), ExitStatus::Exited(0)),
-    );
+    send(&mut app, exited_event(0, ExitStatus::Exited(0), 0));
     assert!(!app.all_exited());
     send(
         &mut app,
-        Event::PaneExited(PaneId(1), ExitStatus::Signaled(Signal::SIGTERM)),
+        exited_event(1, ExitStatus::Signaled(Signal::SIGTERM), 0),
     );
     assert!(app.all_exited());
+    assert!(
+        matches!(
+            app.panes[1].state,
+            PaneState::Exited {
+                status: ExitStatus::Signaled(Signal::SIGTERM),
+                ..
+            }
+        ),
+        "{:?}",
+        app.panes[1].state
+    );
 }
 
 #[test]
@@ -483,7 +693,11 @@ fn pane_errors_are_kept_for_the_title() {
     let mut app = app(2, 24, 80);
     send(
         &mut app,
-        Event::PaneInputFailed(PaneId(1), "broken pipe".into()),
+        Event::PaneInputFailed {
+            pane: PaneId(1),
+            run: 1,
+            error: "broken pipe".into(),
+        },
     );
     assert_eq!(
         app.panes[1].error.as_deref(),
@@ -491,12 +705,35 @@ fn pane_errors_are_kept_for_the_title() {
     );
     send(
         &mut app,
-        Event::PaneOutputClosed(PaneId(0), Some("EIO".into())),
+        Event::PaneOutputClosed {
+            pane: PaneId(0),
+            run: 1,
+            error: Some("EIO".into()),
+        },
     );
     assert_eq!(app.panes[0].error.as_deref(), Some("EIO"));
-    // A clean end of output is no error.
+    // A clean end of output is no error, and does not hide an earlier one.
+    send(
+        &mut app,
+        Event::PaneOutputClosed {
+            pane: PaneId(1),
+            run: 1,
+            error: None,
+        },
+    );
+    assert_eq!(
+        app.panes[1].error.as_deref(),
+        Some("writing input: broken pipe")
+    );
     app.panes[1].error = None;
-    send(&mut app, Event::PaneOutputClosed(PaneId(1), None));
+    send(
+        &mut app,
+        Event::PaneOutputClosed {
+            pane: PaneId(1),
+            run: 1,
+            error: None,
+        },
+    );
     assert_eq!(app.panes[1].error, None);
 }
 
@@ -678,4 +915,829 @@ fn shrinking_to_nothing_resizes_every_pane_to_one_cell() {
             resize(1, TILED.rows, TILED.cols)
         ]
     );
+}
+
+// --- the life of a pane --------------------------------------------------------
+
+#[test]
+fn start_numbers_a_run_per_pane_and_pane_started_makes_it_running() {
+    let mut app = App::new(vec![spec("web"), spec("db")], Size::new(24, 80));
+    for pane in &app.panes {
+        assert_eq!((&pane.state, pane.run), (&PaneState::NotStarted, 0));
+    }
+    assert!(!app.counting_down());
+    assert_eq!(app.next_deadline(), None);
+    // Keys to a pane that has not started yet go nowhere.
+    assert_eq!(send(&mut app, ch('a')), vec![]);
+
+    assert_eq!(
+        app.start(),
+        vec![Effect::Start(PaneId(0)), Effect::Start(PaneId(1))]
+    );
+    assert_eq!((app.panes[0].run, app.panes[1].run), (1, 1));
+
+    let t0 = Instant::now();
+    app.panes[0].error = Some("from before".into());
+    let started = Event::PaneStarted {
+        pane: PaneId(0),
+        pid: fake_pid(0),
+    };
+    assert_eq!(app.update(started, t0), vec![]);
+    assert_eq!(app.panes[0].state, running(0, t0));
+    assert_eq!(
+        app.panes[0].error, None,
+        "a new run starts without an error"
+    );
+    assert_eq!(app.update(ch('a'), t0), write(0, b"a"));
+
+    let failed = Event::PaneFailed {
+        pane: PaneId(1),
+        error: "no such file".into(),
+    };
+    assert_eq!(app.update(failed, t0), vec![]);
+    assert_eq!(app.panes[1].state, PaneState::Failed("no such file".into()));
+    assert!(!app.panes[1].state.is_alive());
+    assert!(app.panes[1].pty.is_none());
+    // Events for a pane that does not exist are ignored.
+    let stray = Event::PaneStarted {
+        pane: PaneId(7),
+        pid: fake_pid(7),
+    };
+    assert_eq!(app.update(stray, t0), vec![]);
+    let stray = Event::PaneFailed {
+        pane: PaneId(7),
+        error: "x".into(),
+    };
+    assert_eq!(app.update(stray, t0), vec![]);
+}
+
+#[test]
+fn pane_keys_x_s_r_and_shift_x_in_every_state() {
+    // Pane 2 is focused; it stops with SIGINT and is killed 2 s later. Pane 1,
+    // with the defaults, must never be touched.
+    let t0 = Instant::now();
+    let now = t0 + secs(30);
+    let (sig, timeout) = (Signal::SIGINT, secs(2));
+    let pending = Stopping::new(t0, now + secs(1));
+    let killing = Stopping {
+        killed: true,
+        deadline: now - secs(1),
+        ..pending
+    };
+    let leftovers = Stopping {
+        exit: Some(ExitStatus::Exited(0)),
+        ..pending
+    };
+    let exited = PaneState::Exited {
+        status: ExitStatus::Exited(1),
+        ran: secs(3),
+    };
+    let failed = PaneState::Failed("no such file".into());
+    let stop = || stop_effects(1, sig);
+    let kill = || vec![signal(1, Signal::SIGKILL)];
+    let start = || vec![Effect::Start(PaneId(1))];
+    let restart = |s: Stopping| Stopping { restart: true, ..s }.state(1);
+    let kill_now = |s: Stopping| {
+        Stopping {
+            killed: true,
+            deadline: now,
+            ..s
+        }
+        .state(1)
+    };
+    let stopped_now = Stopping::new(t0, now + timeout);
+    let not_alive = [PaneState::NotStarted, exited.clone(), failed.clone()];
+
+    // (key, state before, effects, state after, whether a new run is numbered)
+    let mut cases: Vec<(char, PaneState, Vec<Effect>, PaneState, bool)> = vec![
+        // x stops; x again kills at once.
+        ('x', running(1, t0), stop(), stopped_now.state(1), false),
+        ('x', pending.state(1), kill(), kill_now(pending), false),
+        ('x', killing.state(1), vec![], killing.state(1), false),
+        ('x', leftovers.state(1), kill(), kill_now(leftovers), false),
+        // s starts a pane that is not alive, or asks a stopping one to start again.
+        ('s', running(1, t0), vec![], running(1, t0), false),
+        ('s', pending.state(1), vec![], restart(pending), false),
+        ('s', killing.state(1), vec![], restart(killing), false),
+        ('s', leftovers.state(1), vec![], restart(leftovers), false),
+        // r stops a live pane to start it again, or starts one that is not.
+        ('r', running(1, t0), stop(), restart(stopped_now), false),
+        ('r', pending.state(1), vec![], restart(pending), false),
+        ('r', killing.state(1), vec![], restart(killing), false),
+        ('r', leftovers.state(1), vec![], restart(leftovers), false),
+        // X kills at once, whatever the pane was doing.
+        ('X', running(1, t0), kill(), kill_now(stopped_now), false),
+        ('X', pending.state(1), kill(), kill_now(pending), false),
+        ('X', killing.state(1), vec![], killing.state(1), false),
+        ('X', leftovers.state(1), kill(), kill_now(leftovers), false),
+    ];
+    for state in not_alive {
+        cases.push(('x', state.clone(), vec![], state.clone(), false));
+        cases.push(('s', state.clone(), start(), state.clone(), true));
+        cases.push(('r', state.clone(), start(), state.clone(), true));
+        cases.push(('X', state.clone(), vec![], state, false));
+    }
+    for (key, before, effects, after, new_run) in cases {
+        let specs = vec![spec("web"), spec_stopping_with("db", sig, timeout)];
+        let mut app = app_at(t0, specs);
+        app.focus = 1;
+        app.panes[1].state = before.clone();
+        let label = format!("C-b {key} on {before:?}");
+        assert_eq!(command_at(&mut app, key, now), effects, "{label}");
+        assert_eq!(app.panes[1].state, after, "{label}");
+        assert_eq!(app.panes[1].run, 1 + u32::from(new_run), "{label}");
+        assert_eq!(app.panes[0].state, running(0, t0), "{label}: pane 1");
+        assert!(app.shutdown.is_none(), "{label}");
+    }
+}
+
+#[test]
+fn pane_keys_do_nothing_during_a_shutdown() {
+    let t0 = Instant::now();
+    let now = t0 + secs(1);
+    let mut app = app_at(t0, vec![spec("web"), spec("db")]);
+    app.panes[1].state = PaneState::Exited {
+        status: ExitStatus::Exited(0),
+        ran: secs(1),
+    };
+    command_at(&mut app, 'q', t0);
+    for focus in [0, 1] {
+        app.focus = focus;
+        for key in ['x', 's', 'r', 'X'] {
+            let before: Vec<_> = app.panes.iter().map(|p| (p.state.clone(), p.run)).collect();
+            let shutdown = app.shutdown;
+            assert_eq!(command_at(&mut app, key, now), vec![], "C-b {key}");
+            let after: Vec<_> = app.panes.iter().map(|p| (p.state.clone(), p.run)).collect();
+            assert_eq!(after, before, "C-b {key} on pane {}", focus + 1);
+            assert_eq!(app.shutdown, shutdown, "C-b {key}");
+        }
+    }
+}
+
+#[test]
+fn restart_stops_the_run_then_starts_a_new_one() {
+    let t0 = Instant::now();
+    let mut app = app_at(t0, vec![spec("web"), spec("db")]);
+    let t1 = t0 + secs(60);
+    // An error of the first run, shown until the next run starts.
+    let closed = Event::PaneOutputClosed {
+        pane: PaneId(0),
+        run: 1,
+        error: Some("EIO".into()),
+    };
+    app.update(closed, t0);
+
+    assert_eq!(
+        command_at(&mut app, 'r', t1),
+        stop_effects(0, Signal::SIGTERM)
+    );
+    let stopping = Stopping {
+        restart: true,
+        ..Stopping::new(t0, t1 + STOP_TIMEOUT)
+    };
+    assert_eq!(app.panes[0].state, stopping.state(0));
+    assert_eq!(app.panes[0].run, 1);
+    assert!(app.counting_down());
+    assert_eq!(app.next_deadline(), Some(t1 + STOP_TIMEOUT));
+    // Until its main process is gone the program still takes input.
+    assert_eq!(app.update(ch('a'), t1), write(0, b"a"));
+
+    let t2 = t1 + millis(300);
+    let status = ExitStatus::Signaled(Signal::SIGTERM);
+    assert_eq!(
+        app.update(exited_event(0, status, 0), t2),
+        vec![Effect::Start(PaneId(0))]
+    );
+    assert_eq!(app.panes[0].run, 2, "the new run is numbered");
+    assert_eq!(
+        app.panes[0].state,
+        PaneState::Exited {
+            status,
+            ran: t2 - t0
+        }
+    );
+    assert!(app.panes[0].pty.is_none(), "the old run's PTY is dropped");
+    assert!(!app.counting_down());
+    assert_eq!(app.next_deadline(), None);
+
+    // The runtime starts the new run and reports it.
+    let pid = Pid::from_raw(999_100);
+    let started = Event::PaneStarted {
+        pane: PaneId(0),
+        pid,
+    };
+    assert_eq!(app.update(started, t2), vec![]);
+    assert_eq!(app.panes[0].state, PaneState::Running { pid, since: t2 });
+    assert_eq!(app.panes[0].error, None);
+    assert_eq!(app.update(ch('b'), t2), write(0, b"b"));
+
+    // The end of the first run's output, arriving late, changes nothing.
+    let late = Event::PaneOutputClosed {
+        pane: PaneId(0),
+        run: 1,
+        error: Some("EIO".into()),
+    };
+    assert_eq!(app.update(late, t2), vec![]);
+    assert_eq!(app.panes[0].error, None);
+    assert_eq!(app.panes[1].state, running(1, t0), "pane 2 is untouched");
+    assert_eq!(app.panes[1].run, 1);
+}
+
+#[test]
+fn a_restart_waits_for_the_runs_last_process() {
+    let t0 = Instant::now();
+    let mut app = app_at(t0, vec![spec("web")]);
+    let t1 = t0 + secs(1);
+    command_at(&mut app, 'r', t1);
+    let status = ExitStatus::Exited(0);
+    // The main process is gone but two of its children are not.
+    assert_eq!(app.update(exited_event(0, status, 2), t1), vec![]);
+    let stopping = Stopping {
+        restart: true,
+        exit: Some(status),
+        ..Stopping::new(t0, t1 + STOP_TIMEOUT)
+    };
+    assert_eq!(app.panes[0].state, stopping.state(0));
+    assert_eq!(
+        app.update(ch('a'), t1),
+        vec![],
+        "no main process to type to"
+    );
+    assert_eq!(app.update(left_event(0, 1), t1), vec![]);
+    assert_eq!(app.panes[0].state, stopping.state(0));
+
+    // The last one ignores the stop signal, so it is killed at the deadline.
+    let t2 = t1 + STOP_TIMEOUT;
+    assert_eq!(
+        app.update(Event::Tick, t2),
+        vec![signal(0, Signal::SIGKILL)]
+    );
+    let t3 = t2 + millis(10);
+    assert_eq!(
+        app.update(left_event(0, 0), t3),
+        vec![Effect::Start(PaneId(0))]
+    );
+    assert_eq!(app.panes[0].run, 2);
+    assert_eq!(
+        app.panes[0].state,
+        PaneState::Exited {
+            status,
+            ran: t3 - t0
+        }
+    );
+}
+
+#[test]
+fn a_killed_run_is_restarted_when_asked_to() {
+    let t0 = Instant::now();
+    let mut app = app_at(t0, vec![spec("web")]);
+    let t1 = t0 + millis(400);
+    // C-b X, then C-b s while it dies: start again once it is gone.
+    assert_eq!(
+        command_at(&mut app, 'X', t1),
+        vec![signal(0, Signal::SIGKILL)]
+    );
+    assert_eq!(command_at(&mut app, 's', t1), vec![]);
+    let killed = ExitStatus::Signaled(Signal::SIGKILL);
+    assert_eq!(
+        app.update(exited_event(0, killed, 0), t1),
+        vec![Effect::Start(PaneId(0))]
+    );
+    assert_eq!(
+        app.panes[0].state,
+        PaneState::Exited {
+            status: killed,
+            ran: millis(400)
+        }
+    );
+    assert_eq!(app.panes[0].run, 2);
+}
+
+#[test]
+fn a_stop_without_restart_leaves_the_pane_exited() {
+    let t0 = Instant::now();
+    let mut app = app_at(t0, vec![spec("web")]);
+    let t1 = t0 + secs(2);
+    command_at(&mut app, 'x', t1);
+    let status = ExitStatus::Signaled(Signal::SIGTERM);
+    assert_eq!(app.update(exited_event(0, status, 0), t1), vec![]);
+    assert_eq!(
+        app.panes[0].state,
+        PaneState::Exited {
+            status,
+            ran: secs(2)
+        }
+    );
+    assert_eq!(app.panes[0].run, 1);
+    assert!(app.all_exited());
+    assert!(app.shutdown.is_none(), "stopping a pane does not quit");
+    // C-b s starts it again.
+    assert_eq!(
+        command_at(&mut app, 's', t1),
+        vec![Effect::Start(PaneId(0))]
+    );
+    assert_eq!(app.panes[0].run, 2);
+}
+
+#[test]
+fn leftovers_of_a_run_whose_main_process_exited_are_stopped() {
+    let t0 = Instant::now();
+    let mut app = app_at(
+        t0,
+        vec![
+            spec("web"),
+            spec_stopping_with("db", Signal::SIGINT, secs(3)),
+        ],
+    );
+    let t1 = t0 + secs(20);
+    let status = ExitStatus::Exited(3);
+    assert_eq!(
+        app.update(exited_event(1, status, 2), t1),
+        stop_effects(1, Signal::SIGINT)
+    );
+    let stopping = Stopping {
+        exit: Some(status),
+        ..Stopping::new(t0, t1 + secs(3))
+    };
+    assert_eq!(app.panes[1].state, stopping.state(1));
+    assert!(app.panes[1].state.is_alive() && !app.panes[1].state.is_running());
+    assert!(!app.all_exited());
+    assert!(app.counting_down());
+    assert_eq!(app.next_deadline(), Some(t1 + secs(3)));
+    assert!(app.shutdown.is_none());
+
+    // Counting fewer leftovers changes nothing; a count for a pane whose main
+    // process still runs is no end either.
+    assert_eq!(app.update(left_event(1, 1), t1), vec![]);
+    assert_eq!(app.panes[1].state, stopping.state(1));
+    assert_eq!(app.update(left_event(0, 0), t1), vec![]);
+    assert_eq!(app.panes[0].state, running(0, t0));
+
+    assert_eq!(app.update(Event::Tick, t1 + secs(3) - millis(1)), vec![]);
+    assert_eq!(
+        app.update(Event::Tick, t1 + secs(3)),
+        vec![signal(1, Signal::SIGKILL)]
+    );
+    let killed = Stopping {
+        killed: true,
+        ..stopping
+    };
+    assert_eq!(app.panes[1].state, killed.state(1));
+    assert_eq!(app.next_deadline(), None);
+
+    // The run ends with the main process's own status, when nothing is left.
+    let t2 = t1 + secs(4);
+    assert_eq!(app.update(left_event(1, 0), t2), vec![]);
+    assert_eq!(
+        app.panes[1].state,
+        PaneState::Exited {
+            status,
+            ran: t2 - t0
+        }
+    );
+    assert_eq!(app.panes[1].run, 1, "no restart was asked for");
+    assert!(!app.counting_down());
+}
+
+#[test]
+fn a_stopping_pane_whose_main_process_exits_last_finishes_at_once() {
+    let t0 = Instant::now();
+    let mut app = app_at(t0, vec![spec("web")]);
+    command_at(&mut app, 'x', t0);
+    // A count while the main process still runs is no end.
+    assert_eq!(app.update(left_event(0, 0), t0), vec![]);
+    assert!(matches!(app.panes[0].state, PaneState::Stopping { .. }));
+    let status = ExitStatus::Exited(0);
+    assert_eq!(app.update(exited_event(0, status, 0), t0 + secs(1)), vec![]);
+    assert_eq!(
+        app.panes[0].state,
+        PaneState::Exited {
+            status,
+            ran: secs(1)
+        }
+    );
+}
+
+#[test]
+fn each_pane_is_stopped_with_its_own_signal() {
+    let t0 = Instant::now();
+    let specs = vec![
+        spec_stopping_with("shell", Signal::SIGHUP, STOP_TIMEOUT),
+        spec_stopping_with("dev", Signal::SIGINT, STOP_TIMEOUT),
+        spec("web"),
+    ];
+    // C-b x on each.
+    for (pane, sig) in [
+        (0, Signal::SIGHUP),
+        (1, Signal::SIGINT),
+        (2, Signal::SIGTERM),
+    ] {
+        let mut app = app_at(t0, specs.clone());
+        app.focus = pane;
+        assert_eq!(command_at(&mut app, 'x', t0), stop_effects(pane, sig));
+    }
+    // Leftovers after an exit.
+    let mut app = app_at(t0, specs.clone());
+    assert_eq!(
+        app.update(exited_event(1, ExitStatus::Exited(0), 1), t0),
+        stop_effects(1, Signal::SIGINT)
+    );
+    // A quit.
+    let mut app = app_at(t0, specs);
+    let mut expected = vec![Effect::SignalStrays(Signal::SIGTERM)];
+    expected.extend(stop_effects(0, Signal::SIGHUP));
+    expected.extend(stop_effects(1, Signal::SIGINT));
+    expected.extend(stop_effects(2, Signal::SIGTERM));
+    assert_eq!(app.update(Event::Signal(Signal::SIGTERM), t0), expected);
+}
+
+#[test]
+fn each_pane_is_killed_at_its_own_deadline_and_the_quit_waits_for_the_longest() {
+    let t0 = Instant::now();
+    let specs = vec![
+        spec_stopping_with("fast", Signal::SIGTERM, secs(1)),
+        spec_stopping_with("medium", Signal::SIGINT, secs(3)),
+        spec_stopping_with("slow", Signal::SIGHUP, secs(10)),
+        // Not alive, so its long timeout does not hold the quit up.
+        spec_stopping_with("done", Signal::SIGTERM, secs(60)),
+    ];
+    let mut app = app_at(t0, specs);
+    app.panes[3].state = PaneState::Exited {
+        status: ExitStatus::Exited(0),
+        ran: secs(1),
+    };
+    let q = t0 + secs(100);
+    let mut expected = vec![Effect::SignalStrays(Signal::SIGTERM)];
+    expected.extend(stop_effects(0, Signal::SIGTERM));
+    expected.extend(stop_effects(1, Signal::SIGINT));
+    expected.extend(stop_effects(2, Signal::SIGHUP));
+    assert_eq!(command_at(&mut app, 'q', q), expected);
+    assert_eq!(app.shutdown.unwrap().deadline, q + secs(10));
+    for (pane, timeout) in [(0, secs(1)), (1, secs(3)), (2, secs(10))] {
+        assert_eq!(
+            app.panes[pane].state,
+            Stopping::new(t0, q + timeout).state(pane)
+        );
+    }
+
+    // (time after the quit, effects of a Tick then, next deadline after it)
+    let ticks: Vec<(Duration, Vec<Effect>, Option<Instant>)> = vec![
+        (millis(500), vec![], Some(q + secs(1))),
+        (secs(1), vec![signal(0, Signal::SIGKILL)], Some(q + secs(3))),
+        (secs(2), vec![], Some(q + secs(3))),
+        (
+            secs(5),
+            vec![signal(1, Signal::SIGKILL)],
+            Some(q + secs(10)),
+        ),
+        (
+            secs(10),
+            vec![
+                signal(2, Signal::SIGKILL),
+                Effect::SignalStrays(Signal::SIGKILL),
+            ],
+            None,
+        ),
+        (secs(11), vec![], None),
+    ];
+    for (after, effects, next) in ticks {
+        assert_eq!(app.update(Event::Tick, q + after), effects, "{after:?}");
+        assert_eq!(app.next_deadline(), next, "{after:?}");
+        assert!(app.counting_down(), "{after:?}");
+    }
+    assert!(app.shutdown.unwrap().killed);
+    assert!(matches!(app.panes[3].state, PaneState::Exited { .. }));
+}
+
+#[test]
+fn a_stopped_pane_is_killed_at_its_deadline_without_a_shutdown() {
+    let t0 = Instant::now();
+    let mut app = app_at(
+        t0,
+        vec![
+            spec("web"),
+            spec_stopping_with("db", Signal::SIGTERM, secs(2)),
+        ],
+    );
+    app.focus = 1;
+    command_at(&mut app, 'x', t0);
+    assert_eq!(app.update(Event::Tick, t0 + millis(1_999)), vec![]);
+    assert_eq!(
+        app.update(Event::Tick, t0 + secs(2)),
+        vec![signal(1, Signal::SIGKILL)]
+    );
+    assert_eq!(app.update(Event::Tick, t0 + secs(3)), vec![], "once");
+    assert!(app.shutdown.is_none());
+    assert_eq!(app.panes[0].state, running(0, t0));
+}
+
+#[test]
+fn a_lost_terminal_during_a_shutdown_does_not_escalate_it() {
+    let t0 = Instant::now();
+    // A hang-up arrives as a signal, a read error and a write error at once.
+    let mut app = app_at(t0, vec![spec("web"), spec("db")]);
+    app.update(Event::Signal(Signal::SIGHUP), t0);
+    let shutdown = app.shutdown;
+    for error in ["read: EIO", "drawing failed"] {
+        assert_eq!(
+            app.update(Event::InputClosed(error.into()), t0),
+            vec![],
+            "{error}"
+        );
+        assert_eq!(app.shutdown, shutdown, "{error}");
+    }
+    assert_eq!(app.shutdown.unwrap().exit_code, 129);
+    for pane in 0..2 {
+        assert!(matches!(
+            app.panes[pane].state,
+            PaneState::Stopping { killed: false, .. }
+        ));
+    }
+
+    // Nor after a quit: the quit's exit code is kept.
+    let mut app = app_at(t0, vec![spec("web")]);
+    command_at(&mut app, 'q', t0);
+    assert_eq!(app.update(Event::InputClosed("gone".into()), t0), vec![]);
+    assert_eq!(
+        app.shutdown,
+        Some(Shutdown {
+            deadline: t0 + STOP_TIMEOUT,
+            killed: false,
+            exit_code: 0
+        })
+    );
+
+    // Nor after a first lost terminal.
+    let mut app = app_at(t0, vec![spec("web")]);
+    app.update(Event::InputClosed("read: EIO".into()), t0);
+    assert_eq!(app.update(Event::InputClosed("write".into()), t0), vec![]);
+    assert!(!app.shutdown.unwrap().killed);
+    assert_eq!(app.shutdown.unwrap().exit_code, 129);
+}
+
+#[test]
+fn a_hang_up_whose_read_error_comes_first_does_not_escalate() {
+    let t0 = Instant::now();
+    let mut app = app_at(t0, vec![spec("web")]);
+    app.update(Event::InputClosed("read: EIO".into()), t0);
+    assert_eq!(app.update(Event::Signal(Signal::SIGHUP), t0), vec![]);
+    assert!(!app.shutdown.unwrap().killed);
+    assert_eq!(app.shutdown.unwrap().exit_code, 129);
+}
+
+#[test]
+fn a_restart_asked_for_before_a_quit_is_dropped() {
+    let t0 = Instant::now();
+    let mut app = app_at(t0, vec![spec("web"), spec("db")]);
+    assert_eq!(
+        command_at(&mut app, 'r', t0),
+        stop_effects(0, Signal::SIGTERM)
+    );
+    let t1 = t0 + secs(1);
+    // Pane 1 is already stopping, so only pane 2 is signalled; the quit still
+    // allows pane 1 its full timeout.
+    let mut expected = vec![Effect::SignalStrays(Signal::SIGTERM)];
+    expected.extend(stop_effects(1, Signal::SIGTERM));
+    assert_eq!(command_at(&mut app, 'q', t1), expected);
+    assert_eq!(app.shutdown.unwrap().deadline, t1 + STOP_TIMEOUT);
+    assert_eq!(
+        app.panes[0].state,
+        Stopping::new(t0, t0 + STOP_TIMEOUT).state(0),
+        "no restart any more, and the first deadline stands"
+    );
+    assert_eq!(app.next_deadline(), Some(t0 + STOP_TIMEOUT));
+    let status = ExitStatus::Signaled(Signal::SIGTERM);
+    assert_eq!(app.update(exited_event(0, status, 0), t1), vec![]);
+    assert_eq!(app.panes[0].run, 1, "nothing starts during a shutdown");
+    assert!(matches!(app.panes[0].state, PaneState::Exited { .. }));
+}
+
+#[test]
+fn late_events_from_an_earlier_run_are_ignored() {
+    let t0 = Instant::now();
+    let mut app = app_at(t0, vec![spec("web")]);
+    // Run 1 ends; run 2 starts.
+    app.update(exited_event(0, ExitStatus::Exited(0), 0), t0);
+    assert_eq!(
+        command_at(&mut app, 's', t0),
+        vec![Effect::Start(PaneId(0))]
+    );
+    assert_eq!(app.panes[0].run, 2);
+    let late: Vec<Event> = vec![
+        Event::PaneOutputClosed {
+            pane: PaneId(0),
+            run: 1,
+            error: Some("EIO".into()),
+        },
+        Event::PaneInputFailed {
+            pane: PaneId(0),
+            run: 1,
+            error: "broken pipe".into(),
+        },
+    ];
+    for event in late {
+        let label = format!("{event:?}");
+        assert_eq!(app.update(event, t0), vec![], "{label}");
+        assert_eq!(app.panes[0].error, None, "{label}");
+    }
+    // The same events from the current run count, before and after it is
+    // reported started.
+    let current = Event::PaneInputFailed {
+        pane: PaneId(0),
+        run: 2,
+        error: "broken pipe".into(),
+    };
+    app.update(current, t0);
+    assert_eq!(
+        app.panes[0].error.as_deref(),
+        Some("writing input: broken pipe")
+    );
+    let started = Event::PaneStarted {
+        pane: PaneId(0),
+        pid: fake_pid(0),
+    };
+    app.update(started, t0);
+    let current = Event::PaneOutputClosed {
+        pane: PaneId(0),
+        run: 2,
+        error: Some("EIO".into()),
+    };
+    app.update(current, t0);
+    assert_eq!(app.panes[0].error.as_deref(), Some("EIO"));
+}
+
+#[test]
+fn only_input_that_changes_the_picture_asks_for_a_redraw() {
+    let mut release = KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE);
+    release.kind = KeyEventKind::Release;
+    type Setup = fn(&mut App);
+    let nothing: Setup = |_| {};
+    let armed: Setup = |app| {
+        send(app, ctrl_b());
+    };
+    let help: Setup = |app| {
+        prefix(app, KeyCode::Char('?'));
+    };
+    let first_exited: Setup = |app| {
+        app.panes[0].state = PaneState::Exited {
+            status: ExitStatus::Exited(0),
+            ran: secs(1),
+        };
+    };
+    // (what happened before, the event, whether it asks for a redraw)
+    let cases: Vec<(&str, Setup, Event, bool)> = vec![
+        ("typed key", nothing, ch('a'), false),
+        ("typed Enter", nothing, plain(KeyCode::Enter), false),
+        ("paste", nothing, Event::Paste("ls".into()), false),
+        ("key release", nothing, Event::Key(release), false),
+        ("key to an exited pane", first_exited, ch('a'), false),
+        (
+            "click on the focused pane",
+            nothing,
+            click(5, 5, MouseButton::Left),
+            false,
+        ),
+        (
+            "mouse move",
+            nothing,
+            Event::Mouse(MouseEvent {
+                kind: MouseEventKind::Moved,
+                column: 50,
+                row: 5,
+                modifiers: KeyModifiers::NONE,
+            }),
+            false,
+        ),
+        (
+            "Alt+Left with nothing to the left",
+            nothing,
+            key(KeyCode::Left, KeyModifiers::ALT),
+            false,
+        ),
+        ("C-b", nothing, ctrl_b(), true),
+        ("C-b o", armed, ch('o'), true),
+        ("C-b z", armed, ch('z'), true),
+        ("C-b ?", armed, ch('?'), true),
+        ("C-b x", armed, ch('x'), true),
+        ("C-b q", armed, ch('q'), true),
+        ("an unbound key after C-b", armed, ch('y'), true),
+        ("C-b C-b, a literal C-b", armed, ctrl_b(), true),
+        ("the key that closes the help", help, ch('a'), true),
+        (
+            "Alt+Right",
+            nothing,
+            key(KeyCode::Right, KeyModifiers::ALT),
+            true,
+        ),
+        (
+            "click on the other pane",
+            nothing,
+            click(50, 5, MouseButton::Left),
+            true,
+        ),
+        ("pane output", nothing, Event::PaneOutput(PaneId(1)), true),
+        ("tick", nothing, Event::Tick, true),
+        (
+            "resize to the same size",
+            nothing,
+            Event::Resize(Size::new(24, 80)),
+            true,
+        ),
+        ("resize", nothing, Event::Resize(Size::new(30, 100)), true),
+        (
+            "pane exit",
+            nothing,
+            exited_event(1, ExitStatus::Exited(0), 0),
+            true,
+        ),
+        ("signal", nothing, Event::Signal(Signal::SIGTERM), true),
+    ];
+    for (label, setup, event, redraw) in cases {
+        let mut app = app(2, 24, 80);
+        setup(&mut app);
+        app.needs_redraw = false;
+        send(&mut app, event);
+        assert_eq!(app.needs_redraw, redraw, "{label}");
+    }
+}
+
+#[test]
+fn a_typed_key_keeps_a_redraw_already_asked_for() {
+    let mut app = app(1, 24, 80);
+    app.needs_redraw = true;
+    assert_eq!(send(&mut app, ch('a')), write(0, b"a"));
+    assert!(app.needs_redraw, "only the frame loop clears it");
+}
+
+#[test]
+fn next_deadline_and_counting_down_follow_stops_and_the_shutdown() {
+    let t0 = Instant::now();
+    let specs = vec![
+        spec_stopping_with("slow", Signal::SIGTERM, secs(5)),
+        spec_stopping_with("fast", Signal::SIGTERM, secs(2)),
+        spec("third"),
+    ];
+    let mut app = app_at(t0, specs);
+    assert_eq!(app.next_deadline(), None);
+    assert!(!app.counting_down());
+
+    // C-b x on "slow" at t0.
+    command_at(&mut app, 'x', t0);
+    assert_eq!(app.next_deadline(), Some(t0 + secs(5)));
+    assert!(app.counting_down());
+    // C-b X on "third": killed at once, so it has no deadline to wait for.
+    app.focus = 2;
+    command_at(&mut app, 'X', t0);
+    assert_eq!(app.next_deadline(), Some(t0 + secs(5)));
+
+    // A quit one second later stops "fast" until t0 + 3 s; the shutdown
+    // allows the longest timeout of the live panes, 5 s, from the quit.
+    let t1 = t0 + secs(1);
+    command_at(&mut app, 'q', t1);
+    assert_eq!(app.shutdown.unwrap().deadline, t1 + secs(5));
+    // (tick at, next deadline after it)
+    let steps = [
+        (t0 + secs(3), Some(t0 + secs(5))),
+        (t0 + secs(5), Some(t1 + secs(5))),
+        (t1 + secs(5), None),
+    ];
+    for (at, next) in steps {
+        app.update(Event::Tick, at);
+        assert_eq!(app.next_deadline(), next, "{:?}", at - t0);
+        assert!(app.counting_down());
+    }
+
+    // Without a shutdown, the count-down ends with the last stopping pane.
+    let mut app = app_at(t0, vec![spec("web")]);
+    command_at(&mut app, 'x', t0);
+    assert!(app.counting_down());
+    app.update(exited_event(0, ExitStatus::Exited(0), 0), t0);
+    assert!(!app.counting_down());
+    assert_eq!(app.next_deadline(), None);
+}
+
+#[test]
+fn the_help_lists_the_pane_keys() {
+    for key in ["C-b x", "C-b s", "C-b r", "C-b X"] {
+        let what = KEY_HELP.iter().find(|(k, _)| *k == key).map(|(_, w)| *w);
+        assert!(
+            what.is_some_and(|w| !w.is_empty()),
+            "{key} is not in KEY_HELP"
+        );
+    }
+}
+
+#[test]
+fn nothing_starts_during_a_shutdown_even_a_run_marked_for_restart() {
+    let t0 = Instant::now();
+    let mut app = app_at(t0, vec![spec("web")]);
+    command_at(&mut app, 'q', t0);
+    // However the mark got there, a shutdown never starts a new run.
+    if let PaneState::Stopping { restart, .. } = &mut app.panes[0].state {
+        *restart = true;
+    }
+    let status = ExitStatus::Exited(0);
+    assert_eq!(app.update(exited_event(0, status, 0), t0), vec![]);
+    assert_eq!(app.panes[0].run, 1);
+    assert!(app.all_exited());
 }

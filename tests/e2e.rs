@@ -342,3 +342,195 @@ fn a_flood_in_one_pane_holds_back_neither_typing_nor_the_other_panes() {
     opmux.send(b"\x02q");
     assert_eq!(opmux.wait_exit(), 0);
 }
+
+/// Waits until the pane titles show `label`, then returns the screen text.
+fn zombies_of(pid: nix::unistd::Pid) -> Vec<nix::unistd::Pid> {
+    let table = opmux::process::proc::ProcessTable::read();
+    table
+        .descendants(pid)
+        .into_iter()
+        .filter(|p| {
+            table
+                .get(*p)
+                .is_some_and(|i| i.ppid == pid && i.state == 'Z')
+        })
+        .collect()
+}
+
+#[test]
+fn stopping_a_pane_stops_its_background_jobs_and_opmux_keeps_running() {
+    let m = marker("stop-bg-jobs");
+    let cmd = format!("sleep 1000.{m} & sleep 1000.{m} & wait");
+    let mut opmux = Opmux::start(&["-n", "jobs", &cmd, "echo other-pane; exec cat"], 24, 100);
+    opmux.wait_text("other-pane");
+    common::eventually("both jobs started", || sleepers(&m).len() == 2);
+    opmux.send(b"\x02x");
+    opmux.wait_for("the pane stopped", |s| {
+        s.contents().contains("killed SIGTERM after")
+    });
+    assert_eq!(sleepers(&m), []);
+    assert!(!opmux.has_exited(), "stopping one pane must not end opmux");
+    opmux.send(b"\x022still-typing\r");
+    opmux.wait_for("the other pane still takes input", |s| {
+        s.contents().matches("still-typing").count() == 2
+    });
+}
+
+#[test]
+fn a_pane_ignoring_sigterm_is_killed_after_its_stop_timeout_when_stopped() {
+    let m = marker("stop-ignores-term");
+    let cmd = format!("trap '' TERM; sleep 1000.{m}; true");
+    let mut opmux = Opmux::start(&["--stop-timeout", "1", &cmd], 24, 80);
+    opmux.wait_text("running · pid");
+    common::eventually("the sleep started", || sleepers(&m).len() == 1);
+    opmux.send(b"\x02x");
+    opmux.wait_text("stopping · kill in 1s");
+    opmux.wait_text("killed SIGKILL after");
+    assert_eq!(sleepers(&m), []);
+}
+
+#[test]
+fn escaped_descendants_are_stopped_with_their_pane() {
+    for (name, escape) in [
+        ("setsid", "setsid sleep 1000.M &"),
+        ("double-fork", "(setsid sleep 1000.M &)"),
+    ] {
+        let m = marker(name);
+        let cmd = format!(
+            "{}\necho escaped; exec sleep 1000.{m}",
+            escape.replace('M', &m)
+        );
+        let mut opmux = Opmux::start(&[&cmd, "exec cat"], 24, 100);
+        opmux.wait_text("escaped");
+        common::eventually("both sleeps started", || sleepers(&m).len() == 2);
+        opmux.send(b"\x02x");
+        opmux.wait_text("after");
+        assert_eq!(
+            sleepers(&m),
+            [],
+            "{name}: an escaped process outlived its pane"
+        );
+        assert!(!opmux.has_exited());
+    }
+}
+
+#[test]
+fn leftovers_of_a_pane_that_exited_are_stopped_and_the_title_says_so() {
+    let m = marker("leftovers");
+    // The background job ignores the hang-up the kernel sends when the
+    // session leader exits, and holds the PTY open.
+    let cmd = format!("trap '' HUP; sleep 1000.{m} & echo started; exit 3");
+    let opmux = Opmux::start(&[&cmd], 24, 80);
+    opmux.wait_text("started");
+    opmux.wait_text("exited 3 after");
+    assert_eq!(sleepers(&m), []);
+}
+
+#[test]
+fn restart_leaves_exactly_one_instance_and_start_brings_a_stopped_pane_back() {
+    let m = marker("restart");
+    let cmd = format!("echo run-$$; exec sleep 1000.{m}");
+    let mut opmux = Opmux::start(&[&cmd], 24, 80);
+    common::eventually("the first run", || sleepers(&m).len() == 1);
+    let first = sleepers(&m)[0];
+    opmux.send(b"\x02r");
+    opmux.wait_text("started again");
+    common::eventually("a second run replaced the first", || {
+        let now = sleepers(&m);
+        now.len() == 1 && now[0] != first
+    });
+    opmux.wait_text(&format!("running · pid {}", sleepers(&m)[0]));
+    opmux.send(b"\x02x");
+    opmux.wait_text("killed SIGTERM after");
+    assert_eq!(sleepers(&m), []);
+    opmux.send(b"\x02s");
+    opmux.wait_text("running · pid");
+    common::eventually("started again", || sleepers(&m).len() == 1);
+    opmux.send(b"\x02X");
+    opmux.wait_text("killed SIGKILL after");
+    assert_eq!(sleepers(&m), []);
+}
+
+#[test]
+fn no_zombie_children_remain_after_panes_and_escapees_exit() {
+    let cmd = "(setsid sleep 0.2 &); setsid sleep 0.1 & echo done; exit 0";
+    let opmux = Opmux::start(&[cmd, "exit 1", "exec cat"], 24, 120);
+    opmux.wait_text("exited 0 after");
+    opmux.wait_text("exited 1 after");
+    // The escapees end a moment later, re-parented to opmux.
+    common::eventually("every child reaped", || {
+        zombies_of(opmux.pid).is_empty()
+            && opmux::process::proc::ProcessTable::read()
+                .descendants(opmux.pid)
+                .into_iter()
+                .all(|p| opmux::process::proc::stat(p).is_some_and(|i| !i.state.eq(&'Z')))
+            && opmux::process::proc::ProcessTable::read()
+                .descendants(opmux.pid)
+                .len()
+                == 1
+    });
+}
+
+#[test]
+fn when_opmux_is_sigkilled_panes_with_default_sighup_die_with_their_terminals() {
+    let m = marker("sigkilled");
+    let cmd = format!("exec sleep 1000.{m}");
+    let mut opmux = Opmux::start(&[&cmd, &cmd], 24, 100);
+    common::eventually("both panes started", || sleepers(&m).len() == 2);
+    kill(opmux.pid, Signal::SIGKILL).unwrap();
+    opmux.wait_exit();
+    common::eventually("the kernel's hang-up ended both panes", || {
+        sleepers(&m).is_empty()
+    });
+}
+
+#[test]
+fn a_lost_terminal_still_gives_panes_their_grace_period() {
+    let dir = std::env::temp_dir().join(format!("opmux-hangup-{}", marker("hang-up")));
+    std::fs::create_dir_all(&dir).unwrap();
+    let done = dir.join("cleaned-up");
+    let cmd = format!(
+        "trap 'sleep 0.3; echo ok > {}; exit 0' TERM; sleep 1000 & wait",
+        done.display()
+    );
+    let mut opmux = Opmux::start(&["--stop-timeout", "10", &cmd], 24, 80);
+    opmux.wait_text("running");
+    opmux.hang_up();
+    assert_eq!(opmux.wait_exit(), 129);
+    let written = std::fs::read_to_string(&done).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        written.trim(),
+        "ok",
+        "the pane's TERM handler did not get to finish"
+    );
+}
+
+#[test]
+fn quitting_an_interactive_shell_pane_does_not_wait_for_the_timeout() {
+    let mut opmux = Opmux::start(&["--stop-timeout", "60"], 24, 80);
+    opmux.wait_text("running");
+    opmux.send(b"echo shell-ready\r");
+    opmux.wait_text("shell-ready");
+    let started = std::time::Instant::now();
+    opmux.send(b"\x02q");
+    assert_eq!(opmux.wait_exit(), 0);
+    // Not a timing assertion on speed: the 60 s timeout must not be waited out.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn a_resize_right_at_start_is_not_lost() {
+    let opmux = Opmux::start(
+        &["trap 'stty size' WINCH; stty size; while :; do sleep 0.1; done"],
+        24,
+        80,
+    );
+    opmux.resize(30, 100);
+    opmux.wait_text("27 98");
+    opmux.wait_for("the status line on the new last row", |s| {
+        s.rows(0, 100)
+            .nth(29)
+            .is_some_and(|row| row.contains("C-b ? help"))
+    });
+}

@@ -1,8 +1,8 @@
 //! The PTY layer on its own: a real program on a real PTY, its output parsed
 //! into the pane's screen, and its exit reaped by opmux's one reaper.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
@@ -12,14 +12,11 @@ use opmux::pane::pty::{Pty, Wiring};
 use opmux::pane::screen::Screen;
 use opmux::process::{self, ExitStatus};
 use opmux::{PaneId, Size};
+use parking_lot::Mutex;
 use tokio::sync::mpsc::unbounded_channel;
 
 fn spec(script: &str) -> PaneSpec {
-    PaneSpec {
-        name: "test".into(),
-        argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
-        cwd: None,
-    }
+    PaneSpec::new("test", vec!["/bin/sh".into(), "-c".into(), script.into()])
 }
 
 /// Waits for the next event, with a deadline instead of a sleep.
@@ -39,13 +36,15 @@ fn output_and_stderr_reach_the_screen_and_the_reaper_gets_the_status() {
     let (tx, mut events) = unbounded_channel();
     let wiring = Wiring {
         id: PaneId(7),
+        run: 1,
         screen: screen.clone(),
         dirty: Arc::new(AtomicBool::new(false)),
         events: tx,
     };
     let pty = Pty::spawn(
-        &spec("printf 'hi '; stty size; echo oops >&2; exit 3"),
+        &spec("printf 'hi '; stty size; echo \"tag=$OPMUX_TEST_TAG\"; echo oops >&2; exit 3"),
         Size::new(10, 40),
+        &[("OPMUX_TEST_TAG", "seven")],
         wiring,
     )
     .unwrap();
@@ -53,14 +52,22 @@ fn output_and_stderr_reach_the_screen_and_the_reaper_gets_the_status() {
     loop {
         match next(&mut events) {
             Event::PaneOutput(PaneId(7)) => continue,
-            Event::PaneOutputClosed(PaneId(7), error) => {
+            Event::PaneOutputClosed {
+                pane: PaneId(7),
+                run: 1,
+                error,
+            } => {
                 assert_eq!(error, None);
                 break;
             }
             other => panic!("unexpected event {other:?}"),
         }
     }
-    let text = screen.lock().unwrap().vt().contents();
+    let text = screen.lock().vt().contents();
+    assert!(
+        text.contains("tag=seven"),
+        "extra environment reached the program: {text}"
+    );
     assert!(
         text.contains("hi 10 40"),
         "the PTY had the pane's size from the start: {text}"
@@ -85,15 +92,14 @@ fn a_missing_working_folder_fails_the_spawn_instead_of_using_another() {
     let (tx, _events) = unbounded_channel();
     let wiring = Wiring {
         id: PaneId(0),
+        run: 1,
         screen: Arc::new(Mutex::new(Screen::new(Size::new(5, 5)))),
         dirty: Arc::new(AtomicBool::new(false)),
         events: tx,
     };
     let mut spec = spec("true");
     spec.cwd = Some("/nonexistent/opmux/folder".into());
-    let err = Pty::spawn(&spec, Size::new(5, 5), wiring)
-        .err()
-        .expect("spawn must fail");
+    let err = Pty::spawn(&spec, Size::new(5, 5), &[], wiring).expect_err("spawn must fail");
     assert!(
         format!("{err:#}").contains("/nonexistent/opmux/folder"),
         "{err:#}"

@@ -14,6 +14,7 @@ use opmux::keys::KEY_HELP;
 use opmux::pane::PaneState;
 use opmux::pane::screen::Screen;
 use opmux::process::ExitStatus;
+use opmux::ui::{duration_label, state_label};
 use opmux::{PaneId, Size};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -21,24 +22,34 @@ use ratatui::buffer::{Buffer, Cell, CellWidth};
 use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Modifier};
 
-const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
 
-/// An app of panes named `names` on a `cols` × `rows` terminal, all running.
+fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+/// A pid no test ever signals: `App` does no I/O, it only names it in states.
+fn fake_pid(index: usize) -> Pid {
+    Pid::from_raw(999_001 + index as i32)
+}
+
+/// An app of panes named `names` on a `cols` × `rows` terminal, started as
+/// the runtime starts it and all running.
 fn app(names: &[&str], cols: u16, rows: u16) -> App {
     let specs = names
         .iter()
-        .map(|name| PaneSpec {
-            name: (*name).into(),
-            argv: vec!["/bin/true".into()],
-            cwd: None,
-        })
+        .map(|name| PaneSpec::new(*name, vec!["/bin/true".into()]))
         .collect();
-    let mut app = App::new(specs, Size::new(rows, cols), STOP_TIMEOUT);
-    for (i, pane) in app.panes.iter_mut().enumerate() {
-        pane.state = PaneState::Running {
-            pid: Pid::from_raw(999_001 + i as i32),
-            since: Instant::now(),
+    let mut app = App::new(specs, Size::new(rows, cols));
+    app.start();
+    for i in 0..names.len() {
+        let started = Event::PaneStarted {
+            pane: PaneId(i),
+            pid: fake_pid(i),
         };
+        app.update(started, Instant::now());
     }
     app
 }
@@ -414,66 +425,164 @@ fn the_focused_pane_has_a_thick_cyan_border_and_the_others_a_plain_one() {
 
 #[test]
 fn titles_show_number_name_and_state() {
-    let now = Instant::now();
+    let t0 = Instant::now();
+    let now = t0 + secs(60);
+    let stopping =
+        |deadline: Instant, killed: bool, exit: Option<ExitStatus>| PaneState::Stopping {
+            pid: fake_pid(1),
+            since: t0,
+            deadline,
+            killed,
+            exit,
+            restart: false,
+        };
+    let exited = |status: ExitStatus, ran: Duration| PaneState::Exited { status, ran };
+    let segv = Some(ExitStatus::Signaled(Signal::SIGSEGV));
     // (state, label, label colour)
-    let cases: &[(PaneState, &str, Color)] = &[
+    let cases: Vec<(PaneState, &str, Color)> = vec![
+        (PaneState::NotStarted, "not started", Color::DarkGray),
         (
             PaneState::Running {
-                pid: Pid::from_raw(999_001),
-                since: now,
+                pid: fake_pid(1),
+                since: t0,
             },
-            "running",
+            "running · pid 999002",
             Color::Green,
         ),
         (
-            PaneState::Exited(ExitStatus::Exited(3)),
-            "exited 3",
+            stopping(now + millis(4_200), false, None),
+            "stopping · kill in 5s",
+            Color::Yellow,
+        ),
+        (
+            stopping(now + secs(4), false, None),
+            "stopping · kill in 4s",
+            Color::Yellow,
+        ),
+        (
+            stopping(now + millis(1), false, None),
+            "stopping · kill in 1s",
+            Color::Yellow,
+        ),
+        (
+            stopping(now - secs(1), false, None),
+            "stopping · kill in 0s",
+            Color::Yellow,
+        ),
+        (stopping(now, true, None), "killing", Color::Yellow),
+        (
+            stopping(now + millis(2_500), false, Some(ExitStatus::Exited(3))),
+            "exited 3 · stopping the rest, kill in 3s",
+            Color::Yellow,
+        ),
+        (
+            stopping(now + millis(2_500), false, segv),
+            "killed SIGSEGV · stopping the rest, kill in 3s",
+            Color::Yellow,
+        ),
+        (
+            stopping(now - secs(1), true, Some(ExitStatus::Exited(3))),
+            "killing",
+            Color::Yellow,
+        ),
+        (
+            exited(ExitStatus::Exited(3), millis(12_700)),
+            "exited 3 after 12s",
             Color::Red,
         ),
         (
-            PaneState::Exited(ExitStatus::Exited(0)),
-            "exited 0",
+            exited(ExitStatus::Exited(0), millis(400)),
+            "exited 0 after 0.4s",
             Color::DarkGray,
         ),
         (
-            PaneState::Exited(ExitStatus::Signaled(Signal::SIGKILL)),
-            "killed SIGKILL",
+            exited(ExitStatus::Signaled(Signal::SIGKILL), millis(400)),
+            "killed SIGKILL after 0.4s",
             Color::Red,
+        ),
+        (
+            exited(ExitStatus::Signaled(Signal::SIGTERM), secs(185)),
+            "killed SIGTERM after 3m05s",
+            Color::Red,
+        ),
+        (
+            exited(ExitStatus::Exited(0), secs(2 * 3600 + 7 * 60 + 59)),
+            "exited 0 after 2h07m",
+            Color::DarkGray,
         ),
         (
             PaneState::Failed("no such file".into()),
             "failed: no such file",
             Color::Red,
         ),
-        (
-            PaneState::Stopping {
-                pid: Pid::from_raw(999_001),
-                deadline: now + Duration::from_millis(4_200),
-            },
-            "stopping, kill in 5s",
-            Color::Yellow,
-        ),
-        (
-            PaneState::Stopping {
-                pid: Pid::from_raw(999_001),
-                deadline: now - Duration::from_secs(1),
-            },
-            "stopping, kill in 0s",
-            Color::Yellow,
-        ),
     ];
     for (state, label, colour) in cases {
-        let mut app = app(&["web", "db"], 80, 24);
+        // Wide enough for the longest title: pane 2 starts at x = 80.
+        let mut app = app(&["web", "db"], 160, 24);
         app.panes[1].state = state.clone();
-        let terminal = draw_at(&app, 80, 24, now);
+        let terminal = draw_at(&app, 160, 24, now);
         let dump = screen_dump(&terminal);
         let title = find(&terminal, 0, &format!(" 2 db  {label} ")).unwrap_or_else(|| {
-            panic!("no title for {state:?}\n{dump}");
+            panic!("no title {label:?} for {state:?}\n{dump}");
         });
-        assert!(title > 40, "pane 2's title is on pane 2\n{dump}");
+        assert!(title > 80, "pane 2's title is on pane 2\n{dump}");
         let label_x = title + " 2 db  ".len() as u16;
-        assert_eq!(cell(&terminal, label_x, 0).fg, *colour, "{label}");
-        assert!(find(&terminal, 0, " 1 web  running ").is_some_and(|x| x < 40));
+        assert_eq!(cell(&terminal, label_x, 0).fg, colour, "{label}");
+        assert!(
+            find(&terminal, 0, " 1 web  running · pid 999001 ").is_some_and(|x| x < 80),
+            "\n{dump}"
+        );
+    }
+}
+
+#[test]
+fn state_labels_count_down_in_whole_seconds_rounded_up() {
+    let t0 = Instant::now();
+    // (time left until the deadline, seconds shown)
+    let cases: &[(Duration, u64)] = &[
+        (secs(5), 5),
+        (millis(4_001), 5),
+        (secs(4), 4),
+        (millis(999), 1),
+        (millis(1), 1),
+        (Duration::ZERO, 0),
+    ];
+    for &(left, shown) in cases {
+        let state = PaneState::Stopping {
+            pid: fake_pid(0),
+            since: t0,
+            deadline: t0 + secs(10) + left,
+            killed: false,
+            exit: None,
+            restart: false,
+        };
+        assert_eq!(
+            state_label(&state, t0 + secs(10)),
+            format!("stopping · kill in {shown}s"),
+            "{left:?} left"
+        );
+    }
+}
+
+#[test]
+fn run_times_read_as_people_say_them() {
+    let cases: &[(Duration, &str)] = &[
+        (Duration::ZERO, "0.0s"),
+        (millis(400), "0.4s"),
+        (millis(1_250), "1.2s"),
+        (millis(9_940), "9.9s"),
+        (secs(10), "10s"),
+        (millis(12_700), "12s"),
+        (millis(59_999), "59s"),
+        (secs(60), "1m00s"),
+        (secs(185), "3m05s"),
+        (secs(3_599), "59m59s"),
+        (secs(3_600), "1h00m"),
+        (secs(2 * 3600 + 7 * 60 + 30), "2h07m"),
+        (secs(100 * 3600 + 59), "100h00m"),
+    ];
+    for &(ran, label) in cases {
+        assert_eq!(duration_label(ran), label, "{ran:?}");
     }
 }
 
@@ -494,10 +603,12 @@ fn the_focused_title_is_highlighted() {
 #[test]
 fn a_pane_error_is_shown_in_its_title() {
     let mut app = app(&["web"], 80, 24);
-    app.update(
-        Event::PaneInputFailed(PaneId(0), "broken pipe".into()),
-        Instant::now(),
-    );
+    let failed = Event::PaneInputFailed {
+        pane: PaneId(0),
+        run: app.panes[0].run,
+        error: "broken pipe".into(),
+    };
+    app.update(failed, Instant::now());
     let terminal = draw(&app);
     let x = find(&terminal, 0, "! writing input: broken pipe")
         .unwrap_or_else(|| panic!("\n{}", screen_dump(&terminal)));
@@ -507,7 +618,10 @@ fn a_pane_error_is_shown_in_its_title() {
 #[test]
 fn the_status_line_lists_the_panes_on_the_last_row() {
     let mut app = app(&["web", "db", "logs"], 80, 24);
-    app.panes[2].state = PaneState::Exited(ExitStatus::Exited(1));
+    app.panes[2].state = PaneState::Exited {
+        status: ExitStatus::Exited(1),
+        ran: secs(1),
+    };
     prefix(&mut app, '2');
     let terminal = draw(&app);
     let dump = screen_dump(&terminal);
@@ -558,9 +672,85 @@ fn the_status_line_shows_the_prefix_zoom_and_shutdown() {
         "{status:?}"
     );
 
-    app.update(Event::StopDeadline, now);
-    let terminal = draw_at(&app, 80, 24, now);
+    app.update(Event::Tick, now + secs(5));
+    let terminal = draw_at(&app, 80, 24, now + secs(5));
     assert!(row_text(&terminal, 23).contains(" killing… "));
+}
+
+#[test]
+fn the_status_line_counts_down_to_the_longest_stop_timeout() {
+    let now = Instant::now();
+    let mut app = app(&["web", "db", "logs"], 80, 24);
+    app.panes[0].spec.stop_timeout = secs(2);
+    app.panes[1].spec.stop_timeout = secs(8);
+    // Not alive: its timeout does not count.
+    app.panes[2].spec.stop_timeout = secs(60);
+    app.panes[2].state = PaneState::Exited {
+        status: ExitStatus::Exited(0),
+        ran: secs(1),
+    };
+    app.update(Event::Signal(Signal::SIGTERM), now);
+
+    let terminal = draw_at(&app, 80, 24, now + millis(500));
+    let dump = screen_dump(&terminal);
+    let status = row_text(&terminal, 23);
+    assert!(
+        status.contains(" stopping, kill in 8s · C-b q kills now "),
+        "{status:?}"
+    );
+    assert!(
+        find(&terminal, 0, " 1 web  stopping · kill in 2s ").is_some(),
+        "\n{dump}"
+    );
+    assert!(
+        find(&terminal, 0, " 2 db  stopping · kill in 8s ").is_some(),
+        "\n{dump}"
+    );
+    // Stopping panes are alive, so not dimmed; the exited one is.
+    for (name, dim) in [("1:web", false), ("2:db", false), ("3:logs", true)] {
+        let x = find(&terminal, 23, name).unwrap();
+        assert_eq!(
+            cell(&terminal, x, 23).modifier.contains(Modifier::DIM),
+            dim,
+            "{name}"
+        );
+    }
+
+    // Pane 1's own deadline passes first.
+    app.update(Event::Tick, now + secs(2));
+    let terminal = draw_at(&app, 80, 24, now + secs(2));
+    let dump = screen_dump(&terminal);
+    assert!(find(&terminal, 0, " 1 web  killing ").is_some(), "\n{dump}");
+    assert!(
+        find(&terminal, 0, " 2 db  stopping · kill in 6s ").is_some(),
+        "\n{dump}"
+    );
+    assert!(
+        row_text(&terminal, 23).contains(" stopping, kill in 6s "),
+        "\n{dump}"
+    );
+}
+
+#[test]
+fn panes_not_started_yet_say_so_and_are_dimmed() {
+    let specs = vec![
+        PaneSpec::new("web", vec!["/bin/true".into()]),
+        PaneSpec::new("db", vec!["/bin/true".into()]),
+    ];
+    let app = App::new(specs, Size::new(24, 80));
+    let terminal = draw(&app);
+    let dump = screen_dump(&terminal);
+    for (title, status) in [
+        (" 1 web  not started ", "1:web"),
+        (" 2 db  not started ", "2:db"),
+    ] {
+        assert!(find(&terminal, 0, title).is_some(), "{title}\n{dump}");
+        let x = find(&terminal, 23, status).unwrap();
+        assert!(
+            cell(&terminal, x, 23).modifier.contains(Modifier::DIM),
+            "{status}"
+        );
+    }
 }
 
 #[test]

@@ -5,11 +5,12 @@
 pub mod pty;
 pub mod screen;
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::config::PaneSpec;
 use crate::process::ExitStatus;
@@ -17,33 +18,60 @@ use crate::{PaneId, Size};
 use pty::Pty;
 use screen::Screen;
 
-/// Where a pane's program is in its life.
+/// Where a pane's program is in its life. A run is over only when its main
+/// process has been reaped and none of the pane's processes is left, so
+/// "exited" in a title means nothing of that run is still running.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PaneState {
+    /// Not started yet.
+    NotStarted,
     Running {
         pid: Pid,
         since: Instant,
     },
-    /// Sent the stop signal; SIGKILL follows at the deadline.
+    /// The stop signal went out; whatever is left gets SIGKILL at `deadline`.
+    /// A run whose main process exited on its own while other processes of
+    /// the pane were still alive passes through here too, to stop those.
     Stopping {
         pid: Pid,
+        since: Instant,
         deadline: Instant,
+        /// SIGKILL has been sent.
+        killed: bool,
+        /// The main process's status, once it has been reaped.
+        exit: Option<ExitStatus>,
+        /// Start a new run once this one is over.
+        restart: bool,
     },
-    Exited(ExitStatus),
+    Exited {
+        status: ExitStatus,
+        ran: Duration,
+    },
     /// The program could not be started at all.
     Failed(String),
 }
 
 impl PaneState {
+    /// The main process's pid, which is also the run's session id, while the
+    /// run is not over.
     pub fn pid(&self) -> Option<Pid> {
         match self {
             Self::Running { pid, .. } | Self::Stopping { pid, .. } => Some(*pid),
-            Self::Exited(_) | Self::Failed(_) => None,
+            Self::NotStarted | Self::Exited { .. } | Self::Failed(_) => None,
         }
     }
 
+    /// Whether the run is not over: processes of it may still be alive.
     pub fn is_alive(&self) -> bool {
         self.pid().is_some()
+    }
+
+    /// Whether the main process still runs and can take input.
+    pub fn is_running(&self) -> bool {
+        matches!(
+            self,
+            Self::Running { .. } | Self::Stopping { exit: None, .. }
+        )
     }
 }
 
@@ -58,6 +86,9 @@ pub struct Pane {
     pub pty: Option<Pty>,
     /// The last reader or writer error, shown in the title.
     pub error: Option<String>,
+    /// Counts the runs; events from a run's threads carry its number, so a
+    /// late event from an earlier run is not taken for the current one.
+    pub run: u32,
 }
 
 impl Pane {
@@ -65,16 +96,16 @@ impl Pane {
         Self {
             id,
             spec,
-            state: PaneState::Failed("not started".into()),
+            state: PaneState::NotStarted,
             screen: Arc::new(Mutex::new(Screen::new(size))),
             dirty: Arc::new(AtomicBool::new(true)),
             pty: None,
             error: None,
+            run: 0,
         }
     }
 
     pub fn screen(&self) -> MutexGuard<'_, Screen> {
-        // A parser thread that panicked leaves a screen that is still drawable.
-        self.screen.lock().unwrap_or_else(|p| p.into_inner())
+        self.screen.lock()
     }
 }

@@ -11,11 +11,12 @@
 use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::thread;
 
 use anyhow::{Context, Result};
 use nix::unistd::Pid;
+use parking_lot::{Mutex, MutexGuard};
 use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -29,14 +30,16 @@ use crate::{PaneId, Size};
 /// terminal would; it bounds memory under a flood.
 const PIPELINE_CHUNKS: usize = 32;
 const READ_CHUNK: usize = 64 * 1024;
-/// The parser releases the screen lock after this much input, so a flood never
-/// keeps the renderer waiting for long.
-const PARSE_BUDGET: usize = 256 * 1024;
+/// The parser hands the screen lock over after this much input (a few
+/// milliseconds of parsing), so a flood never keeps the renderer waiting long.
+const PARSE_BUDGET: usize = 32 * 1024;
 
 /// What connects a pane's threads to the rest of opmux.
 #[derive(Clone)]
 pub struct Wiring {
     pub id: PaneId,
+    /// The run these threads belong to, carried on their events.
+    pub run: u32,
     pub screen: Arc<Mutex<Screen>>,
     /// Set by the parser when the screen changed, cleared by the renderer. The
     /// parser only wakes the main task when it flips this from false to true.
@@ -52,14 +55,23 @@ pub struct Pty {
 }
 
 impl Pty {
-    /// Starts `spec` on a new PTY of `size` and its three threads.
-    pub fn spawn(spec: &PaneSpec, size: Size, wiring: Wiring) -> Result<Self> {
+    /// Starts `spec` on a new PTY of `size`, with `env` added to its
+    /// environment, and its three threads.
+    pub fn spawn(
+        spec: &PaneSpec,
+        size: Size,
+        env: &[(&str, &str)],
+        wiring: Wiring,
+    ) -> Result<Self> {
         let size = size.at_least_one();
         let pair = native_pty_system()
             .openpty(pty_size(size))
             .context("opening a pseudo-terminal")?;
         let mut cmd = CommandBuilder::from_argv(spec.argv.iter().map(Into::into).collect());
         cmd.env("TERM", "xterm-256color");
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
         // portable-pty falls back to the home folder for a missing cwd; a pane
         // must rather fail visibly, so the folder is checked and always given.
         let cwd = match &spec.cwd {
@@ -70,19 +82,9 @@ impl Pty {
             anyhow::bail!("working folder {} does not exist", cwd.display());
         }
         cmd.cwd(cwd);
-        let child = pair
-            .slave
-            .spawn_command(cmd)
-            .with_context(|| format!("starting {:?}", spec.argv))?;
-        // Our copy of the slave must go, or reads would never see the end of output.
-        drop(pair.slave);
-        let pid = child
-            .process_id()
-            .map(|p| Pid::from_raw(p as i32))
-            .context("the spawned program has no pid")?;
-        // The one reaper owns waitpid; portable-pty's handle is not used to wait.
-        drop(child);
-
+        // The threads start first: once the program runs, nothing may fail
+        // and leave it running behind a pane that says it failed. If the
+        // spawn fails, dropping the slave ends the reader, and with it the rest.
         let reader = pair
             .master
             .try_clone_reader()
@@ -90,14 +92,12 @@ impl Pty {
         let writer = pair.master.take_writer().context("taking the PTY writer")?;
         let (input, input_rx) = mpsc::channel::<Vec<u8>>();
         let (chunks, chunks_rx) = mpsc::sync_channel::<Chunk>(PIPELINE_CHUNKS);
-
-        let name = |role: &str| format!("pane{}-{role}", wiring.id.0);
+        let name = |role: &str| format!("pane{}-{role}", wiring.id.0 + 1);
         thread::Builder::new()
             .name(name("reader"))
             .spawn(move || read_loop(reader, chunks))
             .context("starting the reader thread")?;
-        let parser_wiring = wiring.clone();
-        let replies = input.clone();
+        let (parser_wiring, replies) = (wiring.clone(), input.clone());
         thread::Builder::new()
             .name(name("parser"))
             .spawn(move || parse_loop(chunks_rx, parser_wiring, replies))
@@ -107,6 +107,17 @@ impl Pty {
             .spawn(move || write_loop(writer, input_rx, wiring))
             .context("starting the writer thread")?;
 
+        let child = pair
+            .slave
+            .spawn_command(cmd)
+            .with_context(|| format!("starting {:?}", spec.argv))?;
+        // Our copy of the slave must go, or reads would never see the end of output.
+        drop(pair.slave);
+        // std's Command always yields a pid for a spawned child.
+        let pid = child.process_id().map(|p| Pid::from_raw(p as i32));
+        // The one reaper owns waitpid; portable-pty's handle is not used to wait.
+        drop(child);
+        let pid = pid.context("the spawned program has no pid")?;
         Ok(Self {
             master: pair.master,
             input,
@@ -143,6 +154,14 @@ fn pty_size(size: Size) -> PtySize {
     }
 }
 
+impl std::fmt::Debug for Pty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pty")
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
+    }
+}
+
 enum Chunk {
     Data(Vec<u8>),
     End(Option<String>),
@@ -173,14 +192,16 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
     while let Some(chunk) = pending.take() {
         let Chunk::Data(first) = chunk else {
             if let Chunk::End(error) = chunk {
-                let _ = wiring
-                    .events
-                    .send(Event::PaneOutputClosed(wiring.id, error));
+                let _ = wiring.events.send(Event::PaneOutputClosed {
+                    pane: wiring.id,
+                    run: wiring.run,
+                    error,
+                });
             }
             return;
         };
         let answer = {
-            let mut screen = wiring.screen.lock().unwrap_or_else(|p| p.into_inner());
+            let mut screen = wiring.screen.lock();
             screen.process(&first);
             let mut parsed = first.len();
             // Parse what else is already waiting in the same lock, up to a budget.
@@ -197,7 +218,11 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
                     Err(_) => break,
                 }
             }
-            screen.take_replies()
+            let answer = screen.take_replies();
+            // A fair unlock hands the lock to a waiting renderer instead of
+            // letting this loop take it straight back under a flood.
+            MutexGuard::unlock_fair(screen);
+            answer
         };
         if !answer.is_empty() {
             let _ = replies.send(answer);
@@ -212,17 +237,21 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
 }
 
 fn write_loop(mut writer: Box<dyn Write + Send>, input: Receiver<Vec<u8>>, wiring: Wiring) {
+    let mut failed = false;
     for bytes in input {
+        if failed {
+            continue;
+        }
         if let Err(e) = writer.write_all(&bytes).and_then(|()| writer.flush()) {
-            let _ = wiring
-                .events
-                .send(Event::PaneInputFailed(wiring.id, e.to_string()));
-            // Keep the writer: dropping it would type a newline and EOF into
-            // a terminal that may still have readers.
-            std::mem::forget(writer);
-            return;
+            failed = true;
+            let _ = wiring.events.send(Event::PaneInputFailed {
+                pane: wiring.id,
+                run: wiring.run,
+                error: e.to_string(),
+            });
         }
     }
-    // Every sender is gone, which happens only after the pane's process was
-    // reaped, so the newline and EOF portable-pty types on drop reach no one.
+    // Every sender is gone: the `Pty`, dropped only once no process of the
+    // run is left, and the parser, gone at the end of output. So the newline
+    // and EOF portable-pty types into the terminal on drop reach no one.
 }

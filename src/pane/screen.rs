@@ -4,8 +4,7 @@
 
 use std::num::NonZeroU16;
 
-use crate::Size;
-use crate::config::clean_text;
+use crate::{Size, clean_text};
 
 /// Collects what the parser meets that needs an action outside the screen:
 /// replies owed to the program, and the window title it set.

@@ -47,6 +47,9 @@ pub fn become_subreaper() -> nix::Result<()> {
 /// and statuses. This is the only `waitpid` in opmux: it reaps pane processes
 /// and re-parented orphans alike, so no child stays a zombie.
 pub fn reap() -> Vec<(Pid, ExitStatus)> {
+    // Holding the list while reaping means the panic hook never sees a pid
+    // that was reaped but still listed, which could have been reused.
+    let mut live = live_panes();
     let mut reaped = Vec::new();
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
@@ -58,6 +61,7 @@ pub fn reap() -> Vec<(Pid, ExitStatus)> {
             Err(_) => break,
         }
     }
+    live.retain(|pid| !reaped.iter().any(|(gone, _)| gone == pid));
     reaped
 }
 
@@ -76,34 +80,120 @@ pub fn register_pane(pid: Pid) {
     live_panes().push(pid);
 }
 
-pub fn forget_pane(pid: Pid) {
-    live_panes().retain(|p| *p != pid);
+/// The environment variable that marks every process a pane starts, so one
+/// that leaves the pane's session and process tree can still be told apart
+/// from other panes' processes.
+pub const PANE_TAG_VAR: &str = "OPMUX_PANE_ID";
+
+/// The value of [`PANE_TAG_VAR`] for pane `index` of this opmux.
+pub fn pane_tag(index: usize) -> String {
+    format!("{}:{}", std::process::id(), index + 1)
 }
 
-/// Sends `signal` to every process of one pane: its process group and session
-/// (pid = pgid = sid), the PTY's foreground group `foreground`, and every
-/// descendant of the pane's process, including ones that left the session.
-/// Call it only while `pid` has not been reaped, so the pid cannot have been reused.
-pub fn signal_pane(pid: Pid, foreground: Option<Pid>, signal: Signal) {
-    let _ = killpg(pid, signal);
-    if let Some(group) = foreground.filter(|g| *g != pid) {
-        let _ = killpg(group, signal);
+/// What identifies one pane's processes.
+#[derive(Clone, Debug)]
+pub struct PaneProcesses<'a> {
+    /// The run's main process, which leads its session and process group.
+    pub sid: Pid,
+    /// The PTY's foreground process group, where shells put their jobs.
+    pub foreground: Option<Pid>,
+    /// The pane's [`PANE_TAG_VAR`] value.
+    pub tag: &'a str,
+}
+
+impl PaneProcesses<'_> {
+    /// Every live process of the pane: members of its session or foreground
+    /// group, processes carrying its tag, and all their descendants. Only
+    /// descendants of opmux are considered, so a reused id can never point
+    /// at a stranger's process.
+    pub fn find(&self, table: &proc::ProcessTable) -> Vec<Pid> {
+        let me = nix::unistd::getpid();
+        let ours = table.descendants(me);
+        let wanted = format!("{PANE_TAG_VAR}={}", self.tag);
+        let seeds: Vec<Pid> = ours
+            .into_iter()
+            .filter(|&pid| {
+                table.get(pid).is_some_and(|p| {
+                    p.session == self.sid
+                        || Some(p.pgrp) == self.foreground
+                        || proc::environ_has(pid, &wanted)
+                })
+            })
+            .collect();
+        let mut found = table.descendants_of_all(&seeds);
+        found.extend(seeds);
+        found.sort();
+        found.dedup();
+        found.retain(|&pid| table.get(pid).is_some_and(|p| p.state != 'Z'));
+        found
     }
+
+    /// Sends `signal` to every process of the pane; returns how many there were.
+    pub fn signal(&self, signal: Signal) -> usize {
+        let table = proc::ProcessTable::read();
+        let found = self.find(&table);
+        for &pid in &found {
+            signal_process(&table, pid, signal);
+        }
+        found.len()
+    }
+}
+
+/// Signals the very process the table saw as `pid`, never one that took its
+/// pid after it ended. A pidfd pins whichever process has the pid now; it is
+/// only used if that process started when the table's did.
+fn signal_process(table: &proc::ProcessTable, pid: Pid, signal: Signal) {
+    let Some(seen) = table.get(pid) else { return };
+    #[cfg(target_os = "linux")]
+    {
+        use nix::libc;
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+        if fd >= 0 {
+            // SAFETY: the kernel just returned this fd, and nothing else owns it.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+            if proc::stat(pid).is_some_and(|now| now.start_time == seen.start_time) {
+                // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        fd.as_raw_fd(),
+                        signal as libc::c_int,
+                        std::ptr::null::<libc::siginfo_t>(),
+                        0,
+                    )
+                };
+            }
+            return;
+        }
+        if Errno::last() != Errno::ENOSYS {
+            // The process is gone.
+            return;
+        }
+    }
+    // Without pidfds (old kernels, other systems) the best left is kill.
+    let _ = kill(pid, signal);
+}
+
+/// Sends `signal` to every descendant of opmux that belongs to none of
+/// `panes`: a process that cleared its environment after escaping.
+pub fn signal_strays(panes: &[PaneProcesses<'_>], signal: Signal) {
     let table = proc::ProcessTable::read();
-    for member in table.session_members(pid) {
-        let _ = kill(member, signal);
-    }
-    for child in table.descendants(pid) {
-        let _ = kill(child, signal);
+    let claimed: Vec<Pid> = panes.iter().flat_map(|p| p.find(&table)).collect();
+    for pid in table.descendants(nix::unistd::getpid()) {
+        if !claimed.contains(&pid) {
+            signal_process(&table, pid, signal);
+        }
     }
 }
 
 /// Sends `signal` to every descendant of opmux. Since opmux is a subreaper this
 /// covers every process any pane started, wherever it went.
 pub fn signal_all_descendants(signal: Signal) {
-    let me = nix::unistd::getpid();
-    for pid in proc::ProcessTable::read().descendants(me) {
-        let _ = kill(pid, signal);
+    let table = proc::ProcessTable::read();
+    for pid in table.descendants(nix::unistd::getpid()) {
+        signal_process(&table, pid, signal);
     }
 }
 
@@ -119,9 +209,12 @@ pub fn any_descendant_alive() -> bool {
 
 /// The last resort for a panic: SIGKILL every pane's group and every descendant.
 pub fn kill_everything_now() {
-    let panes = live_panes().clone();
-    for pid in panes {
-        let _ = killpg(pid, Signal::SIGKILL);
+    // try_lock: the panic may have struck inside `reap`, on this very thread.
+    // The list is then skipped; the walk below still finds every descendant.
+    if let Ok(live) = LIVE_PANES.try_lock() {
+        for &pid in live.iter() {
+            let _ = killpg(pid, Signal::SIGKILL);
+        }
     }
     signal_all_descendants(Signal::SIGKILL);
 }

@@ -2,7 +2,7 @@
 //! session members and descendants. On systems without `/proc` it is empty, and
 //! signalling falls back to process groups alone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use nix::unistd::Pid;
 
@@ -14,11 +14,15 @@ pub struct ProcessInfo {
     pub ppid: Pid,
     pub pgrp: Pid,
     pub session: Pid,
+    /// Clock ticks after boot at which the process started; with the pid, it
+    /// names one process even when the pid is later reused.
+    pub start_time: u64,
 }
 
 #[derive(Debug, Default)]
 pub struct ProcessTable {
     processes: HashMap<Pid, ProcessInfo>,
+    children: HashMap<Pid, Vec<Pid>>,
 }
 
 impl ProcessTable {
@@ -43,7 +47,18 @@ impl ProcessTable {
                 }
             }
         }
-        Self { processes }
+        Self::from_processes(processes)
+    }
+
+    fn from_processes(processes: HashMap<Pid, ProcessInfo>) -> Self {
+        let mut children: HashMap<Pid, Vec<Pid>> = HashMap::new();
+        for p in processes.values() {
+            children.entry(p.ppid).or_default().push(p.pid);
+        }
+        Self {
+            processes,
+            children,
+        }
     }
 
     pub fn get(&self, pid: Pid) -> Option<&ProcessInfo> {
@@ -59,18 +74,16 @@ impl ProcessTable {
             .collect()
     }
 
-    /// Every process below `root` in the parent tree, `root` excluded.
-    pub fn descendants(&self, root: Pid) -> Vec<Pid> {
-        let mut children: HashMap<Pid, Vec<Pid>> = HashMap::new();
-        for p in self.processes.values() {
-            children.entry(p.ppid).or_default().push(p.pid);
-        }
+    /// Every process below `roots` in the parent tree, the roots excluded
+    /// unless one descends from another.
+    pub fn descendants_of_all(&self, roots: &[Pid]) -> Vec<Pid> {
+        let mut seen: HashSet<Pid> = HashSet::new();
         let mut found = Vec::new();
-        let mut stack = vec![root];
+        let mut stack = roots.to_vec();
         while let Some(pid) = stack.pop() {
-            for &child in children.get(&pid).map(Vec::as_slice).unwrap_or(&[]) {
-                // A pid cannot be its own ancestor, but guard the walk anyway.
-                if child != root && !found.contains(&child) {
+            for &child in self.children.get(&pid).map(Vec::as_slice).unwrap_or(&[]) {
+                // The set also guards the walk against a cycle in a torn read.
+                if seen.insert(child) {
                     found.push(child);
                     stack.push(child);
                 }
@@ -78,6 +91,21 @@ impl ProcessTable {
         }
         found
     }
+
+    /// Every process below `root` in the parent tree, `root` excluded.
+    pub fn descendants(&self, root: Pid) -> Vec<Pid> {
+        self.descendants_of_all(&[root])
+            .into_iter()
+            .filter(|&pid| pid != root)
+            .collect()
+    }
+}
+
+/// Whether the environment of `pid` holds the exact entry `entry` (`KEY=value`).
+/// A process that is gone, or not ours to read, does not.
+pub fn environ_has(pid: Pid, entry: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == entry.as_bytes()))
 }
 
 /// Parses `/proc/PID/stat`. The command name sits in parentheses and may itself
@@ -91,13 +119,21 @@ pub fn parse_stat(text: &str) -> Option<ProcessInfo> {
     let ppid: i32 = rest.next()?.parse().ok()?;
     let pgrp: i32 = rest.next()?.parse().ok()?;
     let session: i32 = rest.next()?.parse().ok()?;
+    // Fields 7 to 21 lie between the session and the start time.
+    let start_time: u64 = rest.nth(15)?.parse().ok()?;
     Some(ProcessInfo {
         pid: Pid::from_raw(pid),
         state,
         ppid: Pid::from_raw(ppid),
         pgrp: Pid::from_raw(pgrp),
         session: Pid::from_raw(session),
+        start_time,
     })
+}
+
+/// Reads one process's stat file.
+pub fn stat(pid: Pid) -> Option<ProcessInfo> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
 #[cfg(test)]
@@ -106,11 +142,13 @@ mod tests {
 
     #[test]
     fn stat_with_spaces_and_parens_in_the_name_parses() {
-        let info = parse_stat("4242 (my (odd) name) S 1 4242 4242 34816 4242 4194560 0").unwrap();
+        let line = "4242 (my (odd) name) S 1 4242 4242 34816 4242 4194560 0 0 0 0 1 2 0 0 20 0 1 0 987654 1000";
+        let info = parse_stat(line).unwrap();
         assert_eq!(info.pid, Pid::from_raw(4242));
         assert_eq!(info.state, 'S');
         assert_eq!(info.ppid, Pid::from_raw(1));
         assert_eq!(info.session, Pid::from_raw(4242));
+        assert_eq!(info.start_time, 987654);
     }
 
     #[test]
@@ -121,9 +159,9 @@ mod tests {
 
     #[test]
     fn descendants_follow_the_parent_chain() {
-        let mut table = ProcessTable::default();
+        let mut processes = HashMap::new();
         for (pid, ppid) in [(10, 1), (11, 10), (12, 11), (13, 1), (14, 12)] {
-            table.processes.insert(
+            processes.insert(
                 Pid::from_raw(pid),
                 ProcessInfo {
                     pid: Pid::from_raw(pid),
@@ -131,9 +169,11 @@ mod tests {
                     ppid: Pid::from_raw(ppid),
                     pgrp: Pid::from_raw(pid),
                     session: Pid::from_raw(pid),
+                    start_time: 0,
                 },
             );
         }
+        let table = ProcessTable::from_processes(processes);
         let mut found: Vec<i32> = table
             .descendants(Pid::from_raw(10))
             .into_iter()
@@ -148,5 +188,6 @@ mod tests {
         let table = ProcessTable::read();
         let me = table.get(nix::unistd::getpid()).expect("own stat readable");
         assert_eq!(me.ppid, nix::unistd::getppid());
+        assert_eq!(stat(me.pid).map(|p| p.start_time), Some(me.start_time));
     }
 }

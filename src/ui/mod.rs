@@ -4,7 +4,7 @@
 
 mod pane;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -52,17 +52,47 @@ pub fn render(frame: &mut Frame, app: &App, now: Instant) {
     }
 }
 
-/// The state as the title shows it: `running`, `exited 3`, `killed SIGKILL`.
+/// The state as the title shows it: `running · pid 42`, `exited 3 after 12s`,
+/// `killed SIGKILL after 1m05s`, `stopping · kill in 4s`.
 pub fn state_label(state: &PaneState, now: Instant) -> String {
     match state {
-        PaneState::Running { .. } => "running".into(),
-        PaneState::Stopping { deadline, .. } => {
+        PaneState::NotStarted => "not started".into(),
+        PaneState::Running { pid, .. } => format!("running · pid {pid}"),
+        PaneState::Stopping { killed: true, .. } => "killing".into(),
+        PaneState::Stopping { deadline, exit, .. } => {
             let left = deadline.saturating_duration_since(now).as_secs_f64().ceil();
-            format!("stopping, kill in {left:.0}s")
+            match exit {
+                None => format!("stopping · kill in {left:.0}s"),
+                Some(status) => format!(
+                    "{} · stopping the rest, kill in {left:.0}s",
+                    exit_label(*status)
+                ),
+            }
         }
-        PaneState::Exited(ExitStatus::Exited(code)) => format!("exited {code}"),
-        PaneState::Exited(ExitStatus::Signaled(signal)) => format!("killed {}", signal.as_str()),
+        PaneState::Exited { status, ran } => {
+            format!("{} after {}", exit_label(*status), duration_label(*ran))
+        }
         PaneState::Failed(why) => format!("failed: {why}"),
+    }
+}
+
+fn exit_label(status: ExitStatus) -> String {
+    match status {
+        ExitStatus::Exited(code) => format!("exited {code}"),
+        ExitStatus::Signaled(signal) => format!("killed {}", signal.as_str()),
+    }
+}
+
+/// A run time as people say it: `0.4s`, `12s`, `3m05s`, `2h07m`.
+pub fn duration_label(ran: Duration) -> String {
+    let secs = ran.as_secs();
+    match secs {
+        // Below 9.95 s one decimal; from there whole seconds, so 9.96 s does
+        // not print as "10.0s".
+        _ if ran.as_secs_f64() < 9.95 => format!("{:.1}s", ran.as_secs_f64()),
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs / 60 % 60),
     }
 }
 
@@ -71,8 +101,12 @@ fn pane_block(pane: &Pane, index: usize, focused: bool, now: Instant) -> Block<'
     let state_style = match pane.state {
         PaneState::Running { .. } => Style::new().fg(Color::Green),
         PaneState::Stopping { .. } => Style::new().fg(Color::Yellow),
-        PaneState::Exited(ExitStatus::Exited(0)) => Style::new().fg(MUTED),
-        PaneState::Exited(_) | PaneState::Failed(_) => Style::new().fg(Color::Red),
+        PaneState::Exited {
+            status: ExitStatus::Exited(0),
+            ..
+        }
+        | PaneState::NotStarted => Style::new().fg(MUTED),
+        PaneState::Exited { .. } | PaneState::Failed(_) => Style::new().fg(Color::Red),
     };
     let name_style = if focused {
         Style::new()

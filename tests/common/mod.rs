@@ -6,7 +6,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -26,11 +26,14 @@ struct Shared {
 }
 
 pub struct Opmux {
-    master: Box<dyn MasterPty + Send>,
+    /// `None` once the test hung the terminal up.
+    master: Option<Box<dyn MasterPty + Send>>,
     /// Held so the terminal outlives opmux and its settings can be read after
     /// it exits.
     _slave: Box<dyn SlavePty + Send>,
-    writer: Box<dyn Write + Send>,
+    writer: Option<Box<dyn Write + Send>>,
+    /// The reader thread and the pipe that stops it.
+    reader: Option<(std::thread::JoinHandle<()>, std::os::fd::OwnedFd)>,
     shared: Arc<Shared>,
     pub pid: Pid,
     exit: mpsc::Receiver<portable_pty::ExitStatus>,
@@ -83,23 +86,45 @@ impl Opmux {
             )),
             changed: Condvar::new(),
         });
-        let mut reader = pair.master.try_clone_reader().expect("reader");
+        // The reader polls a copy of the master and a pipe, so `hang_up` can
+        // stop it and close every copy of the master, as a lost terminal would.
+        let master_fd = pair.master.as_raw_fd().expect("master fd");
+        // The master is open here, and dup gives the reader its own copy.
+        let reading = nix::unistd::dup(unsafe { BorrowedFd::borrow_raw(master_fd) }).expect("dup");
+        let (wake_rx, wake) = nix::unistd::pipe().expect("pipe");
         let feed = shared.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
+            use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+            use std::os::fd::AsFd;
             let mut buf = [0u8; 65536];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
+            loop {
+                let mut fds = [
+                    PollFd::new(reading.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(wake_rx.as_fd(), PollFlags::POLLIN),
+                ];
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => return,
+                    Ok(_) => {}
                 }
-                feed.parser.lock().unwrap().process(&buf[..n]);
-                feed.changed.notify_all();
+                if fds[1].any().unwrap_or(true) {
+                    return;
+                }
+                match nix::unistd::read(&reading, &mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        feed.parser.lock().unwrap().process(&buf[..n]);
+                        feed.changed.notify_all();
+                    }
+                }
             }
         });
         let writer = pair.master.take_writer().expect("writer");
         Self {
-            master: pair.master,
+            master: Some(pair.master),
             _slave: pair.slave,
-            writer,
+            writer: Some(writer),
+            reader: Some((reader, wake)),
             shared,
             pid,
             exit,
@@ -111,8 +136,9 @@ impl Opmux {
 
     /// Types bytes into opmux's terminal.
     pub fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("typing into opmux");
-        self.writer.flush().expect("flushing input");
+        let writer = self.writer.as_mut().expect("the terminal was hung up");
+        writer.write_all(bytes).expect("typing into opmux");
+        writer.flush().expect("flushing input");
     }
 
     /// The screen as text, for assertions and failure dumps.
@@ -168,6 +194,8 @@ impl Opmux {
     /// Resizes opmux's terminal, which sends it SIGWINCH.
     pub fn resize(&self, rows: u16, cols: u16) {
         self.master
+            .as_ref()
+            .expect("the terminal was hung up")
             .resize(PtySize {
                 rows,
                 cols,
@@ -179,6 +207,17 @@ impl Opmux {
             std::num::NonZeroU16::new(rows).unwrap(),
             std::num::NonZeroU16::new(cols).unwrap(),
         );
+    }
+
+    /// Closes opmux's terminal, as a dropped SSH connection or a closed
+    /// window does.
+    pub fn hang_up(&mut self) {
+        if let Some((thread, wake)) = self.reader.take() {
+            drop(wake);
+            thread.join().expect("reader thread");
+        }
+        self.writer = None;
+        self.master = None;
     }
 
     /// Waits for opmux to exit and returns its exit code.
@@ -217,7 +256,8 @@ impl Opmux {
 
     /// The local flags of opmux's terminal, to check raw mode was undone.
     pub fn local_flags(&self) -> nix::sys::termios::LocalFlags {
-        let fd = self.master.as_raw_fd().expect("master fd");
+        let master = self.master.as_ref().expect("the terminal was hung up");
+        let fd = master.as_raw_fd().expect("master fd");
         // The master stays open for the life of `self`.
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         nix::sys::termios::tcgetattr(fd)
