@@ -101,6 +101,7 @@ fn restore_terminal() {
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("panic: {info}");
         restore_terminal();
         process::kill_everything_now();
         previous(info);
@@ -156,6 +157,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     // read, so no exit and no resize during start-up is missed.
     let mut signals = Signals::listen()?;
     let subreaper = process::become_subreaper();
+    let log = crate::log::init();
     let (cols, rows) = crossterm::terminal::size().context("reading the terminal size")?;
     let (events, mut inbox) = unbounded_channel();
     let mut app = App::new(settings.panes, Size::new(rows, cols));
@@ -166,6 +168,19 @@ async fn event_loop(settings: Settings) -> Result<i32> {
         pane.error = Some(format!(
             "not a subreaper ({e}): escaped processes may outlive opmux"
         ));
+    }
+    match log {
+        Ok(path) => tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            panes = app.panes.len(),
+            ?path,
+            "opmux started"
+        ),
+        Err(e) => {
+            if let Some(pane) = app.panes.first_mut() {
+                pane.error = Some(format!("no log: {e:#}"));
+            }
+        }
     }
     let effects = app.start();
     apply(&mut app, effects, &events);
@@ -205,6 +220,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                 give_up_at = Some(Instant::now() + AFTER_KILL);
             }
             if give_up_at.is_some_and(|at| at <= Instant::now()) {
+                tracing::warn!("processes still alive one second after SIGKILL; exiting anyway");
                 break;
             }
         }
@@ -242,6 +258,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
         }
     }
     let code = app.shutdown.map_or(0, |s| s.exit_code);
+    tracing::info!(code, "opmux exits");
     // Leave no zombie behind, even one whose SIGCHLD has not been handled yet.
     process::reap();
     drop(terminal);
@@ -255,6 +272,7 @@ fn handle(app: &mut App, event: Event, events: &UnboundedSender<Event>, pacer: &
     if matches!(event, Event::Key(_)) && std::env::var_os("OPMUX_FAULT_PANIC_ON_KEY").is_some() {
         panic!("injected fault: a key arrived while OPMUX_FAULT_PANIC_ON_KEY is set");
     }
+    log_event(app, &event);
     let echo = match &event {
         Event::PaneOutput(id) => {
             id.0 == app.focus && pacer.typed.is_some_and(|t| t.elapsed() < ECHO_WINDOW)
@@ -272,6 +290,33 @@ fn handle(app: &mut App, event: Event, events: &UnboundedSender<Event>, pacer: &
         pacer.next = Some(Instant::now());
     } else if app.needs_redraw {
         pacer.request();
+    }
+}
+
+/// Writes what the log keeps of an event: lifecycle and errors, no input.
+fn log_event(app: &App, event: &Event) {
+    let name = |id: &PaneId| app.panes.get(id.0).map_or("?", |p| p.spec.name.as_str());
+    match event {
+        Event::PaneExited { pane, status, left } => {
+            tracing::info!(pane = name(pane), ?status, left, "main process exited")
+        }
+        Event::PaneOutputClosed {
+            pane,
+            error: Some(error),
+            ..
+        } => {
+            tracing::warn!(pane = name(pane), error, "output ended with an error")
+        }
+        Event::PaneInputFailed { pane, error, .. } => {
+            tracing::warn!(pane = name(pane), error, "writing input failed")
+        }
+        Event::PaneStarted { pane, pid } => tracing::info!(pane = name(pane), %pid, "started"),
+        Event::PaneFailed { pane, error } => {
+            tracing::warn!(pane = name(pane), error, "could not start")
+        }
+        Event::Signal(signal) => tracing::info!(%signal, "signal received"),
+        Event::InputClosed(why) => tracing::warn!(why, "terminal lost"),
+        _ => {}
     }
 }
 
@@ -408,13 +453,16 @@ fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event>) {
             }
             Effect::Start(id) => {
                 let started = start_pane(app, id, events);
+                log_event(app, &started);
                 let effects = app.update(started, Instant::now());
                 apply(app, effects, events);
             }
             Effect::Signal(id, signal) => {
                 let tag = process::pane_tag(id.0);
                 if let Some(processes) = pane_processes(app, id.0, &tag) {
-                    processes.signal(signal);
+                    let count = processes.signal(signal);
+                    let pane = app.panes[id.0].spec.name.as_str();
+                    tracing::info!(pane, %signal, processes = count, "signalled");
                 }
             }
             Effect::SignalStrays(signal) => {

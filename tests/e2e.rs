@@ -534,3 +534,35 @@ fn a_resize_right_at_start_is_not_lost() {
             .is_some_and(|row| row.contains("C-b ? help"))
     });
 }
+
+#[test]
+fn the_log_records_starts_exits_and_signals() {
+    let dir = std::env::temp_dir().join(format!("opmux-log-{}", marker("log")));
+    let log = dir.join("nested").join("opmux.log");
+    let m = marker("logged");
+    let cmd = format!("exec sleep 1000.{m}");
+    let mut opmux = Opmux::start_with_env(
+        &["-n", "failing", "-n", "sleeper", "exit 3", &cmd],
+        24,
+        100,
+        &[("OPMUX_LOG", log.to_str().unwrap())],
+    );
+    opmux.wait_text("exited 3 after");
+    opmux.send(b"\x02q");
+    assert_eq!(opmux.wait_exit(), 0);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    for expected in [
+        "opmux started",
+        "started pane=\"failing\"",
+        "Exited(3)",
+        "pane=\"sleeper\"",
+        "signal=SIGTERM",
+        "opmux exits",
+    ] {
+        assert!(
+            text.contains(expected),
+            "the log lacks {expected:?}:\n{text}"
+        );
+    }
+}

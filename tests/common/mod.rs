@@ -67,6 +67,8 @@ impl Opmux {
         cmd.cwd(env!("CARGO_MANIFEST_DIR"));
         let tag = run_tag();
         cmd.env(TAG_VAR, &tag);
+        // Tests that want opmux's log ask for it; the rest keep it off.
+        cmd.env("OPMUX_LOG", "off");
         for (key, value) in env {
             cmd.env(key, value);
         }
