@@ -8,6 +8,10 @@
 //!   the outer terminal every 20 ms and timed until the multiplexer draws it.
 //!   Measured with the other pane idle, and with it flooding (`yes`).
 //!
+//! - `quit`: three panes running `sleep`; time from the quit (`C-b q` for opmux,
+//!   `kill-server` for tmux) until the multiplexer has exited. For opmux alone,
+//!   also one pane that ignores SIGTERM, under `--stop-timeout 1`.
+//!
 //! Each figure is printed for both, with the ratio opmux / tmux (below 1 means
 //! opmux is ahead). Run with `cargo bench --bench versus_tmux`; tmux is skipped
 //! with a note when it is not installed.
@@ -32,6 +36,19 @@ struct Contender {
     name: &'static str,
     start: fn(panes: &[&str], tag: &str) -> CommandBuilder,
     stop: fn(tag: &str, child: &mut Box<dyn Child + Send + Sync>),
+    /// Asks the multiplexer to quit the way its user would.
+    quit: fn(session: &mut Session),
+}
+
+fn quit_opmux(session: &mut Session) {
+    let _ = session.writer.write_all(b"\x02q");
+    let _ = session.writer.flush();
+}
+
+fn quit_tmux(session: &mut Session) {
+    let _ = Command::new("tmux")
+        .args(["-L", &session.tag, "kill-server"])
+        .status();
 }
 
 fn opmux(panes: &[&str], _tag: &str) -> CommandBuilder {
@@ -198,6 +215,42 @@ fn echo(contender: &Contender, other: &str) -> Option<Vec<f64>> {
     Some(times)
 }
 
+/// Live `sleep 1000.<marker>` processes.
+fn sleepers(marker: &str) -> usize {
+    let wanted = format!("1000.{marker}");
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let mut args = cmdline.split(|b| *b == 0);
+            args.next().is_some_and(|a| a.ends_with(b"sleep"))
+                && args.next() == Some(wanted.as_bytes())
+        })
+        .count()
+}
+
+/// Seconds from the quit until the multiplexer exited, with `panes` running.
+fn quit(contender: &Contender, panes: &[&str], marker: &str) -> Option<f64> {
+    let tag = format!("opmux-bench-{}-quit", std::process::id());
+    let mut session = Session::start(contender, panes, tag)?;
+    let ready = Instant::now() + Duration::from_secs(10);
+    while sleepers(marker) < panes.len() {
+        if Instant::now() > ready {
+            session.stop(contender);
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let start = Instant::now();
+    (contender.quit)(&mut session);
+    let _ = session.child.wait();
+    let took = start.elapsed().as_secs_f64();
+    session.stop(contender);
+    Some(took)
+}
+
 fn percentile(xs: &[f64], p: f64) -> f64 {
     let mut xs = xs.to_vec();
     xs.sort_by(f64::total_cmp);
@@ -223,11 +276,13 @@ fn main() {
             name: "opmux",
             start: opmux,
             stop: stop_opmux,
+            quit: quit_opmux,
         },
         Contender {
             name: "tmux",
             start: tmux,
             stop: stop_tmux,
+            quit: quit_tmux,
         },
     ];
     let contenders: Vec<&Contender> = all
@@ -272,6 +327,25 @@ fn main() {
         }
         report(&format!("key echo, {label}, median"), "ms", &medians);
         report(&format!("key echo, {label}, p90"), "ms", &p90s);
+    }
+
+    let marker = format!("{}", std::process::id());
+    let calm = format!("exec sleep 1000.{marker}");
+    let mut quits = Vec::new();
+    for c in &contenders {
+        match quit(c, &[&calm, &calm, &calm], &marker) {
+            Some(t) => quits.push((c.name, t * 1e3)),
+            None => println!("  {} failed to quit", c.name),
+        }
+    }
+    report("quit, 3 panes", "ms", &quits);
+    let stubborn = format!("trap '' TERM; sleep 1000.{marker}; true");
+    if let Some(t) = quit(&all[0], &[&stubborn], &marker) {
+        report(
+            "quit, TERM ignored, timeout 1s",
+            "ms",
+            &[("opmux", t * 1e3)],
+        );
     }
     let _ = std::fs::remove_dir_all(&scratch);
 }

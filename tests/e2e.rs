@@ -343,7 +343,7 @@ fn a_flood_in_one_pane_holds_back_neither_typing_nor_the_other_panes() {
     assert_eq!(opmux.wait_exit(), 0);
 }
 
-/// Waits until the pane titles show `label`, then returns the screen text.
+/// opmux's children that have ended but not been reaped.
 fn zombies_of(pid: nix::unistd::Pid) -> Vec<nix::unistd::Pid> {
     let table = opmux::process::proc::ProcessTable::read();
     table
@@ -457,17 +457,12 @@ fn no_zombie_children_remain_after_panes_and_escapees_exit() {
     let opmux = Opmux::start(&[cmd, "exit 1", "exec cat"], 24, 120);
     opmux.wait_text("exited 0 after");
     opmux.wait_text("exited 1 after");
-    // The escapees end a moment later, re-parented to opmux.
+    // Escapees are adopted by opmux and reaped as soon as they end: all that
+    // is left below opmux is the cat pane, and no zombie.
     common::eventually("every child reaped", || {
-        zombies_of(opmux.pid).is_empty()
-            && opmux::process::proc::ProcessTable::read()
-                .descendants(opmux.pid)
-                .into_iter()
-                .all(|p| opmux::process::proc::stat(p).is_some_and(|i| !i.state.eq(&'Z')))
-            && opmux::process::proc::ProcessTable::read()
-                .descendants(opmux.pid)
-                .len()
-                == 1
+        let table = opmux::process::proc::ProcessTable::read();
+        let below = table.descendants(opmux.pid);
+        below.len() == 1 && zombies_of(opmux.pid).is_empty()
     });
 }
 
@@ -564,5 +559,26 @@ fn the_log_records_starts_exits_and_signals() {
             text.contains(expected),
             "the log lacks {expected:?}:\n{text}"
         );
+    }
+}
+
+#[test]
+fn a_second_quit_or_signal_kills_at_once_instead_of_waiting() {
+    type Again = fn(&mut Opmux);
+    let second: [(&str, Again); 2] = [
+        ("C-b q", |o| o.send(b"\x02q")),
+        ("SIGTERM", |o| kill(o.pid, Signal::SIGTERM).unwrap()),
+    ];
+    for (how, again) in second {
+        let m = marker(how);
+        let cmd = format!("trap '' TERM; sleep 1000.{m}; true");
+        let mut opmux = Opmux::start(&["--stop-timeout", "600", &cmd], 24, 80);
+        common::eventually("the sleep started", || sleepers(&m).len() == 1);
+        again(&mut opmux);
+        opmux.wait_text("stopping");
+        again(&mut opmux);
+        // Well within the harness deadline, far from the 600 s timeout.
+        opmux.wait_exit();
+        assert_eq!(sleepers(&m), [], "after a second {how}");
     }
 }
