@@ -3,17 +3,24 @@
 //! writes, resizes, signals); it does no I/O itself, so tests drive an `App`
 //! whose panes have no PTY and check what it asks for.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// The first automatic restart's delay; each quick failure doubles it.
+pub const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+/// The longest delay between automatic restarts.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// A run that lasted this long resets the delay to [`BACKOFF_FIRST`].
+pub const BACKOFF_RESET: Duration = Duration::from_secs(10);
 
 use crossterm::event::{KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use nix::sys::signal::Signal;
 use ratatui::layout::{Position, Rect};
 
-use crate::config::PaneSpec;
+use crate::config::{Condition, LayoutKind, PaneSpec, RestartPolicy, Settings};
 use crate::event::Event;
 use crate::keys::{Action, Keymap, Modes, encode_paste};
 use crate::layout::{self, Direction};
-use crate::pane::{Pane, PaneState};
+use crate::pane::{Pane, PaneState, Supervision};
 use crate::process::ExitStatus;
 use crate::{PaneId, Size};
 
@@ -52,6 +59,7 @@ pub struct App {
     pub keymap: Keymap,
     pub show_help: bool,
     pub shutdown: Option<Shutdown>,
+    pub layout: LayoutKind,
     /// Whether an update changed what is drawn. A key that only goes to a
     /// pane changes nothing until the echo comes back, so it does not spend
     /// the frame the echo should be drawn in.
@@ -71,18 +79,33 @@ impl App {
     /// Builds the panes, each with a screen already sized to its place in the
     /// layout, so the PTY can be given that size before the program starts.
     pub fn new(specs: Vec<PaneSpec>, size: Size) -> Self {
+        Self::with_layout(specs, size, LayoutKind::Tiled, Keymap::default())
+    }
+
+    /// Builds the app for `settings` on a terminal of `size`.
+    pub fn from_settings(settings: Settings, size: Size) -> Self {
+        Self::with_layout(
+            settings.panes,
+            size,
+            settings.layout,
+            Keymap::new(settings.prefix),
+        )
+    }
+
+    fn with_layout(specs: Vec<PaneSpec>, size: Size, layout: LayoutKind, keymap: Keymap) -> Self {
         let mut app = Self {
             panes: Vec::new(),
             focus: 0,
             zoomed: false,
             size,
-            keymap: Keymap::default(),
+            keymap,
             show_help: false,
             shutdown: None,
+            layout,
             needs_redraw: true,
         };
         let n = specs.len();
-        let rects = layout::arrange(n, app.panes_area(), None);
+        let rects = layout::arrange(n, app.panes_area(), None, layout);
         app.panes = specs
             .into_iter()
             .zip(rects)
@@ -100,7 +123,7 @@ impl App {
     /// Each pane's outer rectangle, `None` for panes hidden by a zoom.
     pub fn pane_rects(&self) -> Vec<Option<Rect>> {
         let zoom = self.zoomed.then_some(self.focus);
-        layout::arrange(self.panes.len(), self.panes_area(), zoom)
+        layout::arrange(self.panes.len(), self.panes_area(), zoom, self.layout)
     }
 
     /// The size a pane's program sees: its inner area, at least one cell.
@@ -108,9 +131,60 @@ impl App {
         inner_size(self.pane_rects().get(id.0).copied().flatten())
     }
 
-    /// Starts every pane; called once the terminal is ready.
+    /// Starts every pane that starts with opmux, or has it wait for its
+    /// dependencies; called once the terminal is ready.
     pub fn start(&mut self) -> Vec<Effect> {
-        (0..self.panes.len()).map(|i| self.start_run(i)).collect()
+        let mut effects = Vec::new();
+        for index in 0..self.panes.len() {
+            if self.panes[index].spec.autostart {
+                effects.extend(self.launch(index));
+            }
+        }
+        effects
+    }
+
+    /// Starts pane `index` if its dependencies allow, else has it wait.
+    fn launch(&mut self, index: usize) -> Vec<Effect> {
+        match self.unmet_dependency(index) {
+            None => vec![self.start_run(index)],
+            Some(on) => {
+                self.panes[index].state = PaneState::Waiting { on };
+                Vec::new()
+            }
+        }
+    }
+
+    /// The name of the first dependency of pane `index` not yet at its condition.
+    fn unmet_dependency(&self, index: usize) -> Option<String> {
+        self.panes[index].spec.depends_on.iter().find_map(|dep| {
+            let other = &self.panes[dep.pane];
+            let met = match dep.condition {
+                Condition::Started => other.run > 0 && !matches!(other.state, PaneState::Failed(_)),
+                Condition::Ready => other.supervision.ready,
+                Condition::Succeeded => matches!(
+                    other.state,
+                    PaneState::Exited {
+                        status: ExitStatus::Exited(0),
+                        ..
+                    }
+                ),
+            };
+            (!met).then(|| other.spec.name.clone())
+        })
+    }
+
+    /// Starts the waiting panes whose dependencies are now met.
+    fn wake_waiters(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.shutdown.is_some() {
+            return effects;
+        }
+        for index in 0..self.panes.len() {
+            if matches!(self.panes[index].state, PaneState::Waiting { .. }) {
+                effects.extend(self.launch(index));
+            }
+        }
+        effects
     }
 
     pub fn update(&mut self, event: Event, now: Instant) -> Vec<Effect> {
@@ -190,8 +264,15 @@ impl App {
                 if let Some(pane) = self.panes.get_mut(pane.0) {
                     pane.state = PaneState::Running { pid, since: now };
                     pane.error = None;
+                    pane.supervision.ready = false;
                 }
-                Vec::new()
+                self.wake_waiters()
+            }
+            Event::PaneReady { pane, run } => {
+                if let Some(pane) = self.panes.get_mut(pane.0).filter(|p| p.run == run) {
+                    pane.supervision.ready = true;
+                }
+                self.wake_waiters()
             }
             Event::PaneFailed { pane, error } => {
                 if let Some(pane) = self.panes.get_mut(pane.0) {
@@ -230,17 +311,23 @@ impl App {
             } => Some(deadline),
             _ => None,
         });
+        let restarts = self.panes.iter().filter_map(|p| match p.state {
+            PaneState::Restarting { at, .. } => Some(at),
+            _ => None,
+        });
         let shutdown = self.shutdown.filter(|s| !s.killed).map(|s| s.deadline);
-        panes.chain(shutdown).min()
+        panes.chain(restarts).chain(shutdown).min()
     }
 
     /// Whether a countdown is on screen, which changes every second.
     pub fn counting_down(&self) -> bool {
         self.shutdown.is_some()
-            || self
-                .panes
-                .iter()
-                .any(|p| matches!(p.state, PaneState::Stopping { .. }))
+            || self.panes.iter().any(|p| {
+                matches!(
+                    p.state,
+                    PaneState::Stopping { .. } | PaneState::Restarting { .. }
+                )
+            })
     }
 
     /// SIGKILLs what outlived its stop deadline.
@@ -263,6 +350,14 @@ impl App {
         {
             shutdown.killed = true;
             effects.push(Effect::SignalStrays(Signal::SIGKILL));
+        }
+        if self.shutdown.is_none() {
+            for index in 0..self.panes.len() {
+                if matches!(self.panes[index].state, PaneState::Restarting { at, .. } if at <= now)
+                {
+                    effects.push(self.start_run(index));
+                }
+            }
         }
         effects
     }
@@ -310,18 +405,75 @@ impl App {
             PaneState::Stopping { since, restart, .. } => (since, restart),
             _ => return Vec::new(),
         };
-        pane.state = PaneState::Exited {
-            status,
-            ran: now.saturating_duration_since(since),
-        };
+        let ran = now.saturating_duration_since(since);
+        pane.state = PaneState::Exited { status, ran };
         // Closing our side of the PTY only now, when nothing of the run is
         // left, keeps portable-pty's drop from typing into a live program.
         pane.pty = None;
-        if restart && self.shutdown.is_none() {
+        if self.shutdown.is_some() {
+            return Vec::new();
+        }
+        let mut effects = if restart {
             vec![self.start_run(index)]
         } else {
+            self.apply_restart_policy(index, status, ran, now);
             Vec::new()
+        };
+        effects.extend(self.wake_waiters());
+        effects
+    }
+
+    /// After a run ended by itself: schedule the next one if the pane's
+    /// policy wants it, with exponential backoff, or record that it gave up.
+    fn apply_restart_policy(
+        &mut self,
+        index: usize,
+        status: ExitStatus,
+        ran: Duration,
+        now: Instant,
+    ) {
+        let pane = &mut self.panes[index];
+        let wanted = match pane.spec.restart {
+            RestartPolicy::Never => false,
+            RestartPolicy::OnFailure => status != ExitStatus::Exited(0),
+            RestartPolicy::Always => true,
+        };
+        let sup = &mut pane.supervision;
+        if !wanted || !sup.auto_restart {
+            return;
         }
+        if pane
+            .spec
+            .max_restarts
+            .is_some_and(|max| sup.restarts >= max)
+        {
+            sup.gave_up = true;
+            return;
+        }
+        if ran >= BACKOFF_RESET {
+            sup.backoff = 0;
+        }
+        let delay = BACKOFF_FIRST
+            .saturating_mul(1u32.checked_shl(sup.backoff).unwrap_or(u32::MAX))
+            .min(BACKOFF_CAP);
+        sup.backoff = sup.backoff.saturating_add(1);
+        sup.restarts += 1;
+        pane.state = PaneState::Restarting {
+            at: now + delay,
+            attempt: sup.restarts,
+            status,
+            ran,
+        };
+    }
+
+    /// A manual start or restart: automatic restarts are on again and their
+    /// count and backoff start over.
+    fn reset_supervision(&mut self, index: usize) {
+        let sup = &mut self.panes[index].supervision;
+        *sup = Supervision {
+            ready: sup.ready,
+            ..Supervision::default()
+        };
     }
 
     /// Numbers a new run and asks the runtime to start it.
@@ -401,29 +553,58 @@ impl App {
             Action::Quit => return self.quit(now, 0, true),
             _ if self.shutdown.is_some() || self.panes.is_empty() => {}
             Action::StopPane => {
-                // A second stop while stopping kills at once, as a second quit does.
-                let stopping = matches!(self.panes[self.focus].state, PaneState::Stopping { .. });
-                return if stopping {
-                    self.kill(self.focus, now, false)
-                } else {
-                    self.stop(self.focus, now, false)
+                let index = self.focus;
+                // A manual stop is not undone by the restart policy.
+                self.panes[index].supervision.auto_restart = false;
+                return match self.panes[index].state.clone() {
+                    // A second stop while stopping kills at once, as a second quit does.
+                    PaneState::Stopping { .. } => self.kill(index, now, false),
+                    PaneState::Restarting { status, ran, .. } => {
+                        self.panes[index].state = PaneState::Exited { status, ran };
+                        Vec::new()
+                    }
+                    PaneState::Waiting { .. } => {
+                        self.panes[index].state = PaneState::NotStarted;
+                        Vec::new()
+                    }
+                    _ => self.stop(index, now, false),
                 };
             }
             Action::StartPane => {
-                return match self.panes[self.focus].state {
-                    PaneState::Stopping { .. } => self.stop(self.focus, now, true),
-                    ref state if !state.is_alive() => vec![self.start_run(self.focus)],
+                let index = self.focus;
+                return match self.panes[index].state {
+                    PaneState::Stopping { .. } => {
+                        self.reset_supervision(index);
+                        self.stop(index, now, true)
+                    }
+                    // Not started yet: its dependencies still apply.
+                    PaneState::NotStarted => {
+                        self.reset_supervision(index);
+                        let mut effects = self.launch(index);
+                        effects.extend(self.wake_waiters());
+                        effects
+                    }
+                    // Waiting, or between runs: start it now.
+                    ref state if !state.is_alive() => {
+                        self.reset_supervision(index);
+                        vec![self.start_run(index)]
+                    }
                     _ => Vec::new(),
                 };
             }
             Action::RestartPane => {
-                return if self.panes[self.focus].state.is_alive() {
-                    self.stop(self.focus, now, true)
+                let index = self.focus;
+                self.reset_supervision(index);
+                return if self.panes[index].state.is_alive() {
+                    self.stop(index, now, true)
                 } else {
-                    vec![self.start_run(self.focus)]
+                    vec![self.start_run(index)]
                 };
             }
-            Action::KillPane => return self.kill(self.focus, now, false),
+            Action::KillPane => {
+                self.panes[self.focus].supervision.auto_restart = false;
+                return self.kill(self.focus, now, false);
+            }
             Action::AwaitCommand | Action::Nothing => {}
         }
         Vec::new()
@@ -431,7 +612,7 @@ impl App {
 
     fn focus_towards(&mut self, dir: Direction) -> Vec<Effect> {
         // While zoomed, directions follow the tiled layout the user remembers.
-        let tiled = layout::arrange(self.panes.len(), self.panes_area(), None);
+        let tiled = layout::arrange(self.panes.len(), self.panes_area(), None, self.layout);
         match layout::neighbour(&tiled, self.focus, dir) {
             Some(next) => self.set_focus(next),
             None => Vec::new(),

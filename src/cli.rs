@@ -1,6 +1,7 @@
 //! The command line, as clap definitions only. Checking that the pieces fit
 //! together is `config`'s job.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -20,9 +21,24 @@ pub struct Cli {
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     pub names: Vec<String>,
 
-    /// Seconds a pane's processes get between SIGTERM and SIGKILL when opmux quits.
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
-    pub stop_timeout: Duration,
+    /// Seconds a pane's processes get between the stop signal and SIGKILL
+    /// [default: 5, or the config file's `stop_timeout`].
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub stop_timeout: Option<Duration>,
+
+    /// Loads panes and settings from this opmux.toml. Without it, and with no
+    /// COMMAND, ./opmux.toml is loaded if it exists.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Adds a pane for each `name: command` line of this Procfile.
+    #[arg(long, value_name = "FILE")]
+    pub procfile: Option<PathBuf>,
+
+    /// Checks the configuration (FILE, or what -c/--procfile/./opmux.toml
+    /// name) and prints the panes it would run, in start order, then exits.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub check: Option<Option<PathBuf>>,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {

@@ -33,6 +33,11 @@ pub enum Event {
         run: u32,
         error: String,
     },
+    /// Run `run` of the pane printed a line matching its `ready` pattern.
+    PaneReady {
+        pane: PaneId,
+        run: u32,
+    },
     /// The pane's program was started.
     PaneStarted {
         pane: PaneId,

@@ -75,6 +75,29 @@ impl Default for Keymap {
 }
 
 impl Keymap {
+    /// A keymap whose commands follow `prefix` instead of C-b.
+    pub fn new(prefix: KeyEvent) -> Self {
+        Self {
+            prefix,
+            armed: false,
+        }
+    }
+
+    /// The prefix as the help and status line show it: `C-b`, `M-a`.
+    pub fn prefix_label(&self) -> String {
+        let key = match self.prefix.code {
+            KeyCode::Char(' ') => "Space".to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            other => format!("{other:?}"),
+        };
+        let mods = if self.prefix.modifiers.contains(KeyModifiers::ALT) {
+            "M-"
+        } else {
+            "C-"
+        };
+        format!("{mods}{key}")
+    }
+
     /// Whether the prefix was pressed and the next key is a command.
     pub fn armed(&self) -> bool {
         self.armed

@@ -2,6 +2,8 @@
 
 use ratatui::layout::Rect;
 
+pub use crate::config::LayoutKind;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     Left,
@@ -47,11 +49,47 @@ fn split(total: u16, parts: usize) -> Vec<u16> {
     (0..parts).map(|i| base + u16::from(i < extra)).collect()
 }
 
-/// Each pane's rectangle, or `None` for a pane hidden by another's zoom.
-pub fn arrange(n: usize, area: Rect, zoomed: Option<usize>) -> Vec<Option<Rect>> {
+/// Stacks `n` panes one above the other, each the full width.
+pub fn rows(n: usize, area: Rect) -> Vec<Rect> {
+    let mut y = area.y;
+    split(area.height, n.max(1))
+        .into_iter()
+        .take(n)
+        .map(|height| {
+            let rect = Rect::new(area.x, y, area.width, height);
+            y += height;
+            rect
+        })
+        .collect()
+}
+
+/// Puts `n` panes side by side, each the full height.
+pub fn columns(n: usize, area: Rect) -> Vec<Rect> {
+    let mut x = area.x;
+    split(area.width, n.max(1))
+        .into_iter()
+        .take(n)
+        .map(|width| {
+            let rect = Rect::new(x, area.y, width, area.height);
+            x += width;
+            rect
+        })
+        .collect()
+}
+
+/// Each pane's rectangle in the chosen layout, or `None` for a pane hidden
+/// by another's zoom.
+pub fn arrange(n: usize, area: Rect, zoomed: Option<usize>, kind: LayoutKind) -> Vec<Option<Rect>> {
     match zoomed {
         Some(z) if z < n => (0..n).map(|i| (i == z).then_some(area)).collect(),
-        _ => tiles(n, area).into_iter().map(Some).collect(),
+        _ => match kind {
+            LayoutKind::Tiled => tiles(n, area),
+            LayoutKind::Rows => rows(n, area),
+            LayoutKind::Columns => columns(n, area),
+        }
+        .into_iter()
+        .map(Some)
+        .collect(),
     }
 }
 
@@ -191,14 +229,20 @@ mod tests {
 
     #[test]
     fn zoom_shows_only_the_zoomed_pane_full_size() {
-        let got = arrange(3, AREA, Some(1));
+        let got = arrange(3, AREA, Some(1), LayoutKind::Tiled);
         assert_eq!(got, vec![None, Some(AREA), None]);
-        assert_eq!(arrange(2, AREA, Some(9)).iter().flatten().count(), 2);
+        assert_eq!(
+            arrange(2, AREA, Some(9), LayoutKind::Tiled)
+                .iter()
+                .flatten()
+                .count(),
+            2
+        );
     }
 
     #[test]
     fn neighbours_in_a_grid() {
-        let rects = arrange(4, AREA, None);
+        let rects = arrange(4, AREA, None, LayoutKind::Tiled);
         assert_eq!(neighbour(&rects, 0, Direction::Right), Some(1));
         assert_eq!(neighbour(&rects, 0, Direction::Down), Some(2));
         assert_eq!(neighbour(&rects, 3, Direction::Up), Some(1));
@@ -209,10 +253,33 @@ mod tests {
 
     #[test]
     fn a_spanning_bottom_pane_reaches_up_to_the_first_row() {
-        let rects = arrange(3, AREA, None);
+        let rects = arrange(3, AREA, None, LayoutKind::Tiled);
         assert_eq!(neighbour(&rects, 2, Direction::Up), Some(0));
         assert_eq!(neighbour(&rects, 1, Direction::Down), Some(2));
         assert_eq!(neighbour(&rects, 2, Direction::Right), None);
+    }
+
+    #[test]
+    fn rows_stack_and_columns_sit_side_by_side() {
+        let got = |rects: Vec<Option<Rect>>| -> Vec<(u16, u16, u16, u16)> {
+            rects
+                .into_iter()
+                .flatten()
+                .map(|r| (r.x, r.y, r.width, r.height))
+                .collect()
+        };
+        assert_eq!(
+            got(arrange(3, AREA, None, LayoutKind::Rows)),
+            [(0, 0, 80, 8), (0, 8, 80, 8), (0, 16, 80, 7)]
+        );
+        assert_eq!(
+            got(arrange(3, AREA, None, LayoutKind::Columns)),
+            [(0, 0, 27, 23), (27, 0, 27, 23), (54, 0, 26, 23)]
+        );
+        let rects = arrange(3, AREA, None, LayoutKind::Rows);
+        assert_eq!(neighbour(&rects, 0, Direction::Down), Some(1));
+        assert_eq!(neighbour(&rects, 0, Direction::Right), None);
+        assert!(rows(0, AREA).is_empty() && columns(0, AREA).is_empty());
     }
 
     #[test]

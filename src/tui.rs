@@ -160,7 +160,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     let log = crate::log::init();
     let (cols, rows) = crossterm::terminal::size().context("reading the terminal size")?;
     let (events, mut inbox) = unbounded_channel();
-    let mut app = App::new(settings.panes, Size::new(rows, cols));
+    let mut app = App::from_settings(settings, Size::new(rows, cols));
     let (guard, mut terminal) = enter_terminal()?;
     if let Err(e) = subreaper
         && let Some(pane) = app.panes.first_mut()
@@ -413,6 +413,7 @@ fn start_pane(app: &mut App, id: PaneId, events: &UnboundedSender<Event>) -> Eve
         screen: pane.screen.clone(),
         dirty: pane.dirty.clone(),
         events: events.clone(),
+        ready: pane.spec.ready.as_ref().map(|r| r.0.clone()),
     };
     let tag = process::pane_tag(id.0);
     match Pty::spawn(&pane.spec, size, &[(process::PANE_TAG_VAR, &tag)], wiring) {

@@ -30,7 +30,7 @@ fn version_and_help_describe_the_command_line() {
         "[COMMAND]...",
         "-n, --name <NAME>",
         "--stop-timeout <SECS>",
-        "[default: 5]",
+        "[default: 5",
         "-V, --version",
     ] {
         assert!(

@@ -40,6 +40,7 @@ fn output_and_stderr_reach_the_screen_and_the_reaper_gets_the_status() {
         screen: screen.clone(),
         dirty: Arc::new(AtomicBool::new(false)),
         events: tx,
+        ready: None,
     };
     let pty = Pty::spawn(
         &spec("printf 'hi '; stty size; echo \"tag=$OPMUX_TEST_TAG\"; echo oops >&2; exit 3"),
@@ -96,6 +97,7 @@ fn a_missing_working_folder_fails_the_spawn_instead_of_using_another() {
         screen: Arc::new(Mutex::new(Screen::new(Size::new(5, 5)))),
         dirty: Arc::new(AtomicBool::new(false)),
         events: tx,
+        ready: None,
     };
     let mut spec = spec("true");
     spec.cwd = Some("/nonexistent/opmux/folder".into());

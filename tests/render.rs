@@ -547,8 +547,13 @@ fn state_labels_count_down_in_whole_seconds_rounded_up() {
         (millis(1), 1),
         (Duration::ZERO, 0),
     ];
+    let mut pane = opmux::pane::Pane::new(
+        PaneId(0),
+        PaneSpec::new("p", vec!["true".into()]),
+        Size::new(5, 5),
+    );
     for &(left, shown) in cases {
-        let state = PaneState::Stopping {
+        pane.state = PaneState::Stopping {
             pid: fake_pid(0),
             since: t0,
             deadline: t0 + secs(10) + left,
@@ -557,7 +562,7 @@ fn state_labels_count_down_in_whole_seconds_rounded_up() {
             restart: false,
         };
         assert_eq!(
-            state_label(&state, t0 + secs(10)),
+            state_label(&pane, t0 + secs(10)),
             format!("stopping · kill in {shown}s"),
             "{left:?} left"
         );

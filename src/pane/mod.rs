@@ -49,6 +49,18 @@ pub enum PaneState {
     },
     /// The program could not be started at all.
     Failed(String),
+    /// Waiting for the dependency named `on` before starting.
+    Waiting {
+        on: String,
+    },
+    /// The last run ended with `status` after `ran`; the restart policy
+    /// starts the next run, number `attempt` of this streak, at `at`.
+    Restarting {
+        at: Instant,
+        attempt: u32,
+        status: ExitStatus,
+        ran: Duration,
+    },
 }
 
 impl PaneState {
@@ -57,7 +69,11 @@ impl PaneState {
     pub fn pid(&self) -> Option<Pid> {
         match self {
             Self::Running { pid, .. } | Self::Stopping { pid, .. } => Some(*pid),
-            Self::NotStarted | Self::Exited { .. } | Self::Failed(_) => None,
+            Self::NotStarted
+            | Self::Exited { .. }
+            | Self::Failed(_)
+            | Self::Waiting { .. }
+            | Self::Restarting { .. } => None,
         }
     }
 
@@ -89,6 +105,35 @@ pub struct Pane {
     /// Counts the runs; events from a run's threads carry its number, so a
     /// late event from an earlier run is not taken for the current one.
     pub run: u32,
+    pub supervision: Supervision,
+}
+
+/// What the restart policy and readiness need to remember across runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Supervision {
+    /// Automatic restarts are on. A manual stop turns them off until a
+    /// manual start.
+    pub auto_restart: bool,
+    /// Automatic restarts since the last manual start.
+    pub restarts: u32,
+    /// How many times the restart delay has doubled in this streak.
+    pub backoff: u32,
+    /// The policy wanted another run but `max_restarts` was used up.
+    pub gave_up: bool,
+    /// The current run printed a line matching the pane's `ready` pattern.
+    pub ready: bool,
+}
+
+impl Default for Supervision {
+    fn default() -> Self {
+        Self {
+            auto_restart: true,
+            restarts: 0,
+            backoff: 0,
+            gave_up: false,
+            ready: false,
+        }
+    }
 }
 
 impl Pane {
@@ -102,6 +147,7 @@ impl Pane {
             pty: None,
             error: None,
             run: 0,
+            supervision: Supervision::default(),
         }
     }
 

@@ -45,6 +45,9 @@ pub struct Wiring {
     /// parser only wakes the main task when it flips this from false to true.
     pub dirty: Arc<AtomicBool>,
     pub events: UnboundedSender<Event>,
+    /// The pane's `ready` pattern; the parser reports the first rendered
+    /// line that matches it.
+    pub ready: Option<regex::Regex>,
 }
 
 /// A running pane's PTY. Dropping it closes opmux's side of the terminal.
@@ -68,6 +71,12 @@ impl Pty {
             .openpty(pty_size(size))
             .context("opening a pseudo-terminal")?;
         let mut cmd = CommandBuilder::from_argv(spec.argv.iter().map(Into::into).collect());
+        for (key, value) in &spec.env {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            }
+        }
         cmd.env("TERM", "xterm-256color");
         for (key, value) in env {
             cmd.env(key, value);
@@ -188,6 +197,10 @@ fn read_loop(mut reader: Box<dyn Read + Send>, chunks: SyncSender<Chunk>) {
 }
 
 fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec<u8>>) {
+    let mut awaiting_ready = wiring.ready.as_ref();
+    if awaiting_ready.is_some() {
+        wiring.screen.lock().watch_scrolled_lines();
+    }
     let mut pending = chunks.recv().ok();
     while let Some(chunk) = pending.take() {
         let Chunk::Data(first) = chunk else {
@@ -219,6 +232,15 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
                 }
             }
             let answer = screen.take_replies();
+            if let Some(pattern) = awaiting_ready
+                && screen.find_line(pattern)
+            {
+                awaiting_ready = None;
+                let _ = wiring.events.send(Event::PaneReady {
+                    pane: wiring.id,
+                    run: wiring.run,
+                });
+            }
             // A fair unlock hands the lock to a waiting renderer instead of
             // letting this loop take it straight back under a flood.
             MutexGuard::unlock_fair(screen);

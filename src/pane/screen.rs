@@ -12,6 +12,9 @@ use crate::{Size, clean_text};
 struct Hooks {
     replies: Vec<u8>,
     title: Option<String>,
+    /// Rows pushed off the top while a `ready` pattern is awaited, as text
+    /// with formatting codes; wrapped rows join into one line.
+    scrolled: Option<(String, vt100::capture::BasicFormattedCaptureState)>,
 }
 
 impl vt100::Callbacks for Hooks {
@@ -46,6 +49,15 @@ impl vt100::Callbacks for Hooks {
 
     fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
         self.title = Some(clean_text(&String::from_utf8_lossy(title)));
+    }
+
+    fn on_scroll(&mut self, row: vt100::capture::RowContents<'_>, alternate_screen: bool) {
+        if let Some((text, state)) = &mut self.scrolled
+            && !alternate_screen
+        {
+            // Writing to a String cannot fail.
+            let _ = row.write_formatted_basic(text, state);
+        }
     }
 }
 
@@ -91,6 +103,56 @@ impl Screen {
     /// The last window title the program set, cleaned of control characters.
     pub fn title(&self) -> Option<&str> {
         self.parser.callbacks().title.as_deref()
+    }
+
+    /// Starts keeping the rows that scroll off, for [`Screen::find_line`].
+    pub fn watch_scrolled_lines(&mut self) {
+        let hooks = self.parser.callbacks_mut();
+        if hooks.scrolled.is_none() {
+            hooks.scrolled = Some(Default::default());
+        }
+    }
+
+    /// Whether a rendered text line (what the screen shows, without colours
+    /// and after carriage-return redraws) matches `pattern`: lines that
+    /// scrolled off since the last call, then the lines on screen. Rows a
+    /// line wrapped over are joined first.
+    pub fn find_line(&mut self, pattern: &regex::Regex) -> bool {
+        self.watch_scrolled_lines();
+        let mut found = false;
+        if let Some((text, _)) = &mut self.parser.callbacks_mut().scrolled {
+            let plain: String = vt100::capture::basic_formatted_to_plain(text).collect();
+            found = plain.lines().any(|line| pattern.is_match(line));
+            // Keep only an unfinished last line, which may still grow.
+            let keep = if text.ends_with('\n') {
+                0
+            } else {
+                text.rfind('\n').map_or(text.len(), |i| text.len() - i - 1)
+            };
+            let tail = text.split_off(text.len() - keep);
+            *text = if tail.contains('\n') {
+                String::new()
+            } else {
+                tail
+            };
+        }
+        if found {
+            return true;
+        }
+        let vt = self.parser.screen();
+        let (rows, cols) = vt.size();
+        let mut line = String::new();
+        for (row, text) in vt.rows(0, cols.get()).enumerate() {
+            line.push_str(text.trim_end());
+            let wrapped = u16::try_from(row).is_ok_and(|r| r + 1 < rows.get() && vt.row_wrapped(r));
+            if !wrapped {
+                if pattern.is_match(&line) {
+                    return true;
+                }
+                line.clear();
+            }
+        }
+        false
     }
 
     pub fn resize(&mut self, size: Size) {
@@ -150,6 +212,53 @@ mod tests {
         screen.process(b"\x1b]2;build \x1b[31m ok\x07");
         // The OSC ends at the first BEL or ST; what the title keeps is clean.
         assert!(screen.title().unwrap().chars().all(|c| !c.is_control()));
+    }
+
+    #[test]
+    fn ready_lines_match_rendered_text_not_bytes() {
+        let ready = regex::Regex::new("^listening on port \\d+$").unwrap();
+        let cases: &[(&[u8], bool)] = &[
+            (b"listening on port 80\r\n", true),
+            // Colours split the bytes but not the rendered line.
+            (
+                b"\x1b[32mlistening\x1b[0m on \x1b[1mport\x1b[0m 443\r\n",
+                true,
+            ),
+            // A carriage-return progress redraw leaves only its final form.
+            (b"starting 10%\rstarting 99%\rlistening on port 1\r\n", true),
+            (b"not listening on port 80\r\n", false),
+            (b"listening on port 80 soon\r\n", false),
+        ];
+        for (bytes, expected) in cases {
+            let mut screen = Screen::new(Size::new(5, 40));
+            screen.watch_scrolled_lines();
+            screen.process(bytes);
+            assert_eq!(
+                screen.find_line(&ready),
+                *expected,
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        let mut narrow = Screen::new(Size::new(5, 20));
+        narrow.process(b"listening on port 123456\r\n");
+        assert!(narrow.find_line(&ready), "a wrapped line is joined");
+    }
+
+    #[test]
+    fn ready_lines_that_scrolled_off_still_count() {
+        let ready = regex::Regex::new("^ready$").unwrap();
+        let mut screen = Screen::new(Size::new(3, 20));
+        screen.watch_scrolled_lines();
+        screen.process(b"ready\r\n");
+        for i in 0..10 {
+            screen.process(format!("noise {i}\r\n").as_bytes());
+        }
+        assert!(screen.find_line(&ready));
+        assert!(
+            !screen.find_line(&ready),
+            "scrolled lines are looked at once"
+        );
     }
 
     #[test]

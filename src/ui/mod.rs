@@ -48,31 +48,58 @@ pub fn render(frame: &mut Frame, app: &App, now: Instant) {
     let status = Rect::new(area.x, area.bottom() - 1, area.width, 1);
     frame.render_widget(status_line(app, now), status);
     if app.show_help {
-        help_overlay(frame, app.panes_area());
+        help_overlay(frame, app.panes_area(), &app.keymap.prefix_label());
     }
 }
 
 /// The state as the title shows it: `running · pid 42`, `exited 3 after 12s`,
-/// `killed SIGKILL after 1m05s`, `stopping · kill in 4s`.
-pub fn state_label(state: &PaneState, now: Instant) -> String {
-    match state {
+/// `killed SIGKILL after 1m05s`, `stopping · kill in 4s`, `waiting for db`,
+/// `exited 1 · restarting in 4s (2/5)`.
+pub fn state_label(pane: &Pane, now: Instant) -> String {
+    let countdown = |at: &Instant| at.saturating_duration_since(now).as_secs_f64().ceil();
+    match &pane.state {
         PaneState::NotStarted => "not started".into(),
+        PaneState::Running { pid, .. } if pane.supervision.ready => {
+            format!("running · pid {pid} · ready")
+        }
         PaneState::Running { pid, .. } => format!("running · pid {pid}"),
         PaneState::Stopping { killed: true, .. } => "killing".into(),
-        PaneState::Stopping { deadline, exit, .. } => {
-            let left = deadline.saturating_duration_since(now).as_secs_f64().ceil();
-            match exit {
-                None => format!("stopping · kill in {left:.0}s"),
-                Some(status) => format!(
-                    "{} · stopping the rest, kill in {left:.0}s",
-                    exit_label(*status)
-                ),
-            }
-        }
+        PaneState::Stopping { deadline, exit, .. } => match exit {
+            None => format!("stopping · kill in {:.0}s", countdown(deadline)),
+            Some(status) => format!(
+                "{} · stopping the rest, kill in {:.0}s",
+                exit_label(*status),
+                countdown(deadline)
+            ),
+        },
+        PaneState::Exited { status, ran } if pane.supervision.gave_up => format!(
+            "{} after {} · gave up after {} restarts",
+            exit_label(*status),
+            duration_label(*ran),
+            pane.supervision.restarts
+        ),
         PaneState::Exited { status, ran } => {
             format!("{} after {}", exit_label(*status), duration_label(*ran))
         }
         PaneState::Failed(why) => format!("failed: {why}"),
+        PaneState::Waiting { on } => format!("waiting for {on}"),
+        PaneState::Restarting {
+            at,
+            attempt,
+            status,
+            ..
+        } => {
+            let of = pane
+                .spec
+                .max_restarts
+                .map(|max| format!("/{max}"))
+                .unwrap_or_default();
+            format!(
+                "{} · restarting in {:.0}s ({attempt}{of})",
+                exit_label(*status),
+                countdown(at)
+            )
+        }
     }
 }
 
@@ -97,7 +124,7 @@ pub fn duration_label(ran: Duration) -> String {
 }
 
 fn pane_block(pane: &Pane, index: usize, focused: bool, now: Instant) -> Block<'static> {
-    let state = state_label(&pane.state, now);
+    let state = state_label(pane, now);
     let state_style = match pane.state {
         PaneState::Running { .. } => Style::new().fg(Color::Green),
         PaneState::Stopping { .. } => Style::new().fg(Color::Yellow),
@@ -107,6 +134,7 @@ fn pane_block(pane: &Pane, index: usize, focused: bool, now: Instant) -> Block<'
         }
         | PaneState::NotStarted => Style::new().fg(MUTED),
         PaneState::Exited { .. } | PaneState::Failed(_) => Style::new().fg(Color::Red),
+        PaneState::Waiting { .. } | PaneState::Restarting { .. } => Style::new().fg(Color::Yellow),
     };
     let name_style = if focused {
         Style::new()
@@ -144,7 +172,7 @@ fn status_line(app: &App, now: Instant) -> Paragraph<'static> {
     let mut spans = Vec::new();
     if app.keymap.armed() {
         spans.push(Span::styled(
-            " C-b ",
+            format!(" {} ", app.keymap.prefix_label()),
             Style::new().fg(Color::Black).bg(Color::Yellow),
         ));
     }
@@ -162,6 +190,7 @@ fn status_line(app: &App, now: Instant) -> Paragraph<'static> {
             style,
         ));
     }
+    let p = app.keymap.prefix_label();
     let hint = match app.shutdown {
         Some(s) if s.killed => " killing… ".to_string(),
         Some(s) => {
@@ -170,22 +199,27 @@ fn status_line(app: &App, now: Instant) -> Paragraph<'static> {
                 .saturating_duration_since(now)
                 .as_secs_f64()
                 .ceil();
-            format!(" stopping, kill in {left:.0}s · C-b q kills now ")
+            format!(" stopping, kill in {left:.0}s · {p} q kills now ")
         }
-        None if app.zoomed => " zoomed · C-b z unzoom · C-b ? help · C-b q quit ".into(),
-        None => " C-b ? help · C-b q quit ".into(),
+        None if app.zoomed => format!(" zoomed · {p} z unzoom · {p} ? help · {p} q quit "),
+        None => format!(" {p} ? help · {p} q quit "),
     };
     spans.push(Span::styled(hint, Style::new().fg(MUTED)));
     Paragraph::new(Line::from(spans))
 }
 
-fn help_overlay(frame: &mut Frame, area: Rect) {
-    let key_width = KEY_HELP
+fn help_overlay(frame: &mut Frame, area: Rect, prefix: &str) {
+    // The keys as this run has them: C-b stands for the configured prefix.
+    let keys: Vec<(String, &str)> = KEY_HELP
+        .iter()
+        .map(|(k, what)| (k.replace("C-b", prefix), *what))
+        .collect();
+    let key_width = keys
         .iter()
         .map(|(k, _)| k.chars().count())
         .max()
         .unwrap_or(0);
-    let lines: Vec<Line> = KEY_HELP
+    let lines: Vec<Line> = keys
         .iter()
         .map(|(key, what)| {
             Line::from(vec![

@@ -1,0 +1,611 @@
+//! opmux.toml: top-level settings and `[[pane]]` tables, read with serde and
+//! checked field by field. Every error names the file, the line and column,
+//! and the field, with a hint for a mistyped field name.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use nix::sys::signal::Signal;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    Condition, LayoutKind, PaneSpec, ReadyPattern, RestartPolicy, Settings, check_dependencies,
+    closest, default_name, parse_key, parse_signal,
+};
+use crate::clean_text;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    prefix: Option<Spanned<String>>,
+    layout: Option<LayoutKind>,
+    scrollback: Option<usize>,
+    stop_timeout: Option<Spanned<f64>>,
+    log_dir: Option<String>,
+    env: Option<BTreeMap<String, Spanned<EnvValue>>>,
+    env_file: Option<Spanned<String>>,
+    #[serde(default)]
+    pane: Vec<Spanned<RawPane>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPane {
+    name: Option<Spanned<String>>,
+    cmd: Option<Spanned<Cmd>>,
+    cwd: Option<Spanned<String>>,
+    env: Option<BTreeMap<String, Spanned<EnvValue>>>,
+    autostart: Option<bool>,
+    restart: Option<RestartPolicy>,
+    max_restarts: Option<u32>,
+    stop_signal: Option<Spanned<String>>,
+    stop_timeout: Option<Spanned<f64>>,
+    depends_on: Option<Spanned<DependsOn>>,
+    ready: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "expected a command line string, or an array of program and arguments"
+)]
+enum Cmd {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "expected a string, a number, or false to unset the variable"
+)]
+enum EnvValue {
+    Text(String),
+    Flag(bool),
+    Integer(i64),
+    Float(f64),
+}
+
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "expected a list of pane names, or a table from pane name to \"started\", \"ready\" or \"succeeded\""
+)]
+enum DependsOn {
+    List(Vec<String>),
+    Table(BTreeMap<String, Condition>),
+}
+
+/// A loaded file: its settings, and its top-level `stop_timeout` for panes
+/// that come from elsewhere.
+pub struct Loaded {
+    pub settings: Settings,
+    pub stop_timeout: Option<Duration>,
+}
+
+/// Reads and checks the opmux.toml at `path`. `cli_stop_timeout` is the
+/// command line's `--stop-timeout`, which beats the file's top-level one but
+/// not a pane's own.
+pub fn load(path: &Path, cli_stop_timeout: Option<Duration>) -> Result<Loaded> {
+    let file = path.display().to_string();
+    if path.is_dir() {
+        bail!("{file}: is a folder, not a config file");
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("{file}: cannot be read"))?;
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    parse(&text, &file, base, cli_stop_timeout)
+}
+
+/// Places in the file, as `file:line:column`.
+struct Source<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn at(&self, offset: usize) -> String {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("{}:{line}:{column}", self.file)
+    }
+
+    fn error<T>(&self, offset: usize, field: &str, message: impl std::fmt::Display) -> Result<T> {
+        Err(anyhow!("{}: field `{field}`: {message}", self.at(offset)))
+    }
+
+    /// Rewrites a serde/TOML error to name its place and field, with a hint
+    /// for a mistyped field name.
+    fn explain(&self, error: &toml::de::Error) -> anyhow::Error {
+        let message = error.message().trim();
+        let offset = error.span().map_or(0, |s| s.start);
+        let at = self.at(offset);
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+            let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            let hint = match closest(field, &known) {
+                Some(near) => format!(", did you mean `{near}`?"),
+                None => format!("; the fields here are {}", known.join(", ")),
+            };
+            return anyhow!("{at}: unknown field `{field}`{hint}");
+        }
+        match self.key_on_line(offset) {
+            Some(key) => anyhow!("{at}: field `{key}`: {message}"),
+            None => anyhow!("{at}: {message}"),
+        }
+    }
+
+    /// The key assigned on the line holding `offset`, if any.
+    fn key_on_line(&self, offset: usize) -> Option<&str> {
+        let start = self.text[..offset.min(self.text.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let line = self.text[start..].lines().next()?;
+        let (key, _) = line.split_once('=')?;
+        let key = key.trim().trim_matches('"');
+        (!key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .then_some(key)
+    }
+}
+
+fn seconds(source: &Source<'_>, value: &Spanned<f64>) -> Result<Duration> {
+    let secs = *value.get_ref();
+    if !(0.0..=86_400.0).contains(&secs) {
+        return source.error(
+            value.span().start,
+            "stop_timeout",
+            format_args!("{secs} is not between 0 and 86400 seconds"),
+        );
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn env_entries(
+    source: &Source<'_>,
+    table: Option<BTreeMap<String, Spanned<EnvValue>>>,
+) -> Result<Vec<(String, Option<String>)>> {
+    let mut entries = Vec::new();
+    for (key, value) in table.unwrap_or_default() {
+        let set = match value.get_ref() {
+            EnvValue::Text(text) => Some(text.clone()),
+            EnvValue::Integer(n) => Some(n.to_string()),
+            EnvValue::Float(x) => Some(x.to_string()),
+            EnvValue::Flag(false) => None,
+            EnvValue::Flag(true) => {
+                return source.error(
+                    value.span().start,
+                    "env",
+                    format_args!(
+                        "`{key} = true` is not a value: write a string, or false to unset `{key}`"
+                    ),
+                );
+            }
+        };
+        entries.push((key, set));
+    }
+    Ok(entries)
+}
+
+/// Reads a dotenv file into environment entries.
+fn env_file(
+    source: &Source<'_>,
+    base: &Path,
+    value: &Spanned<String>,
+) -> Result<Vec<(String, Option<String>)>> {
+    let path = base.join(value.get_ref());
+    let shown = path.display();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            return source.error(
+                value.span().start,
+                "env_file",
+                format_args!("cannot read {shown}: {e}"),
+            );
+        }
+    };
+    let mut entries = Vec::new();
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        match item {
+            Ok((key, val)) => entries.push((key, Some(val))),
+            Err(dotenvy::Error::LineParse(line, _)) => {
+                let n = text
+                    .lines()
+                    .position(|l| l.trim() == line.trim())
+                    .map_or(0, |i| i + 1);
+                bail!("{shown}:{n}: not a `KEY=value` line: `{}`", line.trim());
+            }
+            Err(e) => bail!("{shown}: {e}"),
+        }
+    }
+    Ok(entries)
+}
+
+/// Parses opmux.toml text. `file` names it in messages; relative paths in it
+/// are taken from `base`, the file's folder.
+pub fn parse(
+    text: &str,
+    file: &str,
+    base: &Path,
+    cli_stop_timeout: Option<Duration>,
+) -> Result<Loaded> {
+    let source = Source { file, text };
+    let raw: RawFile = toml::from_str(text).map_err(|e| source.explain(&e))?;
+    let mut settings = Settings::default();
+    if let Some(prefix) = &raw.prefix {
+        settings.prefix = parse_key(prefix.get_ref()).ok_or_else(|| {
+            anyhow!(
+                "{}: field `prefix`: `{}` is not a key: write it like \"C-b\", \"C-a\", \"C-Space\" or \"M-x\"",
+                source.at(prefix.span().start),
+                prefix.get_ref()
+            )
+        })?;
+    }
+    settings.layout = raw.layout.unwrap_or_default();
+    if let Some(lines) = raw.scrollback {
+        settings.scrollback = lines;
+    }
+    settings.log_dir = raw.log_dir.map(|dir| base.join(dir));
+    let top_timeout = raw
+        .stop_timeout
+        .as_ref()
+        .map(|t| seconds(&source, t))
+        .transpose()?;
+    let mut shared_env = match &raw.env_file {
+        Some(value) => env_file(&source, base, value)?,
+        None => Vec::new(),
+    };
+    shared_env.extend(env_entries(&source, raw.env)?);
+
+    let mut raw_deps = Vec::new();
+    let mut places = Vec::new();
+    for (number, spanned) in raw.pane.into_iter().enumerate() {
+        let pane_at = spanned.span().start;
+        let raw = spanned.into_inner();
+        let name = match &raw.name {
+            Some(name) => {
+                let clean = clean_text(name.get_ref());
+                if clean.trim().is_empty() {
+                    return source.error(name.span().start, "name", "a pane name cannot be empty");
+                }
+                Some(clean)
+            }
+            None => None,
+        };
+        let Some(cmd) = raw.cmd else {
+            let who = name.map_or_else(
+                || format!("pane #{}", number + 1),
+                |n| format!("pane `{n}`"),
+            );
+            bail!(
+                "{}: {who} has no `cmd`: every [[pane]] needs the command it runs",
+                source.at(pane_at)
+            );
+        };
+        let cmd_at = cmd.span().start;
+        let (argv, first_word) = match cmd.into_inner() {
+            Cmd::Shell(line) if line.trim().is_empty() => {
+                return source.error(cmd_at, "cmd", "the command is empty");
+            }
+            Cmd::Argv(argv) if argv.first().is_none_or(|p| p.trim().is_empty()) => {
+                return source.error(
+                    cmd_at,
+                    "cmd",
+                    "the array needs a program as its first element",
+                );
+            }
+            Cmd::Shell(line) => (vec!["/bin/sh".into(), "-c".into(), line.clone()], line),
+            Cmd::Argv(argv) => {
+                let first = argv[0].clone();
+                (argv, first)
+            }
+        };
+        let mut pane = PaneSpec::new(name.unwrap_or_else(|| default_name(&first_word)), argv);
+        if let Some(cwd) = &raw.cwd {
+            let dir = base.join(cwd.get_ref());
+            if !dir.is_dir() {
+                return source.error(
+                    cwd.span().start,
+                    "cwd",
+                    format_args!("folder {} does not exist", dir.display()),
+                );
+            }
+            pane.cwd = Some(dir);
+        }
+        pane.env = shared_env.clone();
+        pane.env.extend(env_entries(&source, raw.env)?);
+        pane.autostart = raw.autostart.unwrap_or(true);
+        pane.restart = raw.restart.unwrap_or_default();
+        pane.max_restarts = raw.max_restarts;
+        if let Some(signal) = &raw.stop_signal {
+            pane.stop_signal = match parse_signal(signal.get_ref()) {
+                Some(Signal::SIGSTOP) | None => {
+                    return source.error(
+                        signal.span().start,
+                        "stop_signal",
+                        format_args!("`{}` is not a signal that stops a program (try \"SIGTERM\", \"SIGINT\" or \"SIGQUIT\")", signal.get_ref()),
+                    );
+                }
+                Some(signal) => signal,
+            };
+        }
+        let own_timeout = raw
+            .stop_timeout
+            .as_ref()
+            .map(|t| seconds(&source, t))
+            .transpose()?;
+        pane.stop_timeout = own_timeout
+            .or(cli_stop_timeout)
+            .or(top_timeout)
+            .unwrap_or(super::DEFAULT_STOP_TIMEOUT);
+        if let Some(ready) = &raw.ready {
+            let pattern = regex::Regex::new(ready.get_ref()).map_err(|e| {
+                let why = e.to_string();
+                let last = why.lines().last().unwrap_or("").trim().to_string();
+                anyhow!(
+                    "{}: field `ready`: not a valid pattern: {last}",
+                    source.at(ready.span().start)
+                )
+            })?;
+            pane.ready = Some(ReadyPattern(pattern));
+        }
+        let deps: Vec<(String, Option<Condition>)> =
+            match raw.depends_on.as_ref().map(Spanned::get_ref) {
+                None => Vec::new(),
+                Some(DependsOn::List(names)) => names.iter().map(|n| (n.clone(), None)).collect(),
+                Some(DependsOn::Table(table)) => {
+                    table.iter().map(|(n, c)| (n.clone(), Some(*c))).collect()
+                }
+            };
+        places.push(raw.depends_on.as_ref().map_or(pane_at, |d| d.span().start));
+        raw_deps.push(deps);
+        settings.panes.push(pane);
+    }
+    let resolved = check_dependencies(&settings.panes, &raw_deps, &|i| source.at(places[i]))?;
+    for (pane, deps) in settings.panes.iter_mut().zip(resolved) {
+        pane.depends_on = deps;
+    }
+    Ok(Loaded {
+        settings,
+        stop_timeout: top_timeout,
+    })
+}
+
+/// For tests: parses text as if it were `file` in the current folder.
+pub fn parse_str(text: &str, file: &str) -> Result<Settings> {
+    parse(text, file, Path::new("."), None).map(|l| l.settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Condition, Dependency};
+
+    fn error(text: &str) -> String {
+        parse_str(text, "opmux.toml")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_complete_file_loads_every_setting() {
+        let text = r#"
+prefix = "C-a"
+layout = "rows"
+scrollback = 5000
+stop_timeout = 2
+log_dir = "logs"
+env = { RUST_LOG = "info", DEBUG = false }
+
+[[pane]]
+name = "db"
+cmd = "postgres -D data"
+ready = "ready to accept connections"
+stop_signal = "SIGINT"
+stop_timeout = 9.5
+
+[[pane]]
+name = "api"
+cmd = ["cargo", "run", "--bin", "api"]
+ready = "listening"
+depends_on = ["db"]
+restart = "on-failure"
+max_restarts = 3
+env = { PORT = 8080, DEBUG = "1" }
+
+[[pane]]
+name = "migrate"
+cmd = "make migrate"
+autostart = false
+depends_on = { db = "started", api = "ready" }
+"#;
+        let s = parse_str(text, "opmux.toml").unwrap();
+        assert_eq!(s.prefix, parse_key("C-a").unwrap());
+        assert_eq!(s.layout, LayoutKind::Rows);
+        assert_eq!(s.scrollback, 5000);
+        assert_eq!(s.log_dir.as_deref(), Some(Path::new("./logs")));
+        let [db, api, migrate] = &s.panes[..] else {
+            panic!("three panes")
+        };
+        assert_eq!(db.argv, ["/bin/sh", "-c", "postgres -D data"]);
+        assert_eq!(db.stop_signal, Signal::SIGINT);
+        assert_eq!(db.stop_timeout, Duration::from_millis(9500));
+        assert_eq!(
+            db.ready.as_ref().map(|r| r.0.as_str()),
+            Some("ready to accept connections")
+        );
+        assert_eq!(api.argv, ["cargo", "run", "--bin", "api"]);
+        assert_eq!(
+            api.stop_timeout,
+            Duration::from_secs(2),
+            "the top-level timeout applies"
+        );
+        assert_eq!(api.restart, RestartPolicy::OnFailure);
+        assert_eq!(api.max_restarts, Some(3));
+        // The list form waits for readiness where the dependency defines it.
+        assert_eq!(
+            api.depends_on,
+            [Dependency {
+                pane: 0,
+                condition: Condition::Ready
+            }]
+        );
+        let env: Vec<(&str, Option<&str>)> = api
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("DEBUG", None),
+                ("RUST_LOG", Some("info")),
+                ("DEBUG", Some("1")),
+                ("PORT", Some("8080"))
+            ]
+        );
+        assert!(!migrate.autostart);
+        assert_eq!(migrate.depends_on.len(), 2);
+        let unnamed = parse_str(
+            "[[pane]]\ncmd = [\"/usr/bin/cargo\", \"run\"]\n",
+            "opmux.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            unnamed.panes[0].name, "cargo",
+            "an array command is named after its program"
+        );
+    }
+
+    #[test]
+    fn bad_files_name_the_place_and_the_field() {
+        let cases = [
+            (
+                "[[pane]]\nnmae = \"web\"\ncmd = \"x\"\n",
+                "opmux.toml:2:1: unknown field `nmae`, did you mean `name`?",
+            ),
+            (
+                "colour = 1\n",
+                "opmux.toml:1:1: unknown field `colour`; the fields here are prefix, layout, scrollback, stop_timeout, log_dir, env, env_file, pane",
+            ),
+            (
+                "[[pane]]\nname = \"web\"\n",
+                "opmux.toml:1:1: pane `web` has no `cmd`: every [[pane]] needs the command it runs",
+            ),
+            (
+                "[[pane]]\ncmd = \"a\"\n[[pane]]\nready = \"x\"\n",
+                "opmux.toml:3:1: pane #2 has no `cmd`: every [[pane]] needs the command it runs",
+            ),
+            (
+                "[[pane]]\ncmd = \"x\"\nstop_signal = \"SIGFOO\"\n",
+                "opmux.toml:3:15: field `stop_signal`: `SIGFOO` is not a signal that stops a program (try \"SIGTERM\", \"SIGINT\" or \"SIGQUIT\")",
+            ),
+            (
+                "[[pane]]\ncmd = \"x\"\ncwd = \"no/such/folder\"\n",
+                "opmux.toml:3:7: field `cwd`: folder ./no/such/folder does not exist",
+            ),
+            (
+                "[[pane]]\nname = \"web\"\ncmd = \"x\"\ndepends_on = [\"bd\"]\n[[pane]]\nname = \"db\"\ncmd = \"y\"\n",
+                "opmux.toml:4:14: field `depends_on`: no pane is named `bd`, did you mean `db`?",
+            ),
+            (
+                "[[pane]]\nname = \"a\"\ncmd = \"x\"\ndepends_on = [\"b\"]\n[[pane]]\nname = \"b\"\ncmd = \"y\"\ndepends_on = [\"a\"]\n",
+                "opmux.toml:4:14: field `depends_on`: dependency cycle a → b → a",
+            ),
+            (
+                "[[pane]]\nname = \"a\"\ncmd = \"x\"\ndepends_on = [\"a\"]\n",
+                "opmux.toml:4:14: field `depends_on`: pane `a` depends on itself",
+            ),
+            (
+                "[[pane]]\nname = \"db\"\ncmd = \"x\"\n[[pane]]\ncmd = \"y\"\ndepends_on = { db = \"ready\" }\n",
+                "opmux.toml:6:14: field `depends_on`: `db` is awaited as \"ready\" but sets no `ready` pattern",
+            ),
+            (
+                "[[pane]]\ncmd = \"x\"\n[[pane]]\ncmd = \"x y\"\n",
+                "opmux.toml:3:1: two panes are named `x` (the other is at opmux.toml:1:1); give one a `name`",
+            ),
+            (
+                "layout = \"grid\"\n",
+                "opmux.toml:1:10: field `layout`: unknown variant `grid`, expected one of `tiled`, `rows`, `columns`",
+            ),
+            (
+                "[[pane]]\ncmd = \"x\"\nrestart = \"sometimes\"\n",
+                "opmux.toml:3:11: field `restart`: unknown variant `sometimes`, expected one of `never`, `on-failure`, `always`",
+            ),
+            (
+                "[[pane]]\ncmd = \"x\"\nmax_restarts = \"three\"\n",
+                "opmux.toml:3:16: field `max_restarts`: invalid type: string \"three\", expected u32",
+            ),
+            (
+                "[[pane]]\ncmd = \"x\"\nready = \"((\"\n",
+                "opmux.toml:3:9: field `ready`: not a valid pattern: error: unclosed group",
+            ),
+            (
+                "[[pane]]\ncmd = 5\n",
+                "opmux.toml:2:7: field `cmd`: expected a command line string, or an array of program and arguments",
+            ),
+            (
+                "[[pane]]\ncmd = []\n",
+                "opmux.toml:2:7: field `cmd`: the array needs a program as its first element",
+            ),
+            (
+                "[[pane]]\ncmd = \"  \"\n",
+                "opmux.toml:2:7: field `cmd`: the command is empty",
+            ),
+            (
+                "[[pane]]\nname = \"\"\ncmd = \"x\"\n",
+                "opmux.toml:2:8: field `name`: a pane name cannot be empty",
+            ),
+            (
+                "[[pane]]\ncmd = \"x\"\nstop_timeout = -1\n",
+                "opmux.toml:3:16: field `stop_timeout`: -1 is not between 0 and 86400 seconds",
+            ),
+            (
+                "prefix = \"Ctrl-b\"\n",
+                "opmux.toml:1:10: field `prefix`: `Ctrl-b` is not a key: write it like \"C-b\", \"C-a\", \"C-Space\" or \"M-x\"",
+            ),
+            (
+                "env = { A = true }\n",
+                "opmux.toml:1:13: field `env`: `A = true` is not a value: write a string, or false to unset `A`",
+            ),
+            (
+                "env_file = \"no.env\"\n",
+                "opmux.toml:1:12: field `env_file`: cannot read ./no.env: No such file or directory (os error 2)",
+            ),
+            (
+                "[[pane]\ncmd = \"x\"\n",
+                "opmux.toml:1:8: unclosed array table, expected `]`",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(error(text), expected, "for {text:?}");
+        }
+    }
+
+    #[test]
+    fn a_folder_and_a_missing_file_are_named() {
+        let dir = std::env::temp_dir();
+        let err = load(&dir, None).map(|_| ()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!("{}: is a folder, not a config file", dir.display())
+        );
+        let missing = dir.join("opmux-no-such-config.toml");
+        let err = format!("{:#}", load(&missing, None).map(|_| ()).unwrap_err());
+        assert!(
+            err.starts_with(&format!("{}: cannot be read: ", missing.display())),
+            "{err}"
+        );
+    }
+}

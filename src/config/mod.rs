@@ -1,0 +1,665 @@
+//! Turns what the user asked for (command line, opmux.toml, Procfile) into
+//! [`Settings`]: the panes to run and how. Every mistake is reported here,
+//! naming the file, line and field, before the terminal is touched, so a bad
+//! invocation never leaves the screen in raw mode.
+//!
+//! `file` reads opmux.toml, `procfile` reads Procfiles; this module merges them
+//! with the command line and checks what spans panes (names, dependencies).
+
+pub mod file;
+pub mod procfile;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use nix::sys::signal::Signal;
+
+use crate::clean_text;
+use crate::cli::Cli;
+
+/// Everything needed to start and supervise one pane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaneSpec {
+    /// Shown in the pane's title and the status line; free of control characters.
+    pub name: String,
+    /// The program and its arguments. A shell command line becomes
+    /// `["/bin/sh", "-c", line]`.
+    pub argv: Vec<String>,
+    /// The folder the program starts in; `None` means opmux's own.
+    pub cwd: Option<PathBuf>,
+    /// Variables to set (`Some`) or unset (`None`) in the program's environment.
+    pub env: Vec<(String, Option<String>)>,
+    /// Sent to every process of the pane to stop it.
+    pub stop_signal: Signal,
+    /// Time between the stop signal and SIGKILL.
+    pub stop_timeout: Duration,
+    /// Whether the pane starts with opmux, or waits for `C-b s`.
+    pub autostart: bool,
+    pub restart: RestartPolicy,
+    /// Automatic restarts allowed before giving up; `None` for no limit.
+    pub max_restarts: Option<u32>,
+    /// Panes that must reach a condition before this one starts.
+    pub depends_on: Vec<Dependency>,
+    /// The pane counts as ready once a rendered line of its output matches.
+    pub ready: Option<ReadyPattern>,
+}
+
+/// When a pane whose program ended is started again by itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    #[default]
+    Never,
+    OnFailure,
+    Always,
+}
+
+impl RestartPolicy {
+    /// The name the config file uses.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Never => "never",
+            Self::OnFailure => "on-failure",
+            Self::Always => "always",
+        }
+    }
+}
+
+/// What a dependency must have reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Condition {
+    Started,
+    Ready,
+    /// Exited with status 0.
+    Succeeded,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dependency {
+    /// The index of the pane depended on.
+    pub pane: usize,
+    pub condition: Condition,
+}
+
+/// A compiled `ready` pattern; compared by its text.
+#[derive(Clone, Debug)]
+pub struct ReadyPattern(pub regex::Regex);
+
+impl PartialEq for ReadyPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for ReadyPattern {}
+
+/// The stop timeout when none is given.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Lines of history a pane keeps when none is given.
+pub const DEFAULT_SCROLLBACK: usize = 10_000;
+
+impl PaneSpec {
+    /// A pane with every setting at its default, started in opmux's folder.
+    pub fn new(name: impl Into<String>, argv: Vec<String>) -> Self {
+        Self {
+            name: name.into(),
+            argv,
+            cwd: None,
+            env: Vec::new(),
+            stop_signal: Signal::SIGTERM,
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+            autostart: true,
+            restart: RestartPolicy::Never,
+            max_restarts: None,
+            depends_on: Vec::new(),
+            ready: None,
+        }
+    }
+
+    /// A pane running `line` with `/bin/sh -c`, named after its first word.
+    pub fn shell(line: &str) -> Self {
+        Self::new(
+            default_name(line),
+            vec!["/bin/sh".into(), "-c".into(), line.into()],
+        )
+    }
+}
+
+/// How panes share the screen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayoutKind {
+    /// A grid of ceil(sqrt(n)) columns.
+    #[default]
+    Tiled,
+    /// One above the other, full width.
+    Rows,
+    /// Side by side, full height.
+    Columns,
+}
+
+/// Settings that apply to the whole run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub panes: Vec<PaneSpec>,
+    /// The key that starts a command (`C-b` by default).
+    pub prefix: KeyEvent,
+    pub layout: LayoutKind,
+    /// Lines of history each pane keeps.
+    pub scrollback: usize,
+    /// Where each pane's output is logged, if anywhere.
+    pub log_dir: Option<PathBuf>,
+    /// The files the panes came from, for `--check`.
+    pub sources: Vec<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            panes: Vec::new(),
+            prefix: KeyEvent::new(KeyCode::Char('b'), KeyModifiers::CONTROL),
+            layout: LayoutKind::Tiled,
+            scrollback: DEFAULT_SCROLLBACK,
+            log_dir: None,
+            sources: Vec::new(),
+        }
+    }
+}
+
+/// What the environment contributes: `$SHELL` and the current folder, passed
+/// in so tests need not touch the process's own.
+pub struct Env<'a> {
+    pub shell: Option<&'a str>,
+    pub cwd: &'a Path,
+}
+
+impl Settings {
+    /// Builds the run's settings from the command line and the files it names
+    /// (or `./opmux.toml` when it names none and gives no COMMAND).
+    pub fn load(cli: &Cli, env: &Env<'_>) -> Result<Self> {
+        let config = match (&cli.check, &cli.config) {
+            (Some(Some(file)), _) => Some(file.clone()),
+            (_, Some(file)) => Some(file.clone()),
+            _ if cli.commands.is_empty() && cli.procfile.is_none() => {
+                Some(env.cwd.join("opmux.toml")).filter(|p| p.is_file())
+            }
+            _ => None,
+        };
+        let mut settings = Settings::default();
+        let mut top_stop_timeout = None;
+        let mut from_file = 0;
+        if let Some(path) = &config {
+            // A file given to --check may be a Procfile too.
+            let is_procfile = cli.check.as_ref().is_some_and(Option::is_some)
+                && path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("Procfile"));
+            if is_procfile {
+                settings.panes.extend(procfile::load(path)?);
+            } else {
+                let loaded = file::load(path, cli.stop_timeout)?;
+                top_stop_timeout = loaded.stop_timeout;
+                settings = loaded.settings;
+                from_file = settings.panes.len();
+            }
+            settings.sources.push(path.clone());
+        }
+        if let Some(path) = &cli.procfile {
+            settings.panes.extend(procfile::load(path)?);
+            settings.sources.push(path.clone());
+        }
+        let first_command = settings.panes.len();
+        for line in &cli.commands {
+            if line.trim().is_empty() {
+                bail!("an empty COMMAND was given: each COMMAND must be a shell command line");
+            }
+            settings.panes.push(PaneSpec::shell(line));
+        }
+        if settings.panes.is_empty() {
+            let shell = env
+                .shell
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or("/bin/sh");
+            let mut pane = PaneSpec::new(default_name(shell), vec![shell.to_string()]);
+            // An interactive shell ignores SIGTERM; a hang-up is how a
+            // terminal closes it, and lets it save its history.
+            pane.stop_signal = Signal::SIGHUP;
+            settings.panes.push(pane);
+        }
+        let first_named = first_command.min(settings.panes.len() - 1);
+        let named = &mut settings.panes[first_named..];
+        if cli.names.len() > named.len() {
+            bail!(
+                "{} names given with -n/--name but only {} COMMAND pane(s): give one name per COMMAND",
+                cli.names.len(),
+                named.len()
+            );
+        }
+        for (pane, name) in named.iter_mut().zip(&cli.names) {
+            let name = clean_text(name);
+            if name.is_empty() {
+                bail!("a pane name given with -n/--name is empty");
+            }
+            pane.name = name;
+        }
+        // Panes not from opmux.toml: the command line's timeout, else the
+        // file's top-level one, else the default.
+        let timeout = cli
+            .stop_timeout
+            .or(top_stop_timeout)
+            .unwrap_or(DEFAULT_STOP_TIMEOUT);
+        for pane in &mut settings.panes[from_file..] {
+            pane.stop_timeout = timeout;
+        }
+        Ok(settings)
+    }
+
+    /// The panes in the order they can start: every pane after the panes it
+    /// depends on. Load-time checks rule out cycles, so this always succeeds.
+    pub fn start_order(&self) -> Vec<usize> {
+        let mut order = Vec::with_capacity(self.panes.len());
+        let mut placed = vec![false; self.panes.len()];
+        while order.len() < self.panes.len() {
+            let before = order.len();
+            for (i, pane) in self.panes.iter().enumerate() {
+                if !placed[i] && pane.depends_on.iter().all(|d| placed[d.pane]) {
+                    placed[i] = true;
+                    order.push(i);
+                }
+            }
+            if order.len() == before {
+                // Unreachable after the cycle check; keep the rest in file order.
+                order.extend((0..self.panes.len()).filter(|&i| !placed[i]));
+                break;
+            }
+        }
+        order
+    }
+}
+
+/// What `--check` prints: where the panes come from, then each pane in start
+/// order with its command and supervision settings.
+pub fn describe(settings: &Settings) -> String {
+    use std::fmt::Write as _;
+    let sources: Vec<String> = settings
+        .sources
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let from = if sources.is_empty() {
+        "the command line".to_string()
+    } else {
+        sources.join(" and ")
+    };
+    let mut out = format!(
+        "{from}: {} pane(s), in start order:\n",
+        settings.panes.len()
+    );
+    let width = settings
+        .panes
+        .iter()
+        .map(|p| p.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (n, &i) in settings.start_order().iter().enumerate() {
+        let pane = &settings.panes[i];
+        let command = match pane.argv.as_slice() {
+            [sh, c, line] if sh == "/bin/sh" && c == "-c" => line.clone(),
+            argv => format!("{argv:?}"),
+        };
+        let _ = write!(out, "  {}. {:<width$}  {command}", n + 1, pane.name);
+        let mut notes = Vec::new();
+        if !pane.depends_on.is_empty() {
+            let deps: Vec<String> = pane
+                .depends_on
+                .iter()
+                .map(|d| {
+                    format!("{} {:?}", settings.panes[d.pane].name, d.condition).to_lowercase()
+                })
+                .collect();
+            notes.push(format!("after {}", deps.join(", ")));
+        }
+        if let Some(ready) = &pane.ready {
+            notes.push(format!("ready at /{}/", ready.0.as_str()));
+        }
+        match (pane.restart, pane.max_restarts) {
+            (RestartPolicy::Never, _) => {}
+            (policy, None) => notes.push(format!("restart {}", policy.label())),
+            (policy, Some(max)) => {
+                notes.push(format!("restart {} at most {max} times", policy.label()))
+            }
+        }
+        if !pane.autostart {
+            notes.push("starts on C-b s".into());
+        }
+        if pane.stop_signal != Signal::SIGTERM {
+            notes.push(format!("stops with {}", pane.stop_signal.as_str()));
+        }
+        if !notes.is_empty() {
+            let _ = write!(out, "  ({})", notes.join("; "));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Parses a prefix key written as `C-b`, `C-a`, `C-Space` or `M-x`.
+pub fn parse_key(text: &str) -> Option<KeyEvent> {
+    let (mods, key) = match text.split_once('-') {
+        Some(("C", key)) => (KeyModifiers::CONTROL, key),
+        Some(("M", key)) => (KeyModifiers::ALT, key),
+        _ => return None,
+    };
+    let code = match key {
+        "Space" => KeyCode::Char(' '),
+        _ => {
+            let mut chars = key.chars();
+            let c = chars.next()?;
+            if chars.next().is_some() || !c.is_ascii_graphic() {
+                return None;
+            }
+            KeyCode::Char(c.to_ascii_lowercase())
+        }
+    };
+    Some(KeyEvent::new(code, mods))
+}
+
+/// A pane's default name: the last path component of its command's first word,
+/// so `./fixtures/monitor --fast` is called `monitor`.
+pub fn default_name(command_line: &str) -> String {
+    let first = command_line.split_whitespace().next().unwrap_or("");
+    let base = first
+        .rsplit('/')
+        .find(|part| !part.is_empty())
+        .unwrap_or("");
+    let name = clean_text(base);
+    if name.is_empty() {
+        "pane".to_string()
+    } else {
+        name
+    }
+}
+
+/// Checks names and dependencies across panes: names must be unique, every
+/// dependency must name a pane, and there must be no cycle. `at` gives each
+/// pane's place in its file, for the messages.
+pub fn check_dependencies(
+    panes: &[PaneSpec],
+    raw: &[Vec<(String, Option<Condition>)>],
+    at: &dyn Fn(usize) -> String,
+) -> Result<Vec<Vec<Dependency>>> {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (i, pane) in panes.iter().enumerate() {
+        if let Some(first) = index.insert(&pane.name, i) {
+            bail!(
+                "{}: two panes are named `{}` (the other is at {}); give one a `name`",
+                at(i),
+                pane.name,
+                at(first)
+            );
+        }
+    }
+    let mut resolved = Vec::with_capacity(panes.len());
+    for (i, deps) in raw.iter().enumerate() {
+        let mut list = Vec::new();
+        for (name, condition) in deps {
+            let Some(&pane) = index.get(name.as_str()) else {
+                let names: Vec<&str> = panes.iter().map(|p| p.name.as_str()).collect();
+                let hint = closest(name, &names)
+                    .map(|n| format!(", did you mean `{n}`?"))
+                    .unwrap_or_default();
+                bail!(
+                    "{}: field `depends_on`: no pane is named `{name}`{hint}",
+                    at(i)
+                );
+            };
+            if pane == i {
+                bail!(
+                    "{}: field `depends_on`: pane `{name}` depends on itself",
+                    at(i)
+                );
+            }
+            // The list form waits for readiness where the dependency defines it.
+            let condition = condition.unwrap_or(if panes[pane].ready.is_some() {
+                Condition::Ready
+            } else {
+                Condition::Started
+            });
+            if condition == Condition::Ready && panes[pane].ready.is_none() {
+                bail!(
+                    "{}: field `depends_on`: `{name}` is awaited as \"ready\" but sets no `ready` pattern",
+                    at(i)
+                );
+            }
+            list.push(Dependency { pane, condition });
+        }
+        resolved.push(list);
+    }
+    if let Some(cycle) = find_cycle(&resolved) {
+        let path: Vec<&str> = cycle.iter().map(|&i| panes[i].name.as_str()).collect();
+        bail!(
+            "{}: field `depends_on`: dependency cycle {}",
+            at(cycle[0]),
+            path.join(" → ")
+        );
+    }
+    Ok(resolved)
+}
+
+/// A cycle in the dependency graph, as pane indices with the first repeated
+/// at the end.
+fn find_cycle(deps: &[Vec<Dependency>]) -> Option<Vec<usize>> {
+    // 0 = unseen, 1 = on the current path, 2 = done.
+    fn visit(
+        i: usize,
+        deps: &[Vec<Dependency>],
+        mark: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        mark[i] = 1;
+        path.push(i);
+        for d in &deps[i] {
+            if mark[d.pane] == 1 {
+                let start = path.iter().position(|&p| p == d.pane).unwrap_or(0);
+                let mut cycle = path[start..].to_vec();
+                cycle.push(d.pane);
+                return Some(cycle);
+            }
+            if mark[d.pane] == 0
+                && let Some(cycle) = visit(d.pane, deps, mark, path)
+            {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        mark[i] = 2;
+        None
+    }
+    let mut mark = vec![0u8; deps.len()];
+    (0..deps.len()).find_map(|i| {
+        if mark[i] == 0 {
+            visit(i, deps, &mut mark, &mut Vec::new())
+        } else {
+            None
+        }
+    })
+}
+
+/// The candidate nearest to `word` by edit distance, if near enough to be a typo.
+pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Edits (insert, delete, substitute, swap two neighbours) from `a` to `b`,
+/// so the common typo `nmae` is one edit from `name`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// Parses a signal name: `SIGTERM`, `TERM` or `term`.
+pub fn parse_signal(name: &str) -> Option<Signal> {
+    let upper = name.trim().to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    full.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn settings(args: &[&str], shell: Option<&str>) -> Result<Settings> {
+        let cli = Cli::try_parse_from(std::iter::once("opmux").chain(args.iter().copied()))?;
+        // A folder with no opmux.toml in it.
+        Settings::load(
+            &cli,
+            &Env {
+                shell,
+                cwd: Path::new("/nonexistent-opmux-test"),
+            },
+        )
+    }
+
+    #[test]
+    fn each_command_becomes_a_shell_pane_named_after_its_first_word() {
+        let s = settings(&["./fixtures/monitor --fast", "python3 agent.py"], None).unwrap();
+        let names: Vec<_> = s.panes.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["monitor", "python3"]);
+        assert_eq!(
+            s.panes[0].argv,
+            ["/bin/sh", "-c", "./fixtures/monitor --fast"]
+        );
+        assert_eq!(s.panes[1].stop_timeout, Duration::from_secs(5));
+        assert_eq!(s.panes[1].stop_signal, Signal::SIGTERM);
+    }
+
+    #[test]
+    fn names_apply_in_order_and_leave_the_rest_default() {
+        let s = settings(&["-n", "web", "npm start", "cargo watch"], None).unwrap();
+        assert_eq!(s.panes[0].name, "web");
+        assert_eq!(s.panes[1].name, "cargo");
+    }
+
+    #[test]
+    fn no_command_runs_the_users_shell_or_bin_sh() {
+        let s = settings(&[], Some("/usr/bin/zsh")).unwrap();
+        assert_eq!(s.panes[0].argv, ["/usr/bin/zsh"]);
+        assert_eq!(s.panes[0].name, "zsh");
+        assert_eq!(s.panes[0].stop_signal, Signal::SIGHUP);
+        let s = settings(&[], None).unwrap();
+        assert_eq!(s.panes[0].argv, ["/bin/sh"]);
+    }
+
+    #[test]
+    fn more_names_than_panes_is_an_error() {
+        let err = settings(&["-n", "a", "-n", "b", "true"], None).unwrap_err();
+        assert!(err.to_string().contains("2 names"), "{err}");
+    }
+
+    #[test]
+    fn stop_timeout_accepts_fractions_and_rejects_nonsense() {
+        let s = settings(&["--stop-timeout", "0.5", "true"], None).unwrap();
+        assert_eq!(s.panes[0].stop_timeout, Duration::from_millis(500));
+        assert!(settings(&["--stop-timeout", "-1", "true"], None).is_err());
+        assert!(settings(&["--stop-timeout", "soon", "true"], None).is_err());
+    }
+
+    #[test]
+    fn control_characters_never_reach_a_name() {
+        let s = settings(&["-n", "evil\x1b]0;pwned\x07", "true"], None).unwrap();
+        assert_eq!(s.panes[0].name, "evil]0;pwned");
+        assert_eq!(default_name("\x1b[31mred"), "[31mred");
+    }
+
+    #[test]
+    fn empty_commands_and_names_are_errors() {
+        assert!(settings(&["  "], None).is_err());
+        assert!(settings(&["-n", "", "true"], None).is_err());
+    }
+
+    #[test]
+    fn prefix_keys_parse() {
+        let ctrl = |c| Some(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+        assert_eq!(parse_key("C-b"), ctrl('b'));
+        assert_eq!(parse_key("C-A"), ctrl('a'));
+        assert_eq!(parse_key("C-Space"), ctrl(' '));
+        assert_eq!(
+            parse_key("M-x"),
+            Some(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::ALT))
+        );
+        for bad in ["b", "C-", "C-bb", "S-b", "Ctrl-b", ""] {
+            assert_eq!(parse_key(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn signal_names_parse_with_or_without_sig() {
+        assert_eq!(parse_signal("SIGINT"), Some(Signal::SIGINT));
+        assert_eq!(parse_signal("term"), Some(Signal::SIGTERM));
+        assert_eq!(parse_signal("QUIT"), Some(Signal::SIGQUIT));
+        assert_eq!(parse_signal("SIGNOPE"), None);
+    }
+
+    #[test]
+    fn typos_find_their_nearest_name() {
+        let fields = ["name", "cmd", "cwd", "env", "ready", "restart"];
+        assert_eq!(closest("nmae", &fields), Some("name"));
+        assert_eq!(closest("restrat", &fields), Some("restart"));
+        assert_eq!(closest("colour", &fields), None);
+    }
+
+    #[test]
+    fn start_order_puts_dependencies_first() {
+        let mut s = Settings::default();
+        for name in ["web", "db", "cache"] {
+            s.panes.push(PaneSpec::shell(name));
+        }
+        s.panes[0].depends_on = vec![
+            Dependency {
+                pane: 1,
+                condition: Condition::Started,
+            },
+            Dependency {
+                pane: 2,
+                condition: Condition::Started,
+            },
+        ];
+        s.panes[2].depends_on = vec![Dependency {
+            pane: 1,
+            condition: Condition::Started,
+        }];
+        assert_eq!(s.start_order(), [1, 2, 0]);
+    }
+}
