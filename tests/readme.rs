@@ -18,13 +18,48 @@ fn readme_key_table_lists_every_default_key() {
 
 #[test]
 fn readme_names_the_demo_and_the_test_command() {
-    assert!(README.contains("cargo run --release -- fixtures/monitor fixtures/agent"));
+    assert!(README.contains("\ncargo run --release -- -c fixtures/opmux.toml\n"));
     assert!(README.contains("\ncargo test\n"));
-    for fixture in ["fixtures/monitor", "fixtures/agent"] {
+    for fixture in ["fixtures/monitor", "fixtures/agent", "fixtures/opmux.toml"] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(fixture);
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(&path).unwrap().permissions(),
         );
-        assert!(mode & 0o111 != 0, "{fixture} must be executable");
+        assert!(
+            fixture.ends_with(".toml") || mode & 0o111 != 0,
+            "{fixture} must be executable"
+        );
     }
+}
+
+#[test]
+fn the_readme_example_config_loads_as_written() {
+    let start = README
+        .find("```toml\nprefix")
+        .expect("the complete example");
+    let text = &README[start + "```toml\n".len()..];
+    let text = &text[..text.find("```").expect("end of the example")];
+    // Its folders and files are illustrations, so it is parsed with the
+    // checks that touch the disk left out.
+    let text = text
+        .replace("cwd = \"server\"", "")
+        .replace("env_file = \".env\"", "");
+    let settings = opmux::config::file::parse_str(&text, "README example").unwrap();
+    let names: Vec<&str> = settings.panes.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["db", "api", "migrate"]);
+}
+
+#[test]
+fn the_demo_config_checks_clean() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/opmux.toml");
+    let loaded = opmux::config::file::load(&path, None).unwrap();
+    let names: Vec<&str> = loaded
+        .settings
+        .panes
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(names, ["monitor", "agent"]);
+    assert!(loaded.settings.panes[0].ready.is_some());
+    assert!(!loaded.settings.panes[1].depends_on.is_empty());
 }

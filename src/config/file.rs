@@ -99,7 +99,11 @@ pub fn load(path: &Path, cli_stop_timeout: Option<Duration>) -> Result<Loaded> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    parse(&text, &file, base, cli_stop_timeout)
+    // Absolute, so a pane's folder and a relative program in it cannot be
+    // joined twice when the program starts there.
+    let base =
+        std::path::absolute(base).with_context(|| format!("{file}: cannot resolve its folder"))?;
+    parse(&text, &file, &base, cli_stop_timeout)
 }
 
 /// Places in the file, as `file:line:column`.
@@ -311,6 +315,8 @@ pub fn parse(
             }
         };
         let mut pane = PaneSpec::new(name.unwrap_or_else(|| default_name(&first_word)), argv);
+        // A file describes a project: its commands run from its folder.
+        pane.cwd = Some(base.to_path_buf());
         if let Some(cwd) = &raw.cwd {
             let dir = base.join(cwd.get_ref());
             if !dir.is_dir() {

@@ -90,6 +90,10 @@ impl Pty {
         if !cwd.is_dir() {
             anyhow::bail!("working folder {} does not exist", cwd.display());
         }
+        // portable-pty closes every inherited descriptor in the child, std's
+        // exec-error pipe included, so a failed exec could not be reported:
+        // the program is looked up here instead.
+        find_program(&spec.argv[0], &cwd, spec)?;
         cmd.cwd(cwd);
         // The threads start first: once the program runs, nothing may fail
         // and leave it running behind a pane that says it failed. If the
@@ -152,6 +156,37 @@ impl Pty {
     pub fn foreground_group(&self) -> Option<Pid> {
         self.master.process_group_leader().map(Pid::from_raw)
     }
+}
+
+/// Checks that `program` can be executed, as exec would find it: a path with
+/// a `/` relative to `cwd`, anything else on `$PATH` (the pane's own if it
+/// sets one).
+fn find_program(program: &str, cwd: &std::path::Path, spec: &PaneSpec) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |path: &std::path::Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let path = cwd.join(program);
+        if runnable(&path) {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "program {} does not exist or is not executable",
+            path.display()
+        );
+    }
+    let path_var = match spec.env.iter().rev().find(|(k, _)| k == "PATH") {
+        Some((_, value)) => value.clone().unwrap_or_default(),
+        None => std::env::var("PATH").unwrap_or_default(),
+    };
+    if path_var
+        .split(':')
+        .any(|dir| runnable(&cwd.join(dir).join(program)))
+    {
+        return Ok(());
+    }
+    anyhow::bail!("program `{program}` is not on $PATH")
 }
 
 fn pty_size(size: Size) -> PtySize {

@@ -52,6 +52,23 @@ impl Opmux {
 
     /// Starts opmux with extra environment variables.
     pub fn start_with_env(args: &[&str], rows: u16, cols: u16, env: &[(&str, &str)]) -> Self {
+        Self::start_in(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            args,
+            rows,
+            cols,
+            env,
+        )
+    }
+
+    /// Starts opmux in folder `dir`, with extra environment variables.
+    pub fn start_in(
+        dir: &std::path::Path,
+        args: &[&str],
+        rows: u16,
+        cols: u16,
+        env: &[(&str, &str)],
+    ) -> Self {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -64,7 +81,7 @@ impl Opmux {
         cmd.args(args);
         cmd.env("TERM", "xterm-256color");
         cmd.env("SHELL", "/bin/sh");
-        cmd.cwd(env!("CARGO_MANIFEST_DIR"));
+        cmd.cwd(dir);
         let tag = run_tag();
         cmd.env(TAG_VAR, &tag);
         // Tests that want opmux's log ask for it; the rest keep it off.
@@ -363,5 +380,39 @@ pub fn eventually(what: &str, done: impl Fn() -> bool) {
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A scratch folder for one test, removed when dropped.
+pub struct Scratch(pub std::path::PathBuf);
+
+impl Scratch {
+    pub fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("opmux-test-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creating a scratch folder");
+        Self(dir)
+    }
+
+    /// Writes `text` to `name` in the folder and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> std::path::PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("writing a scratch file");
+        path
+    }
+
+    /// The lines of `name`, or none if it does not exist yet.
+    pub fn lines(&self, name: &str) -> Vec<String> {
+        std::fs::read_to_string(self.0.join(name))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
