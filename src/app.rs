@@ -159,15 +159,17 @@ impl App {
         self.panes[index].spec.depends_on.iter().find_map(|dep| {
             let other = &self.panes[dep.pane];
             let met = match dep.condition {
-                Condition::Started => other.run > 0 && !matches!(other.state, PaneState::Failed(_)),
-                Condition::Ready => other.supervision.ready,
-                Condition::Succeeded => matches!(
+                // Started for real: the runtime reported the program running.
+                Condition::Started => matches!(
                     other.state,
-                    PaneState::Exited {
-                        status: ExitStatus::Exited(0),
-                        ..
-                    }
+                    PaneState::Running { .. }
+                        | PaneState::Stopping { .. }
+                        | PaneState::Exited { .. }
+                        | PaneState::Restarting { .. }
                 ),
+                Condition::Ready => other.supervision.ready,
+                // Latched, so a dependency that restarts after exit 0 still counts.
+                Condition::Succeeded => other.supervision.succeeded,
             };
             (!met).then(|| other.spec.name.clone())
         })
@@ -407,6 +409,9 @@ impl App {
         };
         let ran = now.saturating_duration_since(since);
         pane.state = PaneState::Exited { status, ran };
+        if status == ExitStatus::Exited(0) {
+            pane.supervision.succeeded = true;
+        }
         // Closing our side of the PTY only now, when nothing of the run is
         // left, keeps portable-pty's drop from typing into a live program.
         pane.pty = None;
@@ -472,6 +477,7 @@ impl App {
         let sup = &mut self.panes[index].supervision;
         *sup = Supervision {
             ready: sup.ready,
+            succeeded: sup.succeeded,
             ..Supervision::default()
         };
     }
@@ -480,6 +486,8 @@ impl App {
     fn start_run(&mut self, index: usize) -> Effect {
         let pane = &mut self.panes[index];
         pane.run += 1;
+        // Out of Waiting at once, so no later wake-up starts it a second time.
+        pane.state = PaneState::Starting;
         Effect::Start(pane.id)
     }
 
@@ -556,17 +564,12 @@ impl App {
                 let index = self.focus;
                 // A manual stop is not undone by the restart policy.
                 self.panes[index].supervision.auto_restart = false;
-                return match self.panes[index].state.clone() {
+                if self.cancel_pending(index) {
+                    return Vec::new();
+                }
+                return match self.panes[index].state {
                     // A second stop while stopping kills at once, as a second quit does.
                     PaneState::Stopping { .. } => self.kill(index, now, false),
-                    PaneState::Restarting { status, ran, .. } => {
-                        self.panes[index].state = PaneState::Exited { status, ran };
-                        Vec::new()
-                    }
-                    PaneState::Waiting { .. } => {
-                        self.panes[index].state = PaneState::NotStarted;
-                        Vec::new()
-                    }
                     _ => self.stop(index, now, false),
                 };
             }
@@ -602,8 +605,12 @@ impl App {
                 };
             }
             Action::KillPane => {
-                self.panes[self.focus].supervision.auto_restart = false;
-                return self.kill(self.focus, now, false);
+                let index = self.focus;
+                self.panes[index].supervision.auto_restart = false;
+                if self.cancel_pending(index) {
+                    return Vec::new();
+                }
+                return self.kill(index, now, false);
             }
             Action::AwaitCommand | Action::Nothing => {}
         }
@@ -711,9 +718,25 @@ impl App {
             if let PaneState::Stopping { restart, .. } = &mut self.panes[index].state {
                 *restart = false;
             }
+            self.cancel_pending(index);
             effects.extend(self.stop(index, now, false));
         }
         effects
+    }
+
+    /// Drops a start that is only pending: a restart waiting out its backoff
+    /// ends as the exit it followed, a pane waiting for dependencies goes
+    /// back to not started. Returns whether there was one.
+    fn cancel_pending(&mut self, index: usize) -> bool {
+        let pane = &mut self.panes[index];
+        match pane.state {
+            PaneState::Restarting { status, ran, .. } => {
+                pane.state = PaneState::Exited { status, ran }
+            }
+            PaneState::Waiting { .. } => pane.state = PaneState::NotStarted,
+            _ => return false,
+        }
+        true
     }
 
     /// Whether every run is over: no pane has a process left.

@@ -25,6 +25,8 @@ use screen::Screen;
 pub enum PaneState {
     /// Not started yet.
     NotStarted,
+    /// Asked to start; the runtime has not reported the program running yet.
+    Starting,
     Running {
         pid: Pid,
         since: Instant,
@@ -70,6 +72,7 @@ impl PaneState {
         match self {
             Self::Running { pid, .. } | Self::Stopping { pid, .. } => Some(*pid),
             Self::NotStarted
+            | Self::Starting
             | Self::Exited { .. }
             | Self::Failed(_)
             | Self::Waiting { .. }
@@ -122,6 +125,8 @@ pub struct Supervision {
     pub gave_up: bool,
     /// The current run printed a line matching the pane's `ready` pattern.
     pub ready: bool,
+    /// A run has exited with status 0, which `succeeded` dependencies wait for.
+    pub succeeded: bool,
 }
 
 impl Default for Supervision {
@@ -132,6 +137,7 @@ impl Default for Supervision {
             backoff: 0,
             gave_up: false,
             ready: false,
+            succeeded: false,
         }
     }
 }

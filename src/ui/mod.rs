@@ -59,6 +59,7 @@ pub fn state_label(pane: &Pane, now: Instant) -> String {
     let countdown = |at: &Instant| at.saturating_duration_since(now).as_secs_f64().ceil();
     match &pane.state {
         PaneState::NotStarted => "not started".into(),
+        PaneState::Starting => "starting".into(),
         PaneState::Running { pid, .. } if pane.supervision.ready => {
             format!("running · pid {pid} · ready")
         }
@@ -134,7 +135,9 @@ fn pane_block(pane: &Pane, index: usize, focused: bool, now: Instant) -> Block<'
         }
         | PaneState::NotStarted => Style::new().fg(MUTED),
         PaneState::Exited { .. } | PaneState::Failed(_) => Style::new().fg(Color::Red),
-        PaneState::Waiting { .. } | PaneState::Restarting { .. } => Style::new().fg(Color::Yellow),
+        PaneState::Waiting { .. } | PaneState::Restarting { .. } | PaneState::Starting => {
+            Style::new().fg(Color::Yellow)
+        }
     };
     let name_style = if focused {
         Style::new()
