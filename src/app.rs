@@ -60,6 +60,9 @@ pub struct App {
     pub show_help: bool,
     pub shutdown: Option<Shutdown>,
     pub layout: LayoutKind,
+    /// A warning about opmux itself (no log, not a subreaper), shown in the
+    /// status line for the whole run.
+    pub notice: Option<String>,
     /// Whether an update changed what is drawn. A key that only goes to a
     /// pane changes nothing until the echo comes back, so it does not spend
     /// the frame the echo should be drawn in.
@@ -102,6 +105,7 @@ impl App {
             show_help: false,
             shutdown: None,
             layout,
+            notice: None,
             needs_redraw: true,
         };
         let n = specs.len();
@@ -567,6 +571,7 @@ impl App {
                 if self.cancel_pending(index) {
                     return Vec::new();
                 }
+                self.forget_restart(index);
                 return match self.panes[index].state {
                     // A second stop while stopping kills at once, as a second quit does.
                     PaneState::Stopping { .. } => self.kill(index, now, false),
@@ -610,6 +615,7 @@ impl App {
                 if self.cancel_pending(index) {
                     return Vec::new();
                 }
+                self.forget_restart(index);
                 return self.kill(index, now, false);
             }
             Action::AwaitCommand | Action::Nothing => {}
@@ -737,6 +743,13 @@ impl App {
             _ => return false,
         }
         true
+    }
+
+    /// A stop or kill overrides a restart asked for earlier in the same stop.
+    fn forget_restart(&mut self, index: usize) {
+        if let PaneState::Stopping { restart, .. } = &mut self.panes[index].state {
+            *restart = false;
+        }
     }
 
     /// Whether every run is over: no pane has a process left.

@@ -18,6 +18,8 @@
 //! - `app`: the state, each pane's lifecycle (running, stopping, exited, restarts) and
 //!   `update(Event) -> Vec<Effect>`; no I/O, so tests drive it directly.
 //! - `log`: opmux's own log file of pane starts, exits, signals and errors (tracing).
+//! - `output`: writes to the outer terminal on a thread of its own, so a stalled terminal
+//!   never blocks the event loop.
 //! - `ui`: `render(&App)` into a ratatui frame: panes, titles, status line, help overlay.
 //! - `tui`: the runtime: terminal set-up and restore, the event loop, frame pacing, and
 //!   carrying out effects (spawning, signalling, counting a stopping pane's processes).
@@ -29,6 +31,7 @@ pub mod event;
 pub mod keys;
 pub mod layout;
 pub mod log;
+pub mod output;
 pub mod pane;
 pub mod process;
 pub mod tui;

@@ -7,7 +7,7 @@
 //! changes keep coming they are coalesced into one frame per [`FRAME`]; and
 //! with no change there is no timer at all, so an idle opmux never wakes.
 
-use std::io::{BufWriter, IsTerminal, Stdout, Write};
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,7 @@ use tokio::time::sleep_until;
 use crate::app::{App, Effect};
 use crate::config::Settings;
 use crate::event::Event;
+use crate::output::{self, Outbox, Watch};
 use crate::pane::PaneState;
 use crate::pane::pty::{Pty, Wiring};
 use crate::process::{self, PaneProcesses, proc::ProcessTable};
@@ -52,7 +53,7 @@ pub fn run(settings: Settings) -> Result<i32> {
     runtime.block_on(event_loop(settings))
 }
 
-type Backend = CrosstermBackend<BufWriter<Stdout>>;
+type Backend = CrosstermBackend<Outbox>;
 
 /// Restores the terminal when dropped; exists from the moment raw mode is on.
 struct TerminalGuard;
@@ -65,11 +66,13 @@ impl Drop for TerminalGuard {
 
 /// Puts the terminal in raw mode on the alternate screen with mouse and
 /// bracketed-paste reporting. The guard undoes it even if a later step fails.
-fn enter_terminal() -> Result<(TerminalGuard, Terminal<Backend>)> {
+fn enter_terminal(
+    events: &UnboundedSender<Event>,
+) -> Result<(TerminalGuard, Terminal<Backend>, Watch)> {
     install_panic_hook();
     crossterm::terminal::enable_raw_mode().context("switching the terminal to raw mode")?;
     let guard = TerminalGuard;
-    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout());
+    let (mut out, watch) = output::spawn(events.clone()).context("starting the output thread")?;
     crossterm::execute!(
         out,
         EnterAlternateScreen,
@@ -78,21 +81,34 @@ fn enter_terminal() -> Result<(TerminalGuard, Terminal<Backend>)> {
     )
     .context("setting the terminal up")?;
     let terminal = Terminal::new(CrosstermBackend::new(out)).context("starting the renderer")?;
-    Ok((guard, terminal))
+    Ok((guard, terminal, watch))
 }
 
-/// Undoes everything `enter_terminal` did. Safe to call more than once.
+/// How long restoring the terminal may take: a terminal that stopped reading
+/// must not keep opmux from exiting.
+const RESTORE_LIMIT: Duration = Duration::from_secs(1);
+
+/// Undoes everything `enter_terminal` did, waiting at most [`RESTORE_LIMIT`]
+/// for the terminal to take the bytes. Safe to call more than once.
 fn restore_terminal() {
-    let mut out = std::io::stdout();
-    let _ = crossterm::execute!(
-        out,
-        DisableBracketedPaste,
-        DisableMouseCapture,
-        LeaveAlternateScreen,
-        crossterm::cursor::Show
-    );
+    let (done, wait) = std::sync::mpsc::channel();
+    let writer = std::thread::Builder::new().spawn(move || {
+        let mut out = std::io::stdout();
+        let _ = crossterm::execute!(
+            out,
+            DisableBracketedPaste,
+            DisableMouseCapture,
+            LeaveAlternateScreen,
+            crossterm::cursor::Show
+        );
+        let _ = out.flush();
+        let _ = done.send(());
+    });
+    if writer.is_ok() {
+        let _ = wait.recv_timeout(RESTORE_LIMIT);
+    }
+    // Changing the terminal's mode takes effect at once, written or not.
     let _ = crossterm::terminal::disable_raw_mode();
-    let _ = out.flush();
 }
 
 /// On a panic anywhere, even in a pane's thread: restore the terminal, SIGKILL
@@ -102,8 +118,9 @@ fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         tracing::error!("panic: {info}");
-        restore_terminal();
+        // Kill first: restoring may wait on a terminal that stopped reading.
         process::kill_everything_now();
+        restore_terminal();
         previous(info);
         std::process::exit(101);
     }));
@@ -161,11 +178,10 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     let (cols, rows) = crossterm::terminal::size().context("reading the terminal size")?;
     let (events, mut inbox) = unbounded_channel();
     let mut app = App::from_settings(settings, Size::new(rows, cols));
-    let (guard, mut terminal) = enter_terminal()?;
-    if let Err(e) = subreaper
-        && let Some(pane) = app.panes.first_mut()
-    {
-        pane.error = Some(format!(
+    let (guard, mut terminal, output) = enter_terminal(&events)?;
+    let mut notices = Vec::new();
+    if let Err(e) = subreaper {
+        notices.push(format!(
             "not a subreaper ({e}): escaped processes may outlive opmux"
         ));
     }
@@ -176,11 +192,10 @@ async fn event_loop(settings: Settings) -> Result<i32> {
             ?path,
             "opmux started"
         ),
-        Err(e) => {
-            if let Some(pane) = app.panes.first_mut() {
-                pane.error = Some(format!("no log: {e:#}"));
-            }
-        }
+        Err(e) => notices.push(format!("no log: {e:#}")),
+    }
+    if !notices.is_empty() {
+        app.notice = Some(notices.join("; "));
     }
     let effects = app.start();
     apply(&mut app, effects, &events);
@@ -194,9 +209,16 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     let mut can_draw = true;
     let mut countdown_at: Option<Instant> = None;
     let mut give_up_at: Option<Instant> = None;
+    let mut recount = Recount::default();
+    // Whether opmux has descendants left, as of the last recount during a
+    // shutdown; the shutdown ends once no pane and none of these is left.
+    let mut descendants_left = true;
     loop {
         let now = Instant::now();
-        if pacer.next.is_some_and(|at| at <= now) {
+        if pacer.next.is_some_and(|at| at <= now) && output.backlog() > output::MAX_BACKLOG {
+            // The terminal is not keeping up: try again a frame later.
+            pacer.next = Some(now + FRAME);
+        } else if pacer.next.is_some_and(|at| at <= now) {
             pacer.next = None;
             pacer.last = now;
             app.needs_redraw = false;
@@ -213,15 +235,32 @@ async fn event_loop(settings: Settings) -> Result<i32> {
             }
         }
         if let Some(shutdown) = app.shutdown {
-            if app.all_exited() && !process::any_descendant_alive() {
+            if app.all_exited() && !descendants_left {
                 break;
+            }
+            if app.all_exited() {
+                recount.request();
             }
             if shutdown.killed && give_up_at.is_none() {
                 give_up_at = Some(Instant::now() + AFTER_KILL);
             }
             if give_up_at.is_some_and(|at| at <= Instant::now()) {
-                tracing::warn!("processes still alive one second after SIGKILL; exiting anyway");
-                break;
+                let survivors = process::live_descendants();
+                if survivors.is_empty() {
+                    break;
+                }
+                tracing::warn!(
+                    ?survivors,
+                    "processes still alive one second after SIGKILL; exiting anyway"
+                );
+                output.wait_drained(RESTORE_LIMIT);
+                drop(terminal);
+                drop(guard);
+                eprintln!(
+                    "opmux: {} process(es) survived SIGKILL and were left running: {survivors:?}",
+                    survivors.len()
+                );
+                return Ok(1);
             }
         }
         if app.counting_down() && countdown_at.is_none() {
@@ -233,6 +272,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
             Some(event) = inbox.recv() => Some(event),
             Some(()) = signals.child.recv() => {
                 reap(&mut app, &events, &mut pacer);
+                recount.request();
                 None
             }
             Some(()) = signals.term.recv() => Some(Event::Signal(Signal::SIGTERM)),
@@ -246,11 +286,20 @@ async fn event_loop(settings: Settings) -> Result<i32> {
             () = sleep_until(give_up_at.unwrap_or(now).into()), if give_up_at.is_some() => None,
             () = sleep_until(countdown_at.unwrap_or(now).into()), if countdown_at.is_some() => {
                 countdown_at = None;
-                count_stopping(&mut app, &events, &mut pacer);
+                recount.request();
                 pacer.request();
                 None
             }
+            () = sleep_until(recount.at.unwrap_or(now).into()), if recount.at.is_some() => {
+                recount.done();
+                count_stopping(&mut app, &events, &mut pacer);
+                if app.shutdown.is_some() {
+                    descendants_left = process::any_descendant_alive();
+                }
+                None
+            }
         };
+
         if let Some(event) = event {
             handle(&mut app, event, &events, &mut pacer);
             // Take whatever else is already waiting before drawing once.
@@ -261,6 +310,8 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     tracing::info!(code, "opmux exits");
     // Leave no zombie behind, even one whose SIGCHLD has not been handled yet.
     process::reap();
+    // Let the last frame out before the terminal is restored behind it.
+    output.wait_drained(RESTORE_LIMIT);
     drop(terminal);
     drop(guard);
     Ok(code)
@@ -336,17 +387,18 @@ fn drain(
 }
 
 /// What identifies pane `index`'s processes right now.
-fn pane_processes<'a>(app: &App, index: usize, tag: &'a str) -> Option<PaneProcesses<'a>> {
+fn pane_processes<'a>(app: &'a App, index: usize, tag: &'a str) -> Option<PaneProcesses<'a>> {
     let pane = &app.panes[index];
     Some(PaneProcesses {
         sid: pane.state.pid()?,
         foreground: pane.pty.as_ref().and_then(Pty::foreground_group),
         tag,
+        tty: pane.pty.as_ref().and_then(Pty::tty),
     })
 }
 
 /// Routes reaped statuses to their panes, with how many of each pane's
-/// processes are left, then recounts every stopping pane.
+/// processes are left.
 fn reap(app: &mut App, events: &UnboundedSender<Event>, pacer: &mut Pacer) {
     let reaped = process::reap();
     if reaped.is_empty() {
@@ -370,46 +422,84 @@ fn reap(app: &mut App, events: &UnboundedSender<Event>, pacer: &mut Pacer) {
         };
         handle(app, exited, events, pacer);
     }
-    count_stopping(app, events, pacer);
 }
 
-/// Tells the app how many processes each stopping pane whose main process
-/// is gone has left.
+/// When the processes of stopping panes are next counted. Counting reads
+/// /proc, so it happens at most every [`RECOUNT`], however many children end.
+#[derive(Default)]
+struct Recount {
+    at: Option<Instant>,
+    last: Option<Instant>,
+}
+
+/// The shortest time between two counts of stopping panes' processes.
+const RECOUNT: Duration = Duration::from_millis(50);
+
+impl Recount {
+    fn request(&mut self) {
+        if self.at.is_none() {
+            let now = Instant::now();
+            self.at = Some(self.last.map_or(now, |last| (last + RECOUNT).max(now)));
+        }
+    }
+
+    fn done(&mut self) {
+        self.at = None;
+        self.last = Some(Instant::now());
+    }
+}
+
+/// Counts what each stopping pane has left: tells the app for panes whose
+/// main process is gone, and SIGKILLs again what outlived a SIGKILL (a
+/// process forked just as the last one was sent).
 fn count_stopping(app: &mut App, events: &UnboundedSender<Event>, pacer: &mut Pacer) {
-    let waiting: Vec<usize> = (0..app.panes.len())
-        .filter(|&i| {
-            matches!(
-                app.panes[i].state,
-                PaneState::Stopping { exit: Some(_), .. }
-            )
-        })
+    let stopping: Vec<usize> = (0..app.panes.len())
+        .filter(|&i| matches!(app.panes[i].state, PaneState::Stopping { .. }))
         .collect();
-    if waiting.is_empty() {
+    if stopping.is_empty() {
         return;
     }
     let table = ProcessTable::read();
-    for index in waiting {
+    for index in stopping {
         let tag = process::pane_tag(index);
-        let left = pane_processes(app, index, &tag).map_or(0, |p| p.find(&table).len());
-        let counted = Event::PaneProcessesLeft {
-            pane: PaneId(index),
-            left,
+        let Some(processes) = pane_processes(app, index, &tag) else {
+            continue;
         };
-        handle(app, counted, events, pacer);
+        let left = processes.find(&table).len();
+        let (exited, killed) = match app.panes[index].state {
+            PaneState::Stopping { exit, killed, .. } => (exit.is_some(), killed),
+            _ => (false, false),
+        };
+        if killed && left > 0 {
+            processes.signal(Signal::SIGKILL);
+        }
+        if exited {
+            let counted = Event::PaneProcessesLeft {
+                pane: PaneId(index),
+                left,
+            };
+            handle(app, counted, events, pacer);
+        }
     }
 }
 
 fn start_pane(app: &mut App, id: PaneId, events: &UnboundedSender<Event>) -> Event {
     let size = app.pane_size(id);
     let pane = &mut app.panes[id.0];
-    if pane.run > 1 {
-        // A new run on the old screen: reset the modes the last program set
-        // and mark where the new output starts.
-        pane.screen().process(RESTART_BANNER.as_bytes());
+    {
+        let mut screen = pane.screen();
+        // From here on the screen takes this run's output only.
+        pane.live_run.store(pane.run, Ordering::Release);
+        if pane.run > 1 {
+            // A new run on the old screen: reset the modes the last program
+            // set and mark where the new output starts.
+            screen.process(RESTART_BANNER.as_bytes());
+        }
     }
     let wiring = Wiring {
         id,
         run: pane.run,
+        live_run: pane.live_run.clone(),
         screen: pane.screen.clone(),
         dirty: pane.dirty.clone(),
         events: events.clone(),

@@ -582,3 +582,18 @@ fn a_second_quit_or_signal_kills_at_once_instead_of_waiting() {
         assert_eq!(sleepers(&m), [], "after a second {how}");
     }
 }
+
+#[test]
+fn a_stalled_terminal_does_not_keep_opmux_from_stopping_its_panes() {
+    let m = marker("stalled");
+    let flood = format!("yes stalled-terminal-flood & exec sleep 1000.{m}");
+    let mut opmux = Opmux::start(&["--stop-timeout", "1", &flood], 24, 80);
+    opmux.wait_text("stalled-terminal-flood");
+    common::eventually("the pane started", || sleepers(&m).len() == 1);
+    // Nobody reads the terminal any more; opmux's writes to it soon block.
+    opmux.stall(true);
+    kill(opmux.pid, Signal::SIGTERM).unwrap();
+    assert_eq!(opmux.wait_exit(), 128 + 15);
+    assert_eq!(sleepers(&m), [], "the pane outlived opmux");
+    opmux.stall(false);
+}

@@ -37,6 +37,7 @@ fn output_and_stderr_reach_the_screen_and_the_reaper_gets_the_status() {
     let wiring = Wiring {
         id: PaneId(7),
         run: 1,
+        live_run: Arc::new(std::sync::atomic::AtomicU32::new(1)),
         screen: screen.clone(),
         dirty: Arc::new(AtomicBool::new(false)),
         events: tx,
@@ -94,6 +95,7 @@ fn a_missing_working_folder_fails_the_spawn_instead_of_using_another() {
     let wiring = Wiring {
         id: PaneId(0),
         run: 1,
+        live_run: Arc::new(std::sync::atomic::AtomicU32::new(1)),
         screen: Arc::new(Mutex::new(Screen::new(Size::new(5, 5)))),
         dirty: Arc::new(AtomicBool::new(false)),
         events: tx,

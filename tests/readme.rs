@@ -63,3 +63,27 @@ fn the_demo_config_checks_clean() {
     assert!(loaded.settings.panes[0].ready.is_some());
     assert!(!loaded.settings.panes[1].depends_on.is_empty());
 }
+
+#[test]
+fn the_readme_keeps_its_promises_in_writing() {
+    for heading in [
+        "## Try it",
+        "## Keys",
+        "## opmux.toml",
+        "### Moving from a Procfile",
+        "### Moving from mprocs.yaml",
+        "## Stopping, restarting and quitting",
+        "## Log",
+        "## What opmux guarantees about processes, and what it cannot",
+        "## Benchmark",
+    ] {
+        assert!(
+            README.contains(&format!("\n{heading}\n")),
+            "README lost its section {heading:?}"
+        );
+    }
+    assert!(
+        README.contains("killed with SIGKILL"),
+        "what survives a SIGKILLed opmux is documented"
+    );
+}

@@ -6,7 +6,7 @@ pub mod pty;
 pub mod screen;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
@@ -108,6 +108,9 @@ pub struct Pane {
     /// Counts the runs; events from a run's threads carry its number, so a
     /// late event from an earlier run is not taken for the current one.
     pub run: u32,
+    /// The run whose output may reach the screen, shared with the parser
+    /// threads: output an earlier run's threads still hold is dropped.
+    pub live_run: Arc<AtomicU32>,
     pub supervision: Supervision,
 }
 
@@ -153,6 +156,7 @@ impl Pane {
             pty: None,
             error: None,
             run: 0,
+            live_run: Arc::new(AtomicU32::new(0)),
             supervision: Supervision::default(),
         }
     }

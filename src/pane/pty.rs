@@ -40,6 +40,9 @@ pub struct Wiring {
     pub id: PaneId,
     /// The run these threads belong to, carried on their events.
     pub run: u32,
+    /// The run whose output the screen takes; once it moves on, this run's
+    /// late output is dropped instead of mixing into the next run's screen.
+    pub live_run: Arc<std::sync::atomic::AtomicU32>,
     pub screen: Arc<Mutex<Screen>>,
     /// Set by the parser when the screen changed, cleared by the renderer. The
     /// parser only wakes the main task when it flips this from false to true.
@@ -55,6 +58,8 @@ pub struct Pty {
     master: Box<dyn MasterPty + Send>,
     input: mpsc::Sender<Vec<u8>>,
     pub pid: Pid,
+    /// The terminal's device, `/dev/pts/N`.
+    tty: Option<std::path::PathBuf>,
 }
 
 impl Pty {
@@ -131,10 +136,12 @@ impl Pty {
         // The one reaper owns waitpid; portable-pty's handle is not used to wait.
         drop(child);
         let pid = pid.context("the spawned program has no pid")?;
+        let tty = pair.master.tty_name();
         Ok(Self {
             master: pair.master,
             input,
             pid,
+            tty,
         })
     }
 
@@ -149,6 +156,11 @@ impl Pty {
     /// program's foreground group.
     pub fn resize(&self, size: Size) -> Result<()> {
         self.master.resize(pty_size(size.at_least_one()))
+    }
+
+    /// The terminal's device, `/dev/pts/N`.
+    pub fn tty(&self) -> Option<&std::path::Path> {
+        self.tty.as_deref()
     }
 
     /// The PTY's foreground process group, which an interactive shell moves
@@ -250,13 +262,18 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
         };
         let answer = {
             let mut screen = wiring.screen.lock();
-            screen.process(&first);
+            let live = wiring.live_run.load(Ordering::Acquire) == wiring.run;
+            if live {
+                screen.process(&first);
+            }
             let mut parsed = first.len();
             // Parse what else is already waiting in the same lock, up to a budget.
             while parsed < PARSE_BUDGET {
                 match chunks.try_recv() {
                     Ok(Chunk::Data(more)) => {
-                        screen.process(&more);
+                        if live {
+                            screen.process(&more);
+                        }
                         parsed += more.len();
                     }
                     Ok(end) => {

@@ -99,25 +99,34 @@ pub struct PaneProcesses<'a> {
     pub foreground: Option<Pid>,
     /// The pane's [`PANE_TAG_VAR`] value.
     pub tag: &'a str,
+    /// The pane's terminal (`/dev/pts/N`) while opmux holds it open, so the
+    /// number cannot have passed to another pane.
+    pub tty: Option<&'a std::path::Path>,
 }
 
 impl PaneProcesses<'_> {
-    /// Every live process of the pane: members of its session or foreground
-    /// group, processes carrying its tag, and all their descendants. Only
-    /// descendants of opmux are considered, so a reused id can never point
-    /// at a stranger's process.
+    /// Every live process of the pane, among opmux's descendants (so a reused
+    /// id never points at a stranger's process): those carrying the pane's
+    /// tag; untagged ones in its session or foreground group, or with its
+    /// terminal as standard input or output (an escapee that cleared its
+    /// environment); and all their descendants. A process carrying another
+    /// pane's tag is never claimed, even in a session whose id was reused.
     pub fn find(&self, table: &proc::ProcessTable) -> Vec<Pid> {
-        let me = nix::unistd::getpid();
-        let ours = table.descendants(me);
-        let wanted = format!("{PANE_TAG_VAR}={}", self.tag);
+        let ours = table.descendants(nix::unistd::getpid());
         let seeds: Vec<Pid> = ours
             .into_iter()
             .filter(|&pid| {
-                table.get(pid).is_some_and(|p| {
-                    p.session == self.sid
-                        || Some(p.pgrp) == self.foreground
-                        || proc::environ_has(pid, &wanted)
-                })
+                let Some(p) = table.get(pid) else {
+                    return false;
+                };
+                match proc::environ_value(pid, PANE_TAG_VAR) {
+                    Some(tag) => tag == self.tag,
+                    None => {
+                        p.session == self.sid
+                            || Some(p.pgrp) == self.foreground
+                            || self.tty.is_some_and(|tty| proc::uses_tty(pid, tty))
+                    }
+                }
             })
             .collect();
         let mut found = table.descendants_of_all(&seeds);
@@ -128,14 +137,42 @@ impl PaneProcesses<'_> {
         found
     }
 
-    /// Sends `signal` to every process of the pane; returns how many there were.
+    /// Sends `signal` to every process of the pane; returns how many there
+    /// were. SIGKILL is sent until a fresh look finds nothing alive, since a
+    /// process may fork between the look and the kill.
     pub fn signal(&self, signal: Signal) -> usize {
         let table = proc::ProcessTable::read();
         let found = self.find(&table);
         for &pid in &found {
             signal_process(&table, pid, signal);
         }
+        if signal == Signal::SIGKILL {
+            kill_until_gone(|table| self.find(table));
+        }
         found.len()
+    }
+}
+
+/// How many fresh looks a SIGKILL gets to find late forks; bounded, since a
+/// process stuck in the kernel may take a while to die.
+const KILL_ROUNDS: usize = 50;
+
+/// SIGKILLs whatever `find` returns until a look finds nothing alive. A killed
+/// process cannot fork again, so this converges in a few rounds.
+fn kill_until_gone(find: impl Fn(&proc::ProcessTable) -> Vec<Pid>) {
+    for _ in 0..KILL_ROUNDS {
+        let table = proc::ProcessTable::read();
+        let alive: Vec<Pid> = find(&table)
+            .into_iter()
+            .filter(|&pid| table.get(pid).is_some_and(|p| p.state != 'Z'))
+            .collect();
+        if alive.is_empty() {
+            return;
+        }
+        for pid in alive {
+            signal_process(&table, pid, Signal::SIGKILL);
+        }
+        std::thread::yield_now();
     }
 }
 
@@ -155,7 +192,7 @@ fn signal_process(table: &proc::ProcessTable, pid: Pid, signal: Signal) {
             let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
             if proc::stat(pid).is_some_and(|now| now.start_time == seen.start_time) {
                 // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
-                unsafe {
+                let sent = unsafe {
                     libc::syscall(
                         libc::SYS_pidfd_send_signal,
                         fd.as_raw_fd(),
@@ -164,21 +201,36 @@ fn signal_process(table: &proc::ProcessTable, pid: Pid, signal: Signal) {
                         0,
                     )
                 };
+                if sent != 0 && Errno::last() != Errno::ESRCH {
+                    tracing::warn!(%pid, %signal, error = %Errno::last(), "could not signal");
+                }
             }
             return;
         }
-        if Errno::last() != Errno::ENOSYS {
-            // The process is gone.
-            return;
+        match Errno::last() {
+            Errno::ENOSYS => {}
+            Errno::ESRCH => return,
+            error => {
+                tracing::warn!(%pid, %signal, %error, "could not open a pidfd; signalling by pid");
+            }
         }
     }
-    // Without pidfds (old kernels, other systems) the best left is kill.
-    let _ = kill(pid, signal);
+    // Without a pidfd (old kernels, other systems) the best left is a
+    // last check of the start time, then kill.
+    if proc::stat(pid).is_none_or(|now| now.start_time == seen.start_time) {
+        let _ = kill(pid, signal);
+    }
 }
 
 /// Sends `signal` to every descendant of opmux that belongs to none of
 /// `panes`: a process that cleared its environment after escaping.
+/// SIGKILL goes to every descendant instead: it comes last, when whatever
+/// is still alive must go, whoever it belongs to.
 pub fn signal_strays(panes: &[PaneProcesses<'_>], signal: Signal) {
+    if signal == Signal::SIGKILL {
+        signal_all_descendants(signal);
+        return;
+    }
     let table = proc::ProcessTable::read();
     let claimed: Vec<Pid> = panes.iter().flat_map(|p| p.find(&table)).collect();
     for pid in table.descendants(nix::unistd::getpid()) {
@@ -191,10 +243,24 @@ pub fn signal_strays(panes: &[PaneProcesses<'_>], signal: Signal) {
 /// Sends `signal` to every descendant of opmux. Since opmux is a subreaper this
 /// covers every process any pane started, wherever it went.
 pub fn signal_all_descendants(signal: Signal) {
+    let me = nix::unistd::getpid();
     let table = proc::ProcessTable::read();
-    for pid in table.descendants(nix::unistd::getpid()) {
+    for pid in table.descendants(me) {
         signal_process(&table, pid, signal);
     }
+    if signal == Signal::SIGKILL {
+        kill_until_gone(|table| table.descendants(me));
+    }
+}
+
+/// The descendants of opmux still alive (zombies do not count).
+pub fn live_descendants() -> Vec<Pid> {
+    let table = proc::ProcessTable::read();
+    table
+        .descendants(nix::unistd::getpid())
+        .into_iter()
+        .filter(|&pid| table.get(pid).is_some_and(|p| p.state != 'Z'))
+        .collect()
 }
 
 /// Whether any descendant of opmux is still alive (zombies do not count).

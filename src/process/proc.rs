@@ -101,11 +101,21 @@ impl ProcessTable {
     }
 }
 
-/// Whether the environment of `pid` holds the exact entry `entry` (`KEY=value`).
-/// A process that is gone, or not ours to read, does not.
-pub fn environ_has(pid: Pid, entry: &str) -> bool {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == entry.as_bytes()))
+/// The value of variable `key` in the environment `pid` started with. A
+/// process that is gone, or not ours to read, has none.
+pub fn environ_value(pid: Pid, key: &str) -> Option<String> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    env.split(|b| *b == 0).find_map(|var| {
+        let value = var.strip_prefix(key.as_bytes())?.strip_prefix(b"=")?;
+        Some(String::from_utf8_lossy(value).into_owned())
+    })
+}
+
+/// Whether `pid` has the terminal `tty` as its standard input, output or error.
+pub fn uses_tty(pid: Pid, tty: &std::path::Path) -> bool {
+    (0..3).any(|fd| {
+        std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).is_ok_and(|target| target == tty)
+    })
 }
 
 /// Parses `/proc/PID/stat`. The command name sits in parentheses and may itself

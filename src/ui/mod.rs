@@ -208,6 +208,12 @@ fn status_line(app: &App, now: Instant) -> Paragraph<'static> {
         None => format!(" {p} ? help · {p} q quit "),
     };
     spans.push(Span::styled(hint, Style::new().fg(MUTED)));
+    if let Some(notice) = &app.notice {
+        spans.push(Span::styled(
+            format!(" ! {notice} "),
+            Style::new().fg(Color::Red),
+        ));
+    }
     Paragraph::new(Line::from(spans))
 }
 

@@ -23,6 +23,9 @@ struct Shared {
     parser: Mutex<vt100::Parser>,
     /// Notified after every chunk of output is parsed.
     changed: Condvar,
+    /// While set, the reader stops reading, like a terminal that stalls.
+    paused: Mutex<bool>,
+    resumed: Condvar,
 }
 
 pub struct Opmux {
@@ -104,6 +107,8 @@ impl Opmux {
                 0,
             )),
             changed: Condvar::new(),
+            paused: Mutex::new(false),
+            resumed: Condvar::new(),
         });
         // The reader polls a copy of the master and a pipe, so `hang_up` can
         // stop it and close every copy of the master, as a lost terminal would.
@@ -117,6 +122,8 @@ impl Opmux {
             use std::os::fd::AsFd;
             let mut buf = [0u8; 65536];
             loop {
+                let paused = feed.paused.lock().unwrap();
+                drop(feed.resumed.wait_while(paused, |p| *p).unwrap());
                 let mut fds = [
                     PollFd::new(reading.as_fd(), PollFlags::POLLIN),
                     PollFd::new(wake_rx.as_fd(), PollFlags::POLLIN),
@@ -226,6 +233,12 @@ impl Opmux {
             std::num::NonZeroU16::new(rows).unwrap(),
             std::num::NonZeroU16::new(cols).unwrap(),
         );
+    }
+
+    /// Stops reading opmux's output, as a stalled terminal would, or goes on.
+    pub fn stall(&self, stalled: bool) {
+        *self.shared.paused.lock().unwrap() = stalled;
+        self.shared.resumed.notify_all();
     }
 
     /// Closes opmux's terminal, as a dropped SSH connection or a closed
@@ -368,8 +381,11 @@ pub fn sleepers(marker: &str) -> Vec<Pid> {
 /// Digits unique to one test in one run, to find its processes by command
 /// line: `sleep 1000.<marker>` is a valid, recognisable sleep.
 pub fn marker(test: &str) -> String {
-    let sum: u32 = test.bytes().map(u32::from).sum();
-    format!("{}{}{sum}", std::process::id(), test.len())
+    use std::sync::atomic::{AtomicU32, Ordering};
+    // A counter, so two tests that pick the same word never share a marker.
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{}{:03}{n:03}", std::process::id(), test.len() % 1000)
 }
 
 /// Waits until `done` holds, re-checking whenever `/proc` may have changed.
