@@ -566,12 +566,9 @@ impl App {
             _ if self.shutdown.is_some() || self.panes.is_empty() => {}
             Action::StopPane => {
                 let index = self.focus;
-                // A manual stop is not undone by the restart policy.
-                self.panes[index].supervision.auto_restart = false;
-                if self.cancel_pending(index) {
+                if self.halt(index) {
                     return Vec::new();
                 }
-                self.forget_restart(index);
                 return match self.panes[index].state {
                     // A second stop while stopping kills at once, as a second quit does.
                     PaneState::Stopping { .. } => self.kill(index, now, false),
@@ -611,11 +608,9 @@ impl App {
             }
             Action::KillPane => {
                 let index = self.focus;
-                self.panes[index].supervision.auto_restart = false;
-                if self.cancel_pending(index) {
+                if self.halt(index) {
                     return Vec::new();
                 }
-                self.forget_restart(index);
                 return self.kill(index, now, false);
             }
             Action::AwaitCommand | Action::Nothing => {}
@@ -745,11 +740,19 @@ impl App {
         true
     }
 
-    /// A stop or kill overrides a restart asked for earlier in the same stop.
-    fn forget_restart(&mut self, index: usize) {
+    /// What a manual stop or kill does before any signal: automatic
+    /// restarts go off until a manual start (the policy never undoes it), and
+    /// neither a pending start nor a restart asked for earlier survives.
+    /// Returns whether that was all there was to stop.
+    fn halt(&mut self, index: usize) -> bool {
+        self.panes[index].supervision.auto_restart = false;
+        if self.cancel_pending(index) {
+            return true;
+        }
         if let PaneState::Stopping { restart, .. } = &mut self.panes[index].state {
             *restart = false;
         }
+        false
     }
 
     /// Whether every run is over: no pane has a process left.

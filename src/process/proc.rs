@@ -61,6 +61,11 @@ impl ProcessTable {
         }
     }
 
+    /// Every pid in the table.
+    pub fn pids(&self) -> impl Iterator<Item = Pid> + '_ {
+        self.processes.keys().copied()
+    }
+
     pub fn get(&self, pid: Pid) -> Option<&ProcessInfo> {
         self.processes.get(&pid)
     }

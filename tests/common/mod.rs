@@ -328,25 +328,10 @@ fn run_tag() -> String {
 
 /// Every process whose environment holds `TAG_VAR=tag`.
 fn tagged(tag: &str) -> Vec<Pid> {
-    let wanted = format!("{TAG_VAR}={tag}");
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-        if environ
-            .split(|b| *b == 0)
-            .any(|var| var == wanted.as_bytes())
-        {
-            found.push(Pid::from_raw(pid));
-        }
-    }
-    found
+    ProcessTable::read()
+        .pids()
+        .filter(|&pid| opmux::process::proc::environ_value(pid, TAG_VAR).as_deref() == Some(tag))
+        .collect()
 }
 
 /// Whether a process with this pid exists and is not a zombie.
@@ -359,23 +344,18 @@ pub fn alive(pid: Pid) -> bool {
 /// Every live `sleep 1000.<marker>` process.
 pub fn sleepers(marker: &str) -> Vec<Pid> {
     let wanted = format!("1000.{marker}");
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let argv: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let is_sleep = argv.first().is_some_and(|a| a.ends_with(b"sleep"));
-        if is_sleep && argv.get(1) == Some(&wanted.as_bytes()) && alive(Pid::from_raw(pid)) {
-            found.push(Pid::from_raw(pid));
-        }
-    }
-    found
+    let table = ProcessTable::read();
+    table
+        .pids()
+        .filter(|&pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let argv: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            let is_sleep = argv.first().is_some_and(|a| a.ends_with(b"sleep"));
+            is_sleep
+                && argv.get(1) == Some(&wanted.as_bytes())
+                && table.get(pid).is_some_and(|p| p.state != 'Z')
+        })
+        .collect()
 }
 
 /// Digits unique to one test in one run, to find its processes by command
