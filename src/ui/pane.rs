@@ -5,9 +5,10 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 
-/// Draws `screen` into `area`, clipped to it. A wide character that would
-/// straddle the right edge is drawn as a blank, so it never spills into the
-/// neighbouring pane or border.
+/// Draws `screen` into `area`, clipped to it. The area is expected blank, as
+/// it is in a new frame: blank cells of the screen are not written again. A
+/// wide character that would straddle the right edge is drawn as a blank, so
+/// it never spills into the neighbouring pane or border.
 pub fn draw_screen(buf: &mut Buffer, area: Rect, screen: &vt100::Screen) {
     let area = area.intersection(buf.area);
     let (rows, cols) = screen.size();
@@ -16,7 +17,9 @@ pub fn draw_screen(buf: &mut Buffer, area: Rect, screen: &vt100::Screen) {
             let Some(cell) = screen.cell(row, col) else {
                 continue;
             };
-            if cell.is_wide_continuation() {
+            // The frame starts blank, so a blank cell with nothing that shows
+            // on a blank (background, inverse, underline) needs no write.
+            if cell.is_wide_continuation() || is_plain_blank(cell) {
                 continue;
             }
             let (x, y) = (area.x + col, area.y + row);
@@ -37,6 +40,13 @@ pub fn draw_screen(buf: &mut Buffer, area: Rect, screen: &vt100::Screen) {
             }
         }
     }
+}
+
+fn is_plain_blank(cell: &vt100::Cell) -> bool {
+    !cell.has_contents()
+        && cell.bgcolor() == vt100::Color::Default
+        && !cell.inverse()
+        && !cell.underline()
 }
 
 fn cell_style(cell: &vt100::Cell) -> Style {
