@@ -86,6 +86,7 @@ fn tmux(panes: &[&str], tag: &str) -> CommandBuilder {
 fn stop_tmux(tag: &str, _child: &mut Box<dyn Child + Send + Sync>) {
     let _ = Command::new("tmux")
         .args(["-L", tag, "kill-server"])
+        .stderr(std::process::Stdio::null())
         .status();
 }
 
