@@ -281,9 +281,17 @@ impl App {
                 self.wake_waiters()
             }
             Event::PaneFailed { pane, error } => {
-                if let Some(pane) = self.panes.get_mut(pane.0) {
-                    pane.state = PaneState::Failed(error);
-                    pane.pty = None;
+                let Some(index) = self.panes.get(pane.0).map(|p| p.id.0) else {
+                    return Vec::new();
+                };
+                let pane = &mut self.panes[index];
+                pane.state = PaneState::Failed(error);
+                pane.pty = None;
+                // A program that could not start (not built yet, a folder
+                // gone) is a failed run to the restart policy, 127 as a
+                // shell says for a missing command.
+                if self.shutdown.is_none() {
+                    self.apply_restart_policy(index, ExitStatus::Exited(127), Duration::ZERO, now);
                 }
                 Vec::new()
             }
@@ -413,6 +421,8 @@ impl App {
         };
         let ran = now.saturating_duration_since(since);
         pane.state = PaneState::Exited { status, ran };
+        // Readiness belongs to a run; the next one must print its line again.
+        pane.supervision.ready = false;
         if status == ExitStatus::Exited(0) {
             pane.supervision.succeeded = true;
         }
@@ -600,10 +610,11 @@ impl App {
             Action::RestartPane => {
                 let index = self.focus;
                 self.reset_supervision(index);
-                return if self.panes[index].state.is_alive() {
-                    self.stop(index, now, true)
-                } else {
-                    vec![self.start_run(index)]
+                return match self.panes[index].state {
+                    ref state if state.is_alive() => self.stop(index, now, true),
+                    // Never started: its dependencies still apply, as with C-b s.
+                    PaneState::NotStarted => self.launch(index),
+                    _ => vec![self.start_run(index)],
                 };
             }
             Action::KillPane => {

@@ -940,3 +940,55 @@ fn next_deadline_and_counting_down_include_pending_restarts() {
     assert_eq!(app.next_deadline(), Some(t2 + secs(1)));
     assert!(app.counting_down());
 }
+
+// ---------------------------------------------------------------------------
+// Regressions from review
+
+#[test]
+fn a_pane_that_cannot_start_is_retried_by_its_policy_and_not_otherwise() {
+    let t0 = Instant::now();
+    for (policy, retried) in [
+        (RestartPolicy::Always, true),
+        (RestartPolicy::OnFailure, true),
+        (RestartPolicy::Never, false),
+    ] {
+        let mut app = App::new(vec![supervised("api", policy, Some(2))], SIZE);
+        assert_eq!(app.start(), vec![start(0)]);
+        let failed_start = Event::PaneFailed {
+            pane: PaneId(0),
+            error: "program `api` is not on $PATH".into(),
+        };
+        assert_eq!(app.update(failed_start, t0), vec![]);
+        let restarting = matches!(app.panes[0].state, PaneState::Restarting { .. });
+        assert_eq!(restarting, retried, "{policy:?}: {:?}", app.panes[0].state);
+        if retried {
+            let at = restart_at(&app, 0);
+            assert_eq!(tick(&mut app, at), vec![start(0)]);
+        }
+    }
+}
+
+#[test]
+fn restart_on_a_pane_never_started_still_waits_for_its_dependencies() {
+    let t0 = Instant::now();
+    let db = announcing("db", "ready");
+    let web = manual(after(spec("web"), 0, Condition::Ready));
+    let mut app = booted(vec![db, web], t0);
+    focus(&mut app, 1, t0);
+    assert_eq!(command_at(&mut app, 'r', t0), vec![]);
+    assert_eq!(app.panes[1].state, PaneState::Waiting { on: "db".into() });
+}
+
+#[test]
+fn readiness_ends_with_the_run_that_printed_it() {
+    let t0 = Instant::now();
+    let db = announcing("db", "ready");
+    let web = manual(after(spec("web"), 0, Condition::Ready));
+    let mut app = booted(vec![db, web], t0);
+    ready(&mut app, 0, 1, t0);
+    exit(&mut app, 0, failed(1), t0 + secs(1));
+    focus(&mut app, 1, t0 + secs(1));
+    // db is ready no more: web waits for its next run's ready line.
+    assert_eq!(command_at(&mut app, 's', t0 + secs(1)), vec![]);
+    assert_eq!(app.panes[1].state, PaneState::Waiting { on: "db".into() });
+}

@@ -140,6 +140,11 @@ impl Source<'_> {
             };
             return anyhow!("{at}: unknown field `{field}`{hint}");
         }
+        if message.starts_with("invalid type: map, expected a sequence")
+            && self.text[offset.min(self.text.len())..].starts_with("[pane")
+        {
+            return anyhow!("{at}: `[pane]` is one table; write `[[pane]]` for each pane");
+        }
         match self.key_on_line(offset) {
             Some(key) => anyhow!("{at}: field `{key}`: {message}"),
             None => anyhow!("{at}: {message}"),
@@ -592,6 +597,10 @@ depends_on = { db = "started", api = "ready" }
             (
                 "[[pane]\ncmd = \"x\"\n",
                 "opmux.toml:1:8: unclosed array table, expected `]`",
+            ),
+            (
+                "[pane]\ncmd = \"x\"\n",
+                "opmux.toml:1:1: `[pane]` is one table; write `[[pane]]` for each pane",
             ),
         ];
         for (text, expected) in cases {

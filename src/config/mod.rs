@@ -195,9 +195,11 @@ impl Settings {
         if let Some(path) = &config {
             // A file given to --check may be a Procfile too.
             let is_procfile = cli.check.as_ref().is_some_and(Option::is_some)
-                && path
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("Procfile"));
+                && path.file_name().is_some_and(|n| {
+                    n.to_string_lossy()
+                        .to_ascii_lowercase()
+                        .contains("procfile")
+                });
             if is_procfile {
                 settings.panes.extend(procfile::load(path)?);
             } else {
@@ -205,6 +207,12 @@ impl Settings {
                 top_stop_timeout = loaded.stop_timeout;
                 settings = loaded.settings;
                 from_file = settings.panes.len();
+                if from_file == 0 && cli.commands.is_empty() && cli.procfile.is_none() {
+                    bail!(
+                        "{}: defines no panes: add a [[pane]] table with a `cmd` for each command to run",
+                        path.display()
+                    );
+                }
             }
             settings.sources.push(path.clone());
         }
@@ -219,7 +227,8 @@ impl Settings {
             }
             settings.panes.push(PaneSpec::shell(line));
         }
-        if settings.panes.is_empty() {
+        let shell_fallback = settings.panes.is_empty();
+        if shell_fallback {
             let shell = env
                 .shell
                 .filter(|s| !s.trim().is_empty())
@@ -230,7 +239,9 @@ impl Settings {
             pane.stop_signal = Signal::SIGHUP;
             settings.panes.push(pane);
         }
-        let first_named = first_command.min(settings.panes.len() - 1);
+        // -n names the COMMAND panes, or the shell pane opened without any;
+        // panes from files keep the names the files give them.
+        let first_named = if shell_fallback { 0 } else { first_command };
         let named = &mut settings.panes[first_named..];
         if cli.names.len() > named.len() {
             bail!(
@@ -607,6 +618,45 @@ mod tests {
     fn empty_commands_and_names_are_errors() {
         assert!(settings(&["  "], None).is_err());
         assert!(settings(&["-n", "", "true"], None).is_err());
+    }
+
+    #[test]
+    fn names_never_rename_panes_from_files_and_empty_files_are_errors() {
+        let dir = std::env::temp_dir().join(format!("opmux-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let toml = dir.join("opmux.toml");
+        std::fs::write(&toml, "[[pane]]\nname = \"db\"\ncmd = \"x\"\n").unwrap();
+        let empty = dir.join("empty.toml");
+        std::fs::write(&empty, "prefix = \"C-a\"\n").unwrap();
+        let load = |args: &[&str]| {
+            let cli =
+                Cli::try_parse_from(std::iter::once("opmux").chain(args.iter().copied())).unwrap();
+            Settings::load(
+                &cli,
+                &Env {
+                    shell: None,
+                    cwd: &dir,
+                },
+            )
+            .map(|s| s.panes.iter().map(|p| p.name.clone()).collect::<Vec<_>>())
+        };
+        let toml_arg = toml.to_str().unwrap();
+        assert_eq!(
+            load(&["-c", toml_arg, "-n", "web", "npm start"]).unwrap(),
+            ["db", "web"]
+        );
+        let err = load(&["-c", toml_arg, "-n", "web"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("1 names given with -n/--name but only 0 COMMAND pane(s)"),
+            "{err}"
+        );
+        let err = load(&["-c", empty.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("empty.toml: defines no panes: add a [[pane]] table with a `cmd` for each command to run"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

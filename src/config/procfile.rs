@@ -11,11 +11,23 @@ use super::PaneSpec;
 pub fn load(path: &Path) -> Result<Vec<PaneSpec>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse(&text, &path.display().to_string())
+    let mut panes = parse(&text, &path.display().to_string())?;
+    // As foreman does, commands run from the Procfile's folder.
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let folder = std::path::absolute(folder)
+        .with_context(|| format!("resolving the folder of {}", path.display()))?;
+    for pane in &mut panes {
+        pane.cwd = Some(folder.clone());
+    }
+    Ok(panes)
 }
 
 /// Parses Procfile text; `file` names it in messages.
 pub fn parse(text: &str, file: &str) -> Result<Vec<PaneSpec>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut panes: Vec<PaneSpec> = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line_no = n + 1;
@@ -93,6 +105,10 @@ mod tests {
             ),
             ("a: x\na: y\n", "Procfile:2: process `a` is defined twice"),
             ("# nothing\n\n", "Procfile: no `name: command` lines"),
+            (
+                "\u{feff}web: ok\nx\n",
+                "Procfile:2: expected `name: command`, found `x`",
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(
