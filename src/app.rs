@@ -63,6 +63,8 @@ pub struct App {
     /// A warning about opmux itself (no log, not a subreaper), shown in the
     /// status line for the whole run.
     pub notice: Option<String>,
+    /// Where each pane's output lines are logged, as `NAME.log`.
+    pub log_dir: Option<std::path::PathBuf>,
     /// Whether an update changed what is drawn. A key that only goes to a
     /// pane changes nothing until the echo comes back, so it does not spend
     /// the frame the echo should be drawn in.
@@ -87,12 +89,14 @@ impl App {
 
     /// Builds the app for `settings` on a terminal of `size`.
     pub fn from_settings(settings: Settings, size: Size) -> Self {
-        Self::with_layout(
+        let mut app = Self::with_layout(
             settings.panes,
             size,
             settings.layout,
             Keymap::new(settings.prefix),
-        )
+        );
+        app.log_dir = settings.log_dir;
+        app
     }
 
     fn with_layout(specs: Vec<PaneSpec>, size: Size, layout: LayoutKind, keymap: Keymap) -> Self {
@@ -106,6 +110,7 @@ impl App {
             shutdown: None,
             layout,
             notice: None,
+            log_dir: None,
             needs_redraw: true,
         };
         let n = specs.len();
@@ -256,6 +261,7 @@ impl App {
             Event::PaneOutput(_) => Vec::new(),
             Event::PaneOutputClosed { pane, run, error } => {
                 if let Some(pane) = self.panes.get_mut(pane.0).filter(|p| p.run == run) {
+                    pane.output_open = false;
                     pane.error = error.or(pane.error.take());
                 }
                 Vec::new()
@@ -269,6 +275,7 @@ impl App {
             Event::PaneStarted { pane, pid } => {
                 if let Some(pane) = self.panes.get_mut(pane.0) {
                     pane.state = PaneState::Running { pid, since: now };
+                    pane.output_open = true;
                     pane.error = None;
                     pane.supervision.ready = false;
                 }

@@ -31,6 +31,11 @@ pub struct Cli {
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Appends each pane's rendered output lines to DIR/NAME.log
+    /// [default: the config file's `log_dir`].
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+
     /// Adds a pane for each `name: command` line of this Procfile.
     #[arg(long, value_name = "FILE")]
     pub procfile: Option<PathBuf>,

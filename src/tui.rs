@@ -307,6 +307,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
         }
     }
     let code = app.shutdown.map_or(0, |s| s.exit_code);
+    close_logs(&mut app, &mut inbox, &events, &mut pacer).await;
     tracing::info!(code, "opmux exits");
     // Leave no zombie behind, even one whose SIGCHLD has not been handled yet.
     process::reap();
@@ -315,6 +316,40 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     drop(terminal);
     drop(guard);
     Ok(code)
+}
+
+/// How long opmux waits at exit for panes' output to reach its end, so the
+/// logs hold everything the programs wrote.
+const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
+
+/// Lets every pane's reader and parser finish what the program wrote (its
+/// processes are gone, so the output ends), then closes the logs with the
+/// lines still on screen.
+async fn close_logs(
+    app: &mut App,
+    inbox: &mut UnboundedReceiver<Event>,
+    events: &UnboundedSender<Event>,
+    pacer: &mut Pacer,
+) {
+    if app.log_dir.is_none() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + OUTPUT_DRAIN;
+    while app.panes.iter().any(|p| p.output_open) {
+        match tokio::time::timeout_at(deadline, inbox.recv()).await {
+            Ok(Some(event)) => handle(app, event, events, pacer),
+            _ => break,
+        }
+    }
+    for pane in &app.panes {
+        if let Some(error) = pane.screen().close_log() {
+            tracing::warn!(
+                pane = pane.spec.name,
+                error,
+                "writing the pane's log failed"
+            );
+        }
+    }
 }
 
 fn handle(app: &mut App, event: Event, events: &UnboundedSender<Event>, pacer: &mut Pacer) {
@@ -483,6 +518,21 @@ fn count_stopping(app: &mut App, events: &UnboundedSender<Event>, pacer: &mut Pa
     }
 }
 
+/// Opens the pane's log in the log folder on its first run. A log that
+/// cannot be opened does not stop the pane; the error is returned for its title.
+fn open_log(app: &App, id: PaneId) -> Option<String> {
+    let dir = app.log_dir.as_ref()?;
+    let pane = &app.panes[id.0];
+    if pane.screen().has_log() {
+        return None;
+    }
+    let file = dir.join(format!("{}.log", pane.spec.name.replace('/', "_")));
+    let opened = std::fs::create_dir_all(dir).and_then(|()| pane.screen().open_log(&file));
+    let e = opened.err()?;
+    tracing::warn!(pane = pane.spec.name, error = %e, "could not open the pane's log");
+    Some(format!("no log {}: {e}", file.display()))
+}
+
 fn start_pane(app: &mut App, id: PaneId, events: &UnboundedSender<Event>) -> Event {
     let size = app.pane_size(id);
     let pane = &mut app.panes[id.0];
@@ -505,6 +555,7 @@ fn start_pane(app: &mut App, id: PaneId, events: &UnboundedSender<Event>) -> Eve
         events: events.clone(),
         ready: pane.spec.ready.as_ref().map(|r| r.0.clone()),
     };
+    let pane = &mut app.panes[id.0];
     let tag = process::pane_tag(id.0);
     match Pty::spawn(&pane.spec, size, &[(process::PANE_TAG_VAR, &tag)], wiring) {
         Ok(pty) => {
@@ -543,9 +594,13 @@ fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event>) {
                 }
             }
             Effect::Start(id) => {
+                let log_error = open_log(app, id);
                 let started = start_pane(app, id, events);
                 log_event(app, &started);
                 let effects = app.update(started, Instant::now());
+                if let Some(error) = log_error {
+                    app.panes[id.0].error = Some(error);
+                }
                 apply(app, effects, events);
             }
             Effect::Signal(id, signal) => {

@@ -163,3 +163,68 @@ fn a_bad_config_exits_before_touching_the_terminal() {
         );
     });
 }
+
+#[test]
+fn the_log_dir_keeps_every_line_of_a_flood_even_when_opmux_is_terminated() {
+    let dir = Scratch::new("log-dir");
+    let m = marker("log-dir");
+    // Far more lines than any screen holds, then an end marker, then the
+    // pane keeps running until opmux is told to stop.
+    let cmd = format!("seq 1 200000; echo flood-done; exec sleep 1000.{m}");
+    let logs = dir.0.join("logs");
+    let mut opmux = Opmux::start_in(
+        &dir.0,
+        &[
+            "--log-dir",
+            logs.to_str().unwrap(),
+            "-n",
+            "flood",
+            &cmd,
+            "-n",
+            "calm",
+            "printf 'a\\rb\\rc\\n'; exec cat",
+        ],
+        24,
+        100,
+        &[],
+    );
+    opmux.wait_text("flood-done");
+    nix::sys::signal::kill(opmux.pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert_eq!(opmux.wait_exit(), 143);
+    let flood = std::fs::read_to_string(logs.join("flood.log")).unwrap();
+    let lines: Vec<&str> = flood.lines().collect();
+    assert_eq!(lines.len(), 200_001, "every line, then the marker");
+    assert!(
+        lines[..200_000]
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l.parse::<usize>() == Ok(i + 1)),
+        "lines out of order or damaged"
+    );
+    assert_eq!(lines[200_000], "flood-done");
+    // A carriage-return redraw is logged once, in its final form.
+    assert_eq!(
+        std::fs::read_to_string(logs.join("calm.log")).unwrap(),
+        "c\n"
+    );
+}
+
+#[test]
+fn a_log_that_cannot_be_opened_is_shown_and_the_pane_still_runs() {
+    let dir = Scratch::new("log-unwritable");
+    // A file where the log folder should be.
+    let blocker = dir.write("logs", "not a folder");
+    let opmux = Opmux::start_in(
+        &dir.0,
+        &[
+            "--log-dir",
+            blocker.to_str().unwrap(),
+            "echo still-running; exec cat",
+        ],
+        24,
+        120,
+        &[],
+    );
+    opmux.wait_text("still-running");
+    opmux.wait_text("no log");
+}

@@ -257,6 +257,9 @@ impl Settings {
             }
             pane.name = name;
         }
+        if let Some(dir) = &cli.log_dir {
+            settings.log_dir = Some(dir.clone());
+        }
         // Panes not from opmux.toml: the command line's timeout, else the
         // file's top-level one, else the default.
         let timeout = cli

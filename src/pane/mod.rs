@@ -111,6 +111,8 @@ pub struct Pane {
     /// The run whose output may reach the screen, shared with the parser
     /// threads: output an earlier run's threads still hold is dropped.
     pub live_run: Arc<AtomicU32>,
+    /// The current run's output has not reached its end yet.
+    pub output_open: bool,
     pub supervision: Supervision,
 }
 
@@ -157,6 +159,7 @@ impl Pane {
             error: None,
             run: 0,
             live_run: Arc::new(AtomicU32::new(0)),
+            output_open: false,
             supervision: Supervision::default(),
         }
     }

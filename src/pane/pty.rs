@@ -252,6 +252,9 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
     while let Some(chunk) = pending.take() {
         let Chunk::Data(first) = chunk else {
             if let Chunk::End(error) = chunk {
+                // The pane's output ended: what its log holds goes to disk now.
+                let log_error = wiring.screen.lock().flush_log();
+                let error = error.or(log_error.map(|e| format!("writing the log: {e}")));
                 let _ = wiring.events.send(Event::PaneOutputClosed {
                     pane: wiring.id,
                     run: wiring.run,

@@ -15,6 +15,46 @@ struct Hooks {
     /// Rows pushed off the top while a `ready` pattern is awaited, as text
     /// with formatting codes; wrapped rows join into one line.
     scrolled: Option<(String, vt100::capture::BasicFormattedCaptureState)>,
+    /// Where every rendered line goes once it scrolls off, if anywhere.
+    log: Option<LineLog>,
+}
+
+/// A pane's log file: the text lines the pane rendered, in order, every one
+/// of them, however long ago the screen let go of it.
+struct LineLog {
+    out: std::io::BufWriter<std::fs::File>,
+    /// Rows pushed off the screen with formatting codes, up to an unfinished
+    /// (wrapped) line.
+    pending: String,
+    state: vt100::capture::BasicFormattedCaptureState,
+    /// Whether the last row that scrolled off ended its line; vt100 only
+    /// writes that newline when the next row comes.
+    line_ended: bool,
+    /// Reused to find out the above.
+    probe: String,
+    error: Option<String>,
+}
+
+impl LineLog {
+    /// Writes the finished lines of `pending` as plain text.
+    fn write_finished(&mut self) {
+        let Some(end) = self.pending.rfind('\n') else {
+            return;
+        };
+        let rest = self.pending.split_off(end + 1);
+        let done = std::mem::replace(&mut self.pending, rest);
+        let plain: String = vt100::capture::basic_formatted_to_plain(&done).collect();
+        self.write_text(&plain);
+    }
+
+    fn write_text(&mut self, text: &str) {
+        use std::io::Write;
+        if self.error.is_none()
+            && let Err(e) = self.out.write_all(text.as_bytes())
+        {
+            self.error = Some(e.to_string());
+        }
+    }
 }
 
 impl vt100::Callbacks for Hooks {
@@ -52,11 +92,22 @@ impl vt100::Callbacks for Hooks {
     }
 
     fn on_scroll(&mut self, row: vt100::capture::RowContents<'_>, alternate_screen: bool) {
-        if let Some((text, state)) = &mut self.scrolled
-            && !alternate_screen
-        {
+        // A full-screen program's alternate screen is no log of lines.
+        if alternate_screen {
+            return;
+        }
+        if let Some((text, state)) = &mut self.scrolled {
             // Writing to a String cannot fail.
             let _ = row.write_formatted_basic(text, state);
+        }
+        if let Some(log) = &mut self.log {
+            let _ = row.write_formatted_basic(&mut log.pending, &mut log.state);
+            // Writing the row once more with a copy of the state shows whether
+            // a newline is owed before the next one.
+            log.probe.clear();
+            let _ = row.write_formatted_basic(&mut log.probe, &mut log.state.clone());
+            log.line_ended = log.probe.starts_with('\n');
+            log.write_finished();
         }
     }
 }
@@ -103,6 +154,88 @@ impl Screen {
     /// The last window title the program set, cleaned of control characters.
     pub fn title(&self) -> Option<&str> {
         self.parser.callbacks().title.as_deref()
+    }
+
+    /// Appends every line this screen renders to the file at `path`, from
+    /// now on: each line as it scrolls off, the rest at [`Screen::close_log`].
+    pub fn open_log(&mut self, path: &std::path::Path) -> std::io::Result<()> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        self.parser.callbacks_mut().log = Some(LineLog {
+            out: std::io::BufWriter::with_capacity(1 << 16, file),
+            pending: String::new(),
+            state: Default::default(),
+            line_ended: true,
+            probe: String::new(),
+            error: None,
+        });
+        Ok(())
+    }
+
+    /// Whether a log file is open.
+    pub fn has_log(&self) -> bool {
+        self.parser.callbacks().log.is_some()
+    }
+
+    /// Writes what the log holds so far to its file.
+    pub fn flush_log(&mut self) -> Option<String> {
+        use std::io::Write;
+        let log = self.parser.callbacks_mut().log.as_mut()?;
+        if let Err(e) = log.out.flush() {
+            log.error.get_or_insert(e.to_string());
+        }
+        log.error.clone()
+    }
+
+    /// Ends the log: the lines still on screen go to the file too, then it is
+    /// flushed. Returns the first write error, if any.
+    pub fn close_log(&mut self) -> Option<String> {
+        let lines = self.screen_lines();
+        let log = self.parser.callbacks_mut().log.as_mut()?;
+        let pending = std::mem::take(&mut log.pending);
+        let mut text: String = vt100::capture::basic_formatted_to_plain(&pending).collect();
+        if !text.is_empty() && log.line_ended {
+            text.push('\n');
+        }
+        if !text.is_empty() && !log.line_ended && !lines.is_empty() {
+            // The unfinished scrolled line goes on in the first row on screen.
+            text.push_str(&lines[0]);
+            text.push('\n');
+            lines[1..].iter().for_each(|l| {
+                text.push_str(l);
+                text.push('\n');
+            });
+        } else {
+            for line in &lines {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        log.write_text(&text);
+        let error = self.flush_log();
+        self.parser.callbacks_mut().log = None;
+        error
+    }
+
+    /// The lines on screen, wrapped rows joined, trailing blank rows left out.
+    fn screen_lines(&self) -> Vec<String> {
+        let vt = self.parser.screen();
+        let (rows, cols) = vt.size();
+        let mut lines = Vec::new();
+        let mut line = String::new();
+        for (row, text) in vt.rows(0, cols.get()).enumerate() {
+            line.push_str(&text);
+            let wrapped = u16::try_from(row).is_ok_and(|r| r + 1 < rows.get() && vt.row_wrapped(r));
+            if !wrapped {
+                lines.push(std::mem::take(&mut line).trim_end().to_string());
+            }
+        }
+        while lines.last().is_some_and(String::is_empty) {
+            lines.pop();
+        }
+        lines
     }
 
     /// Starts keeping the rows that scroll off, for [`Screen::find_line`].
@@ -259,6 +392,28 @@ mod tests {
             !screen.find_line(&ready),
             "scrolled lines are looked at once"
         );
+    }
+
+    #[test]
+    fn the_log_holds_every_rendered_line_in_order() {
+        let path =
+            std::env::temp_dir().join(format!("opmux-screen-log-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut screen = Screen::new(Size::new(4, 10));
+        screen.open_log(&path).unwrap();
+        // Colours, a progress redraw, a wrapped line, then enough to scroll.
+        screen.process(b"\x1b[31mred\x1b[0m\r\n10%\r99%\rdone\r\n0123456789abc\r\n");
+        for i in 0..20 {
+            screen.process(format!("line {i}\r\n").as_bytes());
+        }
+        screen.process(b"last, unfinished");
+        assert_eq!(screen.close_log(), None);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let mut expected = vec!["red".to_string(), "done".into(), "0123456789abc".into()];
+        expected.extend((0..20).map(|i| format!("line {i}")));
+        expected.push("last, unfinished".into());
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected);
     }
 
     #[test]
