@@ -5,18 +5,22 @@
 //! which owns [`app::App`] and draws it:
 //!
 //! - `cli`: the clap definitions of the command line, nothing else.
-//! - `config`: turns the command line into `PaneSpec`s, checking it before the terminal is touched.
+//! - `config`: turns the command line, an opmux.toml (`config::file`) and Procfiles
+//!   (`config::procfile`) into `Settings` and `PaneSpec`s, checking them before the
+//!   terminal is touched; errors name file, line, column and field.
 //! - `pane`: one pane is a process plus its screen. `pane::pty` is the only user of
 //!   portable-pty (sized spawn, resize, reader/parser/writer threads); `pane::screen` wraps
-//!   the vt100 parser and answers the terminal queries it leaves unanswered.
+//!   the vt100 parser, answers the terminal queries it leaves unanswered, matches `ready`
+//!   patterns and writes the pane's log of rendered lines.
 //! - `process`: process lifecycle: subreaper, the one reaper (`waitpid`), finding a pane's
 //!   processes (session, foreground group, tagged escapees) and signalling them by pidfd;
 //!   `process::proc` reads the process table from /proc.
 //! - `event`: the `Event` enum every producer sends to the main task.
 //! - `keys`: the prefix state machine and xterm encoding of keys (pure).
 //! - `layout`: pane rectangles and neighbour search (pure).
-//! - `app`: the state, each pane's lifecycle (running, stopping, exited, restarts) and
-//!   `update(Event) -> Vec<Effect>`; no I/O, so tests drive it directly.
+//! - `app`: the state, each pane's lifecycle and supervision (dependencies, restart
+//!   policies with backoff) and `update(Event) -> Vec<Effect>`; no I/O, so tests drive
+//!   it directly.
 //! - `log`: opmux's own log file of pane starts, exits, signals and errors (tracing).
 //! - `output`: writes to the outer terminal on a thread of its own, so a stalled terminal
 //!   never blocks the event loop.
