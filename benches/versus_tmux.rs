@@ -54,6 +54,8 @@ fn quit_tmux(session: &mut Session) {
 
 fn opmux(panes: &[&str], _tag: &str) -> CommandBuilder {
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_opmux"));
+    // Measured without its own log, as tmux runs without one.
+    cmd.env("OPMUX_LOG", "off");
     cmd.args(["--stop-timeout", "1"]);
     cmd.args(panes);
     cmd
