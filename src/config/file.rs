@@ -69,14 +69,58 @@ enum EnvValue {
     Float(f64),
 }
 
-#[derive(Deserialize)]
-#[serde(
-    untagged,
-    expecting = "expected a list of pane names, or a table from pane name to \"started\", \"ready\" or \"succeeded\""
-)]
 enum DependsOn {
     List(Vec<String>),
     Table(BTreeMap<String, Condition>),
+}
+
+/// Written by hand rather than as an untagged enum, whose one error for
+/// every mistake would hide which name or condition is wrong.
+impl<'de> Deserialize<'de> for DependsOn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Forms;
+        impl<'de> serde::de::Visitor<'de> for Forms {
+            type Value = DependsOn;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of pane names, or a table from pane name to \"started\", \"ready\" or \"succeeded\"")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<DependsOn, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    names.push(name);
+                }
+                Ok(DependsOn::List(names))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<DependsOn, A::Error> {
+                let mut table = BTreeMap::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    let condition: String = map.next_value()?;
+                    let parsed = match condition.as_str() {
+                        "started" => Condition::Started,
+                        "ready" => Condition::Ready,
+                        "succeeded" => Condition::Succeeded,
+                        other => {
+                            return Err(serde::de::Error::custom(format!(
+                                "`{name}` has no condition `{other}`: use \"started\", \"ready\" or \"succeeded\""
+                            )));
+                        }
+                    };
+                    table.insert(name, parsed);
+                }
+                Ok(DependsOn::Table(table))
+            }
+        }
+        deserializer.deserialize_any(Forms)
+    }
 }
 
 /// A loaded file: its settings, and its top-level `stop_timeout` for panes
@@ -597,6 +641,14 @@ depends_on = { db = "started", api = "ready" }
             (
                 "[[pane]\ncmd = \"x\"\n",
                 "opmux.toml:1:8: unclosed array table, expected `]`",
+            ),
+            (
+                "[[pane]]\nname = \"db\"\ncmd = \"x\"\n[[pane]]\ncmd = \"y\"\ndepends_on = { db = \"healthy\" }\n",
+                "opmux.toml:6:14: field `depends_on`: `db` has no condition `healthy`: use \"started\", \"ready\" or \"succeeded\"",
+            ),
+            (
+                "[[pane]]\ncmd = \"y\"\ndepends_on = [\"db\", 3]\n",
+                "opmux.toml:3:21: field `depends_on`: invalid type: integer `3`, expected a string",
             ),
             (
                 "[pane]\ncmd = \"x\"\n",
