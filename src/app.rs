@@ -389,22 +389,10 @@ impl App {
             return Vec::new();
         };
         match &mut pane.state {
-            PaneState::Running { pid, since } if left > 0 => {
-                // The run is not over while its other processes live: stop
-                // them, so an exited pane never leaves anything behind.
-                let (pid, since) = (*pid, *since);
-                pane.state = PaneState::Stopping {
-                    pid,
-                    since,
-                    deadline: now + pane.spec.stop_timeout,
-                    killed: false,
-                    exit: Some(status),
-                    restart: false,
-                };
-                vec![
-                    Effect::Signal(id, pane.spec.stop_signal),
-                    Effect::Signal(id, Signal::SIGCONT),
-                ]
+            // The run is not over while its other processes live: stop
+            // them, so an exited pane never leaves anything behind.
+            PaneState::Running { .. } if left > 0 => {
+                self.begin_stop(id.0, now, Some(status), false)
             }
             PaneState::Stopping { exit, .. } if left > 0 => {
                 *exit = Some(status);
@@ -514,31 +502,42 @@ impl App {
 
     /// Sends the pane its stop signal; SIGKILL follows at the deadline.
     fn stop(&mut self, index: usize, now: Instant, restart: bool) -> Vec<Effect> {
-        let pane = &mut self.panes[index];
-        match &mut pane.state {
-            PaneState::Running { pid, since } => {
-                let (pid, since) = (*pid, *since);
-                pane.state = PaneState::Stopping {
-                    pid,
-                    since,
-                    deadline: now + pane.spec.stop_timeout,
-                    killed: false,
-                    exit: None,
-                    restart,
-                };
-                // SIGCONT wakes stopped jobs, which would not act on the
-                // stop signal before the deadline otherwise.
-                vec![
-                    Effect::Signal(pane.id, pane.spec.stop_signal),
-                    Effect::Signal(pane.id, Signal::SIGCONT),
-                ]
-            }
+        match &mut self.panes[index].state {
+            PaneState::Running { .. } => self.begin_stop(index, now, None, restart),
             PaneState::Stopping { restart: again, .. } => {
                 *again |= restart;
                 Vec::new()
             }
             _ => Vec::new(),
         }
+    }
+
+    /// Moves a running pane to Stopping, with the main process's status if it
+    /// is already known, and sends its stop signal. SIGCONT goes with it:
+    /// stopped jobs would not act on the stop signal before the deadline.
+    fn begin_stop(
+        &mut self,
+        index: usize,
+        now: Instant,
+        exit: Option<ExitStatus>,
+        restart: bool,
+    ) -> Vec<Effect> {
+        let pane = &mut self.panes[index];
+        let PaneState::Running { pid, since } = pane.state else {
+            return Vec::new();
+        };
+        pane.state = PaneState::Stopping {
+            pid,
+            since,
+            deadline: now + pane.spec.stop_timeout,
+            killed: false,
+            exit,
+            restart,
+        };
+        vec![
+            Effect::Signal(pane.id, pane.spec.stop_signal),
+            Effect::Signal(pane.id, Signal::SIGCONT),
+        ]
     }
 
     /// SIGKILLs every process of the pane at once.

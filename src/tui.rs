@@ -294,7 +294,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                 recount.done();
                 count_stopping(&mut app, &events, &mut pacer);
                 if app.shutdown.is_some() {
-                    descendants_left = process::any_descendant_alive();
+                    descendants_left = !process::live_descendants().is_empty();
                 }
                 None
             }

@@ -104,15 +104,10 @@ impl<'de> Deserialize<'de> for DependsOn {
                 let mut table = BTreeMap::new();
                 while let Some(name) = map.next_key::<String>()? {
                     let condition: String = map.next_value()?;
-                    let parsed = match condition.as_str() {
-                        "started" => Condition::Started,
-                        "ready" => Condition::Ready,
-                        "succeeded" => Condition::Succeeded,
-                        other => {
-                            return Err(serde::de::Error::custom(format!(
-                                "`{name}` has no condition `{other}`: use \"started\", \"ready\" or \"succeeded\""
-                            )));
-                        }
+                    let Some(parsed) = Condition::from_name(&condition) else {
+                        return Err(serde::de::Error::custom(format!(
+                            "`{name}` has no condition `{condition}`: use \"started\", \"ready\" or \"succeeded\""
+                        )));
                     };
                     table.insert(name, parsed);
                 }

@@ -69,13 +69,30 @@ impl RestartPolicy {
 }
 
 /// What a dependency must have reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Condition {
     Started,
     Ready,
     /// Exited with status 0.
     Succeeded,
+}
+
+impl Condition {
+    /// The name the config file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Ready => "ready",
+            Self::Succeeded => "succeeded",
+        }
+    }
+
+    /// The condition a config file names, if it names one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Started, Self::Ready, Self::Succeeded]
+            .into_iter()
+            .find(|c| c.name() == name)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -331,9 +348,7 @@ pub fn describe(settings: &Settings) -> String {
             let deps: Vec<String> = pane
                 .depends_on
                 .iter()
-                .map(|d| {
-                    format!("{} {:?}", settings.panes[d.pane].name, d.condition).to_lowercase()
-                })
+                .map(|d| format!("{} {}", settings.panes[d.pane].name, d.condition.name()))
                 .collect();
             notes.push(format!("after {}", deps.join(", ")));
         }

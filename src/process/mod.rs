@@ -263,16 +263,6 @@ pub fn live_descendants() -> Vec<Pid> {
         .collect()
 }
 
-/// Whether any descendant of opmux is still alive (zombies do not count).
-pub fn any_descendant_alive() -> bool {
-    let me = nix::unistd::getpid();
-    let table = proc::ProcessTable::read();
-    table
-        .descendants(me)
-        .into_iter()
-        .any(|pid| table.get(pid).is_some_and(|p| p.state != 'Z'))
-}
-
 /// The last resort for a panic: SIGKILL every pane's group and every descendant.
 pub fn kill_everything_now() {
     // try_lock: the panic may have struck inside `reap`, on this very thread.
