@@ -35,9 +35,11 @@ pub mod event;
 pub mod keys;
 pub mod layout;
 pub mod log;
+pub mod mouse;
 pub mod output;
 pub mod pane;
 pub mod process;
+pub mod prompt;
 pub mod tui;
 pub mod ui;
 

@@ -2,6 +2,7 @@
 //! on. `pty` runs the program; `screen` keeps its terminal state. The pane knows
 //! nothing of how it is drawn.
 
+pub mod history;
 pub mod pty;
 pub mod screen;
 
