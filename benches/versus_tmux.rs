@@ -8,6 +8,10 @@
 //!   the outer terminal every 20 ms and timed until the multiplexer draws it.
 //!   Measured with the other pane idle, and with it flooding (`yes`).
 //!
+//! - `memory`: the resident memory (VmRSS) of the multiplexer's process
+//!   (opmux; tmux's server) with one pane that printed `seq 1 200000`, both
+//!   keeping 10,000 lines of history, beside the same figure for an idle pane.
+//!
 //! - `quit`: three panes running `sleep`; time from the quit (`C-b q` for opmux,
 //!   `kill-server` for tmux) until the multiplexer has exited. For opmux alone,
 //!   also one pane that ignores SIGTERM, under `--stop-timeout 1`.
@@ -219,6 +223,48 @@ fn echo(contender: &Contender, other: &str) -> Option<Vec<f64>> {
     Some(times)
 }
 
+/// The resident memory of `pid` in KiB, from /proc.
+fn rss_kib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The process that holds the panes' screens: opmux itself, or tmux's server.
+fn screen_holder(contender: &Contender, session: &Session) -> Option<u32> {
+    if contender.name == "opmux" {
+        return session.child.process_id();
+    }
+    let out = Command::new("tmux")
+        .args(["-L", &session.tag, "display-message", "-p", "#{pid}"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// RSS in KiB of the screen holder with one pane that printed `lines` lines
+/// (0: an idle pane), once the output is through.
+fn memory(contender: &Contender, scratch: &Path, lines: u32) -> Option<f64> {
+    let done = scratch.join(format!("{}-memory-{lines}.done", contender.name));
+    let _ = std::fs::remove_file(&done);
+    let pane = format!(
+        "seq 1 {lines} | head -n {lines}; touch {}; exec sleep 1000",
+        done.display()
+    );
+    let tag = format!("opmux-bench-{}-memory-{lines}", std::process::id());
+    let session = Session::start(contender, &[&pane], tag)?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The last output may still be on its way through the multiplexer's
+    // pipeline; a benchmark may wait for it to settle.
+    std::thread::sleep(Duration::from_secs(1));
+    let rss = screen_holder(contender, &session).and_then(rss_kib);
+    session.stop(contender);
+    rss.map(|kib| kib / 1024.0)
+}
+
 /// Live `sleep 1000.<marker>` processes.
 fn sleepers(marker: &str) -> usize {
     let wanted = format!("1000.{marker}");
@@ -331,6 +377,17 @@ fn main() {
         }
         report(&format!("key echo, {label}, median"), "ms", &medians);
         report(&format!("key echo, {label}, p90"), "ms", &p90s);
+    }
+
+    for (label, lines) in [("RSS, idle pane", 0), ("RSS after seq 1 200000", 200_000)] {
+        let mut rss = Vec::new();
+        for c in &contenders {
+            match memory(c, &scratch, lines) {
+                Some(mib) => rss.push((c.name, mib)),
+                None => println!("  {} failed to report its memory", c.name),
+            }
+        }
+        report(label, "MiB", &rss);
     }
 
     let marker = format!("{}", std::process::id());

@@ -11,18 +11,25 @@ pub const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 pub const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// A run that lasted this long resets the delay to [`BACKOFF_FIRST`].
 pub const BACKOFF_RESET: Duration = Duration::from_secs(10);
+/// Rows one notch of the mouse wheel scrolls.
+pub const WHEEL_ROWS: usize = 3;
 
-use crossterm::event::{KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use nix::sys::signal::Signal;
 use ratatui::layout::{Position, Rect};
 
 use crate::config::{Condition, LayoutKind, PaneSpec, RestartPolicy, Settings};
 use crate::event::Event;
-use crate::keys::{Action, Keymap, Modes, encode_paste};
+use crate::keys::{Action, Keymap, Modes, encode_key, encode_paste};
 use crate::layout::{self, Direction};
+use crate::mouse;
 use crate::pane::{Pane, PaneState, Supervision};
 use crate::process::ExitStatus;
-use crate::{PaneId, Size};
+use crate::prompt::{self, Outcome, Prompt};
+use crate::scroll::{Lines, Point, Scroll, Search};
+use crate::{PaneId, Size, clean_text};
 
 /// What the runtime must do after an update.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +44,38 @@ pub enum Effect {
     Signal(PaneId, Signal),
     /// Send this signal to every descendant of opmux that no pane claims.
     SignalStrays(Signal),
+    /// The pane was closed and its run is over: close its log and call
+    /// [`App::remove_pane`].
+    Remove(PaneId),
+}
+
+/// What the prompt at the bottom of the screen asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asking {
+    /// A command line to run in a new pane.
+    NewPane,
+    /// A new name for this pane.
+    Rename(PaneId),
+    /// A pattern to search this pane's history for.
+    Search { pane: PaneId, backwards: bool },
+}
+
+/// Who gets the mouse until its button is released.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Grab {
+    /// The program in this pane asked for mouse reports.
+    Forward(PaneId),
+    /// The left button went down at this cell of the pane's inner area;
+    /// moving it starts a selection there.
+    Press(PaneId, u16, u16),
+    /// A selection is being made in this pane.
+    Select(PaneId),
+}
+
+/// The prompt at the bottom of the screen, while it is open.
+pub struct PromptState {
+    pub asking: Asking,
+    pub editor: Prompt,
 }
 
 /// A shutdown in progress.
@@ -69,6 +108,23 @@ pub struct App {
     /// pane changes nothing until the echo comes back, so it does not spend
     /// the frame the echo should be drawn in.
     pub needs_redraw: bool,
+    /// The prompt at the bottom, while one is open; it takes every key.
+    pub prompt: Option<PromptState>,
+    /// Command lines run with `C-b c`, for the prompt's ↑/↓.
+    command_history: prompt::History,
+    /// Patterns searched for in scroll mode, for the prompt's ↑/↓.
+    search_history: prompt::History,
+    /// Texts to put on the system clipboard, taken by the runtime, which
+    /// sends them to the outer terminal with OSC 52.
+    pub clipboard: Vec<String>,
+    /// Who the mouse belongs to while a button is held.
+    grab: Option<Grab>,
+    /// The id the next pane added at runtime gets.
+    next_id: usize,
+    /// Lines of history each pane keeps.
+    pub scrollback: usize,
+    /// The stop timeout of panes added at runtime.
+    pub default_stop_timeout: Duration,
 }
 
 /// What decides whether input changed the picture.
@@ -78,6 +134,8 @@ struct View {
     zoomed: bool,
     show_help: bool,
     armed: bool,
+    layout: LayoutKind,
+    panes: usize,
 }
 
 impl App {
@@ -96,6 +154,10 @@ impl App {
             Keymap::new(settings.prefix),
         );
         app.log_dir = settings.log_dir;
+        app.scrollback = settings.scrollback;
+        for pane in &app.panes {
+            pane.screen().set_scrollback(app.scrollback);
+        }
         app
     }
 
@@ -112,6 +174,14 @@ impl App {
             notice: None,
             log_dir: None,
             needs_redraw: true,
+            prompt: None,
+            command_history: prompt::History::default(),
+            search_history: prompt::History::default(),
+            clipboard: Vec::new(),
+            grab: None,
+            next_id: specs.len(),
+            scrollback: crate::config::DEFAULT_SCROLLBACK,
+            default_stop_timeout: crate::config::DEFAULT_STOP_TIMEOUT,
         };
         let n = specs.len();
         let rects = layout::arrange(n, app.panes_area(), None, layout);
@@ -137,7 +207,29 @@ impl App {
 
     /// The size a pane's program sees: its inner area, at least one cell.
     pub fn pane_size(&self, id: PaneId) -> Size {
-        inner_size(self.pane_rects().get(id.0).copied().flatten())
+        let index = self.index_of(id);
+        inner_size(index.and_then(|i| self.pane_rects().get(i).copied().flatten()))
+    }
+
+    /// Where the pane with this id is in [`App::panes`], if it is still there.
+    pub fn index_of(&self, id: PaneId) -> Option<usize> {
+        // Ids grow with every pane added and panes keep their order, so
+        // the pane sits at or before index `id`.
+        let guess = id.0.min(self.panes.len().saturating_sub(1));
+        if self.panes.get(guess).is_some_and(|p| p.id == id) {
+            return Some(guess);
+        }
+        self.panes.iter().position(|p| p.id == id)
+    }
+
+    /// The pane with this id, if it is still there.
+    pub fn pane(&self, id: PaneId) -> Option<&Pane> {
+        self.index_of(id).map(|i| &self.panes[i])
+    }
+
+    /// The pane with this id, if it is still there.
+    pub fn pane_mut(&mut self, id: PaneId) -> Option<&mut Pane> {
+        self.index_of(id).map(|i| &mut self.panes[i])
     }
 
     /// Starts every pane that starts with opmux, or has it wait for its
@@ -166,7 +258,10 @@ impl App {
     /// The name of the first dependency of pane `index` not yet at its condition.
     fn unmet_dependency(&self, index: usize) -> Option<String> {
         self.panes[index].spec.depends_on.iter().find_map(|dep| {
-            let other = &self.panes[dep.pane];
+            // Dependencies name panes by their place in the configuration,
+            // which is their id; a pane closed since then no longer holds
+            // anyone back.
+            let other = self.pane(PaneId(dep.pane))?;
             let met = match dep.condition {
                 // Started for real: the runtime reported the program running.
                 Condition::Started => matches!(
@@ -217,11 +312,32 @@ impl App {
             zoomed: self.zoomed,
             show_help: self.show_help,
             armed: self.keymap.armed(),
+            layout: self.layout,
+            panes: self.panes.len(),
         }
     }
 
     fn handle(&mut self, event: Event, now: Instant) -> Vec<Effect> {
         match event {
+            Event::Key(key) if self.prompt.is_some() => self.prompt_key(key, now),
+            Event::Paste(text) if self.prompt.is_some() => {
+                if let Some(prompt) = &mut self.prompt {
+                    prompt.editor.insert_str(&text);
+                }
+                self.needs_redraw = true;
+                Vec::new()
+            }
+            Event::Key(key)
+                if !self.keymap.armed()
+                    && !self.keymap.is_prefix(&key)
+                    && !self.show_help
+                    && self
+                        .panes
+                        .get(self.focus)
+                        .is_some_and(|p| p.scroll.is_some()) =>
+            {
+                self.scroll_key(key)
+            }
             Event::Key(key) => {
                 let action = self.keymap.handle(key, self.focused_modes());
                 if !self.show_help {
@@ -260,20 +376,20 @@ impl App {
             Event::InputClosed(_) => self.quit(now, 128 + Signal::SIGHUP as i32, false),
             Event::PaneOutput(_) => Vec::new(),
             Event::PaneOutputClosed { pane, run, error } => {
-                if let Some(pane) = self.panes.get_mut(pane.0).filter(|p| p.run == run) {
+                if let Some(pane) = self.pane_mut(pane).filter(|p| p.run == run) {
                     pane.output_open = false;
                     pane.error = error.or(pane.error.take());
                 }
                 Vec::new()
             }
             Event::PaneInputFailed { pane, run, error } => {
-                if let Some(pane) = self.panes.get_mut(pane.0).filter(|p| p.run == run) {
+                if let Some(pane) = self.pane_mut(pane).filter(|p| p.run == run) {
                     pane.error = Some(format!("writing input: {error}"));
                 }
                 Vec::new()
             }
             Event::PaneStarted { pane, pid } => {
-                if let Some(pane) = self.panes.get_mut(pane.0) {
+                if let Some(pane) = self.pane_mut(pane) {
                     pane.state = PaneState::Running { pid, since: now };
                     pane.output_open = true;
                     pane.error = None;
@@ -282,13 +398,13 @@ impl App {
                 self.wake_waiters()
             }
             Event::PaneReady { pane, run } => {
-                if let Some(pane) = self.panes.get_mut(pane.0).filter(|p| p.run == run) {
+                if let Some(pane) = self.pane_mut(pane).filter(|p| p.run == run) {
                     pane.supervision.ready = true;
                 }
                 self.wake_waiters()
             }
             Event::PaneFailed { pane, error } => {
-                let Some(index) = self.panes.get(pane.0).map(|p| p.id.0) else {
+                let Some(index) = self.index_of(pane) else {
                     return Vec::new();
                 };
                 let pane = &mut self.panes[index];
@@ -304,12 +420,13 @@ impl App {
             }
             Event::PaneExited { pane, status, left } => self.exited(pane, status, left, now),
             Event::PaneProcessesLeft { pane, left } => {
-                match self.panes.get(pane.0).map(|p| &p.state) {
+                let index = self.index_of(pane);
+                match index.map(|i| &self.panes[i].state) {
                     Some(PaneState::Stopping {
                         exit: Some(status), ..
                     }) if left == 0 => {
                         let status = *status;
-                        self.finish_run(pane.0, status, now)
+                        self.finish_run(index.unwrap_or_default(), status, now)
                     }
                     _ => Vec::new(),
                 }
@@ -385,21 +502,21 @@ impl App {
 
     /// The pane's main process was reaped with `left` of its processes alive.
     fn exited(&mut self, id: PaneId, status: ExitStatus, left: usize, now: Instant) -> Vec<Effect> {
-        let Some(pane) = self.panes.get_mut(id.0) else {
+        let Some(index) = self.index_of(id) else {
             return Vec::new();
         };
-        match &mut pane.state {
+        match &mut self.panes[index].state {
             // The run is not over while its other processes live: stop
             // them, so an exited pane never leaves anything behind.
             PaneState::Running { .. } if left > 0 => {
-                self.begin_stop(id.0, now, Some(status), false)
+                self.begin_stop(index, now, Some(status), false)
             }
             PaneState::Stopping { exit, .. } if left > 0 => {
                 *exit = Some(status);
                 Vec::new()
             }
             PaneState::Running { .. } | PaneState::Stopping { .. } => {
-                self.finish_run(id.0, status, now)
+                self.finish_run(index, status, now)
             }
             _ => Vec::new(),
         }
@@ -426,6 +543,9 @@ impl App {
         pane.pty = None;
         if self.shutdown.is_some() {
             return Vec::new();
+        }
+        if pane.closing {
+            return vec![Effect::Remove(pane.id)];
         }
         let mut effects = if restart {
             vec![self.start_run(index)]
@@ -630,9 +750,126 @@ impl App {
                 }
                 return self.kill(index, now, false);
             }
+            Action::NextLayout => {
+                self.layout = self.layout.next();
+                return self.relayout();
+            }
+            Action::NewPane => {
+                self.prompt = Some(PromptState {
+                    asking: Asking::NewPane,
+                    editor: Prompt::new("run", ""),
+                });
+            }
+            Action::RenamePane => {
+                let pane = &self.panes[self.focus];
+                self.prompt = Some(PromptState {
+                    asking: Asking::Rename(pane.id),
+                    editor: Prompt::new("rename", &pane.spec.name),
+                });
+            }
+            Action::ClosePane => return self.close(self.focus, now),
+            Action::ScrollMode => self.enter_scroll(self.focus),
             Action::AwaitCommand | Action::Nothing => {}
         }
         Vec::new()
+    }
+
+    /// A key while the prompt is open: edited, accepted or cancelled.
+    fn prompt_key(&mut self, key: crossterm::event::KeyEvent, now: Instant) -> Vec<Effect> {
+        self.needs_redraw = true;
+        let Some(state) = &mut self.prompt else {
+            return Vec::new();
+        };
+        let history = match state.asking {
+            Asking::NewPane => &mut self.command_history,
+            Asking::Search { .. } => &mut self.search_history,
+            Asking::Rename(_) => &mut prompt::History::default(),
+        };
+        let outcome = state.editor.handle(key, history);
+        let asking = state.asking;
+        match outcome {
+            Outcome::Editing => Vec::new(),
+            Outcome::Cancel => {
+                self.prompt = None;
+                Vec::new()
+            }
+            Outcome::Submit(text) => {
+                self.prompt = None;
+                match asking {
+                    Asking::NewPane if !text.trim().is_empty() && self.shutdown.is_none() => {
+                        let mut spec = PaneSpec::shell(text.trim());
+                        spec.stop_timeout = self.default_stop_timeout;
+                        self.add_pane(spec, now)
+                    }
+                    Asking::Rename(id) => {
+                        let name = clean_text(text.trim());
+                        if let Some(pane) = self.pane_mut(id).filter(|_| !name.is_empty()) {
+                            pane.spec.name = name;
+                            pane.spec.named = true;
+                        }
+                        Vec::new()
+                    }
+                    Asking::Search { pane, backwards } => {
+                        if !text.is_empty() {
+                            self.search(pane, &text, backwards);
+                        }
+                        Vec::new()
+                    }
+                    Asking::NewPane => Vec::new(),
+                }
+            }
+        }
+    }
+
+    /// Adds a pane for `spec`, focuses it and starts it. The screen gets its
+    /// place in the new layout first, so the program starts at its real size.
+    pub fn add_pane(&mut self, spec: PaneSpec, _now: Instant) -> Vec<Effect> {
+        let id = PaneId(self.next_id);
+        self.next_id += 1;
+        let pane = Pane::new(id, spec, Size::new(1, 1));
+        pane.screen().set_scrollback(self.scrollback);
+        self.panes.push(pane);
+        self.focus = self.panes.len() - 1;
+        let mut effects = self.relayout();
+        // The new pane has no PTY yet: its size goes with the start.
+        effects.retain(|e| !matches!(e, Effect::ResizePty(pane, _) if *pane == id));
+        let index = self.focus;
+        effects.push(self.start_run(index));
+        effects
+    }
+
+    /// Closes pane `index`: no more restarts, its stop signal, SIGKILL after
+    /// its timeout, and once its run is over it is removed. A second close
+    /// while it stops kills it at once.
+    fn close(&mut self, index: usize, now: Instant) -> Vec<Effect> {
+        let pane = &mut self.panes[index];
+        let again = pane.closing;
+        pane.closing = true;
+        self.halt(index);
+        match self.panes[index].state {
+            PaneState::Stopping { .. } if again => self.kill(index, now, false),
+            ref state if state.is_alive() => self.stop(index, now, false),
+            _ => vec![Effect::Remove(self.panes[index].id)],
+        }
+    }
+
+    /// Takes a closed pane out, re-tiles the rest and returns it, so the
+    /// runtime can close its log. The last pane closed ends opmux.
+    pub fn remove_pane(&mut self, id: PaneId, now: Instant) -> (Option<Pane>, Vec<Effect>) {
+        let Some(index) = self.index_of(id) else {
+            return (None, Vec::new());
+        };
+        let pane = self.panes.remove(index);
+        if self.focus > index || self.focus >= self.panes.len() {
+            self.focus = self.focus.saturating_sub(1);
+        }
+        self.needs_redraw = true;
+        let effects = if self.panes.is_empty() {
+            self.quit(now, 0, false)
+        } else {
+            self.relayout()
+        };
+        (Some(pane), effects)
     }
 
     fn focus_towards(&mut self, dir: Direction) -> Vec<Effect> {
@@ -657,18 +894,378 @@ impl App {
         }
     }
 
-    fn mouse(&mut self, mouse: MouseEvent) -> Vec<Effect> {
-        if let MouseEventKind::Down(MouseButton::Left) = mouse.kind {
-            let at = Position::new(mouse.column, mouse.row);
-            let hit = self
-                .pane_rects()
-                .iter()
-                .position(|r| r.is_some_and(|r| r.contains(at)));
-            if let Some(index) = hit {
-                return self.set_focus(index);
+    /// Puts pane `index` in scroll mode on its live view, the cursor where
+    /// the program's cursor is.
+    fn enter_scroll(&mut self, index: usize) {
+        let Some(pane) = self.panes.get_mut(index) else {
+            return;
+        };
+        if pane.scroll.is_some() {
+            return;
+        }
+        let screen = pane.screen.lock();
+        let lines = Lines::new(screen.history(), screen.vt());
+        let cursor = screen.vt().cursor_position();
+        let (rows, cols) = (screen.size().rows, screen.size().cols);
+        let cursor = (cursor.0.min(rows - 1), cursor.1.min(cols - 1));
+        pane.scroll = Some(Scroll::enter(&lines, cursor));
+        self.needs_redraw = true;
+    }
+
+    /// The rows pane `index` shows, which scroll mode pages by.
+    fn view_height(&self, index: usize) -> usize {
+        usize::from(self.panes[index].screen().size().rows)
+    }
+
+    /// Runs `change` on pane `index`'s scroll mode with the pane's lines,
+    /// after the view has been put back on rows that exist.
+    fn with_scroll<T>(
+        &mut self,
+        index: usize,
+        change: impl FnOnce(&mut Scroll, &Lines<'_>, usize) -> T,
+    ) -> Option<T> {
+        let height = self.view_height(index);
+        let pane = self.panes.get_mut(index)?;
+        let screen = pane.screen.lock();
+        let lines = Lines::new(screen.history(), screen.vt());
+        let scroll = pane.scroll.as_mut()?;
+        scroll.settle(&lines, height);
+        self.needs_redraw = true;
+        Some(change(scroll, &lines, height))
+    }
+
+    /// A key in scroll mode.
+    fn scroll_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if key.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        let index = self.focus;
+        let id = self.panes[index].id;
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let half = |h: usize| (h / 2).max(1) as isize;
+        match key.code {
+            KeyCode::Up | KeyCode::Char('k') => {
+                self.with_scroll(index, |s, l, h| s.move_cursor(l, -1, 0, h));
             }
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.with_scroll(index, |s, l, h| s.move_cursor(l, 1, 0, h));
+            }
+            KeyCode::Left | KeyCode::Char('h') => {
+                self.with_scroll(index, |s, l, h| s.move_cursor(l, 0, -1, h));
+            }
+            KeyCode::Right | KeyCode::Char('l') => {
+                self.with_scroll(index, |s, l, h| s.move_cursor(l, 0, 1, h));
+            }
+            KeyCode::Home | KeyCode::Char('0') => {
+                self.with_scroll(index, |s, _, _| s.cursor.col = 0);
+            }
+            KeyCode::End | KeyCode::Char('$') => {
+                self.with_scroll(index, |s, l, _| {
+                    s.cursor.col = l.row_span(s.cursor.at).map_or(0, |(line, range, start)| {
+                        line.column_of(range.end).saturating_sub(start + 1)
+                    });
+                });
+            }
+            KeyCode::PageUp | KeyCode::Char('b') if ctrl || key.code == KeyCode::PageUp => {
+                self.with_scroll(index, |s, l, h| s.scroll(l, -(h as isize), h));
+            }
+            KeyCode::PageDown | KeyCode::Char('f') if ctrl || key.code == KeyCode::PageDown => {
+                self.with_scroll(index, |s, l, h| s.scroll(l, h as isize, h));
+            }
+            KeyCode::Char('u') if ctrl => {
+                self.with_scroll(index, |s, l, h| s.scroll(l, -half(h), h));
+            }
+            KeyCode::Char('d') if ctrl => {
+                self.with_scroll(index, |s, l, h| s.scroll(l, half(h), h));
+            }
+            KeyCode::Char('c') if ctrl => self.leave_scroll(index),
+            KeyCode::Char('g') => {
+                self.with_scroll(index, |s, l, _| s.to_top(l));
+            }
+            KeyCode::Char('G') => {
+                self.with_scroll(index, |s, l, h| s.to_bottom(l, h));
+            }
+            KeyCode::Char(c @ ('/' | '?')) => {
+                let backwards = c == '/';
+                self.prompt = Some(PromptState {
+                    asking: Asking::Search {
+                        pane: id,
+                        backwards,
+                    },
+                    editor: Prompt::new(
+                        if backwards {
+                            "search ↑"
+                        } else {
+                            "search ↓"
+                        },
+                        "",
+                    ),
+                });
+                self.needs_redraw = true;
+            }
+            KeyCode::Char(c @ ('n' | 'N')) => {
+                self.with_scroll(index, |s, l, h| s.find_next(l, c == 'N', h));
+            }
+            KeyCode::Char('v' | ' ') => {
+                self.with_scroll(index, |s, _, _| {
+                    s.anchor = match s.anchor {
+                        Some(_) => None,
+                        None => Some(s.cursor),
+                    };
+                });
+            }
+            KeyCode::Char('y') | KeyCode::Enter => {
+                if let Some(Some(text)) = self.with_scroll(index, |s, l, _| s.selected_text(l)) {
+                    self.clipboard.push(text);
+                }
+                self.leave_scroll(index);
+            }
+            KeyCode::Esc
+                if self.panes[index]
+                    .scroll
+                    .as_ref()
+                    .is_some_and(|s| s.anchor.is_some()) =>
+            {
+                self.with_scroll(index, |s, _, _| s.anchor = None);
+            }
+            KeyCode::Char('q') | KeyCode::Esc => self.leave_scroll(index),
+            _ => {}
         }
         Vec::new()
+    }
+
+    /// Back to the live view.
+    fn leave_scroll(&mut self, index: usize) {
+        if let Some(pane) = self.panes.get_mut(index) {
+            pane.scroll = None;
+        }
+        self.needs_redraw = true;
+    }
+
+    /// Starts a search for `text` in the pane's scroll mode.
+    fn search(&mut self, id: PaneId, text: &str, backwards: bool) {
+        let Some(index) = self.index_of(id) else {
+            return;
+        };
+        let pattern = match regex::Regex::new(text) {
+            Ok(pattern) => Some(pattern),
+            Err(e) => {
+                let why = e.to_string();
+                let why = why.lines().last().unwrap_or("").trim().to_string();
+                self.with_scroll(index, |s, _, _| {
+                    s.note = Some(format!("bad pattern: {}", clean_text(&why)));
+                });
+                None
+            }
+        };
+        let Some(pattern) = pattern else { return };
+        self.with_scroll(index, |s, l, h| {
+            s.search = Some(Search {
+                pattern,
+                backwards,
+                current: None,
+            });
+            s.find_next(l, false, h)
+        });
+    }
+
+    fn mouse(&mut self, mouse: MouseEvent) -> Vec<Effect> {
+        let at = Position::new(mouse.column, mouse.row);
+        let rects = self.pane_rects();
+        let hit = rects.iter().position(|r| r.is_some_and(|r| r.contains(at)));
+        // Where the pointer is inside pane `index`'s inner area, clamped to it.
+        let inside = |index: usize| -> Option<(u16, u16)> {
+            let inner = layout::inner(rects.get(index).copied().flatten()?);
+            if inner.width == 0 || inner.height == 0 {
+                return None;
+            }
+            let col = at.x.clamp(inner.x, inner.right() - 1) - inner.x;
+            let row = at.y.clamp(inner.y, inner.bottom() - 1) - inner.y;
+            Some((col, row))
+        };
+        let shift = mouse.modifiers.contains(KeyModifiers::SHIFT);
+        match (mouse.kind, self.grab) {
+            (MouseEventKind::Drag(_) | MouseEventKind::Up(_), Some(Grab::Forward(id))) => {
+                if matches!(mouse.kind, MouseEventKind::Up(_)) {
+                    self.grab = None;
+                }
+                let Some(index) = self.index_of(id) else {
+                    return Vec::new();
+                };
+                let Some((col, row)) = inside(index) else {
+                    return Vec::new();
+                };
+                self.forward_mouse(index, mouse, col, row)
+            }
+            (MouseEventKind::Drag(MouseButton::Left), Some(Grab::Press(id, col, row))) => {
+                // The pointer moved with the button down: a selection starts
+                // where it went down, in scroll mode so the text holds still.
+                let Some(index) = self.index_of(id) else {
+                    return Vec::new();
+                };
+                let entered = self.panes[index].scroll.is_none();
+                self.enter_scroll(index);
+                self.with_scroll(index, |s, l, _| {
+                    s.by_drag |= entered;
+                    s.cursor = Point {
+                        at: l.down(s.top, usize::from(row)),
+                        col: usize::from(col),
+                    };
+                    s.anchor = Some(s.cursor);
+                });
+                self.grab = Some(Grab::Select(id));
+                self.mouse(mouse)
+            }
+            (MouseEventKind::Drag(MouseButton::Left), Some(Grab::Select(id))) => {
+                if let Some(index) = self.index_of(id)
+                    && let Some((col, row)) = inside(index)
+                {
+                    self.with_scroll(index, |s, l, _| {
+                        s.cursor = Point {
+                            at: l.down(s.top, usize::from(row)),
+                            col: usize::from(col),
+                        };
+                    });
+                }
+                Vec::new()
+            }
+            (MouseEventKind::Up(_), Some(Grab::Press(..))) => {
+                self.grab = None;
+                Vec::new()
+            }
+            (MouseEventKind::Up(_), Some(Grab::Select(id))) => {
+                self.grab = None;
+                let Some(index) = self.index_of(id) else {
+                    return Vec::new();
+                };
+                let (text, by_drag) = self
+                    .with_scroll(index, |s, l, _| {
+                        let text = s.selected_text(l).filter(|t| !t.is_empty());
+                        s.anchor = None;
+                        (text, s.by_drag)
+                    })
+                    .unwrap_or((None, false));
+                self.clipboard.extend(text);
+                if by_drag {
+                    self.leave_scroll(index);
+                }
+                Vec::new()
+            }
+            (MouseEventKind::Down(button), _) => {
+                self.grab = None;
+                let Some(index) = hit else {
+                    return Vec::new();
+                };
+                // Only the left button moves the focus, as in tmux.
+                let mut effects = if button == MouseButton::Left {
+                    self.set_focus(index)
+                } else {
+                    Vec::new()
+                };
+                let Some((col, row)) = inside(index)
+                    .filter(|_| layout::inner(rects[index].unwrap_or_default()).contains(at))
+                else {
+                    return effects;
+                };
+                if shift {
+                    return effects;
+                }
+                if self.wants_mouse(index, mouse.kind) {
+                    self.grab = Some(Grab::Forward(self.panes[index].id));
+                    effects.extend(self.forward_mouse(index, mouse, col, row));
+                    return effects;
+                }
+                if button == MouseButton::Left {
+                    self.grab = Some(Grab::Press(self.panes[index].id, col, row));
+                }
+                effects
+            }
+            (MouseEventKind::ScrollUp | MouseEventKind::ScrollDown, _) => {
+                let Some(index) = hit else {
+                    return Vec::new();
+                };
+                let up = mouse.kind == MouseEventKind::ScrollUp;
+                let (col, row) = inside(index).unwrap_or_default();
+                if self.wants_mouse(index, mouse.kind) {
+                    return self.forward_mouse(index, mouse, col, row);
+                }
+                let pane = &self.panes[index];
+                if pane.scroll.is_none() && pane.screen().vt().alternate_screen() {
+                    // A full-screen program without mouse reports (less, a
+                    // pager) gets arrow keys, as xterm's alternate scroll does.
+                    if !pane.state.is_running() || self.shutdown.is_some() {
+                        return Vec::new();
+                    }
+                    let modes = Modes {
+                        application_cursor: pane.screen().vt().application_cursor(),
+                    };
+                    let key = KeyEvent::new(
+                        if up { KeyCode::Up } else { KeyCode::Down },
+                        KeyModifiers::NONE,
+                    );
+                    let bytes = encode_key(key, modes)
+                        .unwrap_or_default()
+                        .repeat(WHEEL_ROWS);
+                    return vec![Effect::Write(pane.id, bytes)];
+                }
+                if up && pane.scroll.is_none() {
+                    self.enter_scroll(index);
+                    self.with_scroll(index, |s, _, _| s.by_wheel = true);
+                }
+                let delta = if up {
+                    -(WHEEL_ROWS as isize)
+                } else {
+                    WHEEL_ROWS as isize
+                };
+                let at_bottom = self.with_scroll(index, |s, l, h| {
+                    s.scroll(l, delta, h);
+                    s.by_wheel && s.offset(l) == 0 && s.anchor.is_none()
+                });
+                if at_bottom == Some(true) {
+                    self.leave_scroll(index);
+                }
+                Vec::new()
+            }
+            (MouseEventKind::Moved | MouseEventKind::Drag(_), None) => match hit {
+                Some(index) if !shift && self.wants_mouse(index, mouse.kind) => {
+                    match inside(index) {
+                        Some((col, row)) => self.forward_mouse(index, mouse, col, row),
+                        None => Vec::new(),
+                    }
+                }
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the program in pane `index` asked for this kind of mouse
+    /// event and can take it now (scroll mode keeps the mouse for itself).
+    fn wants_mouse(&self, index: usize, kind: MouseEventKind) -> bool {
+        let pane = &self.panes[index];
+        pane.scroll.is_none()
+            && pane.state.is_running()
+            && self.shutdown.is_none()
+            && mouse::wants(kind, pane.screen().vt().mouse_protocol_mode())
+    }
+
+    /// Sends a mouse event to pane `index`'s program, encoded as it asked.
+    fn forward_mouse(&self, index: usize, mouse: MouseEvent, col: u16, row: u16) -> Vec<Effect> {
+        let pane = &self.panes[index];
+        if !pane.state.is_running() || self.shutdown.is_some() {
+            return Vec::new();
+        }
+        let (mode, encoding) = {
+            let screen = pane.screen();
+            (
+                screen.vt().mouse_protocol_mode(),
+                screen.vt().mouse_protocol_encoding(),
+            )
+        };
+        match mouse::encode(mouse.kind, mouse.modifiers, col, row, mode, encoding) {
+            Some(bytes) => vec![Effect::Write(pane.id, bytes)],
+            None => Vec::new(),
+        }
     }
 
     fn send_to_focused(&self, bytes: Vec<u8>) -> Vec<Effect> {

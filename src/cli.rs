@@ -36,6 +36,16 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
 
+    /// How the panes share the screen; `C-b Space` cycles through the three
+    /// [default: the config file's `layout`, else tiled].
+    #[arg(long, value_enum, value_name = "LAYOUT")]
+    pub layout: Option<crate::config::LayoutKind>,
+
+    /// Lines of history each pane keeps for scroll mode
+    /// [default: the config file's `scrollback`, else 10000].
+    #[arg(long, value_name = "LINES")]
+    pub scrollback: Option<usize>,
+
     /// Adds a pane for each `name: command` line of this Procfile.
     #[arg(long, value_name = "FILE")]
     pub procfile: Option<PathBuf>,

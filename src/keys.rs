@@ -8,20 +8,49 @@ use crate::layout::Direction;
 
 /// Every default key and what it does, for the help overlay and the README.
 pub const KEY_HELP: &[(&str, &str)] = &[
-    ("Alt+←/→/↑/↓", "focus the neighbouring pane"),
-    ("C-b ←/→/↑/↓", "focus the neighbouring pane"),
-    ("C-b h/j/k/l", "focus left / down / up / right"),
+    ("Alt+←/→/↑/↓", "focus the pane that way"),
+    ("C-b ←/→/↑/↓", "focus the pane that way"),
+    ("C-b h/j/k/l", "focus ←/↓/↑/→"),
     ("C-b o", "focus the next pane"),
     ("C-b 1…9", "focus pane N"),
-    ("C-b z", "zoom the focused pane, or unzoom"),
+    ("C-b z", "zoom or unzoom the pane"),
+    ("C-b Space", "tiled → rows → columns"),
+    ("C-b c", "new pane: run a command"),
+    ("C-b ,", "rename the pane"),
+    ("C-b &", "close: stop, then remove"),
+    ("C-b [", "scroll mode (history)"),
     ("C-b ?", "show or hide this help"),
-    ("C-b x", "stop the focused pane (again: kill it)"),
-    ("C-b s", "start the focused pane again"),
-    ("C-b r", "restart the focused pane"),
-    ("C-b X", "kill the focused pane now (SIGKILL)"),
-    ("C-b q", "quit: stop every pane, then exit"),
-    ("C-b C-b", "send a literal C-b to the pane"),
-    ("mouse click", "focus the pane under the pointer"),
+    ("C-b x", "stop (again: kill)"),
+    ("C-b s", "start the pane again"),
+    ("C-b r", "restart the pane"),
+    ("C-b X", "kill the pane (SIGKILL)"),
+    ("C-b q", "quit: stop all, exit"),
+    ("C-b C-b", "send C-b to the pane"),
+    ("mouse click", "focus the pane under it"),
+    ("mouse wheel", "scroll the pane under it"),
+    ("mouse drag", "select text and copy it"),
+];
+
+/// The keys of scroll mode, for the help overlay and the README.
+pub const SCROLL_HELP: &[(&str, &str)] = &[
+    ("↑/↓ k/j", "move a line"),
+    ("←/→ h/l", "move a column"),
+    ("PgUp/PgDn", "scroll a page"),
+    ("C-u/C-d", "scroll half a page"),
+    ("g/G", "top / bottom"),
+    ("/ or ?", "search back / forward"),
+    ("n/N", "next / previous match"),
+    ("v", "start or drop selection"),
+    ("y or Enter", "copy selection, leave"),
+    ("q or Esc", "back to the live view"),
+];
+
+/// The keys of the prompt at the bottom (new pane, rename, search).
+pub const PROMPT_HELP: &[(&str, &str)] = &[
+    ("Enter / Esc", "accept / cancel"),
+    ("←/→ C-a/C-e", "move the cursor"),
+    ("C-w C-u C-k", "delete word/start/end"),
+    ("↑/↓", "earlier lines"),
 ];
 
 /// What a key press asks for.
@@ -44,6 +73,16 @@ pub enum Action {
     RestartPane,
     /// SIGKILL every process of the focused pane at once.
     KillPane,
+    /// Switch to the next layout.
+    NextLayout,
+    /// Ask for a command line and run it in a new pane.
+    NewPane,
+    /// Ask for a new name for the focused pane.
+    RenamePane,
+    /// Stop the focused pane, then remove it.
+    ClosePane,
+    /// Enter scroll mode on the focused pane.
+    ScrollMode,
     /// The prefix was pressed; the next key is a command.
     AwaitCommand,
     /// Nothing to do: an unbound key after the prefix, or a release event.
@@ -96,6 +135,11 @@ impl Keymap {
             "C-"
         };
         format!("{mods}{key}")
+    }
+
+    /// Whether `key` is the prefix key.
+    pub fn is_prefix(&self, key: &KeyEvent) -> bool {
+        key.code == self.prefix.code && key.modifiers == self.prefix.modifiers
     }
 
     /// Whether the prefix was pressed and the next key is a command.
@@ -158,6 +202,11 @@ fn command(key: KeyEvent, is_prefix: bool, prefix: &KeyEvent, modes: Modes) -> A
             's' => Action::StartPane,
             'r' => Action::RestartPane,
             'X' => Action::KillPane,
+            ' ' => Action::NextLayout,
+            'c' => Action::NewPane,
+            ',' => Action::RenamePane,
+            '&' => Action::ClosePane,
+            '[' => Action::ScrollMode,
             '1'..='9' => Action::FocusNumber(c as usize - '0' as usize),
             _ => Action::Nothing,
         },

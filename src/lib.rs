@@ -11,20 +11,27 @@
 //! - `pane`: one pane is a process plus its screen. `pane::pty` is the only user of
 //!   portable-pty (sized spawn, resize, reader/parser/writer threads); `pane::screen` wraps
 //!   the vt100 parser, answers the terminal queries it leaves unanswered, matches `ready`
-//!   patterns and writes the pane's log of rendered lines.
+//!   patterns and writes the pane's log of rendered lines; `pane::history` keeps the rows
+//!   that scrolled off as compact lines (text plus style runs).
 //! - `process`: process lifecycle: subreaper, the one reaper (`waitpid`), finding a pane's
 //!   processes (session, foreground group, tagged escapees) and signalling them by pidfd;
 //!   `process::proc` reads the process table from /proc.
 //! - `event`: the `Event` enum every producer sends to the main task.
 //! - `keys`: the prefix state machine and xterm encoding of keys (pure).
+//! - `mouse`: mouse reports in the encoding a pane's program asked for, and OSC 52 (pure).
+//! - `prompt`: the one-line editor with history behind `C-b c`, `C-b ,` and search (pure).
+//! - `scroll`: scroll mode: history and screen as one run of lines, the view anchored on
+//!   them, cursor, search and selection (pure).
 //! - `layout`: pane rectangles and neighbour search (pure).
 //! - `app`: the state, each pane's lifecycle and supervision (dependencies, restart
-//!   policies with backoff) and `update(Event) -> Vec<Effect>`; no I/O, so tests drive
-//!   it directly.
+//!   policies with backoff), panes added and closed at runtime, the prompt, scroll mode
+//!   and mouse routing, and `update(Event) -> Vec<Effect>`; no I/O, so tests drive it
+//!   directly.
 //! - `log`: opmux's own log file of pane starts, exits, signals and errors (tracing).
 //! - `output`: writes to the outer terminal on a thread of its own, so a stalled terminal
 //!   never blocks the event loop.
-//! - `ui`: `render(&App)` into a ratatui frame: panes, titles, status line, help overlay.
+//! - `ui`: `render(&App)` into a ratatui frame: panes or their scroll views, titles, status
+//!   line or prompt, help overlay.
 //! - `tui`: the runtime: terminal set-up and restore, the event loop, frame pacing, and
 //!   carrying out effects (spawning, signalling, counting a stopping pane's processes).
 
@@ -40,6 +47,7 @@ pub mod output;
 pub mod pane;
 pub mod process;
 pub mod prompt;
+pub mod scroll;
 pub mod tui;
 pub mod ui;
 
@@ -63,8 +71,9 @@ impl Size {
     }
 }
 
-/// Identifies a pane by its position in `App::panes`. Panes are never removed
-/// while opmux runs, so the index is stable.
+/// Identifies a pane for as long as opmux runs. The panes from the
+/// configuration get 0, 1, 2… in order; a pane added at runtime gets the next
+/// number, and a closed pane's number is never given out again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PaneId(pub usize);
 

@@ -305,6 +305,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
             // Take whatever else is already waiting before drawing once.
             drain(&mut app, &mut inbox, &events, &mut pacer);
         }
+        copy_to_clipboard(&mut app, &mut terminal);
     }
     let code = app.shutdown.map_or(0, |s| s.exit_code);
     close_logs(&mut app, &mut inbox, &events, &mut pacer).await;
@@ -316,6 +317,17 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     drop(terminal);
     drop(guard);
     Ok(code)
+}
+
+/// Sends what the app copied to the outer terminal's clipboard with OSC 52,
+/// which works over SSH too. The text was cleaned when it was drawn.
+fn copy_to_clipboard(app: &mut App, terminal: &mut Terminal<Backend>) {
+    for text in app.clipboard.drain(..) {
+        tracing::info!(chars = text.chars().count(), "copied to the clipboard");
+        let out = terminal.backend_mut();
+        let _ = out.write_all(crate::mouse::osc52(&text).as_bytes());
+        let _ = out.flush();
+    }
 }
 
 /// How long opmux waits at exit for panes' output to reach its end, so the
@@ -361,7 +373,8 @@ fn handle(app: &mut App, event: Event, events: &UnboundedSender<Event>, pacer: &
     log_event(app, &event);
     let echo = match &event {
         Event::PaneOutput(id) => {
-            id.0 == app.focus && pacer.typed.is_some_and(|t| t.elapsed() < ECHO_WINDOW)
+            app.index_of(*id) == Some(app.focus)
+                && pacer.typed.is_some_and(|t| t.elapsed() < ECHO_WINDOW)
         }
         _ => false,
     };
@@ -381,7 +394,7 @@ fn handle(app: &mut App, event: Event, events: &UnboundedSender<Event>, pacer: &
 
 /// Writes what the log keeps of an event: lifecycle and errors, no input.
 fn log_event(app: &App, event: &Event) {
-    let name = |id: &PaneId| app.panes.get(id.0).map_or("?", |p| p.spec.name.as_str());
+    let name = |id: &PaneId| app.pane(*id).map_or("?", |p| p.spec.name.as_str());
     match event {
         Event::PaneExited { pane, status, left } => {
             tracing::info!(pane = name(pane), ?status, left, "main process exited")
@@ -421,9 +434,10 @@ fn drain(
     }
 }
 
-/// What identifies pane `index`'s processes right now.
+/// What identifies pane `index`'s processes right now; `tag` is its
+/// [`process::pane_tag`].
 fn pane_processes<'a>(app: &'a App, index: usize, tag: &'a str) -> Option<PaneProcesses<'a>> {
-    let pane = &app.panes[index];
+    let pane = app.panes.get(index)?;
     Some(PaneProcesses {
         sid: pane.state.pid()?,
         foreground: pane.pty.as_ref().and_then(Pty::foreground_group),
@@ -447,11 +461,12 @@ fn reap(app: &mut App, events: &UnboundedSender<Event>, pacer: &mut Pacer) {
         else {
             continue;
         };
-        let tag = process::pane_tag(index);
+        let id = app.panes[index].id;
+        let tag = process::pane_tag(id.0);
         let table = ProcessTable::read();
         let left = pane_processes(app, index, &tag).map_or(0, |p| p.find(&table).len());
         let exited = Event::PaneExited {
-            pane: PaneId(index),
+            pane: id,
             status,
             left,
         };
@@ -496,7 +511,8 @@ fn count_stopping(app: &mut App, events: &UnboundedSender<Event>, pacer: &mut Pa
     }
     let table = ProcessTable::read();
     for index in stopping {
-        let tag = process::pane_tag(index);
+        let id = app.panes[index].id;
+        let tag = process::pane_tag(id.0);
         let Some(processes) = pane_processes(app, index, &tag) else {
             continue;
         };
@@ -509,10 +525,7 @@ fn count_stopping(app: &mut App, events: &UnboundedSender<Event>, pacer: &mut Pa
             processes.signal(Signal::SIGKILL);
         }
         if exited {
-            let counted = Event::PaneProcessesLeft {
-                pane: PaneId(index),
-                left,
-            };
+            let counted = Event::PaneProcessesLeft { pane: id, left };
             handle(app, counted, events, pacer);
         }
     }
@@ -522,7 +535,7 @@ fn count_stopping(app: &mut App, events: &UnboundedSender<Event>, pacer: &mut Pa
 /// cannot be opened does not stop the pane; the error is returned for its title.
 fn open_log(app: &App, id: PaneId) -> Option<String> {
     let dir = app.log_dir.as_ref()?;
-    let pane = &app.panes[id.0];
+    let pane = app.pane(id)?;
     if pane.screen().has_log() {
         return None;
     }
@@ -533,9 +546,10 @@ fn open_log(app: &App, id: PaneId) -> Option<String> {
     Some(format!("no log {}: {e}", file.display()))
 }
 
-fn start_pane(app: &mut App, id: PaneId, events: &UnboundedSender<Event>) -> Event {
+fn start_pane(app: &mut App, index: usize, events: &UnboundedSender<Event>) -> Event {
+    let id = app.panes[index].id;
     let size = app.pane_size(id);
-    let pane = &mut app.panes[id.0];
+    let pane = &mut app.panes[index];
     {
         let mut screen = pane.screen();
         // From here on the screen takes this run's output only.
@@ -555,7 +569,7 @@ fn start_pane(app: &mut App, id: PaneId, events: &UnboundedSender<Event>) -> Eve
         events: events.clone(),
         ready: pane.spec.ready.as_ref().map(|r| r.0.clone()),
     };
-    let pane = &mut app.panes[id.0];
+    let pane = &mut app.panes[index];
     let tag = process::pane_tag(id.0);
     match Pty::spawn(&pane.spec, size, &[(process::PANE_TAG_VAR, &tag)], wiring) {
         Ok(pty) => {
@@ -581,12 +595,12 @@ fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event>) {
     for effect in effects {
         match effect {
             Effect::Write(id, bytes) => {
-                if let Some(pty) = app.panes.get(id.0).and_then(|p| p.pty.as_ref()) {
+                if let Some(pty) = app.pane(id).and_then(|p| p.pty.as_ref()) {
                     pty.write(bytes);
                 }
             }
             Effect::ResizePty(id, size) => {
-                let Some(pane) = app.panes.get_mut(id.0) else {
+                let Some(pane) = app.pane_mut(id) else {
                     continue;
                 };
                 if let Some(Err(e)) = pane.pty.as_ref().map(|pty| pty.resize(size)) {
@@ -594,25 +608,49 @@ fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event>) {
                 }
             }
             Effect::Start(id) => {
+                let Some(index) = app.index_of(id) else {
+                    continue;
+                };
                 let log_error = open_log(app, id);
-                let started = start_pane(app, id, events);
+                let started = start_pane(app, index, events);
                 log_event(app, &started);
                 let effects = app.update(started, Instant::now());
-                if let Some(error) = log_error {
-                    app.panes[id.0].error = Some(error);
+                if let (Some(error), Some(pane)) = (log_error, app.pane_mut(id)) {
+                    pane.error = Some(error);
                 }
                 apply(app, effects, events);
             }
             Effect::Signal(id, signal) => {
+                let Some(index) = app.index_of(id) else {
+                    continue;
+                };
                 let tag = process::pane_tag(id.0);
-                if let Some(processes) = pane_processes(app, id.0, &tag) {
+                if let Some(processes) = pane_processes(app, index, &tag) {
                     let count = processes.signal(signal);
-                    let pane = app.panes[id.0].spec.name.as_str();
+                    let pane = app.panes[index].spec.name.as_str();
                     tracing::info!(pane, %signal, processes = count, "signalled");
                 }
             }
+            Effect::Remove(id) => {
+                let (removed, effects) = app.remove_pane(id, Instant::now());
+                if let Some(pane) = removed {
+                    tracing::info!(pane = pane.spec.name, "closed");
+                    if let Some(error) = pane.screen().close_log() {
+                        tracing::warn!(
+                            pane = pane.spec.name,
+                            error,
+                            "writing the pane's log failed"
+                        );
+                    }
+                }
+                apply(app, effects, events);
+            }
             Effect::SignalStrays(signal) => {
-                let tags: Vec<String> = (0..app.panes.len()).map(process::pane_tag).collect();
+                let tags: Vec<String> = app
+                    .panes
+                    .iter()
+                    .map(|p| process::pane_tag(p.id.0))
+                    .collect();
                 let panes: Vec<PaneProcesses<'_>> = (0..app.panes.len())
                     .filter_map(|i| pane_processes(app, i, &tags[i]))
                     .collect();

@@ -1724,3 +1724,258 @@ fn nothing_starts_during_a_shutdown_even_a_run_marked_for_restart() {
     assert_eq!(app.panes[0].run, 1);
     assert!(app.all_exited());
 }
+
+fn mouse(kind: MouseEventKind, column: u16, row: u16) -> Event {
+    Event::Mouse(MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    })
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        assert_eq!(send(app, ch(c)), vec![], "typing {c:?} at the prompt");
+    }
+}
+
+#[test]
+fn a_new_pane_gets_its_place_in_the_layout_before_it_starts() {
+    let mut app = app(1, 24, 80);
+    assert_eq!(prefix(&mut app, KeyCode::Char('c')), vec![]);
+    assert!(app.prompt.is_some());
+    type_text(&mut app, "echo hi");
+    let effects = send(&mut app, plain(KeyCode::Enter));
+    // The first pane shrinks to the left half; the new one starts at the
+    // size of the right half, which its screen already has.
+    assert_eq!(effects, vec![resize(0, 21, 38), Effect::Start(PaneId(1))]);
+    assert!(app.prompt.is_none());
+    assert_eq!(app.panes.len(), 2);
+    assert_eq!(app.focus, 1, "the new pane has the focus");
+    assert_eq!(screen_size(&app, 1), TILED);
+    let spec = &app.panes[1].spec;
+    assert_eq!(spec.argv, ["/bin/sh", "-c", "echo hi"]);
+    assert_eq!(spec.name, "echo");
+    assert!(!spec.named, "a title the program sets may show");
+}
+
+#[test]
+fn escape_or_an_empty_line_opens_no_pane() {
+    let mut app = app(1, 24, 80);
+    prefix(&mut app, KeyCode::Char('c'));
+    type_text(&mut app, "sleep 1");
+    assert_eq!(send(&mut app, plain(KeyCode::Esc)), vec![]);
+    assert!(app.prompt.is_none());
+    prefix(&mut app, KeyCode::Char('c'));
+    type_text(&mut app, "   ");
+    assert_eq!(send(&mut app, plain(KeyCode::Enter)), vec![]);
+    assert_eq!(app.panes.len(), 1);
+}
+
+#[test]
+fn closing_a_pane_stops_it_first_and_removes_it_when_its_run_is_over() {
+    let mut app = app(2, 24, 80);
+    prefix(&mut app, KeyCode::Char('o'));
+    let effects = prefix(&mut app, KeyCode::Char('&'));
+    assert_eq!(
+        effects,
+        vec![signal(1, Signal::SIGTERM), signal(1, Signal::SIGCONT)]
+    );
+    assert_eq!(app.panes.len(), 2, "still there while it stops");
+    let exited = send(
+        &mut app,
+        exited_event(1, ExitStatus::Signaled(Signal::SIGTERM), 0),
+    );
+    assert_eq!(exited, vec![Effect::Remove(PaneId(1))]);
+    let (removed, effects) = app.remove_pane(PaneId(1), Instant::now());
+    assert_eq!(removed.map(|p| p.spec.name), Some("p2".to_string()));
+    assert_eq!(
+        effects,
+        vec![resize(0, 21, 78)],
+        "the other pane takes the room"
+    );
+    assert_eq!(app.panes.len(), 1);
+    assert_eq!(app.focus, 0);
+    // Late events of the removed pane change nothing.
+    assert_eq!(
+        send(&mut app, exited_event(1, ExitStatus::Exited(0), 0)),
+        vec![]
+    );
+    assert_eq!(app.panes[0].id, PaneId(0));
+    assert!(app.shutdown.is_none());
+}
+
+#[test]
+fn a_second_close_kills_and_a_pane_not_running_goes_at_once() {
+    let mut app = app(2, 24, 80);
+    prefix(&mut app, KeyCode::Char('&'));
+    assert_eq!(
+        prefix(&mut app, KeyCode::Char('&')),
+        vec![signal(0, Signal::SIGKILL)]
+    );
+    send(&mut app, exited_event(1, ExitStatus::Exited(0), 0));
+    prefix(&mut app, KeyCode::Char('o'));
+    assert_eq!(
+        prefix(&mut app, KeyCode::Char('&')),
+        vec![Effect::Remove(PaneId(1))],
+        "an exited pane has nothing to stop"
+    );
+}
+
+#[test]
+fn closing_the_last_pane_quits() {
+    let mut app = app(1, 24, 80);
+    prefix(&mut app, KeyCode::Char('&'));
+    let exited = send(&mut app, exited_event(0, ExitStatus::Exited(0), 0));
+    assert_eq!(exited, vec![Effect::Remove(PaneId(0))]);
+    app.remove_pane(PaneId(0), Instant::now());
+    assert!(app.panes.is_empty());
+    assert!(app.shutdown.is_some());
+    assert!(app.all_exited());
+}
+
+#[test]
+fn panes_added_after_a_close_get_fresh_ids() {
+    let mut app = app(2, 24, 80);
+    send(&mut app, exited_event(1, ExitStatus::Exited(0), 0));
+    prefix(&mut app, KeyCode::Char('o'));
+    prefix(&mut app, KeyCode::Char('&'));
+    app.remove_pane(PaneId(1), Instant::now());
+    prefix(&mut app, KeyCode::Char('c'));
+    type_text(&mut app, "true");
+    let effects = send(&mut app, plain(KeyCode::Enter));
+    assert!(effects.contains(&Effect::Start(PaneId(2))), "{effects:?}");
+    assert_eq!(app.index_of(PaneId(2)), Some(1));
+    assert_eq!(app.index_of(PaneId(1)), None);
+}
+
+#[test]
+fn prefix_comma_renames_and_the_name_is_cleaned() {
+    let mut app = app(1, 24, 80);
+    prefix(&mut app, KeyCode::Char(','));
+    assert_eq!(app.prompt.as_ref().map(|p| p.editor.text()), Some("p1"));
+    send(&mut app, key(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    send(&mut app, Event::Paste("web\x1b[31m".into()));
+    send(&mut app, plain(KeyCode::Enter));
+    assert_eq!(app.panes[0].spec.name, "web[31m");
+    assert!(app.panes[0].spec.named);
+}
+
+#[test]
+fn prefix_space_cycles_the_layouts_and_resizes_the_panes() {
+    use opmux::config::LayoutKind;
+    let mut app = app(2, 24, 80);
+    assert_eq!(app.layout, LayoutKind::Tiled);
+    let effects = prefix(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.layout, LayoutKind::Rows);
+    // One above the other: 80 wide, 23 rows split 12 + 11.
+    assert_eq!(effects, vec![resize(0, 10, 78), resize(1, 9, 78)]);
+    prefix(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.layout, LayoutKind::Columns);
+    prefix(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.layout, LayoutKind::Tiled);
+}
+
+#[test]
+fn mouse_reports_go_to_a_program_that_asked_for_them() {
+    let mut app = app(2, 24, 80);
+    // Normal tracking, SGR encoding.
+    app.panes[0].screen().process(b"\x1b[?1000h\x1b[?1006h");
+    // Column 5, row 3 of the terminal is column 4, row 2 inside pane 1.
+    let down = send(&mut app, click(5, 3, MouseButton::Left));
+    assert_eq!(down, write(0, b"\x1b[<0;5;3M"));
+    let up = send(&mut app, mouse(MouseEventKind::Up(MouseButton::Left), 5, 3));
+    assert_eq!(up, write(0, b"\x1b[<0;5;3m"));
+    let wheel = send(&mut app, mouse(MouseEventKind::ScrollUp, 5, 3));
+    assert_eq!(wheel, write(0, b"\x1b[<64;5;3M"));
+    // The other pane did not ask: a click there only focuses it.
+    assert_eq!(send(&mut app, click(50, 3, MouseButton::Left)), vec![]);
+    assert_eq!(app.focus, 1);
+    assert!(app.clipboard.is_empty());
+}
+
+#[test]
+fn the_wheel_enters_scroll_mode_and_scrolling_back_down_leaves_it() {
+    let mut app = app(1, 24, 80);
+    for i in 0..100 {
+        app.panes[0].screen().process(format!("{i}\r\n").as_bytes());
+    }
+    assert_eq!(
+        send(&mut app, mouse(MouseEventKind::ScrollUp, 10, 10)),
+        vec![]
+    );
+    assert!(app.panes[0].scroll.is_some());
+    send(&mut app, mouse(MouseEventKind::ScrollUp, 10, 10));
+    send(&mut app, mouse(MouseEventKind::ScrollDown, 10, 10));
+    assert!(app.panes[0].scroll.is_some(), "still 3 rows up");
+    send(&mut app, mouse(MouseEventKind::ScrollDown, 10, 10));
+    assert!(app.panes[0].scroll.is_none(), "back at the bottom");
+}
+
+#[test]
+fn the_wheel_over_a_full_screen_program_without_mouse_reports_sends_arrows() {
+    let mut app = app(1, 24, 80);
+    app.panes[0].screen().process(b"\x1b[?1049h");
+    let effects = send(&mut app, mouse(MouseEventKind::ScrollDown, 10, 10));
+    assert_eq!(effects, write(0, b"\x1b[B\x1b[B\x1b[B"));
+    assert!(app.panes[0].scroll.is_none());
+}
+
+#[test]
+fn keys_in_scroll_mode_move_the_view_and_never_reach_the_program() {
+    let mut app = app(1, 24, 80);
+    for i in 0..100 {
+        app.panes[0].screen().process(format!("{i}\r\n").as_bytes());
+    }
+    prefix(&mut app, KeyCode::Char('['));
+    assert!(app.panes[0].scroll.is_some());
+    for event in [
+        plain(KeyCode::PageUp),
+        ch('k'),
+        ch('g'),
+        ch('j'),
+        key(KeyCode::Char('d'), KeyModifiers::CONTROL),
+        ch('x'),
+    ] {
+        assert_eq!(send(&mut app, event), vec![]);
+    }
+    // The prefix still works, and q goes back to the live view.
+    prefix(&mut app, KeyCode::Char('z'));
+    assert!(app.zoomed);
+    send(&mut app, ch('q'));
+    assert!(app.panes[0].scroll.is_none());
+    assert_eq!(send(&mut app, ch('x')), write(0, b"x"));
+}
+
+#[test]
+fn a_drag_selects_and_copies_and_a_click_copies_nothing() {
+    let mut app = app(1, 24, 80);
+    app.panes[0].screen().process(b"hello world\r\n");
+    send(&mut app, click(3, 1, MouseButton::Left));
+    send(&mut app, mouse(MouseEventKind::Up(MouseButton::Left), 3, 1));
+    assert!(app.clipboard.is_empty());
+    assert!(app.panes[0].scroll.is_none());
+    send(&mut app, click(7, 1, MouseButton::Left));
+    send(
+        &mut app,
+        mouse(MouseEventKind::Drag(MouseButton::Left), 9, 1),
+    );
+    assert!(
+        app.panes[0]
+            .scroll
+            .as_ref()
+            .is_some_and(|s| s.anchor.is_some()),
+        "a drag selects"
+    );
+    send(
+        &mut app,
+        mouse(MouseEventKind::Drag(MouseButton::Left), 11, 1),
+    );
+    send(
+        &mut app,
+        mouse(MouseEventKind::Up(MouseButton::Left), 11, 1),
+    );
+    assert_eq!(app.clipboard, ["world"]);
+    assert!(app.panes[0].scroll.is_none(), "back to the live view");
+}

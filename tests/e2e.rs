@@ -485,11 +485,12 @@ fn a_lost_terminal_still_gives_panes_their_grace_period() {
     std::fs::create_dir_all(&dir).unwrap();
     let done = dir.join("cleaned-up");
     let cmd = format!(
-        "trap 'sleep 0.3; echo ok > {}; exit 0' TERM; sleep 1000 & wait",
+        "trap 'sleep 0.3; echo ok > {}; exit 0' TERM; echo trap-set; sleep 1000 & wait",
         done.display()
     );
     let mut opmux = Opmux::start(&["--stop-timeout", "10", &cmd], 24, 80);
-    opmux.wait_text("running");
+    // Not before the trap is set: a hang-up earlier would find no handler.
+    opmux.wait_text("trap-set");
     opmux.hang_up();
     assert_eq!(opmux.wait_exit(), 129);
     let written = std::fs::read_to_string(&done).unwrap_or_default();

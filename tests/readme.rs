@@ -1,13 +1,13 @@
 //! The README is a contract with users: its key table must list every key the
 //! help overlay lists, and its set-up commands must stay the ones that work.
 
-use opmux::keys::KEY_HELP;
+use opmux::keys::{KEY_HELP, PROMPT_HELP, SCROLL_HELP};
 
 const README: &str = include_str!("../README.md");
 
 #[test]
 fn readme_key_table_lists_every_default_key() {
-    for (key, _) in KEY_HELP {
+    for (key, _) in KEY_HELP.iter().chain(SCROLL_HELP).chain(PROMPT_HELP) {
         let row = format!("| `{key}` |");
         assert!(
             README.contains(&row),

@@ -358,7 +358,9 @@ pub fn parse(
                 (argv, first)
             }
         };
+        let named = name.is_some();
         let mut pane = PaneSpec::new(name.unwrap_or_else(|| default_name(&first_word)), argv);
+        pane.named = named;
         // A file describes a project: its commands run from its folder.
         pane.cwd = Some(base.to_path_buf());
         if let Some(cwd) = &raw.cwd {

@@ -25,6 +25,9 @@ use crate::cli::Cli;
 pub struct PaneSpec {
     /// Shown in the pane's title and the status line; free of control characters.
     pub name: String,
+    /// Whether the user chose the name. A pane named after its command shows
+    /// the title its program sets, if it sets one.
+    pub named: bool,
     /// The program and its arguments. A shell command line becomes
     /// `["/bin/sh", "-c", line]`.
     pub argv: Vec<String>,
@@ -124,6 +127,7 @@ impl PaneSpec {
     pub fn new(name: impl Into<String>, argv: Vec<String>) -> Self {
         Self {
             name: name.into(),
+            named: true,
             argv,
             cwd: None,
             env: Vec::new(),
@@ -139,15 +143,18 @@ impl PaneSpec {
 
     /// A pane running `line` with `/bin/sh -c`, named after its first word.
     pub fn shell(line: &str) -> Self {
-        Self::new(
-            default_name(line),
-            vec!["/bin/sh".into(), "-c".into(), line.into()],
-        )
+        Self {
+            named: false,
+            ..Self::new(
+                default_name(line),
+                vec!["/bin/sh".into(), "-c".into(), line.into()],
+            )
+        }
     }
 }
 
 /// How panes share the screen.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LayoutKind {
     /// A grid of ceil(sqrt(n)) columns.
@@ -157,6 +164,26 @@ pub enum LayoutKind {
     Rows,
     /// Side by side, full height.
     Columns,
+}
+
+impl LayoutKind {
+    /// The layout `C-b Space` switches to from this one.
+    pub fn next(self) -> Self {
+        match self {
+            Self::Tiled => Self::Rows,
+            Self::Rows => Self::Columns,
+            Self::Columns => Self::Tiled,
+        }
+    }
+
+    /// The name the command line and config file use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tiled => "tiled",
+            Self::Rows => "rows",
+            Self::Columns => "columns",
+        }
+    }
 }
 
 /// Settings that apply to the whole run.
@@ -251,6 +278,7 @@ impl Settings {
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or("/bin/sh");
             let mut pane = PaneSpec::new(default_name(shell), vec![shell.to_string()]);
+            pane.named = false;
             // An interactive shell ignores SIGTERM; a hang-up is how a
             // terminal closes it, and lets it save its history.
             pane.stop_signal = Signal::SIGHUP;
@@ -273,9 +301,16 @@ impl Settings {
                 bail!("a pane name given with -n/--name is empty");
             }
             pane.name = name;
+            pane.named = true;
         }
         if let Some(dir) = &cli.log_dir {
             settings.log_dir = Some(dir.clone());
+        }
+        if let Some(layout) = cli.layout {
+            settings.layout = layout;
+        }
+        if let Some(lines) = cli.scrollback {
+            settings.scrollback = lines;
         }
         // Panes not from opmux.toml: the command line's timeout, else the
         // file's top-level one, else the default.

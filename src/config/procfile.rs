@@ -57,6 +57,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<PaneSpec>> {
         }
         let mut pane = PaneSpec::shell(command);
         pane.name = name.to_string();
+        pane.named = true;
         panes.push(pane);
     }
     if panes.is_empty() {

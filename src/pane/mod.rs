@@ -15,6 +15,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::config::PaneSpec;
 use crate::process::ExitStatus;
+use crate::scroll::Scroll;
 use crate::{PaneId, Size};
 use pty::Pty;
 use screen::Screen;
@@ -115,6 +116,10 @@ pub struct Pane {
     /// The current run's output has not reached its end yet.
     pub output_open: bool,
     pub supervision: Supervision,
+    /// The user closed the pane: it is removed once its run is over.
+    pub closing: bool,
+    /// Scroll mode, while the pane is in it.
+    pub scroll: Option<Scroll>,
 }
 
 /// What the restart policy and readiness need to remember across runs.
@@ -162,6 +167,8 @@ impl Pane {
             live_run: Arc::new(AtomicU32::new(0)),
             output_open: false,
             supervision: Supervision::default(),
+            closing: false,
+            scroll: None,
         }
     }
 

@@ -4,11 +4,12 @@
 
 use std::num::NonZeroU16;
 
+use super::history::History;
 use crate::{Size, clean_text};
 
 /// Collects what the parser meets that needs an action outside the screen:
-/// replies owed to the program, and the window title it set.
-#[derive(Default)]
+/// replies owed to the program, the window title it set, and the rows that
+/// scroll off (for the history, the log and the `ready` watcher).
 struct Hooks {
     replies: Vec<u8>,
     title: Option<String>,
@@ -17,6 +18,20 @@ struct Hooks {
     scrolled: Option<(String, vt100::capture::BasicFormattedCaptureState)>,
     /// Where every rendered line goes once it scrolls off, if anywhere.
     log: Option<LineLog>,
+    /// The rows that scrolled off, kept compactly for scroll mode.
+    history: History,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Self {
+            replies: Vec::new(),
+            title: None,
+            scrolled: None,
+            log: None,
+            history: History::new(crate::config::DEFAULT_SCROLLBACK),
+        }
+    }
 }
 
 /// A pane's log file: the text lines the pane rendered, in order, every one
@@ -109,6 +124,7 @@ impl vt100::Callbacks for Hooks {
             log.line_ended = log.probe.starts_with('\n');
             log.write_finished();
         }
+        self.history.push(row);
     }
 }
 
@@ -139,6 +155,16 @@ impl Screen {
                 Hooks::default(),
             ),
         }
+    }
+
+    /// Keeps at most `lines` lines of history.
+    pub fn set_scrollback(&mut self, lines: usize) {
+        self.parser.callbacks_mut().history.set_capacity(lines);
+    }
+
+    /// The lines that scrolled off the top, oldest first.
+    pub fn history(&self) -> &History {
+        &self.parser.callbacks().history
     }
 
     /// Feeds program output into the terminal state.

@@ -12,13 +12,16 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
-use crate::app::App;
-use crate::keys::KEY_HELP;
+use crate::app::{App, Asking, PromptState};
+use crate::clean_text;
+use crate::keys::{KEY_HELP, PROMPT_HELP, SCROLL_HELP};
 use crate::layout;
 use crate::pane::{Pane, PaneState};
 use crate::process::ExitStatus;
 
-pub use pane::draw_screen;
+pub use pane::{draw_screen, draw_view};
+
+use crate::scroll::Lines;
 
 const FOCUS: Color = Color::Cyan;
 const MUTED: Color = Color::DarkGray;
@@ -31,12 +34,28 @@ pub fn render(frame: &mut Frame, app: &App, now: Instant) {
     for (index, (pane, rect)) in app.panes.iter().zip(app.pane_rects()).enumerate() {
         let Some(rect) = rect else { continue };
         let focused = index == app.focus;
-        let block = pane_block(pane, index, focused, now);
+        let block = pane_block(pane, index, focused, now, rect.width);
         let inner = layout::inner(rect);
         frame.render_widget(block, rect);
         let screen = pane.screen();
+        if let Some(scroll) = &pane.scroll {
+            let lines = Lines::new(screen.history(), screen.vt());
+            draw_view(frame.buffer_mut(), inner, &lines, screen.vt(), scroll);
+            let top = lines.clamp(scroll.top).min(lines.live_top());
+            let row = lines.distance(top, lines.clamp(scroll.cursor.at));
+            if focused
+                && !app.show_help
+                && app.prompt.is_none()
+                && row < usize::from(inner.height)
+                && inner.width > 0
+            {
+                let col = scroll.cursor.col.min(usize::from(inner.width) - 1) as u16;
+                frame.set_cursor_position((inner.x + col, inner.y + row as u16));
+            }
+            continue;
+        }
         draw_screen(frame.buffer_mut(), inner, screen.vt());
-        if focused && !app.show_help && !screen.vt().hide_cursor() {
+        if focused && !app.show_help && app.prompt.is_none() && !screen.vt().hide_cursor() {
             // While a wrap is pending vt100 puts the column one past the
             // edge; terminals show the cursor on the last column then.
             let (row, col) = screen.vt().cursor_position();
@@ -46,10 +65,66 @@ pub fn render(frame: &mut Frame, app: &App, now: Instant) {
         }
     }
     let status = Rect::new(area.x, area.bottom() - 1, area.width, 1);
-    frame.render_widget(status_line(app, now), status);
-    if app.show_help {
-        help_overlay(frame, app.panes_area(), &app.keymap.prefix_label());
+    match &app.prompt {
+        Some(prompt) => draw_prompt(frame, status, prompt),
+        None => frame.render_widget(status_line(app, now), status),
     }
+    if app.show_help {
+        // Above the status line, even when the frame is smaller than the
+        // app knows yet.
+        let above_status = Rect::new(area.x, area.y, area.width, area.height - 1);
+        let help_area = app.panes_area().intersection(above_status);
+        help_overlay(frame, help_area, &app.keymap.prefix_label());
+    }
+}
+
+/// The prompt in place of the status line, with the cursor in it.
+fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &PromptState) {
+    let label = format!(" {}: ", prompt.editor.label());
+    let hint = match prompt.asking {
+        Asking::NewPane => " Enter runs it in a new pane · Esc cancels ",
+        Asking::Rename(_) => " Enter renames · Esc cancels ",
+        Asking::Search { .. } => " a regex · Enter searches · Esc cancels ",
+    };
+    let label_width = Line::from(label.as_str()).width();
+    let text_width = usize::from(area.width).saturating_sub(label_width + 1);
+    // Keep the cursor in sight: show the end of a line longer than the space.
+    let text = prompt.editor.text();
+    let cursor = prompt.editor.cursor_column();
+    let skip = cursor.saturating_sub(text_width);
+    let shown: String = skip_columns(text, skip);
+    let mut spans = vec![
+        Span::styled(label, Style::new().fg(Color::Black).bg(Color::Yellow)),
+        Span::raw(" "),
+        Span::raw(clean_text(&shown)),
+    ];
+    let used = label_width + 1 + Line::from(shown.as_str()).width();
+    if used + hint.len() < usize::from(area.width) {
+        spans.push(Span::raw(
+            " ".repeat(usize::from(area.width) - used - hint.len()),
+        ));
+        spans.push(Span::styled(hint, Style::new().fg(MUTED)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    let x = area.x as usize + label_width + 1 + cursor - skip;
+    frame.set_cursor_position((
+        (x.min(usize::from(area.right().saturating_sub(1)))) as u16,
+        area.y,
+    ));
+}
+
+/// `text` without its first `columns` display columns.
+fn skip_columns(text: &str, columns: usize) -> String {
+    let mut skipped = 0;
+    text.chars()
+        .skip_while(|c| {
+            if skipped >= columns {
+                return false;
+            }
+            skipped += unicode_width::UnicodeWidthChar::width(*c).unwrap_or(0);
+            true
+        })
+        .collect()
 }
 
 /// The state as the title shows it: `running · pid 42`, `exited 3 after 12s`,
@@ -124,7 +199,47 @@ pub fn duration_label(ran: Duration) -> String {
     }
 }
 
-fn pane_block(pane: &Pane, index: usize, focused: bool, now: Instant) -> Block<'static> {
+/// The name a pane goes by: the one the user gave, else the window title its
+/// program set (already cleaned of control characters), else its command's
+/// first word.
+pub fn display_name(pane: &Pane) -> String {
+    if !pane.spec.named
+        && let Some(title) = pane.screen().title().filter(|t| !t.trim().is_empty())
+    {
+        return title.trim().to_string();
+    }
+    pane.spec.name.clone()
+}
+
+/// `text` cut to at most `max` columns, with an ellipsis where it was cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    use unicode_width::UnicodeWidthStr;
+    if text.width() <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > max {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    if max > 0 {
+        out.push('…');
+    }
+    out
+}
+
+fn pane_block(
+    pane: &Pane,
+    index: usize,
+    focused: bool,
+    now: Instant,
+    width: u16,
+) -> Block<'static> {
     let state = state_label(pane, now);
     let state_style = match pane.state {
         PaneState::Running { .. } => Style::new().fg(Color::Green),
@@ -149,11 +264,35 @@ fn pane_block(pane: &Pane, index: usize, focused: bool, now: Instant) -> Block<'
     };
     let mut title = vec![
         Span::raw(" "),
-        Span::styled(format!(" {} {} ", index + 1, pane.spec.name), name_style),
+        Span::styled(
+            format!(
+                " {} {} ",
+                index + 1,
+                // Half the border for the name, so the state still shows.
+                truncate(&display_name(pane), usize::from(width / 2).max(8))
+            ),
+            name_style,
+        ),
         Span::raw(" "),
         Span::styled(state, state_style),
         Span::raw(" "),
     ];
+    if let Some(scroll) = &pane.scroll {
+        let screen = pane.screen();
+        let lines = Lines::new(screen.history(), screen.vt());
+        let mut label = format!(
+            "[scroll {}/{}]",
+            scroll.offset(&lines),
+            lines.history_rows()
+        );
+        if let Some(note) = &scroll.note {
+            label.push_str(&format!(" {note}"));
+        }
+        title.push(Span::styled(
+            format!("{label} "),
+            Style::new().fg(Color::Black).bg(Color::Yellow),
+        ));
+    }
     if let Some(error) = &pane.error {
         title.push(Span::styled(
             format!("! {error} "),
@@ -204,6 +343,10 @@ fn status_line(app: &App, now: Instant) -> Paragraph<'static> {
                 .ceil();
             format!(" stopping, kill in {left:.0}s · {p} q kills now ")
         }
+        None if app.panes.get(app.focus).is_some_and(|p| p.scroll.is_some()) => {
+            " scroll · ↑↓ PgUp PgDn g G · / ? search · n N · v select · y copy · q back "
+                .to_string()
+        }
         None if app.zoomed => format!(" zoomed · {p} z unzoom · {p} ? help · {p} q quit "),
         None => format!(" {p} ? help · {p} q quit "),
     };
@@ -217,9 +360,10 @@ fn status_line(app: &App, now: Instant) -> Paragraph<'static> {
     Paragraph::new(Line::from(spans))
 }
 
-fn help_overlay(frame: &mut Frame, area: Rect, prefix: &str) {
+/// One section of the help: a heading and its keys, aligned.
+fn help_section(heading: &str, keys: &[(&str, &str)], prefix: &str) -> Vec<Line<'static>> {
     // The keys as this run has them: C-b stands for the configured prefix.
-    let keys: Vec<(String, &str)> = KEY_HELP
+    let keys: Vec<(String, &str)> = keys
         .iter()
         .map(|(k, what)| (k.replace("C-b", prefix), *what))
         .collect();
@@ -228,16 +372,46 @@ fn help_overlay(frame: &mut Frame, area: Rect, prefix: &str) {
         .map(|(k, _)| k.chars().count())
         .max()
         .unwrap_or(0);
-    let lines: Vec<Line> = keys
+    let mut lines = vec![Line::from(Span::styled(
+        format!(" {heading}"),
+        Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+    ))];
+    lines.extend(keys.iter().map(|(key, what)| {
+        Line::from(vec![
+            Span::styled(
+                format!(" {key:<key_width$}  "),
+                Style::new().fg(FOCUS).add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(format!("{what} ")),
+        ])
+    }));
+    lines
+}
+
+fn help_overlay(frame: &mut Frame, area: Rect, prefix: &str) {
+    let mut all = help_section("panes", KEY_HELP, prefix);
+    all.push(Line::default());
+    all.extend(help_section("scroll mode", SCROLL_HELP, prefix));
+    all.push(Line::default());
+    all.extend(help_section("prompt", PROMPT_HELP, prefix));
+    // Flowed into as many columns as the height needs, side by side.
+    let per_column = usize::from(area.height.saturating_sub(2)).max(1);
+    let columns: Vec<&[Line]> = all.chunks(per_column).collect();
+    let widths: Vec<usize> = columns
         .iter()
-        .map(|(key, what)| {
-            Line::from(vec![
-                Span::styled(
-                    format!(" {key:<key_width$}  "),
-                    Style::new().fg(FOCUS).add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(format!("{what} ")),
-            ])
+        .map(|c| c.iter().map(Line::width).max().unwrap_or(0))
+        .collect();
+    let rows = columns.first().map_or(0, |c| c.len());
+    let lines: Vec<Line> = (0..rows)
+        .map(|i| {
+            let mut spans: Vec<Span> = Vec::new();
+            for (column, width) in columns.iter().zip(&widths) {
+                let line = column.get(i).map(|l| l.spans.clone()).unwrap_or_default();
+                let used: usize = line.iter().map(Span::width).sum();
+                spans.extend(line);
+                spans.push(Span::raw(" ".repeat(width - used + 1)));
+            }
+            Line::from(spans)
         })
         .collect();
     let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 2;

@@ -19,8 +19,21 @@ use portable_pty::{CommandBuilder, MasterPty, PtySize, SlavePty, native_pty_syst
 /// Generous, because CI is a loaded 2-core machine running a debug build.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
+/// What opmux asked the outer terminal to put on the clipboard (OSC 52),
+/// base64 as sent.
+#[derive(Default)]
+pub struct Clipboard {
+    pub copies: Vec<Vec<u8>>,
+}
+
+impl vt100::Callbacks for Clipboard {
+    fn copy_to_clipboard(&mut self, _: &mut vt100::Screen, _ty: &[u8], data: &[u8]) {
+        self.copies.push(data.to_vec());
+    }
+}
+
 struct Shared {
-    parser: Mutex<vt100::Parser>,
+    parser: Mutex<vt100::Parser<Clipboard>>,
     /// Notified after every chunk of output is parsed.
     changed: Condvar,
     /// While set, the reader stops reading, like a terminal that stalls.
@@ -101,10 +114,11 @@ impl Opmux {
             }
         });
         let shared = Arc::new(Shared {
-            parser: Mutex::new(vt100::Parser::new(
+            parser: Mutex::new(vt100::Parser::new_with_callbacks(
                 std::num::NonZeroU16::new(rows).unwrap(),
                 std::num::NonZeroU16::new(cols).unwrap(),
                 0,
+                Clipboard::default(),
             )),
             changed: Condvar::new(),
             paused: Mutex::new(false),
@@ -167,6 +181,34 @@ impl Opmux {
         writer.flush().expect("flushing input");
     }
 
+    /// Presses the left button at 0-based `col`, `row`, moves it to each of
+    /// `through` with the button held, and releases it at the last point, as
+    /// a terminal reports it in SGR mouse mode.
+    pub fn drag(&mut self, from: (u16, u16), through: &[(u16, u16)]) {
+        let (c, r) = from;
+        self.send(format!("\x1b[<0;{};{}M", c + 1, r + 1).as_bytes());
+        let mut last = from;
+        for &(c, r) in through {
+            self.send(format!("\x1b[<32;{};{}M", c + 1, r + 1).as_bytes());
+            last = (c, r);
+        }
+        self.send(format!("\x1b[<0;{};{}m", last.0 + 1, last.1 + 1).as_bytes());
+    }
+
+    /// A left click at 0-based `col`, `row`.
+    pub fn click(&mut self, col: u16, row: u16) {
+        self.drag((col, row), &[]);
+    }
+
+    /// Turns the mouse wheel `notches` times at 0-based `col`, `row`: up
+    /// when `up`, else down.
+    pub fn wheel(&mut self, col: u16, row: u16, up: bool, notches: usize) {
+        let button = if up { 64 } else { 65 };
+        for _ in 0..notches {
+            self.send(format!("\x1b[<{button};{};{}M", col + 1, row + 1).as_bytes());
+        }
+    }
+
     /// The screen as text, for assertions and failure dumps.
     pub fn text(&self) -> String {
         self.shared.parser.lock().unwrap().screen().contents()
@@ -179,10 +221,44 @@ impl Opmux {
 
     /// Waits until `ready` holds for the screen, or panics with the screen.
     pub fn wait_for(&self, what: &str, ready: impl Fn(&vt100::Screen) -> bool) {
+        self.wait_parser(what, |p| ready(p.screen()));
+    }
+
+    /// Waits until opmux has put `text` on the clipboard with OSC 52.
+    pub fn wait_clipboard(&self, text: &str) {
+        use base64::Engine;
+        self.wait_parser(&format!("{text:?} copied with OSC 52"), |p| {
+            p.callbacks().copies.iter().any(|data| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .is_ok_and(|d| d == text.as_bytes())
+            })
+        });
+    }
+
+    /// What opmux has put on the clipboard so far, decoded.
+    pub fn clipboard(&self) -> Vec<String> {
+        use base64::Engine;
+        let parser = self.shared.parser.lock().unwrap();
+        parser
+            .callbacks()
+            .copies
+            .iter()
+            .map(|data| {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .unwrap_or_default();
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+            .collect()
+    }
+
+    /// Waits until `ready` holds for the parser, or panics with the screen.
+    fn wait_parser(&self, what: &str, ready: impl Fn(&vt100::Parser<Clipboard>) -> bool) {
         let deadline = Instant::now() + DEADLINE;
         let mut parser = self.shared.parser.lock().unwrap();
         loop {
-            if ready(parser.screen()) {
+            if ready(&parser) {
                 return;
             }
             let now = Instant::now();

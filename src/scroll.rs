@@ -1,0 +1,668 @@
+//! Scroll mode, with no I/O: a pane's history and screen seen as one run of
+//! lines ([`Lines`]), and the view over them ([`Scroll`]) with its cursor,
+//! search and selection. The view is anchored on line numbers that never
+//! change, so it stays put while the pane keeps printing. `app` owns one
+//! `Scroll` per pane in scroll mode and hands it the pane's screen; `ui`
+//! draws what it describes.
+
+use std::ops::Range;
+
+use regex::Regex;
+
+use crate::clean_text;
+use crate::pane::history::{History, Line, Pen};
+
+/// A display row. `line` numbers every line the pane ever had, as
+/// [`History::first_number`] does, with the screen's rows counted after the
+/// history's lines; `row` is the display row within that line at the pane's
+/// width.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RowPos {
+    pub line: u64,
+    pub row: usize,
+}
+
+/// A cell: a display row and a column in it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Point {
+    pub at: RowPos,
+    pub col: usize,
+}
+
+/// A pane's lines as scroll mode walks them: the history's, then each row
+/// of the screen as a line of its own.
+pub struct Lines<'a> {
+    history: &'a History,
+    screen: Vec<Line>,
+    width: u16,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(history: &'a History, vt: &vt100::Screen) -> Self {
+        let (_, cols) = vt.size();
+        let screen = vt
+            .rows(0, cols.get())
+            .map(|text| Line::from_formatted(&clean_text(&text), &mut Pen::default()))
+            .collect();
+        Self {
+            history,
+            screen,
+            width: cols.get(),
+        }
+    }
+
+    /// The pane's width, at which lines wrap into display rows.
+    pub fn width(&self) -> u16 {
+        self.width
+    }
+
+    /// The number of the oldest line kept.
+    pub fn first(&self) -> u64 {
+        self.history.first_number()
+    }
+
+    /// The number of the screen's first row.
+    pub fn screen_start(&self) -> u64 {
+        self.first() + self.history.len() as u64
+    }
+
+    /// One past the number of the screen's last row.
+    pub fn end(&self) -> u64 {
+        self.screen_start() + self.screen.len() as u64
+    }
+
+    /// The line numbered `number`, if it is kept.
+    pub fn line(&self, number: u64) -> Option<&Line> {
+        let index = usize::try_from(number.checked_sub(self.first())?).ok()?;
+        match index.checked_sub(self.history.len()) {
+            None => self.history.get(index),
+            Some(row) => self.screen.get(row),
+        }
+    }
+
+    /// Whether line `number` is a row of the screen rather than history.
+    pub fn on_screen(&self, number: u64) -> bool {
+        number >= self.screen_start()
+    }
+
+    fn rows(&self, number: u64) -> usize {
+        self.line(number).map_or(1, |l| l.rows(self.width))
+    }
+
+    /// The top of the live view: the screen's first row.
+    pub fn live_top(&self) -> RowPos {
+        RowPos {
+            line: self.screen_start(),
+            row: 0,
+        }
+    }
+
+    /// The first display row of all.
+    pub fn top(&self) -> RowPos {
+        RowPos {
+            line: self.first(),
+            row: 0,
+        }
+    }
+
+    /// The last display row of all.
+    pub fn last(&self) -> RowPos {
+        let line = self.end().saturating_sub(1).max(self.first());
+        RowPos {
+            line,
+            row: self.rows(line).saturating_sub(1),
+        }
+    }
+
+    /// `pos` moved onto a row that exists: to the top when its line was
+    /// evicted, to the last row when past the end.
+    pub fn clamp(&self, pos: RowPos) -> RowPos {
+        if pos.line < self.first() {
+            return self.top();
+        }
+        if pos > self.last() {
+            return self.last();
+        }
+        RowPos {
+            line: pos.line,
+            row: pos.row.min(self.rows(pos.line).saturating_sub(1)),
+        }
+    }
+
+    /// The row `n` rows below `pos`, or the last row.
+    pub fn down(&self, pos: RowPos, n: usize) -> RowPos {
+        let mut pos = self.clamp(pos);
+        let last = self.last();
+        let mut left = n;
+        while left > 0 && pos < last {
+            let rows = self.rows(pos.line);
+            let step = left.min(rows - 1 - pos.row);
+            if step > 0 {
+                pos.row += step;
+                left -= step;
+            } else {
+                pos = RowPos {
+                    line: pos.line + 1,
+                    row: 0,
+                };
+                left -= 1;
+            }
+        }
+        pos
+    }
+
+    /// The row `n` rows above `pos`, or the first row.
+    pub fn up(&self, pos: RowPos, n: usize) -> RowPos {
+        let mut pos = self.clamp(pos);
+        let top = self.top();
+        let mut left = n;
+        while left > 0 && pos > top {
+            if pos.row > 0 {
+                let step = left.min(pos.row);
+                pos.row -= step;
+                left -= step;
+            } else {
+                pos.line -= 1;
+                pos.row = self.rows(pos.line) - 1;
+                left -= 1;
+            }
+        }
+        pos
+    }
+
+    /// How many rows lie from `from` down to `to`; 0 when `to` is above.
+    pub fn distance(&self, from: RowPos, to: RowPos) -> usize {
+        let (from, to) = (self.clamp(from), self.clamp(to));
+        if to <= from {
+            return 0;
+        }
+        if from.line == to.line {
+            return to.row - from.row;
+        }
+        let middle: usize = (from.line + 1..to.line).map(|n| self.rows(n)).sum();
+        self.rows(from.line) - from.row + middle + to.row
+    }
+
+    /// The rows the history takes at this width.
+    pub fn history_rows(&self) -> usize {
+        (0..self.history.len())
+            .filter_map(|i| self.history.get(i))
+            .map(|l| l.rows(self.width))
+            .sum()
+    }
+
+    /// The byte range of display row `pos`, and the column its first byte
+    /// has within the line.
+    pub fn row_span(&self, pos: RowPos) -> Option<(&Line, Range<usize>, usize)> {
+        let line = self.line(pos.line)?;
+        let range = line.row_range(self.width, pos.row);
+        let start_col = line.column_of(range.start);
+        Some((line, range, start_col))
+    }
+
+    /// The byte of the line that `point` is on: the character covering its
+    /// column, or the row's end when it is past the text.
+    pub fn byte_at(&self, point: Point) -> usize {
+        let Some((line, range, start_col)) = self.row_span(point.at) else {
+            return 0;
+        };
+        let col = start_col + point.col;
+        line.cells()
+            .find(|c| {
+                c.byte >= range.start
+                    && c.byte < range.end
+                    && c.col + usize::from(c.width.max(1)) > col
+            })
+            .map_or(range.end, |c| c.byte)
+    }
+
+    /// The cell where byte `byte` of line `number` is drawn.
+    pub fn point_of(&self, number: u64, byte: usize) -> Point {
+        let Some(line) = self.line(number) else {
+            return Point::default();
+        };
+        let rows = line.rows(self.width);
+        let row = (0..rows)
+            .find(|&r| line.row_range(self.width, r).end > byte)
+            .unwrap_or(rows - 1);
+        let start = line.row_range(self.width, row).start;
+        Point {
+            at: RowPos { line: number, row },
+            col: line.column_of(byte).saturating_sub(line.column_of(start)),
+        }
+    }
+
+    /// The text from `a` to `b`, both cells included, in either order. Lines
+    /// are joined with newlines; rows a line wrapped over are not split.
+    pub fn text_between(&self, a: Point, b: Point) -> String {
+        let (a, b) = if a <= b { (a, b) } else { (b, a) };
+        let start = self.byte_at(a);
+        let end_line = self.line(b.at.line).map(Line::text).unwrap_or("");
+        // Include the whole character under `b`.
+        let end = self.byte_at(b);
+        let end = end_line[end.min(end_line.len())..]
+            .chars()
+            .next()
+            .map_or(end_line.len(), |c| end + c.len_utf8());
+        let mut out = String::new();
+        for number in a.at.line..=b.at.line {
+            let Some(line) = self.line(number) else {
+                continue;
+            };
+            let text = line.text();
+            let from = if number == a.at.line { start } else { 0 };
+            let to = if number == b.at.line { end } else { text.len() };
+            if number > a.at.line {
+                out.push('\n');
+            }
+            if from < to && to <= text.len() {
+                out.push_str(text[from..to].trim_end());
+            }
+        }
+        out
+    }
+
+    /// The next match of `pattern` from line `from.0`, byte `from.1`: one
+    /// starting before it when `backwards`, else one starting at or after.
+    pub fn find(
+        &self,
+        pattern: &Regex,
+        from: (u64, usize),
+        backwards: bool,
+    ) -> Option<(u64, Range<usize>)> {
+        let (first, end) = (self.first(), self.end());
+        if end == first {
+            return None;
+        }
+        let start = from.0.clamp(first, end - 1);
+        let in_line = |number: u64| -> Vec<Range<usize>> {
+            self.line(number)
+                .map(|l| pattern.find_iter(l.text()).map(|m| m.range()).collect())
+                .unwrap_or_default()
+        };
+        if backwards {
+            for number in (first..=start).rev() {
+                let found = in_line(number)
+                    .into_iter()
+                    .rfind(|m| number < start || m.start < from.1);
+                if let Some(m) = found {
+                    return Some((number, m));
+                }
+            }
+        } else {
+            for number in start..end {
+                let found = in_line(number)
+                    .into_iter()
+                    .find(|m| number > start || m.start >= from.1);
+                if let Some(m) = found {
+                    return Some((number, m));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A search in scroll mode.
+#[derive(Clone, Debug)]
+pub struct Search {
+    pub pattern: Regex,
+    /// Whether `n` goes towards older lines.
+    pub backwards: bool,
+    /// The match the cursor is on: line number and byte range.
+    pub current: Option<(u64, Range<usize>)>,
+}
+
+/// One pane's scroll mode: where the view is, the cursor, and what is
+/// being searched for and selected.
+#[derive(Clone, Debug)]
+pub struct Scroll {
+    /// The view's first row.
+    pub top: RowPos,
+    pub cursor: Point,
+    /// Where the selection started, while one is being made.
+    pub anchor: Option<Point>,
+    pub search: Option<Search>,
+    /// Entered with the mouse wheel: scrolling back to the live view
+    /// leaves scroll mode.
+    pub by_wheel: bool,
+    /// Entered by dragging with the mouse: releasing the button copies and
+    /// leaves.
+    pub by_drag: bool,
+    /// A message for the title, such as a search that found nothing.
+    pub note: Option<String>,
+}
+
+impl Scroll {
+    /// Scroll mode on the live view, with the cursor at `cursor` (a row and
+    /// column of the screen).
+    pub fn enter(lines: &Lines<'_>, cursor: (u16, u16)) -> Self {
+        let top = lines.live_top();
+        Self {
+            top,
+            cursor: Point {
+                at: lines.down(top, usize::from(cursor.0)),
+                col: usize::from(cursor.1),
+            },
+            anchor: None,
+            search: None,
+            by_wheel: false,
+            by_drag: false,
+            note: None,
+        }
+    }
+
+    /// How many rows the view is above the live view.
+    pub fn offset(&self, lines: &Lines<'_>) -> usize {
+        lines.distance(lines.clamp(self.top), lines.live_top())
+    }
+
+    /// Puts the view and cursor back on rows that exist (lines may have
+    /// been evicted) and the view no lower than the live view.
+    pub fn settle(&mut self, lines: &Lines<'_>, height: usize) {
+        self.top = lines.clamp(self.top).min(lines.live_top());
+        self.cursor.at = lines.clamp(self.cursor.at);
+        self.cursor.col = self
+            .cursor
+            .col
+            .min(usize::from(lines.width()).saturating_sub(1));
+        self.keep_cursor_in_view(lines, height);
+    }
+
+    fn keep_cursor_in_view(&mut self, lines: &Lines<'_>, height: usize) {
+        if self.cursor.at < self.top {
+            self.cursor.at = self.top;
+        }
+        let bottom = lines.down(self.top, height.saturating_sub(1));
+        if self.cursor.at > bottom {
+            self.cursor.at = bottom;
+        }
+    }
+
+    /// Scrolls the view `delta` rows (negative: up), the cursor with it.
+    pub fn scroll(&mut self, lines: &Lines<'_>, delta: isize, height: usize) {
+        let n = delta.unsigned_abs();
+        if delta < 0 {
+            self.top = lines.up(self.top, n);
+            self.cursor.at = lines.up(self.cursor.at, n);
+        } else {
+            self.top = lines.down(self.top, n).min(lines.live_top());
+            self.cursor.at = lines.down(self.cursor.at, n);
+        }
+        self.settle(lines, height);
+    }
+
+    /// Moves the cursor `rows` down (negative: up) and `cols` right; the
+    /// view follows it.
+    pub fn move_cursor(&mut self, lines: &Lines<'_>, rows: isize, cols: isize, height: usize) {
+        let n = rows.unsigned_abs();
+        self.cursor.at = if rows < 0 {
+            lines.up(self.cursor.at, n)
+        } else {
+            lines.down(self.cursor.at, n)
+        };
+        let width = usize::from(lines.width()).max(1);
+        self.cursor.col = self.cursor.col.saturating_add_signed(cols).min(width - 1);
+        self.reveal(lines, self.cursor.at, height, false);
+    }
+
+    /// Makes row `pos` visible: scrolls just enough, or when `centre`,
+    /// puts it in the middle of a view it was outside of.
+    pub fn reveal(&mut self, lines: &Lines<'_>, pos: RowPos, height: usize, centre: bool) {
+        let height = height.max(1);
+        let bottom = lines.down(self.top, height - 1);
+        if pos >= self.top && pos <= bottom {
+            return;
+        }
+        self.top = if centre {
+            lines.up(pos, height / 2)
+        } else if pos < self.top {
+            pos
+        } else {
+            lines.up(pos, height - 1)
+        };
+        self.top = self.top.min(lines.live_top());
+    }
+
+    /// The view at the very top, the cursor on its first row.
+    pub fn to_top(&mut self, lines: &Lines<'_>) {
+        self.top = lines.top();
+        self.cursor.at = self.top;
+    }
+
+    /// The view back at the live view, the cursor on its last row.
+    pub fn to_bottom(&mut self, lines: &Lines<'_>, height: usize) {
+        self.top = lines.live_top();
+        self.cursor.at = lines.down(self.top, height.saturating_sub(1));
+    }
+
+    /// Moves to the next match of the search, in its direction or, with
+    /// `reverse`, the other. Returns whether one was found.
+    pub fn find_next(&mut self, lines: &Lines<'_>, reverse: bool, height: usize) -> bool {
+        let Some(search) = &self.search else {
+            return false;
+        };
+        let backwards = search.backwards != reverse;
+        let here = (self.cursor.at.line, lines.byte_at(self.cursor));
+        // Forwards starts past the match the cursor is on.
+        let from = if backwards {
+            here
+        } else {
+            (here.0, here.1 + 1)
+        };
+        match lines.find(&search.pattern, from, backwards) {
+            Some((number, range)) => {
+                self.cursor = lines.point_of(number, range.start);
+                if let Some(search) = &mut self.search {
+                    search.current = Some((number, range));
+                }
+                self.note = None;
+                self.reveal(lines, self.cursor.at, height, true);
+                true
+            }
+            None => {
+                self.note = Some(format!("no more matches of {}", search.pattern.as_str()));
+                false
+            }
+        }
+    }
+
+    /// The selection, first cell first, while one is being made.
+    pub fn selection(&self) -> Option<(Point, Point)> {
+        let anchor = self.anchor?;
+        Some(if anchor <= self.cursor {
+            (anchor, self.cursor)
+        } else {
+            (self.cursor, anchor)
+        })
+    }
+
+    /// The selected text, if there is a selection.
+    pub fn selected_text(&self, lines: &Lines<'_>) -> Option<String> {
+        let (a, b) = self.selection()?;
+        Some(lines.text_between(a, b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Size;
+    use crate::pane::screen::Screen;
+
+    /// A 4-row, 20-column screen that printed `lines`, each ended by CRLF.
+    fn screen_with(lines: &[&str]) -> Screen {
+        let mut screen = Screen::new(Size::new(4, 20));
+        for line in lines {
+            screen.process(line.as_bytes());
+            screen.process(b"\r\n");
+        }
+        screen
+    }
+
+    fn numbered(n: usize) -> Screen {
+        let lines: Vec<String> = (1..=n).map(|i| format!("line {i}")).collect();
+        screen_with(&lines.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn history_and_screen_read_as_one_run_of_lines() {
+        let screen = numbered(10);
+        let lines = Lines::new(screen.history(), screen.vt());
+        let texts: Vec<&str> = (lines.first()..lines.end())
+            .map(|n| lines.line(n).unwrap().text())
+            .collect();
+        let mut expected: Vec<String> = (1..=10).map(|i| format!("line {i}")).collect();
+        // The cursor's empty row ends the screen.
+        expected.push(String::new());
+        assert_eq!(texts, expected);
+        assert_eq!(lines.screen_start(), 7);
+    }
+
+    #[test]
+    fn search_finds_matches_across_stored_lines_both_ways() {
+        let screen = numbered(30);
+        let lines = Lines::new(screen.history(), screen.vt());
+        let re = Regex::new(r"line 1\d").unwrap();
+        let end = (lines.end(), 0);
+        // Backwards from the end: the newest match first, then older ones.
+        let (n, range) = lines.find(&re, end, true).unwrap();
+        assert_eq!((lines.line(n).unwrap().text(), range), ("line 19", 0..7));
+        let (older, _) = lines.find(&re, (n, 0), true).unwrap();
+        assert_eq!(lines.line(older).unwrap().text(), "line 18");
+        // Forwards from the top: the oldest first.
+        let (n, _) = lines.find(&re, (lines.first(), 0), false).unwrap();
+        assert_eq!(lines.line(n).unwrap().text(), "line 10");
+        // On screen too, and nothing past the last match.
+        let re = Regex::new("line 30").unwrap();
+        let (n, _) = lines.find(&re, (lines.first(), 0), false).unwrap();
+        assert!(lines.on_screen(n));
+        assert_eq!(lines.find(&re, (n, 1), false), None);
+        assert_eq!(lines.find(&Regex::new("absent").unwrap(), end, true), None);
+    }
+
+    #[test]
+    fn a_selection_reads_back_as_the_text_it_covers() {
+        let screen = screen_with(&[
+            "\x1b[31mred\x1b[0m and plain",
+            "漢字 wide",
+            "third line",
+            "4",
+            "5",
+        ]);
+        let lines = Lines::new(screen.history(), screen.vt());
+        let first = lines.first();
+        let at = |line: u64, col: usize| Point {
+            at: RowPos { line, row: 0 },
+            col,
+        };
+        // Within a line, colours left behind.
+        assert_eq!(lines.text_between(at(first, 0), at(first, 2)), "red");
+        // Across lines, in either order; a wide character is taken whole
+        // from either of its columns.
+        let across = "plain\n漢字 wide\nthird";
+        assert_eq!(lines.text_between(at(first, 8), at(first + 2, 4)), across);
+        assert_eq!(lines.text_between(at(first + 2, 4), at(first, 8)), across);
+        assert_eq!(
+            lines.text_between(at(first + 1, 1), at(first + 1, 2)),
+            "漢字"
+        );
+        // Past the end of a row: up to its end, without trailing blanks.
+        assert_eq!(lines.text_between(at(first + 3, 0), at(first + 3, 15)), "4");
+    }
+
+    #[test]
+    fn a_long_line_wraps_into_rows_and_is_selected_whole() {
+        let long = "0123456789abcdefghijKLMNO";
+        let screen = screen_with(&[long, "2", "3", "4", "5"]);
+        let lines = Lines::new(screen.history(), screen.vt());
+        let first = lines.first();
+        assert_eq!(
+            lines.line(first).unwrap().text(),
+            long,
+            "wrapped rows joined"
+        );
+        let row = |row: usize, col: usize| Point {
+            at: RowPos { line: first, row },
+            col,
+        };
+        assert_eq!(
+            lines.down(lines.top(), 1),
+            RowPos {
+                line: first,
+                row: 1
+            }
+        );
+        assert_eq!(lines.text_between(row(0, 18), row(1, 1)), "ijKL");
+    }
+
+    #[test]
+    fn the_view_holds_still_while_output_arrives() {
+        let mut screen = numbered(50);
+        let height = 4;
+        let mut scroll = {
+            let lines = Lines::new(screen.history(), screen.vt());
+            let mut scroll = Scroll::enter(&lines, (3, 0));
+            scroll.scroll(&lines, -10, height);
+            scroll
+        };
+        let shown = |screen: &Screen, scroll: &Scroll| {
+            let lines = Lines::new(screen.history(), screen.vt());
+            lines
+                .line(lines.clamp(scroll.top).line)
+                .unwrap()
+                .text()
+                .to_string()
+        };
+        let before = shown(&screen, &scroll);
+        for i in 51..=80 {
+            screen.process(format!("line {i}\r\n").as_bytes());
+        }
+        let lines = Lines::new(screen.history(), screen.vt());
+        scroll.settle(&lines, height);
+        assert_eq!(shown(&screen, &scroll), before);
+        assert_eq!(scroll.offset(&lines), 10 + 30);
+    }
+
+    #[test]
+    fn an_evicted_top_moves_the_view_to_the_oldest_line() {
+        let mut screen = numbered(20);
+        screen.set_scrollback(5);
+        let lines = Lines::new(screen.history(), screen.vt());
+        let mut scroll = Scroll::enter(&lines, (0, 0));
+        scroll.to_top(&lines);
+        for i in 21..=40 {
+            screen.process(format!("line {i}\r\n").as_bytes());
+        }
+        let lines = Lines::new(screen.history(), screen.vt());
+        scroll.settle(&lines, 4);
+        assert_eq!(scroll.top, lines.top());
+        // Lines 38 to 40 and the cursor row are on screen; five kept before.
+        assert_eq!(lines.line(scroll.top.line).unwrap().text(), "line 33");
+    }
+
+    #[test]
+    fn searching_moves_the_cursor_from_match_to_match() {
+        let screen = numbered(40);
+        let lines = Lines::new(screen.history(), screen.vt());
+        let mut scroll = Scroll::enter(&lines, (3, 0));
+        scroll.search = Some(Search {
+            pattern: Regex::new("line [23]5").unwrap(),
+            backwards: true,
+            current: None,
+        });
+        let on = |s: &Scroll| lines.line(s.cursor.at.line).unwrap().text().to_string();
+        assert!(scroll.find_next(&lines, false, 4));
+        assert_eq!(on(&scroll), "line 35");
+        assert!(scroll.find_next(&lines, false, 4));
+        assert_eq!(on(&scroll), "line 25");
+        assert!(!scroll.find_next(&lines, false, 4), "no older match");
+        assert!(scroll.note.is_some());
+        // N goes the other way.
+        assert!(scroll.find_next(&lines, true, 4));
+        assert_eq!(on(&scroll), "line 35");
+        // The match is in view.
+        let bottom = lines.down(scroll.top, 3);
+        assert!(scroll.top <= scroll.cursor.at && scroll.cursor.at <= bottom);
+    }
+}

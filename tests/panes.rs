@@ -1,0 +1,260 @@
+//! End to end, working inside panes: scroll mode and its search, mouse
+//! selection copied with OSC 52, panes opened, renamed and closed at
+//! runtime, layouts, and titles programs set. The real binary on a PTY,
+//! its screen read through a vt100 parser.
+
+mod common;
+
+use common::{Opmux, alive, eventually, marker, sleepers};
+
+const PREFIX: &[u8] = b"\x02";
+const PAGE_UP: &[u8] = b"\x1b[5~";
+
+/// Whether a row shows `number` as a whole word (not inside a longer one).
+fn shows_number(row: &str, number: &str) -> bool {
+    row.split(|c: char| !c.is_ascii_digit())
+        .any(|w| w == number)
+}
+
+/// The text of each row between the pane borders, for a layout where one
+/// pane spans the whole width.
+fn inner_rows(s: &vt100::Screen) -> Vec<String> {
+    let (_, cols) = s.size();
+    s.rows(0, cols.get())
+        .map(|r| {
+            r.trim_matches(|c: char| c == ' ' || "│┃".contains(c))
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn a_search_in_scroll_mode_brings_the_line_into_view() {
+    let mut opmux = Opmux::start(&["-n", "count", "seq 1 5000; exec sleep 60"], 24, 80);
+    opmux.wait_for("the last line", |s| {
+        s.rows(0, 80).any(|r| shows_number(&r, "5000"))
+    });
+    assert!(
+        !opmux.with_screen(|s| s.rows(0, 80).any(|r| shows_number(&r, "4321"))),
+        "4321 is on screen before the search:\n{}",
+        opmux.text()
+    );
+    opmux.send(PREFIX);
+    opmux.send(b"[");
+    opmux.wait_text("[scroll 0/");
+    opmux.send(b"/4321\r");
+    opmux.wait_for("line 4321 in view", |s| {
+        s.rows(1, 80).take(22).any(|r| shows_number(&r, "4321"))
+    });
+    // The live view comes back with q.
+    opmux.send(b"q");
+    opmux.wait_for("the live view", |s| {
+        !s.contents().contains("[scroll") && s.rows(0, 80).any(|r| shows_number(&r, "5000"))
+    });
+}
+
+#[test]
+fn page_up_reaches_the_first_line_of_the_output() {
+    let mut opmux = Opmux::start(&["-n", "count", "seq 1 2000; exec sleep 60"], 24, 80);
+    opmux.wait_for("the last line", |s| {
+        s.rows(0, 80).any(|r| shows_number(&r, "2000"))
+    });
+    opmux.send(PREFIX);
+    opmux.send(b"[");
+    // 2,000 lines at 22 rows a page need 91 pages; more stop at the top.
+    for _ in 0..100 {
+        opmux.send(PAGE_UP);
+    }
+    opmux.wait_for("lines 1 and 2 at the top of the pane", |s| {
+        let rows: Vec<String> = s.rows(0, 80).collect();
+        shows_number(&rows[1], "1") && shows_number(&rows[2], "2")
+    });
+    // At the top, the position reads N/N: all of the history is above.
+    opmux.wait_for("the position at the top", |s| {
+        let text = s.contents();
+        let Some(at) = text.find("[scroll ") else {
+            return false;
+        };
+        let rest = &text[at + 8..];
+        let end = rest.find(']').unwrap_or(0);
+        let (above, total) = rest[..end].split_once('/').unwrap_or(("", "-"));
+        above == total
+    });
+}
+
+#[test]
+fn the_wheel_scrolls_back_and_forth_and_leaves_at_the_bottom() {
+    let mut opmux = Opmux::start(&["-n", "count", "seq 1 300; exec sleep 60"], 24, 80);
+    opmux.wait_for("the last line", |s| {
+        s.rows(0, 80).any(|r| shows_number(&r, "300"))
+    });
+    opmux.wheel(10, 10, true, 4);
+    opmux.wait_text("[scroll 12/");
+    opmux.wheel(10, 10, false, 4);
+    opmux.wait_for("the live view", |s| !s.contents().contains("[scroll"));
+}
+
+#[test]
+fn a_mouse_drag_copies_the_text_with_osc_52() {
+    let mut opmux = Opmux::start(
+        &["-n", "words", "echo alpha beta gamma; exec sleep 60"],
+        24,
+        80,
+    );
+    opmux.wait_text("alpha beta gamma");
+    // The pane's text starts at column 1, row 1; "beta" is columns 7 to 10.
+    opmux.drag((7, 1), &[(8, 1), (10, 1)]);
+    opmux.wait_clipboard("beta");
+    // Over two lines, and backwards.
+    let mut opmux = Opmux::start(
+        &[
+            "-n",
+            "words",
+            "printf 'one two\\nthree four\\n'; exec sleep 60",
+        ],
+        24,
+        80,
+    );
+    opmux.wait_text("three four");
+    opmux.drag((5, 2), &[(3, 1), (5, 1)]);
+    opmux.wait_clipboard("two\nthree");
+}
+
+#[test]
+fn scroll_mode_v_and_y_copy_from_the_cursor() {
+    let mut opmux = Opmux::start(
+        &["-n", "words", "echo copy-me-please; exec sleep 60"],
+        24,
+        80,
+    );
+    opmux.wait_text("copy-me-please");
+    opmux.send(PREFIX);
+    opmux.send(b"[");
+    opmux.wait_text("[scroll 0/");
+    // The cursor starts on the prompt's row, below the echo: up, home, select
+    // seven columns, copy.
+    opmux.send(b"k0v");
+    for _ in 0..6 {
+        opmux.send(b"l");
+    }
+    opmux.send(b"y");
+    opmux.wait_clipboard("copy-me");
+    opmux.wait_for("the live view", |s| !s.contents().contains("[scroll"));
+}
+
+#[test]
+fn prefix_c_runs_a_typed_command_in_a_new_pane() {
+    let mut opmux = Opmux::start(
+        &["--layout", "rows", "-n", "first", "exec sleep 60"],
+        24,
+        80,
+    );
+    opmux.wait_row(&["1 first", "running"]);
+    opmux.send(PREFIX);
+    opmux.send(b"c");
+    opmux.wait_text("run:");
+    opmux.send(b"echo hi\r");
+    opmux.wait_row(&["2 echo"]);
+    opmux.wait_for("hi alone on a row of the new pane", |s| {
+        inner_rows(s).iter().any(|r| r == "hi")
+    });
+}
+
+#[test]
+fn prefix_ampersand_removes_a_pane_and_its_processes() {
+    let keep = marker("close-keep");
+    let gone = marker("close-gone");
+    let mut opmux = Opmux::start(
+        &[
+            "--layout",
+            "rows",
+            "-n",
+            "keep",
+            "-n",
+            "gone",
+            &format!("exec sleep 1000.{keep}"),
+            &format!("sleep 1000.{gone} & exec sleep 1000.{gone}"),
+        ],
+        24,
+        80,
+    );
+    opmux.wait_row(&["2 gone", "running"]);
+    eventually("both sleepers of the second pane started", || {
+        sleepers(&gone).len() == 2
+    });
+    let doomed = sleepers(&gone);
+    opmux.send(PREFIX);
+    opmux.send(b"2");
+    opmux.send(PREFIX);
+    opmux.send(b"&");
+    opmux.wait_for("the second pane removed", |s| {
+        !s.contents().contains("gone") && s.contents().contains("1 keep")
+    });
+    eventually("the second pane's processes gone", || {
+        doomed.iter().all(|&pid| !alive(pid))
+    });
+    assert_eq!(sleepers(&keep).len(), 1, "the other pane was touched");
+    // The remaining pane has the whole height again: its bottom border sits
+    // just above the status line.
+    opmux.wait_for("one pane over the whole height", |s| {
+        let rows: Vec<String> = s.rows(0, 80).collect();
+        rows[22].starts_with('┗') || rows[22].starts_with('└')
+    });
+}
+
+#[test]
+fn prefix_comma_renames_the_focused_pane() {
+    let mut opmux = Opmux::start(&["-n", "before", "exec sleep 60"], 24, 80);
+    opmux.wait_row(&["1 before", "running"]);
+    opmux.send(PREFIX);
+    opmux.send(b",");
+    opmux.wait_text("rename:");
+    // C-u clears the old name first.
+    opmux.send(b"\x15after\r");
+    opmux.wait_row(&["1 after", "running"]);
+}
+
+#[test]
+fn prefix_space_cycles_the_layouts() {
+    let mut opmux = Opmux::start(&["exec sleep 60", "exec sleep 60"], 24, 80);
+    // Tiled with two panes: side by side, both titles on the top row.
+    opmux.wait_row(&["1 exec", "2 exec"]);
+    opmux.send(PREFIX);
+    opmux.send(b" ");
+    // Rows: one above the other.
+    opmux.wait_for("the panes one above the other", |s| {
+        let rows: Vec<String> = s.rows(0, 80).collect();
+        rows[0].contains("1 exec") && !rows[0].contains("2 exec")
+    });
+}
+
+#[test]
+fn a_title_the_program_sets_is_shown_without_its_control_characters() {
+    // An OSC 2 title with a C1 control in it (U+009B, a CSI in one
+    // character), which must not reach the outer terminal.
+    let opmux = Opmux::start(
+        &["printf '\\033]2;safe\\302\\233title\\007'; exec sleep 60"],
+        24,
+        80,
+    );
+    opmux.wait_row(&["1 safetitle", "running"]);
+    let top = opmux.with_screen(|s| s.rows(0, 80).next().unwrap_or_default());
+    assert!(
+        top.chars().all(|c| !c.is_control()),
+        "control characters in the title row: {top:?}"
+    );
+    // A name given by the user wins over the program's title.
+    let named = Opmux::start(
+        &[
+            "-n",
+            "mine",
+            "printf '\\033]2;theirs\\007'; echo title-set; exec sleep 60",
+        ],
+        24,
+        80,
+    );
+    named.wait_text("title-set");
+    named.wait_row(&["1 mine", "running"]);
+    assert!(!named.text().contains("theirs"), "{}", named.text());
+    drop(opmux);
+}
