@@ -330,6 +330,7 @@ impl App {
             Event::Key(key)
                 if !self.keymap.armed()
                     && !self.keymap.is_prefix(&key)
+                    && !key.modifiers.contains(KeyModifiers::ALT)
                     && !self.show_help
                     && self
                         .panes
@@ -864,11 +865,12 @@ impl App {
             self.focus = self.focus.saturating_sub(1);
         }
         self.needs_redraw = true;
-        let effects = if self.panes.is_empty() {
-            self.quit(now, 0, false)
-        } else {
-            self.relayout()
-        };
+        if self.panes.is_empty() {
+            return (Some(pane), self.quit(now, 0, false));
+        }
+        let mut effects = self.relayout();
+        // A pane closed no longer holds back the panes that waited for it.
+        effects.extend(self.wake_waiters());
         (Some(pane), effects)
     }
 
@@ -1015,7 +1017,8 @@ impl App {
                 });
             }
             KeyCode::Char('y') | KeyCode::Enter => {
-                if let Some(Some(text)) = self.with_scroll(index, |s, l, _| s.selected_text(l)) {
+                let text = self.with_scroll(index, |s, l, _| s.selected_text(l));
+                if let Some(text) = text.flatten().filter(|t| !t.is_empty()) {
                     self.clipboard.push(text);
                 }
                 self.leave_scroll(index);

@@ -112,8 +112,6 @@ impl Prompt {
     /// It is measured as ratatui measures it when drawing a span, grapheme by
     /// grapheme with [`CellWidth`] (wide characters such as 漢 count two,
     /// combining marks none), so the cursor lands where the text was drawn.
-    /// unicode-width is not a direct dependency of opmux; ratatui's own measure
-    /// is the one that has to agree with the drawing anyway.
     pub fn cursor_column(&self) -> usize {
         Span::raw(&self.text[..self.cursor])
             .styled_graphemes(Style::default())

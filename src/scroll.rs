@@ -34,21 +34,45 @@ pub struct Point {
 pub struct Lines<'a> {
     history: &'a History,
     screen: Vec<Line>,
+    /// Whether each screen row wrapped into the next.
+    screen_wrapped: Vec<bool>,
     width: u16,
 }
 
 impl<'a> Lines<'a> {
     pub fn new(history: &'a History, vt: &vt100::Screen) -> Self {
-        let (_, cols) = vt.size();
+        let (rows, cols) = vt.size();
         let screen = vt
             .rows(0, cols.get())
             .map(|text| Line::from_formatted(&clean_text(&text), &mut Pen::default()))
             .collect();
+        let screen_wrapped = (0..rows.get()).map(|r| vt.row_wrapped(r)).collect();
         Self {
             history,
             screen,
+            screen_wrapped,
             width: cols.get(),
         }
+    }
+
+    /// Every row the history was ever given: how far the screen has moved.
+    pub fn rows_pushed(&self) -> u64 {
+        self.history.rows_pushed()
+    }
+
+    /// Whether line `number` goes on in the next one: a screen row that
+    /// wrapped, or a history line whose last row wrapped onto the screen.
+    pub fn continues(&self, number: u64) -> bool {
+        let start = self.screen_start();
+        if number + 1 == start {
+            return self.history.open_wraps() && !self.screen.is_empty();
+        }
+        number >= start
+            && usize::try_from(number - start)
+                .ok()
+                .and_then(|row| self.screen_wrapped.get(row))
+                .copied()
+                .unwrap_or(false)
     }
 
     /// The pane's width, at which lines wrap into display rows.
@@ -200,20 +224,25 @@ impl<'a> Lines<'a> {
         Some((line, range, start_col))
     }
 
+    /// The bytes of the character drawn at `point`, or `None` when the
+    /// point is past the end of its row's text.
+    pub fn cell_at(&self, point: Point) -> Option<Range<usize>> {
+        let (line, range, start_col) = self.row_span(point.at)?;
+        let col = start_col + point.col;
+        line.cells()
+            .skip_while(|c| c.byte < range.start)
+            .take_while(|c| c.byte < range.end)
+            .find(|c| c.col + usize::from(c.width.max(1)) > col)
+            .map(|c| c.byte..c.byte + c.text.len())
+    }
+
     /// The byte of the line that `point` is on: the character covering its
     /// column, or the row's end when it is past the text.
     pub fn byte_at(&self, point: Point) -> usize {
-        let Some((line, range, start_col)) = self.row_span(point.at) else {
-            return 0;
-        };
-        let col = start_col + point.col;
-        line.cells()
-            .find(|c| {
-                c.byte >= range.start
-                    && c.byte < range.end
-                    && c.col + usize::from(c.width.max(1)) > col
-            })
-            .map_or(range.end, |c| c.byte)
+        match self.cell_at(point) {
+            Some(cell) => cell.start,
+            None => self.row_span(point.at).map_or(0, |(_, range, _)| range.end),
+        }
     }
 
     /// The cell where byte `byte` of line `number` is drawn.
@@ -233,17 +262,15 @@ impl<'a> Lines<'a> {
     }
 
     /// The text from `a` to `b`, both cells included, in either order. Lines
-    /// are joined with newlines; rows a line wrapped over are not split.
+    /// are joined with newlines, except where a line wrapped; trailing blanks
+    /// are left out.
     pub fn text_between(&self, a: Point, b: Point) -> String {
         let (a, b) = if a <= b { (a, b) } else { (b, a) };
         let start = self.byte_at(a);
-        let end_line = self.line(b.at.line).map(Line::text).unwrap_or("");
-        // Include the whole character under `b`.
-        let end = self.byte_at(b);
-        let end = end_line[end.min(end_line.len())..]
-            .chars()
-            .next()
-            .map_or(end_line.len(), |c| end + c.len_utf8());
+        let end = match self.cell_at(b) {
+            Some(cell) => cell.end,
+            None => self.row_span(b.at).map_or(0, |(_, range, _)| range.end),
+        };
         let mut out = String::new();
         for number in a.at.line..=b.at.line {
             let Some(line) = self.line(number) else {
@@ -252,13 +279,15 @@ impl<'a> Lines<'a> {
             let text = line.text();
             let from = if number == a.at.line { start } else { 0 };
             let to = if number == b.at.line { end } else { text.len() };
-            if number > a.at.line {
+            if from < to && to <= text.len() {
+                out.push_str(&text[from..to]);
+            }
+            if number < b.at.line && !self.continues(number) {
+                out.truncate(out.trim_end().len());
                 out.push('\n');
             }
-            if from < to && to <= text.len() {
-                out.push_str(text[from..to].trim_end());
-            }
         }
+        out.truncate(out.trim_end().len());
         out
     }
 
@@ -331,6 +360,9 @@ pub struct Scroll {
     pub by_drag: bool,
     /// A message for the title, such as a search that found nothing.
     pub note: Option<String>,
+    /// [`Lines::rows_pushed`] and [`Lines::screen_start`] when the positions
+    /// above were last brought up to date (see [`Scroll::follow`]).
+    seen: (u64, u64),
 }
 
 impl Scroll {
@@ -349,7 +381,64 @@ impl Scroll {
             by_wheel: false,
             by_drag: false,
             note: None,
+            seen: (lines.rows_pushed(), lines.screen_start()),
         }
+    }
+
+    /// This scroll mode with its positions brought up to date with `lines`.
+    ///
+    /// A position on the screen is a screen row, and screen rows move up as
+    /// output scrolls them into the history. Each row pushed moves them one
+    /// up, whether or not it ended a line, so a position there is carried by
+    /// the rows pushed since it was last looked at; one carried off the top
+    /// lands on the history row it became. Positions in the history hold.
+    pub fn follow(&self, lines: &Lines<'_>) -> Self {
+        let now = (lines.rows_pushed(), lines.screen_start());
+        let (pushed, start) = self.seen;
+        let moved = now.0.saturating_sub(pushed);
+        let carry = |pos: RowPos| -> RowPos {
+            if pos.line < start {
+                return pos;
+            }
+            let row = pos.line - start;
+            match row.checked_sub(moved) {
+                Some(row) => RowPos {
+                    line: now.1 + row,
+                    row: 0,
+                },
+                None => lines.up(
+                    lines.live_top(),
+                    usize::try_from(moved - row).unwrap_or(usize::MAX),
+                ),
+            }
+        };
+        let mut next = self.clone();
+        next.seen = now;
+        if moved == 0 && now.1 == start {
+            return next;
+        }
+        next.top = carry(self.top);
+        next.cursor.at = carry(self.cursor.at);
+        if let Some(anchor) = &mut next.anchor {
+            anchor.at = carry(anchor.at);
+        }
+        if let Some(search) = &mut next.search
+            && let Some((number, range)) = search.current.take()
+        {
+            // The match's bytes are counted from the start of its row on the
+            // screen; in the history they start where that row does.
+            let at = carry(RowPos {
+                line: number,
+                row: 0,
+            });
+            if number < start {
+                search.current = Some((number, range));
+            } else if let Some((_, row_bytes, _)) = lines.row_span(at) {
+                let shift = row_bytes.start;
+                search.current = Some((at.line, range.start + shift..range.end + shift));
+            }
+        }
+        next
     }
 
     /// How many rows the view is above the live view.
@@ -360,6 +449,7 @@ impl Scroll {
     /// Puts the view and cursor back on rows that exist (lines may have
     /// been evicted) and the view no lower than the live view.
     pub fn settle(&mut self, lines: &Lines<'_>, height: usize) {
+        *self = self.follow(lines);
         self.top = lines.clamp(self.top).min(lines.live_top());
         self.cursor.at = lines.clamp(self.cursor.at);
         self.cursor.col = self
@@ -444,11 +534,16 @@ impl Scroll {
         };
         let backwards = search.backwards != reverse;
         let here = (self.cursor.at.line, lines.byte_at(self.cursor));
-        // Forwards starts past the match the cursor is on.
-        let from = if backwards {
-            here
-        } else {
-            (here.0, here.1 + 1)
+        // Forwards starts past the match the cursor is on, which may start
+        // inside the cursor's character (a combining mark).
+        let on_match = search
+            .current
+            .as_ref()
+            .filter(|(n, r)| *n == here.0 && lines.point_of(*n, r.start) == self.cursor);
+        let from = match on_match {
+            _ if backwards => here,
+            Some((n, r)) => (*n, r.start + 1),
+            None => (here.0, here.1 + 1),
         };
         match lines.find(&search.pattern, from, backwards) {
             Some((number, range)) => {
@@ -664,5 +759,96 @@ mod tests {
         // The match is in view.
         let bottom = lines.down(scroll.top, 3);
         assert!(scroll.top <= scroll.cursor.at && scroll.cursor.at <= bottom);
+    }
+
+    #[test]
+    fn the_view_holds_still_while_long_lines_wrap_on_screen() {
+        // 20 columns: each 50-character line takes three rows, and the
+        // screen's first row continues a line the history holds the start of.
+        let mut screen = Screen::new(Size::new(5, 20));
+        let long = |i: usize| format!("{i:02}{}\r\n", "x".repeat(48));
+        for i in 0..3 {
+            screen.process(long(i).as_bytes());
+        }
+        let lines = Lines::new(screen.history(), screen.vt());
+        let scroll = Scroll::enter(&lines, (0, 0));
+        let first_row = |screen: &Screen, scroll: &Scroll| {
+            let lines = Lines::new(screen.history(), screen.vt());
+            let scroll = scroll.follow(&lines);
+            let (line, range, _) = lines.row_span(scroll.top).unwrap();
+            line.text()[range].to_string()
+        };
+        let before = first_row(&screen, &scroll);
+        for i in 3..9 {
+            screen.process(long(i).as_bytes());
+        }
+        assert_eq!(first_row(&screen, &scroll), before);
+    }
+
+    #[test]
+    fn a_line_wrapped_on_screen_is_copied_without_a_break() {
+        let mut screen = Screen::new(Size::new(6, 20));
+        let url = format!("https://example.com/{}", "a".repeat(30));
+        screen.process(format!("{url}\r\nnext").as_bytes());
+        let lines = Lines::new(screen.history(), screen.vt());
+        let start = lines.screen_start();
+        let a = Point {
+            at: RowPos {
+                line: start,
+                row: 0,
+            },
+            col: 0,
+        };
+        let b = Point {
+            at: RowPos {
+                line: start + 3,
+                row: 0,
+            },
+            col: 3,
+        };
+        assert_eq!(lines.text_between(a, b), format!("{url}\nnext"));
+        // The same once it has scrolled into the history, and across the
+        // history's last row and the screen's first.
+        screen.process(b"\r\n1\r\n2\r\n3\r\n");
+        let lines = Lines::new(screen.history(), screen.vt());
+        let (n, range) = lines
+            .find(&Regex::new("^https").unwrap(), (lines.first(), 0), false)
+            .unwrap();
+        let a = lines.point_of(n, range.start);
+        let b = Point {
+            at: lines.down(a.at, 2),
+            col: 9,
+        };
+        assert_eq!(lines.text_between(a, b), url);
+    }
+
+    #[test]
+    fn a_selection_ending_on_a_combining_mark_keeps_it() {
+        let screen = screen_with(&["cafe\u{301} au lait"]);
+        let lines = Lines::new(screen.history(), screen.vt());
+        let at = |col: usize| Point {
+            at: RowPos {
+                line: lines.screen_start(),
+                row: 0,
+            },
+            col,
+        };
+        assert_eq!(lines.text_between(at(0), at(3)), "cafe\u{301}");
+    }
+
+    #[test]
+    fn repeating_a_search_for_a_combining_mark_moves_on() {
+        let screen = screen_with(&["e\u{301} one", "e\u{301} two"]);
+        let lines = Lines::new(screen.history(), screen.vt());
+        let mut scroll = Scroll::enter(&lines, (0, 0));
+        scroll.search = Some(Search {
+            pattern: Regex::new("\u{301}").unwrap(),
+            backwards: false,
+            current: None,
+        });
+        assert!(scroll.find_next(&lines, false, 4));
+        let first = scroll.cursor;
+        assert!(scroll.find_next(&lines, false, 4));
+        assert_ne!(scroll.cursor, first, "n stayed on the same match");
     }
 }

@@ -503,15 +503,22 @@ impl Recount {
 /// main process is gone, and SIGKILLs again what outlived a SIGKILL (a
 /// process forked just as the last one was sent).
 fn count_stopping(app: &mut App, events: &UnboundedSender<Event>, pacer: &mut Pacer) {
-    let stopping: Vec<usize> = (0..app.panes.len())
-        .filter(|&i| matches!(app.panes[i].state, PaneState::Stopping { .. }))
+    // Ids, not places: a pane whose count ends its run may be removed (it
+    // was closed), moving the panes after it.
+    let stopping: Vec<PaneId> = app
+        .panes
+        .iter()
+        .filter(|p| matches!(p.state, PaneState::Stopping { .. }))
+        .map(|p| p.id)
         .collect();
     if stopping.is_empty() {
         return;
     }
     let table = ProcessTable::read();
-    for index in stopping {
-        let id = app.panes[index].id;
+    for id in stopping {
+        let Some(index) = app.index_of(id) else {
+            continue;
+        };
         let tag = process::pane_tag(id.0);
         let Some(processes) = pane_processes(app, index, &tag) else {
             continue;

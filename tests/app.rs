@@ -1979,3 +1979,28 @@ fn a_drag_selects_and_copies_and_a_click_copies_nothing() {
     assert_eq!(app.clipboard, ["world"]);
     assert!(app.panes[0].scroll.is_none(), "back to the live view");
 }
+
+#[test]
+fn closing_a_pane_others_wait_for_lets_them_start() {
+    use opmux::config::{Condition, Dependency};
+    let mut waiter = spec("web");
+    waiter.depends_on = vec![Dependency {
+        pane: 0,
+        condition: Condition::Ready,
+    }];
+    let mut app = App::new(vec![spec("db"), waiter], Size::new(24, 80));
+    assert_eq!(app.start(), vec![Effect::Start(PaneId(0))]);
+    send(
+        &mut app,
+        Event::PaneStarted {
+            pane: PaneId(0),
+            pid: fake_pid(0),
+        },
+    );
+    assert!(matches!(app.panes[1].state, PaneState::Waiting { .. }));
+    prefix(&mut app, KeyCode::Char('&'));
+    let exited = send(&mut app, exited_event(0, ExitStatus::Exited(0), 0));
+    assert_eq!(exited, vec![Effect::Remove(PaneId(0))]);
+    let (_, effects) = app.remove_pane(PaneId(0), Instant::now());
+    assert!(effects.contains(&Effect::Start(PaneId(1))), "{effects:?}");
+}

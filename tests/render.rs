@@ -911,3 +911,108 @@ fn a_frame_smaller_or_larger_than_the_app_knows_draws_without_panicking() {
         }
     }
 }
+
+// --- scroll mode ------------------------------------------------------------
+
+#[test]
+fn scroll_mode_draws_history_with_its_colours_and_highlights_matches() {
+    // One pane on 40 × 8: 5 rows inside the border, above the status line.
+    let mut app = app(&["log"], 40, 8);
+    output(&app, 0, b"\x1b[31merror\x1b[0m: disk full\r\n");
+    for i in 1..=20 {
+        output(&app, 0, format!("line {i}\r\n").as_bytes());
+    }
+    prefix(&mut app, '[');
+    for _ in 0..30 {
+        press(&mut app, KeyCode::Char('k'), KeyModifiers::NONE);
+    }
+    let terminal = draw(&app);
+    let dump = screen_dump(&terminal);
+    // At the very top: the first line, its colour kept from the history.
+    assert!(
+        row_text(&terminal, 1).starts_with("┃error: disk full"),
+        "\n{dump}"
+    );
+    assert_eq!(cell(&terminal, 1, 1).fg, Color::Red, "\n{dump}");
+    assert_eq!(cell(&terminal, 6, 1).fg, Color::Reset, "\n{dump}");
+    assert!(find(&terminal, 0, "[scroll 17/17]").is_some(), "\n{dump}");
+    // Search forwards for line 1x: every match in view is highlighted, the
+    // one under the cursor more so.
+    press(&mut app, KeyCode::Char('?'), KeyModifiers::NONE);
+    for c in "line 1.".chars() {
+        press(&mut app, KeyCode::Char(c), KeyModifiers::NONE);
+    }
+    press(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    let terminal = draw(&app);
+    let dump = screen_dump(&terminal);
+    let row_of = |text: &str| {
+        (1..6)
+            .find(|&y| row_text(&terminal, y).starts_with(&format!("┃{text} ")))
+            .unwrap_or_else(|| panic!("{text} not in view\n{dump}"))
+    };
+    let current = row_of("line 10");
+    let other = row_of("line 11");
+    assert_eq!(
+        cell(&terminal, 1, current).bg,
+        Color::LightMagenta,
+        "\n{dump}"
+    );
+    assert_eq!(
+        cell(&terminal, 7, current).bg,
+        Color::LightMagenta,
+        "\n{dump}"
+    );
+    assert_eq!(cell(&terminal, 1, other).bg, Color::Yellow, "\n{dump}");
+    assert_eq!(
+        cell(&terminal, 8, other).bg,
+        Color::Reset,
+        "past the match\n{dump}"
+    );
+    // The cursor sits on the current match.
+    assert_eq!(
+        terminal.backend().cursor_position(),
+        Position::new(1, current)
+    );
+}
+
+#[test]
+fn a_selection_in_scroll_mode_is_highlighted_cell_by_cell() {
+    let mut app = app(&["log"], 40, 8);
+    output(&app, 0, b"alpha beta\r\ngamma");
+    prefix(&mut app, '[');
+    // The cursor starts where the program's is: row 1, column 5.
+    press(&mut app, KeyCode::Char('v'), KeyModifiers::NONE);
+    press(&mut app, KeyCode::Char('k'), KeyModifiers::NONE);
+    let terminal = draw(&app);
+    let dump = screen_dump(&terminal);
+    // From alpha's column 5 (the space) to the end of row 0, then row 1 up
+    // to column 5.
+    assert_eq!(cell(&terminal, 5, 1).bg, Color::Reset, "\n{dump}");
+    assert_eq!(cell(&terminal, 6, 1).bg, Color::LightBlue, "\n{dump}");
+    assert_eq!(cell(&terminal, 38, 1).bg, Color::LightBlue, "\n{dump}");
+    assert_eq!(cell(&terminal, 1, 2).bg, Color::LightBlue, "\n{dump}");
+    assert_eq!(cell(&terminal, 6, 2).bg, Color::LightBlue, "\n{dump}");
+    assert_eq!(cell(&terminal, 7, 2).bg, Color::Reset, "\n{dump}");
+    press(&mut app, KeyCode::Char('y'), KeyModifiers::NONE);
+    assert_eq!(app.clipboard, [" beta\ngamma"]);
+}
+
+#[test]
+fn an_unnamed_pane_shows_its_program_title_cut_to_fit() {
+    let specs = vec![PaneSpec::shell("exec my-server --port 80")];
+    let mut app = App::new(specs, Size::new(8, 30));
+    app.start();
+    output(&app, 0, b"\x1b]2;a very long title from the program\x07");
+    let terminal = draw(&app);
+    let top = row_text(&terminal, 0);
+    // Half the 30-column border: 15 columns, the last one an ellipsis.
+    assert!(top.contains(" 1 a very long ti… "), "{top:?}");
+    // A name the user gave wins.
+    app.panes[0].spec.named = true;
+    let terminal = draw(&app);
+    assert!(
+        row_text(&terminal, 0).contains(" 1 exec "),
+        "{:?}",
+        row_text(&terminal, 0)
+    );
+}

@@ -496,18 +496,76 @@ pub struct History {
     capacity: usize,
     /// The absolute number of `lines[0]`, counting every line ever pushed.
     first_number: u64,
-    /// vt100's capture state: the attributes its escape codes are relative
-    /// to, and whether the previous row ended its line.
-    state: vt100::capture::BasicFormattedCaptureState,
+    /// Reads the rows given to [`History::push`].
+    capture: RowCapture,
     /// The pen in effect at the end of the last row pushed.
     pen: Pen,
-    /// Reused to capture each row.
-    scratch: String,
     tail: Tail,
     /// The open line, while `tail` is [`Tail::Open`].
     builder: LineBuilder,
     /// The open line as a [`Line`], made on demand, reset by every push.
     tail_line: OnceLock<Line>,
+    /// Every row ever pushed, so a view can tell how far the screen moved.
+    rows_pushed: u64,
+    /// The last row pushed was wrapped: the open line goes on in the
+    /// screen's first row.
+    open_wraps: bool,
+}
+
+/// The longest a line grows in the history. A program that never ends its
+/// line (`yes | tr -d '\n'`) would otherwise grow one line without bound;
+/// past this its text goes on in a new line.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Reads the rows vt100 hands to `Callbacks::on_scroll`, in order, as text
+/// with formatting codes. Reading a row walks every cell of it, which is the
+/// dearest part of keeping history, so each row is read once and the text
+/// shared by whatever needs it.
+#[derive(Default)]
+pub struct RowCapture {
+    /// The attributes the codes are relative to, and whether the previous
+    /// row ended its line.
+    state: vt100::capture::BasicFormattedCaptureState,
+    text: String,
+}
+
+impl std::fmt::Debug for RowCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowCapture").finish_non_exhaustive()
+    }
+}
+
+impl RowCapture {
+    /// Reads `row`: its text with formatting codes, starting with a newline
+    /// when the row before it ended its line, and whether this row ends its
+    /// own (false when it wrapped into the next).
+    pub fn capture(&mut self, row: &vt100::capture::RowContents<'_>) -> (&str, bool) {
+        self.text.clear();
+        // Writing to a String cannot fail.
+        let _ = row.write_formatted_basic(&mut self.text, &mut self.state);
+        // Whether this row ended its line shows only in how the next capture
+        // starts; writing the row again with a copy of the state shows that
+        // in its first character, and stops there.
+        let mut first = FirstChar(None);
+        let _ = row.write_formatted_basic(&mut first, &mut self.state.clone());
+        (&self.text, first.0 == Some('\n'))
+    }
+}
+
+/// A `fmt::Write` that keeps the first character written and then fails,
+/// so a capture stops as soon as it has shown how it starts.
+struct FirstChar(Option<char>);
+
+impl std::fmt::Write for FirstChar {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.0.is_none() {
+            self.0 = s.chars().next();
+        }
+        if self.0.is_some() {
+            return Err(std::fmt::Error);
+        }
+        Ok(())
+    }
 }
 
 impl Default for History {
@@ -524,12 +582,13 @@ impl History {
             lines: VecDeque::new(),
             capacity,
             first_number: 0,
-            state: vt100::capture::BasicFormattedCaptureState::new(),
+            capture: RowCapture::default(),
             pen: Pen::default(),
-            scratch: String::new(),
             tail: Tail::None,
             builder: LineBuilder::default(),
             tail_line: OnceLock::new(),
+            rows_pushed: 0,
+            open_wraps: false,
         }
     }
 
@@ -538,20 +597,40 @@ impl History {
     /// joined to its line. Every row must come through here, in order, for
     /// the styles to be read right, since vt100 writes them as differences.
     pub fn push(&mut self, row: vt100::capture::RowContents<'_>) {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        // Writing to a String cannot fail.
-        let _ = row.write_formatted_basic(&mut scratch, &mut self.state);
-        let body = match scratch.strip_prefix('\n') {
+        let mut capture = std::mem::take(&mut self.capture);
+        let (formatted, ended) = capture.capture(&row);
+        self.push_captured(formatted, ended);
+        self.capture = capture;
+    }
+
+    /// Takes in a row already read by a [`RowCapture`] that every row goes
+    /// through, so one reading of a row can serve the log and the history.
+    pub fn push_captured(&mut self, formatted: &str, ended: bool) {
+        let body = match formatted.strip_prefix('\n') {
             Some(rest) => {
                 self.end_line();
                 rest
             }
-            None => scratch.as_str(),
+            None => formatted,
         };
         self.extend_line(body);
-        self.scratch = scratch;
+        self.open_wraps = !ended;
+        self.rows_pushed += 1;
+        if self.builder.text.len() > MAX_LINE_BYTES {
+            self.end_line();
+        }
         self.evict();
+    }
+
+    /// Returns how many rows were ever pushed.
+    pub fn rows_pushed(&self) -> u64 {
+        self.rows_pushed
+    }
+
+    /// Returns whether the last row pushed was wrapped, so that the open
+    /// line goes on in the screen's first row.
+    pub fn open_wraps(&self) -> bool {
+        self.open_wraps && self.tail == Tail::Open
     }
 
     /// Finishes the open line, if any, and stores it.
@@ -666,7 +745,7 @@ impl History {
         let slots = alloc_size(self.lines.capacity() * std::mem::size_of::<Line>());
         let lines: usize = self.lines.iter().map(Line::heap_bytes).sum();
         let tail = self.tail_line.get().map_or(0, Line::heap_bytes);
-        slots + lines + tail + self.builder.heap_bytes() + alloc_size(self.scratch.capacity())
+        slots + lines + tail + self.builder.heap_bytes() + alloc_size(self.capture.text.capacity())
     }
 
     /// Finds the next match of `pattern`, scanning lines from `from` (line
@@ -1069,5 +1148,39 @@ mod tests {
         // malloc chunk for its 6 bytes of text: 72 bytes, 720 kB in all.
         assert_eq!(std::mem::size_of::<Line>(), 40);
         assert!(heap < 800_000, "heap_bytes = {heap}");
+    }
+
+    #[test]
+    fn rows_are_counted_and_a_wrap_onto_the_screen_is_known() {
+        let mut vt = parser(2, 10, 100);
+        vt.process(b"one\r\ntwo\r\n");
+        let history = &vt.callbacks().history;
+        assert_eq!(history.rows_pushed(), 1);
+        assert!(!history.open_wraps(), "\"one\" ended its line");
+        // 23 characters on ten columns: three rows, the first of which
+        // scrolls off while the line goes on on screen.
+        vt.process(b"0123456789abcdefghijklm");
+        let history = &vt.callbacks().history;
+        assert_eq!(history.rows_pushed(), 3);
+        assert!(history.open_wraps());
+        assert_eq!(texts(history), ["one", "two", "0123456789"]);
+    }
+
+    #[test]
+    fn a_line_that_never_ends_is_cut_into_bounded_lines() {
+        let mut vt = parser(2, 100, 1000);
+        let chunk = "y".repeat(100);
+        for _ in 0..(3 * MAX_LINE_BYTES / 100) {
+            vt.process(chunk.as_bytes());
+        }
+        let history = &vt.callbacks().history;
+        assert!(history.len() >= 3, "{} lines", history.len());
+        assert!(
+            history
+                .iter()
+                .all(|l| l.text().len() <= MAX_LINE_BYTES + 100)
+        );
+        let kept: usize = history.iter().map(|l| l.text().len()).sum();
+        assert_eq!(kept as u64, history.rows_pushed() * 100, "no text lost");
     }
 }

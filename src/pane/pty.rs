@@ -29,10 +29,13 @@ use crate::{PaneId, Size};
 /// reader stops reading and the kernel holds the program back, as a real
 /// terminal would; it bounds memory under a flood.
 const PIPELINE_CHUNKS: usize = 32;
-const READ_CHUNK: usize = 64 * 1024;
+/// At most this much is read at once, which is also the most parsed under
+/// one hold of the screen lock.
+const READ_CHUNK: usize = PARSE_BUDGET;
 /// The parser hands the screen lock over after this much input (a few
-/// milliseconds of parsing), so a flood never keeps the renderer waiting long.
-const PARSE_BUDGET: usize = 32 * 1024;
+/// milliseconds of parsing, history capture included, on a wide pane), so a
+/// flood never keeps the renderer waiting long.
+const PARSE_BUDGET: usize = 8 * 1024;
 
 /// What connects a pane's threads to the rest of opmux.
 #[derive(Clone)]

@@ -4,7 +4,7 @@
 
 use std::num::NonZeroU16;
 
-use super::history::History;
+use super::history::{History, RowCapture};
 use crate::{Size, clean_text};
 
 /// Collects what the parser meets that needs an action outside the screen:
@@ -15,7 +15,9 @@ struct Hooks {
     title: Option<String>,
     /// Rows pushed off the top while a `ready` pattern is awaited, as text
     /// with formatting codes; wrapped rows join into one line.
-    scrolled: Option<(String, vt100::capture::BasicFormattedCaptureState)>,
+    scrolled: Option<String>,
+    /// Reads each row that scrolls off once, for all of the above and below.
+    capture: RowCapture,
     /// Where every rendered line goes once it scrolls off, if anywhere.
     log: Option<LineLog>,
     /// The rows that scrolled off, kept compactly for scroll mode.
@@ -28,6 +30,7 @@ impl Default for Hooks {
             replies: Vec::new(),
             title: None,
             scrolled: None,
+            capture: RowCapture::default(),
             log: None,
             history: History::new(crate::config::DEFAULT_SCROLLBACK),
         }
@@ -41,12 +44,11 @@ struct LineLog {
     /// Rows pushed off the screen with formatting codes, up to an unfinished
     /// (wrapped) line.
     pending: String,
-    state: vt100::capture::BasicFormattedCaptureState,
     /// Whether the last row that scrolled off ended its line; vt100 only
     /// writes that newline when the next row comes.
     line_ended: bool,
-    /// Reused to find out the above.
-    probe: String,
+    /// No row has reached the log yet.
+    fresh: bool,
     error: Option<String>,
 }
 
@@ -111,20 +113,27 @@ impl vt100::Callbacks for Hooks {
         if alternate_screen {
             return;
         }
-        if let Some((text, state)) = &mut self.scrolled {
-            // Writing to a String cannot fail.
-            let _ = row.write_formatted_basic(text, state);
+        // Reading a row walks all of its cells: skip it when nothing keeps it.
+        if self.scrolled.is_none() && self.log.is_none() && self.history.capacity() == 0 {
+            return;
+        }
+        let (text, ended) = self.capture.capture(&row);
+        if let Some(scrolled) = &mut self.scrolled {
+            scrolled.push_str(text);
         }
         if let Some(log) = &mut self.log {
-            let _ = row.write_formatted_basic(&mut log.pending, &mut log.state);
-            // Writing the row once more with a copy of the state shows whether
-            // a newline is owed before the next one.
-            log.probe.clear();
-            let _ = row.write_formatted_basic(&mut log.probe, &mut log.state.clone());
-            log.line_ended = log.probe.starts_with('\n');
+            // A log opened after rows scrolled off starts with the next line,
+            // not with the end of the last one.
+            let text = match text.strip_prefix('\n') {
+                Some(rest) if log.fresh => rest,
+                _ => text,
+            };
+            log.fresh = false;
+            log.pending.push_str(text);
+            log.line_ended = ended;
             log.write_finished();
         }
-        self.history.push(row);
+        self.history.push_captured(text, ended);
     }
 }
 
@@ -192,9 +201,8 @@ impl Screen {
         self.parser.callbacks_mut().log = Some(LineLog {
             out: std::io::BufWriter::with_capacity(1 << 16, file),
             pending: String::new(),
-            state: Default::default(),
             line_ended: true,
-            probe: String::new(),
+            fresh: true,
             error: None,
         });
         Ok(())
@@ -279,7 +287,7 @@ impl Screen {
     pub fn find_line(&mut self, pattern: &regex::Regex) -> bool {
         self.watch_scrolled_lines();
         let mut found = false;
-        if let Some((text, _)) = &mut self.parser.callbacks_mut().scrolled {
+        if let Some(text) = &mut self.parser.callbacks_mut().scrolled {
             let plain: String = vt100::capture::basic_formatted_to_plain(text).collect();
             found = plain.lines().any(|line| pattern.is_match(line));
             // Keep only an unfinished last line, which may still grow.

@@ -99,9 +99,10 @@ fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &PromptState) {
         Span::raw(clean_text(&shown)),
     ];
     let used = label_width + 1 + Line::from(shown.as_str()).width();
-    if used + hint.len() < usize::from(area.width) {
+    let hint_width = Line::from(hint).width();
+    if used + hint_width < usize::from(area.width) {
         spans.push(Span::raw(
-            " ".repeat(usize::from(area.width) - used - hint.len()),
+            " ".repeat(usize::from(area.width) - used - hint_width),
         ));
         spans.push(Span::styled(hint, Style::new().fg(MUTED)));
     }
@@ -274,10 +275,9 @@ fn pane_block(
             name_style,
         ),
         Span::raw(" "),
-        Span::styled(state, state_style),
-        Span::raw(" "),
     ];
     if let Some(scroll) = &pane.scroll {
+        // Before the state, which a narrow border cuts first.
         let screen = pane.screen();
         let lines = Lines::new(screen.history(), screen.vt());
         let mut label = format!(
@@ -289,10 +289,13 @@ fn pane_block(
             label.push_str(&format!(" {note}"));
         }
         title.push(Span::styled(
-            format!("{label} "),
+            label,
             Style::new().fg(Color::Black).bg(Color::Yellow),
         ));
+        title.push(Span::raw(" "));
     }
+    title.push(Span::styled(state, state_style));
+    title.push(Span::raw(" "));
     if let Some(error) = &pane.error {
         title.push(Span::styled(
             format!("! {error} "),
