@@ -622,6 +622,23 @@ impl History {
         self.evict();
     }
 
+    /// Counts a row that scrolled off without reading it, because more
+    /// lines are sure to follow than the history keeps: it and every line
+    /// before it would be evicted before anyone could look. Those go now,
+    /// keeping the numbering as if they had been pushed and evicted.
+    pub fn skip_row(&mut self) {
+        if self.tail == Tail::Open {
+            self.first_number += 1;
+        }
+        self.first_number += self.lines.len() as u64 + 1;
+        self.lines.clear();
+        self.tail = Tail::None;
+        self.builder.clear();
+        self.tail_line = OnceLock::new();
+        self.open_wraps = false;
+        self.rows_pushed += 1;
+    }
+
     /// Returns how many rows were ever pushed.
     pub fn rows_pushed(&self) -> u64 {
         self.rows_pushed

@@ -25,13 +25,12 @@ use crate::config::PaneSpec;
 use crate::event::Event;
 use crate::{PaneId, Size};
 
-/// How many chunks may wait between the reader and the parser. Past that the
-/// reader stops reading and the kernel holds the program back, as a real
-/// terminal would; it bounds memory under a flood.
+/// How many chunks may wait between the reader and the parser (besides the
+/// parser's own lookahead). Past that the reader stops reading and the kernel
+/// holds the program back, as a real terminal would; it bounds memory under a
+/// flood.
 const PIPELINE_CHUNKS: usize = 32;
-/// At most this much is read at once, which is also the most parsed under
-/// one hold of the screen lock.
-const READ_CHUNK: usize = PARSE_BUDGET;
+const READ_CHUNK: usize = 64 * 1024;
 /// The parser hands the screen lock over after this much input (a few
 /// milliseconds of parsing, history capture included, on a wide pane), so a
 /// flood never keeps the renderer waiting long.
@@ -246,47 +245,163 @@ fn read_loop(mut reader: Box<dyn Read + Send>, chunks: SyncSender<Chunk>) {
     let _ = chunks.send(Chunk::End(end));
 }
 
+/// The most output the parser takes from the pipeline ahead of parsing it:
+/// enough to see more lines coming than a history keeps during a flood.
+const LOOKAHEAD_BYTES: usize = 1024 * 1024;
+
+/// Output taken from the pipeline and not parsed yet, with a count of what
+/// tells whether the rows scrolled off before it will outlive it in the
+/// history.
+#[derive(Default)]
+pub struct Lookahead {
+    chunks: std::collections::VecDeque<Chunk>,
+    /// Bytes of queued output.
+    bytes: usize,
+    /// Line feeds (LF, VT, FF) in the queued output.
+    line_feeds: usize,
+    /// Bytes that may start a control sequence (ESC, and the first byte of
+    /// a C1 control written in UTF-8) in the queued output.
+    escapes: usize,
+}
+
+impl Lookahead {
+    fn counts(data: &[u8]) -> (usize, usize) {
+        data.iter().fold((0, 0), |(feeds, escapes), &b| match b {
+            b'\n' | 0x0b | 0x0c => (feeds + 1, escapes),
+            0x1b | 0xc2 => (feeds, escapes + 1),
+            _ => (feeds, escapes),
+        })
+    }
+
+    fn push(&mut self, chunk: Chunk) {
+        if let Chunk::Data(data) = &chunk {
+            let (feeds, escapes) = Self::counts(data);
+            self.line_feeds += feeds;
+            self.escapes += escapes;
+            self.bytes += data.len();
+        }
+        self.chunks.push_back(chunk);
+    }
+
+    fn pop(&mut self) -> Option<Chunk> {
+        let chunk = self.chunks.pop_front()?;
+        if let Chunk::Data(data) = &chunk {
+            let (feeds, escapes) = Self::counts(data);
+            self.line_feeds -= feeds;
+            self.escapes -= escapes;
+            self.bytes -= data.len();
+        }
+        Some(chunk)
+    }
+
+    /// Takes what the pipeline already holds, up to [`LOOKAHEAD_BYTES`].
+    fn fill(&mut self, pipeline: &Receiver<Chunk>) {
+        while self.bytes < LOOKAHEAD_BYTES {
+            match pipeline.try_recv() {
+                Ok(chunk) => self.push(chunk),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Whether every row scrolled off before the queued output is sure to
+    /// be evicted from a history of `lines` lines on a screen of `rows`
+    /// rows once the queued output is parsed. Without control sequences
+    /// nothing can move the cursor up or stop rows from scrolling, so each
+    /// line feed beyond a screenful scrolls a row off and ends a line.
+    pub fn dooms(&self, lines: usize, rows: usize) -> bool {
+        self.escapes == 0 && self.line_feeds >= lines + 2 * rows + 16
+    }
+}
+
+/// How much lower than the rest of opmux a parser thread runs (a nice
+/// value), so that a pane flooding output yields the CPU to the thread that
+/// reads keys and draws.
+const PARSER_NICENESS: i32 = 5;
+
+/// Lowers the calling thread's CPU priority by `niceness`. Best effort:
+/// failing leaves the thread as it was.
+fn lower_priority(niceness: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take no pointers; a thread id given
+        // to PRIO_PROCESS names that one thread on Linux.
+        unsafe {
+            let tid = nix::libc::gettid();
+            let now = nix::libc::getpriority(nix::libc::PRIO_PROCESS, tid as nix::libc::id_t);
+            nix::libc::setpriority(
+                nix::libc::PRIO_PROCESS,
+                tid as nix::libc::id_t,
+                now.saturating_add(niceness),
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = niceness;
+}
+
 fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec<u8>>) {
+    lower_priority(PARSER_NICENESS);
     let mut awaiting_ready = wiring.ready.as_ref();
     if awaiting_ready.is_some() {
         wiring.screen.lock().watch_scrolled_lines();
     }
-    let mut pending = chunks.recv().ok();
-    while let Some(chunk) = pending.take() {
-        let Chunk::Data(first) = chunk else {
-            if let Chunk::End(error) = chunk {
-                // The pane's output ended: what its log holds goes to disk now.
-                let log_error = wiring.screen.lock().flush_log();
-                let error = error.or(log_error.map(|e| format!("writing the log: {e}")));
-                let _ = wiring.events.send(Event::PaneOutputClosed {
-                    pane: wiring.id,
-                    run: wiring.run,
-                    error,
-                });
+    let mut ahead = Lookahead::default();
+    // The chunk being parsed, and how much of it is done.
+    let mut current: Option<(Vec<u8>, usize)> = None;
+    loop {
+        if current.is_none() {
+            if ahead.chunks.is_empty() {
+                match chunks.recv() {
+                    Ok(chunk) => ahead.push(chunk),
+                    Err(_) => return,
+                }
             }
-            return;
-        };
+            ahead.fill(&chunks);
+            match ahead.pop() {
+                Some(Chunk::Data(data)) => current = Some((data, 0)),
+                Some(Chunk::End(error)) => {
+                    // The pane's output ended: what its log holds goes to disk now.
+                    let log_error = wiring.screen.lock().flush_log();
+                    let error = error.or(log_error.map(|e| format!("writing the log: {e}")));
+                    let _ = wiring.events.send(Event::PaneOutputClosed {
+                        pane: wiring.id,
+                        run: wiring.run,
+                        error,
+                    });
+                    return;
+                }
+                None => continue,
+            }
+        }
         let answer = {
             let mut screen = wiring.screen.lock();
             let live = wiring.live_run.load(Ordering::Acquire) == wiring.run;
-            if live {
-                screen.process(&first);
-            }
-            let mut parsed = first.len();
-            // Parse what else is already waiting in the same lock, up to a budget.
-            while parsed < PARSE_BUDGET {
-                match chunks.try_recv() {
-                    Ok(Chunk::Data(more)) => {
-                        if live {
-                            screen.process(&more);
-                        }
-                        parsed += more.len();
+            let mut parsed = 0;
+            // Parse up to a budget in one hold of the lock: the rest of this
+            // chunk, then what else is already waiting.
+            while let Some((data, done)) = &mut current {
+                let end = (*done + PARSE_BUDGET - parsed).min(data.len());
+                if live {
+                    let keeps = screen.history().capacity();
+                    if ahead.dooms(keeps, usize::from(screen.size().rows)) {
+                        screen.process_doomed(&data[*done..end]);
+                    } else {
+                        screen.process(&data[*done..end]);
                     }
-                    Ok(end) => {
-                        pending = Some(end);
-                        break;
-                    }
-                    Err(_) => break,
+                }
+                parsed += end - *done;
+                *done = end;
+                if *done < data.len() {
+                    break;
+                }
+                current = None;
+                ahead.fill(&chunks);
+                if parsed >= PARSE_BUDGET || !matches!(ahead.chunks.front(), Some(Chunk::Data(_))) {
+                    break;
+                }
+                if let Some(Chunk::Data(data)) = ahead.pop() {
+                    current = Some((data, 0));
                 }
             }
             let answer = screen.take_replies();
@@ -310,9 +425,6 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
         if !wiring.dirty.swap(true, Ordering::AcqRel) {
             let _ = wiring.events.send(Event::PaneOutput(wiring.id));
         }
-        if pending.is_none() {
-            pending = chunks.recv().ok();
-        }
     }
 }
 
@@ -334,4 +446,44 @@ fn write_loop(mut writer: Box<dyn Write + Send>, input: Receiver<Vec<u8>>, wirin
     // Every sender is gone: the `Pty`, dropped only once no process of the
     // run is left, and the parser, gone at the end of output. So the newline
     // and EOF portable-pty types into the terminal on drop reach no one.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ahead(chunks: &[&[u8]]) -> Lookahead {
+        let mut ahead = Lookahead::default();
+        for chunk in chunks {
+            ahead.push(Chunk::Data(chunk.to_vec()));
+        }
+        ahead
+    }
+
+    #[test]
+    fn only_plain_lines_beyond_the_history_doom_what_comes_before() {
+        let many = "x\n".repeat(1000);
+        // 1000 line feeds ahead: enough for 900 lines of history on 40 rows.
+        assert!(ahead(&[many.as_bytes()]).dooms(900, 40));
+        assert!(!ahead(&[many.as_bytes()]).dooms(990, 40), "too few");
+        // Any control sequence could move the cursor back up.
+        assert!(!ahead(&[many.as_bytes(), b"\x1b[A"]).dooms(900, 40));
+        assert!(!ahead(&[many.as_bytes(), "\u{9b}A".as_bytes()]).dooms(900, 40));
+        // Vertical tabs and form feeds feed lines too.
+        assert!(
+            ahead(&[
+                "x\x0b".repeat(500).as_bytes(),
+                "x\x0c".repeat(500).as_bytes()
+            ])
+            .dooms(900, 40)
+        );
+    }
+
+    #[test]
+    fn the_counts_follow_what_is_taken_out() {
+        let mut ahead = ahead(&[b"a\x1b[m\n", b"b\nc\n"]);
+        assert_eq!((ahead.line_feeds, ahead.escapes, ahead.bytes), (3, 1, 9));
+        assert!(matches!(ahead.pop(), Some(Chunk::Data(_))));
+        assert_eq!((ahead.line_feeds, ahead.escapes, ahead.bytes), (2, 0, 4));
+    }
 }

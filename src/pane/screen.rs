@@ -22,6 +22,9 @@ struct Hooks {
     log: Option<LineLog>,
     /// The rows that scrolled off, kept compactly for scroll mode.
     history: History,
+    /// The output being parsed is followed by more lines than the history
+    /// keeps, so the rows it scrolls off need not be read for the history.
+    doomed: bool,
 }
 
 impl Default for Hooks {
@@ -33,6 +36,7 @@ impl Default for Hooks {
             capture: RowCapture::default(),
             log: None,
             history: History::new(crate::config::DEFAULT_SCROLLBACK),
+            doomed: false,
         }
     }
 }
@@ -114,8 +118,14 @@ impl vt100::Callbacks for Hooks {
             return;
         }
         // Reading a row walks all of its cells: skip it when nothing keeps it.
-        if self.scrolled.is_none() && self.log.is_none() && self.history.capacity() == 0 {
-            return;
+        if self.scrolled.is_none() && self.log.is_none() {
+            if self.history.capacity() == 0 {
+                return;
+            }
+            if self.doomed {
+                self.history.skip_row();
+                return;
+            }
         }
         let (text, ended) = self.capture.capture(&row);
         if let Some(scrolled) = &mut self.scrolled {
@@ -179,6 +189,19 @@ impl Screen {
     /// Feeds program output into the terminal state.
     pub fn process(&mut self, bytes: &[u8]) {
         self.parser.process(bytes);
+    }
+
+    /// Feeds program output that the caller knows is followed by more lines
+    /// than the history keeps (see [`Lookahead::dooms`]): the rows it
+    /// scrolls off are counted, not read, unless a log or a `ready` pattern
+    /// needs every line. Under a flood this is most of the rows, and
+    /// reading a row is the dearest part of parsing it.
+    ///
+    /// [`Lookahead::dooms`]: super::pty::Lookahead::dooms
+    pub fn process_doomed(&mut self, bytes: &[u8]) {
+        self.parser.callbacks_mut().doomed = true;
+        self.parser.process(bytes);
+        self.parser.callbacks_mut().doomed = false;
     }
 
     /// Takes the bytes owed to the program in answer to its queries.
@@ -457,5 +480,42 @@ mod tests {
         screen.process("漢字 and more".as_bytes());
         screen.resize(Size::new(0, 3));
         assert_eq!(screen.size(), Size::new(1, 3));
+    }
+
+    #[test]
+    fn rows_known_to_be_evicted_are_counted_not_kept() {
+        let mut screen = Screen::new(Size::new(5, 20));
+        screen.set_scrollback(100);
+        let lines = |from: usize, to: usize| -> String {
+            (from..to).map(|i| format!("line {i}\r\n")).collect()
+        };
+        screen.process(lines(0, 50).as_bytes());
+        // The caller saw more than 100 lines coming after these.
+        screen.process_doomed(lines(50, 1000).as_bytes());
+        screen.process(lines(1000, 1200).as_bytes());
+        let history = screen.history();
+        assert_eq!(history.len(), 100);
+        let kept: Vec<&str> = history.iter().map(|l| l.text()).collect();
+        let expected: Vec<String> = (1096..1196).map(|i| format!("line {i}")).collect();
+        assert_eq!(kept, expected);
+        // Numbered as if every line had been kept and evicted in turn.
+        assert_eq!(history.first_number(), 1096);
+        assert_eq!(history.rows_pushed(), 1196);
+    }
+
+    #[test]
+    fn a_log_still_gets_every_line_of_doomed_output() {
+        let path = std::env::temp_dir().join(format!("opmux-doomed-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut screen = Screen::new(Size::new(5, 20));
+        screen.set_scrollback(10);
+        screen.open_log(&path).unwrap();
+        let text: String = (0..500).map(|i| format!("{i}\r\n")).collect();
+        screen.process_doomed(text.as_bytes());
+        assert_eq!(screen.close_log(), None);
+        let logged = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let expected: Vec<String> = (0..500).map(|i| i.to_string()).collect();
+        assert_eq!(logged.lines().collect::<Vec<_>>(), expected);
     }
 }

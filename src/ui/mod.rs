@@ -16,6 +16,7 @@ use crate::app::{App, Asking, PromptState};
 use crate::clean_text;
 use crate::keys::{KEY_HELP, PROMPT_HELP, SCROLL_HELP};
 use crate::layout;
+use crate::pane::screen::Screen;
 use crate::pane::{Pane, PaneState};
 use crate::process::ExitStatus;
 
@@ -34,10 +35,12 @@ pub fn render(frame: &mut Frame, app: &App, now: Instant) {
     for (index, (pane, rect)) in app.panes.iter().zip(app.pane_rects()).enumerate() {
         let Some(rect) = rect else { continue };
         let focused = index == app.focus;
-        let block = pane_block(pane, index, focused, now, rect.width);
+        // One hold of the lock per pane and frame: a flooding pane's parser
+        // waits for it, and the renderer for the parser.
+        let screen = pane.screen();
+        let block = pane_block(pane, &screen, index, focused, now, rect.width);
         let inner = layout::inner(rect);
         frame.render_widget(block, rect);
-        let screen = pane.screen();
         if let Some(scroll) = &pane.scroll {
             let lines = Lines::new(screen.history(), screen.vt());
             draw_view(frame.buffer_mut(), inner, &lines, screen.vt(), scroll);
@@ -203,9 +206,9 @@ pub fn duration_label(ran: Duration) -> String {
 /// The name a pane goes by: the one the user gave, else the window title its
 /// program set (already cleaned of control characters), else its command's
 /// first word.
-pub fn display_name(pane: &Pane) -> String {
+pub fn display_name(pane: &Pane, screen: &Screen) -> String {
     if !pane.spec.named
-        && let Some(title) = pane.screen().title().filter(|t| !t.trim().is_empty())
+        && let Some(title) = screen.title().filter(|t| !t.trim().is_empty())
     {
         return title.trim().to_string();
     }
@@ -236,6 +239,7 @@ pub fn truncate(text: &str, max: usize) -> String {
 
 fn pane_block(
     pane: &Pane,
+    screen: &Screen,
     index: usize,
     focused: bool,
     now: Instant,
@@ -270,7 +274,7 @@ fn pane_block(
                 " {} {} ",
                 index + 1,
                 // Half the border for the name, so the state still shows.
-                truncate(&display_name(pane), usize::from(width / 2).max(8))
+                truncate(&display_name(pane, screen), usize::from(width / 2).max(8))
             ),
             name_style,
         ),
@@ -278,7 +282,6 @@ fn pane_block(
     ];
     if let Some(scroll) = &pane.scroll {
         // Before the state, which a narrow border cuts first.
-        let screen = pane.screen();
         let lines = Lines::new(screen.history(), screen.vt());
         let mut label = format!(
             "[scroll {}/{}]",
