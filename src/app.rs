@@ -104,6 +104,11 @@ pub struct App {
     pub notice: Option<String>,
     /// Where each pane's output lines are logged, as `NAME.log`.
     pub log_dir: Option<std::path::PathBuf>,
+    /// Whether each logged line starts with the time it was written.
+    pub log_time: bool,
+    /// The size every pane's program is given when nothing is drawn (the
+    /// prefixed-line front end), instead of its place in the layout.
+    pub pty_size: Option<Size>,
     /// Whether an update changed what is drawn. A key that only goes to a
     /// pane changes nothing until the echo comes back, so it does not spend
     /// the frame the echo should be drawn in.
@@ -154,6 +159,7 @@ impl App {
             Keymap::new(settings.prefix),
         );
         app.log_dir = settings.log_dir;
+        app.log_time = settings.log_time;
         app.scrollback = settings.scrollback;
         for pane in &app.panes {
             pane.screen().set_scrollback(app.scrollback);
@@ -173,6 +179,8 @@ impl App {
             layout,
             notice: None,
             log_dir: None,
+            log_time: false,
+            pty_size: None,
             needs_redraw: true,
             prompt: None,
             command_history: prompt::History::default(),
@@ -207,6 +215,9 @@ impl App {
 
     /// The size a pane's program sees: its inner area, at least one cell.
     pub fn pane_size(&self, id: PaneId) -> Size {
+        if let Some(size) = self.pty_size {
+            return size;
+        }
         let index = self.index_of(id);
         inner_size(index.and_then(|i| self.pane_rects().get(i).copied().flatten()))
     }
@@ -375,7 +386,7 @@ impl App {
             // It never escalates a shutdown already under way: a hang-up
             // arrives as a signal, a read error and a write error at once.
             Event::InputClosed(_) => self.quit(now, 128 + Signal::SIGHUP as i32, false),
-            Event::PaneOutput(_) => Vec::new(),
+            Event::PaneOutput(_) | Event::Stdin(_) => Vec::new(),
             Event::PaneOutputClosed { pane, run, error } => {
                 if let Some(pane) = self.pane_mut(pane).filter(|p| p.run == run) {
                     pane.output_open = false;

@@ -46,6 +46,37 @@ pub struct Cli {
     #[arg(long, value_name = "LINES")]
     pub scrollback: Option<usize>,
 
+    /// Starts each line of the --log-dir logs with an ISO 8601 timestamp.
+    #[arg(long)]
+    pub log_time: bool,
+
+    /// Prints each pane's output lines as `name | line` instead of drawing
+    /// panes; also when stdout is not a terminal.
+    #[arg(long)]
+    pub no_tui: bool,
+
+    /// Colours the `name |` prefixes without the TUI [default: auto, which
+    /// is off under NO_COLOR or when stdout is not a terminal].
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
+
+    /// Without the TUI: prints the programs' bytes split at line feeds,
+    /// escape codes and all, instead of the lines they render.
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Without the TUI: stops every pane when any pane ends.
+    #[arg(long)]
+    pub kill_others: bool,
+
+    /// Without the TUI: stops every pane when any pane fails.
+    #[arg(long)]
+    pub kill_others_on_fail: bool,
+
+    /// Without the TUI: forwards opmux's standard input to the pane NAME.
+    #[arg(long, value_name = "NAME")]
+    pub stdin: Option<String>,
+
     /// Adds a pane for each `name: command` line of this Procfile.
     #[arg(long, value_name = "FILE")]
     pub procfile: Option<PathBuf>,
@@ -54,6 +85,14 @@ pub struct Cli {
     /// name) and prints the panes it would run, in start order, then exits.
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
     pub check: Option<Option<PathBuf>>,
+}
+
+/// When the prefixed-line front end colours its prefixes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {

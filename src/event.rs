@@ -61,6 +61,10 @@ pub enum Event {
         pane: PaneId,
         left: usize,
     },
+    /// Bytes read from opmux's standard input for the pane named by
+    /// `--stdin`; `None` at its end. Only the prefixed-line front end reads
+    /// standard input this way.
+    Stdin(Option<Vec<u8>>),
     /// SIGTERM, SIGINT or SIGHUP reached opmux.
     Signal(nix::sys::signal::Signal),
     /// Time passed; a deadline from `App::next_deadline` may be due.

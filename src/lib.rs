@@ -32,13 +32,19 @@
 //!   never blocks the event loop.
 //! - `ui`: `render(&App)` into a ratatui frame: panes or their scroll views, titles, status
 //!   line or prompt, help overlay.
-//! - `tui`: the runtime: terminal set-up and restore, the event loop, frame pacing, and
-//!   carrying out effects (spawning, signalling, counting a stopping pane's processes).
+//! - `runtime`: what both front ends share once panes run: signals, carrying out effects
+//!   (spawning, writing, signalling, removing), routing reaped children, counting a
+//!   stopping pane's processes, closing the logs.
+//! - `headless`: the prefixed-line front end (`--no-tui`, or stdout not a terminal): each
+//!   rendered line as `name | line`, lifecycle lines, the exit status from the panes'.
+//! - `tui`: the terminal front end: terminal set-up and restore, the event loop and frame
+//!   pacing.
 
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod headless;
 pub mod keys;
 pub mod layout;
 pub mod log;
@@ -47,6 +53,7 @@ pub mod output;
 pub mod pane;
 pub mod process;
 pub mod prompt;
+pub mod runtime;
 pub mod scroll;
 pub mod tui;
 pub mod ui;

@@ -1,12 +1,15 @@
 //! The thin binary: parse the command line, load and check the configuration,
-//! then either print it (`--check`) or run the TUI and exit with its status.
+//! then print it (`--check`), run the TUI, or without a terminal on stdout
+//! (or with `--no-tui`) print prefixed lines; exit with the run's status.
 //! Mistakes are reported before the terminal is touched.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use opmux::cli::Cli;
+use opmux::cli::{Cli, ColorChoice};
 use opmux::config::{Env, Settings};
+use opmux::headless::{KillOthers, Options};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,7 +30,37 @@ fn main() -> ExitCode {
         print!("{}", opmux::config::describe(&settings));
         return ExitCode::SUCCESS;
     }
-    match opmux::tui::run(settings) {
+    let headless = cli.no_tui || !std::io::stdout().is_terminal();
+    let outcome = if headless {
+        let color = match cli.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        };
+        let kill_others = if cli.kill_others {
+            KillOthers::OnExit
+        } else if cli.kill_others_on_fail {
+            KillOthers::OnFailure
+        } else {
+            KillOthers::Never
+        };
+        let options = Options {
+            color,
+            raw: cli.raw,
+            kill_others,
+            stdin: cli.stdin.clone(),
+        };
+        if let Err(e) = opmux::headless::check(&settings, &options) {
+            eprintln!("opmux: {e:#}");
+            return ExitCode::from(2);
+        }
+        opmux::headless::run(settings, options)
+    } else {
+        opmux::tui::run(settings)
+    };
+    match outcome {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
             eprintln!("opmux: {e:#}");

@@ -19,7 +19,6 @@ use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
 use nix::sys::signal::Signal;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::sleep_until;
 
@@ -27,19 +26,15 @@ use crate::app::{App, Effect};
 use crate::config::Settings;
 use crate::event::Event;
 use crate::output::{self, Outbox, Watch};
-use crate::pane::PaneState;
-use crate::pane::pty::{Pty, Wiring};
-use crate::process::{self, PaneProcesses, proc::ProcessTable};
-use crate::{PaneId, Size, ui};
+use crate::process;
+use crate::runtime::{self, AFTER_KILL, Recount, Signals, apply, log_event};
+use crate::{Size, ui};
 
 /// The shortest time between two frames: about 60 frames a second.
 pub const FRAME: Duration = Duration::from_micros(16_667);
 /// How often a countdown on screen is redrawn, and a stopping pane's
 /// processes counted again in case their end went unnoticed.
 const COUNTDOWN: Duration = Duration::from_millis(250);
-/// How long opmux waits for processes to vanish after the shutdown's SIGKILL
-/// before it exits anyway.
-const AFTER_KILL: Duration = Duration::from_secs(1);
 
 /// Runs the TUI until the user quits; returns opmux's exit status.
 pub fn run(settings: Settings) -> Result<i32> {
@@ -124,27 +119,6 @@ fn install_panic_hook() {
         previous(info);
         std::process::exit(101);
     }));
-}
-
-struct Signals {
-    child: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-    hup: tokio::signal::unix::Signal,
-    winch: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn listen() -> Result<Self> {
-        let listen = |kind| signal(kind).context("listening for signals");
-        Ok(Self {
-            child: listen(SignalKind::child())?,
-            term: listen(SignalKind::terminate())?,
-            int: listen(SignalKind::interrupt())?,
-            hup: listen(SignalKind::hangup())?,
-            winch: listen(SignalKind::window_change())?,
-        })
-    }
 }
 
 /// When the next frame is due, if one was asked for.
@@ -271,7 +245,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
         let event = tokio::select! {
             Some(event) = inbox.recv() => Some(event),
             Some(()) = signals.child.recv() => {
-                reap(&mut app, &events, &mut pacer);
+                runtime::reap(&mut app, &mut |app, event| handle(app, event, &events, &mut pacer));
                 recount.request();
                 None
             }
@@ -292,7 +266,9 @@ async fn event_loop(settings: Settings) -> Result<i32> {
             }
             () = sleep_until(recount.at.unwrap_or(now).into()), if recount.at.is_some() => {
                 recount.done();
-                count_stopping(&mut app, &events, &mut pacer);
+                runtime::count_stopping(&mut app, &mut |app, event| {
+                    handle(app, event, &events, &mut pacer)
+                });
                 if app.shutdown.is_some() {
                     descendants_left = !process::live_descendants().is_empty();
                 }
@@ -308,7 +284,10 @@ async fn event_loop(settings: Settings) -> Result<i32> {
         copy_to_clipboard(&mut app, &mut terminal);
     }
     let code = app.shutdown.map_or(0, |s| s.exit_code);
-    close_logs(&mut app, &mut inbox, &events, &mut pacer).await;
+    runtime::close_logs(&mut app, &mut inbox, &mut |app, event| {
+        handle(app, event, &events, &mut pacer)
+    })
+    .await;
     tracing::info!(code, "opmux exits");
     // Leave no zombie behind, even one whose SIGCHLD has not been handled yet.
     process::reap();
@@ -327,40 +306,6 @@ fn copy_to_clipboard(app: &mut App, terminal: &mut Terminal<Backend>) {
         let out = terminal.backend_mut();
         let _ = out.write_all(crate::mouse::osc52(&text).as_bytes());
         let _ = out.flush();
-    }
-}
-
-/// How long opmux waits at exit for panes' output to reach its end, so the
-/// logs hold everything the programs wrote.
-const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
-
-/// Lets every pane's reader and parser finish what the program wrote (its
-/// processes are gone, so the output ends), then closes the logs with the
-/// lines still on screen.
-async fn close_logs(
-    app: &mut App,
-    inbox: &mut UnboundedReceiver<Event>,
-    events: &UnboundedSender<Event>,
-    pacer: &mut Pacer,
-) {
-    if app.log_dir.is_none() {
-        return;
-    }
-    let deadline = tokio::time::Instant::now() + OUTPUT_DRAIN;
-    while app.panes.iter().any(|p| p.output_open) {
-        match tokio::time::timeout_at(deadline, inbox.recv()).await {
-            Ok(Some(event)) => handle(app, event, events, pacer),
-            _ => break,
-        }
-    }
-    for pane in &app.panes {
-        if let Some(error) = pane.screen().close_log() {
-            tracing::warn!(
-                pane = pane.spec.name,
-                error,
-                "writing the pane's log failed"
-            );
-        }
     }
 }
 
@@ -392,33 +337,6 @@ fn handle(app: &mut App, event: Event, events: &UnboundedSender<Event>, pacer: &
     }
 }
 
-/// Writes what the log keeps of an event: lifecycle and errors, no input.
-fn log_event(app: &App, event: &Event) {
-    let name = |id: &PaneId| app.pane(*id).map_or("?", |p| p.spec.name.as_str());
-    match event {
-        Event::PaneExited { pane, status, left } => {
-            tracing::info!(pane = name(pane), ?status, left, "main process exited")
-        }
-        Event::PaneOutputClosed {
-            pane,
-            error: Some(error),
-            ..
-        } => {
-            tracing::warn!(pane = name(pane), error, "output ended with an error")
-        }
-        Event::PaneInputFailed { pane, error, .. } => {
-            tracing::warn!(pane = name(pane), error, "writing input failed")
-        }
-        Event::PaneStarted { pane, pid } => tracing::info!(pane = name(pane), %pid, "started"),
-        Event::PaneFailed { pane, error } => {
-            tracing::warn!(pane = name(pane), error, "could not start")
-        }
-        Event::Signal(signal) => tracing::info!(%signal, "signal received"),
-        Event::InputClosed(why) => tracing::warn!(why, "terminal lost"),
-        _ => {}
-    }
-}
-
 fn drain(
     app: &mut App,
     inbox: &mut UnboundedReceiver<Event>,
@@ -430,239 +348,6 @@ fn drain(
         match inbox.try_recv() {
             Ok(event) => handle(app, event, events, pacer),
             Err(_) => break,
-        }
-    }
-}
-
-/// What identifies pane `index`'s processes right now; `tag` is its
-/// [`process::pane_tag`].
-fn pane_processes<'a>(app: &'a App, index: usize, tag: &'a str) -> Option<PaneProcesses<'a>> {
-    let pane = app.panes.get(index)?;
-    Some(PaneProcesses {
-        sid: pane.state.pid()?,
-        foreground: pane.pty.as_ref().and_then(Pty::foreground_group),
-        tag,
-        tty: pane.pty.as_ref().and_then(Pty::tty),
-    })
-}
-
-/// Routes reaped statuses to their panes, with how many of each pane's
-/// processes are left.
-fn reap(app: &mut App, events: &UnboundedSender<Event>, pacer: &mut Pacer) {
-    let reaped = process::reap();
-    if reaped.is_empty() {
-        return;
-    }
-    for (pid, status) in reaped {
-        let Some(index) = app
-            .panes
-            .iter()
-            .position(|p| p.state.is_running() && p.state.pid() == Some(pid))
-        else {
-            continue;
-        };
-        let id = app.panes[index].id;
-        let tag = process::pane_tag(id.0);
-        let table = ProcessTable::read();
-        let left = pane_processes(app, index, &tag).map_or(0, |p| p.find(&table).len());
-        let exited = Event::PaneExited {
-            pane: id,
-            status,
-            left,
-        };
-        handle(app, exited, events, pacer);
-    }
-}
-
-/// When the processes of stopping panes are next counted. Counting reads
-/// /proc, so it happens at most every [`RECOUNT`], however many children end.
-#[derive(Default)]
-struct Recount {
-    at: Option<Instant>,
-    last: Option<Instant>,
-}
-
-/// The shortest time between two counts of stopping panes' processes.
-const RECOUNT: Duration = Duration::from_millis(50);
-
-impl Recount {
-    fn request(&mut self) {
-        if self.at.is_none() {
-            let now = Instant::now();
-            self.at = Some(self.last.map_or(now, |last| (last + RECOUNT).max(now)));
-        }
-    }
-
-    fn done(&mut self) {
-        self.at = None;
-        self.last = Some(Instant::now());
-    }
-}
-
-/// Counts what each stopping pane has left: tells the app for panes whose
-/// main process is gone, and SIGKILLs again what outlived a SIGKILL (a
-/// process forked just as the last one was sent).
-fn count_stopping(app: &mut App, events: &UnboundedSender<Event>, pacer: &mut Pacer) {
-    // Ids, not places: a pane whose count ends its run may be removed (it
-    // was closed), moving the panes after it.
-    let stopping: Vec<PaneId> = app
-        .panes
-        .iter()
-        .filter(|p| matches!(p.state, PaneState::Stopping { .. }))
-        .map(|p| p.id)
-        .collect();
-    if stopping.is_empty() {
-        return;
-    }
-    let table = ProcessTable::read();
-    for id in stopping {
-        let Some(index) = app.index_of(id) else {
-            continue;
-        };
-        let tag = process::pane_tag(id.0);
-        let Some(processes) = pane_processes(app, index, &tag) else {
-            continue;
-        };
-        let left = processes.find(&table).len();
-        let (exited, killed) = match app.panes[index].state {
-            PaneState::Stopping { exit, killed, .. } => (exit.is_some(), killed),
-            _ => (false, false),
-        };
-        if killed && left > 0 {
-            processes.signal(Signal::SIGKILL);
-        }
-        if exited {
-            let counted = Event::PaneProcessesLeft { pane: id, left };
-            handle(app, counted, events, pacer);
-        }
-    }
-}
-
-/// Opens the pane's log in the log folder on its first run. A log that
-/// cannot be opened does not stop the pane; the error is returned for its title.
-fn open_log(app: &App, id: PaneId) -> Option<String> {
-    let dir = app.log_dir.as_ref()?;
-    let pane = app.pane(id)?;
-    if pane.screen().has_log() {
-        return None;
-    }
-    let file = dir.join(format!("{}.log", pane.spec.name.replace('/', "_")));
-    let opened = std::fs::create_dir_all(dir).and_then(|()| pane.screen().open_log(&file));
-    let e = opened.err()?;
-    tracing::warn!(pane = pane.spec.name, error = %e, "could not open the pane's log");
-    Some(format!("no log {}: {e}", file.display()))
-}
-
-fn start_pane(app: &mut App, index: usize, events: &UnboundedSender<Event>) -> Event {
-    let id = app.panes[index].id;
-    let size = app.pane_size(id);
-    let pane = &mut app.panes[index];
-    {
-        let mut screen = pane.screen();
-        // From here on the screen takes this run's output only.
-        pane.live_run.store(pane.run, Ordering::Release);
-        if pane.run > 1 {
-            // A new run on the old screen: reset the modes the last program
-            // set and mark where the new output starts.
-            screen.process(RESTART_BANNER.as_bytes());
-        }
-    }
-    let wiring = Wiring {
-        id,
-        run: pane.run,
-        live_run: pane.live_run.clone(),
-        screen: pane.screen.clone(),
-        dirty: pane.dirty.clone(),
-        events: events.clone(),
-        ready: pane.spec.ready.as_ref().map(|r| r.0.clone()),
-    };
-    let pane = &mut app.panes[index];
-    let tag = process::pane_tag(id.0);
-    match Pty::spawn(&pane.spec, size, &[(process::PANE_TAG_VAR, &tag)], wiring) {
-        Ok(pty) => {
-            process::register_pane(pty.pid);
-            let pid = pty.pid;
-            pane.pty = Some(pty);
-            Event::PaneStarted { pane: id, pid }
-        }
-        Err(e) => {
-            let error = format!("{e:#}");
-            let message = format!("\r\nopmux: could not start this pane: {error}\r\n");
-            pane.screen().process(message.as_bytes());
-            Event::PaneFailed { pane: id, error }
-        }
-    }
-}
-
-/// Leaves the alternate screen, turns off the input modes a program may have
-/// left on, and draws a dim rule before a pane's next run.
-const RESTART_BANNER: &str = "\x1b[?1049l\x1b[?1l\x1b>\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?25h\x1b[0m\r\n\x1b[2m── started again ──\x1b[0m\r\n";
-
-fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event>) {
-    for effect in effects {
-        match effect {
-            Effect::Write(id, bytes) => {
-                if let Some(pty) = app.pane(id).and_then(|p| p.pty.as_ref()) {
-                    pty.write(bytes);
-                }
-            }
-            Effect::ResizePty(id, size) => {
-                let Some(pane) = app.pane_mut(id) else {
-                    continue;
-                };
-                if let Some(Err(e)) = pane.pty.as_ref().map(|pty| pty.resize(size)) {
-                    pane.error = Some(format!("resizing: {e:#}"));
-                }
-            }
-            Effect::Start(id) => {
-                let Some(index) = app.index_of(id) else {
-                    continue;
-                };
-                let log_error = open_log(app, id);
-                let started = start_pane(app, index, events);
-                log_event(app, &started);
-                let effects = app.update(started, Instant::now());
-                if let (Some(error), Some(pane)) = (log_error, app.pane_mut(id)) {
-                    pane.error = Some(error);
-                }
-                apply(app, effects, events);
-            }
-            Effect::Signal(id, signal) => {
-                let Some(index) = app.index_of(id) else {
-                    continue;
-                };
-                let tag = process::pane_tag(id.0);
-                if let Some(processes) = pane_processes(app, index, &tag) {
-                    let count = processes.signal(signal);
-                    let pane = app.panes[index].spec.name.as_str();
-                    tracing::info!(pane, %signal, processes = count, "signalled");
-                }
-            }
-            Effect::Remove(id) => {
-                let (removed, effects) = app.remove_pane(id, Instant::now());
-                if let Some(pane) = removed {
-                    tracing::info!(pane = pane.spec.name, "closed");
-                    if let Some(error) = pane.screen().close_log() {
-                        tracing::warn!(
-                            pane = pane.spec.name,
-                            error,
-                            "writing the pane's log failed"
-                        );
-                    }
-                }
-                apply(app, effects, events);
-            }
-            Effect::SignalStrays(signal) => {
-                let tags: Vec<String> = app
-                    .panes
-                    .iter()
-                    .map(|p| process::pane_tag(p.id.0))
-                    .collect();
-                let panes: Vec<PaneProcesses<'_>> = (0..app.panes.len())
-                    .filter_map(|i| pane_processes(app, i, &tags[i]))
-                    .collect();
-                process::signal_strays(&panes, signal);
-            }
         }
     }
 }

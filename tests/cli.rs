@@ -60,15 +60,3 @@ fn mistakes_exit_non_zero_with_a_message_and_no_escape_sequences() {
         );
     }
 }
-
-#[test]
-fn without_a_terminal_opmux_says_so_instead_of_drawing() {
-    let out = opmux(&["echo hi"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("needs a terminal"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(out.stdout.is_empty());
-}

@@ -258,3 +258,23 @@ fn a_title_the_program_sets_is_shown_without_its_control_characters() {
     assert!(!named.text().contains("theirs"), "{}", named.text());
     drop(opmux);
 }
+
+#[test]
+fn sigterm_right_after_a_flood_leaves_every_line_in_the_log() {
+    let scratch = common::Scratch::new("tui-flood-term");
+    let dir = scratch.0.to_string_lossy().into_owned();
+    let done = scratch.0.join("done");
+    let pane = format!("seq 1 500000; touch {}; exec sleep 1000", done.display());
+    let mut opmux = Opmux::start(&["--log-dir", &dir, "-n", "flood", &pane], 24, 80);
+    eventually("the flood to end", || done.exists());
+    nix::sys::signal::kill(opmux.pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert_eq!(opmux.wait_exit(), 128 + 15);
+    let logged = scratch.lines("flood.log");
+    assert_eq!(logged.len(), 500_000);
+    assert!(
+        logged
+            .iter()
+            .enumerate()
+            .all(|(i, l)| *l == (i + 1).to_string())
+    );
+}

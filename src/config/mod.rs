@@ -197,6 +197,8 @@ pub struct Settings {
     pub scrollback: usize,
     /// Where each pane's output is logged, if anywhere.
     pub log_dir: Option<PathBuf>,
+    /// Whether each logged line starts with an ISO 8601 timestamp.
+    pub log_time: bool,
     /// The files the panes came from, for `--check`.
     pub sources: Vec<PathBuf>,
 }
@@ -209,6 +211,7 @@ impl Default for Settings {
             layout: LayoutKind::Tiled,
             scrollback: DEFAULT_SCROLLBACK,
             log_dir: None,
+            log_time: false,
             sources: Vec::new(),
         }
     }
@@ -312,6 +315,7 @@ impl Settings {
         if let Some(lines) = cli.scrollback {
             settings.scrollback = lines;
         }
+        settings.log_time = cli.log_time;
         // Panes not from opmux.toml: the command line's timeout, else the
         // file's top-level one, else the default.
         let timeout = cli

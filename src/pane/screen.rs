@@ -22,6 +22,8 @@ struct Hooks {
     log: Option<LineLog>,
     /// The rows that scrolled off, kept compactly for scroll mode.
     history: History,
+    /// Finished lines for the prefixed-line front end, while it runs.
+    sink: Option<LineSink>,
     /// The output being parsed is followed by more lines than the history
     /// keeps, so the rows it scrolls off need not be read for the history.
     doomed: bool,
@@ -36,6 +38,7 @@ impl Default for Hooks {
             capture: RowCapture::default(),
             log: None,
             history: History::new(crate::config::DEFAULT_SCROLLBACK),
+            sink: None,
             doomed: false,
         }
     }
@@ -53,19 +56,45 @@ struct LineLog {
     line_ended: bool,
     /// No row has reached the log yet.
     fresh: bool,
+    /// Each line starts with the time it was written.
+    timestamps: bool,
     error: Option<String>,
+}
+
+/// Takes the finished lines (up to the last newline) out of `pending`, text
+/// with formatting codes, and returns them as plain text.
+fn take_finished(pending: &mut String) -> Option<String> {
+    let end = pending.rfind('\n')?;
+    let rest = pending.split_off(end + 1);
+    let done = std::mem::replace(pending, rest);
+    Some(vt100::capture::basic_formatted_to_plain(&done).collect())
+}
+
+/// The current time as the log writes it: ISO 8601 in UTC, to the
+/// millisecond.
+fn timestamp() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
 impl LineLog {
     /// Writes the finished lines of `pending` as plain text.
     fn write_finished(&mut self) {
-        let Some(end) = self.pending.rfind('\n') else {
-            return;
-        };
-        let rest = self.pending.split_off(end + 1);
-        let done = std::mem::replace(&mut self.pending, rest);
-        let plain: String = vt100::capture::basic_formatted_to_plain(&done).collect();
-        self.write_text(&plain);
+        if let Some(plain) = take_finished(&mut self.pending) {
+            self.write_lines(&plain);
+        }
+    }
+
+    /// Writes `text`, whole lines, each after a timestamp if asked for.
+    fn write_lines(&mut self, text: &str) {
+        if !self.timestamps {
+            return self.write_text(text);
+        }
+        let stamp = timestamp();
+        let stamped: String = text
+            .split_inclusive('\n')
+            .map(|line| format!("{stamp} {line}"))
+            .collect();
+        self.write_text(&stamped);
     }
 
     fn write_text(&mut self, text: &str) {
@@ -118,7 +147,7 @@ impl vt100::Callbacks for Hooks {
             return;
         }
         // Reading a row walks all of its cells: skip it when nothing keeps it.
-        if self.scrolled.is_none() && self.log.is_none() {
+        if self.scrolled.is_none() && self.log.is_none() && self.sink.is_none() {
             if self.history.capacity() == 0 {
                 return;
             }
@@ -143,8 +172,40 @@ impl vt100::Callbacks for Hooks {
             log.line_ended = ended;
             log.write_finished();
         }
+        if let Some(sink) = &mut self.sink
+            && !sink.raw
+        {
+            // A row that ended its line finishes it at once, so its newline,
+            // which vt100 writes before the next row, is already there.
+            let text = match text.strip_prefix('\n') {
+                Some(rest) if sink.line_done => rest,
+                _ => text,
+            };
+            sink.pending.push_str(text);
+            if ended {
+                sink.pending.push('\n');
+            }
+            sink.line_done = ended;
+            if let Some(plain) = take_finished(&mut sink.pending) {
+                sink.lines.extend(plain.lines().map(str::to_string));
+            }
+        }
         self.history.push_captured(text, ended);
     }
+}
+
+/// The lines a pane finished, as the prefixed-line front end prints them.
+struct LineSink {
+    /// Rows scrolled off with formatting codes, up to an unfinished line.
+    pending: String,
+    /// Finished lines not taken yet.
+    lines: Vec<String>,
+    /// The last row that arrived ended its line (or none has arrived).
+    line_done: bool,
+    /// Lines are the program's bytes split at line feeds, not rendered.
+    raw: bool,
+    /// With `raw`: bytes after the last line feed.
+    raw_tail: Vec<u8>,
 }
 
 /// The cursor as a 1-based (row, col) pair, clamped to the screen, since vt100
@@ -188,7 +249,71 @@ impl Screen {
 
     /// Feeds program output into the terminal state.
     pub fn process(&mut self, bytes: &[u8]) {
+        self.keep_raw(bytes);
         self.parser.process(bytes);
+    }
+
+    /// With a raw line sink, keeps the bytes as they came.
+    fn keep_raw(&mut self, bytes: &[u8]) {
+        let Some(sink) = self.parser.callbacks_mut().sink.as_mut().filter(|s| s.raw) else {
+            return;
+        };
+        sink.raw_tail.extend_from_slice(bytes);
+        if let Some(end) = sink.raw_tail.iter().rposition(|&b| b == b'\n') {
+            let rest = sink.raw_tail.split_off(end + 1);
+            let done = std::mem::replace(&mut sink.raw_tail, rest);
+            sink.lines.extend(
+                done.split(|&b| b == b'\n')
+                    .take_while(|_| true)
+                    .map(|line| {
+                        let line = line.strip_suffix(b"\r").unwrap_or(line);
+                        String::from_utf8_lossy(line).into_owned()
+                    }),
+            );
+            // The split leaves an empty piece after the last line feed.
+            sink.lines.pop();
+        }
+    }
+
+    /// Collects the lines this screen finishes for [`Screen::take_lines`]:
+    /// rendered lines as they scroll off (a one-row screen scrolls each one
+    /// off at its line feed), or with `raw` the program's bytes split at
+    /// line feeds, escape codes and all.
+    pub fn collect_lines(&mut self, raw: bool) {
+        self.parser.callbacks_mut().sink = Some(LineSink {
+            pending: String::new(),
+            lines: Vec::new(),
+            line_done: true,
+            raw,
+            raw_tail: Vec::new(),
+        });
+    }
+
+    /// Takes the lines finished since the last call.
+    pub fn take_lines(&mut self) -> Vec<String> {
+        self.parser
+            .callbacks_mut()
+            .sink
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.lines))
+            .unwrap_or_default()
+    }
+
+    /// The line still being written: what scrolled off of it (a long line
+    /// that wrapped) and what is on screen, as plain text; the raw bytes
+    /// after the last line feed with a raw sink.
+    pub fn unfinished_line(&self) -> String {
+        let Some(sink) = &self.parser.callbacks().sink else {
+            return String::new();
+        };
+        if sink.raw {
+            return String::from_utf8_lossy(&sink.raw_tail).into_owned();
+        }
+        let mut line: String = vt100::capture::basic_formatted_to_plain(&sink.pending).collect();
+        for row in self.screen_lines() {
+            line.push_str(&row);
+        }
+        line
     }
 
     /// Feeds program output that the caller knows is followed by more lines
@@ -216,7 +341,7 @@ impl Screen {
 
     /// Appends every line this screen renders to the file at `path`, from
     /// now on: each line as it scrolls off, the rest at [`Screen::close_log`].
-    pub fn open_log(&mut self, path: &std::path::Path) -> std::io::Result<()> {
+    pub fn open_log(&mut self, path: &std::path::Path, timestamps: bool) -> std::io::Result<()> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -226,6 +351,7 @@ impl Screen {
             pending: String::new(),
             line_ended: true,
             fresh: true,
+            timestamps,
             error: None,
         });
         Ok(())
@@ -270,7 +396,7 @@ impl Screen {
                 text.push('\n');
             }
         }
-        log.write_text(&text);
+        log.write_lines(&text);
         let error = self.flush_log();
         self.parser.callbacks_mut().log = None;
         error
@@ -457,7 +583,7 @@ mod tests {
             std::env::temp_dir().join(format!("opmux-screen-log-{}.log", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let mut screen = Screen::new(Size::new(4, 10));
-        screen.open_log(&path).unwrap();
+        screen.open_log(&path, false).unwrap();
         // Colours, a progress redraw, a wrapped line, then enough to scroll.
         screen.process(b"\x1b[31mred\x1b[0m\r\n10%\r99%\rdone\r\n0123456789abc\r\n");
         for i in 0..20 {
@@ -509,7 +635,7 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let mut screen = Screen::new(Size::new(5, 20));
         screen.set_scrollback(10);
-        screen.open_log(&path).unwrap();
+        screen.open_log(&path, false).unwrap();
         let text: String = (0..500).map(|i| format!("{i}\r\n")).collect();
         screen.process_doomed(text.as_bytes());
         assert_eq!(screen.close_log(), None);

@@ -1,0 +1,524 @@
+//! The prefixed-line front end, for CI, containers and pipes: no screen is
+//! drawn; each line a pane renders is printed as `name | line`, with lines
+//! of its own for lifecycle events. The panes run exactly as in the TUI
+//! (PTYs, stop signals and timeouts, restart policies, dependencies), since
+//! the same [`App`] supervises them; this module decides what is printed,
+//! when opmux is done, and with which exit status.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use nix::sys::signal::Signal;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::time::sleep_until;
+
+use crate::app::{App, Effect};
+use crate::config::Settings;
+use crate::event::Event;
+use crate::pane::PaneState;
+use crate::process::{self, ExitStatus};
+use crate::runtime::{self, AFTER_KILL, Recount, Signals, apply, log_event};
+use crate::{PaneId, Size};
+
+/// The terminal every program sees without the TUI.
+pub const PTY_SIZE: Size = Size::new(24, 160);
+/// An unfinished line is printed once it has stood this long.
+pub const PARTIAL_AFTER: Duration = Duration::from_secs(1);
+
+/// When every pane is stopped because one ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KillOthers {
+    Never,
+    /// When any pane ends, as concurrently's `--kill-others`.
+    OnExit,
+    /// When a pane fails (ends with a status other than 0), as
+    /// concurrently's `--kill-others-on-fail`.
+    OnFailure,
+}
+
+/// How the prefixed-line front end behaves.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub color: bool,
+    pub raw: bool,
+    pub kill_others: KillOthers,
+    /// The pane opmux's standard input goes to, by name.
+    pub stdin: Option<String>,
+}
+
+/// The colours the prefixes cycle through, as SGR parameters.
+const PALETTE: &[&str] = &["36", "33", "32", "35", "34", "31", "96", "93", "92", "95"];
+
+/// Checks that the options fit the panes, before anything starts.
+pub fn check(settings: &Settings, options: &Options) -> Result<()> {
+    if let Some(name) = &options.stdin
+        && !settings.panes.iter().any(|p| &p.name == name)
+    {
+        let names: Vec<&str> = settings.panes.iter().map(|p| p.name.as_str()).collect();
+        bail!(
+            "--stdin {name}: there is no pane named {name}; the panes are {}",
+            names.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Runs the panes without drawing until every one has ended for good;
+/// returns opmux's exit status.
+pub fn run(settings: Settings, options: Options) -> Result<i32> {
+    check(&settings, &options)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(event_loop(settings, options))
+}
+
+/// Prints lines with their pane's prefix, and remembers what it printed of
+/// each pane's unfinished line.
+struct Printer {
+    out: std::io::BufWriter<std::io::Stdout>,
+    color: bool,
+    width: usize,
+    /// Each pane's prefix colour, by id.
+    colors: HashMap<PaneId, &'static str>,
+    /// What was printed of each pane's unfinished line, and when it is due
+    /// to be printed if it stays unfinished.
+    partial: HashMap<PaneId, (String, Option<Instant>)>,
+    /// The last state each pane was seen in, to print what changed.
+    seen: HashMap<PaneId, String>,
+    /// Writing to stdout failed (a closed pipe): nothing more is printed.
+    broken: bool,
+}
+
+impl Printer {
+    fn new(app: &App, color: bool) -> Self {
+        let width = app
+            .panes
+            .iter()
+            .map(|p| p.spec.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        let colors = app
+            .panes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id, PALETTE[i % PALETTE.len()]))
+            .collect();
+        Self {
+            out: std::io::BufWriter::new(std::io::stdout()),
+            color,
+            width,
+            colors,
+            partial: HashMap::new(),
+            seen: HashMap::new(),
+            broken: false,
+        }
+    }
+
+    fn line(&mut self, id: PaneId, name: &str, text: &str, event: bool) {
+        if self.broken {
+            return;
+        }
+        let pad = self.width.saturating_sub(name.chars().count());
+        let written = if self.color {
+            let color = self.colors.get(&id).copied().unwrap_or("0");
+            let body = if event {
+                format!("\x1b[2m{text}\x1b[0m")
+            } else {
+                text.to_string()
+            };
+            writeln!(self.out, "\x1b[{color}m{name}{:pad$} |\x1b[0m {body}", "")
+        } else {
+            writeln!(self.out, "{name}{:pad$} | {text}", "")
+        };
+        if written.is_err() {
+            self.broken = true;
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.broken && self.out.flush().is_err() {
+            self.broken = true;
+        }
+    }
+
+    /// Prints the lines pane `id` finished, minus what was printed of the
+    /// first one while it was unfinished, and notes when what it has
+    /// started since is due.
+    fn drain(&mut self, app: &App, id: PaneId, now: Instant) {
+        let Some(pane) = app.pane(id) else { return };
+        let name = pane.spec.name.clone();
+        let (lines, unfinished) = {
+            let mut screen = pane.screen();
+            (screen.take_lines(), screen.unfinished_line())
+        };
+        for line in lines {
+            let printed = self.partial.remove(&id).map(|(p, _)| p).unwrap_or_default();
+            match line.strip_prefix(printed.as_str()) {
+                Some(rest) if !printed.is_empty() => {
+                    if !rest.is_empty() {
+                        self.line(id, &name, rest, false);
+                    }
+                }
+                _ => self.line(id, &name, &line, false),
+            }
+        }
+        let entry = self.partial.entry(id).or_default();
+        entry.1 =
+            (!unfinished.trim().is_empty() && unfinished != entry.0).then_some(now + PARTIAL_AFTER);
+    }
+
+    /// Prints what is left of pane `id`'s output once it has ended: the
+    /// finished lines and, as a line of its own, an unfinished one.
+    fn finish(&mut self, app: &App, id: PaneId, now: Instant) {
+        self.drain(app, id, now);
+        let Some(pane) = app.pane(id) else { return };
+        let rest = pane.screen().unfinished_line();
+        let (printed, due) = self.partial.entry(id).or_default();
+        *due = None;
+        if rest.trim().is_empty() || rest == *printed {
+            return;
+        }
+        let new = rest
+            .strip_prefix(printed.as_str())
+            .unwrap_or(&rest)
+            .to_string();
+        // Remembered as printed, so that a later look (or the next run's
+        // first line, which pushes it off) does not print it again.
+        *printed = rest;
+        let name = pane.spec.name.clone();
+        self.line(id, &name, &new, false);
+    }
+
+    /// The earliest moment an unfinished line is due.
+    fn next_partial(&self) -> Option<Instant> {
+        self.partial.values().filter_map(|(_, due)| *due).min()
+    }
+
+    /// Prints the unfinished lines that are due.
+    fn flush_partials(&mut self, app: &App, now: Instant) {
+        let due: Vec<PaneId> = self
+            .partial
+            .iter()
+            .filter(|(_, (_, at))| at.is_some_and(|at| at <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            let Some(pane) = app.pane(id) else {
+                self.partial.remove(&id);
+                continue;
+            };
+            let unfinished = pane.screen().unfinished_line();
+            let name = pane.spec.name.clone();
+            let (printed, at) = self.partial.entry(id).or_default();
+            *at = None;
+            if unfinished.trim().is_empty() || unfinished == *printed {
+                continue;
+            }
+            let new = unfinished
+                .strip_prefix(printed.as_str())
+                .unwrap_or(&unfinished)
+                .to_string();
+            *printed = unfinished;
+            self.line(id, &name, &new, false);
+        }
+    }
+
+    /// Prints a line for each pane whose state changed in a way worth
+    /// telling: it exited, failed, is waiting, or will restart.
+    fn lifecycle(&mut self, app: &App, now: Instant) {
+        for pane in &app.panes {
+            // A run's end is told after the last of its output.
+            if pane.output_open && !pane.state.is_alive() {
+                continue;
+            }
+            let label = match &pane.state {
+                PaneState::Exited { status, .. } if pane.supervision.gave_up => format!(
+                    "[{}, gave up after {} restarts]",
+                    status_label(*status),
+                    pane.supervision.restarts
+                ),
+                PaneState::Exited { status, .. } => format!("[{}]", status_label(*status)),
+                PaneState::Failed(why) => format!("[failed: {why}]"),
+                PaneState::Waiting { on } => format!("[waiting for {on}]"),
+                PaneState::Restarting { at, status, .. } => format!(
+                    "[{}, restarting in {}]",
+                    status_label(*status),
+                    crate::ui::duration_label(at.saturating_duration_since(now))
+                ),
+                _ => String::new(),
+            };
+            let before = self.seen.insert(pane.id, label.clone());
+            // Restarting's countdown changes every moment: one line per wait.
+            let same = before.as_deref().is_some_and(|b| {
+                b == label || (b.contains("restarting in") && label.contains("restarting in"))
+            });
+            if !label.is_empty() && !same {
+                self.line(pane.id, &pane.spec.name, &label, true);
+            }
+        }
+    }
+}
+
+fn status_label(status: ExitStatus) -> String {
+    match status {
+        ExitStatus::Exited(code) => format!("exited {code}"),
+        ExitStatus::Signaled(signal) => format!("killed {}", signal.as_str()),
+    }
+}
+
+/// The exit status a shell would report for `status`.
+fn shell_status(status: ExitStatus) -> i32 {
+    match status {
+        ExitStatus::Exited(code) => code,
+        ExitStatus::Signaled(signal) => 128 + signal as i32,
+    }
+}
+
+/// Whether a pane is over for good: nothing of it runs and nothing will
+/// start it again.
+fn ended(state: &PaneState) -> bool {
+    matches!(
+        state,
+        PaneState::Exited { .. }
+            | PaneState::Failed(_)
+            | PaneState::NotStarted
+            | PaneState::Waiting { .. }
+    )
+}
+
+/// How a pane's run ended, if it failed, as the exit status it stands for.
+fn failure(state: &PaneState) -> Option<i32> {
+    match state {
+        PaneState::Exited { status, .. } if *status != ExitStatus::Exited(0) => {
+            Some(shell_status(*status))
+        }
+        PaneState::Restarting { status, .. } if *status != ExitStatus::Exited(0) => {
+            Some(shell_status(*status))
+        }
+        PaneState::Failed(_) => Some(127),
+        _ => None,
+    }
+}
+
+async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
+    let mut signals = Signals::listen()?;
+    if let Err(e) = process::become_subreaper() {
+        eprintln!("opmux: not a subreaper ({e}): escaped processes may outlive opmux");
+    }
+    if let Err(e) = crate::log::init() {
+        eprintln!("opmux: no log: {e:#}");
+    }
+    let (events, mut inbox) = unbounded_channel();
+    let mut app = App::from_settings(settings, PTY_SIZE);
+    app.pty_size = Some(PTY_SIZE);
+    for pane in &app.panes {
+        let mut screen = pane.screen();
+        // One row: every line feed scrolls the line off, into the sink.
+        screen.resize(Size::new(1, PTY_SIZE.cols));
+        screen.collect_lines(options.raw);
+        // Nothing is drawn: the first output must announce itself.
+        pane.dirty
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+    let mut printer = Printer::new(&app, options.color);
+    let stdin_pane = options
+        .stdin
+        .as_ref()
+        .and_then(|name| app.panes.iter().find(|p| &p.spec.name == name))
+        .map(|p| p.id);
+    let effects = app.start();
+    apply(&mut app, effects, &events);
+    if stdin_pane.is_some() {
+        spawn_stdin_thread(events.clone());
+    }
+
+    let mut recount = Recount::default();
+    let mut give_up_at: Option<Instant> = None;
+    let mut descendants_left = true;
+    // The first pane that failed on its own, and whether opmux stopped the
+    // panes itself (--kill-others), which makes their ends no failures.
+    let mut first_failure: Option<i32> = None;
+    let mut stopped_by_us = false;
+    let mut counted: HashMap<PaneId, u32> = HashMap::new();
+    loop {
+        let now = Instant::now();
+        printer.lifecycle(&app, now);
+        printer.flush();
+        if printer.broken && app.shutdown.is_none() {
+            // Nobody reads the output any more (a closed pipe): stop, as a
+            // pipeline's writer ends on SIGPIPE.
+            let effects = app.update(Event::Signal(Signal::SIGPIPE), now);
+            apply(&mut app, effects, &events);
+        }
+        // Failures, counted once per run, and --kill-others.
+        for pane in &app.panes {
+            let over = ended(&pane.state) || matches!(pane.state, PaneState::Restarting { .. });
+            if !over || counted.get(&pane.id) == Some(&pane.run) || pane.run == 0 {
+                continue;
+            }
+            counted.insert(pane.id, pane.run);
+            let failed = failure(&pane.state);
+            if app.shutdown.is_none() && first_failure.is_none() {
+                first_failure = failed;
+            }
+            let trigger = match options.kill_others {
+                KillOthers::Never => false,
+                KillOthers::OnExit => ended(&pane.state),
+                KillOthers::OnFailure => failed.is_some(),
+            };
+            if trigger && app.shutdown.is_none() {
+                stopped_by_us = true;
+            }
+        }
+        if stopped_by_us && app.shutdown.is_none() {
+            let effects = app.update(Event::Signal(Signal::SIGTERM), now);
+            apply(&mut app, effects, &events);
+        }
+        if app.shutdown.is_none() && app.panes.iter().all(|p| ended(&p.state)) {
+            // Everything ended by itself: stop whatever escaped the panes.
+            stopped_by_us = true;
+            let effects = app.update(Event::Signal(Signal::SIGTERM), now);
+            apply(&mut app, effects, &events);
+        }
+        if let Some(shutdown) = app.shutdown {
+            if app.all_exited() && !descendants_left {
+                break;
+            }
+            if app.all_exited() {
+                recount.request();
+            }
+            if shutdown.killed && give_up_at.is_none() {
+                give_up_at = Some(Instant::now() + AFTER_KILL);
+            }
+            if give_up_at.is_some_and(|at| at <= Instant::now()) {
+                let survivors = process::live_descendants();
+                if survivors.is_empty() {
+                    break;
+                }
+                eprintln!(
+                    "opmux: {} process(es) survived SIGKILL and were left running: {survivors:?}",
+                    survivors.len()
+                );
+                return Ok(1);
+            }
+        }
+        let deadline = app.next_deadline();
+        let partial = printer.next_partial();
+        let on_event = |app: &mut App, event: Event, printer: &mut Printer| {
+            handle(app, event, &events, printer, stdin_pane);
+        };
+        tokio::select! {
+            Some(event) = inbox.recv() => {
+                on_event(&mut app, event, &mut printer);
+                for _ in 0..256 {
+                    match inbox.try_recv() {
+                        Ok(event) => on_event(&mut app, event, &mut printer),
+                        Err(_) => break,
+                    }
+                }
+            }
+            Some(()) = signals.child.recv() => {
+                runtime::reap(&mut app, &mut |app, event| on_event(app, event, &mut printer));
+                recount.request();
+            }
+            Some(()) = signals.term.recv() => on_event(&mut app, Event::Signal(Signal::SIGTERM), &mut printer),
+            Some(()) = signals.int.recv() => on_event(&mut app, Event::Signal(Signal::SIGINT), &mut printer),
+            Some(()) = signals.hup.recv() => on_event(&mut app, Event::Signal(Signal::SIGHUP), &mut printer),
+            Some(()) = signals.winch.recv() => {}
+            () = sleep_until(deadline.unwrap_or(now).into()), if deadline.is_some() => {
+                on_event(&mut app, Event::Tick, &mut printer);
+            }
+            () = sleep_until(partial.unwrap_or(now).into()), if partial.is_some() => {
+                printer.flush_partials(&app, Instant::now());
+            }
+            () = sleep_until(give_up_at.unwrap_or(now).into()), if give_up_at.is_some() => {}
+            () = sleep_until(recount.at.unwrap_or(now).into()), if recount.at.is_some() => {
+                recount.done();
+                runtime::count_stopping(&mut app, &mut |app, event| on_event(app, event, &mut printer));
+                if app.shutdown.is_some() {
+                    descendants_left = !process::live_descendants().is_empty();
+                }
+            }
+        }
+    }
+    let signalled = app.shutdown.map(|s| s.exit_code).filter(|_| !stopped_by_us);
+    // Whatever the programs still wrote reaches the logs and stdout.
+    let mut on_event = |app: &mut App, event: Event| {
+        handle(app, event, &events, &mut printer, stdin_pane);
+    };
+    runtime::finish_output(&mut app, &mut inbox, &mut on_event).await;
+    runtime::close_logs(&mut app, &mut inbox, &mut on_event).await;
+    let ids: Vec<PaneId> = app.panes.iter().map(|p| p.id).collect();
+    for id in ids {
+        printer.finish(&app, id, Instant::now());
+    }
+    printer.lifecycle(&app, Instant::now());
+    printer.flush();
+    process::reap();
+    Ok(signalled.unwrap_or(first_failure.unwrap_or(0)))
+}
+
+fn handle(
+    app: &mut App,
+    event: Event,
+    events: &UnboundedSender<Event>,
+    printer: &mut Printer,
+    stdin_pane: Option<PaneId>,
+) {
+    log_event(app, &event);
+    match &event {
+        Event::PaneOutput(id) => {
+            if let Some(pane) = app.pane(*id) {
+                pane.dirty
+                    .store(false, std::sync::atomic::Ordering::Release);
+            }
+            printer.drain(app, *id, Instant::now());
+        }
+        Event::PaneOutputClosed { pane, run, .. } => {
+            let id = *pane;
+            if app.pane(id).is_some_and(|p| p.run == *run) {
+                printer.finish(app, id, Instant::now());
+            }
+        }
+        Event::Stdin(data) => {
+            let Some(id) = stdin_pane else { return };
+            if app.pane(id).is_some_and(|p| p.state.is_running()) && app.shutdown.is_none() {
+                // The end of stdin reaches the program as an end of file.
+                let bytes = data.clone().unwrap_or_else(|| vec![0x04]);
+                apply(app, vec![Effect::Write(id, bytes)], events);
+            }
+            return;
+        }
+        _ => {}
+    }
+    let effects = app.update(event, Instant::now());
+    apply(app, effects, events);
+}
+
+/// Reads opmux's standard input on a thread of its own, for `--stdin`.
+fn spawn_stdin_thread(events: UnboundedSender<Event>) {
+    let _ = std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            use std::io::Read;
+            let mut stdin = std::io::stdin();
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) | Err(_) => {
+                        let _ = events.send(Event::Stdin(None));
+                        return;
+                    }
+                    Ok(n) => {
+                        if events.send(Event::Stdin(Some(buf[..n].to_vec()))).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+}

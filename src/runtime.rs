@@ -1,0 +1,362 @@
+//! What both front ends share once panes run: listening for signals,
+//! carrying out the effects [`App::update`] asks for (spawning, writing,
+//! resizing, signalling, removing), routing reaped children to their panes,
+//! counting a stopping pane's processes, and closing the logs at exit. The
+//! TUI (`tui`) and the prefixed-line front end (`headless`) differ only in
+//! what they show and how they pace it.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use nix::sys::signal::Signal;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+use crate::PaneId;
+use crate::app::{App, Effect};
+use crate::event::Event;
+use crate::pane::PaneState;
+use crate::pane::pty::{Pty, Wiring};
+use crate::process::{self, PaneProcesses, proc::ProcessTable};
+
+/// The signals opmux acts on, listened for before any child exists.
+pub struct Signals {
+    pub child: tokio::signal::unix::Signal,
+    pub term: tokio::signal::unix::Signal,
+    pub int: tokio::signal::unix::Signal,
+    pub hup: tokio::signal::unix::Signal,
+    pub winch: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn listen() -> Result<Self> {
+        let listen = |kind| signal(kind).context("listening for signals");
+        Ok(Self {
+            child: listen(SignalKind::child())?,
+            term: listen(SignalKind::terminate())?,
+            int: listen(SignalKind::interrupt())?,
+            hup: listen(SignalKind::hangup())?,
+            winch: listen(SignalKind::window_change())?,
+        })
+    }
+}
+
+/// How long opmux waits for processes to vanish after the shutdown's SIGKILL
+/// before it exits anyway.
+pub const AFTER_KILL: Duration = Duration::from_secs(1);
+
+/// How long opmux waits at exit for more of the panes' output before it
+/// gives up on their reaching its end.
+pub const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
+
+/// Lets every pane's reader and parser finish what the program wrote (its
+/// processes are gone, so the output ends), then closes the logs with the
+/// lines still on screen.
+pub async fn close_logs(
+    app: &mut App,
+    inbox: &mut UnboundedReceiver<Event>,
+    handle: &mut impl FnMut(&mut App, Event),
+) {
+    if app.log_dir.is_none() {
+        return;
+    }
+    finish_output(app, inbox, handle).await;
+    for pane in &app.panes {
+        if let Some(error) = pane.screen().close_log() {
+            tracing::warn!(
+                pane = pane.spec.name,
+                error,
+                "writing the pane's log failed"
+            );
+        }
+    }
+}
+
+/// Handles events until every pane's output has reached its end (their
+/// processes are gone, so it does). It gives up only when nothing arrives
+/// for [`OUTPUT_DRAIN`]: a flood still being parsed keeps it waiting, so no
+/// line a program wrote is lost, while output that never ends (a process
+/// that survived SIGKILL holds the terminal) cannot hold opmux for long.
+pub async fn finish_output(
+    app: &mut App,
+    inbox: &mut UnboundedReceiver<Event>,
+    handle: &mut impl FnMut(&mut App, Event),
+) {
+    while app.panes.iter().any(|p| p.output_open) {
+        match tokio::time::timeout(OUTPUT_DRAIN, inbox.recv()).await {
+            Ok(Some(event)) => {
+                // No frame is drawn any more to clear the flag, and each
+                // wake-up is a sign of progress worth waiting for.
+                if let Event::PaneOutput(id) = &event
+                    && let Some(pane) = app.pane(*id)
+                {
+                    pane.dirty.store(false, Ordering::Release);
+                }
+                handle(app, event);
+            }
+            _ => break,
+        }
+    }
+}
+
+/// Writes what the log keeps of an event: lifecycle and errors, no input.
+pub fn log_event(app: &App, event: &Event) {
+    let name = |id: &PaneId| app.pane(*id).map_or("?", |p| p.spec.name.as_str());
+    match event {
+        Event::PaneExited { pane, status, left } => {
+            tracing::info!(pane = name(pane), ?status, left, "main process exited")
+        }
+        Event::PaneOutputClosed {
+            pane,
+            error: Some(error),
+            ..
+        } => {
+            tracing::warn!(pane = name(pane), error, "output ended with an error")
+        }
+        Event::PaneInputFailed { pane, error, .. } => {
+            tracing::warn!(pane = name(pane), error, "writing input failed")
+        }
+        Event::PaneStarted { pane, pid } => tracing::info!(pane = name(pane), %pid, "started"),
+        Event::PaneFailed { pane, error } => {
+            tracing::warn!(pane = name(pane), error, "could not start")
+        }
+        Event::Signal(signal) => tracing::info!(%signal, "signal received"),
+        Event::InputClosed(why) => tracing::warn!(why, "terminal lost"),
+        _ => {}
+    }
+}
+
+/// What identifies pane `index`'s processes right now; `tag` is its
+/// [`process::pane_tag`].
+fn pane_processes<'a>(app: &'a App, index: usize, tag: &'a str) -> Option<PaneProcesses<'a>> {
+    let pane = app.panes.get(index)?;
+    Some(PaneProcesses {
+        sid: pane.state.pid()?,
+        foreground: pane.pty.as_ref().and_then(Pty::foreground_group),
+        tag,
+        tty: pane.pty.as_ref().and_then(Pty::tty),
+    })
+}
+
+/// Routes reaped statuses to their panes, with how many of each pane's
+/// processes are left.
+pub fn reap(app: &mut App, handle: &mut impl FnMut(&mut App, Event)) {
+    let reaped = process::reap();
+    if reaped.is_empty() {
+        return;
+    }
+    for (pid, status) in reaped {
+        let Some(index) = app
+            .panes
+            .iter()
+            .position(|p| p.state.is_running() && p.state.pid() == Some(pid))
+        else {
+            continue;
+        };
+        let id = app.panes[index].id;
+        let tag = process::pane_tag(id.0);
+        let table = ProcessTable::read();
+        let left = pane_processes(app, index, &tag).map_or(0, |p| p.find(&table).len());
+        let exited = Event::PaneExited {
+            pane: id,
+            status,
+            left,
+        };
+        handle(app, exited);
+    }
+}
+
+/// When the processes of stopping panes are next counted. Counting reads
+/// /proc, so it happens at most every [`RECOUNT`], however many children end.
+#[derive(Default)]
+pub struct Recount {
+    pub at: Option<Instant>,
+    last: Option<Instant>,
+}
+
+/// The shortest time between two counts of stopping panes' processes.
+const RECOUNT: Duration = Duration::from_millis(50);
+
+impl Recount {
+    pub fn request(&mut self) {
+        if self.at.is_none() {
+            let now = Instant::now();
+            self.at = Some(self.last.map_or(now, |last| (last + RECOUNT).max(now)));
+        }
+    }
+
+    pub fn done(&mut self) {
+        self.at = None;
+        self.last = Some(Instant::now());
+    }
+}
+
+/// Counts what each stopping pane has left: tells the app for panes whose
+/// main process is gone, and SIGKILLs again what outlived a SIGKILL (a
+/// process forked just as the last one was sent).
+pub fn count_stopping(app: &mut App, handle: &mut impl FnMut(&mut App, Event)) {
+    // Ids, not places: a pane whose count ends its run may be removed (it
+    // was closed), moving the panes after it.
+    let stopping: Vec<PaneId> = app
+        .panes
+        .iter()
+        .filter(|p| matches!(p.state, PaneState::Stopping { .. }))
+        .map(|p| p.id)
+        .collect();
+    if stopping.is_empty() {
+        return;
+    }
+    let table = ProcessTable::read();
+    for id in stopping {
+        let Some(index) = app.index_of(id) else {
+            continue;
+        };
+        let tag = process::pane_tag(id.0);
+        let Some(processes) = pane_processes(app, index, &tag) else {
+            continue;
+        };
+        let left = processes.find(&table).len();
+        let (exited, killed) = match app.panes[index].state {
+            PaneState::Stopping { exit, killed, .. } => (exit.is_some(), killed),
+            _ => (false, false),
+        };
+        if killed && left > 0 {
+            processes.signal(Signal::SIGKILL);
+        }
+        if exited {
+            let counted = Event::PaneProcessesLeft { pane: id, left };
+            handle(app, counted);
+        }
+    }
+}
+
+/// Opens the pane's log in the log folder on its first run. A log that
+/// cannot be opened does not stop the pane; the error is returned for its title.
+pub fn open_log(app: &App, id: PaneId) -> Option<String> {
+    let dir = app.log_dir.as_ref()?;
+    let pane = app.pane(id)?;
+    if pane.screen().has_log() {
+        return None;
+    }
+    let file = dir.join(format!("{}.log", pane.spec.name.replace('/', "_")));
+    let opened =
+        std::fs::create_dir_all(dir).and_then(|()| pane.screen().open_log(&file, app.log_time));
+    let e = opened.err()?;
+    tracing::warn!(pane = pane.spec.name, error = %e, "could not open the pane's log");
+    Some(format!("no log {}: {e}", file.display()))
+}
+
+pub fn start_pane(app: &mut App, index: usize, events: &UnboundedSender<Event>) -> Event {
+    let id = app.panes[index].id;
+    let size = app.pane_size(id);
+    let pane = &mut app.panes[index];
+    {
+        let mut screen = pane.screen();
+        // From here on the screen takes this run's output only.
+        pane.live_run.store(pane.run, Ordering::Release);
+        if pane.run > 1 {
+            // A new run on the old screen: reset the modes the last program
+            // set and mark where the new output starts.
+            screen.process(RESTART_BANNER.as_bytes());
+        }
+    }
+    let wiring = Wiring {
+        id,
+        run: pane.run,
+        live_run: pane.live_run.clone(),
+        screen: pane.screen.clone(),
+        dirty: pane.dirty.clone(),
+        events: events.clone(),
+        ready: pane.spec.ready.as_ref().map(|r| r.0.clone()),
+    };
+    let pane = &mut app.panes[index];
+    let tag = process::pane_tag(id.0);
+    match Pty::spawn(&pane.spec, size, &[(process::PANE_TAG_VAR, &tag)], wiring) {
+        Ok(pty) => {
+            process::register_pane(pty.pid);
+            let pid = pty.pid;
+            pane.pty = Some(pty);
+            Event::PaneStarted { pane: id, pid }
+        }
+        Err(e) => {
+            let error = format!("{e:#}");
+            let message = format!("\r\nopmux: could not start this pane: {error}\r\n");
+            pane.screen().process(message.as_bytes());
+            Event::PaneFailed { pane: id, error }
+        }
+    }
+}
+
+/// Leaves the alternate screen, turns off the input modes a program may have
+/// left on, and draws a dim rule before a pane's next run.
+const RESTART_BANNER: &str = "\x1b[?1049l\x1b[?1l\x1b>\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?25h\x1b[0m\r\n\x1b[2m── started again ──\x1b[0m\r\n";
+
+pub fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event>) {
+    for effect in effects {
+        match effect {
+            Effect::Write(id, bytes) => {
+                if let Some(pty) = app.pane(id).and_then(|p| p.pty.as_ref()) {
+                    pty.write(bytes);
+                }
+            }
+            Effect::ResizePty(id, size) => {
+                let Some(pane) = app.pane_mut(id) else {
+                    continue;
+                };
+                if let Some(Err(e)) = pane.pty.as_ref().map(|pty| pty.resize(size)) {
+                    pane.error = Some(format!("resizing: {e:#}"));
+                }
+            }
+            Effect::Start(id) => {
+                let Some(index) = app.index_of(id) else {
+                    continue;
+                };
+                let log_error = open_log(app, id);
+                let started = start_pane(app, index, events);
+                log_event(app, &started);
+                let effects = app.update(started, Instant::now());
+                if let (Some(error), Some(pane)) = (log_error, app.pane_mut(id)) {
+                    pane.error = Some(error);
+                }
+                apply(app, effects, events);
+            }
+            Effect::Signal(id, signal) => {
+                let Some(index) = app.index_of(id) else {
+                    continue;
+                };
+                let tag = process::pane_tag(id.0);
+                if let Some(processes) = pane_processes(app, index, &tag) {
+                    let count = processes.signal(signal);
+                    let pane = app.panes[index].spec.name.as_str();
+                    tracing::info!(pane, %signal, processes = count, "signalled");
+                }
+            }
+            Effect::Remove(id) => {
+                let (removed, effects) = app.remove_pane(id, Instant::now());
+                if let Some(pane) = removed {
+                    tracing::info!(pane = pane.spec.name, "closed");
+                    if let Some(error) = pane.screen().close_log() {
+                        tracing::warn!(
+                            pane = pane.spec.name,
+                            error,
+                            "writing the pane's log failed"
+                        );
+                    }
+                }
+                apply(app, effects, events);
+            }
+            Effect::SignalStrays(signal) => {
+                let tags: Vec<String> = app
+                    .panes
+                    .iter()
+                    .map(|p| process::pane_tag(p.id.0))
+                    .collect();
+                let panes: Vec<PaneProcesses<'_>> = (0..app.panes.len())
+                    .filter_map(|i| pane_processes(app, i, &tags[i]))
+                    .collect();
+                process::signal_strays(&panes, signal);
+            }
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! The prefixed-line front end as CI and containers meet it: the real
+//! binary with its stdout piped, its lines and exit status checked, its
+//! processes looked for in /proc, and its logs read back.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+
+use common::{Scratch, eventually, marker, sleepers};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+fn opmux() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_opmux"));
+    cmd.env("OPMUX_LOG", "off").env_remove("NO_COLOR");
+    cmd
+}
+
+/// Runs opmux with `args` and stdout piped, to the end.
+fn run(args: &[&str]) -> Output {
+    opmux().args(args).output().expect("running opmux")
+}
+
+fn stdout_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The text after `name | ` of each line printed for pane `name`.
+fn lines_of(out: &Output, name: &str) -> Vec<String> {
+    stdout_lines(out)
+        .iter()
+        .filter_map(|l| {
+            let (prefix, text) = l.split_once(" | ")?;
+            (prefix.trim_end() == name).then(|| text.to_string())
+        })
+        .collect()
+}
+
+/// A running opmux whose stdout is read line by line; killed when dropped.
+struct Running {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Self {
+        let mut child = opmux()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("starting opmux");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Waits for a printed line containing `text`, or panics with what was
+    /// printed.
+    fn wait_line(&mut self, text: &str) {
+        let deadline = std::time::Instant::now() + common::DEADLINE;
+        while !self.seen.iter().any(|l| l.contains(text)) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!("timed out waiting for {text:?}; printed:\n{:#?}", self.seen),
+            }
+        }
+    }
+
+    fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = std::time::Instant::now() + common::DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for opmux") {
+                return status.code();
+            }
+            assert!(std::time::Instant::now() < deadline, "opmux did not exit");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn two_panes_print_their_lines_with_prefixes_and_exit_0() {
+    let out = run(&["--no-tui", "-n", "a", "-n", "bee", "echo one", "echo two"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let lines = stdout_lines(&out);
+    // Names padded to one width; no colour into a pipe.
+    assert!(lines.contains(&"a   | one".to_string()), "{lines:#?}");
+    assert!(lines.contains(&"bee | two".to_string()), "{lines:#?}");
+    assert!(
+        lines.contains(&"a   | [exited 0]".to_string()),
+        "{lines:#?}"
+    );
+    assert!(!out.stdout.contains(&0x1b), "escape codes in a pipe");
+}
+
+#[test]
+fn without_a_terminal_on_stdout_opmux_prints_lines_instead_of_drawing() {
+    let out = run(&["echo hi"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(lines_of(&out, "echo"), ["hi", "[exited 0]"]);
+    assert!(!out.stdout.contains(&0x1b), "the terminal was drawn on");
+}
+
+#[test]
+fn the_exit_status_is_the_first_failing_panes() {
+    let out = run(&["--no-tui", "true", "sleep 0.3; exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(lines_of(&out, "sleep").contains(&"[exited 3]".to_string()));
+    let out = run(&["--no-tui", "kill -TERM $$"]);
+    assert_eq!(
+        out.status.code(),
+        Some(128 + 15),
+        "a signal counts as 128+N"
+    );
+    let out = run(&["--no-tui", "exec no-such-program-here"]);
+    assert_eq!(out.status.code(), Some(127));
+}
+
+#[test]
+fn kill_others_on_fail_stops_a_long_running_sibling() {
+    let m = marker("kill-others");
+    let long = format!("exec sleep 1000.{m}");
+    let out = run(&[
+        "--no-tui",
+        "--kill-others-on-fail",
+        "-n",
+        "long",
+        "-n",
+        "bad",
+        &long,
+        "sleep 0.5; exit 2",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{:#?}", stdout_lines(&out));
+    assert!(
+        lines_of(&out, "long").contains(&"[killed SIGTERM]".to_string()),
+        "{:#?}",
+        stdout_lines(&out)
+    );
+    assert_eq!(sleepers(&m), []);
+    // Without it, a failure leaves the sibling running: opmux stays.
+    let mut running = Running::start(&["--no-tui", "-n", "long", &long, "exit 2"]);
+    running.wait_line("[exited 2]");
+    assert_eq!(running.child.try_wait().unwrap(), None);
+    eventually("the sibling still running", || sleepers(&m).len() == 1);
+    kill(running.pid(), Signal::SIGTERM).unwrap();
+    assert_eq!(running.wait_exit(), Some(143));
+    assert_eq!(sleepers(&m), []);
+}
+
+#[test]
+fn kill_others_stops_everything_when_one_pane_ends() {
+    let m = marker("kill-others-any");
+    let long = format!("exec sleep 1000.{m}");
+    let out = run(&["--no-tui", "--kill-others", &long, "sleep 0.5"]);
+    // The pane that ended did so with 0, and the ones opmux stopped are no
+    // failures.
+    assert_eq!(out.status.code(), Some(0), "{:#?}", stdout_lines(&out));
+    assert_eq!(sleepers(&m), []);
+}
+
+#[test]
+fn a_carriage_return_redraw_prints_its_final_form_once() {
+    let out = run(&["--no-tui", "-n", "bar", "printf 'a\\rb\\rc\\n'"]);
+    assert_eq!(lines_of(&out, "bar"), ["c", "[exited 0]"]);
+    // Colours and cursor movement stay out of the lines, unless --raw.
+    let out = run(&[
+        "--no-tui",
+        "-n",
+        "c",
+        "printf '\\033[31mred\\033[0m \\033[1Cok\\n'",
+    ]);
+    assert_eq!(lines_of(&out, "c"), ["red  ok", "[exited 0]"]);
+    let out = run(&[
+        "--no-tui",
+        "--raw",
+        "-n",
+        "c",
+        "printf '\\033[31mred\\033[0m\\n'",
+    ]);
+    assert_eq!(lines_of(&out, "c")[0], "\x1b[31mred\x1b[0m");
+}
+
+#[test]
+fn an_unfinished_line_is_printed_after_a_second() {
+    let mut running = Running::start(&["--no-tui", "-n", "w", "printf waiting; exec sleep 60"]);
+    running.wait_line("w | waiting");
+    kill(running.pid(), Signal::SIGTERM).unwrap();
+    assert_eq!(running.wait_exit(), Some(143));
+}
+
+#[test]
+fn colours_follow_the_color_option() {
+    let out = run(&["--no-tui", "--color", "always", "-n", "x", "echo hi"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\x1b[36mx |\x1b[0m hi"), "{text:?}");
+    let out = run(&["--no-tui", "--color", "never", "echo hi"]);
+    assert!(!out.stdout.contains(&0x1b));
+}
+
+#[test]
+fn stdin_goes_to_the_pane_named_by_stdin() {
+    let mut running = Running::start(&[
+        "--no-tui",
+        "--stdin",
+        "reader",
+        "-n",
+        "reader",
+        "-n",
+        "other",
+        "read x; echo got $x",
+        "exec sleep 60",
+    ]);
+    let stdin = running.child.stdin.as_mut().unwrap();
+    stdin.write_all(b"hello\n").unwrap();
+    running.wait_line("reader | got hello");
+    kill(running.pid(), Signal::SIGTERM).unwrap();
+    running.wait_exit();
+    let out = run(&["--no-tui", "--stdin", "nope", "echo hi"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no pane named nope"));
+}
+
+#[test]
+fn sigterm_leaves_no_pane_process() {
+    let m = marker("headless-term");
+    let calm = format!("exec sleep 1000.{m}");
+    let escapee = format!("setsid sleep 1000.{m} & echo forked; exec sleep 1000.{m}");
+    let mut running = Running::start(&["--no-tui", &calm, &escapee]);
+    running.wait_line("forked");
+    eventually("all three sleeping", || sleepers(&m).len() == 3);
+    kill(running.pid(), Signal::SIGTERM).unwrap();
+    assert_eq!(running.wait_exit(), Some(143));
+    assert_eq!(sleepers(&m), []);
+}
+
+#[test]
+fn a_flood_through_log_dir_leaves_every_line_in_the_log() {
+    let scratch = Scratch::new("headless-flood");
+    let dir = scratch.0.to_string_lossy().into_owned();
+    let out = run(&["--no-tui", "--log-dir", &dir, "-n", "flood", "seq 1 500000"]);
+    assert_eq!(out.status.code(), Some(0));
+    let logged = scratch.lines("flood.log");
+    assert_eq!(logged.len(), 500_000);
+    assert!(
+        logged
+            .iter()
+            .enumerate()
+            .all(|(i, l)| *l == (i + 1).to_string())
+    );
+}
+
+#[test]
+fn sigterm_right_after_a_flood_still_leaves_every_line_in_the_log() {
+    let scratch = Scratch::new("headless-flood-term");
+    let dir = scratch.0.to_string_lossy().into_owned();
+    let done = scratch.0.join("done");
+    let pane = format!("seq 1 500000; touch {}; exec sleep 1000", done.display());
+    let mut running = Running::start(&["--no-tui", "--log-dir", &dir, "-n", "flood", &pane]);
+    eventually("the flood to end", || done.exists());
+    kill(running.pid(), Signal::SIGTERM).unwrap();
+    assert_eq!(running.wait_exit(), Some(143));
+    let logged = scratch.lines("flood.log");
+    assert_eq!(logged.len(), 500_000);
+    assert_eq!(logged.last().map(String::as_str), Some("500000"));
+}
+
+#[test]
+fn log_time_starts_each_logged_line_with_an_iso_8601_timestamp() {
+    let scratch = Scratch::new("headless-log-time");
+    let dir = scratch.0.to_string_lossy().into_owned();
+    let out = run(&[
+        "--no-tui",
+        "--log-dir",
+        &dir,
+        "--log-time",
+        "-n",
+        "t",
+        "echo one; echo two",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let stamp = regex::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (one|two)$").unwrap();
+    let logged = scratch.lines("t.log");
+    assert_eq!(logged.len(), 2, "{logged:#?}");
+    assert!(logged.iter().all(|l| stamp.is_match(l)), "{logged:#?}");
+}
