@@ -320,6 +320,8 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
         // One row: every line feed scrolls the line off, into the sink.
         screen.resize(Size::new(1, PTY_SIZE.cols));
         screen.collect_lines(options.raw);
+        // Nothing scrolls back without a screen: no history to keep.
+        screen.set_scrollback(0);
         // Nothing is drawn: the first output must announce itself.
         pane.dirty
             .store(false, std::sync::atomic::Ordering::Release);

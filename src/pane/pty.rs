@@ -409,6 +409,7 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
                 && screen.find_line(pattern)
             {
                 awaiting_ready = None;
+                screen.stop_watching_lines();
                 let _ = wiring.events.send(Event::PaneReady {
                     pane: wiring.id,
                     run: wiring.run,

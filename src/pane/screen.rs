@@ -27,6 +27,9 @@ struct Hooks {
     /// The output being parsed is followed by more lines than the history
     /// keeps, so the rows it scrolls off need not be read for the history.
     doomed: bool,
+    /// The output being parsed holds no line feed, so a row it scrolls off
+    /// wrapped into the next (see [`Screen::process`]).
+    wrapping: bool,
 }
 
 impl Default for Hooks {
@@ -40,6 +43,7 @@ impl Default for Hooks {
             history: History::new(crate::config::DEFAULT_SCROLLBACK),
             sink: None,
             doomed: false,
+            wrapping: false,
         }
     }
 }
@@ -51,11 +55,9 @@ struct LineLog {
     /// Rows pushed off the screen with formatting codes, up to an unfinished
     /// (wrapped) line.
     pending: String,
-    /// Whether the last row that scrolled off ended its line; vt100 only
-    /// writes that newline when the next row comes.
+    /// Whether the last row that scrolled off ended its line (or none has
+    /// come yet): then `pending` holds no part of a line.
     line_ended: bool,
-    /// No row has reached the log yet.
-    fresh: bool,
     /// Each line starts with the time it was written.
     timestamps: bool,
     error: Option<String>,
@@ -160,27 +162,24 @@ impl vt100::Callbacks for Hooks {
         if let Some(scrolled) = &mut self.scrolled {
             scrolled.push_str(text);
         }
+        self.history.push_captured(text, ended);
+        // On a one-row screen vt100 never marks a row as wrapped; the
+        // screen knows when a scroll came from wrapping instead.
+        let ended = ended && !self.wrapping;
+        // A row that ended its line finishes it at once (below), so the
+        // newline vt100 writes before the next row is already there.
+        let text = text.strip_prefix('\n').unwrap_or(text);
         if let Some(log) = &mut self.log {
-            // A log opened after rows scrolled off starts with the next line,
-            // not with the end of the last one.
-            let text = match text.strip_prefix('\n') {
-                Some(rest) if log.fresh => rest,
-                _ => text,
-            };
-            log.fresh = false;
             log.pending.push_str(text);
+            if ended {
+                log.pending.push('\n');
+            }
             log.line_ended = ended;
             log.write_finished();
         }
         if let Some(sink) = &mut self.sink
             && !sink.raw
         {
-            // A row that ended its line finishes it at once, so its newline,
-            // which vt100 writes before the next row, is already there.
-            let text = match text.strip_prefix('\n') {
-                Some(rest) if sink.line_done => rest,
-                _ => text,
-            };
             sink.pending.push_str(text);
             if ended {
                 sink.pending.push('\n');
@@ -190,8 +189,12 @@ impl vt100::Callbacks for Hooks {
                 sink.lines.extend(plain.lines().map(str::to_string));
             }
         }
-        self.history.push_captured(text, ended);
     }
+}
+
+/// Whether `b` moves the cursor down a line, as LF, VT and FF do.
+fn is_line_feed(b: u8) -> bool {
+    matches!(b, b'\n' | 0x0b | 0x0c)
 }
 
 /// The lines a pane finished, as the prefixed-line front end prints them.
@@ -250,7 +253,94 @@ impl Screen {
     /// Feeds program output into the terminal state.
     pub fn process(&mut self, bytes: &[u8]) {
         self.keep_raw(bytes);
-        self.parser.process(bytes);
+        if !self.plain_lines_wanted() {
+            self.parser.process(bytes);
+            return;
+        }
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            if self.at_line_start() {
+                rest = self.take_plain_lines(rest);
+            }
+            // One line through the emulator. A one-row screen scrolls a row
+            // off when a line wraps as when it ends, and vt100 marks neither:
+            // parsing the line apart from its line feed tells the two apart.
+            let (body, feed, after) = match rest.iter().position(|&b| is_line_feed(b)) {
+                Some(i) => (&rest[..i], &rest[i..=i], &rest[i + 1..]),
+                None => (rest, &[][..], &[][..]),
+            };
+            self.parser.callbacks_mut().wrapping = true;
+            self.parser.process(body);
+            self.parser.callbacks_mut().wrapping = false;
+            self.parser.process(feed);
+            rest = after;
+        }
+    }
+
+    /// Whether plain lines may bypass the emulator (see
+    /// [`Screen::take_plain_lines`]): only a rendered-line sink wants them,
+    /// with nothing that needs every row read (history, a `ready` watcher).
+    fn plain_lines_wanted(&self) -> bool {
+        let hooks = self.parser.callbacks();
+        hooks.sink.as_ref().is_some_and(|s| !s.raw)
+            && hooks.scrolled.is_none()
+            && hooks.history.capacity() == 0
+            && self.parser.screen().size().0.get() == 1
+    }
+
+    /// Whether the next byte starts a line on an empty screen, with nothing
+    /// of an earlier line held back by the sink or the log.
+    fn at_line_start(&self) -> bool {
+        let vt = self.parser.screen();
+        let hooks = self.parser.callbacks();
+        hooks.sink.as_ref().is_some_and(|s| s.line_done)
+            && hooks.log.as_ref().is_none_or(|l| l.line_ended)
+            && vt.cursor_position() == (0, 0)
+            && !vt.alternate_screen()
+            && vt.rows(0, vt.size().1.get()).all(|row| row.is_empty())
+    }
+
+    /// The fast path of the prefixed-line front end. Plain text (printable
+    /// characters, no control sequence, tab or backspace, each line ended by
+    /// a line feed or CR LF) that starts on an empty line renders as exactly
+    /// its own lines: the leading run of such lines goes to the line sink
+    /// and the log as it is, without the terminal emulator. On a one-row
+    /// screen every one of those lines would only have scrolled off, and
+    /// reading each scrolled row back is most of the cost of a flood.
+    /// Returns the rest, from the first line that is not plain.
+    fn take_plain_lines<'a>(&mut self, bytes: &'a [u8]) -> &'a [u8] {
+        let mut taken = 0;
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            let Some(body) = line.strip_suffix(b"\n") else {
+                break;
+            };
+            let body = body.strip_suffix(b"\r").unwrap_or(body);
+            // 0xc2 starts the C1 controls in UTF-8.
+            if body.iter().any(|&b| b < 0x20 || b == 0x7f || b == 0xc2) {
+                break;
+            }
+            taken += line.len();
+        }
+        if taken == 0 {
+            return bytes;
+        }
+        let text = String::from_utf8_lossy(&bytes[..taken]);
+        let lines = text
+            .split_terminator('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l));
+        let hooks = self.parser.callbacks_mut();
+        if let Some(log) = &mut hooks.log {
+            let mut all = String::with_capacity(text.len());
+            for line in lines.clone() {
+                all.push_str(line);
+                all.push('\n');
+            }
+            log.write_lines(&all);
+        }
+        if let Some(sink) = &mut hooks.sink {
+            sink.lines.extend(lines.map(str::to_string));
+        }
+        &bytes[taken..]
     }
 
     /// With a raw line sink, keeps the bytes as they came.
@@ -325,7 +415,7 @@ impl Screen {
     /// [`Lookahead::dooms`]: super::pty::Lookahead::dooms
     pub fn process_doomed(&mut self, bytes: &[u8]) {
         self.parser.callbacks_mut().doomed = true;
-        self.parser.process(bytes);
+        self.process(bytes);
         self.parser.callbacks_mut().doomed = false;
     }
 
@@ -350,7 +440,6 @@ impl Screen {
             out: std::io::BufWriter::with_capacity(1 << 16, file),
             pending: String::new(),
             line_ended: true,
-            fresh: true,
             timestamps,
             error: None,
         });
@@ -419,6 +508,12 @@ impl Screen {
             lines.pop();
         }
         lines
+    }
+
+    /// Stops keeping rows for [`Screen::find_line`], once the line it
+    /// looked for was found.
+    pub fn stop_watching_lines(&mut self) {
+        self.parser.callbacks_mut().scrolled = None;
     }
 
     /// Starts keeping the rows that scroll off, for [`Screen::find_line`].
@@ -642,6 +737,85 @@ mod tests {
         let logged = std::fs::read_to_string(&path).unwrap();
         let _ = std::fs::remove_file(&path);
         let expected: Vec<String> = (0..500).map(|i| i.to_string()).collect();
+        assert_eq!(logged.lines().collect::<Vec<_>>(), expected);
+    }
+
+    /// A one-row screen collecting rendered lines, as the prefixed-line front
+    /// end sets one up.
+    fn line_screen(cols: u16) -> Screen {
+        let mut screen = Screen::new(Size::new(1, cols));
+        screen.set_scrollback(0);
+        screen.collect_lines(false);
+        screen
+    }
+
+    #[test]
+    fn collected_lines_are_the_same_however_the_output_is_cut() {
+        let mut output = String::new();
+        let mut expected = Vec::new();
+        for i in 0..200 {
+            match i % 5 {
+                0 => {
+                    output.push_str(&format!("plain {i}\r\n"));
+                    expected.push(format!("plain {i}"));
+                }
+                1 => {
+                    output.push_str(&format!("\x1b[3{}mcolour {i}\x1b[0m\r\n", i % 8));
+                    expected.push(format!("colour {i}"));
+                }
+                2 => {
+                    // Longer than the screen is wide: one line all the same.
+                    let long = format!("{i:0>50}");
+                    output.push_str(&format!("{long}\r\n\x1b[1m{long}\x1b[0m\r\n"));
+                    expected.push(long.clone());
+                    expected.push(long);
+                }
+                3 => {
+                    output.push_str(&format!("10%\r50%\rdone {i}\r\n"));
+                    expected.push(format!("done {i}"));
+                }
+                _ => {
+                    output.push_str(&format!("tab\t{i}\r\n"));
+                    expected.push(format!("tab     {i}"));
+                }
+            }
+        }
+        for cut in [1, 7, 64, 4096, output.len()] {
+            let mut screen = line_screen(20);
+            let mut lines = Vec::new();
+            for piece in output.as_bytes().chunks(cut) {
+                screen.process(piece);
+                lines.extend(screen.take_lines());
+            }
+            assert_eq!(lines, expected, "cut every {cut} bytes");
+            assert_eq!(screen.unfinished_line(), "");
+        }
+    }
+
+    #[test]
+    fn an_unfinished_line_is_what_is_written_of_it_so_far() {
+        let mut screen = line_screen(10);
+        screen.process(b"done\r\nprogress 12345678");
+        assert_eq!(screen.take_lines(), ["done"]);
+        assert_eq!(screen.unfinished_line(), "progress 12345678");
+        screen.process(b"9\r\n");
+        assert_eq!(screen.take_lines(), ["progress 123456789"]);
+    }
+
+    #[test]
+    fn plain_lines_reach_the_log_on_the_fast_path_too() {
+        let path = std::env::temp_dir().join(format!("opmux-fast-log-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut screen = line_screen(20);
+        screen.open_log(&path, false).unwrap();
+        let text: String = (0..1000).map(|i| format!("{i}\r\n")).collect();
+        screen.process(b"\x1b[1mfirst\x1b[0m\r\n");
+        screen.process(text.as_bytes());
+        assert_eq!(screen.close_log(), None);
+        let logged = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let mut expected = vec!["first".to_string()];
+        expected.extend((0..1000).map(|i| i.to_string()));
         assert_eq!(logged.lines().collect::<Vec<_>>(), expected);
     }
 }
