@@ -89,6 +89,9 @@ struct Printer {
     partial: HashMap<PaneId, (String, Option<Instant>)>,
     /// The last state each pane was seen in, to print what changed.
     seen: HashMap<PaneId, String>,
+    /// The last error each pane showed (a log that could not be opened, a
+    /// failed write), to print each once.
+    errors: HashMap<PaneId, String>,
     /// Writing to stdout failed (a closed pipe): nothing more is printed.
     broken: bool,
 }
@@ -114,6 +117,7 @@ impl Printer {
             colors,
             partial: HashMap::new(),
             seen: HashMap::new(),
+            errors: HashMap::new(),
             broken: false,
         }
     }
@@ -258,6 +262,15 @@ impl Printer {
             });
             if !label.is_empty() && !same {
                 self.line(pane.id, &pane.spec.name, &label, true);
+            }
+            // What the TUI shows in the title: a log that could not be
+            // opened, an input or output error.
+            if let Some(error) = &pane.error
+                && self.errors.get(&pane.id) != Some(error)
+            {
+                self.errors.insert(pane.id, error.clone());
+                let text = format!("[! {error}]");
+                self.line(pane.id, &pane.spec.name, &text, true);
             }
         }
     }

@@ -11,8 +11,9 @@
 //! - `pane`: one pane is a process plus its screen. `pane::pty` is the only user of
 //!   portable-pty (sized spawn, resize, reader/parser/writer threads); `pane::screen` wraps
 //!   the vt100 parser, answers the terminal queries it leaves unanswered, matches `ready`
-//!   patterns and writes the pane's log of rendered lines; `pane::history` keeps the rows
-//!   that scrolled off as compact lines (text plus style runs).
+//!   patterns, writes the pane's log of rendered lines and collects finished lines for the
+//!   headless front end; `pane::history` keeps the rows that scrolled off as compact lines
+//!   (text plus style runs).
 //! - `process`: process lifecycle: subreaper, the one reaper (`waitpid`), finding a pane's
 //!   processes (session, foreground group, tagged escapees) and signalling them by pidfd;
 //!   `process::proc` reads the process table from /proc.

@@ -121,6 +121,11 @@ fn two_panes_print_their_lines_with_prefixes_and_exit_0() {
         "{lines:#?}"
     );
     assert!(!out.stdout.contains(&0x1b), "escape codes in a pipe");
+    // As the issue puts it: two panes named after their command.
+    let out = run(&["--no-tui", "echo one", "echo two"]);
+    assert_eq!(out.status.code(), Some(0));
+    let lines = lines_of(&out, "echo");
+    assert!(lines.contains(&"one".to_string()) && lines.contains(&"two".to_string()));
 }
 
 #[test]
@@ -312,4 +317,20 @@ fn log_time_starts_each_logged_line_with_an_iso_8601_timestamp() {
     let logged = scratch.lines("t.log");
     assert_eq!(logged.len(), 2, "{logged:#?}");
     assert!(logged.iter().all(|l| stamp.is_match(l)), "{logged:#?}");
+}
+
+#[test]
+fn a_log_that_cannot_be_opened_is_reported_and_the_pane_runs_anyway() {
+    let scratch = Scratch::new("headless-bad-log");
+    // A file where the log folder should be.
+    let not_a_dir = scratch.write("taken", "");
+    let dir = not_a_dir.to_string_lossy().into_owned();
+    let out = run(&["--no-tui", "--log-dir", &dir, "-n", "p", "echo still-ran"]);
+    assert_eq!(out.status.code(), Some(0));
+    let lines = lines_of(&out, "p");
+    assert!(lines.contains(&"still-ran".to_string()), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("[! no log")),
+        "{lines:#?}"
+    );
 }
