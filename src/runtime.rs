@@ -83,6 +83,11 @@ pub async fn finish_output(
     inbox: &mut UnboundedReceiver<Event>,
     handle: &mut impl FnMut(&mut App, Event),
 ) {
+    // A parser whose wake-up was already taken sends no other until the
+    // flag is cleared, and no frame will clear it any more.
+    for pane in &app.panes {
+        pane.dirty.store(false, Ordering::Release);
+    }
     while app.panes.iter().any(|p| p.output_open) {
         match tokio::time::timeout(OUTPUT_DRAIN, inbox.recv()).await {
             Ok(Some(event)) => {
