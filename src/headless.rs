@@ -155,14 +155,20 @@ impl Printer {
     fn drain(&mut self, app: &App, id: PaneId, now: Instant) {
         let Some(pane) = app.pane(id) else { return };
         let name = pane.spec.name.clone();
-        let (lines, unfinished) = {
+        let (lines, unfinished, redrawn) = {
             let mut screen = pane.screen();
-            (screen.take_lines(), screen.unfinished_line())
+            (
+                screen.take_lines(),
+                screen.unfinished_line(),
+                screen.redrawn(),
+            )
         };
         for line in lines {
             let printed = self.partial.remove(&id).map(|(p, _)| p).unwrap_or_default();
+            // The rest of a line printed unfinished, unless it was redrawn
+            // since (a progress bar): then all of it.
             match line.strip_prefix(printed.as_str()) {
-                Some(rest) if !printed.is_empty() => {
+                Some(rest) if !printed.is_empty() && !redrawn => {
                     if !rest.is_empty() {
                         self.line(id, &name, rest, false);
                     }
@@ -170,9 +176,14 @@ impl Printer {
                 _ => self.line(id, &name, &line, false),
             }
         }
+        // Due a second after it first stood unfinished, however often it
+        // changes meanwhile.
         let entry = self.partial.entry(id).or_default();
-        entry.1 =
-            (!unfinished.trim().is_empty() && unfinished != entry.0).then_some(now + PARTIAL_AFTER);
+        entry.1 = if unfinished.trim().is_empty() || unfinished == entry.0 {
+            None
+        } else {
+            entry.1.or(Some(now + PARTIAL_AFTER))
+        };
     }
 
     /// Prints what is left of pane `id`'s output once it has ended: the
@@ -215,7 +226,11 @@ impl Printer {
                 self.partial.remove(&id);
                 continue;
             };
-            let unfinished = pane.screen().unfinished_line();
+            let unfinished = {
+                let mut screen = pane.screen();
+                screen.clear_redrawn();
+                screen.unfinished_line()
+            };
             let name = pane.spec.name.clone();
             let (printed, at) = self.partial.entry(id).or_default();
             *at = None;
@@ -255,6 +270,11 @@ impl Printer {
                 ),
                 _ => String::new(),
             };
+            if matches!(pane.state, PaneState::Failed(_)) && self.seen.get(&pane.id) != Some(&label)
+            {
+                // Why it could not start was written to its screen.
+                self.finish(app, pane.id, now);
+            }
             let before = self.seen.insert(pane.id, label.clone());
             // Restarting's countdown changes every moment: one line per wait.
             let same = before.as_deref().is_some_and(|b| {
@@ -309,9 +329,6 @@ fn failure(state: &PaneState) -> Option<i32> {
         PaneState::Exited { status, .. } if *status != ExitStatus::Exited(0) => {
             Some(shell_status(*status))
         }
-        PaneState::Restarting { status, .. } if *status != ExitStatus::Exited(0) => {
-            Some(shell_status(*status))
-        }
         PaneState::Failed(_) => Some(127),
         _ => None,
     }
@@ -340,14 +357,20 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
             .store(false, std::sync::atomic::Ordering::Release);
     }
     let mut printer = Printer::new(&app, options.color);
-    let stdin_pane = options
+    let mut stdin = options
         .stdin
         .as_ref()
         .and_then(|name| app.panes.iter().find(|p| &p.spec.name == name))
-        .map(|p| p.id);
+        .map(|p| Stdin {
+            pane: p.id,
+            queue: Vec::new(),
+            last: None,
+            ended: false,
+            ended_for_run: 0,
+        });
     let effects = app.start();
     apply(&mut app, effects, &events);
-    if stdin_pane.is_some() {
+    if stdin.is_some() {
         spawn_stdin_thread(events.clone());
     }
 
@@ -359,13 +382,20 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
     let mut first_failure: Option<i32> = None;
     let mut stopped_by_us = false;
     let mut counted: HashMap<PaneId, u32> = HashMap::new();
+    // The exit status a signal to opmux (or a closed stdout) stands for.
+    let mut signalled: Option<i32> = None;
+    let mut survived = false;
     loop {
         let now = Instant::now();
+        if let Some(stdin) = &mut stdin {
+            stdin.forward(&mut app, &events);
+        }
         printer.lifecycle(&app, now);
         printer.flush();
         if printer.broken && app.shutdown.is_none() {
             // Nobody reads the output any more (a closed pipe): stop, as a
             // pipeline's writer ends on SIGPIPE.
+            signalled = Some(128 + Signal::SIGPIPE as i32);
             let effects = app.update(Event::Signal(Signal::SIGPIPE), now);
             apply(&mut app, effects, &events);
         }
@@ -394,6 +424,15 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
             apply(&mut app, effects, &events);
         }
         if app.shutdown.is_none() && app.panes.iter().all(|p| ended(&p.state)) {
+            // A pane still waiting will never start: what it was to do was
+            // not done, which is no success.
+            for pane in &app.panes {
+                if let PaneState::Waiting { on } = &pane.state {
+                    let text = format!("[never started: {on} ended first]");
+                    printer.line(pane.id, &pane.spec.name, &text, true);
+                    first_failure.get_or_insert(1);
+                }
+            }
             // Everything ended by itself: stop whatever escaped the panes.
             stopped_by_us = true;
             let effects = app.update(Event::Signal(Signal::SIGTERM), now);
@@ -418,13 +457,14 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
                     "opmux: {} process(es) survived SIGKILL and were left running: {survivors:?}",
                     survivors.len()
                 );
-                return Ok(1);
+                survived = true;
+                break;
             }
         }
         let deadline = app.next_deadline();
         let partial = printer.next_partial();
-        let on_event = |app: &mut App, event: Event, printer: &mut Printer| {
-            handle(app, event, &events, printer, stdin_pane);
+        let mut on_event = |app: &mut App, event: Event, printer: &mut Printer| {
+            handle(app, event, &events, printer, &mut stdin);
         };
         tokio::select! {
             Some(event) = inbox.recv() => {
@@ -440,9 +480,21 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
                 runtime::reap(&mut app, &mut |app, event| on_event(app, event, &mut printer));
                 recount.request();
             }
-            Some(()) = signals.term.recv() => on_event(&mut app, Event::Signal(Signal::SIGTERM), &mut printer),
-            Some(()) = signals.int.recv() => on_event(&mut app, Event::Signal(Signal::SIGINT), &mut printer),
-            Some(()) = signals.hup.recv() => on_event(&mut app, Event::Signal(Signal::SIGHUP), &mut printer),
+            Some(()) = signals.term.recv() => {
+                signalled.get_or_insert(128 + Signal::SIGTERM as i32);
+                on_event(&mut app, Event::Signal(Signal::SIGTERM), &mut printer);
+            }
+            Some(()) = signals.int.recv() => {
+                signalled.get_or_insert(128 + Signal::SIGINT as i32);
+                on_event(&mut app, Event::Signal(Signal::SIGINT), &mut printer);
+            }
+            Some(()) = signals.hup.recv() => {
+                signalled.get_or_insert(128 + Signal::SIGHUP as i32);
+                // No terminal hangs up here: a second SIGHUP is someone
+                // insisting, and escalates as a second SIGTERM does.
+                let signal = if app.shutdown.is_some() { Signal::SIGTERM } else { Signal::SIGHUP };
+                on_event(&mut app, Event::Signal(signal), &mut printer);
+            }
             Some(()) = signals.winch.recv() => {}
             () = sleep_until(deadline.unwrap_or(now).into()), if deadline.is_some() => {
                 on_event(&mut app, Event::Tick, &mut printer);
@@ -460,10 +512,9 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
             }
         }
     }
-    let signalled = app.shutdown.map(|s| s.exit_code).filter(|_| !stopped_by_us);
     // Whatever the programs still wrote reaches the logs and stdout.
     let mut on_event = |app: &mut App, event: Event| {
-        handle(app, event, &events, &mut printer, stdin_pane);
+        handle(app, event, &events, &mut printer, &mut stdin);
     };
     runtime::finish_output(&mut app, &mut inbox, &mut on_event).await;
     runtime::close_logs(&mut app, &mut inbox, &mut on_event).await;
@@ -474,7 +525,10 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
     printer.lifecycle(&app, Instant::now());
     printer.flush();
     process::reap();
-    Ok(signalled.unwrap_or(first_failure.unwrap_or(0)))
+    if survived {
+        return Ok(1);
+    }
+    Ok(signalled.or(first_failure).unwrap_or(0))
 }
 
 fn handle(
@@ -482,7 +536,7 @@ fn handle(
     event: Event,
     events: &UnboundedSender<Event>,
     printer: &mut Printer,
-    stdin_pane: Option<PaneId>,
+    stdin: &mut Option<Stdin>,
 ) {
     log_event(app, &event);
     match &event {
@@ -500,11 +554,12 @@ fn handle(
             }
         }
         Event::Stdin(data) => {
-            let Some(id) = stdin_pane else { return };
-            if app.pane(id).is_some_and(|p| p.state.is_running()) && app.shutdown.is_none() {
-                // The end of stdin reaches the program as an end of file.
-                let bytes = data.clone().unwrap_or_else(|| vec![0x04]);
-                apply(app, vec![Effect::Write(id, bytes)], events);
+            if let Some(stdin) = stdin {
+                match data {
+                    Some(bytes) => stdin.queue.extend_from_slice(bytes),
+                    None => stdin.ended = true,
+                }
+                stdin.forward(app, events);
             }
             return;
         }
@@ -512,6 +567,48 @@ fn handle(
     }
     let effects = app.update(event, Instant::now());
     apply(app, effects, events);
+}
+
+/// What `--stdin` still owes its pane: input that came while the pane was
+/// not running yet, and the end of input, once per run.
+struct Stdin {
+    pane: PaneId,
+    queue: Vec<u8>,
+    /// The last byte forwarded.
+    last: Option<u8>,
+    /// opmux's standard input has ended.
+    ended: bool,
+    /// The run the end was last forwarded to.
+    ended_for_run: u32,
+}
+
+impl Stdin {
+    /// Writes what is owed to the pane if its program runs.
+    fn forward(&mut self, app: &mut App, events: &UnboundedSender<Event>) {
+        let Some(pane) = app.pane(self.pane) else {
+            return;
+        };
+        if !pane.state.is_running() || app.shutdown.is_some() {
+            return;
+        }
+        let run = pane.run;
+        let mut bytes = std::mem::take(&mut self.queue);
+        if let Some(&last) = bytes.last() {
+            self.last = Some(last);
+        }
+        if self.ended && self.ended_for_run != run {
+            // The terminal driver ends input at a ^D on an empty line; after
+            // a partial line the first ^D only hands that line over.
+            if self.last.is_some_and(|b| b != b'\n') {
+                bytes.push(0x04);
+            }
+            bytes.push(0x04);
+            self.ended_for_run = run;
+        }
+        if !bytes.is_empty() {
+            apply(app, vec![Effect::Write(self.pane, bytes)], events);
+        }
+    }
 }
 
 /// Reads opmux's standard input on a thread of its own, for `--stdin`.

@@ -36,7 +36,9 @@ fn main() -> ExitCode {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => {
-                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                // NO_COLOR counts when it is set to anything but nothing.
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             }
         };
         let kill_others = if cli.kill_others {

@@ -227,6 +227,12 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                     ?survivors,
                     "processes still alive one second after SIGKILL; exiting anyway"
                 );
+                // The logs still get what the panes wrote; a survivor holding
+                // a terminal open costs the output wait its two seconds.
+                runtime::close_logs(&mut app, &mut inbox, &mut |app, event| {
+                    handle(app, event, &events, &mut pacer)
+                })
+                .await;
                 output.wait_drained(RESTORE_LIMIT);
                 drop(terminal);
                 drop(guard);

@@ -334,3 +334,91 @@ fn a_log_that_cannot_be_opened_is_reported_and_the_pane_runs_anyway() {
         "{lines:#?}"
     );
 }
+
+#[test]
+fn a_failure_followed_by_a_successful_restart_exits_0() {
+    let scratch = Scratch::new("headless-restart");
+    let marker_file = scratch.0.join("ran-once");
+    let config = scratch.write(
+        "opmux.toml",
+        &format!(
+            "[[pane]]\nname = \"flaky\"\ncmd = \"test -f {0} || {{ touch {0}; exit 1; }}\"\nrestart = \"on-failure\"\n",
+            marker_file.display()
+        ),
+    );
+    let config = config.to_string_lossy().into_owned();
+    let out = run(&["--no-tui", "--kill-others-on-fail", "-c", &config]);
+    let lines = lines_of(&out, "flaky");
+    assert_eq!(out.status.code(), Some(0), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("[exited 1, restarting in")),
+        "{lines:#?}"
+    );
+    assert_eq!(lines.last().map(String::as_str), Some("[exited 0]"));
+}
+
+#[test]
+fn a_pane_that_never_gets_to_start_is_a_failure() {
+    let scratch = Scratch::new("headless-never");
+    let config = scratch.write(
+        "opmux.toml",
+        "[[pane]]\nname = \"db\"\ncmd = \"true\"\nready = \"never printed\"\n\n\
+         [[pane]]\nname = \"tests\"\ncmd = \"echo ran\"\ndepends_on = [\"db\"]\n",
+    );
+    let config = config.to_string_lossy().into_owned();
+    let out = run(&["--no-tui", "-c", &config]);
+    assert_eq!(out.status.code(), Some(1), "{:#?}", stdout_lines(&out));
+    let lines = lines_of(&out, "tests");
+    assert!(!lines.contains(&"ran".to_string()));
+    assert!(
+        lines.iter().any(|l| l.starts_with("[never started")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn the_end_of_stdin_ends_input_even_after_a_partial_line() {
+    let mut child = opmux()
+        .args(["--no-tui", "--stdin", "count", "-n", "count", "wc -c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"abc").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines = lines_of(&out, "count");
+    // The terminal echoes the input; wc's count ends the line.
+    assert!(
+        lines.iter().any(|l| l.trim_end().ends_with('3')),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn an_unfinished_line_is_printed_a_second_after_it_starts_even_while_it_grows() {
+    let mut running = Running::start(&[
+        "--no-tui",
+        "-n",
+        "dots",
+        "printf Running; while :; do sleep 0.2; printf .; done",
+    ]);
+    // Printed while dots keep coming; the dots after it follow later.
+    running.wait_line("dots | Running");
+    kill(running.pid(), Signal::SIGTERM).unwrap();
+    running.wait_exit();
+}
+
+#[test]
+fn a_line_redrawn_after_it_was_printed_unfinished_is_printed_whole() {
+    let out = run(&[
+        "--no-tui",
+        "-n",
+        "dl",
+        "printf 'Downloading 1'; sleep 1.5; printf '\\rDownloading 100%%\\n'",
+    ]);
+    let lines = lines_of(&out, "dl");
+    assert_eq!(lines, ["Downloading 1", "Downloading 100%", "[exited 0]"]);
+}

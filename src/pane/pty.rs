@@ -310,7 +310,13 @@ impl Lookahead {
     /// nothing can move the cursor up or stop rows from scrolling, so each
     /// line feed beyond a screenful scrolls a row off and ends a line.
     pub fn dooms(&self, lines: usize, rows: usize) -> bool {
-        self.escapes == 0 && self.line_feeds >= lines + 2 * rows + 16
+        self.dooms_with(lines, rows, (0, 0))
+    }
+
+    /// [`Lookahead::dooms`], with `more` (line feeds, escapes) counted in
+    /// output that comes before the queued chunks and after what is parsed.
+    fn dooms_with(&self, lines: usize, rows: usize, more: (usize, usize)) -> bool {
+        self.escapes + more.1 == 0 && self.line_feeds + more.0 >= lines + 2 * rows + 16
     }
 }
 
@@ -384,7 +390,16 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
                 let end = (*done + PARSE_BUDGET - parsed).min(data.len());
                 if live {
                     let keeps = screen.history().capacity();
-                    if ahead.dooms(keeps, usize::from(screen.size().rows)) {
+                    // What follows in this chunk counts too; and a sequence
+                    // cut off at the end of what is parsed now ends later.
+                    let (feeds, mut escapes) = Lookahead::counts(&data[end..]);
+                    let slice = &data[*done..end];
+                    escapes += slice[slice.len().saturating_sub(32)..]
+                        .iter()
+                        .filter(|&&b| b == 0x1b || b == 0xc2)
+                        .count();
+                    let rows = usize::from(screen.size().rows);
+                    if ahead.dooms_with(keeps, rows, (feeds, escapes)) {
                         screen.process_doomed(&data[*done..end]);
                     } else {
                         screen.process(&data[*done..end]);

@@ -30,6 +30,12 @@ struct Hooks {
     /// The output being parsed holds no line feed, so a row it scrolls off
     /// wrapped into the next (see [`Screen::process`]).
     wrapping: bool,
+    /// The emulator was last given part of a line, which may have ended
+    /// inside an escape sequence or a character: what follows must go to it.
+    carry: bool,
+    /// Output since [`Screen::clear_redrawn`] moved the cursor back over
+    /// its line (a carriage return, backspace or control sequence).
+    redrawn: bool,
 }
 
 impl Default for Hooks {
@@ -44,6 +50,8 @@ impl Default for Hooks {
             sink: None,
             doomed: false,
             wrapping: false,
+            carry: false,
+            redrawn: false,
         }
     }
 }
@@ -159,9 +167,6 @@ impl vt100::Callbacks for Hooks {
             }
         }
         let (text, ended) = self.capture.capture(&row);
-        if let Some(scrolled) = &mut self.scrolled {
-            scrolled.push_str(text);
-        }
         self.history.push_captured(text, ended);
         // On a one-row screen vt100 never marks a row as wrapped; the
         // screen knows when a scroll came from wrapping instead.
@@ -169,6 +174,12 @@ impl vt100::Callbacks for Hooks {
         // A row that ended its line finishes it at once (below), so the
         // newline vt100 writes before the next row is already there.
         let text = text.strip_prefix('\n').unwrap_or(text);
+        if let Some(scrolled) = &mut self.scrolled {
+            scrolled.push_str(text);
+            if ended {
+                scrolled.push('\n');
+            }
+        }
         if let Some(log) = &mut self.log {
             log.pending.push_str(text);
             if ended {
@@ -253,13 +264,16 @@ impl Screen {
     /// Feeds program output into the terminal state.
     pub fn process(&mut self, bytes: &[u8]) {
         self.keep_raw(bytes);
-        if !self.plain_lines_wanted() {
+        let hooks = self.parser.callbacks();
+        let line_sink =
+            hooks.sink.as_ref().is_some_and(|s| !s.raw) && self.parser.screen().size().0.get() == 1;
+        if !line_sink {
             self.parser.process(bytes);
             return;
         }
         let mut rest = bytes;
         while !rest.is_empty() {
-            if self.at_line_start() {
+            if self.plain_lines_wanted() && self.at_line_start() {
                 rest = self.take_plain_lines(rest);
             }
             // One line through the emulator. A one-row screen scrolls a row
@@ -269,7 +283,16 @@ impl Screen {
                 Some(i) => (&rest[..i], &rest[i..=i], &rest[i + 1..]),
                 None => (rest, &[][..], &[][..]),
             };
-            self.parser.callbacks_mut().wrapping = true;
+            if body
+                .iter()
+                .enumerate()
+                .any(|(i, &b)| b == 0x08 || b == 0x1b || (b == b'\r' && i + 1 < body.len()))
+            {
+                self.parser.callbacks_mut().redrawn = true;
+            }
+            let hooks = self.parser.callbacks_mut();
+            hooks.wrapping = true;
+            hooks.carry = feed.is_empty();
             self.parser.process(body);
             self.parser.callbacks_mut().wrapping = false;
             self.parser.process(feed);
@@ -294,6 +317,7 @@ impl Screen {
         let vt = self.parser.screen();
         let hooks = self.parser.callbacks();
         hooks.sink.as_ref().is_some_and(|s| s.line_done)
+            && !hooks.carry
             && hooks.log.as_ref().is_none_or(|l| l.line_ended)
             && vt.cursor_position() == (0, 0)
             && !vt.alternate_screen()
@@ -311,10 +335,11 @@ impl Screen {
     fn take_plain_lines<'a>(&mut self, bytes: &'a [u8]) -> &'a [u8] {
         let mut taken = 0;
         for line in bytes.split_inclusive(|&b| b == b'\n') {
-            let Some(body) = line.strip_suffix(b"\n") else {
+            // CR LF, as the terminal driver ends a line; a bare line feed
+            // keeps the column, which only the emulator draws right.
+            let Some(body) = line.strip_suffix(b"\r\n") else {
                 break;
             };
-            let body = body.strip_suffix(b"\r").unwrap_or(body);
             // 0xc2 starts the C1 controls in UTF-8.
             if body.iter().any(|&b| b < 0x20 || b == 0x7f || b == 0xc2) {
                 break;
@@ -325,9 +350,7 @@ impl Screen {
             return bytes;
         }
         let text = String::from_utf8_lossy(&bytes[..taken]);
-        let lines = text
-            .split_terminator('\n')
-            .map(|l| l.strip_suffix('\r').unwrap_or(l));
+        let lines = text.split_terminator("\r\n");
         let hooks = self.parser.callbacks_mut();
         if let Some(log) = &mut hooks.log {
             let mut all = String::with_capacity(text.len());
@@ -377,6 +400,18 @@ impl Screen {
             raw,
             raw_tail: Vec::new(),
         });
+    }
+
+    /// Whether output since the last [`Screen::clear_redrawn`] went back
+    /// over its line, so that what was printed of an unfinished line may
+    /// have been overwritten rather than continued.
+    pub fn redrawn(&self) -> bool {
+        self.parser.callbacks().redrawn
+    }
+
+    /// Starts watching for redraws afresh (see [`Screen::redrawn`]).
+    pub fn clear_redrawn(&mut self) {
+        self.parser.callbacks_mut().redrawn = false;
     }
 
     /// Takes the lines finished since the last call.
@@ -817,5 +852,27 @@ mod tests {
         let mut expected = vec!["first".to_string()];
         expected.extend((0..1000).map(|i| i.to_string()));
         assert_eq!(logged.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn a_sequence_or_character_cut_by_a_read_is_not_taken_for_plain_text() {
+        let mut screen = line_screen(20);
+        screen.process(b"ok\r\n\x1b");
+        screen.process(b"[1m[INFO] x\r\n");
+        screen.process("done\r\n\u{2502}".as_bytes().split_last().unwrap().1);
+        screen.process(b"\x82 row\r\n");
+        assert_eq!(
+            screen.take_lines(),
+            ["ok", "[INFO] x", "done", "\u{2502} row"]
+        );
+    }
+
+    #[test]
+    fn a_ready_line_longer_than_a_one_row_screen_is_still_found() {
+        let ready = regex::Regex::new("server listening on 8080").unwrap();
+        let mut screen = line_screen(20);
+        screen.watch_scrolled_lines();
+        screen.process(b"{\"level\":\"info\",\"msg\":\"server listening on 8080\"}\r\nnext\r\n");
+        assert!(screen.find_line(&ready));
     }
 }
