@@ -8,6 +8,10 @@
 //!   the outer terminal every 20 ms and timed until the multiplexer draws it.
 //!   Measured with the other pane idle, and with it flooding (`yes`).
 //!
+//! - `cpu`: the multiplexer's CPU seconds (all of its processes, from /proc)
+//!   for the flood, and over 10 s with 4 idle panes and with 2 panes printing
+//!   a line every 0.2 s.
+//!
 //! - `memory`: the resident memory (VmRSS) of the multiplexer's process
 //!   (opmux; tmux's server) with one pane that printed `seq 1 200000`, both
 //!   keeping 10,000 lines of history, beside the same figure for an idle pane.
@@ -172,8 +176,53 @@ impl Session {
     }
 }
 
-/// Runs one flood under `contender` and returns the seconds `seq` took.
-fn flood(contender: &Contender, scratch: &Path, run: usize) -> Option<f64> {
+/// CPU seconds (user and system) the processes `pids` have used, from
+/// /proc: every thread of each, none of their children.
+fn cpu_seconds(pids: &[u32]) -> f64 {
+    // SAFETY: sysconf only reads a constant of the system.
+    let ticks = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) }.max(1) as f64;
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter_map(|stat| {
+            // The fields after the parenthesised name, which may hold spaces.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / ticks)
+        })
+        .sum()
+}
+
+/// Every process of the multiplexer: the one started in the PTY (opmux, or
+/// tmux's client) and the one holding the screens (tmux's server).
+fn multiplexer_pids(contender: &Contender, session: &Session) -> Vec<u32> {
+    let mut pids: Vec<u32> = session.child.process_id().into_iter().collect();
+    if let Some(holder) = screen_holder(contender, session)
+        && !pids.contains(&holder)
+    {
+        pids.push(holder);
+    }
+    pids
+}
+
+/// The multiplexer's CPU seconds over `window` with `panes` running, after
+/// a second to settle.
+fn cpu_over(contender: &Contender, panes: &[&str], label: &str, window: Duration) -> Option<f64> {
+    let tag = format!("opmux-bench-{}-{label}", std::process::id());
+    let session = Session::start(contender, panes, tag)?;
+    std::thread::sleep(Duration::from_secs(1));
+    let pids = multiplexer_pids(contender, &session);
+    let before = cpu_seconds(&pids);
+    std::thread::sleep(window);
+    let used = cpu_seconds(&pids) - before;
+    session.stop(contender);
+    Some(used)
+}
+
+/// Runs one flood under `contender` and returns the seconds `seq` took and
+/// the multiplexer's CPU seconds up to then.
+fn flood(contender: &Contender, scratch: &Path, run: usize) -> Option<(f64, f64)> {
     let result = scratch.join(format!("{}-{run}.ns", contender.name));
     let _ = std::fs::remove_file(&result);
     let pane = format!(
@@ -192,8 +241,11 @@ fn flood(contender: &Contender, scratch: &Path, run: usize) -> Option<f64> {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
+    // What the multiplexer still has to parse when the child is done.
+    std::thread::sleep(Duration::from_millis(500));
+    let cpu = cpu_seconds(&multiplexer_pids(contender, &session));
     session.stop(contender);
-    nanos.map(|n| n / 1e9)
+    nanos.map(|n| (n / 1e9, cpu))
 }
 
 /// Key-echo latencies in milliseconds, with `other` in a second pane.
@@ -312,8 +364,13 @@ fn report(what: &str, unit: &str, results: &[(&str, f64)]) {
     for (name, value) in results {
         print!("  {name} {value:>8.2} {unit}");
     }
-    if let [(_, ours), (_, theirs), ..] = results {
-        print!("   opmux/tmux = {:.2}", ours / theirs);
+    match results {
+        [(_, ours), (_, theirs), ..] if *theirs > 0.0 => {
+            print!("   opmux/tmux = {:.2}", ours / theirs)
+        }
+        [(_, ours), (_, _), ..] if *ours == 0.0 => print!("   both 0"),
+        [_, _, ..] => print!("   tmux 0"),
+        _ => {}
     }
     println!();
 }
@@ -348,17 +405,35 @@ fn main() {
     println!("{COLS}x{ROWS} terminal, same run for every contender");
 
     let mut floods = Vec::new();
+    let mut flood_cpu = Vec::new();
     for c in &contenders {
-        let times: Vec<f64> = (0..FLOOD_RUNS)
+        let runs: Vec<(f64, f64)> = (0..FLOOD_RUNS)
             .filter_map(|run| flood(c, &scratch, run))
             .collect();
-        if times.is_empty() {
+        if runs.is_empty() {
             println!("  {} failed to run the flood", c.name);
             continue;
         }
+        let times: Vec<f64> = runs.iter().map(|r| r.0).collect();
+        let cpu: Vec<f64> = runs.iter().map(|r| r.1).collect();
         floods.push((c.name, percentile(&times, 0.5)));
+        flood_cpu.push((c.name, percentile(&cpu, 0.5)));
     }
     report(&format!("flood seq 1 {LINES}, median"), "s ", &floods);
+    report("CPU for the flood, median", "s ", &flood_cpu);
+
+    let idle = ["exec sleep 1000"; 4];
+    let chatty = ["while :; do echo tick; sleep 0.2; done"; 2];
+    for (label, panes) in [("idle, 4 panes, 10 s", &idle[..]), ("chatty, 2 panes, 10 s", &chatty[..])] {
+        let mut cpu = Vec::new();
+        for c in &contenders {
+            match cpu_over(c, panes, label.split(',').next().unwrap_or(label), Duration::from_secs(10)) {
+                Some(secs) => cpu.push((c.name, secs)),
+                None => println!("  {} failed to run {label}", c.name),
+            }
+        }
+        report(&format!("CPU, {label}"), "s ", &cpu);
+    }
 
     for (label, other) in [
         ("idle", "exec sleep 1000"),
