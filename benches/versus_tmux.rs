@@ -424,10 +424,18 @@ fn main() {
 
     let idle = ["exec sleep 1000"; 4];
     let chatty = ["while :; do echo tick; sleep 0.2; done"; 2];
-    for (label, panes) in [("idle, 4 panes, 10 s", &idle[..]), ("chatty, 2 panes, 10 s", &chatty[..])] {
+    for (label, panes) in [
+        ("idle, 4 panes, 10 s", &idle[..]),
+        ("chatty, 2 panes, 10 s", &chatty[..]),
+    ] {
         let mut cpu = Vec::new();
         for c in &contenders {
-            match cpu_over(c, panes, label.split(',').next().unwrap_or(label), Duration::from_secs(10)) {
+            match cpu_over(
+                c,
+                panes,
+                label.split(',').next().unwrap_or(label),
+                Duration::from_secs(10),
+            ) {
                 Some(secs) => cpu.push((c.name, secs)),
                 None => println!("  {} failed to run {label}", c.name),
             }

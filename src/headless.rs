@@ -19,7 +19,7 @@ use crate::config::Settings;
 use crate::event::Event;
 use crate::pane::PaneState;
 use crate::process::{self, ExitStatus};
-use crate::runtime::{self, AFTER_KILL, Recount, Signals, apply, log_event};
+use crate::runtime::{self, Progress, Recount, Signals, apply, log_event};
 use crate::{PaneId, Size};
 
 /// The terminal every program sees without the TUI.
@@ -375,8 +375,7 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
     }
 
     let mut recount = Recount::default();
-    let mut give_up_at: Option<Instant> = None;
-    let mut descendants_left = true;
+    let mut watch = runtime::ShutdownWatch::default();
     // The first pane that failed on its own, and whether opmux stopped the
     // panes itself (--kill-others), which makes their ends no failures.
     let mut first_failure: Option<i32> = None;
@@ -438,21 +437,10 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
             let effects = app.update(Event::Signal(Signal::SIGTERM), now);
             apply(&mut app, effects, &events);
         }
-        if let Some(shutdown) = app.shutdown {
-            if app.all_exited() && !descendants_left {
-                break;
-            }
-            if app.all_exited() {
-                recount.request();
-            }
-            if shutdown.killed && give_up_at.is_none() {
-                give_up_at = Some(Instant::now() + AFTER_KILL);
-            }
-            if give_up_at.is_some_and(|at| at <= Instant::now()) {
-                let survivors = process::live_descendants();
-                if survivors.is_empty() {
-                    break;
-                }
+        match watch.progress(&app, &mut recount) {
+            Progress::Waiting => {}
+            Progress::Done => break,
+            Progress::Survivors(survivors) => {
                 eprintln!(
                     "opmux: {} process(es) survived SIGKILL and were left running: {survivors:?}",
                     survivors.len()
@@ -502,13 +490,11 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
             () = sleep_until(partial.unwrap_or(now).into()), if partial.is_some() => {
                 printer.flush_partials(&app, Instant::now());
             }
-            () = sleep_until(give_up_at.unwrap_or(now).into()), if give_up_at.is_some() => {}
+            () = sleep_until(watch.give_up_at.unwrap_or(now).into()), if watch.give_up_at.is_some() => {}
             () = sleep_until(recount.at.unwrap_or(now).into()), if recount.at.is_some() => {
                 recount.done();
                 runtime::count_stopping(&mut app, &mut |app, event| on_event(app, event, &mut printer));
-                if app.shutdown.is_some() {
-                    descendants_left = !process::live_descendants().is_empty();
-                }
+                watch.recounted(&app);
             }
         }
     }

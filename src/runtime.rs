@@ -46,6 +46,69 @@ impl Signals {
 /// before it exits anyway.
 pub const AFTER_KILL: Duration = Duration::from_secs(1);
 
+/// Where a shutdown stands, as both event loops check it each turn.
+pub enum Progress {
+    /// Processes are still going away.
+    Waiting,
+    /// Every pane's run is over and nothing descended from opmux is left.
+    Done,
+    /// These processes outlived SIGKILL by [`AFTER_KILL`]: opmux gives up.
+    Survivors(Vec<nix::unistd::Pid>),
+}
+
+/// Follows a shutdown to its end: it is over once no pane runs and no
+/// descendant of opmux is left, or a second after SIGKILL whatever is left.
+pub struct ShutdownWatch {
+    /// When opmux stops waiting for survivors of SIGKILL.
+    pub give_up_at: Option<Instant>,
+    /// Whether descendants were left at the last recount.
+    descendants_left: bool,
+}
+
+impl Default for ShutdownWatch {
+    fn default() -> Self {
+        Self {
+            give_up_at: None,
+            descendants_left: true,
+        }
+    }
+}
+
+impl ShutdownWatch {
+    /// Checks a shutdown under way; asks for a recount while panes are
+    /// over but descendants may be left.
+    pub fn progress(&mut self, app: &App, recount: &mut Recount) -> Progress {
+        let Some(shutdown) = app.shutdown else {
+            return Progress::Waiting;
+        };
+        if app.all_exited() && !self.descendants_left {
+            return Progress::Done;
+        }
+        if app.all_exited() {
+            recount.request();
+        }
+        if shutdown.killed && self.give_up_at.is_none() {
+            self.give_up_at = Some(Instant::now() + AFTER_KILL);
+        }
+        if self.give_up_at.is_some_and(|at| at <= Instant::now()) {
+            let survivors = process::live_descendants();
+            if survivors.is_empty() {
+                return Progress::Done;
+            }
+            return Progress::Survivors(survivors);
+        }
+        Progress::Waiting
+    }
+
+    /// Records, after a recount during a shutdown, whether anything
+    /// descended from opmux is left.
+    pub fn recounted(&mut self, app: &App) {
+        if app.shutdown.is_some() {
+            self.descendants_left = !process::live_descendants().is_empty();
+        }
+    }
+}
+
 /// How long opmux waits at exit for more of the panes' output before it
 /// gives up on their reaching its end.
 pub const OUTPUT_DRAIN: Duration = Duration::from_secs(2);

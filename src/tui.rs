@@ -27,7 +27,7 @@ use crate::config::Settings;
 use crate::event::Event;
 use crate::output::{self, Outbox, Watch};
 use crate::process;
-use crate::runtime::{self, AFTER_KILL, Recount, Signals, apply, log_event};
+use crate::runtime::{self, Progress, Recount, Signals, apply, log_event};
 use crate::{Size, ui};
 
 /// The shortest time between two frames: about 60 frames a second.
@@ -182,11 +182,8 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     };
     let mut can_draw = true;
     let mut countdown_at: Option<Instant> = None;
-    let mut give_up_at: Option<Instant> = None;
     let mut recount = Recount::default();
-    // Whether opmux has descendants left, as of the last recount during a
-    // shutdown; the shutdown ends once no pane and none of these is left.
-    let mut descendants_left = true;
+    let mut watch = runtime::ShutdownWatch::default();
     loop {
         let now = Instant::now();
         if pacer.next.is_some_and(|at| at <= now) && output.backlog() > output::MAX_BACKLOG {
@@ -208,21 +205,10 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                 }
             }
         }
-        if let Some(shutdown) = app.shutdown {
-            if app.all_exited() && !descendants_left {
-                break;
-            }
-            if app.all_exited() {
-                recount.request();
-            }
-            if shutdown.killed && give_up_at.is_none() {
-                give_up_at = Some(Instant::now() + AFTER_KILL);
-            }
-            if give_up_at.is_some_and(|at| at <= Instant::now()) {
-                let survivors = process::live_descendants();
-                if survivors.is_empty() {
-                    break;
-                }
+        match watch.progress(&app, &mut recount) {
+            Progress::Waiting => {}
+            Progress::Done => break,
+            Progress::Survivors(survivors) => {
                 tracing::warn!(
                     ?survivors,
                     "processes still alive one second after SIGKILL; exiting anyway"
@@ -263,7 +249,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                 .map(|(cols, rows)| Event::Resize(Size::new(rows, cols))),
             () = sleep_until(pacer.next.unwrap_or(now).into()), if pacer.next.is_some() => None,
             () = sleep_until(deadline.unwrap_or(now).into()), if deadline.is_some() => Some(Event::Tick),
-            () = sleep_until(give_up_at.unwrap_or(now).into()), if give_up_at.is_some() => None,
+            () = sleep_until(watch.give_up_at.unwrap_or(now).into()), if watch.give_up_at.is_some() => None,
             () = sleep_until(countdown_at.unwrap_or(now).into()), if countdown_at.is_some() => {
                 countdown_at = None;
                 recount.request();
@@ -275,9 +261,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                 runtime::count_stopping(&mut app, &mut |app, event| {
                     handle(app, event, &events, &mut pacer)
                 });
-                if app.shutdown.is_some() {
-                    descendants_left = !process::live_descendants().is_empty();
-                }
+                watch.recounted(&app);
                 None
             }
         };
