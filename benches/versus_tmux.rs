@@ -16,6 +16,10 @@
 //!   (opmux; tmux's server) with one pane that printed `seq 1 200000`, both
 //!   keeping 10,000 lines of history, beside the same figure for an idle pane.
 //!
+//! - `many panes`: 16 panes each printing `seq 1 200000` at once, beside a
+//!   quiet `cat` pane: the time until all are done, and the p90 key echo in
+//!   the quiet pane meanwhile.
+//!
 //! - `quit`: three panes running `sleep`; time from the quit (`C-b q` for opmux,
 //!   `kill-server` for tmux) until the multiplexer has exited. For opmux alone,
 //!   also one pane that ignores SIGTERM, under `--stop-timeout 1`.
@@ -87,8 +91,10 @@ fn tmux(panes: &[&str], tag: &str) -> CommandBuilder {
     cmd.args(["set", "-g", "history-limit", "10000", ";"]);
     cmd.args(["new-window", "-k", "-t", "0", panes[0]]);
     for pane in &panes[1..] {
-        // -d keeps the focus on the first pane.
+        // -d keeps the focus on the first pane; tiling after each split
+        // leaves room for the next, as opmux tiles.
         cmd.args([";", "split-window", "-h", "-d", pane]);
+        cmd.args([";", "select-layout", "tiled"]);
     }
     cmd
 }
@@ -264,7 +270,7 @@ fn echo(contender: &Contender, other: &str) -> Option<Vec<f64>> {
     let mut times = Vec::with_capacity(KEYS);
     for i in 0..KEYS {
         // Two keys no pane prints otherwise, alternating, so each echo is new.
-        let key = if i % 2 == 0 { b'#' } else { b'@' };
+        let key = if i.is_multiple_of(2) { b'#' } else { b'@' };
         if let Some(t) = session.echo(key) {
             times.push(t.as_secs_f64() * 1e3);
         }
@@ -315,6 +321,49 @@ fn memory(contender: &Contender, scratch: &Path, lines: u32) -> Option<f64> {
     let rss = screen_holder(contender, &session).and_then(rss_kib);
     session.stop(contender);
     rss.map(|kib| kib / 1024.0)
+}
+
+/// Panes flooding at once in the many-panes figure, each `seq 1 MANY_LINES`.
+const MANY: usize = 16;
+const MANY_LINES: u32 = 200_000;
+
+/// Starts a quiet `cat` pane (focused) and [`MANY`] flooding ones; returns
+/// the seconds until every flood is done, and key-echo latencies in the
+/// quiet pane meanwhile, in milliseconds.
+fn many_panes(contender: &Contender, scratch: &Path) -> Option<(f64, Vec<f64>)> {
+    let dir = scratch.join(format!("{}-many", contender.name));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).ok()?;
+    let floods: Vec<String> = (0..MANY)
+        .map(|i| {
+            format!(
+                "seq 1 {MANY_LINES}; touch {}; exec sleep 1000",
+                dir.join(format!("done-{i}")).display()
+            )
+        })
+        .collect();
+    let mut panes = vec!["stty raw -echo; exec cat"];
+    panes.extend(floods.iter().map(String::as_str));
+    let tag = format!("opmux-bench-{}-many", std::process::id());
+    let start = Instant::now();
+    let mut session = Session::start(contender, &panes, tag)?;
+    let all_done = || (0..MANY).all(|i| dir.join(format!("done-{i}")).exists());
+    let deadline = start + Duration::from_secs(120);
+    let mut times = Vec::new();
+    let mut i = 0usize;
+    while !all_done() && Instant::now() < deadline {
+        let key = if i.is_multiple_of(2) { b'#' } else { b'@' };
+        i += 1;
+        if let Some(t) = session.echo(key) {
+            times.push(t.as_secs_f64() * 1e3);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = start.elapsed().as_secs_f64();
+    let finished = all_done();
+    session.stop(contender);
+    let _ = std::fs::remove_dir_all(&dir);
+    finished.then_some((took, times))
 }
 
 /// Live `sleep 1000.<marker>` processes.
@@ -472,6 +521,24 @@ fn main() {
         }
         report(label, "MiB", &rss);
     }
+
+    let mut many_total = Vec::new();
+    let mut many_p90 = Vec::new();
+    for c in &contenders {
+        match many_panes(c, &scratch) {
+            Some((took, times)) if !times.is_empty() => {
+                many_total.push((c.name, took));
+                many_p90.push((c.name, percentile(&times, 0.9)));
+            }
+            _ => println!("  {} failed to run {MANY} flooding panes", c.name),
+        }
+    }
+    report(
+        &format!("{MANY} panes x seq 1 {MANY_LINES}"),
+        "s ",
+        &many_total,
+    );
+    report("key echo beside them, p90", "ms", &many_p90);
 
     let marker = format!("{}", std::process::id());
     let calm = format!("exec sleep 1000.{marker}");

@@ -184,6 +184,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     let mut countdown_at: Option<Instant> = None;
     let mut recount = Recount::default();
     let mut watch = runtime::ShutdownWatch::default();
+    let mut frame_cache = ui::FrameCache::default();
     loop {
         let now = Instant::now();
         if pacer.next.is_some_and(|at| at <= now) && output.backlog() > output::MAX_BACKLOG {
@@ -197,7 +198,10 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                 for pane in &app.panes {
                     pane.dirty.store(false, Ordering::Release);
                 }
-                if terminal.draw(|frame| ui::render(frame, &app, now)).is_err() {
+                if terminal
+                    .draw(|frame| ui::render_cached(frame, &app, now, &mut frame_cache))
+                    .is_err()
+                {
                     // The terminal is gone; stop drawing and shut down.
                     can_draw = false;
                     let closed = Event::InputClosed("drawing failed".into());

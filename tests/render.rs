@@ -1016,3 +1016,43 @@ fn an_unnamed_pane_shows_its_program_title_cut_to_fit() {
         row_text(&terminal, 0)
     );
 }
+
+#[test]
+fn a_pane_found_busy_is_drawn_as_last_seen_while_its_parser_holds_it() {
+    let app = app(&["quiet", "flood"], 80, 12);
+    output(&app, 1, b"before");
+    let mut cache = opmux::ui::FrameCache::default();
+    let mut terminal = Terminal::new(TestBackend::new(80, 12)).unwrap();
+    let now = Instant::now();
+    // Another thread holds the flood pane's screen, as its parser would:
+    // the first frame waits for it, and from then on the pane is kept.
+    let screen = app.panes[1].screen.clone();
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let guard = screen.lock();
+        locked.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        drop(guard);
+    });
+    is_locked.recv().unwrap();
+    terminal
+        .draw(|frame| opmux::ui::render_cached(frame, &app, now, &mut cache))
+        .unwrap();
+    holder.join().unwrap();
+    let first = terminal.backend().buffer().clone();
+    assert!(screen_dump(&terminal).contains("before"));
+    // Busy again, with new output not drawn yet: the frame does not wait
+    // and shows the pane as it was.
+    let mut guard = app.panes[1].screen();
+    guard.process(b" after");
+    terminal
+        .draw(|frame| opmux::ui::render_cached(frame, &app, now, &mut cache))
+        .unwrap();
+    assert_eq!(terminal.backend().buffer(), &first);
+    drop(guard);
+    // Free again: drawn as it is now.
+    terminal
+        .draw(|frame| opmux::ui::render_cached(frame, &app, now, &mut cache))
+        .unwrap();
+    assert!(screen_dump(&terminal).contains("before after"));
+}

@@ -12,6 +12,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
+use crate::PaneId;
 use crate::app::{App, Asking, PromptState};
 use crate::clean_text;
 use crate::keys::{KEY_HELP, PROMPT_HELP, SCROLL_HELP};
@@ -27,7 +28,88 @@ use crate::scroll::Lines;
 const FOCUS: Color = Color::Cyan;
 const MUTED: Color = Color::DarkGray;
 
+/// What the renderer keeps between frames: the last drawing of each pane
+/// whose screen it once found locked by its parser. A parser busy with a
+/// flood can be preempted while it holds the lock, and with many panes
+/// flooding, waiting for each in turn starved the frame (and the echo of
+/// keys in a quiet pane) for a second and more. Such a pane is drawn as it
+/// was last seen while its parser holds the lock; a pane never found busy
+/// costs no memory here.
+#[derive(Default)]
+pub struct FrameCache {
+    panes: std::collections::HashMap<PaneId, Drawn>,
+}
+
+/// A pane as it was last drawn: its border and title, its screen's cells,
+/// and where its cursor was.
+struct Drawn {
+    rect: Rect,
+    block: Block<'static>,
+    cells: Vec<ratatui::buffer::Cell>,
+    cursor: Option<(u16, u16)>,
+}
+
+impl FrameCache {
+    /// Draws what was kept of pane `id` at `rect`, if it was drawn there.
+    fn redraw(&self, id: PaneId, rect: Rect, frame: &mut Frame, focused: bool) -> bool {
+        let Some(drawn) = self.panes.get(&id).filter(|d| d.rect == rect) else {
+            return false;
+        };
+        frame.render_widget(drawn.block.clone(), rect);
+        let inner = layout::inner(rect).intersection(frame.area());
+        let buf = frame.buffer_mut();
+        let mut cells = drawn.cells.iter();
+        for y in inner.top()..inner.bottom() {
+            for x in inner.left()..inner.right() {
+                if let Some(cell) = cells.next() {
+                    buf[(x, y)].clone_from(cell);
+                }
+            }
+        }
+        if focused && let Some(at) = drawn.cursor {
+            frame.set_cursor_position(at);
+        }
+        true
+    }
+
+    /// Keeps what was just drawn of pane `id` at `rect`.
+    fn keep(
+        &mut self,
+        id: PaneId,
+        rect: Rect,
+        block: Block<'static>,
+        frame: &mut Frame,
+        cursor: Option<(u16, u16)>,
+    ) {
+        let inner = layout::inner(rect).intersection(frame.area());
+        let buf = frame.buffer_mut();
+        let mut cells = Vec::with_capacity(usize::from(inner.width) * usize::from(inner.height));
+        for y in inner.top()..inner.bottom() {
+            for x in inner.left()..inner.right() {
+                cells.push(buf[(x, y)].clone());
+            }
+        }
+        self.panes.insert(
+            id,
+            Drawn {
+                rect,
+                block,
+                cells,
+                cursor,
+            },
+        );
+    }
+}
+
+/// Draws `app` into `frame`, waiting for every pane's screen.
 pub fn render(frame: &mut Frame, app: &App, now: Instant) {
+    render_cached(frame, app, now, &mut FrameCache::default());
+}
+
+/// Draws `app` into `frame`. A pane whose parser holds its screen is drawn
+/// from `cache` if it was drawn there before (see [`FrameCache`]).
+pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut FrameCache) {
+    cache.panes.retain(|id, _| app.index_of(*id).is_some());
     let area = frame.area();
     if area.area() == 0 {
         return;
@@ -36,11 +118,19 @@ pub fn render(frame: &mut Frame, app: &App, now: Instant) {
         let Some(rect) = rect else { continue };
         let focused = index == app.focus;
         // One hold of the lock per pane and frame: a flooding pane's parser
-        // waits for it, and the renderer for the parser.
-        let screen = pane.screen();
+        // waits for it, and the renderer for the parser, unless the pane
+        // can be drawn as it was last seen.
+        let (screen, busy) = match pane.screen.try_lock() {
+            Some(screen) => (screen, false),
+            None if pane.scroll.is_none() && cache.redraw(pane.id, rect, frame, focused) => {
+                continue;
+            }
+            None => (pane.screen(), true),
+        };
+        let keep = pane.scroll.is_none() && (busy || cache.panes.contains_key(&pane.id));
         let block = pane_block(pane, &screen, index, focused, now, rect.width);
         let inner = layout::inner(rect);
-        frame.render_widget(block, rect);
+        frame.render_widget(block.clone(), rect);
         if let Some(scroll) = &pane.scroll {
             let lines = Lines::new(screen.history(), screen.vt());
             draw_view(frame.buffer_mut(), inner, &lines, screen.vt(), scroll);
@@ -58,13 +148,20 @@ pub fn render(frame: &mut Frame, app: &App, now: Instant) {
             continue;
         }
         draw_screen(frame.buffer_mut(), inner, screen.vt());
+        let mut cursor = None;
         if focused && !app.show_help && app.prompt.is_none() && !screen.vt().hide_cursor() {
             // While a wrap is pending vt100 puts the column one past the
             // edge; terminals show the cursor on the last column then.
             let (row, col) = screen.vt().cursor_position();
             if row < inner.height && inner.width > 0 {
-                frame.set_cursor_position((inner.x + col.min(inner.width - 1), inner.y + row));
+                let at = (inner.x + col.min(inner.width - 1), inner.y + row);
+                frame.set_cursor_position(at);
+                cursor = Some(at);
             }
+        }
+        drop(screen);
+        if keep {
+            cache.keep(pane.id, rect, block, frame, cursor);
         }
     }
     let status = Rect::new(area.x, area.bottom() - 1, area.width, 1);
