@@ -9,7 +9,8 @@
 //!   (`config::procfile`) into `Settings` and `PaneSpec`s, checking them before the
 //!   terminal is touched; errors name file, line, column and field.
 //! - `pane`: one pane is a process plus its screen. `pane::pty` is the only user of
-//!   portable-pty (sized spawn, resize, reader/parser/writer threads); `pane::screen` wraps
+//!   portable-pty (sized spawn, resize, reader/parser/writer threads, the parser's lookahead
+//!   that spares history reads of rows a flood will evict); `pane::screen` wraps
 //!   the vt100 parser, answers the terminal queries it leaves unanswered, matches `ready`
 //!   patterns, writes the pane's log of rendered lines and collects finished lines for the
 //!   headless front end; `pane::history` keeps the rows that scrolled off as compact lines
@@ -32,7 +33,7 @@
 //! - `output`: writes to the outer terminal on a thread of its own, so a stalled terminal
 //!   never blocks the event loop.
 //! - `ui`: `render(&App)` into a ratatui frame: panes or their scroll views, titles, status
-//!   line or prompt, help overlay.
+//!   line or prompt, help overlay; a pane whose parser holds its screen is drawn as last seen.
 //! - `runtime`: what both front ends share once panes run: signals, carrying out effects
 //!   (spawning, writing, signalling, removing), routing reaped children, counting a
 //!   stopping pane's processes, closing the logs.
