@@ -236,7 +236,7 @@ pub fn reap(app: &mut App, handle: &mut impl FnMut(&mut App, Event)) {
 }
 
 /// When the processes of stopping panes are next counted. Counting reads
-/// /proc, so it happens at most every [`RECOUNT`], however many children end.
+/// /proc, so it happens at most every `RECOUNT`, however many children end.
 #[derive(Default)]
 pub struct Recount {
     pub at: Option<Instant>,
