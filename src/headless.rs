@@ -20,6 +20,7 @@ use crate::event::Event;
 use crate::pane::PaneState;
 use crate::process::{self, ExitStatus};
 use crate::runtime::{self, Progress, Recount, Signals, apply, log_event};
+use crate::ui::{duration_label, exit_label};
 use crate::{PaneId, Size};
 
 /// The terminal every program sees without the TUI.
@@ -66,9 +67,8 @@ pub fn check(settings: &Settings, options: &Options) -> Result<()> {
 }
 
 /// Runs the panes without drawing until every one has ended for good;
-/// returns opmux's exit status.
+/// returns opmux's exit status. The options must have passed [`check`].
 pub fn run(settings: Settings, options: Options) -> Result<i32> {
-    check(&settings, &options)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -192,20 +192,24 @@ impl Printer {
         self.drain(app, id, now);
         let Some(pane) = app.pane(id) else { return };
         let rest = pane.screen().unfinished_line();
+        self.print_unfinished(id, &pane.spec.name, rest);
+    }
+
+    /// Prints what pane `id`'s unfinished line has beyond what was printed
+    /// of it already, and remembers it as printed, so that a later look (or
+    /// the next line, which finishes it) does not print it again.
+    fn print_unfinished(&mut self, id: PaneId, name: &str, unfinished: String) {
         let (printed, due) = self.partial.entry(id).or_default();
         *due = None;
-        if rest.trim().is_empty() || rest == *printed {
+        if unfinished.trim().is_empty() || unfinished == *printed {
             return;
         }
-        let new = rest
+        let new = unfinished
             .strip_prefix(printed.as_str())
-            .unwrap_or(&rest)
+            .unwrap_or(&unfinished)
             .to_string();
-        // Remembered as printed, so that a later look (or the next run's
-        // first line, which pushes it off) does not print it again.
-        *printed = rest;
-        let name = pane.spec.name.clone();
-        self.line(id, &name, &new, false);
+        *printed = unfinished;
+        self.line(id, name, &new, false);
     }
 
     /// The earliest moment an unfinished line is due.
@@ -231,18 +235,7 @@ impl Printer {
                 screen.clear_redrawn();
                 screen.unfinished_line()
             };
-            let name = pane.spec.name.clone();
-            let (printed, at) = self.partial.entry(id).or_default();
-            *at = None;
-            if unfinished.trim().is_empty() || unfinished == *printed {
-                continue;
-            }
-            let new = unfinished
-                .strip_prefix(printed.as_str())
-                .unwrap_or(&unfinished)
-                .to_string();
-            *printed = unfinished;
-            self.line(id, &name, &new, false);
+            self.print_unfinished(id, &pane.spec.name, unfinished);
         }
     }
 
@@ -257,16 +250,16 @@ impl Printer {
             let label = match &pane.state {
                 PaneState::Exited { status, .. } if pane.supervision.gave_up => format!(
                     "[{}, gave up after {} restarts]",
-                    status_label(*status),
+                    exit_label(*status),
                     pane.supervision.restarts
                 ),
-                PaneState::Exited { status, .. } => format!("[{}]", status_label(*status)),
+                PaneState::Exited { status, .. } => format!("[{}]", exit_label(*status)),
                 PaneState::Failed(why) => format!("[failed: {why}]"),
                 PaneState::Waiting { on } => format!("[waiting for {on}]"),
                 PaneState::Restarting { at, status, .. } => format!(
                     "[{}, restarting in {}]",
-                    status_label(*status),
-                    crate::ui::duration_label(at.saturating_duration_since(now))
+                    exit_label(*status),
+                    duration_label(at.saturating_duration_since(now))
                 ),
                 _ => String::new(),
             };
@@ -296,21 +289,6 @@ impl Printer {
     }
 }
 
-fn status_label(status: ExitStatus) -> String {
-    match status {
-        ExitStatus::Exited(code) => format!("exited {code}"),
-        ExitStatus::Signaled(signal) => format!("killed {}", signal.as_str()),
-    }
-}
-
-/// The exit status a shell would report for `status`.
-fn shell_status(status: ExitStatus) -> i32 {
-    match status {
-        ExitStatus::Exited(code) => code,
-        ExitStatus::Signaled(signal) => 128 + signal as i32,
-    }
-}
-
 /// Whether a pane is over for good: nothing of it runs and nothing will
 /// start it again.
 fn ended(state: &PaneState) -> bool {
@@ -326,9 +304,7 @@ fn ended(state: &PaneState) -> bool {
 /// How a pane's run ended, if it failed, as the exit status it stands for.
 fn failure(state: &PaneState) -> Option<i32> {
     match state {
-        PaneState::Exited { status, .. } if *status != ExitStatus::Exited(0) => {
-            Some(shell_status(*status))
-        }
+        PaneState::Exited { status, .. } if *status != ExitStatus::Exited(0) => Some(status.code()),
         PaneState::Failed(_) => Some(127),
         _ => None,
     }
@@ -457,12 +433,7 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
         tokio::select! {
             Some(event) = inbox.recv() => {
                 on_event(&mut app, event, &mut printer);
-                for _ in 0..256 {
-                    match inbox.try_recv() {
-                        Ok(event) => on_event(&mut app, event, &mut printer),
-                        Err(_) => break,
-                    }
-                }
+                runtime::drain(&mut app, &mut inbox, &mut |app, event| on_event(app, event, &mut printer));
             }
             Some(()) = signals.child.recv() => {
                 runtime::reap(&mut app, &mut |app, event| on_event(app, event, &mut printer));
@@ -493,8 +464,7 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
             () = sleep_until(watch.give_up_at.unwrap_or(now).into()), if watch.give_up_at.is_some() => {}
             () = sleep_until(recount.at.unwrap_or(now).into()), if recount.at.is_some() => {
                 recount.done();
-                runtime::count_stopping(&mut app, &mut |app, event| on_event(app, event, &mut printer));
-                watch.recounted(&app);
+                runtime::recount(&mut app, &mut watch, &mut |app, event| on_event(app, event, &mut printer));
             }
         }
     }
@@ -503,7 +473,7 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
         handle(app, event, &events, &mut printer, &mut stdin);
     };
     runtime::finish_output(&mut app, &mut inbox, &mut on_event).await;
-    runtime::close_logs(&mut app, &mut inbox, &mut on_event).await;
+    runtime::close_logs(&app);
     let ids: Vec<PaneId> = app.panes.iter().map(|p| p.id).collect();
     for id in ids {
         printer.finish(&app, id, Instant::now());

@@ -16,8 +16,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use crate::PaneId;
 use crate::app::{App, Effect};
 use crate::event::Event;
-use crate::pane::PaneState;
 use crate::pane::pty::{Pty, Wiring};
+use crate::pane::{Pane, PaneState};
 use crate::process::{self, PaneProcesses, proc::ProcessTable};
 
 /// The signals opmux acts on, listened for before any child exists.
@@ -99,13 +99,23 @@ impl ShutdownWatch {
         }
         Progress::Waiting
     }
+}
 
-    /// Records, after a recount during a shutdown, whether anything
-    /// descended from opmux is left.
-    pub fn recounted(&mut self, app: &App) {
-        if app.shutdown.is_some() {
-            self.descendants_left = !process::live_descendants().is_empty();
-        }
+/// Counts what is left of stopping panes (see [`count_stopping`]) and,
+/// during a shutdown, whether anything descended from opmux is left, from
+/// one reading of /proc; none when there is nothing to count.
+pub fn recount(app: &mut App, watch: &mut ShutdownWatch, handle: &mut impl FnMut(&mut App, Event)) {
+    let stopping = app
+        .panes
+        .iter()
+        .any(|p| matches!(p.state, PaneState::Stopping { .. }));
+    if !stopping && app.shutdown.is_none() {
+        return;
+    }
+    let table = ProcessTable::read();
+    count_stopping(app, &table, handle);
+    if app.shutdown.is_some() {
+        watch.descendants_left = !process::live_descendants_in(&table).is_empty();
     }
 }
 
@@ -113,25 +123,36 @@ impl ShutdownWatch {
 /// gives up on their reaching its end.
 pub const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
 
-/// Lets every pane's reader and parser finish what the program wrote (its
-/// processes are gone, so the output ends), then closes the logs with the
-/// lines still on screen.
-pub async fn close_logs(
+/// Closes every pane's log, with the lines still on its screen. Call
+/// [`finish_output`] first, so the logs hold everything the programs wrote.
+pub fn close_logs(app: &App) {
+    for pane in &app.panes {
+        close_log(pane);
+    }
+}
+
+/// Closes the pane's log, if it has one, and logs a failure to write it.
+fn close_log(pane: &Pane) {
+    if let Some(error) = pane.screen().close_log() {
+        tracing::warn!(
+            pane = pane.spec.name,
+            error,
+            "writing the pane's log failed"
+        );
+    }
+}
+
+/// Handles what is already waiting in `inbox`, a bounded number of events
+/// so that a burst cannot keep the loop from drawing or reaping.
+pub fn drain(
     app: &mut App,
     inbox: &mut UnboundedReceiver<Event>,
     handle: &mut impl FnMut(&mut App, Event),
 ) {
-    if app.log_dir.is_none() {
-        return;
-    }
-    finish_output(app, inbox, handle).await;
-    for pane in &app.panes {
-        if let Some(error) = pane.screen().close_log() {
-            tracing::warn!(
-                pane = pane.spec.name,
-                error,
-                "writing the pane's log failed"
-            );
+    for _ in 0..256 {
+        match inbox.try_recv() {
+            Ok(event) => handle(app, event),
+            Err(_) => break,
         }
     }
 }
@@ -214,6 +235,8 @@ pub fn reap(app: &mut App, handle: &mut impl FnMut(&mut App, Event)) {
     if reaped.is_empty() {
         return;
     }
+    // Read once, when the first pane's child turns up among them.
+    let mut table = None;
     for (pid, status) in reaped {
         let Some(index) = app
             .panes
@@ -224,8 +247,8 @@ pub fn reap(app: &mut App, handle: &mut impl FnMut(&mut App, Event)) {
         };
         let id = app.panes[index].id;
         let tag = process::pane_tag(id.0);
-        let table = ProcessTable::read();
-        let left = pane_processes(app, index, &tag).map_or(0, |p| p.find(&table).len());
+        let table = table.get_or_insert_with(ProcessTable::read);
+        let left = pane_processes(app, index, &tag).map_or(0, |p| p.find(table).len());
         let exited = Event::PaneExited {
             pane: id,
             status,
@@ -263,7 +286,7 @@ impl Recount {
 /// Counts what each stopping pane has left: tells the app for panes whose
 /// main process is gone, and SIGKILLs again what outlived a SIGKILL (a
 /// process forked just as the last one was sent).
-pub fn count_stopping(app: &mut App, handle: &mut impl FnMut(&mut App, Event)) {
+fn count_stopping(app: &mut App, table: &ProcessTable, handle: &mut impl FnMut(&mut App, Event)) {
     // Ids, not places: a pane whose count ends its run may be removed (it
     // was closed), moving the panes after it.
     let stopping: Vec<PaneId> = app
@@ -272,10 +295,6 @@ pub fn count_stopping(app: &mut App, handle: &mut impl FnMut(&mut App, Event)) {
         .filter(|p| matches!(p.state, PaneState::Stopping { .. }))
         .map(|p| p.id)
         .collect();
-    if stopping.is_empty() {
-        return;
-    }
-    let table = ProcessTable::read();
     for id in stopping {
         let Some(index) = app.index_of(id) else {
             continue;
@@ -284,7 +303,7 @@ pub fn count_stopping(app: &mut App, handle: &mut impl FnMut(&mut App, Event)) {
         let Some(processes) = pane_processes(app, index, &tag) else {
             continue;
         };
-        let left = processes.find(&table).len();
+        let left = processes.find(table).len();
         let (exited, killed) = match app.panes[index].state {
             PaneState::Stopping { exit, killed, .. } => (exit.is_some(), killed),
             _ => (false, false),
@@ -404,13 +423,7 @@ pub fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event
                 let (removed, effects) = app.remove_pane(id, Instant::now());
                 if let Some(pane) = removed {
                     tracing::info!(pane = pane.spec.name, "closed");
-                    if let Some(error) = pane.screen().close_log() {
-                        tracing::warn!(
-                            pane = pane.spec.name,
-                            error,
-                            "writing the pane's log failed"
-                        );
-                    }
+                    close_log(&pane);
                 }
                 apply(app, effects, events);
             }

@@ -219,10 +219,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                 );
                 // The logs still get what the panes wrote; a survivor holding
                 // a terminal open costs the output wait its two seconds.
-                runtime::close_logs(&mut app, &mut inbox, &mut |app, event| {
-                    handle(app, event, &events, &mut pacer)
-                })
-                .await;
+                finish_logs(&mut app, &mut inbox, &events, &mut pacer).await;
                 output.wait_drained(RESTORE_LIMIT);
                 drop(terminal);
                 drop(guard);
@@ -262,10 +259,9 @@ async fn event_loop(settings: Settings) -> Result<i32> {
             }
             () = sleep_until(recount.at.unwrap_or(now).into()), if recount.at.is_some() => {
                 recount.done();
-                runtime::count_stopping(&mut app, &mut |app, event| {
+                runtime::recount(&mut app, &mut watch, &mut |app, event| {
                     handle(app, event, &events, &mut pacer)
                 });
-                watch.recounted(&app);
                 None
             }
         };
@@ -273,15 +269,14 @@ async fn event_loop(settings: Settings) -> Result<i32> {
         if let Some(event) = event {
             handle(&mut app, event, &events, &mut pacer);
             // Take whatever else is already waiting before drawing once.
-            drain(&mut app, &mut inbox, &events, &mut pacer);
+            runtime::drain(&mut app, &mut inbox, &mut |app, event| {
+                handle(app, event, &events, &mut pacer)
+            });
         }
         copy_to_clipboard(&mut app, &mut terminal);
     }
     let code = app.shutdown.map_or(0, |s| s.exit_code);
-    runtime::close_logs(&mut app, &mut inbox, &mut |app, event| {
-        handle(app, event, &events, &mut pacer)
-    })
-    .await;
+    finish_logs(&mut app, &mut inbox, &events, &mut pacer).await;
     tracing::info!(code, "opmux exits");
     // Leave no zombie behind, even one whose SIGCHLD has not been handled yet.
     process::reap();
@@ -290,6 +285,24 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     drop(terminal);
     drop(guard);
     Ok(code)
+}
+
+/// With logs open, waits for the rest of the panes' output so the logs
+/// hold it all, then closes them.
+async fn finish_logs(
+    app: &mut App,
+    inbox: &mut UnboundedReceiver<Event>,
+    events: &UnboundedSender<Event>,
+    pacer: &mut Pacer,
+) {
+    if app.log_dir.is_none() {
+        return;
+    }
+    runtime::finish_output(app, inbox, &mut |app, event| {
+        handle(app, event, events, pacer)
+    })
+    .await;
+    runtime::close_logs(app);
 }
 
 /// Sends what the app copied to the outer terminal's clipboard with OSC 52,
@@ -328,21 +341,6 @@ fn handle(app: &mut App, event: Event, events: &UnboundedSender<Event>, pacer: &
         pacer.next = Some(Instant::now());
     } else if app.needs_redraw {
         pacer.request();
-    }
-}
-
-fn drain(
-    app: &mut App,
-    inbox: &mut UnboundedReceiver<Event>,
-    events: &UnboundedSender<Event>,
-    pacer: &mut Pacer,
-) {
-    // Bounded, so a burst of events cannot keep the loop from drawing or reaping.
-    for _ in 0..256 {
-        match inbox.try_recv() {
-            Ok(event) => handle(app, event, events, pacer),
-            Err(_) => break,
-        }
     }
 }
 

@@ -255,7 +255,11 @@ pub fn signal_all_descendants(signal: Signal) {
 
 /// The descendants of opmux still alive (zombies do not count).
 pub fn live_descendants() -> Vec<Pid> {
-    let table = proc::ProcessTable::read();
+    live_descendants_in(&proc::ProcessTable::read())
+}
+
+/// [`live_descendants`], as `table` saw them.
+pub fn live_descendants_in(table: &proc::ProcessTable) -> Vec<Pid> {
     table
         .descendants(nix::unistd::getpid())
         .into_iter()

@@ -280,7 +280,9 @@ pub fn state_label(pane: &Pane, now: Instant) -> String {
     }
 }
 
-fn exit_label(status: ExitStatus) -> String {
+/// How a run ended, as titles and lifecycle lines say it: `exited 3`,
+/// `killed SIGTERM`.
+pub fn exit_label(status: ExitStatus) -> String {
     match status {
         ExitStatus::Exited(code) => format!("exited {code}"),
         ExitStatus::Signaled(signal) => format!("killed {}", signal.as_str()),
