@@ -764,62 +764,6 @@ impl History {
         let tail = self.tail_line.get().map_or(0, Line::heap_bytes);
         slots + lines + tail + self.builder.heap_bytes() + alloc_size(self.capture.text.capacity())
     }
-
-    /// Finds the next match of `pattern`, scanning lines from `from` (line
-    /// index, byte offset) forwards or backwards (backwards = towards older
-    /// lines; a match must start strictly before `from` when backwards, at or
-    /// after it when forwards), not wrapping around. Returns the line index
-    /// and the match's byte range in that line. Matches never span lines.
-    pub fn find(
-        &self,
-        pattern: &regex::Regex,
-        from: (usize, usize),
-        backwards: bool,
-    ) -> Option<(usize, Range<usize>)> {
-        let (line, byte) = from;
-        if backwards {
-            let (first, limit) = if line < self.len() {
-                (line, byte)
-            } else {
-                (self.len().checked_sub(1)?, usize::MAX)
-            };
-            if let Some(m) = last_match_before(pattern, self.get(first)?.text(), limit) {
-                return Some((first, m));
-            }
-            (0..first).rev().find_map(|i| {
-                last_match_before(pattern, self.get(i)?.text(), usize::MAX).map(|m| (i, m))
-            })
-        } else {
-            let text = self.get(line)?.text();
-            let mut start = byte.min(text.len());
-            while !text.is_char_boundary(start) {
-                start += 1;
-            }
-            if let Some(m) = pattern.find_at(text, start) {
-                return Some((line, m.range()));
-            }
-            (line + 1..self.len())
-                .find_map(|i| pattern.find(self.get(i)?.text()).map(|m| (i, m.range())))
-        }
-    }
-}
-
-/// The last match in `text` that starts before `limit`, overlapping ones
-/// included.
-fn last_match_before(pattern: &regex::Regex, text: &str, limit: usize) -> Option<Range<usize>> {
-    let mut found = None;
-    let mut at = 0;
-    while at <= text.len() {
-        let Some(m) = pattern.find_at(text, at) else {
-            break;
-        };
-        if m.start() >= limit {
-            break;
-        }
-        found = Some(m.range());
-        at = m.start() + text[m.start()..].chars().next().map_or(1, char::len_utf8);
-    }
-    found
 }
 
 #[cfg(test)]
@@ -1078,37 +1022,6 @@ mod tests {
     }
 
     #[test]
-    fn find_searches_forwards_and_backwards_across_lines() {
-        let history = capture(40, 10, "alpha beta\r\ngamma alpha\r\ndelta\r\n中alpha");
-        let alpha = regex::Regex::new("alpha").unwrap();
-        let missing = regex::Regex::new("zzz").unwrap();
-
-        assert_eq!(history.find(&alpha, (0, 0), false), Some((0, 0..5)));
-        assert_eq!(history.find(&alpha, (0, 1), false), Some((1, 6..11)));
-        assert_eq!(history.find(&alpha, (1, 6), false), Some((1, 6..11)));
-        assert_eq!(history.find(&alpha, (1, 7), false), Some((3, 3..8)));
-        // An offset inside a character moves on to the next one.
-        assert_eq!(history.find(&alpha, (3, 1), false), Some((3, 3..8)));
-        assert_eq!(history.find(&alpha, (3, 4), false), None);
-        assert_eq!(history.find(&alpha, (9, 0), false), None);
-
-        assert_eq!(history.find(&alpha, (3, 3), true), Some((1, 6..11)));
-        assert_eq!(history.find(&alpha, (3, 4), true), Some((3, 3..8)));
-        assert_eq!(history.find(&alpha, (1, 6), true), Some((0, 0..5)));
-        assert_eq!(history.find(&alpha, (1, 7), true), Some((1, 6..11)));
-        assert_eq!(history.find(&alpha, (0, 0), true), None);
-        assert_eq!(history.find(&alpha, (99, 0), true), Some((3, 3..8)));
-
-        assert_eq!(history.find(&missing, (0, 0), false), None);
-        assert_eq!(history.find(&missing, (99, 0), true), None);
-
-        // Backwards finds overlapping matches too.
-        let aa = regex::Regex::new("aa").unwrap();
-        let history = capture(40, 10, "aaa");
-        assert_eq!(history.find(&aa, (0, 2), true), Some((0, 1..3)));
-    }
-
-    #[test]
     fn capacity_zero_keeps_nothing() {
         let mut vt = parser(2, 4, 0);
         vt.process(b"one\r\ntwo\r\nabcdefghijkl\r\nend\r\n\r\n");
@@ -1118,10 +1031,6 @@ mod tests {
         assert_eq!(history.get(0), None);
         assert_eq!(history.iter().count(), 0);
         assert_eq!(history.first_number(), 4);
-        assert_eq!(
-            history.find(&regex::Regex::new("o").unwrap(), (0, 0), true),
-            None
-        );
         assert!(history.heap_bytes() < 256);
 
         // Raised later, it keeps what comes next, with the pen carried

@@ -56,28 +56,55 @@ impl Default for Hooks {
     }
 }
 
+/// Rows that scrolled off, joined into lines: the log and the line sink
+/// each keep one.
+struct RowLines {
+    /// Rows with formatting codes, up to an unfinished (wrapped) line.
+    pending: String,
+    /// Whether the last row ended its line (or none has come yet): then
+    /// `pending` holds no part of a line.
+    line_ended: bool,
+}
+
+impl Default for RowLines {
+    fn default() -> Self {
+        Self {
+            pending: String::new(),
+            line_ended: true,
+        }
+    }
+}
+
+impl RowLines {
+    /// Adds a row (without the newline vt100 writes before it) that did or
+    /// did not end its line; returns the lines it finished as plain text,
+    /// each ending in a newline.
+    fn push(&mut self, row: &str, ended: bool) -> Option<String> {
+        self.pending.push_str(row);
+        if ended {
+            self.pending.push('\n');
+        }
+        self.line_ended = ended;
+        let end = self.pending.rfind('\n')?;
+        let rest = self.pending.split_off(end + 1);
+        let done = std::mem::replace(&mut self.pending, rest);
+        Some(vt100::capture::basic_formatted_to_plain(&done).collect())
+    }
+
+    /// What there is of an unfinished line, as plain text, taken out.
+    fn take_unfinished(&mut self) -> String {
+        vt100::capture::basic_formatted_to_plain(&std::mem::take(&mut self.pending)).collect()
+    }
+}
+
 /// A pane's log file: the text lines the pane rendered, in order, every one
 /// of them, however long ago the screen let go of it.
 struct LineLog {
     out: std::io::BufWriter<std::fs::File>,
-    /// Rows pushed off the screen with formatting codes, up to an unfinished
-    /// (wrapped) line.
-    pending: String,
-    /// Whether the last row that scrolled off ended its line (or none has
-    /// come yet): then `pending` holds no part of a line.
-    line_ended: bool,
+    rows: RowLines,
     /// Each line starts with the time it was written.
     timestamps: bool,
     error: Option<String>,
-}
-
-/// Takes the finished lines (up to the last newline) out of `pending`, text
-/// with formatting codes, and returns them as plain text.
-fn take_finished(pending: &mut String) -> Option<String> {
-    let end = pending.rfind('\n')?;
-    let rest = pending.split_off(end + 1);
-    let done = std::mem::replace(pending, rest);
-    Some(vt100::capture::basic_formatted_to_plain(&done).collect())
 }
 
 /// The current time as the log writes it: ISO 8601 in UTC, to the
@@ -87,13 +114,6 @@ fn timestamp() -> String {
 }
 
 impl LineLog {
-    /// Writes the finished lines of `pending` as plain text.
-    fn write_finished(&mut self) {
-        if let Some(plain) = take_finished(&mut self.pending) {
-            self.write_lines(&plain);
-        }
-    }
-
     /// Writes `text`, whole lines, each after a timestamp if asked for.
     fn write_lines(&mut self, text: &str) {
         if !self.timestamps {
@@ -180,25 +200,16 @@ impl vt100::Callbacks for Hooks {
                 scrolled.push('\n');
             }
         }
-        if let Some(log) = &mut self.log {
-            log.pending.push_str(text);
-            if ended {
-                log.pending.push('\n');
-            }
-            log.line_ended = ended;
-            log.write_finished();
+        if let Some(log) = &mut self.log
+            && let Some(plain) = log.rows.push(text, ended)
+        {
+            log.write_lines(&plain);
         }
         if let Some(sink) = &mut self.sink
             && !sink.raw
+            && let Some(plain) = sink.rows.push(text, ended)
         {
-            sink.pending.push_str(text);
-            if ended {
-                sink.pending.push('\n');
-            }
-            sink.line_done = ended;
-            if let Some(plain) = take_finished(&mut sink.pending) {
-                sink.lines.extend(plain.lines().map(str::to_string));
-            }
+            sink.lines.extend(plain.lines().map(str::to_string));
         }
     }
 }
@@ -210,12 +221,9 @@ fn is_line_feed(b: u8) -> bool {
 
 /// The lines a pane finished, as the prefixed-line front end prints them.
 struct LineSink {
-    /// Rows scrolled off with formatting codes, up to an unfinished line.
-    pending: String,
+    rows: RowLines,
     /// Finished lines not taken yet.
     lines: Vec<String>,
-    /// The last row that arrived ended its line (or none has arrived).
-    line_done: bool,
     /// Lines are the program's bytes split at line feeds, not rendered.
     raw: bool,
     /// With `raw`: bytes after the last line feed.
@@ -264,10 +272,7 @@ impl Screen {
     /// Feeds program output into the terminal state.
     pub fn process(&mut self, bytes: &[u8]) {
         self.keep_raw(bytes);
-        let hooks = self.parser.callbacks();
-        let line_sink =
-            hooks.sink.as_ref().is_some_and(|s| !s.raw) && self.parser.screen().size().0.get() == 1;
-        if !line_sink {
+        if !self.one_row_line_sink() {
             self.parser.process(bytes);
             return;
         }
@@ -305,9 +310,17 @@ impl Screen {
     /// with nothing that needs every row read (history, a `ready` watcher).
     fn plain_lines_wanted(&self) -> bool {
         let hooks = self.parser.callbacks();
-        hooks.sink.as_ref().is_some_and(|s| !s.raw)
-            && hooks.scrolled.is_none()
-            && hooks.history.capacity() == 0
+        self.one_row_line_sink() && hooks.scrolled.is_none() && hooks.history.capacity() == 0
+    }
+
+    /// Whether rendered lines are collected from a one-row screen, as the
+    /// prefixed-line front end sets it up.
+    fn one_row_line_sink(&self) -> bool {
+        self.parser
+            .callbacks()
+            .sink
+            .as_ref()
+            .is_some_and(|s| !s.raw)
             && self.parser.screen().size().0.get() == 1
     }
 
@@ -316,9 +329,9 @@ impl Screen {
     fn at_line_start(&self) -> bool {
         let vt = self.parser.screen();
         let hooks = self.parser.callbacks();
-        hooks.sink.as_ref().is_some_and(|s| s.line_done)
+        hooks.sink.as_ref().is_some_and(|s| s.rows.line_ended)
             && !hooks.carry
-            && hooks.log.as_ref().is_none_or(|l| l.line_ended)
+            && hooks.log.as_ref().is_none_or(|l| l.rows.line_ended)
             && vt.cursor_position() == (0, 0)
             && !vt.alternate_screen()
             && vt.rows(0, vt.size().1.get()).all(|row| row.is_empty())
@@ -353,12 +366,8 @@ impl Screen {
         let lines = text.split_terminator("\r\n");
         let hooks = self.parser.callbacks_mut();
         if let Some(log) = &mut hooks.log {
-            let mut all = String::with_capacity(text.len());
-            for line in lines.clone() {
-                all.push_str(line);
-                all.push('\n');
-            }
-            log.write_lines(&all);
+            // Only whole CR LF lines were taken, with no other CR in them.
+            log.write_lines(&text.replace("\r\n", "\n"));
         }
         if let Some(sink) = &mut hooks.sink {
             sink.lines.extend(lines.map(str::to_string));
@@ -375,14 +384,10 @@ impl Screen {
         if let Some(end) = sink.raw_tail.iter().rposition(|&b| b == b'\n') {
             let rest = sink.raw_tail.split_off(end + 1);
             let done = std::mem::replace(&mut sink.raw_tail, rest);
-            sink.lines.extend(
-                done.split(|&b| b == b'\n')
-                    .take_while(|_| true)
-                    .map(|line| {
-                        let line = line.strip_suffix(b"\r").unwrap_or(line);
-                        String::from_utf8_lossy(line).into_owned()
-                    }),
-            );
+            sink.lines.extend(done.split(|&b| b == b'\n').map(|line| {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                String::from_utf8_lossy(line).into_owned()
+            }));
             // The split leaves an empty piece after the last line feed.
             sink.lines.pop();
         }
@@ -394,9 +399,8 @@ impl Screen {
     /// line feeds, escape codes and all.
     pub fn collect_lines(&mut self, raw: bool) {
         self.parser.callbacks_mut().sink = Some(LineSink {
-            pending: String::new(),
+            rows: RowLines::default(),
             lines: Vec::new(),
-            line_done: true,
             raw,
             raw_tail: Vec::new(),
         });
@@ -434,7 +438,8 @@ impl Screen {
         if sink.raw {
             return String::from_utf8_lossy(&sink.raw_tail).into_owned();
         }
-        let mut line: String = vt100::capture::basic_formatted_to_plain(&sink.pending).collect();
+        let mut line: String =
+            vt100::capture::basic_formatted_to_plain(&sink.rows.pending).collect();
         for row in self.screen_lines() {
             line.push_str(&row);
         }
@@ -473,8 +478,7 @@ impl Screen {
             .open(path)?;
         self.parser.callbacks_mut().log = Some(LineLog {
             out: std::io::BufWriter::with_capacity(1 << 16, file),
-            pending: String::new(),
-            line_ended: true,
+            rows: RowLines::default(),
             timestamps,
             error: None,
         });
@@ -501,24 +505,12 @@ impl Screen {
     pub fn close_log(&mut self) -> Option<String> {
         let lines = self.screen_lines();
         let log = self.parser.callbacks_mut().log.as_mut()?;
-        let pending = std::mem::take(&mut log.pending);
-        let mut text: String = vt100::capture::basic_formatted_to_plain(&pending).collect();
-        if !text.is_empty() && log.line_ended {
+        // An unfinished line that scrolled off goes on in the first row on
+        // screen.
+        let mut text = log.rows.take_unfinished();
+        for line in &lines {
+            text.push_str(line);
             text.push('\n');
-        }
-        if !text.is_empty() && !log.line_ended && !lines.is_empty() {
-            // The unfinished scrolled line goes on in the first row on screen.
-            text.push_str(&lines[0]);
-            text.push('\n');
-            lines[1..].iter().for_each(|l| {
-                text.push_str(l);
-                text.push('\n');
-            });
-        } else {
-            for line in &lines {
-                text.push_str(line);
-                text.push('\n');
-            }
         }
         log.write_lines(&text);
         let error = self.flush_log();
