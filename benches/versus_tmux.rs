@@ -58,10 +58,7 @@ fn quit_opmux(session: &mut Session) {
 }
 
 fn quit_tmux(session: &mut Session) {
-    let _ = Command::new("tmux")
-        .args(["-L", &session.tag, "kill-server"])
-        .stderr(std::process::Stdio::null())
-        .status();
+    stop_tmux(&session.tag, &mut session.child);
 }
 
 fn opmux(panes: &[&str], _tag: &str) -> CommandBuilder {

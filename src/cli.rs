@@ -99,7 +99,7 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
+    if !secs.is_finite() || !(0.0..=crate::config::MAX_STOP_TIMEOUT_SECS).contains(&secs) {
         return Err(format!("`{text}` must be between 0 and 86400 seconds"));
     }
     Ok(Duration::from_secs_f64(secs))

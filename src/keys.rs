@@ -53,6 +53,9 @@ pub const PROMPT_HELP: &[(&str, &str)] = &[
     ("↑/↓", "earlier lines"),
 ];
 
+/// The key that starts a command unless the configuration names another.
+pub const DEFAULT_PREFIX: KeyEvent = KeyEvent::new(KeyCode::Char('b'), KeyModifiers::CONTROL);
+
 /// What a key press asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -107,7 +110,7 @@ pub struct Keymap {
 impl Default for Keymap {
     fn default() -> Self {
         Self {
-            prefix: KeyEvent::new(KeyCode::Char('b'), KeyModifiers::CONTROL),
+            prefix: DEFAULT_PREFIX,
             armed: false,
         }
     }
@@ -151,7 +154,7 @@ impl Keymap {
         if key.kind == KeyEventKind::Release {
             return Action::Nothing;
         }
-        let is_prefix = key.code == self.prefix.code && key.modifiers == self.prefix.modifiers;
+        let is_prefix = self.is_prefix(&key);
         if self.armed {
             self.armed = false;
             return command(key, is_prefix, &self.prefix, modes);

@@ -134,14 +134,8 @@ pub fn load(path: &Path, cli_stop_timeout: Option<Duration>) -> Result<Loaded> {
         bail!("{file}: is a folder, not a config file");
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("{file}: cannot be read"))?;
-    let base = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    // Absolute, so a pane's folder and a relative program in it cannot be
-    // joined twice when the program starts there.
     let base =
-        std::path::absolute(base).with_context(|| format!("{file}: cannot resolve its folder"))?;
+        super::folder_of(path).with_context(|| format!("{file}: cannot resolve its folder"))?;
     parse(&text, &file, &base, cli_stop_timeout)
 }
 
@@ -208,7 +202,7 @@ impl Source<'_> {
 
 fn seconds(source: &Source<'_>, value: &Spanned<f64>) -> Result<Duration> {
     let secs = *value.get_ref();
-    if !(0.0..=86_400.0).contains(&secs) {
+    if !(0.0..=super::MAX_STOP_TIMEOUT_SECS).contains(&secs) {
         return source.error(
             value.span().start,
             "stop_timeout",

@@ -119,6 +119,20 @@ impl Eq for ReadyPattern {}
 
 /// The stop timeout when none is given.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest stop timeout accepted, in seconds: a day.
+pub const MAX_STOP_TIMEOUT_SECS: f64 = 86_400.0;
+
+/// The absolute folder `path` is in, where commands from that file run.
+pub fn folder_of(path: &Path) -> std::io::Result<PathBuf> {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // Absolute, so a pane's folder and a relative program in it cannot be
+    // joined twice when the program starts there.
+    std::path::absolute(folder)
+}
+
 /// Lines of history a pane keeps when none is given.
 pub const DEFAULT_SCROLLBACK: usize = 10_000;
 
@@ -175,15 +189,6 @@ impl LayoutKind {
             Self::Columns => Self::Tiled,
         }
     }
-
-    /// The name the command line and config file use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Tiled => "tiled",
-            Self::Rows => "rows",
-            Self::Columns => "columns",
-        }
-    }
 }
 
 /// Settings that apply to the whole run.
@@ -207,7 +212,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             panes: Vec::new(),
-            prefix: KeyEvent::new(KeyCode::Char('b'), KeyModifiers::CONTROL),
+            prefix: crate::keys::DEFAULT_PREFIX,
             layout: LayoutKind::Tiled,
             scrollback: DEFAULT_SCROLLBACK,
             log_dir: None,

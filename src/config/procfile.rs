@@ -13,11 +13,7 @@ pub fn load(path: &Path) -> Result<Vec<PaneSpec>> {
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut panes = parse(&text, &path.display().to_string())?;
     // As foreman does, commands run from the Procfile's folder.
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let folder = std::path::absolute(folder)
+    let folder = super::folder_of(path)
         .with_context(|| format!("resolving the folder of {}", path.display()))?;
     for pane in &mut panes {
         pane.cwd = Some(folder.clone());

@@ -133,7 +133,7 @@ impl PaneProcesses<'_> {
         found.extend(seeds);
         found.sort();
         found.dedup();
-        found.retain(|&pid| table.get(pid).is_some_and(|p| p.state != 'Z'));
+        found.retain(|&pid| table.alive(pid));
         found
     }
 
@@ -164,7 +164,7 @@ fn kill_until_gone(find: impl Fn(&proc::ProcessTable) -> Vec<Pid>) {
         let table = proc::ProcessTable::read();
         let alive: Vec<Pid> = find(&table)
             .into_iter()
-            .filter(|&pid| table.get(pid).is_some_and(|p| p.state != 'Z'))
+            .filter(|&pid| table.alive(pid))
             .collect();
         if alive.is_empty() {
             return;
@@ -263,7 +263,7 @@ pub fn live_descendants_in(table: &proc::ProcessTable) -> Vec<Pid> {
     table
         .descendants(nix::unistd::getpid())
         .into_iter()
-        .filter(|&pid| table.get(pid).is_some_and(|p| p.state != 'Z'))
+        .filter(|&pid| table.alive(pid))
         .collect()
 }
 

@@ -70,13 +70,9 @@ impl ProcessTable {
         self.processes.get(&pid)
     }
 
-    /// Every process whose session id is `sid`.
-    pub fn session_members(&self, sid: Pid) -> Vec<Pid> {
-        self.processes
-            .values()
-            .filter(|p| p.session == sid)
-            .map(|p| p.pid)
-            .collect()
+    /// Whether `pid` was alive when the table was read (a zombie is not).
+    pub fn alive(&self, pid: Pid) -> bool {
+        self.get(pid).is_some_and(|p| p.state != 'Z')
     }
 
     /// Every process below `roots` in the parent tree, the roots excluded

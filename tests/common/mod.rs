@@ -236,23 +236,6 @@ impl Opmux {
         });
     }
 
-    /// What opmux has put on the clipboard so far, decoded.
-    pub fn clipboard(&self) -> Vec<String> {
-        use base64::Engine;
-        let parser = self.shared.parser.lock().unwrap();
-        parser
-            .callbacks()
-            .copies
-            .iter()
-            .map(|data| {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(data)
-                    .unwrap_or_default();
-                String::from_utf8_lossy(&bytes).into_owned()
-            })
-            .collect()
-    }
-
     /// Waits until `ready` holds for the parser, or panics with the screen.
     fn wait_parser(&self, what: &str, ready: impl Fn(&vt100::Parser<Clipboard>) -> bool) {
         let deadline = Instant::now() + DEADLINE;
@@ -412,9 +395,7 @@ fn tagged(tag: &str) -> Vec<Pid> {
 
 /// Whether a process with this pid exists and is not a zombie.
 pub fn alive(pid: Pid) -> bool {
-    ProcessTable::read()
-        .get(pid)
-        .is_some_and(|p| p.state != 'Z')
+    opmux::process::proc::stat(pid).is_some_and(|p| p.state != 'Z')
 }
 
 /// Every live `sleep 1000.<marker>` process.
