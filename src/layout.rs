@@ -20,24 +20,19 @@ pub fn tiles(n: usize, area: Rect) -> Vec<Rect> {
         return Vec::new();
     }
     let cols = (n as f64).sqrt().ceil() as usize;
-    let rows = n.div_ceil(cols);
-    let heights = split(area.height, rows);
-    let mut rects = Vec::with_capacity(n);
-    let mut y = area.y;
-    for (row, height) in heights.into_iter().enumerate() {
-        let in_row = if row + 1 == rows {
-            n - cols * (rows - 1)
-        } else {
-            cols
-        };
-        let mut x = area.x;
-        for width in split(area.width, in_row) {
-            rects.push(Rect::new(x, y, width, height));
-            x += width;
-        }
-        y += height;
-    }
-    rects
+    let row_count = n.div_ceil(cols);
+    rows(row_count, area)
+        .into_iter()
+        .enumerate()
+        .flat_map(|(row, rect)| {
+            let in_row = if row + 1 == row_count {
+                n - cols * (row_count - 1)
+            } else {
+                cols
+            };
+            columns(in_row, rect)
+        })
+        .collect()
 }
 
 /// Splits `total` cells into `parts` sizes that differ by one at most, the

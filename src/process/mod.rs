@@ -119,7 +119,7 @@ impl PaneProcesses<'_> {
                 let Some(p) = table.get(pid) else {
                     return false;
                 };
-                match proc::environ_value(pid, PANE_TAG_VAR) {
+                match table.pane_tag(pid) {
                     Some(tag) => tag == self.tag,
                     None => {
                         p.session == self.sid
@@ -232,7 +232,8 @@ pub fn signal_strays(panes: &[PaneProcesses<'_>], signal: Signal) {
         return;
     }
     let table = proc::ProcessTable::read();
-    let claimed: Vec<Pid> = panes.iter().flat_map(|p| p.find(&table)).collect();
+    let claimed: std::collections::HashSet<Pid> =
+        panes.iter().flat_map(|p| p.find(&table)).collect();
     for pid in table.descendants(nix::unistd::getpid()) {
         if !claimed.contains(&pid) {
             signal_process(&table, pid, signal);

@@ -23,6 +23,10 @@ pub struct ProcessInfo {
 pub struct ProcessTable {
     processes: HashMap<Pid, ProcessInfo>,
     children: HashMap<Pid, Vec<Pid>>,
+    /// Each process's pane tag, read from its environment on first asking:
+    /// finding the processes of every pane asks for each process once per
+    /// pane.
+    tags: std::cell::RefCell<HashMap<Pid, Option<String>>>,
 }
 
 impl ProcessTable {
@@ -58,7 +62,17 @@ impl ProcessTable {
         Self {
             processes,
             children,
+            tags: Default::default(),
         }
+    }
+
+    /// The pane tag (`OPMUX_PANE_ID`) in `pid`'s environment, if it has one.
+    pub fn pane_tag(&self, pid: Pid) -> Option<String> {
+        self.tags
+            .borrow_mut()
+            .entry(pid)
+            .or_insert_with(|| environ_value(pid, super::PANE_TAG_VAR))
+            .clone()
     }
 
     /// Every pid in the table.
