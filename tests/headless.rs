@@ -89,6 +89,12 @@ impl Running {
         }
     }
 
+    /// Sends opmux SIGTERM and waits for its exit code.
+    fn terminate(&mut self) -> Option<i32> {
+        kill(self.pid(), Signal::SIGTERM).unwrap();
+        self.wait_exit()
+    }
+
     fn wait_exit(&mut self) -> Option<i32> {
         let deadline = std::time::Instant::now() + common::DEADLINE;
         loop {
@@ -177,8 +183,7 @@ fn kill_others_on_fail_stops_a_long_running_sibling() {
     running.wait_line("[exited 2]");
     assert_eq!(running.child.try_wait().unwrap(), None);
     eventually("the sibling still running", || sleepers(&m).len() == 1);
-    kill(running.pid(), Signal::SIGTERM).unwrap();
-    assert_eq!(running.wait_exit(), Some(143));
+    assert_eq!(running.terminate(), Some(143));
     assert_eq!(sleepers(&m), []);
 }
 
@@ -219,8 +224,7 @@ fn a_carriage_return_redraw_prints_its_final_form_once() {
 fn an_unfinished_line_is_printed_after_a_second() {
     let mut running = Running::start(&["--no-tui", "-n", "w", "printf waiting; exec sleep 60"]);
     running.wait_line("w | waiting");
-    kill(running.pid(), Signal::SIGTERM).unwrap();
-    assert_eq!(running.wait_exit(), Some(143));
+    assert_eq!(running.terminate(), Some(143));
 }
 
 #[test]
@@ -248,8 +252,7 @@ fn stdin_goes_to_the_pane_named_by_stdin() {
     let stdin = running.child.stdin.as_mut().unwrap();
     stdin.write_all(b"hello\n").unwrap();
     running.wait_line("reader | got hello");
-    kill(running.pid(), Signal::SIGTERM).unwrap();
-    running.wait_exit();
+    running.terminate();
     let out = run(&["--no-tui", "--stdin", "nope", "echo hi"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no pane named nope"));
@@ -263,8 +266,7 @@ fn sigterm_leaves_no_pane_process() {
     let mut running = Running::start(&["--no-tui", &calm, &escapee]);
     running.wait_line("forked");
     eventually("all three sleeping", || sleepers(&m).len() == 3);
-    kill(running.pid(), Signal::SIGTERM).unwrap();
-    assert_eq!(running.wait_exit(), Some(143));
+    assert_eq!(running.terminate(), Some(143));
     assert_eq!(sleepers(&m), []);
 }
 
@@ -274,14 +276,7 @@ fn a_flood_through_log_dir_leaves_every_line_in_the_log() {
     let dir = scratch.0.to_string_lossy().into_owned();
     let out = run(&["--no-tui", "--log-dir", &dir, "-n", "flood", "seq 1 500000"]);
     assert_eq!(out.status.code(), Some(0));
-    let logged = scratch.lines("flood.log");
-    assert_eq!(logged.len(), 500_000);
-    assert!(
-        logged
-            .iter()
-            .enumerate()
-            .all(|(i, l)| *l == (i + 1).to_string())
-    );
+    common::assert_numbered(&scratch.lines("flood.log"), 500_000);
 }
 
 #[test]
@@ -292,8 +287,7 @@ fn sigterm_right_after_a_flood_still_leaves_every_line_in_the_log() {
     let pane = format!("seq 1 500000; touch {}; exec sleep 1000", done.display());
     let mut running = Running::start(&["--no-tui", "--log-dir", &dir, "-n", "flood", &pane]);
     eventually("the flood to end", || done.exists());
-    kill(running.pid(), Signal::SIGTERM).unwrap();
-    assert_eq!(running.wait_exit(), Some(143));
+    assert_eq!(running.terminate(), Some(143));
     let logged = scratch.lines("flood.log");
     assert_eq!(logged.len(), 500_000);
     assert_eq!(logged.last().map(String::as_str), Some("500000"));
@@ -407,8 +401,7 @@ fn an_unfinished_line_is_printed_a_second_after_it_starts_even_while_it_grows() 
     ]);
     // Printed while dots keep coming; the dots after it follow later.
     running.wait_line("dots | Running");
-    kill(running.pid(), Signal::SIGTERM).unwrap();
-    running.wait_exit();
+    running.terminate();
 }
 
 #[test]

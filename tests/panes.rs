@@ -269,22 +269,5 @@ fn sigterm_right_after_a_flood_leaves_every_line_in_the_log() {
     eventually("the flood to end", || done.exists());
     nix::sys::signal::kill(opmux.pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     assert_eq!(opmux.wait_exit(), 128 + 15);
-    let logged = scratch.lines("flood.log");
-    if logged.len() != 500_000 {
-        let missing: Vec<usize> = (1..=500_000usize)
-            .filter(|i| logged.get(i - 1).map(String::as_str) != Some(&i.to_string()))
-            .take(5)
-            .collect();
-        eprintln!(
-            "first mismatches at {missing:?}; last logged {:?}",
-            logged.last()
-        );
-    }
-    assert_eq!(logged.len(), 500_000);
-    assert!(
-        logged
-            .iter()
-            .enumerate()
-            .all(|(i, l)| *l == (i + 1).to_string())
-    );
+    common::assert_numbered(&scratch.lines("flood.log"), 500_000);
 }

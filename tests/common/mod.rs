@@ -436,6 +436,28 @@ pub fn eventually(what: &str, done: impl Fn() -> bool) {
     }
 }
 
+/// Asserts that `lines` are exactly `1`, `2`, … `n`, naming on stderr the
+/// first that are not.
+pub fn assert_numbered(lines: &[String], n: usize) {
+    if lines.len() != n {
+        let missing: Vec<usize> = (1..=n)
+            .filter(|i| lines.get(i - 1).map(String::as_str) != Some(&i.to_string()))
+            .take(5)
+            .collect();
+        eprintln!(
+            "first mismatches at {missing:?}; last line {:?}",
+            lines.last()
+        );
+    }
+    assert_eq!(lines.len(), n);
+    assert!(
+        lines
+            .iter()
+            .enumerate()
+            .all(|(i, l)| *l == (i + 1).to_string())
+    );
+}
+
 /// A scratch folder for one test, removed when dropped.
 pub struct Scratch(pub std::path::PathBuf);
 
