@@ -27,6 +27,11 @@
 //! Each figure is printed for both, with the ratio opmux / tmux (below 1 means
 //! opmux is ahead). Run with `cargo bench --bench versus_tmux`; tmux is skipped
 //! with a note when it is not installed.
+//!
+//! Arguments narrow a run: section names (`flood`, `cpu`, `echo`, `memory`,
+//! `many`, `quit`) run only those, contender names only those, as in
+//! `cargo bench --bench versus_tmux -- many opmux`. `BENCH_OPMUX_LOG=FILE`
+//! turns opmux's own log on, which is off otherwise.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -64,7 +69,10 @@ fn quit_tmux(session: &mut Session) {
 fn opmux(panes: &[&str], _tag: &str) -> CommandBuilder {
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_opmux"));
     // Measured without its own log, as tmux runs without one.
-    cmd.env("OPMUX_LOG", "off");
+    cmd.env(
+        "OPMUX_LOG",
+        std::env::var("BENCH_OPMUX_LOG").unwrap_or("off".into()),
+    );
     cmd.args(["--stop-timeout", "1"]);
     cmd.args(panes);
     cmd
@@ -438,8 +446,13 @@ fn main() {
             quit: quit_tmux,
         },
     ];
+    // Names of contenders among the arguments run only those.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let named = |name: &str| args.iter().any(|a| a == name);
+    let pick_some = all.iter().any(|c| named(c.name));
     let contenders: Vec<&Contender> = all
         .iter()
+        .filter(|c| !pick_some || named(c.name))
         .filter(|c| {
             let here = c.name == "opmux" || installed(c.name);
             if !here {
@@ -449,10 +462,18 @@ fn main() {
         })
         .collect();
     println!("{COLS}x{ROWS} terminal, same run for every contender");
+    // `cargo bench --bench versus_tmux -- echo many` runs only the sections
+    // named; with no names, every section runs.
+    let only: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with('-') && !all.iter().any(|c| c.name == a.as_str()))
+        .cloned()
+        .collect();
+    let wanted = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
 
     let mut floods = Vec::new();
     let mut flood_cpu = Vec::new();
-    for c in &contenders {
+    for c in contenders.iter().filter(|_| wanted("flood")) {
         let runs: Vec<(f64, f64)> = (0..FLOOD_RUNS)
             .filter_map(|run| flood(c, &scratch, run))
             .collect();
@@ -465,15 +486,20 @@ fn main() {
         floods.push((c.name, percentile(&times, 0.5)));
         flood_cpu.push((c.name, percentile(&cpu, 0.5)));
     }
-    report(&format!("flood seq 1 {LINES}, median"), "s ", &floods);
-    report("CPU for the flood, median", "s ", &flood_cpu);
+    if wanted("flood") {
+        report(&format!("flood seq 1 {LINES}, median"), "s ", &floods);
+        report("CPU for the flood, median", "s ", &flood_cpu);
+    }
 
     let idle = ["exec sleep 1000"; 4];
     let chatty = ["while :; do echo tick; sleep 0.2; done"; 2];
     for (label, panes) in [
         ("idle, 4 panes, 10 s", &idle[..]),
         ("chatty, 2 panes, 10 s", &chatty[..]),
-    ] {
+    ]
+    .into_iter()
+    .filter(|_| wanted("cpu"))
+    {
         let mut cpu = Vec::new();
         for c in &contenders {
             match cpu_over(
@@ -492,7 +518,10 @@ fn main() {
     for (label, other) in [
         ("idle", "exec sleep 1000"),
         ("flood in other pane", "exec yes flood"),
-    ] {
+    ]
+    .into_iter()
+    .filter(|_| wanted("echo"))
+    {
         let mut medians = Vec::new();
         let mut p90s = Vec::new();
         for c in &contenders {
@@ -508,7 +537,10 @@ fn main() {
         report(&format!("key echo, {label}, p90"), "ms", &p90s);
     }
 
-    for (label, lines) in [("RSS, idle pane", 0), ("RSS after seq 1 200000", 200_000)] {
+    for (label, lines) in [("RSS, idle pane", 0), ("RSS after seq 1 200000", 200_000)]
+        .into_iter()
+        .filter(|_| wanted("memory"))
+    {
         let mut rss = Vec::new();
         for c in &contenders {
             match memory(c, &scratch, lines) {
@@ -521,7 +553,7 @@ fn main() {
 
     let mut many_total = Vec::new();
     let mut many_p90 = Vec::new();
-    for c in &contenders {
+    for c in contenders.iter().filter(|_| wanted("many")) {
         match many_panes(c, &scratch) {
             Some((took, times)) if !times.is_empty() => {
                 many_total.push((c.name, took));
@@ -530,25 +562,32 @@ fn main() {
             _ => println!("  {} failed to run {MANY} flooding panes", c.name),
         }
     }
-    report(
-        &format!("{MANY} panes x seq 1 {MANY_LINES}"),
-        "s ",
-        &many_total,
-    );
-    report("key echo beside them, p90", "ms", &many_p90);
+    if wanted("many") {
+        report(
+            &format!("{MANY} panes x seq 1 {MANY_LINES}"),
+            "s ",
+            &many_total,
+        );
+        report("key echo beside them, p90", "ms", &many_p90);
+    }
 
     let marker = format!("{}", std::process::id());
     let calm = format!("exec sleep 1000.{marker}");
     let mut quits = Vec::new();
-    for c in &contenders {
+    for c in contenders.iter().filter(|_| wanted("quit")) {
         match quit(c, &[&calm, &calm, &calm], &marker) {
             Some(t) => quits.push((c.name, t * 1e3)),
             None => println!("  {} failed to quit", c.name),
         }
     }
-    report("quit, 3 panes", "ms", &quits);
+    if wanted("quit") {
+        report("quit, 3 panes", "ms", &quits);
+    }
     let stubborn = format!("trap '' TERM; sleep 1000.{marker}; true");
-    if let Some(t) = quit(&all[0], &[&stubborn], &marker) {
+    if let Some(t) = wanted("quit")
+        .then(|| quit(&all[0], &[&stubborn], &marker))
+        .flatten()
+    {
         report(
             "quit, TERM ignored, timeout 1s",
             "ms",

@@ -375,7 +375,7 @@ impl App {
                 let bracketed = self
                     .panes
                     .get(self.focus)
-                    .is_some_and(|p| p.screen().vt().bracketed_paste());
+                    .is_some_and(|p| p.published.modes().bracketed_paste);
                 self.send_to_focused(encode_paste(&text, bracketed))
             }
             Event::Resize(size) => {
@@ -1204,14 +1204,14 @@ impl App {
                     return self.forward_mouse(index, mouse, col, row);
                 }
                 let pane = &self.panes[index];
-                if pane.scroll.is_none() && pane.screen().vt().alternate_screen() {
+                if pane.scroll.is_none() && pane.published.modes().alternate_screen {
                     // A full-screen program without mouse reports (less, a
                     // pager) gets arrow keys, as xterm's alternate scroll does.
                     if !pane.state.is_running() || self.shutdown.is_some() {
                         return Vec::new();
                     }
                     let modes = Modes {
-                        application_cursor: pane.screen().vt().application_cursor(),
+                        application_cursor: pane.published.modes().application_cursor,
                     };
                     let key = KeyEvent::new(
                         if up { KeyCode::Up } else { KeyCode::Down },
@@ -1260,7 +1260,7 @@ impl App {
         pane.scroll.is_none()
             && pane.state.is_running()
             && self.shutdown.is_none()
-            && mouse::wants(kind, pane.screen().vt().mouse_protocol_mode())
+            && mouse::wants(kind, pane.published.modes().mouse_mode)
     }
 
     /// Sends a mouse event to pane `index`'s program, encoded as it asked.
@@ -1269,14 +1269,15 @@ impl App {
         if !pane.state.is_running() || self.shutdown.is_some() {
             return Vec::new();
         }
-        let (mode, encoding) = {
-            let screen = pane.screen();
-            (
-                screen.vt().mouse_protocol_mode(),
-                screen.vt().mouse_protocol_encoding(),
-            )
-        };
-        match mouse::encode(mouse.kind, mouse.modifiers, col, row, mode, encoding) {
+        let modes = pane.published.modes();
+        match mouse::encode(
+            mouse.kind,
+            mouse.modifiers,
+            col,
+            row,
+            modes.mouse_mode,
+            modes.mouse_encoding,
+        ) {
             Some(bytes) => vec![Effect::Write(pane.id, bytes)],
             None => Vec::new(),
         }
@@ -1295,7 +1296,7 @@ impl App {
         self.panes
             .get(self.focus)
             .map_or_else(Modes::default, |pane| Modes {
-                application_cursor: pane.screen().vt().application_cursor(),
+                application_cursor: pane.published.modes().application_cursor,
             })
     }
 

@@ -14,7 +14,8 @@
 //!   the vt100 parser, answers the terminal queries it leaves unanswered, matches `ready`
 //!   patterns, writes the pane's log of rendered lines and collects finished lines for the
 //!   headless front end; `pane::history` keeps the rows that scrolled off as compact lines
-//!   (text plus style runs).
+//!   (text plus style runs); `pane::published` is what the main task reads without the
+//!   screen's lock: the input modes, and a copy of a busy screen for drawing.
 //! - `process`: process lifecycle: subreaper, the one reaper (`waitpid`), finding a pane's
 //!   processes (session, foreground group, tagged escapees) and signalling them by pidfd;
 //!   `process::proc` reads the process table from /proc.
@@ -33,7 +34,8 @@
 //! - `output`: writes to the outer terminal on a thread of its own, so a stalled terminal
 //!   never blocks the event loop.
 //! - `ui`: `render(&App)` into a ratatui frame: panes or their scroll views, titles, status
-//!   line or prompt, help overlay; a pane whose parser holds its screen is drawn as last seen.
+//!   line or prompt, help overlay; a pane whose parser holds its screen is drawn from its
+//!   copy or as last seen, never waited for.
 //! - `runtime`: what both front ends share once panes run: signals, carrying out effects
 //!   (spawning, writing, signalling, removing), routing reaped children, counting a
 //!   stopping pane's processes, closing the logs.

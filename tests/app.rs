@@ -793,6 +793,43 @@ fn arrows_follow_the_panes_cursor_key_mode() {
 }
 
 #[test]
+fn keys_paste_and_the_mouse_never_wait_for_a_parser_holding_the_screen() {
+    let mut app = app(2, 24, 80);
+    // Application cursor keys, bracketed paste, SGR mouse reports.
+    app.panes[0]
+        .screen()
+        .process(b"\x1b[?1h\x1b[?2004h\x1b[?1000h\x1b[?1006h");
+    // Another thread holds the screen, as a parser in a flood does; it lets
+    // go when told, or after a while so that a regression fails, not hangs.
+    let screen = app.panes[0].screen.clone();
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let _guard = screen.lock();
+        locked.send(()).unwrap();
+        released.recv_timeout(Duration::from_secs(30)).is_ok()
+    });
+    is_locked.recv().unwrap();
+    assert_eq!(send(&mut app, plain(KeyCode::Up)), write(0, b"\x1bOA"));
+    assert_eq!(
+        send(&mut app, Event::Paste("x".into())),
+        write(0, b"\x1b[200~x\x1b[201~")
+    );
+    let click = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: 3,
+        row: 2,
+        modifiers: KeyModifiers::NONE,
+    };
+    assert_eq!(
+        send(&mut app, Event::Mouse(click)),
+        write(0, b"\x1b[<0;3;2M")
+    );
+    release.send(()).unwrap();
+    assert!(holder.join().unwrap(), "input waited for the screen's lock");
+}
+
+#[test]
 fn a_left_click_focuses_the_pane_under_the_pointer() {
     // (column, row, button, focus after), starting from pane 1 each time.
     let cases: &[(u16, u16, MouseButton, usize)] = &[

@@ -4,6 +4,7 @@
 
 pub mod history;
 pub mod pty;
+pub mod published;
 pub mod screen;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::process::ExitStatus;
 use crate::scroll::Scroll;
 use crate::{PaneId, Size};
 use pty::Pty;
+use published::Published;
 use screen::Screen;
 
 /// Where a pane's program is in its life. A run is over only when its main
@@ -101,6 +103,9 @@ pub struct Pane {
     pub spec: PaneSpec,
     pub state: PaneState,
     pub screen: Arc<Mutex<Screen>>,
+    /// What the screen publishes for the main thread to read without its
+    /// lock: the input modes, and copies for drawing.
+    pub published: Arc<Published>,
     pub dirty: Arc<AtomicBool>,
     /// The PTY while the program may still be running; `None` for a pane that
     /// never started, or in tests.
@@ -155,11 +160,13 @@ impl Default for Supervision {
 
 impl Pane {
     pub fn new(id: PaneId, spec: PaneSpec, size: Size) -> Self {
+        let screen = Screen::new(size);
         Self {
             id,
             spec,
             state: PaneState::NotStarted,
-            screen: Arc::new(Mutex::new(Screen::new(size))),
+            published: screen.published(),
+            screen: Arc::new(Mutex::new(screen)),
             dirty: Arc::new(AtomicBool::new(true)),
             pty: None,
             error: None,

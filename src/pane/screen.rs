@@ -3,8 +3,10 @@
 //! which reads the screen through [`Screen::vt`].
 
 use std::num::NonZeroU16;
+use std::sync::Arc;
 
 use super::history::{History, RowCapture};
+use super::published::{InputModes, Published, ScreenCopy};
 use crate::{Size, clean_text};
 
 /// Collects what the parser meets that needs an action outside the screen:
@@ -245,6 +247,8 @@ fn nonzero(n: u16) -> NonZeroU16 {
 /// One pane's terminal: its vt100 parser and the replies it owes.
 pub struct Screen {
     parser: vt100::Parser<Hooks>,
+    /// What the main thread reads without this screen's lock.
+    published: Arc<Published>,
 }
 
 impl Screen {
@@ -256,6 +260,25 @@ impl Screen {
                 0,
                 Hooks::default(),
             ),
+            published: Arc::default(),
+        }
+    }
+
+    /// What this screen publishes for readers that must not wait for it.
+    pub fn published(&self) -> Arc<Published> {
+        self.published.clone()
+    }
+
+    /// Publishes the input modes, and a copy of the screen if one was asked
+    /// for. Called after every change the program or opmux makes.
+    fn publish(&mut self) {
+        let vt = self.parser.screen();
+        self.published.set_modes(InputModes::of(vt));
+        if self.published.copy_wanted() {
+            self.published.put_copy(ScreenCopy {
+                vt: vt.clone(),
+                title: self.title().map(str::to_string),
+            });
         }
     }
 
@@ -271,6 +294,11 @@ impl Screen {
 
     /// Feeds program output into the terminal state.
     pub fn process(&mut self, bytes: &[u8]) {
+        self.feed(bytes);
+        self.publish();
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
         self.keep_raw(bytes);
         if !self.one_row_line_sink() {
             self.parser.process(bytes);
@@ -595,6 +623,7 @@ impl Screen {
 
     pub fn resize(&mut self, size: Size) {
         self.parser.set_size(nonzero(size.rows), nonzero(size.cols));
+        self.publish();
     }
 
     pub fn size(&self) -> Size {

@@ -29,12 +29,12 @@ const FOCUS: Color = Color::Cyan;
 const MUTED: Color = Color::DarkGray;
 
 /// What the renderer keeps between frames: the last drawing of each pane
-/// whose screen it once found locked by its parser. A parser busy with a
-/// flood can be preempted while it holds the lock, and with many panes
-/// flooding, waiting for each in turn starved the frame (and the echo of
-/// keys in a quiet pane) for a second and more. Such a pane is drawn as it
-/// was last seen while its parser holds the lock; a pane never found busy
-/// costs no memory here.
+/// whose screen it once found locked by its parser. The renderer never waits
+/// for a parser: one busy with a flood can be preempted while it holds the
+/// lock, and with 16 panes flooding 2 cores, waiting for each in turn held
+/// the first frame (and every key's echo) for two seconds. A busy pane is
+/// drawn from the copy its parser left (see [`crate::pane::published`]), or
+/// else as it was last drawn; a pane never found busy costs no memory here.
 #[derive(Default)]
 pub struct FrameCache {
     panes: std::collections::HashMap<PaneId, Drawn>,
@@ -101,13 +101,14 @@ impl FrameCache {
     }
 }
 
-/// Draws `app` into `frame`, waiting for every pane's screen.
+/// Draws `app` into `frame`, with nothing kept from earlier frames.
 pub fn render(frame: &mut Frame, app: &App, now: Instant) {
     render_cached(frame, app, now, &mut FrameCache::default());
 }
 
 /// Draws `app` into `frame`. A pane whose parser holds its screen is drawn
-/// from `cache` if it was drawn there before (see [`FrameCache`]).
+/// from its parser's copy or from `cache` (see [`FrameCache`]); in scroll
+/// mode, which reads the history too, the frame waits for it.
 pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut FrameCache) {
     cache.panes.retain(|id, _| app.index_of(*id).is_some());
     let area = frame.area();
@@ -117,18 +118,54 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
     for (index, (pane, rect)) in app.panes.iter().zip(app.pane_rects()).enumerate() {
         let Some(rect) = rect else { continue };
         let focused = index == app.focus;
-        // One hold of the lock per pane and frame: a flooding pane's parser
-        // waits for it, and the renderer for the parser, unless the pane
-        // can be drawn as it was last seen.
-        let (screen, busy) = match pane.screen.try_lock() {
-            Some(screen) => (screen, false),
-            None if pane.scroll.is_none() && cache.redraw(pane.id, rect, frame, focused) => {
+        // One hold of the lock per pane and frame, and only if it is free:
+        // a parser busy with a flood leaves a copy of its screen instead.
+        let screen = match pane.screen.try_lock() {
+            Some(screen) => {
+                pane.published.forget_copy();
+                screen
+            }
+            None if pane.scroll.is_none() => {
+                pane.published.want_copy();
+                let show_cursor = focused && !app.show_help && app.prompt.is_none();
+                match pane.published.take_copy() {
+                    Some(copy) => {
+                        let block = pane_block(
+                            pane,
+                            copy.title.as_deref(),
+                            None,
+                            index,
+                            focused,
+                            now,
+                            rect.width,
+                        );
+                        frame.render_widget(block.clone(), rect);
+                        let cursor = draw_vt(frame, layout::inner(rect), &copy.vt, show_cursor);
+                        cache.keep(pane.id, rect, block, frame, cursor);
+                    }
+                    None if cache.redraw(pane.id, rect, frame, focused) => {}
+                    None => {
+                        // Never seen yet: the border now, the screen once
+                        // the copy arrives (its parser wakes the loop).
+                        let block = pane_block(pane, None, None, index, focused, now, rect.width);
+                        frame.render_widget(block, rect);
+                    }
+                }
                 continue;
             }
-            None => (pane.screen(), true),
+            // Scroll mode reads the history as well as the screen.
+            None => pane.screen(),
         };
-        let keep = pane.scroll.is_none() && (busy || cache.panes.contains_key(&pane.id));
-        let block = pane_block(pane, &screen, index, focused, now, rect.width);
+        let keep = pane.scroll.is_none() && cache.panes.contains_key(&pane.id);
+        let block = pane_block(
+            pane,
+            screen.title(),
+            scroll_label(pane, &screen),
+            index,
+            focused,
+            now,
+            rect.width,
+        );
         let inner = layout::inner(rect);
         frame.render_widget(block.clone(), rect);
         if let Some(scroll) = &pane.scroll {
@@ -147,18 +184,12 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
             }
             continue;
         }
-        draw_screen(frame.buffer_mut(), inner, screen.vt());
-        let mut cursor = None;
-        if focused && !app.show_help && app.prompt.is_none() && !screen.vt().hide_cursor() {
-            // While a wrap is pending vt100 puts the column one past the
-            // edge; terminals show the cursor on the last column then.
-            let (row, col) = screen.vt().cursor_position();
-            if row < inner.height && inner.width > 0 {
-                let at = (inner.x + col.min(inner.width - 1), inner.y + row);
-                frame.set_cursor_position(at);
-                cursor = Some(at);
-            }
-        }
+        let cursor = draw_vt(
+            frame,
+            inner,
+            screen.vt(),
+            focused && !app.show_help && app.prompt.is_none(),
+        );
         drop(screen);
         if keep {
             cache.keep(pane.id, rect, block, frame, cursor);
@@ -305,9 +336,9 @@ pub fn duration_label(ran: Duration) -> String {
 /// The name a pane goes by: the one the user gave, else the window title its
 /// program set (already cleaned of control characters), else its command's
 /// first word.
-pub fn display_name(pane: &Pane, screen: &Screen) -> String {
+pub fn display_name(pane: &Pane, title: Option<&str>) -> String {
     if !pane.spec.named
-        && let Some(title) = screen.title().filter(|t| !t.trim().is_empty())
+        && let Some(title) = title.filter(|t| !t.trim().is_empty())
     {
         return title.trim().to_string();
     }
@@ -336,9 +367,45 @@ pub fn truncate(text: &str, max: usize) -> String {
     out
 }
 
+/// Draws `vt` into `inner`, and its cursor if `cursor` and the program
+/// shows one; returns where the cursor went.
+fn draw_vt(frame: &mut Frame, inner: Rect, vt: &vt100::Screen, cursor: bool) -> Option<(u16, u16)> {
+    draw_screen(frame.buffer_mut(), inner, vt);
+    if !cursor || vt.hide_cursor() {
+        return None;
+    }
+    // While a wrap is pending vt100 puts the column one past the edge;
+    // terminals show the cursor on the last column then.
+    let (row, col) = vt.cursor_position();
+    if row >= inner.height || inner.width == 0 {
+        return None;
+    }
+    let at = (inner.x + col.min(inner.width - 1), inner.y + row);
+    frame.set_cursor_position(at);
+    Some(at)
+}
+
+/// Where scroll mode is, for the title of `pane`: `[scroll N/M]` and a note.
+fn scroll_label(pane: &Pane, screen: &Screen) -> Option<String> {
+    let scroll = pane.scroll.as_ref()?;
+    let lines = Lines::new(screen.history(), screen.vt());
+    let mut label = format!(
+        "[scroll {}/{}]",
+        scroll.offset(&lines),
+        lines.history_rows()
+    );
+    if let Some(note) = &scroll.note {
+        label.push_str(&format!(" {note}"));
+    }
+    Some(label)
+}
+
+/// The border of `pane`: its number, its name (or the program's `title`),
+/// the scroll position if any, its state and its error.
 fn pane_block(
     pane: &Pane,
-    screen: &Screen,
+    title: Option<&str>,
+    scroll_label: Option<String>,
     index: usize,
     focused: bool,
     now: Instant,
@@ -366,40 +433,31 @@ fn pane_block(
     } else {
         Style::new().add_modifier(Modifier::BOLD)
     };
-    let mut title = vec![
+    let mut spans = vec![
         Span::raw(" "),
         Span::styled(
             format!(
                 " {} {} ",
                 index + 1,
                 // Half the border for the name, so the state still shows.
-                truncate(&display_name(pane, screen), usize::from(width / 2).max(8))
+                truncate(&display_name(pane, title), usize::from(width / 2).max(8))
             ),
             name_style,
         ),
         Span::raw(" "),
     ];
-    if let Some(scroll) = &pane.scroll {
+    if let Some(label) = scroll_label {
         // Before the state, which a narrow border cuts first.
-        let lines = Lines::new(screen.history(), screen.vt());
-        let mut label = format!(
-            "[scroll {}/{}]",
-            scroll.offset(&lines),
-            lines.history_rows()
-        );
-        if let Some(note) = &scroll.note {
-            label.push_str(&format!(" {note}"));
-        }
-        title.push(Span::styled(
+        spans.push(Span::styled(
             label,
             Style::new().fg(Color::Black).bg(Color::Yellow),
         ));
-        title.push(Span::raw(" "));
+        spans.push(Span::raw(" "));
     }
-    title.push(Span::styled(state, state_style));
-    title.push(Span::raw(" "));
+    spans.push(Span::styled(state, state_style));
+    spans.push(Span::raw(" "));
     if let Some(error) = &pane.error {
-        title.push(Span::styled(
+        spans.push(Span::styled(
             format!("! {error} "),
             Style::new().fg(Color::Red),
         ));
@@ -412,7 +470,7 @@ fn pane_block(
     Block::bordered()
         .border_type(border_type)
         .border_style(border_style)
-        .title(Line::from(title))
+        .title(Line::from(spans))
 }
 
 fn status_line(app: &App, now: Instant) -> Paragraph<'static> {

@@ -1,0 +1,205 @@
+//! What a pane's screen publishes for the main thread to read without the
+//! screen's lock.
+//!
+//! A parser busy with a flood holds its pane's lock nearly all the time, and
+//! the scheduler can preempt it there. With many panes flooding a 2-core
+//! machine, a preempted parser (it runs at a lower priority) may wait a
+//! hundred milliseconds for the CPU, and anything waiting for its lock waits
+//! as long. The main thread therefore never waits for a parser on its hot
+//! paths:
+//!
+//! - the input modes a key, a paste or a mouse event is encoded for are
+//!   published after every change, in one atomic word;
+//! - a renderer that finds the screen locked asks for a copy, which the
+//!   parser leaves here the next time it has parsed something (at most once
+//!   per request, so once per frame at most), and draws the pane from the
+//!   copy or from what it drew last until then.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use parking_lot::Mutex;
+use vt100::{MouseProtocolEncoding, MouseProtocolMode};
+
+/// The terminal modes that change how input is encoded for a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InputModes {
+    pub alternate_screen: bool,
+    pub application_cursor: bool,
+    pub bracketed_paste: bool,
+    pub mouse_mode: MouseProtocolMode,
+    pub mouse_encoding: MouseProtocolEncoding,
+}
+
+impl Default for InputModes {
+    fn default() -> Self {
+        Self {
+            alternate_screen: false,
+            application_cursor: false,
+            bracketed_paste: false,
+            mouse_mode: MouseProtocolMode::None,
+            mouse_encoding: MouseProtocolEncoding::Default,
+        }
+    }
+}
+
+impl InputModes {
+    /// The modes `vt` is in.
+    pub fn of(vt: &vt100::Screen) -> Self {
+        Self {
+            alternate_screen: vt.alternate_screen(),
+            application_cursor: vt.application_cursor(),
+            bracketed_paste: vt.bracketed_paste(),
+            mouse_mode: vt.mouse_protocol_mode(),
+            mouse_encoding: vt.mouse_protocol_encoding(),
+        }
+    }
+
+    /// Packs the modes into one word: three flag bits, then the mouse mode
+    /// and encoding in three bits each.
+    fn pack(self) -> u32 {
+        let mode = match self.mouse_mode {
+            MouseProtocolMode::None => 0,
+            MouseProtocolMode::Press => 1,
+            MouseProtocolMode::PressRelease => 2,
+            MouseProtocolMode::ButtonMotion => 3,
+            MouseProtocolMode::AnyMotion => 4,
+        };
+        let encoding = match self.mouse_encoding {
+            MouseProtocolEncoding::Default => 0,
+            MouseProtocolEncoding::Utf8 => 1,
+            MouseProtocolEncoding::Sgr => 2,
+        };
+        u32::from(self.alternate_screen)
+            | u32::from(self.application_cursor) << 1
+            | u32::from(self.bracketed_paste) << 2
+            | mode << 3
+            | encoding << 6
+    }
+
+    fn unpack(word: u32) -> Self {
+        let mouse_mode = match (word >> 3) & 0b111 {
+            1 => MouseProtocolMode::Press,
+            2 => MouseProtocolMode::PressRelease,
+            3 => MouseProtocolMode::ButtonMotion,
+            4 => MouseProtocolMode::AnyMotion,
+            _ => MouseProtocolMode::None,
+        };
+        let mouse_encoding = match (word >> 6) & 0b111 {
+            1 => MouseProtocolEncoding::Utf8,
+            2 => MouseProtocolEncoding::Sgr,
+            _ => MouseProtocolEncoding::Default,
+        };
+        Self {
+            alternate_screen: word & 1 != 0,
+            application_cursor: word & 2 != 0,
+            bracketed_paste: word & 4 != 0,
+            mouse_mode,
+            mouse_encoding,
+        }
+    }
+}
+
+/// A copy of a pane's screen, for drawing while its parser holds the lock.
+pub struct ScreenCopy {
+    pub vt: vt100::Screen,
+    pub title: Option<String>,
+}
+
+/// Shared between a pane's [`Screen`](super::screen::Screen), which writes
+/// it while holding its own lock, and the main thread, which reads it
+/// without that lock.
+#[derive(Default)]
+pub struct Published {
+    modes: AtomicU32,
+    wanted: AtomicBool,
+    copy: Mutex<Option<Box<ScreenCopy>>>,
+}
+
+impl Published {
+    /// The input modes as of the last output parsed.
+    pub fn modes(&self) -> InputModes {
+        InputModes::unpack(self.modes.load(Ordering::Acquire))
+    }
+
+    pub(super) fn set_modes(&self, modes: InputModes) {
+        self.modes.store(modes.pack(), Ordering::Release);
+    }
+
+    /// Asks for a copy of the screen after the next output parsed.
+    pub fn want_copy(&self) {
+        self.wanted.store(true, Ordering::Release);
+    }
+
+    /// Takes back a request nobody needs any more, and drops a copy that
+    /// is older than what the caller just saw under the lock.
+    pub fn forget_copy(&self) {
+        self.wanted.store(false, Ordering::Release);
+        if let Some(mut copy) = self.copy.try_lock() {
+            *copy = None;
+        }
+    }
+
+    /// Whether a copy was asked for; clears the request.
+    pub(super) fn copy_wanted(&self) -> bool {
+        self.wanted.load(Ordering::Relaxed) && self.wanted.swap(false, Ordering::AcqRel)
+    }
+
+    pub(super) fn put_copy(&self, copy: ScreenCopy) {
+        *self.copy.lock() = Some(Box::new(copy));
+    }
+
+    /// Takes the copy left since the last call, if any. Never waits: a
+    /// copy being put right now is taken next time.
+    pub fn take_copy(&self) -> Option<Box<ScreenCopy>> {
+        self.copy.try_lock()?.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mode_survives_packing() {
+        let modes = [
+            MouseProtocolMode::None,
+            MouseProtocolMode::Press,
+            MouseProtocolMode::PressRelease,
+            MouseProtocolMode::ButtonMotion,
+            MouseProtocolMode::AnyMotion,
+        ];
+        let encodings = [
+            MouseProtocolEncoding::Default,
+            MouseProtocolEncoding::Utf8,
+            MouseProtocolEncoding::Sgr,
+        ];
+        for flags in 0..8u8 {
+            for mouse_mode in modes {
+                for mouse_encoding in encodings {
+                    let input = InputModes {
+                        alternate_screen: flags & 1 != 0,
+                        application_cursor: flags & 2 != 0,
+                        bracketed_paste: flags & 4 != 0,
+                        mouse_mode,
+                        mouse_encoding,
+                    };
+                    let published = Published::default();
+                    published.set_modes(input);
+                    assert_eq!(published.modes(), input);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_copy_is_made_once_per_request() {
+        let published = Published::default();
+        assert!(!published.copy_wanted());
+        published.want_copy();
+        assert!(published.copy_wanted());
+        assert!(!published.copy_wanted(), "one request, one copy");
+        published.want_copy();
+        published.forget_copy();
+        assert!(!published.copy_wanted());
+    }
+}
