@@ -111,11 +111,75 @@ fn stop_tmux(tag: &str, _child: &mut Box<dyn Child + Send + Sync>) {
         .status();
 }
 
+/// A GNU screen session named `tag` with the panes stacked in regions, the
+/// first one focused, and 10,000 lines of history. Each pane's command runs
+/// from a script file, so that the screenrc needs no quoting.
+fn screen(panes: &[&str], tag: &str) -> CommandBuilder {
+    let dir = std::env::temp_dir().join(format!("{tag}.screen"));
+    let _ = std::fs::create_dir_all(&dir);
+    let mut rc = String::from("startup_message off\ndefscrollback 10000\nhardstatus ignore\n");
+    for (i, pane) in panes.iter().enumerate() {
+        let script = dir.join(format!("pane-{i}.sh"));
+        let _ = std::fs::write(&script, pane);
+        if i > 0 {
+            rc.push_str("split\nfocus down\n");
+        }
+        rc.push_str(&format!("screen sh {}\n", script.display()));
+    }
+    rc.push_str("focus top\n");
+    let rc_file = dir.join("screenrc");
+    let _ = std::fs::write(&rc_file, rc);
+    let mut cmd = CommandBuilder::new("screen");
+    cmd.args(["-S", tag, "-c"]);
+    cmd.arg(&rc_file);
+    cmd
+}
+
+fn stop_screen(tag: &str, _child: &mut Box<dyn Child + Send + Sync>) {
+    let _ = Command::new("screen")
+        .args(["-S", tag, "-X", "quit"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("{tag}.screen")));
+}
+
+fn quit_screen(session: &mut Session) {
+    // C-a :quit, as its user would type it.
+    let _ = session.writer.write_all(b"\x01:quit\r");
+    let _ = session.writer.flush();
+}
+
+/// The pid of screen's server for session `tag`, from `screen -ls`, whose
+/// lines name sessions as `PID.TAG`.
+fn screen_server(tag: &str) -> Option<u32> {
+    let out = Command::new("screen").args(["-ls", tag]).output().ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|line| {
+            let (pid, name) = line.split_whitespace().next()?.split_once('.')?;
+            (name == tag).then(|| pid.parse().ok()).flatten()
+        })
+}
+
+/// No multiplexer: the pane's command straight on the benchmark's PTY, for
+/// the floor a flood cannot beat.
+fn bare(panes: &[&str], _tag: &str) -> CommandBuilder {
+    let mut cmd = CommandBuilder::new("sh");
+    cmd.args(["-c", panes[0]]);
+    cmd
+}
+
+fn stop_bare(_tag: &str, child: &mut Box<dyn Child + Send + Sync>) {
+    let _ = child.kill();
+}
+
+/// Whether `program` is on the PATH.
 fn installed(program: &str) -> bool {
-    Command::new(program)
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .any(|dir| std::fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file()))
+    })
 }
 
 /// One contender running in a drained PTY; its output arrives on `output`.
@@ -295,8 +359,11 @@ fn rss_kib(pid: u32) -> Option<f64> {
 
 /// The process that holds the panes' screens: opmux itself, or tmux's server.
 fn screen_holder(contender: &Contender, session: &Session) -> Option<u32> {
-    if contender.name == "opmux" {
-        return session.child.process_id();
+    match contender.name {
+        "opmux" => return session.child.process_id(),
+        "screen" => return screen_server(&session.tag),
+        "tmux" => {}
+        _ => return None,
     }
     let out = Command::new("tmux")
         .args(["-L", &session.tag, "display-message", "-p", "#{pid}"])
@@ -418,13 +485,16 @@ fn report(what: &str, unit: &str, results: &[(&str, f64)]) {
     for (name, value) in results {
         print!("  {name} {value:>8.2} {unit}");
     }
-    match results {
-        [(_, ours), (_, theirs), ..] if *theirs > 0.0 => {
-            print!("   opmux/tmux = {:.2}", ours / theirs)
+    if let Some(((ours, value), others)) = results.split_first()
+        && *ours == "opmux"
+    {
+        for (name, theirs) in others {
+            match (*value, *theirs) {
+                (_, t) if t > 0.0 => print!("   opmux/{name} = {:.2}", value / t),
+                (0.0, _) => print!("   opmux, {name} both 0"),
+                _ => print!("   {name} 0"),
+            }
         }
-        [(_, ours), (_, _), ..] if *ours == 0.0 => print!("   both 0"),
-        [_, _, ..] => print!("   tmux 0"),
-        _ => {}
     }
     println!();
 }
@@ -444,6 +514,12 @@ fn main() {
             start: tmux,
             stop: stop_tmux,
             quit: quit_tmux,
+        },
+        Contender {
+            name: "screen",
+            start: screen,
+            stop: stop_screen,
+            quit: quit_screen,
         },
     ];
     // Names of contenders among the arguments run only those.
@@ -489,6 +565,26 @@ fn main() {
     if wanted("flood") {
         report(&format!("flood seq 1 {LINES}, median"), "s ", &floods);
         report("CPU for the flood, median", "s ", &flood_cpu);
+        let floor = Contender {
+            name: "bare",
+            start: bare,
+            stop: stop_bare,
+            quit: |_| {},
+        };
+        let runs: Vec<f64> = (0..FLOOD_RUNS)
+            .filter_map(|run| flood(&floor, &scratch, run))
+            .map(|(secs, _)| secs)
+            .collect();
+        if let Some(&(_, ours)) = floods.iter().find(|(name, _)| *name == "opmux")
+            && !runs.is_empty()
+        {
+            let floor = percentile(&runs, 0.5);
+            println!(
+                "  {:<28}  bare PTY {floor:>5.2} s    opmux/floor = {:.2}",
+                "flood floor, no multiplexer",
+                ours / floor
+            );
+        }
     }
 
     let idle = ["exec sleep 1000"; 4];

@@ -441,3 +441,15 @@ pub fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event
         }
     }
 }
+
+/// Gives memory the allocator holds free back to the system. A flood moves
+/// megabytes through the pipeline's buffers on several threads, and glibc
+/// keeps what they freed in per-thread arenas, so opmux's resident memory
+/// would stay at its peak long after the output stopped.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
+}

@@ -35,6 +35,9 @@ pub const FRAME: Duration = Duration::from_micros(16_667);
 /// How often a countdown on screen is redrawn, and a stopping pane's
 /// processes counted again in case their end went unnoticed.
 const COUNTDOWN: Duration = Duration::from_millis(250);
+/// How long after the last frame the memory a burst of output left free is
+/// given back to the system. One wake-up per burst, none while idle.
+const TIDY_AFTER: Duration = Duration::from_millis(500);
 
 /// Runs the TUI until the user quits; returns opmux's exit status.
 pub fn run(settings: Settings) -> Result<i32> {
@@ -185,6 +188,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     let mut recount = Recount::default();
     let mut watch = runtime::ShutdownWatch::default();
     let mut frame_cache = ui::FrameCache::default();
+    let mut tidy_at: Option<Instant> = None;
     loop {
         let now = Instant::now();
         if pacer.next.is_some_and(|at| at <= now) && output.backlog() > output::MAX_BACKLOG {
@@ -193,6 +197,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
         } else if pacer.next.is_some_and(|at| at <= now) {
             pacer.next = None;
             pacer.last = now;
+            tidy_at = Some(now + TIDY_AFTER);
             app.needs_redraw = false;
             if can_draw {
                 for pane in &app.panes {
@@ -251,6 +256,12 @@ async fn event_loop(settings: Settings) -> Result<i32> {
             () = sleep_until(pacer.next.unwrap_or(now).into()), if pacer.next.is_some() => None,
             () = sleep_until(deadline.unwrap_or(now).into()), if deadline.is_some() => Some(Event::Tick),
             () = sleep_until(watch.give_up_at.unwrap_or(now).into()), if watch.give_up_at.is_some() => None,
+            () = sleep_until(tidy_at.unwrap_or(now).into()), if tidy_at.is_some() => {
+                tidy_at = None;
+                frame_cache.clear();
+                runtime::release_free_memory();
+                None
+            }
             () = sleep_until(countdown_at.unwrap_or(now).into()), if countdown_at.is_some() => {
                 countdown_at = None;
                 recount.request();

@@ -153,6 +153,22 @@ impl Published {
     pub fn take_copy(&self) -> Option<Box<ScreenCopy>> {
         self.copy.try_lock()?.take()
     }
+
+    /// Waits up to `limit` for a copy, looking every tenth of a millisecond;
+    /// for a caller with nothing else to draw.
+    pub fn wait_copy(&self, limit: std::time::Duration) -> Option<Box<ScreenCopy>> {
+        let step = std::time::Duration::from_micros(100);
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(copy) = self.take_copy() {
+                return Some(copy);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(step);
+        }
+    }
 }
 
 #[cfg(test)]

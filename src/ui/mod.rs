@@ -44,12 +44,26 @@ pub struct FrameCache {
 /// and where its cursor was.
 struct Drawn {
     rect: Rect,
-    block: Block<'static>,
+    block: PaneBorder,
     cells: Vec<ratatui::buffer::Cell>,
     cursor: Option<(u16, u16)>,
 }
 
+/// How long a frame waits for a busy pane's copy when it has nothing else
+/// to draw the pane from.
+const COPY_WAIT: Duration = Duration::from_millis(2);
+
 impl FrameCache {
+    /// Forgets every pane's drawing, for the memory; a pane found busy
+    /// again is drawn from its parser's copy.
+    pub fn clear(&mut self) {
+        self.panes = Default::default();
+    }
+
+    fn has(&self, id: PaneId, rect: Rect) -> bool {
+        self.panes.get(&id).is_some_and(|d| d.rect == rect)
+    }
+
     /// Draws what was kept of pane `id` at `rect`, if it was drawn there.
     fn redraw(&self, id: PaneId, rect: Rect, frame: &mut Frame, focused: bool) -> bool {
         let Some(drawn) = self.panes.get(&id).filter(|d| d.rect == rect) else {
@@ -77,7 +91,7 @@ impl FrameCache {
         &mut self,
         id: PaneId,
         rect: Rect,
-        block: Block<'static>,
+        block: PaneBorder,
         frame: &mut Frame,
         cursor: Option<(u16, u16)>,
     ) {
@@ -128,7 +142,12 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
             None if pane.scroll.is_none() => {
                 pane.published.want_copy();
                 let show_cursor = focused && !app.show_help && app.prompt.is_none();
-                match pane.published.take_copy() {
+                let copy = pane.published.take_copy().or_else(|| {
+                    // Nothing to draw it from: the copy comes as soon as
+                    // the parser's batch is done, normally well within this.
+                    (!cache.has(pane.id, rect)).then(|| pane.published.wait_copy(COPY_WAIT))?
+                });
+                match copy {
                     Some(copy) => {
                         let block = pane_block(
                             pane,
@@ -145,8 +164,8 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
                     }
                     None if cache.redraw(pane.id, rect, frame, focused) => {}
                     None => {
-                        // Never seen yet: the border now, the screen once
-                        // the copy arrives (its parser wakes the loop).
+                        // Still no copy (its parser was preempted): the
+                        // border now, the screen once the copy arrives.
                         let block = pane_block(pane, None, None, index, focused, now, rect.width);
                         frame.render_widget(block, rect);
                     }
@@ -410,7 +429,7 @@ fn pane_block(
     focused: bool,
     now: Instant,
     width: u16,
-) -> Block<'static> {
+) -> PaneBorder {
     let state = state_label(pane, now);
     let state_style = match pane.state {
         PaneState::Running { .. } => Style::new().fg(Color::Green),
@@ -462,15 +481,62 @@ fn pane_block(
             Style::new().fg(Color::Red),
         ));
     }
-    let (border_type, border_style) = if focused {
-        (BorderType::Thick, Style::new().fg(FOCUS))
-    } else {
-        (BorderType::Plain, Style::new().fg(MUTED))
-    };
-    Block::bordered()
-        .border_type(border_type)
-        .border_style(border_style)
-        .title(Line::from(spans))
+    PaneBorder {
+        focused,
+        title: Line::from(spans),
+    }
+}
+
+/// A pane's frame: a line around it, thick and cyan when focused, with the
+/// title on its top edge. Drawn on the edge cells alone: ratatui's `Block`
+/// also restyles every cell inside, which took a sixth of a frame's time
+/// for cells the pane's screen overwrites anyway.
+#[derive(Clone)]
+struct PaneBorder {
+    focused: bool,
+    title: Line<'static>,
+}
+
+impl ratatui::widgets::Widget for PaneBorder {
+    fn render(self, area: Rect, buf: &mut ratatui::buffer::Buffer) {
+        let area = area.intersection(buf.area);
+        if area.is_empty() {
+            return;
+        }
+        let (set, style) = if self.focused {
+            (ratatui::symbols::border::THICK, Style::new().fg(FOCUS))
+        } else {
+            (ratatui::symbols::border::PLAIN, Style::new().fg(MUTED))
+        };
+        let (left, top) = (area.left(), area.top());
+        let (right, bottom) = (area.right() - 1, area.bottom() - 1);
+        for x in left..=right {
+            buf[(x, top)]
+                .set_symbol(set.horizontal_top)
+                .set_style(style);
+            buf[(x, bottom)]
+                .set_symbol(set.horizontal_bottom)
+                .set_style(style);
+        }
+        for y in top..=bottom {
+            buf[(left, y)]
+                .set_symbol(set.vertical_left)
+                .set_style(style);
+            buf[(right, y)]
+                .set_symbol(set.vertical_right)
+                .set_style(style);
+        }
+        for (x, y, corner) in [
+            (left, top, set.top_left),
+            (right, top, set.top_right),
+            (left, bottom, set.bottom_left),
+            (right, bottom, set.bottom_right),
+        ] {
+            buf[(x, y)].set_symbol(corner).set_style(style);
+        }
+        let title = Rect::new(left + 1, top, area.width.saturating_sub(2), 1);
+        self.title.render(title, buf);
+    }
 }
 
 fn status_line(app: &App, now: Instant) -> Paragraph<'static> {
