@@ -14,7 +14,7 @@ use opmux::keys::KEY_HELP;
 use opmux::pane::PaneState;
 use opmux::pane::screen::Screen;
 use opmux::process::ExitStatus;
-use opmux::ui::{duration_label, state_label};
+use opmux::ui::{FrameCache, duration_label, state_label};
 use opmux::{PaneId, Size};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -1015,6 +1015,50 @@ fn an_unnamed_pane_shows_its_program_title_cut_to_fit() {
         "{:?}",
         row_text(&terminal, 0)
     );
+}
+
+#[test]
+fn drawings_kept_between_frames_follow_every_change() {
+    let mut app = app(&["one", "two"], 80, 24);
+    let mut cache = opmux::ui::FrameCache::default();
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let now = Instant::now();
+    let frame = |app: &App, terminal: &mut Terminal<TestBackend>, cache: &mut FrameCache| {
+        terminal
+            .draw(|frame| opmux::ui::render_cached(frame, app, now, cache))
+            .unwrap();
+        screen_dump(terminal)
+    };
+    output(&app, 1, b"steady");
+    frame(&app, &mut terminal, &mut cache);
+    // New output in one pane; the other pane is drawn as it was.
+    output(&app, 0, b"ab\r\ncd");
+    let second = frame(&app, &mut terminal, &mut cache);
+    assert!(
+        second.contains("cd") && second.contains("steady"),
+        "{second}"
+    );
+    assert_eq!(terminal.get_cursor_position().unwrap(), Position::new(3, 2));
+    // Focus moves: the cursor goes with it though neither screen changed.
+    prefix(&mut app, 'o');
+    frame(&app, &mut terminal, &mut cache);
+    assert_eq!(
+        terminal.get_cursor_position().unwrap(),
+        Position::new(47, 1)
+    );
+    // A resize changes the rectangles: everything is drawn again.
+    app.update(Event::Resize(Size::new(24, 60)), Instant::now());
+    let mut narrow = Terminal::new(TestBackend::new(60, 24)).unwrap();
+    let resized = frame(&app, &mut narrow, &mut cache);
+    assert!(
+        resized.contains("cd") && resized.contains("steady"),
+        "{resized}"
+    );
+    // Cleared, it draws the same from the screens.
+    let kept = narrow.backend().buffer().clone();
+    cache.clear();
+    frame(&app, &mut narrow, &mut cache);
+    assert_eq!(narrow.backend().buffer(), &kept);
 }
 
 /// Holds a pane's screen on another thread, as its parser does under a

@@ -13,9 +13,11 @@
 //! - a renderer that finds the screen locked asks for a copy, which the
 //!   parser leaves here the next time it has parsed something (at most once
 //!   per request, so once per frame at most), and draws the pane from the
-//!   copy or from what it drew last until then.
+//!   copy or from what it drew last until then;
+//! - a generation counts the screen's changes, so the renderer can tell a
+//!   drawing it kept is still right without the lock.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use vt100::{MouseProtocolEncoding, MouseProtocolMode};
@@ -103,6 +105,8 @@ impl InputModes {
 pub struct ScreenCopy {
     pub vt: vt100::Screen,
     pub title: Option<String>,
+    /// The [`Published::generation`] it was made at.
+    pub generation: u64,
 }
 
 /// Shared between a pane's [`Screen`](super::screen::Screen), which writes
@@ -110,12 +114,24 @@ pub struct ScreenCopy {
 /// without that lock.
 #[derive(Default)]
 pub struct Published {
+    generation: AtomicU64,
     modes: AtomicU32,
     wanted: AtomicBool,
     copy: Mutex<Option<Box<ScreenCopy>>>,
 }
 
 impl Published {
+    /// Counts the screen's changes: a drawing made at one generation is
+    /// still right while the generation is the same.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Marks a change; returns the new generation.
+    pub(super) fn changed(&self) -> u64 {
+        self.generation.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
     /// The input modes as of the last output parsed.
     pub fn modes(&self) -> InputModes {
         InputModes::unpack(self.modes.load(Ordering::Acquire))

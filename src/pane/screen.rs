@@ -272,12 +272,14 @@ impl Screen {
     /// Publishes the input modes, and a copy of the screen if one was asked
     /// for. Called after every change the program or opmux makes.
     fn publish(&mut self) {
+        let generation = self.published.changed();
         let vt = self.parser.screen();
         self.published.set_modes(InputModes::of(vt));
         if self.published.copy_wanted() {
             self.published.put_copy(ScreenCopy {
                 vt: vt.clone(),
                 title: self.title().map(str::to_string),
+                generation,
             });
         }
     }

@@ -28,23 +28,33 @@ use crate::scroll::Lines;
 const FOCUS: Color = Color::Cyan;
 const MUTED: Color = Color::DarkGray;
 
-/// What the renderer keeps between frames: the last drawing of each pane
-/// whose screen it once found locked by its parser. The renderer never waits
-/// for a parser: one busy with a flood can be preempted while it holds the
-/// lock, and with 16 panes flooding 2 cores, waiting for each in turn held
-/// the first frame (and every key's echo) for two seconds. A busy pane is
-/// drawn from the copy its parser left (see [`crate::pane::published`]), or
-/// else as it was last drawn; a pane never found busy costs no memory here.
+/// What the renderer keeps between frames: the last drawing of each pane,
+/// with the screen generation it showed (see [`Published::generation`]).
+///
+/// - A pane whose screen has not changed since is copied from here instead
+///   of being read cell by cell from vt100, the larger part of a frame's
+///   time: one key's echo redraws one pane, not all of them.
+/// - The renderer never waits for a parser: one busy with a flood can be
+///   preempted while it holds the lock, and with 16 panes flooding 2 cores,
+///   waiting for each in turn held the first frame (and every key's echo)
+///   for two seconds. A busy pane is drawn from the copy its parser left, or
+///   else as it was last drawn.
+///
+/// The runtime clears it once output stops, so an idle opmux keeps none.
+///
+/// [`Published::generation`]: crate::pane::published::Published::generation
 #[derive(Default)]
 pub struct FrameCache {
     panes: std::collections::HashMap<PaneId, Drawn>,
 }
 
-/// A pane as it was last drawn: its border and title, its screen's cells,
-/// and where its cursor was.
+/// A pane as it was last drawn: the screen generation and program title it
+/// showed, its screen's cells, and where its cursor was.
 struct Drawn {
     rect: Rect,
-    block: PaneBorder,
+    generation: u64,
+    show_cursor: bool,
+    title: Option<String>,
     cells: Vec<ratatui::buffer::Cell>,
     cursor: Option<(u16, u16)>,
 }
@@ -54,25 +64,39 @@ struct Drawn {
 const COPY_WAIT: Duration = Duration::from_millis(2);
 
 impl FrameCache {
-    /// Forgets every pane's drawing, for the memory; a pane found busy
-    /// again is drawn from its parser's copy.
+    /// Forgets every pane's drawing, for the memory.
     pub fn clear(&mut self) {
         self.panes = Default::default();
     }
 
-    fn has(&self, id: PaneId, rect: Rect) -> bool {
-        self.panes.get(&id).is_some_and(|d| d.rect == rect)
+    /// The drawing of pane `id` at `rect`, if there is one.
+    fn at(&self, id: PaneId, rect: Rect) -> Option<&Drawn> {
+        self.panes.get(&id).filter(|d| d.rect == rect)
     }
 
-    /// Draws what was kept of pane `id` at `rect`, if it was drawn there.
-    fn redraw(&self, id: PaneId, rect: Rect, frame: &mut Frame, focused: bool) -> bool {
-        let Some(drawn) = self.panes.get(&id).filter(|d| d.rect == rect) else {
-            return false;
-        };
-        frame.render_widget(drawn.block.clone(), rect);
+    /// Keeps what was just drawn of pane `id` at `rect`.
+    fn keep(&mut self, id: PaneId, rect: Rect, frame: &mut Frame, drawn: Drawn) {
         let inner = layout::inner(rect).intersection(frame.area());
         let buf = frame.buffer_mut();
-        let mut cells = drawn.cells.iter();
+        // The last drawing's cells are overwritten in place.
+        let mut cells = self.panes.remove(&id).map(|d| d.cells).unwrap_or_default();
+        cells.clear();
+        cells.reserve(usize::from(inner.width) * usize::from(inner.height));
+        for y in inner.top()..inner.bottom() {
+            for x in inner.left()..inner.right() {
+                cells.push(buf[(x, y)].clone());
+            }
+        }
+        self.panes.insert(id, Drawn { cells, ..drawn });
+    }
+}
+
+impl Drawn {
+    /// Puts the kept cells back at `rect`, and the cursor if it showed.
+    fn paste(&self, rect: Rect, frame: &mut Frame) {
+        let inner = layout::inner(rect).intersection(frame.area());
+        let buf = frame.buffer_mut();
+        let mut cells = self.cells.iter();
         for y in inner.top()..inner.bottom() {
             for x in inner.left()..inner.right() {
                 if let Some(cell) = cells.next() {
@@ -80,38 +104,11 @@ impl FrameCache {
                 }
             }
         }
-        if focused && let Some(at) = drawn.cursor {
+        if self.show_cursor
+            && let Some(at) = self.cursor
+        {
             frame.set_cursor_position(at);
         }
-        true
-    }
-
-    /// Keeps what was just drawn of pane `id` at `rect`.
-    fn keep(
-        &mut self,
-        id: PaneId,
-        rect: Rect,
-        block: PaneBorder,
-        frame: &mut Frame,
-        cursor: Option<(u16, u16)>,
-    ) {
-        let inner = layout::inner(rect).intersection(frame.area());
-        let buf = frame.buffer_mut();
-        let mut cells = Vec::with_capacity(usize::from(inner.width) * usize::from(inner.height));
-        for y in inner.top()..inner.bottom() {
-            for x in inner.left()..inner.right() {
-                cells.push(buf[(x, y)].clone());
-            }
-        }
-        self.panes.insert(
-            id,
-            Drawn {
-                rect,
-                block,
-                cells,
-                cursor,
-            },
-        );
     }
 }
 
@@ -132,6 +129,20 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
     for (index, (pane, rect)) in app.panes.iter().zip(app.pane_rects()).enumerate() {
         let Some(rect) = rect else { continue };
         let focused = index == app.focus;
+        let show_cursor = focused && !app.show_help && app.prompt.is_none();
+        let border = |title: Option<&str>, scroll: Option<String>| {
+            pane_block(pane, title, scroll, index, focused, now, rect.width)
+        };
+        if pane.scroll.is_none()
+            && let Some(drawn) = cache.at(pane.id, rect).filter(|d| {
+                d.generation == pane.published.generation() && d.show_cursor == show_cursor
+            })
+        {
+            // Unchanged since it was drawn.
+            frame.render_widget(border(drawn.title.as_deref(), None), rect);
+            drawn.paste(rect, frame);
+            continue;
+        }
         // One hold of the lock per pane and frame, and only if it is free:
         // a parser busy with a flood leaves a copy of its screen instead.
         let screen = match pane.screen.try_lock() {
@@ -141,33 +152,36 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
             }
             None if pane.scroll.is_none() => {
                 pane.published.want_copy();
-                let show_cursor = focused && !app.show_help && app.prompt.is_none();
                 let copy = pane.published.take_copy().or_else(|| {
                     // Nothing to draw it from: the copy comes as soon as
                     // the parser's batch is done, normally well within this.
-                    (!cache.has(pane.id, rect)).then(|| pane.published.wait_copy(COPY_WAIT))?
+                    cache
+                        .at(pane.id, rect)
+                        .is_none()
+                        .then(|| pane.published.wait_copy(COPY_WAIT))?
                 });
-                match copy {
-                    Some(copy) => {
-                        let block = pane_block(
-                            pane,
-                            copy.title.as_deref(),
-                            None,
-                            index,
-                            focused,
-                            now,
-                            rect.width,
-                        );
-                        frame.render_widget(block.clone(), rect);
+                match (copy, cache.at(pane.id, rect)) {
+                    (Some(copy), _) => {
+                        frame.render_widget(border(copy.title.as_deref(), None), rect);
                         let cursor = draw_vt(frame, layout::inner(rect), &copy.vt, show_cursor);
-                        cache.keep(pane.id, rect, block, frame, cursor);
+                        let drawn = Drawn {
+                            rect,
+                            generation: copy.generation,
+                            show_cursor,
+                            title: copy.title,
+                            cells: Vec::new(),
+                            cursor,
+                        };
+                        cache.keep(pane.id, rect, frame, drawn);
                     }
-                    None if cache.redraw(pane.id, rect, frame, focused) => {}
-                    None => {
+                    (None, Some(drawn)) => {
+                        frame.render_widget(border(drawn.title.as_deref(), None), rect);
+                        drawn.paste(rect, frame);
+                    }
+                    (None, None) => {
                         // Still no copy (its parser was preempted): the
                         // border now, the screen once the copy arrives.
-                        let block = pane_block(pane, None, None, index, focused, now, rect.width);
-                        frame.render_widget(block, rect);
+                        frame.render_widget(border(None, None), rect);
                     }
                 }
                 continue;
@@ -175,18 +189,8 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
             // Scroll mode reads the history as well as the screen.
             None => pane.screen(),
         };
-        let keep = pane.scroll.is_none() && cache.panes.contains_key(&pane.id);
-        let block = pane_block(
-            pane,
-            screen.title(),
-            scroll_label(pane, &screen),
-            index,
-            focused,
-            now,
-            rect.width,
-        );
+        frame.render_widget(border(screen.title(), scroll_label(pane, &screen)), rect);
         let inner = layout::inner(rect);
-        frame.render_widget(block.clone(), rect);
         if let Some(scroll) = &pane.scroll {
             let lines = Lines::new(screen.history(), screen.vt());
             draw_view(frame.buffer_mut(), inner, &lines, screen.vt(), scroll);
@@ -203,16 +207,18 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
             }
             continue;
         }
-        let cursor = draw_vt(
-            frame,
-            inner,
-            screen.vt(),
-            focused && !app.show_help && app.prompt.is_none(),
-        );
+        let cursor = draw_vt(frame, inner, screen.vt(), show_cursor);
+        let drawn = Drawn {
+            rect,
+            // Read under the lock: exactly the screen just drawn.
+            generation: pane.published.generation(),
+            show_cursor,
+            title: screen.title().map(str::to_string),
+            cells: Vec::new(),
+            cursor,
+        };
         drop(screen);
-        if keep {
-            cache.keep(pane.id, rect, block, frame, cursor);
-        }
+        cache.keep(pane.id, rect, frame, drawn);
     }
     let status = Rect::new(area.x, area.bottom() - 1, area.width, 1);
     match &app.prompt {
