@@ -59,6 +59,12 @@ struct Drawn {
     cursor: Option<(u16, u16)>,
 }
 
+/// Where row `y` of `area` (inside `buf`) lies in `buf.content`.
+fn row_of(buf: &ratatui::buffer::Buffer, area: Rect, y: u16) -> std::ops::Range<usize> {
+    let start = buf.index_of(area.x, y);
+    start..start + usize::from(area.width)
+}
+
 /// How long a frame waits for a busy pane's copy when it has nothing else
 /// to draw the pane from.
 const COPY_WAIT: Duration = Duration::from_millis(2);
@@ -82,10 +88,8 @@ impl FrameCache {
         let mut cells = self.panes.remove(&id).map(|d| d.cells).unwrap_or_default();
         cells.clear();
         cells.reserve(usize::from(inner.width) * usize::from(inner.height));
-        for y in inner.top()..inner.bottom() {
-            for x in inner.left()..inner.right() {
-                cells.push(buf[(x, y)].clone());
-            }
+        for y in (inner.top()..inner.bottom()).filter(|_| !inner.is_empty()) {
+            cells.extend_from_slice(&buf.content[row_of(buf, inner, y)]);
         }
         self.panes.insert(id, Drawn { cells, ..drawn });
     }
@@ -96,13 +100,11 @@ impl Drawn {
     fn paste(&self, rect: Rect, frame: &mut Frame) {
         let inner = layout::inner(rect).intersection(frame.area());
         let buf = frame.buffer_mut();
-        let mut cells = self.cells.iter();
-        for y in inner.top()..inner.bottom() {
-            for x in inner.left()..inner.right() {
-                if let Some(cell) = cells.next() {
-                    buf[(x, y)].clone_from(cell);
-                }
-            }
+        let width = usize::from(inner.width).max(1);
+        let rows = (inner.top()..inner.bottom()).filter(|_| !inner.is_empty());
+        for (y, kept) in rows.zip(self.cells.chunks_exact(width)) {
+            let row = row_of(buf, inner, y);
+            buf.content[row].clone_from_slice(kept);
         }
         if self.show_cursor
             && let Some(at) = self.cursor
