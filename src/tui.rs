@@ -17,8 +17,9 @@ use crossterm::event::{
 };
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
 use nix::sys::signal::Signal;
-use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::sleep_until;
 
@@ -66,6 +67,7 @@ impl Drop for TerminalGuard {
 /// bracketed-paste reporting. The guard undoes it even if a later step fails.
 fn enter_terminal(
     events: &UnboundedSender<Event>,
+    size: Size,
 ) -> Result<(TerminalGuard, Terminal<Backend>, Watch)> {
     install_panic_hook();
     crossterm::terminal::enable_raw_mode().context("switching the terminal to raw mode")?;
@@ -78,8 +80,19 @@ fn enter_terminal(
         EnableBracketedPaste
     )
     .context("setting the terminal up")?;
-    let terminal = Terminal::new(CrosstermBackend::new(out)).context("starting the renderer")?;
+    // A fixed viewport, resized when opmux learns of a new size: a full-screen
+    // one asks the terminal its size before every frame, opening /dev/tty.
+    let options = TerminalOptions {
+        viewport: Viewport::Fixed(viewport(size)),
+    };
+    let terminal = Terminal::with_options(CrosstermBackend::new(out), options)
+        .context("starting the renderer")?;
     Ok((guard, terminal, watch))
+}
+
+/// The whole terminal of `size`.
+fn viewport(size: Size) -> Rect {
+    Rect::new(0, 0, size.cols, size.rows)
 }
 
 /// How long restoring the terminal may take: a terminal that stopped reading
@@ -155,7 +168,8 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     let (cols, rows) = crossterm::terminal::size().context("reading the terminal size")?;
     let (events, mut inbox) = unbounded_channel();
     let mut app = App::from_settings(settings, Size::new(rows, cols));
-    let (guard, mut terminal, output) = enter_terminal(&events)?;
+    let (guard, mut terminal, output) = enter_terminal(&events, app.size)?;
+    let mut drawn_size = app.size;
     let mut notices = Vec::new();
     if let Err(e) = subreaper {
         notices.push(format!(
@@ -203,8 +217,18 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                 for pane in &app.panes {
                     pane.dirty.store(false, Ordering::Release);
                 }
-                if terminal
-                    .draw(|frame| ui::render_cached(frame, &app, now, &mut frame_cache))
+                let resized = if drawn_size == app.size {
+                    Ok(())
+                } else {
+                    drawn_size = app.size;
+                    terminal.resize(viewport(app.size))
+                };
+                if resized
+                    .and_then(|()| {
+                        terminal
+                            .draw(|frame| ui::render_cached(frame, &app, now, &mut frame_cache))
+                            .map(drop)
+                    })
                     .is_err()
                 {
                     // The terminal is gone; stop drawing and shut down.

@@ -88,9 +88,16 @@ fn a_resize_reaches_the_child() {
     opmux.wait_text("21 78");
     opmux.resize(30, 100);
     opmux.wait_text("27 98");
+    // The frame follows too: the focused pane's corner sits above the
+    // status line, in the last column.
+    let corner_at = |row: u16, col: u16| {
+        move |s: &vt100::Screen| s.cell(row, col).is_some_and(|c| c.contents() == "┛")
+    };
+    opmux.wait_for("the frame drawn at 30x100", corner_at(28, 99));
     opmux.resize(1, 1);
     opmux.resize(12, 40);
     opmux.wait_text("9 38");
+    opmux.wait_for("the frame drawn at 12x40", corner_at(10, 39));
 }
 
 #[test]
