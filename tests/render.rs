@@ -1039,6 +1039,16 @@ fn drawings_kept_between_frames_follow_every_change() {
         "{second}"
     );
     assert_eq!(terminal.get_cursor_position().unwrap(), Position::new(3, 2));
+    // The same text in another colour is a change too; untouched rows stay.
+    output(&app, 0, b"\x1b[2;1H\x1b[31mcd\x1b[m");
+    frame(&app, &mut terminal, &mut cache);
+    assert_eq!(cell(&terminal, 1, 2).fg, Color::Red);
+    assert_eq!(cell(&terminal, 1, 1).symbol(), "a");
+    // A wide character over two narrow ones.
+    output(&app, 0, "\x1b[1;1H世".as_bytes());
+    let wide = frame(&app, &mut terminal, &mut cache);
+    assert!(wide.contains("世"), "{wide}");
+    assert_eq!(cell(&terminal, 1, 2).fg, Color::Red);
     // Focus moves: the cursor goes with it though neither screen changed.
     prefix(&mut app, 'o');
     frame(&app, &mut terminal, &mut cache);
