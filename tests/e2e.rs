@@ -100,6 +100,50 @@ fn a_resize_reaches_the_child() {
     opmux.wait_for("the frame drawn at 12x40", corner_at(10, 39));
 }
 
+/// The nice value of each of `pid`'s threads whose name starts with
+/// `prefix`, from /proc.
+fn thread_nices(pid: nix::unistd::Pid, prefix: &str) -> Vec<i64> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
+        })
+        .filter_map(|task| nice_in(&std::fs::read_to_string(task.path().join("stat")).ok()?))
+        .collect()
+}
+
+/// The nice field of a /proc stat line: the 19th, counted after the name.
+fn nice_in(stat: &str) -> Option<i64> {
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(16)?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_flooding_panes_threads_yield_to_the_rest() {
+    let opmux = Opmux::start(&["seq 1 30000; exec sleep 60", "exec sleep 60"], 24, 80);
+    opmux.wait_text("30000");
+    let own = nice_in(&std::fs::read_to_string(format!("/proc/{}/stat", opmux.pid)).unwrap());
+    // 30000 lines are 170 KiB: the first pane's reader and parser are at
+    // the lowest priority, the quiet pane's at opmux's own.
+    common::eventually("the flood's threads at nice 19", || {
+        let flood = thread_nices(opmux.pid, "pane1-");
+        flood.len() == 3 && flood.iter().filter(|&&n| n == 19).count() == 2
+    });
+    let quiet = thread_nices(opmux.pid, "pane2-");
+    assert_eq!(quiet.len(), 3, "pane 2's reader, parser and writer");
+    assert!(
+        quiet.iter().all(|&n| Some(n) == own),
+        "{quiet:?} against {own:?}"
+    );
+}
+
 #[test]
 fn terminal_queries_are_answered() {
     let opmux = Opmux::start(
