@@ -3,9 +3,9 @@
 //!
 //! A parser busy with a flood holds its pane's lock nearly all the time, and
 //! the scheduler can preempt it there. With many panes flooding a 2-core
-//! machine, a preempted parser (it runs at a lower priority) may wait a
-//! hundred milliseconds for the CPU, and anything waiting for its lock waits
-//! as long. The main thread therefore never waits for a parser on its hot
+//! machine, a preempted parser (a flood's runs at the lowest priority) may
+//! wait a hundred milliseconds for the CPU, and anything waiting for its lock
+//! waits as long. The main thread therefore never waits for a parser on its hot
 //! paths:
 //!
 //! - the input modes a key, a paste or a mouse event is encoded for are

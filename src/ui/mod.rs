@@ -133,7 +133,7 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
         let focused = index == app.focus;
         let show_cursor = focused && !app.show_help && app.prompt.is_none();
         let border = |title: Option<&str>, scroll: Option<String>| {
-            pane_block(pane, title, scroll, index, focused, now, rect.width)
+            pane_border(pane, title, scroll, index, focused, now, rect.width)
         };
         if pane.scroll.is_none()
             && let Some(drawn) = cache.at(pane.id, rect).filter(|d| {
@@ -429,7 +429,7 @@ fn scroll_label(pane: &Pane, screen: &Screen) -> Option<String> {
 
 /// The border of `pane`: its number, its name (or the program's `title`),
 /// the scroll position if any, its state and its error.
-fn pane_block(
+fn pane_border(
     pane: &Pane,
     title: Option<&str>,
     scroll_label: Option<String>,
