@@ -170,11 +170,10 @@ impl Published {
         self.copy.try_lock()?.take()
     }
 
-    /// Waits up to `limit` for a copy, looking every tenth of a millisecond;
-    /// for a caller with nothing else to draw.
-    pub fn wait_copy(&self, limit: std::time::Duration) -> Option<Box<ScreenCopy>> {
+    /// Waits until `deadline` for a copy, looking every tenth of a
+    /// millisecond; for a caller with nothing else to draw.
+    pub fn wait_copy(&self, deadline: std::time::Instant) -> Option<Box<ScreenCopy>> {
         let step = std::time::Duration::from_micros(100);
-        let deadline = std::time::Instant::now() + limit;
         loop {
             if let Some(copy) = self.take_copy() {
                 return Some(copy);

@@ -17,13 +17,12 @@ use crate::app::{App, Asking, PromptState};
 use crate::clean_text;
 use crate::keys::{KEY_HELP, PROMPT_HELP, SCROLL_HELP};
 use crate::layout;
-use crate::pane::screen::Screen;
 use crate::pane::{Pane, PaneState};
 use crate::process::ExitStatus;
 
 pub use pane::{draw_screen, draw_view};
 
-use crate::scroll::Lines;
+use crate::scroll::{Lines, Scroll};
 
 const FOCUS: Color = Color::Cyan;
 const MUTED: Color = Color::DarkGray;
@@ -49,11 +48,10 @@ pub struct FrameCache {
 }
 
 /// A pane as it was last drawn: the screen generation and program title it
-/// showed, its screen's cells, and where its cursor was.
+/// showed, its screen's cells, and where its program shows the cursor.
 struct Drawn {
     rect: Rect,
     generation: u64,
-    show_cursor: bool,
     title: Option<String>,
     cells: Vec<ratatui::buffer::Cell>,
     cursor: Option<(u16, u16)>,
@@ -65,8 +63,8 @@ fn row_of(buf: &ratatui::buffer::Buffer, area: Rect, y: u16) -> std::ops::Range<
     start..start + usize::from(area.width)
 }
 
-/// How long a frame waits for a busy pane's copy when it has nothing else
-/// to draw the pane from.
+/// How long a frame waits, for all its busy panes together, for copies of
+/// panes it has nothing else to draw from.
 const COPY_WAIT: Duration = Duration::from_millis(2);
 
 impl FrameCache {
@@ -96,8 +94,8 @@ impl FrameCache {
 }
 
 impl Drawn {
-    /// Puts the kept cells back at `rect`, and the cursor if it showed.
-    fn paste(&self, rect: Rect, frame: &mut Frame) {
+    /// Puts the kept cells back at `rect`, and the cursor if `show_cursor`.
+    fn paste(&self, rect: Rect, frame: &mut Frame, show_cursor: bool) {
         let inner = layout::inner(rect).intersection(frame.area());
         let buf = frame.buffer_mut();
         let width = usize::from(inner.width).max(1);
@@ -106,9 +104,7 @@ impl Drawn {
             let row = row_of(buf, inner, y);
             buf.content[row].clone_from_slice(kept);
         }
-        if self.show_cursor
-            && let Some(at) = self.cursor
-        {
+        if show_cursor && let Some(at) = self.cursor {
             frame.set_cursor_position(at);
         }
     }
@@ -128,6 +124,7 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
     if area.area() == 0 {
         return;
     }
+    let mut copy_deadline = None;
     for (index, (pane, rect)) in app.panes.iter().zip(app.pane_rects()).enumerate() {
         let Some(rect) = rect else { continue };
         let focused = index == app.focus;
@@ -136,13 +133,13 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
             pane_border(pane, title, scroll, index, focused, now, rect.width)
         };
         if pane.scroll.is_none()
-            && let Some(drawn) = cache.at(pane.id, rect).filter(|d| {
-                d.generation == pane.published.generation() && d.show_cursor == show_cursor
-            })
+            && let Some(drawn) = cache
+                .at(pane.id, rect)
+                .filter(|d| d.generation == pane.published.generation())
         {
             // Unchanged since it was drawn.
             frame.render_widget(border(drawn.title.as_deref(), None), rect);
-            drawn.paste(rect, frame);
+            drawn.paste(rect, frame, show_cursor);
             continue;
         }
         // One hold of the lock per pane and frame, and only if it is free:
@@ -157,10 +154,11 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
                 let copy = pane.published.take_copy().or_else(|| {
                     // Nothing to draw it from: the copy comes as soon as
                     // the parser's batch is done, normally well within this.
-                    cache
-                        .at(pane.id, rect)
-                        .is_none()
-                        .then(|| pane.published.wait_copy(COPY_WAIT))?
+                    cache.at(pane.id, rect).is_none().then(|| {
+                        let deadline =
+                            copy_deadline.get_or_insert_with(|| Instant::now() + COPY_WAIT);
+                        pane.published.wait_copy(*deadline)
+                    })?
                 });
                 match (copy, cache.at(pane.id, rect)) {
                     (Some(copy), _) => {
@@ -169,7 +167,6 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
                         let drawn = Drawn {
                             rect,
                             generation: copy.generation,
-                            show_cursor,
                             title: copy.title,
                             cells: Vec::new(),
                             cursor,
@@ -178,7 +175,7 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
                     }
                     (None, Some(drawn)) => {
                         frame.render_widget(border(drawn.title.as_deref(), None), rect);
-                        drawn.paste(rect, frame);
+                        drawn.paste(rect, frame, show_cursor);
                     }
                     (None, None) => {
                         // Still no copy (its parser was preempted): the
@@ -191,30 +188,28 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
             // Scroll mode reads the history as well as the screen.
             None => pane.screen(),
         };
-        frame.render_widget(border(screen.title(), scroll_label(pane, &screen)), rect);
         let inner = layout::inner(rect);
         if let Some(scroll) = &pane.scroll {
             let lines = Lines::new(screen.history(), screen.vt());
+            frame.render_widget(
+                border(screen.title(), Some(scroll_label(scroll, &lines))),
+                rect,
+            );
             draw_view(frame.buffer_mut(), inner, &lines, screen.vt(), scroll);
             let top = lines.clamp(scroll.top).min(lines.live_top());
             let row = lines.distance(top, lines.clamp(scroll.cursor.at));
-            if focused
-                && !app.show_help
-                && app.prompt.is_none()
-                && row < usize::from(inner.height)
-                && inner.width > 0
-            {
+            if show_cursor && row < usize::from(inner.height) && inner.width > 0 {
                 let col = scroll.cursor.col.min(usize::from(inner.width) - 1) as u16;
                 frame.set_cursor_position((inner.x + col, inner.y + row as u16));
             }
             continue;
         }
+        frame.render_widget(border(screen.title(), None), rect);
         let cursor = draw_vt(frame, inner, screen.vt(), show_cursor);
         let drawn = Drawn {
             rect,
             // Read under the lock: exactly the screen just drawn.
             generation: pane.published.generation(),
-            show_cursor,
             title: screen.title().map(str::to_string),
             cells: Vec::new(),
             cursor,
@@ -394,37 +389,35 @@ pub fn truncate(text: &str, max: usize) -> String {
     out
 }
 
-/// Draws `vt` into `inner`, and its cursor if `cursor` and the program
-/// shows one; returns where the cursor went.
-fn draw_vt(frame: &mut Frame, inner: Rect, vt: &vt100::Screen, cursor: bool) -> Option<(u16, u16)> {
+/// Draws `vt` into `inner`, and its cursor if `show_cursor`; returns where
+/// the program shows its cursor, if it does and that is inside `inner`.
+fn draw_vt(
+    frame: &mut Frame,
+    inner: Rect,
+    vt: &vt100::Screen,
+    show_cursor: bool,
+) -> Option<(u16, u16)> {
     draw_screen(frame.buffer_mut(), inner, vt);
-    if !cursor || vt.hide_cursor() {
-        return None;
-    }
     // While a wrap is pending vt100 puts the column one past the edge;
     // terminals show the cursor on the last column then.
     let (row, col) = vt.cursor_position();
-    if row >= inner.height || inner.width == 0 {
+    if vt.hide_cursor() || row >= inner.height || inner.width == 0 {
         return None;
     }
     let at = (inner.x + col.min(inner.width - 1), inner.y + row);
-    frame.set_cursor_position(at);
+    if show_cursor {
+        frame.set_cursor_position(at);
+    }
     Some(at)
 }
 
 /// Where scroll mode is, for the title of `pane`: `[scroll N/M]` and a note.
-fn scroll_label(pane: &Pane, screen: &Screen) -> Option<String> {
-    let scroll = pane.scroll.as_ref()?;
-    let lines = Lines::new(screen.history(), screen.vt());
-    let mut label = format!(
-        "[scroll {}/{}]",
-        scroll.offset(&lines),
-        lines.history_rows()
-    );
+fn scroll_label(scroll: &Scroll, lines: &Lines) -> String {
+    let mut label = format!("[scroll {}/{}]", scroll.offset(lines), lines.history_rows());
     if let Some(note) = &scroll.note {
         label.push_str(&format!(" {note}"));
     }
-    Some(label)
+    label
 }
 
 /// The border of `pane`: its number, its name (or the program's `title`),
@@ -499,7 +492,6 @@ fn pane_border(
 /// title on its top edge. Drawn on the edge cells alone: ratatui's `Block`
 /// also restyles every cell inside, which took a sixth of a frame's time
 /// for cells the pane's screen overwrites anyway.
-#[derive(Clone)]
 struct PaneBorder {
     focused: bool,
     title: Line<'static>,
