@@ -6,9 +6,18 @@ mod common;
 use common::{Opmux, alive, marker, sleepers};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::termios::LocalFlags;
+use opmux::process::proc;
 
-/// Checks the terminal was handed back as opmux found it.
+/// Checks the terminal was handed back as opmux found it. opmux may have
+/// exited before the harness has read its last bytes, so the screen's modes
+/// are waited for before they are checked.
 fn assert_terminal_restored(opmux: &Opmux) {
+    opmux.wait_for("the terminal's modes restored", |s| {
+        !s.alternate_screen()
+            && !s.hide_cursor()
+            && s.mouse_protocol_mode() == vt100::MouseProtocolMode::None
+            && !s.bracketed_paste()
+    });
     opmux.with_screen(|s| {
         assert!(!s.alternate_screen(), "still on the alternate screen");
         assert!(!s.hide_cursor(), "cursor still hidden");
@@ -111,25 +120,18 @@ fn thread_nices(pid: nix::unistd::Pid, prefix: &str) -> Vec<i64> {
         .filter(|task| {
             std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
         })
-        .filter_map(|task| nice_in(&std::fs::read_to_string(task.path().join("stat")).ok()?))
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            Some(proc::parse_stat(&stat)?.nice)
+        })
         .collect()
-}
-
-/// The nice field of a /proc stat line: the 19th, counted after the name.
-fn nice_in(stat: &str) -> Option<i64> {
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(16)?
-        .parse()
-        .ok()
 }
 
 #[test]
 fn a_flooding_panes_threads_yield_to_the_rest() {
     let opmux = Opmux::start(&["seq 1 30000; exec sleep 60", "exec sleep 60"], 24, 80);
     opmux.wait_text("30000");
-    let own = nice_in(&std::fs::read_to_string(format!("/proc/{}/stat", opmux.pid)).unwrap());
+    let own = proc::stat(opmux.pid).map(|p| p.nice);
     // 30000 lines are 170 KiB: the first pane's reader and parser are at
     // the lowest priority, the quiet pane's at opmux's own.
     common::eventually("the flood's threads at nice 19", || {

@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use nix::unistd::Pid;
 
-/// The fields of `/proc/PID/stat` that lifecycle decisions need.
+/// The fields of `/proc/PID/stat` that lifecycle decisions, and the tests and
+/// benchmarks that watch opmux, need.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessInfo {
     pub pid: Pid,
@@ -17,6 +18,11 @@ pub struct ProcessInfo {
     /// Clock ticks after boot at which the process started; with the pid, it
     /// names one process even when the pid is later reused.
     pub start_time: u64,
+    /// CPU time in user and in kernel mode, in clock ticks.
+    pub utime: u64,
+    pub stime: u64,
+    /// The nice value.
+    pub nice: i64,
 }
 
 #[derive(Debug, Default)]
@@ -144,8 +150,12 @@ pub fn parse_stat(text: &str) -> Option<ProcessInfo> {
     let ppid: i32 = rest.next()?.parse().ok()?;
     let pgrp: i32 = rest.next()?.parse().ok()?;
     let session: i32 = rest.next()?.parse().ok()?;
-    // Fields 7 to 21 lie between the session and the start time.
-    let start_time: u64 = rest.nth(15)?.parse().ok()?;
+    // Fields 7 to 13 lie between the session and utime (14), stime (15);
+    // 16 to 18 before nice (19); 20 and 21 before the start time (22).
+    let utime: u64 = rest.nth(7)?.parse().ok()?;
+    let stime: u64 = rest.next()?.parse().ok()?;
+    let nice: i64 = rest.nth(3)?.parse().ok()?;
+    let start_time: u64 = rest.nth(2)?.parse().ok()?;
     Some(ProcessInfo {
         pid: Pid::from_raw(pid),
         state,
@@ -153,6 +163,9 @@ pub fn parse_stat(text: &str) -> Option<ProcessInfo> {
         pgrp: Pid::from_raw(pgrp),
         session: Pid::from_raw(session),
         start_time,
+        utime,
+        stime,
+        nice,
     })
 }
 
@@ -174,6 +187,7 @@ mod tests {
         assert_eq!(info.ppid, Pid::from_raw(1));
         assert_eq!(info.session, Pid::from_raw(4242));
         assert_eq!(info.start_time, 987654);
+        assert_eq!((info.utime, info.stime, info.nice), (1, 2, 0));
     }
 
     #[test]
@@ -195,6 +209,9 @@ mod tests {
                     pgrp: Pid::from_raw(pid),
                     session: Pid::from_raw(pid),
                     start_time: 0,
+                    utime: 0,
+                    stime: 0,
+                    nice: 0,
                 },
             );
         }
