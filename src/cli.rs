@@ -100,7 +100,10 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
     if !secs.is_finite() || !(0.0..=crate::config::MAX_STOP_TIMEOUT_SECS).contains(&secs) {
-        return Err(format!("`{text}` must be between 0 and 86400 seconds"));
+        return Err(format!(
+            "`{text}` must be between 0 and {} seconds",
+            crate::config::MAX_STOP_TIMEOUT_SECS
+        ));
     }
     Ok(Duration::from_secs_f64(secs))
 }

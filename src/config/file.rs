@@ -206,7 +206,10 @@ fn seconds(source: &Source<'_>, value: &Spanned<f64>) -> Result<Duration> {
         return source.error(
             value.span().start,
             "stop_timeout",
-            format_args!("{secs} is not between 0 and 86400 seconds"),
+            format_args!(
+                "{secs} is not between 0 and {} seconds",
+                super::MAX_STOP_TIMEOUT_SECS
+            ),
         );
     }
     Ok(Duration::from_secs_f64(secs))
