@@ -244,6 +244,17 @@ impl Session {
         }
     }
 
+    /// Types key number `i` and adds its echo time in milliseconds to
+    /// `times`, then waits a typist's pace, so each key meets an idle frame
+    /// clock. Two keys no pane prints otherwise alternate, so each echo is new.
+    fn type_key(&mut self, i: usize, times: &mut Vec<f64>) {
+        let key = if i.is_multiple_of(2) { b'#' } else { b'@' };
+        if let Some(t) = self.echo(key) {
+            times.push(t.as_secs_f64() * 1e3);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
     fn stop(mut self, contender: &Contender) {
         (contender.stop)(&self.tag, &mut self.child);
         let _ = self.child.wait();
@@ -257,15 +268,8 @@ fn cpu_seconds(pids: &[u32]) -> f64 {
     // SAFETY: sysconf only reads a constant of the system.
     let ticks = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) }.max(1) as f64;
     pids.iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .filter_map(|stat| {
-            // The fields after the parenthesised name, which may hold spaces.
-            let rest = stat.rsplit_once(')')?.1;
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let utime: f64 = fields.get(11)?.parse().ok()?;
-            let stime: f64 = fields.get(12)?.parse().ok()?;
-            Some((utime + stime) / ticks)
-        })
+        .filter_map(|&pid| opmux::process::proc::stat(nix::unistd::Pid::from_raw(pid as i32)))
+        .map(|p| (p.utime + p.stime) as f64 / ticks)
         .sum()
 }
 
@@ -338,13 +342,7 @@ fn echo(contender: &Contender, other: &str) -> Option<Vec<f64>> {
     std::thread::sleep(Duration::from_millis(300));
     let mut times = Vec::with_capacity(KEYS);
     for i in 0..KEYS {
-        // Two keys no pane prints otherwise, alternating, so each echo is new.
-        let key = if i.is_multiple_of(2) { b'#' } else { b'@' };
-        if let Some(t) = session.echo(key) {
-            times.push(t.as_secs_f64() * 1e3);
-        }
-        // A typist's pace, so each key meets an idle frame clock.
-        std::thread::sleep(Duration::from_millis(20));
+        session.type_key(i, &mut times);
     }
     session.stop(contender);
     Some(times)
@@ -424,12 +422,8 @@ fn many_panes(contender: &Contender, scratch: &Path) -> Option<(f64, Vec<f64>)> 
     let mut times = Vec::new();
     let mut i = 0usize;
     while !all_done() && Instant::now() < deadline {
-        let key = if i.is_multiple_of(2) { b'#' } else { b'@' };
+        session.type_key(i, &mut times);
         i += 1;
-        if let Some(t) = session.echo(key) {
-            times.push(t.as_secs_f64() * 1e3);
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
     let took = start.elapsed().as_secs_f64();
     let finished = all_done();
@@ -547,118 +541,111 @@ fn main() {
         .collect();
     let wanted = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
 
-    let mut floods = Vec::new();
-    let mut flood_cpu = Vec::new();
-    for c in contenders.iter().filter(|_| wanted("flood")) {
-        let runs: Vec<(f64, f64)> = (0..FLOOD_RUNS)
-            .filter_map(|run| flood(c, &scratch, run))
-            .collect();
-        if runs.is_empty() {
-            println!("  {} failed to run the flood", c.name);
-            continue;
-        }
-        let times: Vec<f64> = runs.iter().map(|r| r.0).collect();
-        let cpu: Vec<f64> = runs.iter().map(|r| r.1).collect();
-        floods.push((c.name, percentile(&times, 0.5)));
-        flood_cpu.push((c.name, percentile(&cpu, 0.5)));
-    }
     if wanted("flood") {
+        let mut floods = Vec::new();
+        let mut flood_cpu = Vec::new();
+        for c in &contenders {
+            let runs: Vec<(f64, f64)> = (0..FLOOD_RUNS)
+                .filter_map(|run| flood(c, &scratch, run))
+                .collect();
+            if runs.is_empty() {
+                println!("  {} failed to run the flood", c.name);
+                continue;
+            }
+            let times: Vec<f64> = runs.iter().map(|r| r.0).collect();
+            let cpu: Vec<f64> = runs.iter().map(|r| r.1).collect();
+            floods.push((c.name, percentile(&times, 0.5)));
+            flood_cpu.push((c.name, percentile(&cpu, 0.5)));
+        }
         report(&format!("flood seq 1 {LINES}, median"), "s ", &floods);
         report("CPU for the flood, median", "s ", &flood_cpu);
-        let floor = Contender {
-            name: "bare",
-            start: bare,
-            stop: stop_bare,
-            quit: |_| {},
-        };
-        let runs: Vec<f64> = (0..FLOOD_RUNS)
-            .filter_map(|run| flood(&floor, &scratch, run))
-            .map(|(secs, _)| secs)
-            .collect();
-        if let Some(&(_, ours)) = floods.iter().find(|(name, _)| *name == "opmux")
-            && !runs.is_empty()
-        {
-            let floor = percentile(&runs, 0.5);
-            println!(
-                "  {:<28}  bare PTY {floor:>5.2} s    opmux/floor = {:.2}",
-                "flood floor, no multiplexer",
-                ours / floor
-            );
-        }
-    }
-
-    let idle = ["exec sleep 1000"; 4];
-    let chatty = ["while :; do echo tick; sleep 0.2; done"; 2];
-    for (label, panes) in [
-        ("idle, 4 panes, 10 s", &idle[..]),
-        ("chatty, 2 panes, 10 s", &chatty[..]),
-    ]
-    .into_iter()
-    .filter(|_| wanted("cpu"))
-    {
-        let mut cpu = Vec::new();
-        for c in &contenders {
-            match cpu_over(
-                c,
-                panes,
-                label.split(',').next().unwrap_or(label),
-                Duration::from_secs(10),
-            ) {
-                Some(secs) => cpu.push((c.name, secs)),
-                None => println!("  {} failed to run {label}", c.name),
+        // The floor is worth its three floods only beside opmux's figure.
+        if let Some(&(_, ours)) = floods.iter().find(|(name, _)| *name == "opmux") {
+            let floor = Contender {
+                name: "bare",
+                start: bare,
+                stop: stop_bare,
+                quit: |_| {},
+            };
+            let runs: Vec<f64> = (0..FLOOD_RUNS)
+                .filter_map(|run| flood(&floor, &scratch, run))
+                .map(|(secs, _)| secs)
+                .collect();
+            if !runs.is_empty() {
+                let floor = percentile(&runs, 0.5);
+                println!(
+                    "  {:<28}  bare PTY {floor:>5.2} s    opmux/floor = {:.2}",
+                    "flood floor, no multiplexer",
+                    ours / floor
+                );
             }
         }
-        report(&format!("CPU, {label}"), "s ", &cpu);
     }
 
-    for (label, other) in [
-        ("idle", "exec sleep 1000"),
-        ("flood in other pane", "exec yes flood"),
-    ]
-    .into_iter()
-    .filter(|_| wanted("echo"))
-    {
-        let mut medians = Vec::new();
-        let mut p90s = Vec::new();
-        for c in &contenders {
-            match echo(c, other) {
-                Some(times) if !times.is_empty() => {
-                    medians.push((c.name, percentile(&times, 0.5)));
-                    p90s.push((c.name, percentile(&times, 0.9)));
+    if wanted("cpu") {
+        let idle = ["exec sleep 1000"; 4];
+        let chatty = ["while :; do echo tick; sleep 0.2; done"; 2];
+        for (tag, label, panes) in [
+            ("idle", "idle, 4 panes, 10 s", &idle[..]),
+            ("chatty", "chatty, 2 panes, 10 s", &chatty[..]),
+        ] {
+            let mut cpu = Vec::new();
+            for c in &contenders {
+                match cpu_over(c, panes, tag, Duration::from_secs(10)) {
+                    Some(secs) => cpu.push((c.name, secs)),
+                    None => println!("  {} failed to run {label}", c.name),
                 }
-                _ => println!("  {} failed to echo ({label})", c.name),
             }
+            report(&format!("CPU, {label}"), "s ", &cpu);
         }
-        report(&format!("key echo, {label}, median"), "ms", &medians);
-        report(&format!("key echo, {label}, p90"), "ms", &p90s);
     }
 
-    for (label, lines) in [("RSS, idle pane", 0), ("RSS after seq 1 200000", 200_000)]
-        .into_iter()
-        .filter(|_| wanted("memory"))
-    {
-        let mut rss = Vec::new();
-        for c in &contenders {
-            match memory(c, &scratch, lines) {
-                Some(mib) => rss.push((c.name, mib)),
-                None => println!("  {} failed to report its memory", c.name),
+    if wanted("echo") {
+        for (label, other) in [
+            ("idle", "exec sleep 1000"),
+            ("flood in other pane", "exec yes flood"),
+        ] {
+            let mut medians = Vec::new();
+            let mut p90s = Vec::new();
+            for c in &contenders {
+                match echo(c, other) {
+                    Some(times) if !times.is_empty() => {
+                        medians.push((c.name, percentile(&times, 0.5)));
+                        p90s.push((c.name, percentile(&times, 0.9)));
+                    }
+                    _ => println!("  {} failed to echo ({label})", c.name),
+                }
             }
+            report(&format!("key echo, {label}, median"), "ms", &medians);
+            report(&format!("key echo, {label}, p90"), "ms", &p90s);
         }
-        report(label, "MiB", &rss);
     }
 
-    let mut many_total = Vec::new();
-    let mut many_p90 = Vec::new();
-    for c in contenders.iter().filter(|_| wanted("many")) {
-        match many_panes(c, &scratch) {
-            Some((took, times)) if !times.is_empty() => {
-                many_total.push((c.name, took));
-                many_p90.push((c.name, percentile(&times, 0.9)));
+    if wanted("memory") {
+        for (label, lines) in [("RSS, idle pane", 0), ("RSS after seq 1 200000", 200_000)] {
+            let mut rss = Vec::new();
+            for c in &contenders {
+                match memory(c, &scratch, lines) {
+                    Some(mib) => rss.push((c.name, mib)),
+                    None => println!("  {} failed to report its memory", c.name),
+                }
             }
-            _ => println!("  {} failed to run {MANY} flooding panes", c.name),
+            report(label, "MiB", &rss);
         }
     }
+
     if wanted("many") {
+        let mut many_total = Vec::new();
+        let mut many_p90 = Vec::new();
+        for c in &contenders {
+            match many_panes(c, &scratch) {
+                Some((took, times)) if !times.is_empty() => {
+                    many_total.push((c.name, took));
+                    many_p90.push((c.name, percentile(&times, 0.9)));
+                }
+                _ => println!("  {} failed to run {MANY} flooding panes", c.name),
+            }
+        }
         report(
             &format!("{MANY} panes x seq 1 {MANY_LINES}"),
             "s ",
@@ -667,28 +654,25 @@ fn main() {
         report("key echo beside them, p90", "ms", &many_p90);
     }
 
-    let marker = format!("{}", std::process::id());
-    let calm = format!("exec sleep 1000.{marker}");
-    let mut quits = Vec::new();
-    for c in contenders.iter().filter(|_| wanted("quit")) {
-        match quit(c, &[&calm, &calm, &calm], &marker) {
-            Some(t) => quits.push((c.name, t * 1e3)),
-            None => println!("  {} failed to quit", c.name),
-        }
-    }
     if wanted("quit") {
+        let marker = format!("{}", std::process::id());
+        let calm = format!("exec sleep 1000.{marker}");
+        let mut quits = Vec::new();
+        for c in &contenders {
+            match quit(c, &[&calm, &calm, &calm], &marker) {
+                Some(t) => quits.push((c.name, t * 1e3)),
+                None => println!("  {} failed to quit", c.name),
+            }
+        }
         report("quit, 3 panes", "ms", &quits);
-    }
-    let stubborn = format!("trap '' TERM; sleep 1000.{marker}; true");
-    if let Some(t) = wanted("quit")
-        .then(|| quit(&all[0], &[&stubborn], &marker))
-        .flatten()
-    {
-        report(
-            "quit, TERM ignored, timeout 1s",
-            "ms",
-            &[("opmux", t * 1e3)],
-        );
+        let stubborn = format!("trap '' TERM; sleep 1000.{marker}; true");
+        if let Some(t) = quit(&all[0], &[&stubborn], &marker) {
+            report(
+                "quit, TERM ignored, timeout 1s",
+                "ms",
+                &[("opmux", t * 1e3)],
+            );
+        }
     }
     let _ = std::fs::remove_dir_all(&scratch);
 }
