@@ -256,7 +256,9 @@ const LOOKAHEAD_BYTES: usize = 1024 * 1024;
 /// history.
 #[derive(Default)]
 pub struct Lookahead {
-    chunks: std::collections::VecDeque<Chunk>,
+    /// Each chunk with its [`Lookahead::counts`], so each byte is counted
+    /// once on the way in.
+    chunks: std::collections::VecDeque<(Chunk, (usize, usize))>,
     /// Bytes of queued output.
     bytes: usize,
     /// Line feeds (LF, VT, FF) in the queued output.
@@ -267,6 +269,7 @@ pub struct Lookahead {
 }
 
 impl Lookahead {
+    /// (line feeds, bytes that may start a control sequence) in `data`.
     fn counts(data: &[u8]) -> (usize, usize) {
         data.iter().fold((0, 0), |(feeds, escapes), &b| match b {
             b'\n' | 0x0b | 0x0c => (feeds + 1, escapes),
@@ -276,24 +279,25 @@ impl Lookahead {
     }
 
     fn push(&mut self, chunk: Chunk) {
+        let mut counts = (0, 0);
         if let Chunk::Data(data) = &chunk {
-            let (feeds, escapes) = Self::counts(data);
-            self.line_feeds += feeds;
-            self.escapes += escapes;
+            counts = Self::counts(data);
+            self.line_feeds += counts.0;
+            self.escapes += counts.1;
             self.bytes += data.len();
         }
-        self.chunks.push_back(chunk);
+        self.chunks.push_back((chunk, counts));
     }
 
-    fn pop(&mut self) -> Option<Chunk> {
-        let chunk = self.chunks.pop_front()?;
+    /// Takes the oldest chunk out, with its counts.
+    fn pop(&mut self) -> Option<(Chunk, (usize, usize))> {
+        let (chunk, counts) = self.chunks.pop_front()?;
         if let Chunk::Data(data) = &chunk {
-            let (feeds, escapes) = Self::counts(data);
-            self.line_feeds -= feeds;
-            self.escapes -= escapes;
+            self.line_feeds -= counts.0;
+            self.escapes -= counts.1;
             self.bytes -= data.len();
         }
-        Some(chunk)
+        Some((chunk, counts))
     }
 
     /// Takes what the pipeline already holds, up to [`LOOKAHEAD_BYTES`].
@@ -382,7 +386,9 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
     }
     let mut ahead = Lookahead::default();
     // The chunk being parsed, and how much of it is done.
-    let mut current: Option<(Vec<u8>, usize)> = None;
+    // The chunk being parsed, how much of it is done, and the counts of the
+    // rest.
+    let mut current: Option<(Vec<u8>, usize, (usize, usize))> = None;
     loop {
         if current.is_none() {
             if ahead.chunks.is_empty() {
@@ -393,8 +399,8 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
             }
             ahead.fill(&chunks);
             match ahead.pop() {
-                Some(Chunk::Data(data)) => current = Some((data, 0)),
-                Some(Chunk::End(error)) => {
+                Some((Chunk::Data(data), counts)) => current = Some((data, 0, counts)),
+                Some((Chunk::End(error), _)) => {
                     // The pane's output ended: what its log holds goes to disk now.
                     let log_error = wiring.screen.lock().flush_log();
                     let error = error.or(log_error.map(|e| format!("writing the log: {e}")));
@@ -414,14 +420,16 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
             let mut parsed = 0;
             // Parse up to a budget in one hold of the lock: the rest of this
             // chunk, then what else is already waiting.
-            while let Some((data, done)) = &mut current {
+            while let Some((data, done, rest)) = &mut current {
                 let end = (*done + PARSE_BUDGET - parsed).min(data.len());
                 if live {
                     let keeps = screen.history().capacity();
                     // What follows in this chunk counts too; and a sequence
                     // cut off at the end of what is parsed now ends later.
-                    let (feeds, mut escapes) = Lookahead::counts(&data[end..]);
                     let slice = &data[*done..end];
+                    let parsed_now = Lookahead::counts(slice);
+                    *rest = (rest.0 - parsed_now.0, rest.1 - parsed_now.1);
+                    let (feeds, mut escapes) = *rest;
                     escapes += slice[slice.len().saturating_sub(32)..]
                         .iter()
                         .filter(|&&b| b == 0x1b || b == 0xc2)
@@ -441,11 +449,13 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
                 }
                 current = None;
                 ahead.fill(&chunks);
-                if parsed >= PARSE_BUDGET || !matches!(ahead.chunks.front(), Some(Chunk::Data(_))) {
+                if parsed >= PARSE_BUDGET
+                    || !matches!(ahead.chunks.front(), Some((Chunk::Data(_), _)))
+                {
                     break;
                 }
-                if let Some(Chunk::Data(data)) = ahead.pop() {
-                    current = Some((data, 0));
+                if let Some((Chunk::Data(data), counts)) = ahead.pop() {
+                    current = Some((data, 0, counts));
                 }
             }
             let answer = screen.take_replies();
@@ -528,7 +538,7 @@ mod tests {
     fn the_counts_follow_what_is_taken_out() {
         let mut ahead = ahead(&[b"a\x1b[m\n", b"b\nc\n"]);
         assert_eq!((ahead.line_feeds, ahead.escapes, ahead.bytes), (3, 1, 9));
-        assert!(matches!(ahead.pop(), Some(Chunk::Data(_))));
+        assert!(matches!(ahead.pop(), Some((Chunk::Data(_), _))));
         assert_eq!((ahead.line_feeds, ahead.escapes, ahead.bytes), (2, 0, 4));
     }
 }
