@@ -240,6 +240,25 @@ fn cursor_for_report(screen: &vt100::Screen) -> (u16, u16) {
     (row.min(rows.get() - 1) + 1, col.min(cols.get() - 1) + 1)
 }
 
+/// How many bytes at the start of `bytes` are plain lines: printable
+/// characters, no control sequence, tab or backspace, each line ended by
+/// CR LF, as the terminal driver ends a line (a bare line feed keeps the
+/// column, which only the emulator draws right).
+fn plain_prefix(bytes: &[u8]) -> usize {
+    let mut taken = 0;
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        let Some(body) = line.strip_suffix(b"\r\n") else {
+            break;
+        };
+        // 0xc2 starts the C1 controls in UTF-8.
+        if body.iter().any(|&b| b < 0x20 || b == 0x7f || b == 0xc2) {
+            break;
+        }
+        taken += line.len();
+    }
+    taken
+}
+
 fn nonzero(n: u16) -> NonZeroU16 {
     NonZeroU16::new(n.max(1)).unwrap_or(NonZeroU16::MIN)
 }
@@ -306,10 +325,14 @@ impl Screen {
             self.parser.process(bytes);
             return;
         }
+        let plain_wanted = self.plain_lines_wanted();
         let mut rest = bytes;
         while !rest.is_empty() {
-            if self.plain_lines_wanted() && self.at_line_start() {
-                rest = self.take_plain_lines(rest);
+            // The byte scan first: checking the screen is empty reads it.
+            let plain = if plain_wanted { plain_prefix(rest) } else { 0 };
+            if plain > 0 && self.at_line_start() {
+                self.take_plain_lines(&rest[..plain]);
+                rest = &rest[plain..];
             }
             // One line through the emulator. A one-row screen scrolls a row
             // off when a line wraps as when it ends, and vt100 marks neither:
@@ -367,32 +390,14 @@ impl Screen {
             && vt.rows(0, vt.size().1.get()).all(|row| row.is_empty())
     }
 
-    /// The fast path of the prefixed-line front end. Plain text (printable
-    /// characters, no control sequence, tab or backspace, each line ended by
-    /// a line feed or CR LF) that starts on an empty line renders as exactly
-    /// its own lines: the leading run of such lines goes to the line sink
-    /// and the log as it is, without the terminal emulator. On a one-row
-    /// screen every one of those lines would only have scrolled off, and
-    /// reading each scrolled row back is most of the cost of a flood.
-    /// Returns the rest, from the first line that is not plain.
-    fn take_plain_lines<'a>(&mut self, bytes: &'a [u8]) -> &'a [u8] {
-        let mut taken = 0;
-        for line in bytes.split_inclusive(|&b| b == b'\n') {
-            // CR LF, as the terminal driver ends a line; a bare line feed
-            // keeps the column, which only the emulator draws right.
-            let Some(body) = line.strip_suffix(b"\r\n") else {
-                break;
-            };
-            // 0xc2 starts the C1 controls in UTF-8.
-            if body.iter().any(|&b| b < 0x20 || b == 0x7f || b == 0xc2) {
-                break;
-            }
-            taken += line.len();
-        }
-        if taken == 0 {
-            return bytes;
-        }
-        let text = String::from_utf8_lossy(&bytes[..taken]);
+    /// The fast path of the prefixed-line front end: `plain`, a run of
+    /// [`plain_prefix`] lines that starts on an empty line, renders as
+    /// exactly its own lines, so it goes to the line sink and the log as it
+    /// is, without the terminal emulator. On a one-row screen every one of
+    /// those lines would only have scrolled off, and reading each scrolled
+    /// row back is most of the cost of a flood.
+    fn take_plain_lines(&mut self, plain: &[u8]) {
+        let text = String::from_utf8_lossy(plain);
         let lines = text.split_terminator("\r\n");
         let hooks = self.parser.callbacks_mut();
         if let Some(log) = &mut hooks.log {
@@ -402,7 +407,6 @@ impl Screen {
         if let Some(sink) = &mut hooks.sink {
             sink.lines.extend(lines.map(str::to_string));
         }
-        &bytes[taken..]
     }
 
     /// With a raw line sink, keeps the bytes as they came.
