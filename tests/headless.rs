@@ -406,12 +406,25 @@ fn an_unfinished_line_is_printed_a_second_after_it_starts_even_while_it_grows() 
 
 #[test]
 fn a_line_redrawn_after_it_was_printed_unfinished_is_printed_whole() {
-    let out = run(&[
-        "--no-tui",
-        "-n",
-        "dl",
-        "printf 'Downloading 1'; sleep 1.5; printf '\\rDownloading 100%%\\n'",
-    ]);
-    let lines = lines_of(&out, "dl");
+    // The redraw waits for a file the test creates once the unfinished line
+    // was printed, so no timing decides the order.
+    let scratch = common::Scratch::new("redrawn-unfinished");
+    let go = scratch.0.join("go");
+    let pane = format!(
+        "printf 'Downloading 1'; until [ -e {} ]; do sleep 0.05; done; \
+         printf '\\rDownloading 100%%\\n'",
+        go.display()
+    );
+    let mut running = Running::start(&["--no-tui", "-n", "dl", &pane]);
+    running.wait_line("dl | Downloading 1");
+    scratch.write("go", "");
+    running.wait_exit();
+    // Everything printed, up to the end of opmux's output.
+    let mut printed = std::mem::take(&mut running.seen);
+    printed.extend(running.lines.iter());
+    let lines: Vec<&str> = printed
+        .iter()
+        .filter_map(|l| l.strip_prefix("dl | "))
+        .collect();
     assert_eq!(lines, ["Downloading 1", "Downloading 100%", "[exited 0]"]);
 }
