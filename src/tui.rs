@@ -217,20 +217,8 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                 for pane in &app.panes {
                     pane.dirty.store(false, Ordering::Release);
                 }
-                let resized = if drawn_size == app.size {
-                    Ok(())
-                } else {
-                    drawn_size = app.size;
-                    terminal.resize(viewport(app.size))
-                };
-                if resized
-                    .and_then(|()| {
-                        terminal
-                            .draw(|frame| ui::render_cached(frame, &app, now, &mut frame_cache))
-                            .map(drop)
-                    })
-                    .is_err()
-                {
+                let drawn = draw_frame(&mut terminal, &app, now, &mut frame_cache, &mut drawn_size);
+                if drawn.is_err() {
                     // The terminal is gone; stop drawing and shut down.
                     can_draw = false;
                     let closed = Event::InputClosed("drawing failed".into());
@@ -338,6 +326,23 @@ async fn finish_logs(
     })
     .await;
     runtime::close_logs(app);
+}
+
+/// Draws one frame of `app`, first resizing the viewport if the app's size
+/// is not the one `drawn_size` says it was last drawn at.
+fn draw_frame(
+    terminal: &mut Terminal<Backend>,
+    app: &App,
+    now: Instant,
+    cache: &mut ui::FrameCache,
+    drawn_size: &mut Size,
+) -> std::io::Result<()> {
+    if *drawn_size != app.size {
+        *drawn_size = app.size;
+        terminal.resize(viewport(app.size))?;
+    }
+    terminal.draw(|frame| ui::render_cached(frame, app, now, cache))?;
+    Ok(())
 }
 
 /// Sends what the app copied to the outer terminal's clipboard with OSC 52,

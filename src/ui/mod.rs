@@ -78,8 +78,15 @@ impl FrameCache {
         self.panes.get(&id).filter(|d| d.rect == rect)
     }
 
-    /// Keeps what was just drawn of pane `id` at `rect`.
-    fn keep(&mut self, id: PaneId, rect: Rect, frame: &mut Frame, drawn: Drawn) {
+    /// Keeps what was just drawn of pane `id` at `rect`: its screen at
+    /// `generation`, with `title` and `cursor`.
+    fn keep(
+        &mut self,
+        id: PaneId,
+        rect: Rect,
+        frame: &mut Frame,
+        (generation, title, cursor): (u64, Option<String>, Option<(u16, u16)>),
+    ) {
         let inner = layout::inner(rect).intersection(frame.area());
         let buf = frame.buffer_mut();
         // The last drawing's cells are overwritten in place.
@@ -89,7 +96,14 @@ impl FrameCache {
         for y in (inner.top()..inner.bottom()).filter(|_| !inner.is_empty()) {
             cells.extend_from_slice(&buf.content[row_of(buf, inner, y)]);
         }
-        self.panes.insert(id, Drawn { cells, ..drawn });
+        let drawn = Drawn {
+            rect,
+            generation,
+            title,
+            cells,
+            cursor,
+        };
+        self.panes.insert(id, drawn);
     }
 }
 
@@ -164,14 +178,7 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
                     (Some(copy), _) => {
                         frame.render_widget(border(copy.title.as_deref(), None), rect);
                         let cursor = draw_vt(frame, layout::inner(rect), &copy.vt, show_cursor);
-                        let drawn = Drawn {
-                            rect,
-                            generation: copy.generation,
-                            title: copy.title,
-                            cells: Vec::new(),
-                            cursor,
-                        };
-                        cache.keep(pane.id, rect, frame, drawn);
+                        cache.keep(pane.id, rect, frame, (copy.generation, copy.title, cursor));
                     }
                     (None, Some(drawn)) => {
                         frame.render_widget(border(drawn.title.as_deref(), None), rect);
@@ -206,16 +213,14 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
         }
         frame.render_widget(border(screen.title(), None), rect);
         let cursor = draw_vt(frame, inner, screen.vt(), show_cursor);
-        let drawn = Drawn {
-            rect,
-            // Read under the lock: exactly the screen just drawn.
-            generation: pane.published.generation(),
-            title: screen.title().map(str::to_string),
-            cells: Vec::new(),
+        // Read under the lock: exactly the screen just drawn.
+        let kept = (
+            pane.published.generation(),
+            screen.title().map(str::to_string),
             cursor,
-        };
+        );
         drop(screen);
-        cache.keep(pane.id, rect, frame, drawn);
+        cache.keep(pane.id, rect, frame, kept);
     }
     let status = Rect::new(area.x, area.bottom() - 1, area.width, 1);
     match &app.prompt {
