@@ -35,7 +35,9 @@
 //!   never blocks the event loop.
 //! - `ui`: `render(&App)` into a ratatui frame: panes or their scroll views, titles, status
 //!   line or prompt, help overlay; a pane whose parser holds its screen is drawn from its
-//!   copy or as last seen, never waited for.
+//!   copy or as last seen, never waited for. Each frame is drawn over the last, redrawing
+//!   only the rows a pane's screen reports changed (`pane::screen::Damage`).
+//!   - `ui::paint`: keeps what the terminal shows and sends only the rows a frame touched.
 //! - `runtime`: what both front ends share once panes run: signals, carrying out effects
 //!   (spawning, writing, signalling, removing), routing reaped children, counting a
 //!   stopping pane's processes, closing the logs.

@@ -18,8 +18,6 @@ use crossterm::event::{
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
 use nix::sys::signal::Signal;
 use ratatui::backend::CrosstermBackend;
-use ratatui::layout::Rect;
-use ratatui::{Terminal, TerminalOptions, Viewport};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::sleep_until;
 
@@ -65,10 +63,7 @@ impl Drop for TerminalGuard {
 
 /// Puts the terminal in raw mode on the alternate screen with mouse and
 /// bracketed-paste reporting. The guard undoes it even if a later step fails.
-fn enter_terminal(
-    events: &UnboundedSender<Event>,
-    size: Size,
-) -> Result<(TerminalGuard, Terminal<Backend>, Watch)> {
+fn enter_terminal(events: &UnboundedSender<Event>) -> Result<(TerminalGuard, Backend, Watch)> {
     install_panic_hook();
     crossterm::terminal::enable_raw_mode().context("switching the terminal to raw mode")?;
     let guard = TerminalGuard;
@@ -80,19 +75,7 @@ fn enter_terminal(
         EnableBracketedPaste
     )
     .context("setting the terminal up")?;
-    // A fixed viewport, resized when opmux learns of a new size: a full-screen
-    // one asks the terminal its size before every frame, opening /dev/tty.
-    let options = TerminalOptions {
-        viewport: Viewport::Fixed(viewport(size)),
-    };
-    let terminal = Terminal::with_options(CrosstermBackend::new(out), options)
-        .context("starting the renderer")?;
-    Ok((guard, terminal, watch))
-}
-
-/// The whole terminal of `size`.
-fn viewport(size: Size) -> Rect {
-    Rect::new(0, 0, size.cols, size.rows)
+    Ok((guard, CrosstermBackend::new(out), watch))
 }
 
 /// How long restoring the terminal may take: a terminal that stopped reading
@@ -168,8 +151,8 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     let (cols, rows) = crossterm::terminal::size().context("reading the terminal size")?;
     let (events, mut inbox) = unbounded_channel();
     let mut app = App::from_settings(settings, Size::new(rows, cols));
-    let (guard, mut terminal, output) = enter_terminal(&events, app.size)?;
-    let mut drawn_size = app.size;
+    let (guard, mut terminal, output) = enter_terminal(&events)?;
+    let mut painter = ui::Painter::new(app.size);
     let mut notices = Vec::new();
     if let Err(e) = subreaper {
         notices.push(format!(
@@ -217,7 +200,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                 for pane in &app.panes {
                     pane.dirty.store(false, Ordering::Release);
                 }
-                let drawn = draw_frame(&mut terminal, &app, now, &mut frame_cache, &mut drawn_size);
+                let drawn = draw_frame(&mut painter, &mut terminal, &app, now, &mut frame_cache);
                 if drawn.is_err() {
                     // The terminal is gone; stop drawing and shut down.
                     can_draw = false;
@@ -270,7 +253,6 @@ async fn event_loop(settings: Settings) -> Result<i32> {
             () = sleep_until(watch.give_up_at.unwrap_or(now).into()), if watch.give_up_at.is_some() => None,
             () = sleep_until(tidy_at.unwrap_or(now).into()), if tidy_at.is_some() => {
                 tidy_at = None;
-                frame_cache.clear();
                 runtime::release_free_memory();
                 None
             }
@@ -328,31 +310,31 @@ async fn finish_logs(
     runtime::close_logs(app);
 }
 
-/// Draws one frame of `app`, first resizing the viewport if the app's size
-/// is not the one `drawn_size` says it was last drawn at.
+/// Draws one frame of `app` over the last, afresh if the app's size is not
+/// the one the painter drew at.
 fn draw_frame(
-    terminal: &mut Terminal<Backend>,
+    painter: &mut ui::Painter,
+    terminal: &mut Backend,
     app: &App,
     now: Instant,
     cache: &mut ui::FrameCache,
-    drawn_size: &mut Size,
 ) -> std::io::Result<()> {
-    if *drawn_size != app.size {
-        *drawn_size = app.size;
-        terminal.resize(viewport(app.size))?;
+    if painter.size() != app.size {
+        painter.resize(app.size);
     }
-    terminal.draw(|frame| ui::render_cached(frame, app, now, cache))?;
+    painter.draw(terminal, |canvas| {
+        ui::render_cached(canvas, app, now, cache)
+    })?;
     Ok(())
 }
 
 /// Sends what the app copied to the outer terminal's clipboard with OSC 52,
 /// which works over SSH too. The text was cleaned when it was drawn.
-fn copy_to_clipboard(app: &mut App, terminal: &mut Terminal<Backend>) {
+fn copy_to_clipboard(app: &mut App, terminal: &mut Backend) {
     for text in app.clipboard.drain(..) {
         tracing::info!(chars = text.chars().count(), "copied to the clipboard");
-        let out = terminal.backend_mut();
-        let _ = out.write_all(crate::mouse::osc52(&text).as_bytes());
-        let _ = out.flush();
+        let _ = terminal.write_all(crate::mouse::osc52(&text).as_bytes());
+        let _ = Write::flush(terminal);
     }
 }
 

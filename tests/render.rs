@@ -14,10 +14,10 @@ use opmux::keys::KEY_HELP;
 use opmux::pane::PaneState;
 use opmux::pane::screen::Screen;
 use opmux::process::ExitStatus;
-use opmux::ui::{FrameCache, duration_label, state_label};
+use opmux::ui::{FrameCache, Painter, duration_label, state_label};
 use opmux::{PaneId, Size};
 use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use ratatui::backend::{Backend, TestBackend};
 use ratatui::buffer::{Buffer, Cell, CellWidth};
 use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Modifier};
@@ -1017,58 +1017,288 @@ fn an_unnamed_pane_shows_its_program_title_cut_to_fit() {
     );
 }
 
+/// Bytes written for the terminal, shared with whoever reads them.
+#[derive(Clone, Default)]
+struct Sink(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A terminal drawn frame over frame, as opmux draws its own: each frame
+/// over the last, sending only what changed, through crossterm into a
+/// terminal emulator that shows what a terminal would.
+struct Painted {
+    painter: Painter,
+    backend: ratatui::backend::CrosstermBackend<Sink>,
+    sink: Sink,
+    terminal: vt100::Parser,
+    cache: FrameCache,
+}
+
+impl Painted {
+    fn new(cols: u16, rows: u16) -> Self {
+        let sink = Sink::default();
+        Self {
+            painter: Painter::new(Size::new(rows, cols)),
+            backend: ratatui::backend::CrosstermBackend::new(sink.clone()),
+            sink,
+            terminal: vt100::Parser::new(nonzero(rows), nonzero(cols), 0),
+            cache: FrameCache::default(),
+        }
+    }
+
+    /// Draws a frame of `app` and returns the screen as text.
+    fn frame(&mut self, app: &App, now: Instant) -> String {
+        if self.painter.size() != app.size {
+            self.painter.resize(app.size);
+            self.terminal
+                .set_size(nonzero(app.size.rows), nonzero(app.size.cols));
+        }
+        let cache = &mut self.cache;
+        self.painter
+            .draw(&mut self.backend, |canvas| {
+                opmux::ui::render_cached(canvas, app, now, cache)
+            })
+            .unwrap();
+        let bytes = std::mem::take(&mut *self.sink.0.borrow_mut());
+        self.terminal.process(&bytes);
+        let screen = self.terminal.screen();
+        screen
+            .rows(0, screen.size().1.get())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn cell(&self, x: u16, y: u16) -> &vt100::Cell {
+        self.terminal.screen().cell(y, x).unwrap()
+    }
+
+    /// Where the cursor shows, if it does.
+    fn cursor(&self) -> Option<Position> {
+        let screen = self.terminal.screen();
+        let (row, col) = screen.cursor_position();
+        (!screen.hide_cursor()).then_some(Position::new(col, row))
+    }
+}
+
+fn nonzero(n: u16) -> std::num::NonZeroU16 {
+    std::num::NonZeroU16::new(n).unwrap()
+}
+
+/// How vt100 reads a colour crossterm sent for `color`.
+fn as_received(color: Color) -> vt100::Color {
+    let named = [
+        Color::Black,
+        Color::Red,
+        Color::Green,
+        Color::Yellow,
+        Color::Blue,
+        Color::Magenta,
+        Color::Cyan,
+        Color::Gray,
+        Color::DarkGray,
+        Color::LightRed,
+        Color::LightGreen,
+        Color::LightYellow,
+        Color::LightBlue,
+        Color::LightMagenta,
+        Color::LightCyan,
+        Color::White,
+    ];
+    match color {
+        Color::Reset => vt100::Color::Default,
+        Color::Indexed(i) => vt100::Color::Idx(i),
+        Color::Rgb(r, g, b) => vt100::Color::Rgb(r, g, b),
+        named_color => {
+            vt100::Color::Idx(named.iter().position(|c| *c == named_color).unwrap() as u8)
+        }
+    }
+}
+
+/// The first cell where the terminal `painted` shows something else than
+/// the fresh frame `fresh` holds, as (x, y, shown, expected).
+fn first_difference(painted: &Painted, fresh: &Buffer) -> Option<(u16, u16, String, String)> {
+    for y in 0..fresh.area.height {
+        for (x, symbol) in row_cells(fresh, y) {
+            let want = &fresh[(x, y)];
+            let got = painted.cell(x, y);
+            let symbol = if symbol == " " { "" } else { symbol };
+            let modifier = want.modifier;
+            // A blank is a space or nothing, as written or not.
+            let text = if got.contents() == " " {
+                ""
+            } else {
+                got.contents()
+            };
+            // On a blank the foreground shows only inverted or underlined.
+            let fg_shows = !symbol.is_empty()
+                || modifier.intersects(Modifier::REVERSED | Modifier::UNDERLINED);
+            let same = text == symbol
+                && (!fg_shows || got.fgcolor() == as_received(want.fg))
+                && got.bgcolor() == as_received(want.bg)
+                && got.bold() == modifier.contains(Modifier::BOLD)
+                && got.dim() == modifier.contains(Modifier::DIM)
+                && got.italic() == modifier.contains(Modifier::ITALIC)
+                && got.underline() == modifier.contains(Modifier::UNDERLINED)
+                && got.inverse() == modifier.contains(Modifier::REVERSED);
+            if !same {
+                return Some((x, y, format!("{got:?}"), format!("{want:?}")));
+            }
+        }
+    }
+    None
+}
+
 #[test]
 fn drawings_kept_between_frames_follow_every_change() {
     let mut app = app(&["one", "two"], 80, 24);
-    let mut cache = opmux::ui::FrameCache::default();
-    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let mut painted = Painted::new(80, 24);
     let now = Instant::now();
-    let frame = |app: &App, terminal: &mut Terminal<TestBackend>, cache: &mut FrameCache| {
-        terminal
-            .draw(|frame| opmux::ui::render_cached(frame, app, now, cache))
-            .unwrap();
-        screen_dump(terminal)
-    };
     output(&app, 1, b"steady");
-    frame(&app, &mut terminal, &mut cache);
+    painted.frame(&app, now);
     // New output in one pane; the other pane is drawn as it was.
     output(&app, 0, b"ab\r\ncd");
-    let second = frame(&app, &mut terminal, &mut cache);
+    let second = painted.frame(&app, now);
     assert!(
         second.contains("cd") && second.contains("steady"),
         "{second}"
     );
-    assert_eq!(terminal.get_cursor_position().unwrap(), Position::new(3, 2));
+    assert_eq!(painted.cursor(), Some(Position::new(3, 2)));
     // The same text in another colour is a change too; untouched rows stay.
     output(&app, 0, b"\x1b[2;1H\x1b[31mcd\x1b[m");
-    frame(&app, &mut terminal, &mut cache);
-    assert_eq!(cell(&terminal, 1, 2).fg, Color::Red);
-    assert_eq!(cell(&terminal, 1, 1).symbol(), "a");
+    painted.frame(&app, now);
+    assert_eq!(painted.cell(1, 2).fgcolor(), vt100::Color::Idx(1));
+    assert_eq!(painted.cell(1, 1).contents(), "a");
     // A wide character over two narrow ones.
     output(&app, 0, "\x1b[1;1H世".as_bytes());
-    let wide = frame(&app, &mut terminal, &mut cache);
+    let wide = painted.frame(&app, now);
     assert!(wide.contains("世"), "{wide}");
-    assert_eq!(cell(&terminal, 1, 2).fg, Color::Red);
+    assert_eq!(painted.cell(1, 2).fgcolor(), vt100::Color::Idx(1));
     // Focus moves: the cursor goes with it though neither screen changed.
     prefix(&mut app, 'o');
-    frame(&app, &mut terminal, &mut cache);
-    assert_eq!(
-        terminal.get_cursor_position().unwrap(),
-        Position::new(47, 1)
-    );
+    painted.frame(&app, now);
+    assert_eq!(painted.cursor(), Some(Position::new(47, 1)));
     // A resize changes the rectangles: everything is drawn again.
     app.update(Event::Resize(Size::new(24, 60)), Instant::now());
-    let mut narrow = Terminal::new(TestBackend::new(60, 24)).unwrap();
-    let resized = frame(&app, &mut narrow, &mut cache);
+    let resized = painted.frame(&app, now);
     assert!(
         resized.contains("cd") && resized.contains("steady"),
         "{resized}"
     );
-    // Cleared, it draws the same from the screens.
-    let kept = narrow.backend().buffer().clone();
-    cache.clear();
-    frame(&app, &mut narrow, &mut cache);
-    assert_eq!(narrow.backend().buffer(), &kept);
+    assert_eq!(
+        first_difference(&painted, draw(&app).backend().buffer()),
+        None
+    );
+}
+
+/// A small pseudo-random generator (xorshift), so a failing sequence can be
+/// replayed from its seed.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, sides: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % sides as u64) as usize
+    }
+}
+
+#[test]
+fn frames_drawn_over_the_last_show_what_a_fresh_frame_shows() {
+    // Output that redraws a row, moves the cursor, scrolls, wraps, clears,
+    // colours, sets a title, writes wide and combining characters, and
+    // control sequences cut anywhere (the chunks are cut at random).
+    let outputs: &[&[u8]] = &[
+        b"x",
+        b"hello",
+        b"\r\n",
+        b"\r",
+        b"\x08",
+        b"\n",
+        b"a long line that wraps past the edge of a narrow pane for sure",
+        b"\x1b[31mred\x1b[m",
+        b"\x1b[2J\x1b[H",
+        b"\x1b[3;5H",
+        b"\x1b[K",
+        b"\x1b[7minverse\x1b[27m",
+        b"\x1b]0;title\x07",
+        "世界".as_bytes(),
+        "e\u{301}".as_bytes(),
+        "\u{301}".as_bytes(),
+        b"\t|",
+        b"\x1b[?25l",
+        b"\x1b[?25h",
+        b"\x1b[2;4r",
+        b"\x1b[r",
+        b"\x1b[?1049h",
+        b"\x1b[?1049l",
+        b"\x1b[L",
+        b"\x1b[M",
+        b"\xc2\x9b2J",
+        // To the right edge or near it, and to the bottom row.
+        b"\x1b[99C",
+        b"\x1b[99C\x1b[3D",
+        b"\x1b[99B",
+    ];
+    for seed in 1..=12u64 {
+        let mut dice = Dice(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut app = app(&["one", "two", "three"], 70, 20);
+        let mut painted = Painted::new(70, 20);
+        let now = Instant::now();
+        // Output waiting to be fed, cut at random points.
+        let mut pending: Vec<(usize, Vec<u8>)> = Vec::new();
+        for step in 0..150 {
+            let what = dice.roll(20);
+            match what {
+                0 => prefix(&mut app, 'o'),
+                1 => prefix(&mut app, 'z'),
+                2 => prefix(&mut app, '?'),
+                3 => {
+                    let (cols, rows) = [(70, 20), (50, 16), (90, 12)][dice.roll(3)];
+                    app.update(Event::Resize(Size::new(rows, cols)), now);
+                }
+                4 => prefix(&mut app, '['),
+                5 => press(&mut app, KeyCode::Esc, KeyModifiers::NONE),
+                _ => {
+                    let pane = dice.roll(3);
+                    let mut bytes = outputs[dice.roll(outputs.len())].to_vec();
+                    if let Some(i) = pending.iter().position(|(p, _)| *p == pane) {
+                        let (_, mut rest) = pending.remove(i);
+                        rest.append(&mut bytes);
+                        bytes = rest;
+                    }
+                    let cut = dice.roll(bytes.len() + 1);
+                    output(&app, pane, &bytes[..cut]);
+                    pending.push((pane, bytes[cut..].to_vec()));
+                }
+            }
+            let incremental = painted.frame(&app, now);
+            let fresh = draw_at(&app, app.size.cols, app.size.rows, now);
+            if let Some((x, y, got, want)) = first_difference(&painted, fresh.backend().buffer()) {
+                panic!(
+                    "seed {seed}, step {step} (action {what}): drawn over the last frame, \
+                     ({x}, {y}) shows {got}, not {want}\n{incremental}\nfresh\n{}",
+                    screen_dump(&fresh)
+                );
+            }
+            let mut fresh_backend = fresh.backend().clone();
+            let at = fresh_backend.get_cursor_position().unwrap();
+            assert_eq!(
+                painted.cursor(),
+                fresh_backend.cursor_visible().then_some(at),
+                "seed {seed}, step {step}: the cursor"
+            );
+        }
+    }
 }
 
 /// Holds a pane's screen on another thread, as its parser does under a
@@ -1113,39 +1343,33 @@ impl Holder {
 fn a_pane_whose_parser_holds_its_screen_is_drawn_without_waiting() {
     let app = app(&["quiet", "flood"], 80, 12);
     output(&app, 1, b"before");
-    let mut cache = opmux::ui::FrameCache::default();
-    let mut terminal = Terminal::new(TestBackend::new(80, 12)).unwrap();
+    let mut painted = Painted::new(80, 12);
     let now = Instant::now();
-    let mut frame = |terminal: &mut Terminal<TestBackend>| {
-        terminal
-            .draw(|frame| opmux::ui::render_cached(frame, &app, now, &mut cache))
-            .unwrap();
-        screen_dump(terminal)
-    };
+    let frame = |painted: &mut Painted| painted.frame(&app, now);
     // Never drawn and busy: the frame does not wait (the lock is not
     // reentrant, so waiting would hang here); the border shows, the screen
     // not yet.
     let holder = Holder::hold(&app, 1);
-    let first = frame(&mut terminal);
+    let first = frame(&mut painted);
     assert!(first.contains("2 flood"), "{first}");
     assert!(!first.contains("before"), "{first}");
     // The parser leaves a copy after its next output, and that is drawn.
     holder.process(b" after");
-    let second = frame(&mut terminal);
+    let second = frame(&mut painted);
     assert!(second.contains("before after"), "{second}");
     // One copy per frame that asked: output after it waits for the next.
     holder.process(b" more");
     holder.process(b" most");
-    let third = frame(&mut terminal);
+    let third = frame(&mut painted);
     assert!(third.contains("before after more"), "{third}");
     assert!(!third.contains("most"), "{third}");
     // No copy since: drawn as last seen.
-    let kept = terminal.backend().buffer().clone();
-    frame(&mut terminal);
-    assert_eq!(terminal.backend().buffer(), &kept);
+    let kept = painted.terminal.screen().contents_formatted();
+    frame(&mut painted);
+    assert_eq!(painted.terminal.screen().contents_formatted(), kept);
     // Free again: drawn as it is now.
     holder.release();
-    let free = frame(&mut terminal);
+    let free = frame(&mut painted);
     assert!(free.contains("before after more most"), "{free}");
     assert!(free.contains("quiet"), "{free}");
 }

@@ -259,6 +259,91 @@ fn plain_prefix(bytes: &[u8]) -> usize {
     taken
 }
 
+/// The rows of a screen that may differ from an earlier drawing of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Damage {
+    /// No row changed.
+    None,
+    /// Rows `.0` to `.1`, both included, may have changed; no other did.
+    Rows(u16, u16),
+    /// Anything may have changed.
+    All,
+}
+
+impl Damage {
+    /// Everything either may have changed.
+    fn and(self, other: Self) -> Self {
+        match (self, other) {
+            (Self::None, d) | (d, Self::None) => d,
+            (Self::Rows(a, b), Self::Rows(c, d)) => Self::Rows(a.min(c), b.max(d)),
+            _ => Self::All,
+        }
+    }
+
+    /// The rows `output` can have changed, given the cursor (row, column)
+    /// before and after it on a screen `cols` wide.
+    ///
+    /// Exact knowledge would mean comparing every cell, which costs as much
+    /// as drawing them. This is a bound read off the bytes instead, for the
+    /// output that needs it most: a key's echo or a line of a log. Output of
+    /// printable characters, CR, LF, backspace and BEL can only write on the
+    /// cursor's row and move it down a row per LF. It scrolled nothing if
+    /// the cursor went down by as many rows as there were LFs, and wrapped
+    /// nothing if it cannot have reached the last column: no character is
+    /// wider than its bytes in UTF-8, except that a character begun in the
+    /// last output may take one column more. A combining character can
+    /// change the cell before the cursor, so with non-ASCII output the row
+    /// above counts too. Anything else (a control sequence, a tab, a C1
+    /// control) may change any row, and so may any output that follows
+    /// output left unfinished inside a control sequence.
+    pub fn of_output(output: &[u8], before: (u16, u16), after: (u16, u16), cols: u16) -> Self {
+        if output.is_empty() {
+            return Self::None;
+        }
+        // 0xc2 starts the C1 controls in UTF-8.
+        let simple = output.iter().all(|&b| {
+            matches!(b, 0x20..=0x7e | b'\r' | b'\n' | 0x07 | 0x08) || (b >= 0x80 && b != 0xc2)
+        });
+        let feeds = output.iter().filter(|&&b| b == b'\n').count();
+        let no_scroll = usize::from(after.0) == usize::from(before.0) + feeds;
+        let no_wrap = usize::from(before.1) + output.len() + 2 < usize::from(cols);
+        if !(simple && no_scroll && no_wrap) {
+            return Self::All;
+        }
+        let first = if output.is_ascii() {
+            before.0
+        } else {
+            before.0.saturating_sub(1)
+        };
+        Self::Rows(first, after.0)
+    }
+}
+
+/// Whether the parser is between control sequences after `output`, if it
+/// was before: every sequence begun in it is complete. A bound again:
+/// `false` when unsure.
+fn ends_between_sequences(output: &[u8]) -> bool {
+    // C1 controls (0xc2 0x80 to 0xc2 0x9f) are not followed, nor one that
+    // may be cut off at the end.
+    if output.windows(2).any(|w| w[0] == 0xc2 && w[1] < 0xa0) || output.last() == Some(&0xc2) {
+        return false;
+    }
+    let Some(esc) = output.iter().rposition(|&b| b == 0x1b) else {
+        return true;
+    };
+    let tail = &output[esc + 1..];
+    match tail.first() {
+        None => false,
+        // CSI: parameters and intermediates, then a final byte.
+        Some(b'[') => tail[1..].iter().any(|b| (0x40..=0x7e).contains(b)),
+        // OSC ended by BEL; one ended by ESC \ left a two-byte tail.
+        Some(b']') => tail.contains(&0x07),
+        Some(b'P' | b'X' | b'^' | b'_') => false,
+        // Intermediates, then a final byte.
+        Some(_) => tail.iter().any(|b| (0x30..=0x7e).contains(b)),
+    }
+}
+
 fn nonzero(n: u16) -> NonZeroU16 {
     NonZeroU16::new(n.max(1)).unwrap_or(NonZeroU16::MIN)
 }
@@ -268,6 +353,12 @@ pub struct Screen {
     parser: vt100::Parser<Hooks>,
     /// What the main thread reads without this screen's lock.
     published: Arc<Published>,
+    /// The rows changed since the generation `damage.0`, when the renderer
+    /// last took them (see [`Screen::take_damage`]).
+    damage: (u64, Damage),
+    /// The parser is known to be between sequences, so [`Damage::of_output`]
+    /// applies to the next output.
+    between_sequences: bool,
 }
 
 impl Screen {
@@ -280,7 +371,21 @@ impl Screen {
                 Hooks::default(),
             ),
             published: Arc::default(),
+            damage: (0, Damage::All),
+            between_sequences: true,
         }
+    }
+
+    /// The rows changed since the last call, with the generation that call
+    /// saw (see [`Published::generation`]): a drawing of that generation
+    /// needs only these rows drawn again to show the screen as it is now.
+    pub fn take_damage(&mut self) -> (u64, Damage) {
+        let now = (self.published.generation(), Damage::None);
+        std::mem::replace(&mut self.damage, now)
+    }
+
+    fn damaged(&mut self, damage: Damage) {
+        self.damage.1 = self.damage.1.and(damage);
     }
 
     /// What this screen publishes for readers that must not wait for it.
@@ -315,7 +420,17 @@ impl Screen {
 
     /// Feeds program output into the terminal state.
     pub fn process(&mut self, bytes: &[u8]) {
+        let before = self.parser.screen().cursor_position();
         self.feed(bytes);
+        let vt = self.parser.screen();
+        let damage = match self.between_sequences {
+            true => Damage::of_output(bytes, before, vt.cursor_position(), vt.size().1.get()),
+            false => Damage::All,
+        };
+        self.damaged(damage);
+        if bytes.contains(&0x1b) || self.between_sequences {
+            self.between_sequences = ends_between_sequences(bytes);
+        }
         self.publish();
     }
 
@@ -629,6 +744,7 @@ impl Screen {
 
     pub fn resize(&mut self, size: Size) {
         self.parser.set_size(nonzero(size.rows), nonzero(size.cols));
+        self.damaged(Damage::All);
         self.publish();
     }
 
@@ -646,6 +762,93 @@ impl Screen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every cell of every row, as a terminal would show it.
+    fn rows_of(screen: &Screen) -> Vec<Vec<u8>> {
+        let vt = screen.vt();
+        let (rows, cols) = vt.size();
+        (0..rows.get())
+            .map(|row| {
+                let mut text = Vec::new();
+                for col in 0..cols.get() {
+                    let cell = vt.cell(row, col).unwrap();
+                    text.extend_from_slice(cell.contents().as_bytes());
+                    text.extend_from_slice(
+                        format!("{:?}{:?}{}", cell.fgcolor(), cell.bgcolor(), cell.inverse())
+                            .as_bytes(),
+                    );
+                }
+                text
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_outside_the_damage_are_left_as_they_were() {
+        let pieces: &[&[u8]] = &[
+            b"a",
+            b"word ",
+            b"longer words",
+            b"\r",
+            b"\n",
+            b"\r\n",
+            b"\x08",
+            b"\x07",
+            b"\t",
+            "\u{301}".as_bytes(),
+            "\u{4e16}".as_bytes(),
+            "\u{1f600}".as_bytes(),
+            b"\x1b[31m",
+            b"\x1b[2J",
+            b"\x1b[H",
+            b"\x1b[3;4r",
+            b"\x1b[r",
+            b"\x1b[99C",
+            b"\x1b[99B",
+            b"\x1b[A",
+            b"\x1b]0;t\x07",
+            b"\xc2\x9b",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut roll = |sides: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % sides as u64) as usize
+        };
+        for _ in 0..40 {
+            let mut screen = Screen::new(Size::new(4, 10));
+            screen.take_damage();
+            let mut before = rows_of(&screen);
+            let mut bytes = Vec::new();
+            for _ in 0..300 {
+                // Pieces run together and are cut anywhere, as reads cut them.
+                while bytes.len() < 8 {
+                    bytes.extend_from_slice(pieces[roll(pieces.len())]);
+                }
+                let cut = 1 + roll(bytes.len());
+                let chunk: Vec<u8> = bytes.drain(..cut).collect();
+                screen.process(&chunk);
+                let (since, damage) = screen.take_damage();
+                assert_eq!(since, screen.published.generation() - 1);
+                let after = rows_of(&screen);
+                for (row, (was, is)) in before.iter().zip(&after).enumerate() {
+                    let row = row as u16;
+                    let covered = match damage {
+                        Damage::None => false,
+                        Damage::Rows(first, last) => first <= row && row <= last,
+                        Damage::All => true,
+                    };
+                    assert!(
+                        covered || was == is,
+                        "row {row} changed outside {damage:?} after {:?}",
+                        chunk.escape_ascii().to_string()
+                    );
+                }
+                before = after;
+            }
+        }
+    }
 
     #[test]
     fn cursor_position_query_is_answered_one_based() {

@@ -2,6 +2,7 @@
 //! frame with the panes, their titles, the status line and the help overlay.
 //! It never changes state, so the same `App` always draws the same frame.
 
+pub mod paint;
 mod pane;
 
 use std::time::{Duration, Instant};
@@ -17,9 +18,11 @@ use crate::app::{App, Asking, PromptState};
 use crate::clean_text;
 use crate::keys::{KEY_HELP, PROMPT_HELP, SCROLL_HELP};
 use crate::layout;
+use crate::pane::screen::Damage;
 use crate::pane::{Pane, PaneState};
 use crate::process::ExitStatus;
 
+pub use paint::{Canvas, Painter};
 pub use pane::{draw_screen, draw_view};
 
 use crate::scroll::{Lines, Scroll};
@@ -27,40 +30,41 @@ use crate::scroll::{Lines, Scroll};
 const FOCUS: Color = Color::Cyan;
 const MUTED: Color = Color::DarkGray;
 
-/// What the renderer keeps between frames: the last drawing of each pane,
-/// with the screen generation it showed (see [`Published::generation`]).
+/// What the renderer keeps between frames besides the frame itself: how
+/// each pane was last drawn, with the screen generation it showed (see
+/// [`Published::generation`]).
 ///
-/// - A pane whose screen has not changed since is copied from here instead
-///   of being read cell by cell from vt100, the larger part of a frame's
-///   time: one key's echo redraws one pane, not all of them.
+/// - A frame is drawn over the last one (see [`paint`]). A pane whose screen
+///   has not changed since is left as it is; one whose screen changed only
+///   in some rows has those rows drawn again. Reading vt100 cell by cell is
+///   the larger part of drawing: one key's echo redraws one row.
 /// - The renderer never waits for a parser: one busy with a flood can be
 ///   preempted while it holds the lock, and with 16 panes flooding 2 cores,
 ///   waiting for each in turn held the first frame (and every key's echo)
 ///   for two seconds. A busy pane is drawn from the copy its parser left, or
-///   else as it was last drawn.
-///
-/// The runtime clears it once output stops, so an idle opmux keeps none.
+///   else left as it was last drawn.
 ///
 /// [`Published::generation`]: crate::pane::published::Published::generation
 #[derive(Default)]
 pub struct FrameCache {
+    /// What the panes were drawn over: the frame's area, each pane's
+    /// rectangle, and whether the help covered them. When it changes,
+    /// everything is drawn afresh.
+    layout: Option<Layout>,
     panes: std::collections::HashMap<PaneId, Drawn>,
 }
 
+/// The frame's area, each pane's rectangle (`None` while another is
+/// zoomed), and whether the help is shown.
+type Layout = (Rect, Vec<(PaneId, Option<Rect>)>, bool);
+
 /// A pane as it was last drawn: the screen generation and program title it
-/// showed, its screen's cells, and where its program shows the cursor.
+/// showed, where its program shows the cursor, and its border.
 struct Drawn {
-    rect: Rect,
     generation: u64,
     title: Option<String>,
-    cells: Vec<ratatui::buffer::Cell>,
     cursor: Option<(u16, u16)>,
-}
-
-/// Where row `y` of `area` (inside `buf`) lies in `buf.content`.
-fn row_of(buf: &ratatui::buffer::Buffer, area: Rect, y: u16) -> std::ops::Range<usize> {
-    let start = buf.index_of(area.x, y);
-    start..start + usize::from(area.width)
+    border: Option<PaneBorder>,
 }
 
 /// How long a frame waits, for all its busy panes together, for copies of
@@ -68,126 +72,128 @@ fn row_of(buf: &ratatui::buffer::Buffer, area: Rect, y: u16) -> std::ops::Range<
 const COPY_WAIT: Duration = Duration::from_millis(2);
 
 impl FrameCache {
-    /// Forgets every pane's drawing, for the memory.
-    pub fn clear(&mut self) {
-        self.panes = Default::default();
-    }
-
-    /// The drawing of pane `id` at `rect`, if there is one.
-    fn at(&self, id: PaneId, rect: Rect) -> Option<&Drawn> {
-        self.panes.get(&id).filter(|d| d.rect == rect)
-    }
-
-    /// Keeps what was just drawn of pane `id` at `rect`: its screen at
-    /// `generation`, with `title` and `cursor`.
-    fn keep(
-        &mut self,
-        id: PaneId,
-        rect: Rect,
-        frame: &mut Frame,
-        (generation, title, cursor): (u64, Option<String>, Option<(u16, u16)>),
-    ) {
-        let inner = layout::inner(rect).intersection(frame.area());
-        let buf = frame.buffer_mut();
-        // The last drawing's cells are overwritten in place.
-        let mut cells = self.panes.remove(&id).map(|d| d.cells).unwrap_or_default();
-        cells.clear();
-        cells.reserve(usize::from(inner.width) * usize::from(inner.height));
-        for y in (inner.top()..inner.bottom()).filter(|_| !inner.is_empty()) {
-            cells.extend_from_slice(&buf.content[row_of(buf, inner, y)]);
+    /// Draws `border` at `rect` unless it is there already from the last
+    /// frame of pane `id`.
+    fn border(&mut self, canvas: &mut Canvas, id: PaneId, rect: Rect, border: PaneBorder) {
+        let drawn = self.panes.get_mut(&id);
+        if let Some(drawn) = &drawn
+            && drawn.border.as_ref() == Some(&border)
+        {
+            return;
         }
-        let drawn = Drawn {
-            rect,
-            generation,
-            title,
-            cells,
-            cursor,
-        };
-        self.panes.insert(id, drawn);
-    }
-}
-
-impl Drawn {
-    /// Puts the kept cells back at `rect`, and the cursor if `show_cursor`.
-    fn paste(&self, rect: Rect, frame: &mut Frame, show_cursor: bool) {
-        let inner = layout::inner(rect).intersection(frame.area());
-        let buf = frame.buffer_mut();
-        let width = usize::from(inner.width).max(1);
-        let rows = (inner.top()..inner.bottom()).filter(|_| !inner.is_empty());
-        for (y, kept) in rows.zip(self.cells.chunks_exact(width)) {
-            let row = row_of(buf, inner, y);
-            buf.content[row].clone_from_slice(kept);
-        }
-        if show_cursor && let Some(at) = self.cursor {
-            frame.set_cursor_position(at);
+        canvas.render_widget(border.clone(), rect);
+        if let Some(drawn) = drawn {
+            drawn.border = Some(border);
         }
     }
 }
 
-/// Draws `app` into `frame`, with nothing kept from earlier frames.
+/// Draws `app` on a blank `frame`, with nothing kept from earlier frames.
 pub fn render(frame: &mut Frame, app: &App, now: Instant) {
-    render_cached(frame, app, now, &mut FrameCache::default());
+    let mut touched = vec![false; usize::from(frame.area().height)];
+    let mut canvas = Canvas::blank(frame.buffer_mut(), &mut touched);
+    render_cached(&mut canvas, app, now, &mut FrameCache::default());
+    if let Some(at) = canvas.cursor() {
+        frame.set_cursor_position(at);
+    }
 }
 
-/// Draws `app` into `frame`. A pane whose parser holds its screen is drawn
-/// from its parser's copy or from `cache` (see [`FrameCache`]); in scroll
-/// mode, which reads the history too, the frame waits for it.
-pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut FrameCache) {
-    cache.panes.retain(|id, _| app.index_of(*id).is_some());
-    let area = frame.area();
+/// Draws `app` over the last frame on `canvas`, redrawing what changed since
+/// (see [`FrameCache`]). A pane whose parser holds its screen is drawn from
+/// its parser's copy or left as it was; in scroll mode, which reads the
+/// history too, the frame waits for it.
+pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut FrameCache) {
+    let area = canvas.area();
     if area.area() == 0 {
         return;
     }
+    let rects = app.pane_rects();
+    let layout = (
+        area,
+        app.panes
+            .iter()
+            .map(|p| p.id)
+            .zip(rects.iter().copied())
+            .collect(),
+        app.show_help,
+    );
+    if canvas.fresh() || cache.layout.as_ref() != Some(&layout) {
+        canvas.clear(area);
+        cache.panes.clear();
+        cache.layout = Some(layout);
+    }
     let mut copy_deadline = None;
-    for (index, (pane, rect)) in app.panes.iter().zip(app.pane_rects()).enumerate() {
+    for (index, (pane, rect)) in app.panes.iter().zip(rects).enumerate() {
         let Some(rect) = rect else { continue };
         let focused = index == app.focus;
         let show_cursor = focused && !app.show_help && app.prompt.is_none();
         let border = |title: Option<&str>, scroll: Option<String>| {
             pane_border(pane, title, scroll, index, focused, now, rect.width)
         };
+        let inner = layout::inner(rect).intersection(area);
+        let cursor = |canvas: &mut Canvas, cursor: Option<(u16, u16)>| {
+            if show_cursor && let Some(at) = cursor {
+                canvas.set_cursor_position(at);
+            }
+        };
         if pane.scroll.is_none()
             && let Some(drawn) = cache
-                .at(pane.id, rect)
+                .panes
+                .get(&pane.id)
                 .filter(|d| d.generation == pane.published.generation())
         {
             // Unchanged since it was drawn.
-            frame.render_widget(border(drawn.title.as_deref(), None), rect);
-            drawn.paste(rect, frame, show_cursor);
+            let (border, at) = (border(drawn.title.as_deref(), None), drawn.cursor);
+            cache.border(canvas, pane.id, rect, border);
+            cursor(canvas, at);
             continue;
         }
         // One hold of the lock per pane and frame, and only if it is free:
         // a parser busy with a flood leaves a copy of its screen instead.
-        let screen = match pane.screen.try_lock() {
+        let mut screen = match pane.screen.try_lock() {
             Some(screen) => {
                 pane.published.forget_copy();
                 screen
             }
             None if pane.scroll.is_none() => {
                 pane.published.want_copy();
+                let drawn = cache.panes.contains_key(&pane.id);
                 let copy = pane.published.take_copy().or_else(|| {
                     // Nothing to draw it from: the copy comes as soon as
                     // the parser's batch is done, normally well within this.
-                    cache.at(pane.id, rect).is_none().then(|| {
+                    (!drawn).then(|| {
                         let deadline =
                             copy_deadline.get_or_insert_with(|| Instant::now() + COPY_WAIT);
                         pane.published.wait_copy(*deadline)
                     })?
                 });
-                match (copy, cache.at(pane.id, rect)) {
-                    (Some(copy), _) => {
-                        frame.render_widget(border(copy.title.as_deref(), None), rect);
-                        let cursor = draw_vt(frame, layout::inner(rect), &copy.vt, show_cursor);
-                        cache.keep(pane.id, rect, frame, (copy.generation, copy.title, cursor));
+                match copy {
+                    Some(copy) => {
+                        canvas.clear(inner);
+                        let at = draw_vt(canvas, inner, &copy.vt, 0..inner.height);
+                        cursor(canvas, at);
+                        let drawn = Drawn {
+                            generation: copy.generation,
+                            title: copy.title,
+                            cursor: at,
+                            border: None,
+                        };
+                        let border = border(drawn.title.as_deref(), None);
+                        cache.panes.insert(pane.id, drawn);
+                        cache.border(canvas, pane.id, rect, border);
                     }
-                    (None, Some(drawn)) => {
-                        frame.render_widget(border(drawn.title.as_deref(), None), rect);
-                        drawn.paste(rect, frame, show_cursor);
+                    None if drawn => {
+                        // Left as it was last drawn.
+                        let drawn = &cache.panes[&pane.id];
+                        let (border, at) = (border(drawn.title.as_deref(), None), drawn.cursor);
+                        cache.border(canvas, pane.id, rect, border);
+                        cursor(canvas, at);
                     }
-                    (None, None) => {
+                    None => {
                         // Still no copy (its parser was preempted): the
                         // border now, the screen once the copy arrives.
-                        frame.render_widget(border(None, None), rect);
+                        canvas.clear(inner);
+                        canvas.render_widget(border(None, None), rect);
                     }
                 }
                 continue;
@@ -195,49 +201,72 @@ pub fn render_cached(frame: &mut Frame, app: &App, now: Instant, cache: &mut Fra
             // Scroll mode reads the history as well as the screen.
             None => pane.screen(),
         };
-        let inner = layout::inner(rect);
         if let Some(scroll) = &pane.scroll {
+            // Drawn whole every frame, and afresh once it ends.
+            cache.panes.remove(&pane.id);
             let lines = Lines::new(screen.history(), screen.vt());
-            frame.render_widget(
+            canvas.render_widget(
                 border(screen.title(), Some(scroll_label(scroll, &lines))),
                 rect,
             );
-            draw_view(frame.buffer_mut(), inner, &lines, screen.vt(), scroll);
+            canvas.clear(inner);
+            draw_view(canvas.buffer_for(inner), inner, &lines, screen.vt(), scroll);
             let top = lines.clamp(scroll.top).min(lines.live_top());
             let row = lines.distance(top, lines.clamp(scroll.cursor.at));
             if show_cursor && row < usize::from(inner.height) && inner.width > 0 {
                 let col = scroll.cursor.col.min(usize::from(inner.width) - 1) as u16;
-                frame.set_cursor_position((inner.x + col, inner.y + row as u16));
+                canvas.set_cursor_position((inner.x + col, inner.y + row as u16));
             }
             continue;
         }
-        frame.render_widget(border(screen.title(), None), rect);
-        let cursor = draw_vt(frame, inner, screen.vt(), show_cursor);
+        // What changed since the drawing on the canvas, if that drawing is
+        // of the generation the damage starts from.
+        let (since, damage) = screen.take_damage();
+        let kept = cache.panes.remove(&pane.id);
+        let rows = match (&kept, damage) {
+            (Some(drawn), Damage::None) if drawn.generation == since => 0..0,
+            (Some(drawn), Damage::Rows(first, last)) if drawn.generation == since => {
+                first.min(inner.height)..last.saturating_add(1).min(inner.height)
+            }
+            _ => 0..inner.height,
+        };
+        canvas.clear(Rect::new(
+            inner.x,
+            inner.y + rows.start,
+            inner.width,
+            rows.len() as u16,
+        ));
+        let at = draw_vt(canvas, inner, screen.vt(), rows);
+        cursor(canvas, at);
         // Read under the lock: exactly the screen just drawn.
-        let kept = (
-            pane.published.generation(),
-            screen.title().map(str::to_string),
-            cursor,
-        );
+        let drawn = Drawn {
+            generation: pane.published.generation(),
+            title: screen.title().map(str::to_string),
+            cursor: at,
+            border: kept.and_then(|k| k.border),
+        };
         drop(screen);
-        cache.keep(pane.id, rect, frame, kept);
+        let border = border(drawn.title.as_deref(), None);
+        cache.panes.insert(pane.id, drawn);
+        cache.border(canvas, pane.id, rect, border);
     }
     let status = Rect::new(area.x, area.bottom() - 1, area.width, 1);
+    canvas.clear(status);
     match &app.prompt {
-        Some(prompt) => draw_prompt(frame, status, prompt),
-        None => frame.render_widget(status_line(app, now), status),
+        Some(prompt) => draw_prompt(canvas, status, prompt),
+        None => canvas.render_widget(status_line(app, now), status),
     }
     if app.show_help {
         // Above the status line, even when the frame is smaller than the
         // app knows yet.
         let above_status = Rect::new(area.x, area.y, area.width, area.height - 1);
         let help_area = app.panes_area().intersection(above_status);
-        help_overlay(frame, help_area, &app.keymap.prefix_label());
+        help_overlay(canvas, help_area, &app.keymap.prefix_label());
     }
 }
 
 /// The prompt in place of the status line, with the cursor in it.
-fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &PromptState) {
+fn draw_prompt(frame: &mut Canvas, area: Rect, prompt: &PromptState) {
     let label = format!(" {}: ", prompt.editor.label());
     let hint = match prompt.asking {
         Asking::NewPane => " Enter runs it in a new pane · Esc cancels ",
@@ -394,26 +423,30 @@ pub fn truncate(text: &str, max: usize) -> String {
     out
 }
 
-/// Draws `vt` into `inner`, and its cursor if `show_cursor`; returns where
+/// Draws `rows` of `vt` into `inner`, where they must be blank; returns where
 /// the program shows its cursor, if it does and that is inside `inner`.
 fn draw_vt(
-    frame: &mut Frame,
+    canvas: &mut Canvas,
     inner: Rect,
     vt: &vt100::Screen,
-    show_cursor: bool,
+    rows: std::ops::Range<u16>,
 ) -> Option<(u16, u16)> {
-    draw_screen(frame.buffer_mut(), inner, vt);
+    if !rows.is_empty() {
+        let area = Rect::new(
+            inner.x,
+            inner.y + rows.start,
+            inner.width,
+            rows.len() as u16,
+        );
+        pane::draw_screen_rows(canvas.buffer_for(area), inner, vt, rows);
+    }
     // While a wrap is pending vt100 puts the column one past the edge;
     // terminals show the cursor on the last column then.
     let (row, col) = vt.cursor_position();
     if vt.hide_cursor() || row >= inner.height || inner.width == 0 {
         return None;
     }
-    let at = (inner.x + col.min(inner.width - 1), inner.y + row);
-    if show_cursor {
-        frame.set_cursor_position(at);
-    }
-    Some(at)
+    Some((inner.x + col.min(inner.width - 1), inner.y + row))
 }
 
 /// Where scroll mode is, for the title of `pane`: `[scroll N/M]` and a note.
@@ -497,6 +530,7 @@ fn pane_border(
 /// title on its top edge. Drawn on the edge cells alone: ratatui's `Block`
 /// also restyles every cell inside, which took a sixth of a frame's time
 /// for cells the pane's screen overwrites anyway.
+#[derive(Clone, PartialEq)]
 struct PaneBorder {
     focused: bool,
     title: Line<'static>,
@@ -515,6 +549,16 @@ impl ratatui::widgets::Widget for PaneBorder {
         };
         let (left, top) = (area.left(), area.top());
         let (right, bottom) = (area.right() - 1, area.bottom() - 1);
+        // Drawn over the last frame: nothing of an earlier border's style
+        // may show through.
+        for x in left..=right {
+            buf[(x, top)].reset();
+            buf[(x, bottom)].reset();
+        }
+        for y in top..=bottom {
+            buf[(left, y)].reset();
+            buf[(right, y)].reset();
+        }
         for x in left..=right {
             buf[(x, top)]
                 .set_symbol(set.horizontal_top)
@@ -622,7 +666,7 @@ fn help_section(heading: &str, keys: &[(&str, &str)], prefix: &str) -> Vec<Line<
     lines
 }
 
-fn help_overlay(frame: &mut Frame, area: Rect, prefix: &str) {
+fn help_overlay(frame: &mut Canvas, area: Rect, prefix: &str) {
     let mut all = help_section("panes", KEY_HELP, prefix);
     all.push(Line::default());
     all.extend(help_section("scroll mode", SCROLL_HELP, prefix));

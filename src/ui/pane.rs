@@ -13,9 +13,20 @@ use crate::scroll::{Lines, Scroll};
 /// wide character that would straddle the right edge is drawn as a blank, so
 /// it never spills into the neighbouring pane or border.
 pub fn draw_screen(buf: &mut Buffer, area: Rect, screen: &vt100::Screen) {
+    draw_screen_rows(buf, area, screen, 0..area.height);
+}
+
+/// Draws `rows` of `screen` into the same rows of `area`, as [`draw_screen`]
+/// draws them all.
+pub(super) fn draw_screen_rows(
+    buf: &mut Buffer,
+    area: Rect,
+    screen: &vt100::Screen,
+    rows: std::ops::Range<u16>,
+) {
     let area = area.intersection(buf.area);
-    let (rows, _) = screen.size();
-    for row in 0..area.height.min(rows.get()) {
+    let end = rows.end.min(area.height).min(screen.size().0.get());
+    for row in rows.start..end {
         draw_screen_row(buf, area, row, screen, row);
     }
 }
