@@ -52,6 +52,8 @@ pub struct FrameCache {
     /// everything is drawn afresh.
     layout: Option<Layout>,
     panes: std::collections::HashMap<PaneId, Drawn>,
+    /// The status line as last drawn, unless the prompt was drawn there.
+    status: Option<Line<'static>>,
 }
 
 /// The frame's area, each pane's rectangle (`None` while another is
@@ -90,7 +92,7 @@ impl FrameCache {
 
 /// Draws `app` on a blank `frame`, with nothing kept from earlier frames.
 pub fn render(frame: &mut Frame, app: &App, now: Instant) {
-    let mut touched = vec![false; usize::from(frame.area().height)];
+    let mut touched = vec![None; usize::from(frame.area().height)];
     let mut canvas = Canvas::blank(frame.buffer_mut(), &mut touched);
     render_cached(&mut canvas, app, now, &mut FrameCache::default());
     if let Some(at) = canvas.cursor() {
@@ -120,6 +122,7 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
     if canvas.fresh() || cache.layout.as_ref() != Some(&layout) {
         canvas.clear(area);
         cache.panes.clear();
+        cache.status = None;
         cache.layout = Some(layout);
     }
     let mut copy_deadline = None;
@@ -251,10 +254,20 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
         cache.border(canvas, pane.id, rect, border);
     }
     let status = Rect::new(area.x, area.bottom() - 1, area.width, 1);
-    canvas.clear(status);
     match &app.prompt {
-        Some(prompt) => draw_prompt(canvas, status, prompt),
-        None => canvas.render_widget(status_line(app, now), status),
+        Some(prompt) => {
+            canvas.clear(status);
+            draw_prompt(canvas, status, prompt);
+            cache.status = None;
+        }
+        None => {
+            let line = status_line(app, now);
+            if cache.status.as_ref() != Some(&line) {
+                canvas.clear(status);
+                canvas.render_widget(&line, status);
+                cache.status = Some(line);
+            }
+        }
     }
     if app.show_help {
         // Above the status line, even when the frame is smaller than the
@@ -588,7 +601,7 @@ impl ratatui::widgets::Widget for PaneBorder {
     }
 }
 
-fn status_line(app: &App, now: Instant) -> Paragraph<'static> {
+fn status_line(app: &App, now: Instant) -> Line<'static> {
     let mut spans = Vec::new();
     if app.keymap.armed() {
         spans.push(Span::styled(
@@ -635,7 +648,7 @@ fn status_line(app: &App, now: Instant) -> Paragraph<'static> {
             Style::new().fg(Color::Red),
         ));
     }
-    Paragraph::new(Line::from(spans))
+    Line::from(spans)
 }
 
 /// One section of the help: a heading and its keys, aligned.

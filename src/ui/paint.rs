@@ -1,16 +1,16 @@
-//! What the outer terminal shows, kept between frames, and the rows a frame
-//! changed: only those are compared and sent.
+//! What the outer terminal shows, kept between frames, and the cells a frame
+//! touched: only those are compared and sent.
 //!
 //! ratatui's `Terminal` starts every frame from a blank buffer and compares
 //! the whole of it with the last one. On a 200×50 terminal that is 10,000
 //! cells reset, filled and compared for one key's echo, about half of the
 //! echo's time. Here a frame is drawn over the last one: the renderer
-//! redraws what changed, [`Canvas`] notes the rows it touched, and
-//! [`Painter::draw`] compares those rows alone, with ratatui's own diff, so
-//! wide characters are sent the way ratatui sends them.
+//! redraws what changed, [`Canvas`] notes the span of each row it touched,
+//! and [`Painter::draw`] compares those spans alone, sending wide
+//! characters the way ratatui's own diff sends them.
 
 use ratatui::backend::Backend;
-use ratatui::buffer::{Buffer, Cell};
+use ratatui::buffer::{Buffer, Cell, CellWidth};
 use ratatui::layout::{Position, Rect};
 use ratatui::widgets::Widget;
 
@@ -19,8 +19,8 @@ use crate::Size;
 /// A frame being drawn over the last one.
 pub struct Canvas<'a> {
     buf: &'a mut Buffer,
-    /// Per row of `buf`: whether it was drawn on in this frame.
-    touched: &'a mut [bool],
+    /// Per row of `buf`: the columns drawn on in this frame, if any.
+    touched: &'a mut [Option<Span>],
     cursor: Option<Position>,
     fresh: bool,
 }
@@ -28,7 +28,7 @@ pub struct Canvas<'a> {
 impl<'a> Canvas<'a> {
     /// A canvas over `buf`, which must be blank, with `touched` as long as
     /// it is high. Everything on it is new.
-    pub fn blank(buf: &'a mut Buffer, touched: &'a mut [bool]) -> Self {
+    pub fn blank(buf: &'a mut Buffer, touched: &'a mut [Option<Span>]) -> Self {
         Self {
             buf,
             touched,
@@ -47,15 +47,22 @@ impl<'a> Canvas<'a> {
         self.fresh
     }
 
-    /// Notes that the rows of `area` are drawn on.
+    /// Notes that `area` is drawn on.
     pub fn touch(&mut self, area: Rect) {
         let area = area.intersection(self.buf.area);
         if area.is_empty() {
             return;
         }
         let first = usize::from(area.y - self.buf.area.y);
+        let span = (
+            area.left() - self.buf.area.x,
+            area.right() - self.buf.area.x,
+        );
         for touched in &mut self.touched[first..first + usize::from(area.height)] {
-            *touched = true;
+            *touched = Some(match *touched {
+                Some((from, to)) => (from.min(span.0), to.max(span.1)),
+                None => span,
+            });
         }
     }
 
@@ -96,43 +103,36 @@ impl<'a> Canvas<'a> {
     }
 }
 
+/// Columns `.0` up to `.1` of a row.
+pub type Span = (u16, u16);
+
 /// Keeps what the terminal shows and brings it up to date, frame by frame.
 pub struct Painter {
     /// What the terminal shows.
     shown: Buffer,
     /// The frame being drawn: the last one, drawn over.
     next: Buffer,
-    /// Per row: whether `next` may differ from `shown` there.
-    touched: Vec<bool>,
+    /// Per row: the columns where `next` may differ from `shown`, if any.
+    touched: Vec<Option<Span>>,
     /// Whether the cursor shows, once known.
     cursor_shown: Option<bool>,
     /// The terminal must be cleared first: what it shows is unknown.
     clear: bool,
     /// `next` was just made blank.
     fresh: bool,
-    /// One row of each, for comparing a row at a time.
-    shown_row: Buffer,
-    next_row: Buffer,
 }
-
-/// With more rows touched than this share of the screen, the frame is
-/// compared whole, without copying rows out first.
-const WHOLE_FRAME_SHARE: usize = 4;
 
 impl Painter {
     /// A painter for a terminal of `size` whose contents are unknown.
     pub fn new(size: Size) -> Self {
         let area = Rect::new(0, 0, size.cols, size.rows);
-        let row = Rect::new(0, 0, size.cols, 1);
         Self {
             shown: Buffer::empty(area),
             next: Buffer::empty(area),
-            touched: vec![true; usize::from(size.rows)],
+            touched: vec![Some((0, size.cols)); usize::from(size.rows)],
             cursor_shown: None,
             clear: true,
             fresh: true,
-            shown_row: Buffer::empty(row),
-            next_row: Buffer::empty(row),
         }
     }
 
@@ -188,64 +188,132 @@ impl Painter {
         backend.flush()
     }
 
-    /// The cells to send, row by row; the touched rows of `next` are shown
-    /// from then on.
+    /// The cells to send, row by row; the touched spans of `next` are
+    /// shown from then on.
     fn changes(&mut self) -> Vec<(u16, u16, Cell)> {
-        let touched = self.touched.iter().filter(|t| **t).count();
         let mut updates = Vec::new();
-        if touched == 0 {
-            return updates;
-        }
-        if touched * WHOLE_FRAME_SHARE > self.touched.len() {
-            updates = with_wide_remains(&self.shown, &self.next, 0);
-            self.shown.content.clone_from_slice(&self.next.content);
-            self.touched.fill(false);
-            return updates;
-        }
         let width = usize::from(self.next.area.width);
         for (y, touched) in self.touched.iter_mut().enumerate() {
-            if !std::mem::take(touched) {
+            let Some((from, to)) = touched.take() else {
                 continue;
-            }
+            };
             let row = y * width..(y + 1) * width;
-            self.shown_row
-                .content
-                .clone_from_slice(&self.shown.content[row.clone()]);
-            self.next_row
-                .content
-                .clone_from_slice(&self.next.content[row.clone()]);
-            updates.extend(with_wide_remains(&self.shown_row, &self.next_row, y as u16));
-            self.shown.content[row].clone_from_slice(&self.next_row.content);
+            let shown = &mut self.shown.content[row.clone()];
+            let next = &self.next.content[row];
+            // A cell on either side too: a wide character may straddle the
+            // edge of a span.
+            let mut from = usize::from(from).saturating_sub(1);
+            if from > 0 && next[from - 1].cell_width() > 1 {
+                from -= 1;
+            }
+            let to = (usize::from(to) + 1).min(width);
+            for (x, cell) in row_changes(shown, next, from, to) {
+                updates.push((x as u16, y as u16, cell.clone()));
+            }
+            for (was, is) in shown[from..to].iter_mut().zip(&next[from..to]) {
+                if was != is {
+                    was.clone_from(is);
+                }
+            }
         }
         updates
     }
 }
 
-/// The cells that turn `shown` into `next` (both of the same area, moved
-/// down by `dy` rows): ratatui's diff, plus the rest of every wide character
-/// that a narrower one overwrites in part.
+/// The cells of `next[from..to]` to send to a terminal showing `shown`, in
+/// order: the cells that differ, as ratatui's diff finds them, plus the rest
+/// of every wide character that a narrower one overwrites in part.
 ///
-/// A terminal blanks the rest of a wide character written over in part,
-/// and may give the blank the style of the character written. ratatui sends
-/// such a blank only when the wide character's own style shows on blanks;
-/// so the cells it covered are always sent again here.
-fn with_wide_remains(shown: &Buffer, next: &Buffer, dy: u16) -> Vec<(u16, u16, Cell)> {
-    use ratatui::buffer::CellWidth;
-    let diff = shown.diff(next);
-    let mut updates: Vec<(u16, u16, Cell)> = Vec::with_capacity(diff.len());
-    for (i, &(x, y, cell)) in diff.iter().enumerate() {
-        updates.push((x, y + dy, cell.clone()));
-        let (was, is) = (shown[(x, y)].cell_width(), cell.cell_width().max(1));
-        let sent_next = |t: u16| {
-            diff[i + 1..]
-                .iter()
-                .any(|&(dx, ddy, _)| dx == t && ddy == y)
-        };
-        for t in (x + is..x.saturating_add(was)).filter(|&t| t < shown.area.right()) {
-            if !sent_next(t) {
-                updates.push((t, y + dy, next[(t, y)].clone()));
+/// - A wide character covers the cells after it, which are not sent.
+/// - A wide character with VS16 (an emoji presentation) has the cells it
+///   covers sent if their symbols changed: some terminals do not clear
+///   them.
+/// - A terminal blanks the rest of a wide character written over in part,
+///   and may give the blank the style of the character written. ratatui
+///   sends such a blank only when the wide character's own style shows on
+///   blanks; here the cells it covered are always sent again.
+fn row_changes<'a>(
+    shown: &[Cell],
+    next: &'a [Cell],
+    from: usize,
+    to: usize,
+) -> Vec<(usize, &'a Cell)> {
+    let mut out = Vec::new();
+    let mut x = from;
+    while x < to {
+        let (is, was) = (&next[x], &shown[x]);
+        let width = usize::from(is.cell_width()).max(1);
+        if is == was {
+            x += width;
+            continue;
+        }
+        out.push((x, is));
+        if width > 1 && is.symbol().contains('\u{FE0F}') {
+            for covered in x + 1..(x + width).min(to) {
+                if shown[covered].symbol() != next[covered].symbol() {
+                    out.push((covered, &next[covered]));
+                }
             }
         }
+        let mut end = x + width;
+        // What is left of a wider character that was here.
+        let mut rest = end;
+        while rest < (x + usize::from(was.cell_width())).min(next.len()) {
+            out.push((rest, &next[rest]));
+            rest += usize::from(next[rest].cell_width()).max(1);
+            end = rest;
+        }
+        x = end;
     }
-    updates
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(symbols: &[&str]) -> Vec<Cell> {
+        symbols
+            .iter()
+            .map(|s| {
+                let mut cell = Cell::default();
+                cell.set_symbol(s);
+                cell
+            })
+            .collect()
+    }
+
+    fn sent(shown: &[&str], next: &[&str]) -> Vec<(usize, String)> {
+        let (shown, next) = (row(shown), row(next));
+        row_changes(&shown, &next, 0, next.len())
+            .into_iter()
+            .map(|(x, cell)| (x, cell.symbol().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn only_changed_cells_are_sent_and_wide_ones_cover_the_next() {
+        assert_eq!(sent(&["a", "b", "c"], &["a", "b", "c"]), []);
+        assert_eq!(sent(&["a", "b", "c"], &["a", "x", "c"]), [(1, "x".into())]);
+        // A wide character covers the cell after it, which is not sent.
+        assert_eq!(
+            sent(&["a", "b", "c"], &["世", " ", "c"]),
+            [(0, "世".into())]
+        );
+        assert_eq!(sent(&["世", " ", "c"], &["世", " ", "c"]), []);
+    }
+
+    #[test]
+    fn the_rest_of_a_wide_character_written_over_in_part_is_sent() {
+        assert_eq!(
+            sent(&["世", " ", "c"], &["a", " ", "c"]),
+            [(0, "a".into()), (1, " ".into())]
+        );
+        // What comes in its place may be wide itself; the cell that one
+        // covers is not sent.
+        assert_eq!(
+            sent(&["世", " ", "c"], &["a", "界", " "]),
+            [(0, "a".into()), (1, "界".into())]
+        );
+    }
 }
