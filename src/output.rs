@@ -1,7 +1,11 @@
-//! Writing to the outer terminal from a thread of its own. A terminal that
-//! stops reading (a stalled SSH link, a suspended client) then blocks only
-//! that thread: the event loop goes on handling signals, deadlines and panes,
-//! and simply draws nothing while too much is still queued.
+//! Writing to the outer terminal without ever blocking the event loop. A
+//! frame is written at once through a non-blocking handle of its own on the
+//! terminal while nothing is queued; what the terminal does not take goes to
+//! a thread of its own, and so does every frame after it until that thread
+//! has caught up. A terminal that stops reading (a stalled SSH link, a
+//! suspended client) then blocks only that thread: the event loop goes on
+//! handling signals, deadlines and panes, and simply draws nothing while too
+//! much is still queued.
 
 use std::io::Write;
 use std::sync::mpsc;
@@ -29,6 +33,8 @@ pub struct Outbox {
     tx: mpsc::Sender<Vec<u8>>,
     buf: Vec<u8>,
     backlog: Arc<Backlog>,
+    /// The terminal, opened anew so that only this handle is non-blocking.
+    direct: Option<std::fs::File>,
 }
 
 /// Watches an [`Outbox`]'s queue from the event loop.
@@ -90,6 +96,7 @@ pub fn spawn(events: UnboundedSender<Event>) -> std::io::Result<(Outbox, Watch)>
             tx,
             buf: Vec::with_capacity(1 << 16),
             backlog,
+            direct: open_nonblocking_stdout(),
         },
         watch,
     ))
@@ -105,10 +112,46 @@ impl Write for Outbox {
         if self.buf.is_empty() {
             return Ok(());
         }
+        let mut backlog = self.backlog.bytes.lock().unwrap_or_else(|p| p.into_inner());
+        if *backlog == 0
+            && let Some(direct) = &mut self.direct
+        {
+            let mut written = 0;
+            // An error other than a full terminal is left for the thread.
+            while let Ok(n) = direct.write(&self.buf[written..]) {
+                written += n;
+                if n == 0 || written == self.buf.len() {
+                    break;
+                }
+            }
+            self.buf.drain(..written);
+            if self.buf.is_empty() {
+                return Ok(());
+            }
+        }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(1 << 16));
-        *self.backlog.bytes.lock().unwrap_or_else(|p| p.into_inner()) += chunk.len();
+        *backlog += chunk.len();
+        drop(backlog);
         self.tx.send(chunk).map_err(|_| {
             std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the output thread ended")
         })
     }
+}
+
+/// A second, non-blocking handle on the terminal stdout writes to. Opening
+/// the terminal again gives a handle of its own: making stdout itself
+/// non-blocking would make the terminal non-blocking for every program that
+/// shares it, the shell opmux runs in included.
+fn open_nonblocking_stdout() -> Option<std::fs::File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+            .open("/proc/self/fd/1")
+            .ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
 }

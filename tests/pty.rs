@@ -109,3 +109,68 @@ fn a_missing_working_folder_fails_the_spawn_instead_of_using_another() {
         "{err:#}"
     );
 }
+
+#[test]
+fn input_a_program_does_not_read_yet_waits_in_order_without_blocking() {
+    let screen = Arc::new(Mutex::new(Screen::new(Size::new(10, 60))));
+    let (tx, mut events) = unbounded_channel();
+    let dirty = Arc::new(AtomicBool::new(false));
+    let wiring = Wiring {
+        id: PaneId(3),
+        run: 1,
+        live_run: Arc::new(std::sync::atomic::AtomicU32::new(1)),
+        screen: screen.clone(),
+        dirty: dirty.clone(),
+        events: tx,
+        ready: None,
+    };
+    let scratch = std::env::temp_dir().join(format!("opmux-pty-input-{}", std::process::id()));
+    let _ = std::fs::remove_file(&scratch);
+    // Reads nothing until the file exists, then checks every line came, in
+    // order. The terminal holds about 4 KiB of unread input; this is 25 times
+    // as much. The program starts reading halfway, while more is written.
+    let lines = 20_000;
+    let bytes: usize = (1..=lines).map(|n: usize| n.to_string().len() + 1).sum();
+    let script = format!(
+        "stty raw -echo; while [ ! -e {file} ]; do sleep 0.01; done; \
+         head -c {bytes} | awk 'NR != $1 {{ bad = 1 }} END {{ print (bad ? \"DISORDER\" : \"ORDERED\"), NR }}'; \
+         sleep 5",
+        file = scratch.display()
+    );
+    let pty = Pty::spawn(&spec(&script), Size::new(10, 60), &[], wiring).unwrap();
+    let pid = pty.pid;
+    // On a thread of its own, so a write that blocks fails the test instead
+    // of hanging it.
+    let (done, written) = std::sync::mpsc::channel();
+    let marker = scratch.clone();
+    let writer = std::thread::spawn(move || {
+        for n in 1..=lines {
+            pty.write(format!("{n}\n").into_bytes());
+            if n == lines / 2 {
+                std::fs::write(&marker, b"").unwrap();
+            }
+        }
+        done.send(()).unwrap();
+        pty
+    });
+    written
+        .recv_timeout(Duration::from_secs(20))
+        .expect("writing to a program that does not read blocked");
+    let pty = writer.join().unwrap();
+    let expected = format!("ORDERED {lines}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !screen.lock().vt().contents().contains(&expected) {
+        let text = screen.lock().vt().contents();
+        assert!(
+            std::time::Instant::now() < deadline && !text.contains("DISORDER"),
+            "the program did not get its input in order:\n{text}"
+        );
+        dirty.store(false, std::sync::atomic::Ordering::Release);
+        let _ = next(&mut events);
+    }
+    let _ = std::fs::remove_file(&scratch);
+    nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT).unwrap();
+    process::reap();
+    drop(pty);
+}

@@ -5,11 +5,20 @@
 //!   is only ever held back by a full pipeline, never by drawing;
 //! - the parser feeds the chunks to the pane's [`Screen`], forwards the replies
 //!   to terminal queries, and wakes the main task once per frame at most;
-//! - the writer owns the PTY's input side, so a program that stops reading its
-//!   input can never block the main task.
+//! - the writer takes the input the main task could not write at once, so a
+//!   program that stops reading its input can never block the main task.
+//!
+//! The PTY is non-blocking. The main task writes a key straight to it while
+//! nothing is queued, saving a thread's wake-up on every keystroke's echo;
+//! what does not fit goes to the writer, and so does everything after it
+//! until the writer has caught up, so input stays in order. opmux never
+//! takes portable-pty's writer, whose drop would type a newline and EOF
+//! into the pane.
 
+use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, mpsc};
 use std::thread;
@@ -58,7 +67,9 @@ pub struct Wiring {
 /// A running pane's PTY. Dropping it closes opmux's side of the terminal.
 pub struct Pty {
     master: Box<dyn MasterPty + Send>,
-    input: mpsc::Sender<Vec<u8>>,
+    input: Input,
+    /// The PTY, for writing input at once.
+    direct: Arc<File>,
     pub pid: Pid,
     /// The terminal's device, `/dev/pts/N`.
     tty: Option<std::path::PathBuf>,
@@ -105,12 +116,9 @@ impl Pty {
         // The threads start first: once the program runs, nothing may fail
         // and leave it running behind a pane that says it failed. If the
         // spawn fails, dropping the slave ends the reader, and with it the rest.
-        let reader = pair
-            .master
-            .try_clone_reader()
-            .context("cloning the PTY reader")?;
-        let writer = pair.master.take_writer().context("taking the PTY writer")?;
-        let (input, input_rx) = mpsc::channel::<Vec<u8>>();
+        let (reader, writer) = nonblocking_ends(pair.master.as_ref())?;
+        let writer = Arc::new(writer);
+        let (input, input_rx) = Input::new();
         let (chunks, chunks_rx) = mpsc::sync_channel::<Chunk>(PIPELINE_CHUNKS);
         let name = |role: &str| format!("pane{}-{role}", wiring.id.0 + 1);
         thread::Builder::new()
@@ -122,9 +130,10 @@ impl Pty {
             .name(name("parser"))
             .spawn(move || parse_loop(chunks_rx, parser_wiring, replies))
             .context("starting the parser thread")?;
+        let (queued, direct) = (input.queued.clone(), writer.clone());
         thread::Builder::new()
             .name(name("writer"))
-            .spawn(move || write_loop(writer, input_rx, wiring))
+            .spawn(move || write_loop(&writer, input_rx, &queued, wiring))
             .context("starting the writer thread")?;
 
         let child = pair
@@ -142,16 +151,28 @@ impl Pty {
         Ok(Self {
             master: pair.master,
             input,
+            direct,
             pid,
             tty,
         })
     }
 
-    /// Queues bytes for the program's input. Never blocks.
+    /// Writes bytes to the program's input: at once if they fit and nothing
+    /// is queued before them, else through the writer. Never blocks.
     pub fn write(&self, bytes: Vec<u8>) {
-        // The writer thread only ends once this handle is gone or after it
-        // reported a write error, so a failed send has already been reported.
-        let _ = self.input.send(bytes);
+        let mut written = 0;
+        if self.input.queued.load(Ordering::Acquire) == 0 {
+            // A write error is left for the writer to meet and report.
+            while let Ok(n) = (&*self.direct).write(&bytes[written..]) {
+                written += n;
+                if n == 0 || written == bytes.len() {
+                    break;
+                }
+            }
+        }
+        if written < bytes.len() {
+            self.input.push(bytes[written..].to_vec());
+        }
     }
 
     /// Tells the kernel the terminal's new size, which sends SIGWINCH to the
@@ -220,17 +241,68 @@ impl std::fmt::Debug for Pty {
     }
 }
 
+/// Input for the writer thread, with a count of what it has not written yet.
+#[derive(Clone)]
+struct Input {
+    tx: mpsc::Sender<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Input {
+    fn new() -> (Self, Receiver<Vec<u8>>) {
+        let (tx, rx) = mpsc::channel();
+        let queued = Arc::default();
+        (Self { tx, queued }, rx)
+    }
+
+    /// Queues bytes for the writer. Never blocks.
+    fn push(&self, bytes: Vec<u8>) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        // The writer thread only ends once every sender is gone or after it
+        // reported a write error, so a failed send has already been reported.
+        if self.tx.send(bytes).is_err() {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Two non-blocking handles on `master`, to read from and to write to.
+/// They share one open file, so the flag is set for both at once.
+fn nonblocking_ends(master: &dyn MasterPty) -> Result<(File, File)> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let fd = master
+        .as_raw_fd()
+        .context("the PTY has no file descriptor")?;
+    // SAFETY: the master outlives this call, and the handles are copies.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    let reader = File::from(fd.try_clone_to_owned().context("cloning the PTY")?);
+    let writer = File::from(fd.try_clone_to_owned().context("cloning the PTY")?);
+    Ok((reader, writer))
+}
+
+/// Waits until `fd` is ready for `events`, or has hung up.
+fn wait_for(fd: BorrowedFd, events: nix::poll::PollFlags) {
+    let mut fds = [nix::poll::PollFd::new(fd, events)];
+    // EINTR only means another try.
+    let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE);
+}
+
 enum Chunk {
     Data(Vec<u8>),
     End(Option<String>),
 }
 
-fn read_loop(mut reader: Box<dyn Read + Send>, chunks: SyncSender<Chunk>) {
+fn read_loop(mut reader: File, chunks: SyncSender<Chunk>) {
     let mut buf = vec![0u8; READ_CHUNK];
     let mut flood = FloodWatch::default();
     let end = loop {
         match reader.read(&mut buf) {
             Ok(0) => break None,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                wait_for(reader.as_fd(), nix::poll::PollFlags::POLLIN);
+            }
             Ok(n) => {
                 flood.count(n);
                 if chunks.send(Chunk::Data(buf[..n].to_vec())).is_err() {
@@ -378,7 +450,7 @@ fn lower_priority(niceness: i32) {
     let _ = niceness;
 }
 
-fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec<u8>>) {
+fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: Input) {
     let mut flood = FloodWatch::default();
     let mut awaiting_ready = wiring.ready.as_ref();
     if awaiting_ready.is_some() {
@@ -475,7 +547,7 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
             answer
         };
         if !answer.is_empty() {
-            let _ = replies.send(answer);
+            replies.push(answer);
         }
         if !wiring.dirty.swap(true, Ordering::AcqRel) {
             let _ = wiring.events.send(Event::PaneOutput(wiring.id));
@@ -483,13 +555,10 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: mpsc::Sender<Vec
     }
 }
 
-fn write_loop(mut writer: Box<dyn Write + Send>, input: Receiver<Vec<u8>>, wiring: Wiring) {
+fn write_loop(writer: &File, input: Receiver<Vec<u8>>, queued: &AtomicUsize, wiring: Wiring) {
     let mut failed = false;
     for bytes in input {
-        if failed {
-            continue;
-        }
-        if let Err(e) = writer.write_all(&bytes).and_then(|()| writer.flush()) {
+        if !failed && let Err(e) = write_all(writer, &bytes) {
             failed = true;
             let _ = wiring.events.send(Event::PaneInputFailed {
                 pane: wiring.id,
@@ -497,10 +566,28 @@ fn write_loop(mut writer: Box<dyn Write + Send>, input: Receiver<Vec<u8>>, wirin
                 error: e.to_string(),
             });
         }
+        queued.fetch_sub(1, Ordering::AcqRel);
     }
     // Every sender is gone: the `Pty`, dropped only once no process of the
     // run is left, and the parser, gone at the end of output. So the newline
     // and EOF portable-pty types into the terminal on drop reach no one.
+}
+
+/// Writes all of `bytes` to the non-blocking `writer`, waiting whenever the
+/// program's input is full.
+fn write_all(mut writer: &File, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match writer.write(bytes) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                wait_for(writer.as_fd(), nix::poll::PollFlags::POLLOUT);
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
