@@ -106,6 +106,8 @@ pub struct App {
     pub log_dir: Option<std::path::PathBuf>,
     /// Whether each logged line starts with the time it was written.
     pub log_time: bool,
+    /// How many nice steps lower a flooding pane's programs run.
+    pub flood_nice: u8,
     /// The size every pane's program is given when nothing is drawn (the
     /// prefixed-line front end), instead of its place in the layout.
     pub pty_size: Option<Size>,
@@ -160,6 +162,7 @@ impl App {
         );
         app.log_dir = settings.log_dir;
         app.log_time = settings.log_time;
+        app.flood_nice = settings.flood_nice;
         app.scrollback = settings.scrollback;
         for pane in &app.panes {
             pane.screen().set_scrollback(app.scrollback);
@@ -180,6 +183,7 @@ impl App {
             notice: None,
             log_dir: None,
             log_time: false,
+            flood_nice: crate::config::DEFAULT_FLOOD_NICE,
             pty_size: None,
             needs_redraw: true,
             prompt: None,

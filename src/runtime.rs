@@ -356,6 +356,7 @@ pub fn start_pane(app: &mut App, index: usize, events: &UnboundedSender<Event>) 
         dirty: pane.dirty.clone(),
         events: events.clone(),
         ready: pane.spec.ready.as_ref().map(|r| r.0.clone()),
+        flood_nice: app.flood_nice,
     };
     let pane = &mut app.panes[index];
     let tag = process::pane_tag(id.0);

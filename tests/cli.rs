@@ -47,6 +47,7 @@ fn mistakes_exit_non_zero_with_a_message_and_no_escape_sequences() {
         (&["--stop-timeout", "soon", "true"], "soon"),
         (&["--no-such-flag"], "--no-such-flag"),
         (&[""], "empty COMMAND"),
+        (&["--flood-nice", "20", "true"], "0..=19"),
     ];
     for (args, expected) in cases {
         let out = opmux(args);

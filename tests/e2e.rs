@@ -146,6 +146,42 @@ fn a_flooding_panes_threads_yield_to_the_rest() {
     );
 }
 
+/// How much lower than the default the scheduler runs `pid`: its
+/// session's autogroup nice where autogroups are on, else its own nice.
+fn session_nice(pid: nix::unistd::Pid) -> Option<i64> {
+    let autogroups = std::fs::read_to_string("/proc/sys/kernel/sched_autogroup_enabled")
+        .is_ok_and(|s| s.trim() == "1");
+    if autogroups {
+        let group = std::fs::read_to_string(format!("/proc/{pid}/autogroup")).ok()?;
+        return group.rsplit(' ').next()?.trim().parse().ok();
+    }
+    proc::stat(pid).map(|p| p.nice)
+}
+
+#[test]
+fn a_flooding_panes_programs_run_at_a_lower_priority() {
+    let (flooding, calm) = (marker("flood-nice"), marker("calm-nice"));
+    let flood = format!("seq 1 30000; exec sleep 1000.{flooding}");
+    let quiet = format!("echo quiet; exec sleep 1000.{calm}");
+    for (args, expected) in [(&[][..], 15), (&["--flood-nice", "0"][..], 0)] {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([flood.as_str(), quiet.as_str()]);
+        let opmux = Opmux::start(&all, 24, 80);
+        opmux.wait_text("30000");
+        opmux.wait_text("quiet");
+        let one = |m: &str| {
+            common::eventually("the pane's sleep", || sleepers(m).len() == 1);
+            session_nice(sleepers(m)[0])
+        };
+        assert_eq!(one(&flooding), Some(expected), "the flood, with {args:?}");
+        assert_eq!(one(&calm), Some(0), "the quiet pane, with {args:?}");
+        drop(opmux);
+        common::eventually("the sleeps gone", || {
+            sleepers(&flooding).is_empty() && sleepers(&calm).is_empty()
+        });
+    }
+}
+
 #[test]
 fn terminal_queries_are_answered() {
     let opmux = Opmux::start(

@@ -42,6 +42,7 @@ fn output_and_stderr_reach_the_screen_and_the_reaper_gets_the_status() {
         dirty: Arc::new(AtomicBool::new(false)),
         events: tx,
         ready: None,
+        flood_nice: 0,
     };
     let pty = Pty::spawn(
         &spec("printf 'hi '; stty size; echo \"tag=$OPMUX_TEST_TAG\"; echo oops >&2; exit 3"),
@@ -100,6 +101,7 @@ fn a_missing_working_folder_fails_the_spawn_instead_of_using_another() {
         dirty: Arc::new(AtomicBool::new(false)),
         events: tx,
         ready: None,
+        flood_nice: 0,
     };
     let mut spec = spec("true");
     spec.cwd = Some("/nonexistent/opmux/folder".into());
@@ -123,6 +125,7 @@ fn input_a_program_does_not_read_yet_waits_in_order_without_blocking() {
         dirty: dirty.clone(),
         events: tx,
         ready: None,
+        flood_nice: 0,
     };
     let scratch = std::env::temp_dir().join(format!("opmux-pty-input-{}", std::process::id()));
     let _ = std::fs::remove_file(&scratch);

@@ -23,6 +23,7 @@ struct RawFile {
     prefix: Option<Spanned<String>>,
     layout: Option<LayoutKind>,
     scrollback: Option<usize>,
+    flood_nice: Option<Spanned<i64>>,
     stop_timeout: Option<Spanned<f64>>,
     log_dir: Option<String>,
     env: Option<BTreeMap<String, Spanned<EnvValue>>>,
@@ -300,6 +301,18 @@ pub fn parse(
     if let Some(lines) = raw.scrollback {
         settings.scrollback = lines;
     }
+    if let Some(nice) = &raw.flood_nice {
+        settings.flood_nice = u8::try_from(*nice.get_ref())
+            .ok()
+            .filter(|n| *n <= super::MAX_NICE)
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: field `flood_nice`: {} is not a nice value: give 0 (leave flooding panes alone) to 19",
+                    source.at(nice.span().start),
+                    nice.get_ref()
+                )
+            })?;
+    }
     settings.log_dir = raw.log_dir.map(|dir| base.join(dir));
     let top_timeout = raw
         .stop_timeout
@@ -453,6 +466,7 @@ mod tests {
 prefix = "C-a"
 layout = "rows"
 scrollback = 5000
+flood_nice = 4
 stop_timeout = 2
 log_dir = "logs"
 env = { RUST_LOG = "info", DEBUG = false }
@@ -483,6 +497,7 @@ depends_on = { db = "started", api = "ready" }
         assert_eq!(s.prefix, parse_key("C-a").unwrap());
         assert_eq!(s.layout, LayoutKind::Rows);
         assert_eq!(s.scrollback, 5000);
+        assert_eq!(s.flood_nice, 4);
         assert_eq!(s.log_dir.as_deref(), Some(Path::new("./logs")));
         let [db, api, migrate] = &s.panes[..] else {
             panic!("three panes")
@@ -546,7 +561,7 @@ depends_on = { db = "started", api = "ready" }
             ),
             (
                 "colour = 1\n",
-                "opmux.toml:1:1: unknown field `colour`; the fields here are prefix, layout, scrollback, stop_timeout, log_dir, env, env_file, pane",
+                "opmux.toml:1:1: unknown field `colour`; the fields here are prefix, layout, scrollback, flood_nice, stop_timeout, log_dir, env, env_file, pane",
             ),
             (
                 "[[pane]]\nname = \"web\"\n",
@@ -647,6 +662,14 @@ depends_on = { db = "started", api = "ready" }
             (
                 "[pane]\ncmd = \"x\"\n",
                 "opmux.toml:1:1: `[pane]` is one table; write `[[pane]]` for each pane",
+            ),
+            (
+                "scrollback = 100\nflood_nice = 20\n",
+                "opmux.toml:2:14: field `flood_nice`: 20 is not a nice value: give 0 (leave flooding panes alone) to 19",
+            ),
+            (
+                "flood_nice = -1\n",
+                "opmux.toml:1:14: field `flood_nice`: -1 is not a nice value: give 0 (leave flooding panes alone) to 19",
             ),
         ];
         for (text, expected) in cases {

@@ -136,6 +136,13 @@ pub fn folder_of(path: &Path) -> std::io::Result<PathBuf> {
 /// Lines of history a pane keeps when none is given.
 pub const DEFAULT_SCROLLBACK: usize = 10_000;
 
+/// How much lower a flooding pane's programs run than the rest, as a nice
+/// value, when none is given (see [`Settings::flood_nice`]).
+pub const DEFAULT_FLOOD_NICE: u8 = 15;
+
+/// The highest nice value there is.
+pub const MAX_NICE: u8 = 19;
+
 impl PaneSpec {
     /// A pane with every setting at its default, started in opmux's folder.
     pub fn new(name: impl Into<String>, argv: Vec<String>) -> Self {
@@ -206,6 +213,9 @@ pub struct Settings {
     pub log_time: bool,
     /// The files the panes came from, for `--check`.
     pub sources: Vec<PathBuf>,
+    /// How many nice steps lower a pane's programs run once a run has
+    /// printed a flood's worth of output; 0 leaves them as they are.
+    pub flood_nice: u8,
 }
 
 impl Default for Settings {
@@ -218,6 +228,7 @@ impl Default for Settings {
             log_dir: None,
             log_time: false,
             sources: Vec::new(),
+            flood_nice: DEFAULT_FLOOD_NICE,
         }
     }
 }
@@ -319,6 +330,9 @@ impl Settings {
         }
         if let Some(lines) = cli.scrollback {
             settings.scrollback = lines;
+        }
+        if let Some(nice) = cli.flood_nice {
+            settings.flood_nice = nice;
         }
         settings.log_time = cli.log_time;
         // Panes not from opmux.toml: the command line's timeout, else the

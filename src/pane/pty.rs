@@ -62,6 +62,48 @@ pub struct Wiring {
     /// The pane's `ready` pattern; the parser reports the first rendered
     /// line that matches it.
     pub ready: Option<regex::Regex>,
+    /// How many nice steps lower the run's programs go once it floods.
+    pub flood_nice: u8,
+}
+
+/// Lowers a run's priority once it floods, as soon as both the flood and
+/// the run's session are known: the reader sees the flood, the spawn learns
+/// the session leader, and either may come first.
+#[derive(Default)]
+struct FloodPriority {
+    /// How many nice steps lower; 0 leaves the run alone.
+    by: u8,
+    /// The session leader's pid, once spawned; 0 before.
+    leader: std::sync::atomic::AtomicI32,
+    flooded: AtomicBool,
+    done: AtomicBool,
+}
+
+impl FloodPriority {
+    fn flooded(&self) {
+        self.flooded.store(true, Ordering::Release);
+        self.apply();
+    }
+
+    fn spawned(&self, leader: Pid) {
+        self.leader.store(leader.as_raw(), Ordering::Release);
+        self.apply();
+    }
+
+    fn apply(&self) {
+        let leader = self.leader.load(Ordering::Acquire);
+        if self.by == 0
+            || leader == 0
+            || !self.flooded.load(Ordering::Acquire)
+            || self.done.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        match crate::process::lower_session_priority(Pid::from_raw(leader), self.by) {
+            Ok(nice) => tracing::info!(leader, nice, "a flooding pane's priority was lowered"),
+            Err(e) => tracing::warn!(leader, "a flooding pane's priority stayed: {e}"),
+        }
+    }
 }
 
 /// A running pane's PTY. Dropping it closes opmux's side of the terminal.
@@ -121,9 +163,14 @@ impl Pty {
         let (input, input_rx) = Input::new();
         let (chunks, chunks_rx) = mpsc::sync_channel::<Chunk>(PIPELINE_CHUNKS);
         let name = |role: &str| format!("pane{}-{role}", wiring.id.0 + 1);
+        let priority = Arc::new(FloodPriority {
+            by: wiring.flood_nice,
+            ..Default::default()
+        });
+        let on_flood = priority.clone();
         thread::Builder::new()
             .name(name("reader"))
-            .spawn(move || read_loop(reader, chunks))
+            .spawn(move || read_loop(reader, chunks, &on_flood))
             .context("starting the reader thread")?;
         let (parser_wiring, replies) = (wiring.clone(), input.clone());
         thread::Builder::new()
@@ -147,6 +194,7 @@ impl Pty {
         // The one reaper owns waitpid; portable-pty's handle is not used to wait.
         drop(child);
         let pid = pid.context("the spawned program has no pid")?;
+        priority.spawned(pid);
         let tty = pair.master.tty_name();
         Ok(Self {
             master: pair.master,
@@ -294,7 +342,12 @@ enum Chunk {
     End(Option<String>),
 }
 
-fn read_loop(mut reader: File, chunks: SyncSender<Chunk>) {
+/// Reads the program's output into the pipeline until it ends. Lowers the
+/// run's priority once its output passes [`FLOOD_BYTES`]: counted here,
+/// where output arrives first, and done here, not by the main task, which
+/// may be busy starting other panes while the first ones flood, nor after
+/// parsing, which a flood among other floods may take a second to get to.
+fn read_loop(mut reader: File, chunks: SyncSender<Chunk>, priority: &FloodPriority) {
     let mut buf = vec![0u8; READ_CHUNK];
     let mut flood = FloodWatch::default();
     let end = loop {
@@ -304,7 +357,9 @@ fn read_loop(mut reader: File, chunks: SyncSender<Chunk>) {
                 wait_for(reader.as_fd(), nix::poll::PollFlags::POLLIN);
             }
             Ok(n) => {
-                flood.count(n);
+                if flood.count(n) {
+                    priority.flooded();
+                }
                 if chunks.send(Chunk::Data(buf[..n].to_vec())).is_err() {
                     return;
                 }
@@ -398,8 +453,9 @@ impl Lookahead {
     }
 }
 
-/// Output a run prints before its reader and parser count as a flood's.
-const FLOOD_BYTES: usize = 64 * 1024;
+/// Output a run prints before its reader and parser count as a flood's,
+/// and before the run is reported as flooding.
+pub const FLOOD_BYTES: usize = 64 * 1024;
 
 /// How much lower a flood's reader and parser run than the rest of opmux (a
 /// nice value), so that the thread that reads keys and draws, and the
@@ -420,12 +476,15 @@ struct FloodWatch {
 }
 
 impl FloodWatch {
-    fn count(&mut self, bytes: usize) {
+    /// Counts `bytes` more; returns whether they made the run a flood.
+    fn count(&mut self, bytes: usize) -> bool {
         self.bytes += bytes;
-        if !self.lowered && self.bytes > FLOOD_BYTES {
+        let crossed = !self.lowered && self.bytes > FLOOD_BYTES;
+        if crossed {
             self.lowered = true;
             lower_priority(FLOOD_NICENESS);
         }
+        crossed
     }
 }
 

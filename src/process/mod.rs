@@ -279,3 +279,47 @@ pub fn kill_everything_now() {
     }
     signal_all_descendants(Signal::SIGKILL);
 }
+
+/// Lowers the CPU priority of the session `leader` leads (a pane's run) by
+/// `by` nice steps, up to the lowest there is; returns the nice value it
+/// now has. One way only: without privileges a priority cannot be raised
+/// again, which a new run does not need, being a new session.
+///
+/// With autogroups (Linux's default on desktops), the scheduler first
+/// shares the CPU fairly between sessions and only then between the
+/// processes of one, so it is the session's autogroup that is lowered;
+/// otherwise the session leader's process group.
+pub fn lower_session_priority(leader: Pid, by: u8) -> std::io::Result<i32> {
+    let lowered = |now: i32| (now + i32::from(by)).min(i32::from(crate::config::MAX_NICE));
+    #[cfg(target_os = "linux")]
+    {
+        let enabled = std::fs::read_to_string("/proc/sys/kernel/sched_autogroup_enabled")
+            .is_ok_and(|s| s.trim() == "1");
+        let path = format!("/proc/{leader}/autogroup");
+        if enabled && let Ok(group) = std::fs::read_to_string(&path) {
+            // "/autogroup-42 nice 0"
+            let now = group
+                .rsplit(' ')
+                .next()
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(0);
+            let nice = lowered(now);
+            std::fs::write(&path, nice.to_string())?;
+            return Ok(nice);
+        }
+    }
+    let group = leader.as_raw() as nix::libc::id_t;
+    // -1 is a valid priority, so errno tells an error apart.
+    nix::errno::Errno::clear();
+    // SAFETY: getpriority and setpriority take no pointers.
+    let now = unsafe { nix::libc::getpriority(nix::libc::PRIO_PGRP, group) };
+    if now == -1 && nix::errno::Errno::last_raw() != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let nice = lowered(now);
+    // SAFETY: as above.
+    if unsafe { nix::libc::setpriority(nix::libc::PRIO_PGRP, group, nice) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(nice)
+}
