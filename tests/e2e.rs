@@ -159,22 +159,39 @@ fn session_nice(pid: nix::unistd::Pid) -> Option<i64> {
 }
 
 #[test]
-fn a_flooding_panes_programs_run_at_a_lower_priority() {
+fn floods_that_crowd_the_cpus_run_at_a_lower_priority() {
     let (flooding, calm) = (marker("flood-nice"), marker("calm-nice"));
     let flood = format!("seq 1 30000; exec sleep 1000.{flooding}");
     let quiet = format!("echo quiet; exec sleep 1000.{calm}");
-    for (args, expected) in [(&[][..], 15), (&["--flood-nice", "0"][..], 0)] {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    // A lone flood is lowered only if it has the machine's one CPU to
+    // itself; as many floods as CPUs all are, unless told not to be.
+    let lone = if cpus > 1 { 0 } else { 15 };
+    for (args, floods, expected) in [
+        (&[][..], 1, lone),
+        (&[][..], cpus, 15),
+        (&["--flood-nice", "0"][..], cpus, 0),
+    ] {
         let mut all: Vec<&str> = args.to_vec();
-        all.extend([flood.as_str(), quiet.as_str()]);
+        all.extend(std::iter::repeat_n(flood.as_str(), floods));
+        all.push(quiet.as_str());
         let opmux = Opmux::start(&all, 24, 80);
-        opmux.wait_text("30000");
         opmux.wait_text("quiet");
-        let one = |m: &str| {
-            common::eventually("the pane's sleep", || sleepers(m).len() == 1);
-            session_nice(sleepers(m)[0])
+        common::eventually("every pane's sleep", || {
+            sleepers(&flooding).len() == floods && sleepers(&calm).len() == 1
+        });
+        let nices = |m: &str| {
+            sleepers(m)
+                .into_iter()
+                .map(session_nice)
+                .collect::<Vec<_>>()
         };
-        assert_eq!(one(&flooding), Some(expected), "the flood, with {args:?}");
-        assert_eq!(one(&calm), Some(0), "the quiet pane, with {args:?}");
+        assert_eq!(
+            nices(&flooding),
+            vec![Some(expected); floods],
+            "{floods} flood(s) with {args:?}"
+        );
+        assert_eq!(nices(&calm), [Some(0)], "the quiet pane, with {args:?}");
         drop(opmux);
         common::eventually("the sleeps gone", || {
             sleepers(&flooding).is_empty() && sleepers(&calm).is_empty()
