@@ -46,10 +46,10 @@ pub struct Cli {
     #[arg(long, value_name = "LINES")]
     pub scrollback: Option<usize>,
 
-    /// How many nice steps lower a pane's programs run once they flood
-    /// their pane with output, so the keyboard and quieter panes stay
-    /// quick; 0 leaves them alone [default: the config file's `flood_nice`,
-    /// else 15].
+    /// How many nice steps lower the programs of panes flooding with
+    /// output run once there are as many floods as CPUs, so the keyboard
+    /// and quieter panes stay quick; 0 leaves them alone [default: the
+    /// config file's `flood_nice`, else 15].
     #[arg(long, value_name = "0-19", value_parser = clap::value_parser!(u8).range(0..=19))]
     pub flood_nice: Option<u8>,
 

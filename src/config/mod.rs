@@ -213,8 +213,8 @@ pub struct Settings {
     pub log_time: bool,
     /// The files the panes came from, for `--check`.
     pub sources: Vec<PathBuf>,
-    /// How many nice steps lower a pane's programs run once a run has
-    /// printed a flood's worth of output; 0 leaves them as they are.
+    /// How many nice steps lower a flooding run's programs go once there
+    /// are as many floods as CPUs; 0 leaves them as they are.
     pub flood_nice: u8,
 }
 
