@@ -61,3 +61,62 @@ fn mistakes_exit_non_zero_with_a_message_and_no_escape_sequences() {
         );
     }
 }
+
+/// Runs opmux with `args` in `dir`, killing it if it takes over 20 s: a
+/// file that never ends must not hang the test when it regresses.
+fn opmux_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opmux"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running opmux");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("waiting for opmux").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("opmux {args:?} still ran after 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("reading opmux's output")
+}
+
+#[test]
+fn a_config_procfile_or_env_file_that_is_no_regular_file_is_refused() {
+    let dir = std::env::temp_dir().join(format!("opmux-cli-files-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("folder")).unwrap();
+    std::fs::write(
+        dir.join("env-zero.toml"),
+        "env_file = \"/dev/zero\"\n[[pane]]\ncmd = \"true\"\n",
+    )
+    .unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--check", "-c", "/dev/zero"],
+            "/dev/zero: cannot be read: it is not a regular file",
+        ),
+        (
+            &["--check", "--procfile", "/dev/zero"],
+            "it is not a regular file",
+        ),
+        (
+            &["--check", "-c", "folder"],
+            "folder: is a folder, not a config file",
+        ),
+        (&["--check", "--procfile", "folder"], "it is a folder"),
+        (
+            &["--check", "-c", "env-zero.toml"],
+            "env-zero.toml:1:12: field `env_file`: cannot read /dev/zero: it is not a regular file",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = opmux_in(&dir, args);
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -134,7 +134,7 @@ pub fn load(path: &Path, cli_stop_timeout: Option<Duration>) -> Result<Loaded> {
     if path.is_dir() {
         bail!("{file}: is a folder, not a config file");
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("{file}: cannot be read"))?;
+    let text = super::read_text_file(path).with_context(|| format!("{file}: cannot be read"))?;
     let base =
         super::folder_of(path).with_context(|| format!("{file}: cannot resolve its folder"))?;
     parse(&text, &file, &base, cli_stop_timeout)
@@ -250,7 +250,7 @@ fn env_file(
 ) -> Result<Vec<(String, Option<String>)>> {
     let path = base.join(value.get_ref());
     let shown = path.display();
-    let text = match std::fs::read_to_string(&path) {
+    let text = match super::read_text_file(&path) {
         Ok(text) => text,
         Err(e) => {
             return source.error(

@@ -133,6 +133,38 @@ pub fn folder_of(path: &Path) -> std::io::Result<PathBuf> {
     std::path::absolute(folder)
 }
 
+/// The largest config, Procfile or env file opmux reads.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a text file the user named: a folder, a device, a pipe or a file
+/// too large to be a config is refused with a reason, where reading it
+/// would fail late, never end (`/dev/zero`), or wait for a writer (a FIFO).
+pub fn read_text_file(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(Error::new(ErrorKind::InvalidInput, "it is a folder"));
+    }
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "it is not a regular file",
+        ));
+    }
+    let mut text = String::new();
+    // Read no more than the limit, even from a file that grows meanwhile.
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("it is larger than {} MiB", MAX_FILE_BYTES >> 20),
+        ));
+    }
+    Ok(text)
+}
+
 /// Lines of history a pane keeps when none is given.
 pub const DEFAULT_SCROLLBACK: usize = 10_000;
 

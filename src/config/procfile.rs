@@ -10,7 +10,7 @@ use super::PaneSpec;
 /// Reads the Procfile at `path` into panes, one per process line.
 pub fn load(path: &Path) -> Result<Vec<PaneSpec>> {
     let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        super::read_text_file(path).with_context(|| format!("reading {}", path.display()))?;
     let mut panes = parse(&text, &path.display().to_string())?;
     // As foreman does, commands run from the Procfile's folder.
     let folder = super::folder_of(path)
