@@ -108,6 +108,8 @@ pub struct App {
     pub log_time: bool,
     /// How many nice steps lower a flooding pane's programs run.
     pub flood_nice: u8,
+    /// Whether panes' programs may put text on the clipboard.
+    pub clipboard_allowed: bool,
     /// The size every pane's program is given when nothing is drawn (the
     /// prefixed-line front end), instead of its place in the layout.
     pub pty_size: Option<Size>,
@@ -163,6 +165,7 @@ impl App {
         app.log_dir = settings.log_dir;
         app.log_time = settings.log_time;
         app.flood_nice = settings.flood_nice;
+        app.clipboard_allowed = settings.clipboard == crate::config::Clipboard::Allow;
         app.scrollback = settings.scrollback;
         for pane in &app.panes {
             pane.screen().set_scrollback(app.scrollback);
@@ -184,6 +187,7 @@ impl App {
             log_dir: None,
             log_time: false,
             flood_nice: crate::config::DEFAULT_FLOOD_NICE,
+            clipboard_allowed: false,
             pty_size: None,
             needs_redraw: true,
             prompt: None,
@@ -412,6 +416,21 @@ impl App {
                     pane.supervision.ready = false;
                 }
                 self.wake_waiters()
+            }
+            Event::PaneCopy { pane, run, text } => {
+                let name = self
+                    .pane_mut(pane)
+                    .filter(|p| p.run == run)
+                    .map(|p| p.spec.name.clone());
+                match name {
+                    Some(_) if self.clipboard_allowed => self.clipboard.push(text),
+                    Some(name) => tracing::info!(
+                        pane = name,
+                        "a copy to the clipboard was dropped: clipboard = \"allow\" passes them on"
+                    ),
+                    None => {}
+                }
+                Vec::new()
             }
             Event::PaneReady { pane, run } => {
                 if let Some(pane) = self.pane_mut(pane).filter(|p| p.run == run) {

@@ -33,6 +33,12 @@ pub enum Event {
         run: u32,
         error: String,
     },
+    /// Run `run` of the pane asked to put `text` on the clipboard (OSC 52).
+    PaneCopy {
+        pane: PaneId,
+        run: u32,
+        text: String,
+    },
     /// Run `run` of the pane printed a line matching its `ready` pattern.
     PaneReady {
         pane: PaneId,

@@ -2036,3 +2036,21 @@ fn closing_a_pane_others_wait_for_lets_them_start() {
     let (_, effects) = app.remove_pane(PaneId(0), Instant::now());
     assert!(effects.contains(&Effect::Start(PaneId(1))), "{effects:?}");
 }
+
+#[test]
+fn a_panes_copy_reaches_the_clipboard_only_when_allowed() {
+    let copy = |run| Event::PaneCopy {
+        pane: PaneId(1),
+        run,
+        text: "from the pane".into(),
+    };
+    let mut app = app(2, 24, 80);
+    let run = app.panes[1].run;
+    assert_eq!(send(&mut app, copy(run)), vec![]);
+    assert!(app.clipboard.is_empty(), "dropped by default");
+    app.clipboard_allowed = true;
+    send(&mut app, copy(run + 1));
+    assert!(app.clipboard.is_empty(), "a stale run's copy is dropped");
+    send(&mut app, copy(run));
+    assert_eq!(app.clipboard, ["from the pane"]);
+}

@@ -704,3 +704,48 @@ fn a_stalled_terminal_does_not_keep_opmux_from_stopping_its_panes() {
     assert_eq!(sleepers(&m), [], "the pane outlived opmux");
     opmux.stall(false);
 }
+
+/// Output that would act on the outer terminal if passed through: the
+/// clipboard and title, a hyperlink, device control and application
+/// strings, leaving the alternate screen, clearing it, and a query.
+const INJECTION: &str = "printf '\\033]52;c;cHduZWQ=\\007\\033]0;ti\\001tle\\007\\033]8;;http://evil.example\\007link\\033]8;;\\007\\033P+q544e\\033\\\\\\033_apc\\033\\\\\\033^pm\\033\\\\\\033[?1049l\\033[2J\\033[6n'; echo; echo shown";
+
+#[test]
+fn nothing_a_pane_prints_reaches_the_terminal_but_as_drawn_cells() {
+    let cmd = format!("{INJECTION}; exec sleep 60");
+    let opmux = Opmux::start(&[&cmd], 24, 80);
+    opmux.wait_text("shown");
+    let raw = opmux.received();
+    let has = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"shown"), "the stream checked is the one drawn");
+    for (what, needle) in [
+        ("an OSC", &b"\x1b]"[..]),
+        ("a DCS", b"\x1bP"),
+        ("an APC", b"\x1b_"),
+        ("a PM", b"\x1b^"),
+        ("the hyperlink's target", b"evil.example"),
+        ("a query", b"\x1b[6n"),
+        ("leaving the alternate screen", b"\x1b[?1049l"),
+    ] {
+        assert!(!has(needle), "{what} reached the terminal");
+    }
+    assert_eq!(opmux.copies(), Vec::<String>::new());
+    opmux.with_screen(|s| assert!(s.alternate_screen(), "opmux left the alternate screen"));
+    // The title shows, without its control character.
+    opmux.wait_text("1 title");
+}
+
+#[test]
+fn a_pane_may_use_the_clipboard_only_where_the_config_allows_it() {
+    let dir = common::Scratch::new("clipboard-allow");
+    dir.write(
+        "opmux.toml",
+        &format!(
+            "clipboard = \"allow\"\n[[pane]]\ncmd = \"{}; exec sleep 60\"\n",
+            INJECTION.replace('\\', "\\\\").replace('"', "\\\"")
+        ),
+    );
+    let opmux = Opmux::start_in(&dir.0, &[], 24, 80, &[]);
+    opmux.wait_text("shown");
+    opmux.wait_clipboard("pwned");
+}

@@ -24,6 +24,7 @@ struct RawFile {
     layout: Option<LayoutKind>,
     scrollback: Option<usize>,
     flood_nice: Option<Spanned<i64>>,
+    clipboard: Option<super::Clipboard>,
     stop_timeout: Option<Spanned<f64>>,
     log_dir: Option<String>,
     env: Option<BTreeMap<String, Spanned<EnvValue>>>,
@@ -313,6 +314,7 @@ pub fn parse(
                 )
             })?;
     }
+    settings.clipboard = raw.clipboard.unwrap_or_default();
     settings.log_dir = raw.log_dir.map(|dir| base.join(dir));
     let top_timeout = raw
         .stop_timeout
@@ -467,6 +469,7 @@ prefix = "C-a"
 layout = "rows"
 scrollback = 5000
 flood_nice = 4
+clipboard = "allow"
 stop_timeout = 2
 log_dir = "logs"
 env = { RUST_LOG = "info", DEBUG = false }
@@ -498,6 +501,7 @@ depends_on = { db = "started", api = "ready" }
         assert_eq!(s.layout, LayoutKind::Rows);
         assert_eq!(s.scrollback, 5000);
         assert_eq!(s.flood_nice, 4);
+        assert_eq!(s.clipboard, crate::config::Clipboard::Allow);
         assert_eq!(s.log_dir.as_deref(), Some(Path::new("./logs")));
         let [db, api, migrate] = &s.panes[..] else {
             panic!("three panes")
@@ -561,7 +565,7 @@ depends_on = { db = "started", api = "ready" }
             ),
             (
                 "colour = 1\n",
-                "opmux.toml:1:1: unknown field `colour`; the fields here are prefix, layout, scrollback, flood_nice, stop_timeout, log_dir, env, env_file, pane",
+                "opmux.toml:1:1: unknown field `colour`; the fields here are prefix, layout, scrollback, flood_nice, clipboard, stop_timeout, log_dir, env, env_file, pane",
             ),
             (
                 "[[pane]]\nname = \"web\"\n",
@@ -666,6 +670,10 @@ depends_on = { db = "started", api = "ready" }
             (
                 "scrollback = 100\nflood_nice = 20\n",
                 "opmux.toml:2:14: field `flood_nice`: 20 is not a nice value: give 0 (leave flooding panes alone) to 19",
+            ),
+            (
+                "clipboard = \"maybe\"\n",
+                "opmux.toml:1:13: field `clipboard`: unknown variant `maybe`, expected `deny` or `allow`",
             ),
             (
                 "flood_nice = -1\n",

@@ -248,6 +248,20 @@ pub struct Settings {
     /// How many nice steps lower a flooding run's programs go once there
     /// are as many floods as CPUs; 0 leaves them as they are.
     pub flood_nice: u8,
+    /// Whether a pane's program may put text on the system clipboard (OSC
+    /// 52), which opmux then passes on to the outer terminal.
+    pub clipboard: Clipboard,
+}
+
+/// Who may use the system clipboard besides the user's own copies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Clipboard {
+    /// Panes' requests are dropped (and logged).
+    #[default]
+    Deny,
+    /// Panes' requests are passed on.
+    Allow,
 }
 
 impl Default for Settings {
@@ -261,6 +275,7 @@ impl Default for Settings {
             log_time: false,
             sources: Vec::new(),
             flood_nice: DEFAULT_FLOOD_NICE,
+            clipboard: Clipboard::Deny,
         }
     }
 }

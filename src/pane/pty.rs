@@ -609,6 +609,13 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: Input) {
                 }
             }
             let answer = screen.take_replies();
+            for text in screen.take_copies() {
+                let _ = wiring.events.send(Event::PaneCopy {
+                    pane: wiring.id,
+                    run: wiring.run,
+                    text,
+                });
+            }
             if let Some(pattern) = awaiting_ready
                 && screen.find_line(pattern)
             {

@@ -15,6 +15,9 @@ use crate::{Size, clean_text};
 struct Hooks {
     replies: Vec<u8>,
     title: Option<String>,
+    /// Texts the program asked to put on the clipboard with OSC 52, decoded;
+    /// whether they get there is the app's decision.
+    copies: Vec<String>,
     /// Rows pushed off the top while a `ready` pattern is awaited, as text
     /// with formatting codes; wrapped rows join into one line.
     scrolled: Option<String>,
@@ -45,6 +48,7 @@ impl Default for Hooks {
         Self {
             replies: Vec::new(),
             title: None,
+            copies: Vec::new(),
             scrolled: None,
             capture: RowCapture::default(),
             log: None,
@@ -173,6 +177,18 @@ impl vt100::Callbacks for Hooks {
         self.title = Some(clean_text(&String::from_utf8_lossy(title)));
     }
 
+    fn copy_to_clipboard(&mut self, _: &mut vt100::Screen, _ty: &[u8], data: &[u8]) {
+        use base64::Engine;
+        // Undecodable, or too much for a clipboard: dropped.
+        if data.len() > MAX_COPY_BYTES * 4 / 3 + 4 || self.copies.len() >= MAX_COPIES {
+            return;
+        }
+        if let Ok(text) = base64::engine::general_purpose::STANDARD.decode(data) {
+            self.copies
+                .push(String::from_utf8_lossy(&text).into_owned());
+        }
+    }
+
     fn on_scroll(&mut self, row: vt100::capture::RowContents<'_>, alternate_screen: bool) {
         // A full-screen program's alternate screen is no log of lines.
         if alternate_screen {
@@ -215,6 +231,11 @@ impl vt100::Callbacks for Hooks {
         }
     }
 }
+
+/// The most a program may put on the clipboard at once, decoded.
+const MAX_COPY_BYTES: usize = 1024 * 1024;
+/// The most clipboard requests kept between two takes.
+const MAX_COPIES: usize = 8;
 
 /// Whether `b` moves the cursor down a line, as LF, VT and FF do.
 fn is_line_feed(b: u8) -> bool {
@@ -608,6 +629,12 @@ impl Screen {
         self.parser.callbacks_mut().doomed = false;
     }
 
+    /// Takes what the program asked to put on the clipboard since the last
+    /// call (OSC 52), decoded.
+    pub fn take_copies(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.parser.callbacks_mut().copies)
+    }
+
     /// Takes the bytes owed to the program in answer to its queries.
     pub fn take_replies(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.parser.callbacks_mut().replies)
@@ -781,6 +808,21 @@ mod tests {
                 text
             })
             .collect()
+    }
+
+    #[test]
+    fn clipboard_requests_are_decoded_and_bounded() {
+        let mut screen = Screen::new(Size::new(4, 20));
+        // "hi", a paste request, undecodable data, and an oversized copy.
+        screen.process(b"\x1b]52;c;aGk=\x07\x1b]52;c;?\x07\x1b]52;c;!!\x07");
+        let big = "QUFB".repeat(MAX_COPY_BYTES / 3 + 2);
+        screen.process(format!("\x1b]52;c;{big}\x07").as_bytes());
+        assert_eq!(screen.take_copies(), ["hi"]);
+        assert!(screen.take_copies().is_empty(), "taken once");
+        for _ in 0..MAX_COPIES + 3 {
+            screen.process(b"\x1b]52;c;aGk=\x07");
+        }
+        assert_eq!(screen.take_copies().len(), MAX_COPIES);
     }
 
     #[test]

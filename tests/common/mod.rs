@@ -20,10 +20,11 @@ use portable_pty::{CommandBuilder, MasterPty, PtySize, SlavePty, native_pty_syst
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// What opmux asked the outer terminal to put on the clipboard (OSC 52),
-/// base64 as sent.
+/// base64 as sent, and every byte it wrote.
 #[derive(Default)]
 pub struct Clipboard {
     pub copies: Vec<Vec<u8>>,
+    pub received: Vec<u8>,
 }
 
 impl vt100::Callbacks for Clipboard {
@@ -153,7 +154,10 @@ impl Opmux {
                 match nix::unistd::read(&reading, &mut buf) {
                     Ok(0) | Err(_) => return,
                     Ok(n) => {
-                        feed.parser.lock().unwrap().process(&buf[..n]);
+                        let mut parser = feed.parser.lock().unwrap();
+                        parser.callbacks_mut().received.extend_from_slice(&buf[..n]);
+                        parser.process(&buf[..n]);
+                        drop(parser);
                         feed.changed.notify_all();
                     }
                 }
@@ -222,6 +226,31 @@ impl Opmux {
     /// Waits until `ready` holds for the screen, or panics with the screen.
     pub fn wait_for(&self, what: &str, ready: impl Fn(&vt100::Screen) -> bool) {
         self.wait_parser(what, |p| ready(p.screen()));
+    }
+
+    /// Every byte opmux wrote to its terminal so far.
+    pub fn received(&self) -> Vec<u8> {
+        self.shared
+            .parser
+            .lock()
+            .unwrap()
+            .callbacks()
+            .received
+            .clone()
+    }
+
+    /// What opmux put on the clipboard with OSC 52 so far, decoded.
+    pub fn copies(&self) -> Vec<String> {
+        use base64::Engine;
+        let parser = self.shared.parser.lock().unwrap();
+        let decode = |data: &Vec<u8>| base64::engine::general_purpose::STANDARD.decode(data);
+        parser
+            .callbacks()
+            .copies
+            .iter()
+            .filter_map(|data| decode(data).ok())
+            .map(|text| String::from_utf8_lossy(&text).into_owned())
+            .collect()
     }
 
     /// Waits until opmux has put `text` on the clipboard with OSC 52.
