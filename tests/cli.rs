@@ -48,6 +48,10 @@ fn mistakes_exit_non_zero_with_a_message_and_no_escape_sequences() {
         (&["--no-such-flag"], "--no-such-flag"),
         (&[""], "empty COMMAND"),
         (&["--flood-nice", "20", "true"], "0..=19"),
+        (
+            &["-n", "web", "-n", "web", "true", "true"],
+            "two panes are named `web`",
+        ),
     ];
     for (args, expected) in cases {
         let out = opmux(args);

@@ -329,6 +329,9 @@ pub fn parse(
 
     let mut raw_deps = Vec::new();
     let mut places = Vec::new();
+    // Names given, with where: two panes may not share one, or their logs
+    // and dependencies would mix.
+    let mut given: Vec<(String, usize)> = Vec::new();
     for (number, spanned) in raw.pane.into_iter().enumerate() {
         let pane_at = spanned.span().start;
         let raw = spanned.into_inner();
@@ -338,6 +341,15 @@ pub fn parse(
                 if clean.trim().is_empty() {
                     return source.error(name.span().start, "name", "a pane name cannot be empty");
                 }
+                if let Some((_, at)) = given.iter().find(|(n, _)| *n == clean) {
+                    let first = source.at(*at);
+                    return source.error(
+                        name.span().start,
+                        "name",
+                        format_args!("`{clean}` is already the name of the pane at {first}"),
+                    );
+                }
+                given.push((clean.clone(), name.span().start));
                 Some(clean)
             }
             None => None,
@@ -670,6 +682,10 @@ depends_on = { db = "started", api = "ready" }
             (
                 "scrollback = 100\nflood_nice = 20\n",
                 "opmux.toml:2:14: field `flood_nice`: 20 is not a nice value: give 0 (leave flooding panes alone) to 19",
+            ),
+            (
+                "[[pane]]\nname = \"web\"\ncmd = \"x\"\n[[pane]]\nname = \"web\"\ncmd = \"y\"\n",
+                "opmux.toml:5:8: field `name`: `web` is already the name of the pane at opmux.toml:2:8",
             ),
             (
                 "clipboard = \"maybe\"\n",

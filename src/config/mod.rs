@@ -391,6 +391,21 @@ impl Settings {
         for pane in &mut settings.panes[from_file..] {
             pane.stop_timeout = timeout;
         }
+        // Names given in different places (opmux.toml, a Procfile, -n) may
+        // clash too; each place checks its own with line numbers.
+        let given: Vec<&str> = settings
+            .panes
+            .iter()
+            .filter(|p| p.named)
+            .map(|p| p.name.as_str())
+            .collect();
+        if let Some((_, name)) = given
+            .iter()
+            .enumerate()
+            .find(|(i, name)| given[..*i].contains(name))
+        {
+            bail!("two panes are named `{name}`: give each pane a name of its own");
+        }
         Ok(settings)
     }
 
