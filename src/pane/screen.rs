@@ -179,8 +179,13 @@ impl vt100::Callbacks for Hooks {
 
     fn copy_to_clipboard(&mut self, _: &mut vt100::Screen, _ty: &[u8], data: &[u8]) {
         use base64::Engine;
-        // Undecodable, or too much for a clipboard: dropped.
-        if data.len() > MAX_COPY_BYTES * 4 / 3 + 4 || self.copies.len() >= MAX_COPIES {
+        // Undecodable, too much for a clipboard, or cut short: vt100 keeps
+        // at most OSC_LIMIT bytes of an OSC (which bounds the memory an
+        // unterminated one can take), and a cut copy is not the one asked for.
+        if data.len() > MAX_COPY_BYTES * 4 / 3 + 4
+            || data.len() + b"52;c;".len() >= OSC_LIMIT
+            || self.copies.len() >= MAX_COPIES
+        {
             return;
         }
         if let Ok(text) = base64::engine::general_purpose::STANDARD.decode(data) {
@@ -234,6 +239,10 @@ impl vt100::Callbacks for Hooks {
 
 /// The most a program may put on the clipboard at once, decoded.
 const MAX_COPY_BYTES: usize = 1024 * 1024;
+/// The most of an OSC's text vt100 keeps (vte's limit without its `std`
+/// feature, which opmux leaves off so that an OSC that never ends cannot
+/// take unbounded memory).
+const OSC_LIMIT: usize = 1024;
 /// The most clipboard requests kept between two takes.
 const MAX_COPIES: usize = 8;
 
@@ -813,11 +822,17 @@ mod tests {
     #[test]
     fn clipboard_requests_are_decoded_and_bounded() {
         let mut screen = Screen::new(Size::new(4, 20));
-        // "hi", a paste request, undecodable data, and an oversized copy.
+        // "hi", a paste request, undecodable data, the longest copy that
+        // fits an OSC, and one that does not.
         screen.process(b"\x1b]52;c;aGk=\x07\x1b]52;c;?\x07\x1b]52;c;!!\x07");
-        let big = "QUFB".repeat(MAX_COPY_BYTES / 3 + 2);
-        screen.process(format!("\x1b]52;c;{big}\x07").as_bytes());
-        assert_eq!(screen.take_copies(), ["hi"]);
+        let fits = "QUFB".repeat((OSC_LIMIT - 6) / 4);
+        screen.process(format!("\x1b]52;c;{fits}\x07").as_bytes());
+        let cut = "QUFB".repeat(OSC_LIMIT / 4 + 1);
+        screen.process(format!("\x1b]52;c;{cut}\x07").as_bytes());
+        let copies = screen.take_copies();
+        assert_eq!(copies.len(), 2, "{copies:?}");
+        assert_eq!(copies[0], "hi");
+        assert_eq!(copies[1], "AAA".repeat((OSC_LIMIT - 6) / 4));
         assert!(screen.take_copies().is_empty(), "taken once");
         for _ in 0..MAX_COPIES + 3 {
             screen.process(b"\x1b]52;c;aGk=\x07");

@@ -267,7 +267,24 @@ impl Opmux {
 
     /// Waits until `ready` holds for the parser, or panics with the screen.
     fn wait_parser(&self, what: &str, ready: impl Fn(&vt100::Parser<Clipboard>) -> bool) {
-        let deadline = Instant::now() + DEADLINE;
+        self.wait_parser_for(what, DEADLINE, ready);
+    }
+
+    /// [`Opmux::wait_text`] with a deadline of its own, for a step known to
+    /// take long in an unoptimised build.
+    pub fn wait_text_for(&self, text: &str, limit: Duration) {
+        self.wait_parser_for(&format!("{text:?} on screen"), limit, |p| {
+            p.screen().contents().contains(text)
+        });
+    }
+
+    fn wait_parser_for(
+        &self,
+        what: &str,
+        limit: Duration,
+        ready: impl Fn(&vt100::Parser<Clipboard>) -> bool,
+    ) {
+        let deadline = Instant::now() + limit;
         let mut parser = self.shared.parser.lock().unwrap();
         loop {
             if ready(&parser) {
@@ -317,10 +334,15 @@ impl Opmux {
                 pixel_height: 0,
             })
             .expect("resizing");
-        self.shared.parser.lock().unwrap().set_size(
-            std::num::NonZeroU16::new(rows).unwrap(),
-            std::num::NonZeroU16::new(cols).unwrap(),
-        );
+        // A terminal may report no rows or columns; the test's own
+        // emulator keeps at least one.
+        let at_least_one =
+            |n: u16| std::num::NonZeroU16::new(n).unwrap_or(std::num::NonZeroU16::MIN);
+        self.shared
+            .parser
+            .lock()
+            .unwrap()
+            .set_size(at_least_one(rows), at_least_one(cols));
     }
 
     /// Stops reading opmux's output, as a stalled terminal would, or goes on.
