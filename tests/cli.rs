@@ -92,6 +92,8 @@ fn opmux_in(dir: &std::path::Path, args: &[&str]) -> Output {
 fn a_config_procfile_or_env_file_that_is_no_regular_file_is_refused() {
     let dir = std::env::temp_dir().join(format!("opmux-cli-files-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("folder")).unwrap();
+    let _ = std::fs::remove_file(dir.join("fifo"));
+    nix::unistd::mkfifo(&dir.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
     std::fs::write(
         dir.join("env-zero.toml"),
         "env_file = \"/dev/zero\"\n[[pane]]\ncmd = \"true\"\n",
@@ -111,6 +113,10 @@ fn a_config_procfile_or_env_file_that_is_no_regular_file_is_refused() {
             "folder: is a folder, not a config file",
         ),
         (&["--check", "--procfile", "folder"], "it is a folder"),
+        (
+            &["--check", "-c", "fifo"],
+            "fifo: cannot be read: it is not a regular file",
+        ),
         (
             &["--check", "-c", "env-zero.toml"],
             "env-zero.toml:1:12: field `env_file`: cannot read /dev/zero: it is not a regular file",
