@@ -374,6 +374,14 @@ fn ends_between_sequences(output: &[u8]) -> bool {
     }
 }
 
+/// The width the emulator gets for a pane `cols` wide: at least 2. vt100
+/// 0.18 panics when a character turns wide on a screen one column wide (a
+/// digit followed by VS16, U+FE0F, found by fuzzing); a pane that narrow
+/// shows one column of the two anyway.
+fn parser_cols(cols: u16) -> NonZeroU16 {
+    nonzero(cols.max(2))
+}
+
 fn nonzero(n: u16) -> NonZeroU16 {
     NonZeroU16::new(n.max(1)).unwrap_or(NonZeroU16::MIN)
 }
@@ -396,7 +404,7 @@ impl Screen {
         Self {
             parser: vt100::Parser::new_with_callbacks(
                 nonzero(size.rows),
-                nonzero(size.cols),
+                parser_cols(size.cols),
                 0,
                 Hooks::default(),
             ),
@@ -779,7 +787,8 @@ impl Screen {
     }
 
     pub fn resize(&mut self, size: Size) {
-        self.parser.set_size(nonzero(size.rows), nonzero(size.cols));
+        self.parser
+            .set_size(nonzero(size.rows), parser_cols(size.cols));
         self.damaged(Damage::All);
         self.publish();
     }
@@ -817,6 +826,22 @@ mod tests {
                 text
             })
             .collect()
+    }
+
+    #[test]
+    fn a_character_turning_wide_on_a_one_column_pane_does_not_panic() {
+        for bytes in [
+            "3\u{fe0f}",
+            "\u{2764}\u{fe0f}x",
+            "a\u{fe0f}\u{fe0f}\r\n\u{4e16}",
+        ] {
+            let mut screen = Screen::new(Size::new(3, 1));
+            screen.process(bytes.as_bytes());
+            screen.resize(Size::new(2, 1));
+            screen.process(bytes.as_bytes());
+            screen.process(b"\x1b[2J\x1b[Hok");
+            assert_eq!(screen.vt().contents(), "ok", "after {bytes:?}");
+        }
     }
 
     #[test]
@@ -1019,7 +1044,8 @@ mod tests {
     #[test]
     fn zero_sizes_are_clamped_instead_of_panicking() {
         let mut screen = Screen::new(Size::new(0, 0));
-        assert_eq!(screen.size(), Size::new(1, 1));
+        // One row; two columns, the least vt100 can draw every character in.
+        assert_eq!(screen.size(), Size::new(1, 2));
         screen.process("漢字 and more".as_bytes());
         screen.resize(Size::new(0, 3));
         assert_eq!(screen.size(), Size::new(1, 3));
