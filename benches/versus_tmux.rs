@@ -20,6 +20,9 @@
 //!   quiet `cat` pane: the time until all are done, and the p90 key echo in
 //!   the quiet pane meanwhile.
 //!
+//! - `load`: the same with 32 flooding panes, also giving the peak resident
+//!   memory (VmHWM) of the process holding the screens.
+//!
 //! - `quit`: three panes running `sleep`; time from the quit (`C-b q` for opmux,
 //!   `kill-server` for tmux) until the multiplexer has exited. For opmux alone,
 //!   also one pane that ignores SIGTERM, under `--stop-timeout 1`.
@@ -29,7 +32,7 @@
 //! with a note when it is not installed.
 //!
 //! Arguments narrow a run: section names (`flood`, `cpu`, `echo`, `memory`,
-//! `many`, `quit`) run only those, contender names only those, as in
+//! `many`, `load`, `quit`) run only those, contender names only those, as in
 //! `cargo bench --bench versus_tmux -- many opmux`. `BENCH_OPMUX_LOG=FILE`
 //! turns opmux's own log on, which is off otherwise.
 
@@ -350,8 +353,13 @@ fn echo(contender: &Contender, other: &str) -> Option<Vec<f64>> {
 
 /// The resident memory of `pid` in KiB, from /proc.
 fn rss_kib(pid: u32) -> Option<f64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A memory figure of `pid` in KiB (`VmRSS:`, `VmHWM:`), from /proc.
+fn status_kib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -397,14 +405,25 @@ fn memory(contender: &Contender, scratch: &Path, lines: u32) -> Option<f64> {
 const MANY: usize = 16;
 const MANY_LINES: u32 = 200_000;
 
-/// Starts a quiet `cat` pane (focused) and [`MANY`] flooding ones; returns
-/// the seconds until every flood is done, and key-echo latencies in the
-/// quiet pane meanwhile, in milliseconds.
-fn many_panes(contender: &Contender, scratch: &Path) -> Option<(f64, Vec<f64>)> {
+/// Panes flooding at once in the load figure.
+const LOAD: usize = 32;
+
+/// What a run of many floods gave: the seconds until every flood was done,
+/// key-echo latencies in the quiet pane meanwhile in milliseconds, and the
+/// peak resident memory of the process holding the screens in KiB.
+struct Floods {
+    took: f64,
+    times: Vec<f64>,
+    peak_kib: Option<f64>,
+}
+
+/// Starts a quiet `cat` pane (focused) and `count` flooding ones, each
+/// `seq 1 MANY_LINES`, and types into the quiet one until they are done.
+fn many_panes(contender: &Contender, scratch: &Path, count: usize) -> Option<Floods> {
     let dir = scratch.join(format!("{}-many", contender.name));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).ok()?;
-    let floods: Vec<String> = (0..MANY)
+    let floods: Vec<String> = (0..count)
         .map(|i| {
             format!(
                 "seq 1 {MANY_LINES}; touch {}; exec sleep 1000",
@@ -417,7 +436,7 @@ fn many_panes(contender: &Contender, scratch: &Path) -> Option<(f64, Vec<f64>)> 
     let tag = format!("opmux-bench-{}-many", std::process::id());
     let start = Instant::now();
     let mut session = Session::start(contender, &panes, tag)?;
-    let all_done = || (0..MANY).all(|i| dir.join(format!("done-{i}")).exists());
+    let all_done = || (0..count).all(|i| dir.join(format!("done-{i}")).exists());
     let deadline = start + Duration::from_secs(120);
     let mut times = Vec::new();
     let mut i = 0usize;
@@ -427,9 +446,14 @@ fn many_panes(contender: &Contender, scratch: &Path) -> Option<(f64, Vec<f64>)> 
     }
     let took = start.elapsed().as_secs_f64();
     let finished = all_done();
+    let peak_kib = screen_holder(contender, &session).and_then(|pid| status_kib(pid, "VmHWM:"));
     session.stop(contender);
     let _ = std::fs::remove_dir_all(&dir);
-    finished.then_some((took, times))
+    finished.then_some(Floods {
+        took,
+        times,
+        peak_kib,
+    })
 }
 
 /// Live `sleep 1000.<marker>` processes.
@@ -634,24 +658,28 @@ fn main() {
         }
     }
 
-    if wanted("many") {
-        let mut many_total = Vec::new();
-        let mut many_p90 = Vec::new();
+    for (section, count) in [("many", MANY), ("load", LOAD)] {
+        if !wanted(section) {
+            continue;
+        }
+        let (mut total, mut p90, mut peak) = (Vec::new(), Vec::new(), Vec::new());
         for c in &contenders {
-            match many_panes(c, &scratch) {
-                Some((took, times)) if !times.is_empty() => {
-                    many_total.push((c.name, took));
-                    many_p90.push((c.name, percentile(&times, 0.9)));
+            match many_panes(c, &scratch, count) {
+                Some(run) if !run.times.is_empty() => {
+                    total.push((c.name, run.took));
+                    p90.push((c.name, percentile(&run.times, 0.9)));
+                    if let Some(kib) = run.peak_kib {
+                        peak.push((c.name, kib / 1024.0));
+                    }
                 }
-                _ => println!("  {} failed to run {MANY} flooding panes", c.name),
+                _ => println!("  {} failed to run {count} flooding panes", c.name),
             }
         }
-        report(
-            &format!("{MANY} panes x seq 1 {MANY_LINES}"),
-            "s ",
-            &many_total,
-        );
-        report("key echo beside them, p90", "ms", &many_p90);
+        report(&format!("{count} panes x seq 1 {MANY_LINES}"), "s ", &total);
+        report("key echo beside them, p90", "ms", &p90);
+        if section == "load" {
+            report("peak RSS meanwhile", "MiB", &peak);
+        }
     }
 
     if wanted("quit") {

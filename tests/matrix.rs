@@ -211,3 +211,22 @@ fn row_opmux_stopped_and_continued() {
     kill(opmux.pid, Signal::SIGCONT).unwrap();
     still_answers(&mut opmux, "continued-ok");
 }
+
+#[test]
+fn load_32_floods_at_once_leave_opmux_answering_with_bounded_memory() {
+    let m = marker("thirty-two");
+    let flood = format!("seq 1 30000; exec sleep 1000.{m}");
+    let mut args = vec![ECHO];
+    args.extend(std::iter::repeat_n(flood.as_str(), 32));
+    let mut opmux = Opmux::start(&args, 50, 200);
+    // Typed while the floods run, and answered.
+    still_answers(&mut opmux, "flooded-ok");
+    opmux.wait_text_for("30000", std::time::Duration::from_secs(120));
+    common::eventually("every flood done", || sleepers(&m).len() == 32);
+    let peak = memory_kib(&opmux, "VmHWM:");
+    eprintln!("peak RSS with 32 floods: {peak} KiB");
+    // Each pane keeps 10,000 lines of history; 32 of them, full, come to
+    // a few tens of MB.
+    assert!(peak < 256 * 1024, "opmux peaked at {peak} KiB");
+    still_answers(&mut opmux, "after-ok");
+}
