@@ -152,7 +152,10 @@ fn row_configs_that_cannot_be_used_exit_before_touching_the_terminal() {
         "no-cwd.toml",
         "[[pane]]\ncmd = \"true\"\ncwd = \"missing\"\n",
     );
+    // A file even root cannot read: its own memory from address 0.
+    let unreadable = "/proc/self/mem";
     let cases = [
+        (unreadable, "/proc/self/mem: cannot be read"),
         ("folder.toml", "is a folder, not a config file"),
         ("latin1.toml", "cannot be read"),
         ("twice.toml", "`web` is already the name of the pane"),
