@@ -326,7 +326,19 @@ pub fn open_log(app: &App, id: PaneId) -> Option<String> {
     if pane.screen().has_log() {
         return None;
     }
-    let file = dir.join(format!("{}.log", pane.spec.name.replace('/', "_")));
+    // Panes named alike (after the same command) get a log each: the first
+    // NAME.log, the next NAME-2.log, in the order of the panes.
+    let alike = app
+        .panes
+        .iter()
+        .take_while(|p| p.id != id)
+        .filter(|p| p.spec.name == pane.spec.name)
+        .count();
+    let stem = pane.spec.name.replace('/', "_");
+    let file = match alike {
+        0 => dir.join(format!("{stem}.log")),
+        n => dir.join(format!("{stem}-{}.log", n + 1)),
+    };
     let opened =
         std::fs::create_dir_all(dir).and_then(|()| pane.screen().open_log(&file, app.log_time));
     let e = opened.err()?;

@@ -428,3 +428,21 @@ fn a_line_redrawn_after_it_was_printed_unfinished_is_printed_whole() {
         .collect();
     assert_eq!(lines, ["Downloading 1", "Downloading 100%", "[exited 0]"]);
 }
+
+#[test]
+fn panes_named_alike_log_to_files_of_their_own() {
+    let scratch = Scratch::new("headless-alike-logs");
+    let dir = scratch.0.to_string_lossy().into_owned();
+    let out = run(&[
+        "--no-tui",
+        "--log-dir",
+        &dir,
+        "echo first",
+        "echo second",
+        "echo third",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(scratch.lines("echo.log"), ["first"]);
+    assert_eq!(scratch.lines("echo-2.log"), ["second"]);
+    assert_eq!(scratch.lines("echo-3.log"), ["third"]);
+}
