@@ -330,14 +330,20 @@ impl Damage {
         if output.is_empty() {
             return Self::None;
         }
-        // 0xc2 starts the C1 controls in UTF-8.
-        let simple = output.iter().all(|&b| {
-            matches!(b, 0x20..=0x7e | b'\r' | b'\n' | 0x07 | 0x08) || (b >= 0x80 && b != 0xc2)
-        });
-        let feeds = output.iter().filter(|&&b| b == b'\n').count();
-        let no_scroll = usize::from(after.0) == usize::from(before.0) + feeds;
+        // The test that needs no scan first: a flood's chunks, longer than
+        // a row, stop here.
         let no_wrap = usize::from(before.1) + output.len() + 2 < usize::from(cols);
-        if !(simple && no_scroll && no_wrap) {
+        // 0xc2 starts the C1 controls in UTF-8.
+        let simple = || {
+            output.iter().all(|&b| {
+                matches!(b, 0x20..=0x7e | b'\r' | b'\n' | 0x07 | 0x08) || (b >= 0x80 && b != 0xc2)
+            })
+        };
+        let no_scroll = || {
+            let feeds = output.iter().filter(|&&b| b == b'\n').count();
+            usize::from(after.0) == usize::from(before.0) + feeds
+        };
+        if !(no_wrap && simple() && no_scroll()) {
             return Self::All;
         }
         let first = if output.is_ascii() {
@@ -461,9 +467,10 @@ impl Screen {
         let before = self.parser.screen().cursor_position();
         self.feed(bytes);
         let vt = self.parser.screen();
-        let damage = match self.between_sequences {
-            true => Damage::of_output(bytes, before, vt.cursor_position(), vt.size().1.get()),
-            false => Damage::All,
+        let damage = if self.between_sequences {
+            Damage::of_output(bytes, before, vt.cursor_position(), vt.size().1.get())
+        } else {
+            Damage::All
         };
         self.damaged(damage);
         if bytes.contains(&0x1b) || self.between_sequences {
