@@ -95,3 +95,18 @@ pub struct PaneId(pub usize);
 pub fn clean_text(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).collect()
 }
+
+/// Writes what `to` takes of `bytes` without waiting, to a non-blocking
+/// handle; returns how much that was. A full buffer or an error ends it:
+/// the caller hands the rest to a thread that may wait and that reports
+/// errors.
+pub fn write_what_fits(mut to: impl std::io::Write, bytes: &[u8]) -> usize {
+    let mut written = 0;
+    while written < bytes.len() {
+        match to.write(&bytes[written..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => written += n,
+        }
+    }
+    written
+}

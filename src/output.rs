@@ -116,14 +116,7 @@ impl Write for Outbox {
         if *backlog == 0
             && let Some(direct) = &mut self.direct
         {
-            let mut written = 0;
-            // An error other than a full terminal is left for the thread.
-            while let Ok(n) = direct.write(&self.buf[written..]) {
-                written += n;
-                if n == 0 || written == self.buf.len() {
-                    break;
-                }
-            }
+            let written = crate::write_what_fits(direct, &self.buf);
             self.buf.drain(..written);
             if self.buf.is_empty() {
                 return Ok(());

@@ -1,8 +1,9 @@
 //! The only user of portable-pty. Spawns a pane's program on a PTY that already
 //! has the pane's size, and runs the three threads that connect it to opmux:
 //!
-//! - the reader blocks on the PTY and passes chunks on at once, so the program
-//!   is only ever held back by a full pipeline, never by drawing;
+//! - the reader waits for output and passes chunks on at once, so the program
+//!   is only ever held back by a full pipeline, never by drawing; once the
+//!   run has printed a flood's worth, it lowers the run's priority;
 //! - the parser feeds the chunks to the pane's [`Screen`], forwards the replies
 //!   to terminal queries, and wakes the main task once per frame at most;
 //! - the writer takes the input the main task could not write at once, so a
@@ -227,16 +228,11 @@ impl Pty {
     /// Writes bytes to the program's input: at once if they fit and nothing
     /// is queued before them, else through the writer. Never blocks.
     pub fn write(&self, bytes: Vec<u8>) {
-        let mut written = 0;
-        if self.input.queued.load(Ordering::Acquire) == 0 {
-            // A write error is left for the writer to meet and report.
-            while let Ok(n) = (&*self.direct).write(&bytes[written..]) {
-                written += n;
-                if n == 0 || written == bytes.len() {
-                    break;
-                }
-            }
-        }
+        let written = if self.input.queued.load(Ordering::Acquire) == 0 {
+            crate::write_what_fits(&*self.direct, &bytes)
+        } else {
+            0
+        };
         if written < bytes.len() {
             self.input.push(bytes[written..].to_vec());
         }
@@ -535,7 +531,6 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: Input) {
         wiring.screen.lock().watch_scrolled_lines();
     }
     let mut ahead = Lookahead::default();
-    // The chunk being parsed, and how much of it is done.
     // The chunk being parsed, how much of it is done, and the counts of the
     // rest.
     let mut current: Option<(Vec<u8>, usize, (usize, usize))> = None;
