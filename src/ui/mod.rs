@@ -74,18 +74,26 @@ struct Drawn {
 const COPY_WAIT: Duration = Duration::from_millis(2);
 
 impl FrameCache {
-    /// Draws `border` at `rect` unless it is there already from the last
-    /// frame of pane `id`.
-    fn border(&mut self, canvas: &mut Canvas, id: PaneId, rect: Rect, border: PaneBorder) {
-        let drawn = self.panes.get_mut(&id);
-        if let Some(drawn) = &drawn
-            && drawn.border.as_ref() == Some(&border)
-        {
+    /// Finishes pane `id` at `rect` from its kept drawing: its border, built
+    /// by `border` from the kept title and drawn only if it changed, and its
+    /// program's cursor if `show_cursor`.
+    fn finish(
+        &mut self,
+        canvas: &mut Canvas,
+        (id, rect): (PaneId, Rect),
+        border: impl FnOnce(Option<&str>) -> PaneBorder,
+        show_cursor: bool,
+    ) {
+        let Some(drawn) = self.panes.get_mut(&id) else {
             return;
-        }
-        canvas.render_widget(border.clone(), rect);
-        if let Some(drawn) = drawn {
+        };
+        let border = border(drawn.title.as_deref());
+        if drawn.border.as_ref() != Some(&border) {
+            canvas.render_widget(border.clone(), rect);
             drawn.border = Some(border);
+        }
+        if show_cursor && let Some(at) = drawn.cursor {
+            canvas.set_cursor_position(at);
         }
     }
 }
@@ -134,21 +142,15 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
             pane_border(pane, title, scroll, index, focused, now, rect.width)
         };
         let inner = layout::inner(rect).intersection(area);
-        let cursor = |canvas: &mut Canvas, cursor: Option<(u16, u16)>| {
-            if show_cursor && let Some(at) = cursor {
-                canvas.set_cursor_position(at);
-            }
-        };
+        let kept_border = |title: Option<&str>| border(title, None);
         if pane.scroll.is_none()
-            && let Some(drawn) = cache
+            && cache
                 .panes
                 .get(&pane.id)
-                .filter(|d| d.generation == pane.published.generation())
+                .is_some_and(|d| d.generation == pane.published.generation())
         {
             // Unchanged since it was drawn.
-            let (border, at) = (border(drawn.title.as_deref(), None), drawn.cursor);
-            cache.border(canvas, pane.id, rect, border);
-            cursor(canvas, at);
+            cache.finish(canvas, (pane.id, rect), kept_border, show_cursor);
             continue;
         }
         // One hold of the lock per pane and frame, and only if it is free:
@@ -173,24 +175,18 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
                 match copy {
                     Some(copy) => {
                         canvas.clear(inner);
-                        let at = draw_vt(canvas, inner, &copy.vt, 0..inner.height);
-                        cursor(canvas, at);
                         let drawn = Drawn {
                             generation: copy.generation,
+                            cursor: draw_vt(canvas, inner, &copy.vt, 0..inner.height),
                             title: copy.title,
-                            cursor: at,
                             border: None,
                         };
-                        let border = border(drawn.title.as_deref(), None);
                         cache.panes.insert(pane.id, drawn);
-                        cache.border(canvas, pane.id, rect, border);
+                        cache.finish(canvas, (pane.id, rect), kept_border, show_cursor);
                     }
+                    // Left as it was last drawn.
                     None if drawn => {
-                        // Left as it was last drawn.
-                        let drawn = &cache.panes[&pane.id];
-                        let (border, at) = (border(drawn.title.as_deref(), None), drawn.cursor);
-                        cache.border(canvas, pane.id, rect, border);
-                        cursor(canvas, at);
+                        cache.finish(canvas, (pane.id, rect), kept_border, show_cursor);
                     }
                     None => {
                         // Still no copy (its parser was preempted): the
@@ -239,19 +235,16 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
             inner.width,
             rows.len() as u16,
         ));
-        let at = draw_vt(canvas, inner, screen.vt(), rows);
-        cursor(canvas, at);
         // Read under the lock: exactly the screen just drawn.
         let drawn = Drawn {
             generation: pane.published.generation(),
             title: screen.title().map(str::to_string),
-            cursor: at,
+            cursor: draw_vt(canvas, inner, screen.vt(), rows),
             border: kept.and_then(|k| k.border),
         };
         drop(screen);
-        let border = border(drawn.title.as_deref(), None);
         cache.panes.insert(pane.id, drawn);
-        cache.border(canvas, pane.id, rect, border);
+        cache.finish(canvas, (pane.id, rect), kept_border, show_cursor);
     }
     let status = Rect::new(area.x, area.bottom() - 1, area.width, 1);
     match &app.prompt {
