@@ -418,14 +418,10 @@ impl App {
                 self.wake_waiters()
             }
             Event::PaneCopy { pane, run, text } => {
-                let name = self
-                    .pane_mut(pane)
-                    .filter(|p| p.run == run)
-                    .map(|p| p.spec.name.clone());
-                match name {
+                match self.pane(pane).filter(|p| p.run == run) {
                     Some(_) if self.clipboard_allowed => self.clipboard.push(text),
-                    Some(name) => tracing::info!(
-                        pane = name,
+                    Some(p) => tracing::info!(
+                        pane = p.spec.name,
                         "a copy to the clipboard was dropped: clipboard = \"allow\" passes them on"
                     ),
                     None => {}

@@ -329,7 +329,8 @@ fn draw_frame(
 }
 
 /// Sends what the app copied to the outer terminal's clipboard with OSC 52,
-/// which works over SSH too. The text was cleaned when it was drawn.
+/// which works over SSH too. The text goes base64-encoded, so nothing in it
+/// can end the sequence early, whether a selection or a pane's own copy.
 fn copy_to_clipboard(app: &mut App, terminal: &mut Backend) {
     for text in app.clipboard.drain(..) {
         tracing::info!(chars = text.chars().count(), "copied to the clipboard");

@@ -393,16 +393,13 @@ impl Settings {
         }
         // Names given in different places (opmux.toml, a Procfile, -n) may
         // clash too; each place checks its own with line numbers.
-        let given: Vec<&str> = settings
+        let mut given = std::collections::HashSet::new();
+        if let Some(name) = settings
             .panes
             .iter()
             .filter(|p| p.named)
             .map(|p| p.name.as_str())
-            .collect();
-        if let Some((_, name)) = given
-            .iter()
-            .enumerate()
-            .find(|(i, name)| given[..*i].contains(name))
+            .find(|name| !given.insert(*name))
         {
             bail!("two panes are named `{name}`: give each pane a name of its own");
         }

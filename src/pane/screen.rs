@@ -179,13 +179,11 @@ impl vt100::Callbacks for Hooks {
 
     fn copy_to_clipboard(&mut self, _: &mut vt100::Screen, _ty: &[u8], data: &[u8]) {
         use base64::Engine;
-        // Undecodable, too much for a clipboard, or cut short: vt100 keeps
-        // at most OSC_LIMIT bytes of an OSC (which bounds the memory an
-        // unterminated one can take), and a cut copy is not the one asked for.
-        if data.len() > MAX_COPY_BYTES * 4 / 3 + 4
-            || data.len() + b"52;c;".len() >= OSC_LIMIT
-            || self.copies.len() >= MAX_COPIES
-        {
+        // Undecodable, or cut short: vt100 keeps at most OSC_LIMIT bytes of
+        // an OSC (which bounds the memory an unterminated one can take, and
+        // so what a program can copy), and a cut copy is not the one asked
+        // for.
+        if data.len() + b"52;c;".len() >= OSC_LIMIT || self.copies.len() >= MAX_COPIES {
             return;
         }
         if let Ok(text) = base64::engine::general_purpose::STANDARD.decode(data) {
@@ -237,8 +235,6 @@ impl vt100::Callbacks for Hooks {
     }
 }
 
-/// The most a program may put on the clipboard at once, decoded.
-const MAX_COPY_BYTES: usize = 1024 * 1024;
 /// The most of an OSC's text vt100 keeps (vte's limit without its `std`
 /// feature, which opmux leaves off so that an OSC that never ends cannot
 /// take unbounded memory).
