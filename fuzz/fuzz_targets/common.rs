@@ -1,8 +1,6 @@
 //! What the targets share: an app of running panes that does no I/O, drawn
 //! frame over frame into memory, and a reader of the fuzzer's bytes.
 
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::time::Instant;
 
 use opmux::app::App;
@@ -62,27 +60,10 @@ pub fn app(panes: usize, size: Size) -> App {
     app
 }
 
-/// Discards what a terminal would be sent.
-#[derive(Clone, Default)]
-pub struct Sink(Rc<RefCell<Vec<u8>>>);
-
-impl std::io::Write for Sink {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let mut kept = self.0.borrow_mut();
-        kept.clear();
-        kept.extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Draws frames of an app the way the terminal front end does.
 pub struct Screen {
     painter: Painter,
-    backend: ratatui::backend::CrosstermBackend<Sink>,
+    backend: ratatui::backend::CrosstermBackend<std::io::Sink>,
     cache: FrameCache,
 }
 
@@ -90,7 +71,7 @@ impl Screen {
     pub fn new(size: Size) -> Self {
         Self {
             painter: Painter::new(size),
-            backend: ratatui::backend::CrosstermBackend::new(Sink::default()),
+            backend: ratatui::backend::CrosstermBackend::new(std::io::sink()),
             cache: FrameCache::default(),
         }
     }

@@ -20,16 +20,20 @@ use portable_pty::{CommandBuilder, MasterPty, PtySize, SlavePty, native_pty_syst
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// What opmux asked the outer terminal to put on the clipboard (OSC 52),
-/// base64 as sent, and every byte it wrote.
+/// decoded, and every byte it wrote.
 #[derive(Default)]
 pub struct Clipboard {
-    pub copies: Vec<Vec<u8>>,
+    pub copies: Vec<String>,
     pub received: Vec<u8>,
 }
 
 impl vt100::Callbacks for Clipboard {
     fn copy_to_clipboard(&mut self, _: &mut vt100::Screen, _ty: &[u8], data: &[u8]) {
-        self.copies.push(data.to_vec());
+        use base64::Engine;
+        if let Ok(text) = base64::engine::general_purpose::STANDARD.decode(data) {
+            self.copies
+                .push(String::from_utf8_lossy(&text).into_owned());
+        }
     }
 }
 
@@ -241,27 +245,19 @@ impl Opmux {
 
     /// What opmux put on the clipboard with OSC 52 so far, decoded.
     pub fn copies(&self) -> Vec<String> {
-        use base64::Engine;
-        let parser = self.shared.parser.lock().unwrap();
-        let decode = |data: &Vec<u8>| base64::engine::general_purpose::STANDARD.decode(data);
-        parser
+        self.shared
+            .parser
+            .lock()
+            .unwrap()
             .callbacks()
             .copies
-            .iter()
-            .filter_map(|data| decode(data).ok())
-            .map(|text| String::from_utf8_lossy(&text).into_owned())
-            .collect()
+            .clone()
     }
 
     /// Waits until opmux has put `text` on the clipboard with OSC 52.
     pub fn wait_clipboard(&self, text: &str) {
-        use base64::Engine;
         self.wait_parser(&format!("{text:?} copied with OSC 52"), |p| {
-            p.callbacks().copies.iter().any(|data| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(data)
-                    .is_ok_and(|d| d == text.as_bytes())
-            })
+            p.callbacks().copies.iter().any(|copy| copy == text)
         });
     }
 
