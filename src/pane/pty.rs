@@ -150,6 +150,7 @@ impl Pty {
         let pair = native_pty_system()
             .openpty(pty_size(size))
             .context("opening a pseudo-terminal")?;
+        set_utf8_input(pair.master.as_ref())?;
         let mut cmd = CommandBuilder::from_argv(spec.argv.iter().map(Into::into).collect());
         for (key, value) in &spec.env {
             match value {
@@ -331,6 +332,23 @@ impl Input {
 
 /// Two non-blocking handles on `master`, to read from and to write to.
 /// They share one open file, so the flag is set for both at once.
+/// Turns on `IUTF8`, as tmux does: the line discipline then knows input is
+/// UTF-8, so Backspace in canonical mode (`cat`, `read`) erases a whole
+/// multibyte character rather than its last byte. Set before the program
+/// starts, on the master, which shares its termios with the slave.
+fn set_utf8_input(master: &dyn MasterPty) -> Result<()> {
+    use nix::sys::termios::{InputFlags, SetArg, tcgetattr, tcsetattr};
+    let fd = master
+        .as_raw_fd()
+        .context("the PTY has no file descriptor")?;
+    // SAFETY: the master outlives this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let mut termios = tcgetattr(fd).context("reading the PTY's modes")?;
+    termios.input_flags.insert(InputFlags::IUTF8);
+    tcsetattr(fd, SetArg::TCSANOW, &termios).context("setting the PTY's modes")?;
+    Ok(())
+}
+
 fn nonblocking_ends(master: &dyn MasterPty) -> Result<(File, File)> {
     use nix::fcntl::{FcntlArg, OFlag, fcntl};
     let fd = master

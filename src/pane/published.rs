@@ -15,9 +15,13 @@
 //!   per request, so once per frame at most), and draws the pane from the
 //!   copy or from what it drew last until then;
 //! - a generation counts the screen's changes, so the renderer can tell a
-//!   drawing it kept is still right without the lock.
+//!   drawing it kept is still right without the lock;
+//! - while the program holds synchronized output (mode 2026), the time it
+//!   began, so the renderer can keep showing the pane as it was before.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::Instant;
 
 use parking_lot::Mutex;
 use vt100::{MouseProtocolEncoding, MouseProtocolMode};
@@ -30,6 +34,10 @@ pub struct InputModes {
     pub bracketed_paste: bool,
     pub mouse_mode: MouseProtocolMode,
     pub mouse_encoding: MouseProtocolEncoding,
+    /// Mode 1004: the program wants `CSI I` when its pane gains the focus
+    /// and `CSI O` when it loses it. vt100 does not track it; the screen
+    /// does.
+    pub focus_events: bool,
 }
 
 impl Default for InputModes {
@@ -40,12 +48,14 @@ impl Default for InputModes {
             bracketed_paste: false,
             mouse_mode: MouseProtocolMode::None,
             mouse_encoding: MouseProtocolEncoding::Default,
+            focus_events: false,
         }
     }
 }
 
 impl InputModes {
-    /// The modes `vt` is in.
+    /// The modes `vt` is in; `focus_events` is left off, since vt100 does
+    /// not know it.
     pub fn of(vt: &vt100::Screen) -> Self {
         Self {
             alternate_screen: vt.alternate_screen(),
@@ -53,11 +63,12 @@ impl InputModes {
             bracketed_paste: vt.bracketed_paste(),
             mouse_mode: vt.mouse_protocol_mode(),
             mouse_encoding: vt.mouse_protocol_encoding(),
+            focus_events: false,
         }
     }
 
-    /// Packs the modes into one word: three flag bits, then the mouse mode
-    /// and encoding in three bits each.
+    /// Packs the modes into one word: three flag bits, the mouse mode and
+    /// encoding in three bits each, then focus events.
     fn pack(self) -> u32 {
         let mode = match self.mouse_mode {
             MouseProtocolMode::None => 0,
@@ -76,6 +87,7 @@ impl InputModes {
             | u32::from(self.bracketed_paste) << 2
             | mode << 3
             | encoding << 6
+            | u32::from(self.focus_events) << 9
     }
 
     fn unpack(word: u32) -> Self {
@@ -97,6 +109,7 @@ impl InputModes {
             bracketed_paste: word & 4 != 0,
             mouse_mode,
             mouse_encoding,
+            focus_events: word & 1 << 9 != 0,
         }
     }
 }
@@ -116,6 +129,9 @@ pub struct ScreenCopy {
 pub struct Published {
     generation: AtomicU64,
     modes: AtomicU32,
+    /// When synchronized output began, as microseconds after [`epoch`]
+    /// plus one; zero while the mode is off.
+    synchronized: AtomicU64,
     wanted: AtomicBool,
     copy: Mutex<Option<Box<ScreenCopy>>>,
 }
@@ -139,6 +155,23 @@ impl Published {
 
     pub(super) fn set_modes(&self, modes: InputModes) {
         self.modes.store(modes.pack(), Ordering::Release);
+    }
+
+    /// When the program turned synchronized output (mode 2026) on, while
+    /// it holds it: what the screen shows since is half-finished.
+    pub fn synchronized_since(&self) -> Option<Instant> {
+        match self.synchronized.load(Ordering::Acquire) {
+            0 => None,
+            micros => Some(epoch() + std::time::Duration::from_micros(micros - 1)),
+        }
+    }
+
+    pub(super) fn set_synchronized(&self, since: Option<Instant>) {
+        let word = since.map_or(0, |at| {
+            let micros = at.saturating_duration_since(epoch()).as_micros();
+            u64::try_from(micros).unwrap_or(u64::MAX - 1) + 1
+        });
+        self.synchronized.store(word, Ordering::Release);
     }
 
     /// Asks for a copy of the screen after the next output parsed.
@@ -186,6 +219,14 @@ impl Published {
     }
 }
 
+/// The origin of the instants kept in atomics: the first time one is
+/// needed. An instant before it reads as the origin itself, at most the
+/// moment between a parser reading the clock and publishing.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,7 +245,7 @@ mod tests {
             MouseProtocolEncoding::Utf8,
             MouseProtocolEncoding::Sgr,
         ];
-        for flags in 0..8u8 {
+        for flags in 0..16u8 {
             for mouse_mode in modes {
                 for mouse_encoding in encodings {
                     let input = InputModes {
@@ -213,6 +254,7 @@ mod tests {
                         bracketed_paste: flags & 4 != 0,
                         mouse_mode,
                         mouse_encoding,
+                        focus_events: flags & 8 != 0,
                     };
                     let published = Published::default();
                     published.set_modes(input);
@@ -220,6 +262,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_start_of_synchronized_output_survives_publishing() {
+        let published = Published::default();
+        assert_eq!(published.synchronized_since(), None);
+        // Instants before the origin read as the origin.
+        let at = epoch() + std::time::Duration::from_millis(3);
+        published.set_synchronized(Some(at));
+        let read = published.synchronized_since().expect("set");
+        assert!(
+            read <= at && at - read < std::time::Duration::from_micros(1),
+            "{read:?} {at:?}"
+        );
+        published.set_synchronized(None);
+        assert_eq!(published.synchronized_since(), None);
     }
 
     #[test]

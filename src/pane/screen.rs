@@ -41,7 +41,25 @@ struct Hooks {
     /// Output since [`Screen::clear_redrawn`] moved the cursor back over
     /// its line (a carriage return, backspace or control sequence).
     redrawn: bool,
+    /// The program's modes that vt100 does not know: focus events (1004)
+    /// and synchronized output (2026).
+    modes: ExtraModes,
 }
+
+/// The DEC private modes opmux tracks itself, since vt100 ignores them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct ExtraModes {
+    /// Mode 1004: report focus changes to the program.
+    focus_events: bool,
+    /// Mode 2026, and when it was set: the program is in the middle of an
+    /// update that it wants shown whole.
+    synchronized: Option<std::time::Instant>,
+}
+
+/// Focus events: `CSI I` and `CSI O` when the pane gains or loses the focus.
+const MODE_FOCUS_EVENTS: u16 = 1004;
+/// Synchronized output: hold the drawing until the update is done.
+const MODE_SYNCHRONIZED: u16 = 2026;
 
 impl Default for Hooks {
     fn default() -> Self {
@@ -58,6 +76,7 @@ impl Default for Hooks {
             wrapping: false,
             carry: false,
             redrawn: false,
+            modes: ExtraModes::default(),
         }
     }
 }
@@ -143,16 +162,77 @@ impl LineLog {
     }
 }
 
+impl Hooks {
+    /// DECSET or DECRST of the modes vt100 leaves alone. vt100 calls
+    /// [`vt100::Callbacks::unhandled_csi`] once for every parameter it does
+    /// not know, each time with all of them; setting each known one every
+    /// time comes to the same.
+    fn set_modes(&mut self, params: &[&[u16]], set: bool) {
+        for param in params {
+            match param.first().copied() {
+                Some(MODE_FOCUS_EVENTS) => self.modes.focus_events = set,
+                Some(MODE_SYNCHRONIZED) if set => {
+                    self.modes
+                        .synchronized
+                        .get_or_insert_with(std::time::Instant::now);
+                }
+                Some(MODE_SYNCHRONIZED) => self.modes.synchronized = None,
+                _ => {}
+            }
+        }
+    }
+
+    /// The answer to DECRQM for DEC private mode `mode`: 1 set, 2 reset,
+    /// 0 not recognised. Programs such as neovim ask for 2026 this way
+    /// before they use it.
+    fn mode_report(&self, screen: &vt100::Screen, mode: u16) -> u8 {
+        use vt100::{MouseProtocolEncoding as Encoding, MouseProtocolMode as Mouse};
+        let set = match mode {
+            1 => screen.application_cursor(),
+            25 => !screen.hide_cursor(),
+            47 | 1047 | 1049 => screen.alternate_screen(),
+            9 => screen.mouse_protocol_mode() == Mouse::Press,
+            1000 => screen.mouse_protocol_mode() == Mouse::PressRelease,
+            1002 => screen.mouse_protocol_mode() == Mouse::ButtonMotion,
+            1003 => screen.mouse_protocol_mode() == Mouse::AnyMotion,
+            1005 => screen.mouse_protocol_encoding() == Encoding::Utf8,
+            1006 => screen.mouse_protocol_encoding() == Encoding::Sgr,
+            2004 => screen.bracketed_paste(),
+            MODE_FOCUS_EVENTS => self.modes.focus_events,
+            MODE_SYNCHRONIZED => self.modes.synchronized.is_some(),
+            _ => return 0,
+        };
+        if set { 1 } else { 2 }
+    }
+}
+
 impl vt100::Callbacks for Hooks {
     fn unhandled_csi(
         &mut self,
         screen: &mut vt100::Screen,
         i1: Option<u8>,
-        _i2: Option<u8>,
+        i2: Option<u8>,
         params: &[&[u16]],
         c: char,
     ) {
         let first = params.first().and_then(|p| p.first()).copied().unwrap_or(0);
+        match (i1, i2, c) {
+            (Some(b'?'), None, 'h' | 'l') => return self.set_modes(params, c == 'h'),
+            // DECRQM for a DEC private mode.
+            (Some(b'?'), Some(b'$'), 'p') => {
+                let report = self.mode_report(screen, first);
+                return self
+                    .replies
+                    .extend_from_slice(format!("\x1b[?{first};{report}$y").as_bytes());
+            }
+            // DECRQM for an ANSI mode: none of them is supported.
+            (Some(b'$'), None, 'p') => {
+                return self
+                    .replies
+                    .extend_from_slice(format!("\x1b[{first};0$y").as_bytes());
+            }
+            _ => {}
+        }
         let (row, col) = cursor_for_report(screen);
         match (i1, c, first) {
             // DSR: device status, "terminal OK".
@@ -399,6 +479,8 @@ pub struct Screen {
     /// The parser is known to be between sequences, so [`Damage::of_output`]
     /// applies to the next output.
     between_sequences: bool,
+    /// The last output ended in an escape, which the next may make a RIS.
+    escape_ended: bool,
 }
 
 impl Screen {
@@ -413,6 +495,7 @@ impl Screen {
             published: Arc::default(),
             damage: (0, Damage::All),
             between_sequences: true,
+            escape_ended: false,
         }
     }
 
@@ -438,7 +521,12 @@ impl Screen {
     fn publish(&mut self) {
         let generation = self.published.changed();
         let vt = self.parser.screen();
-        self.published.set_modes(InputModes::of(vt));
+        let modes = self.parser.callbacks().modes;
+        self.published.set_modes(InputModes {
+            focus_events: modes.focus_events,
+            ..InputModes::of(vt)
+        });
+        self.published.set_synchronized(modes.synchronized);
         if self.published.copy_wanted() {
             self.published.put_copy(ScreenCopy {
                 vt: vt.clone(),
@@ -461,7 +549,13 @@ impl Screen {
     /// Feeds program output into the terminal state.
     pub fn process(&mut self, bytes: &[u8]) {
         let before = self.parser.screen().cursor_position();
-        self.feed(bytes);
+        let escapes = bytes.contains(&0x1b);
+        if escapes || self.escape_ended {
+            self.feed_through_resets(bytes);
+        } else {
+            self.feed(bytes);
+        }
+        self.escape_ended = bytes.last() == Some(&0x1b);
         let vt = self.parser.screen();
         let damage = if self.between_sequences {
             Damage::of_output(bytes, before, vt.cursor_position(), vt.size().1.get())
@@ -469,10 +563,31 @@ impl Screen {
             Damage::All
         };
         self.damaged(damage);
-        if bytes.contains(&0x1b) || self.between_sequences {
+        if escapes || self.between_sequences {
             self.between_sequences = ends_between_sequences(bytes);
         }
         self.publish();
+    }
+
+    /// Feeds `bytes`, which hold an escape or follow one, forgetting the
+    /// modes vt100 does not track at every RIS (`ESC c`), where vt100
+    /// resets its own. The two bytes mean RIS wherever they are: an escape
+    /// ends any sequence or string it interrupts.
+    fn feed_through_resets(&mut self, bytes: &[u8]) {
+        let mut rest = bytes;
+        if self.escape_ended && rest.first() == Some(&b'c') {
+            self.feed(&rest[..1]);
+            self.parser.callbacks_mut().modes = ExtraModes::default();
+            rest = &rest[1..];
+        }
+        while let Some(at) = rest.windows(2).position(|pair| pair == b"\x1bc") {
+            self.feed(&rest[..at + 2]);
+            self.parser.callbacks_mut().modes = ExtraModes::default();
+            rest = &rest[at + 2..];
+        }
+        if !rest.is_empty() {
+            self.feed(rest);
+        }
     }
 
     fn feed(&mut self, bytes: &[u8]) {
@@ -805,6 +920,17 @@ impl Screen {
     pub fn vt(&self) -> &vt100::Screen {
         self.parser.screen()
     }
+
+    /// Whether the program asked for focus events (mode 1004).
+    pub fn focus_events(&self) -> bool {
+        self.parser.callbacks().modes.focus_events
+    }
+
+    /// When the program began the synchronized update (mode 2026) it is in
+    /// the middle of, if it is.
+    pub fn synchronized_since(&self) -> Option<std::time::Instant> {
+        self.parser.callbacks().modes.synchronized
+    }
 }
 
 #[cfg(test)]
@@ -845,6 +971,70 @@ mod tests {
             screen.process(b"\x1b[2J\x1b[Hok");
             assert_eq!(screen.vt().contents(), "ok", "after {bytes:?}");
         }
+    }
+
+    #[test]
+    fn focus_events_and_synchronized_output_are_tracked_and_published() {
+        let mut screen = Screen::new(Size::new(4, 20));
+        let published = screen.published();
+        screen.process(b"\x1b[?1004h");
+        assert!(screen.focus_events());
+        assert!(published.modes().focus_events);
+        assert_eq!(published.synchronized_since(), None);
+        screen.process(b"\x1b[?2026h");
+        let since = screen.synchronized_since().expect("2026 set");
+        assert!(published.synchronized_since().is_some());
+        // Set again while held: the update began when it was first set.
+        screen.process(b"\x1b[?2026h");
+        assert_eq!(screen.synchronized_since(), Some(since));
+        screen.process(b"\x1b[?2026l\x1b[?1004l");
+        assert!(!screen.focus_events());
+        assert!(!published.modes().focus_events);
+        assert_eq!(published.synchronized_since(), None);
+        // Both in one sequence, with a mode vt100 knows among them.
+        screen.process(b"\x1b[?1004;25;2026h");
+        assert!(screen.focus_events() && screen.synchronized_since().is_some());
+        screen.process(b"\x1b[?2026;1004l");
+        assert!(!screen.focus_events() && screen.synchronized_since().is_none());
+    }
+
+    #[test]
+    fn a_reset_ends_the_modes_vt100_does_not_track() {
+        let mut screen = Screen::new(Size::new(4, 20));
+        screen.process(b"\x1b[?1004;2026h\x1bc");
+        assert!(!screen.focus_events());
+        assert_eq!(screen.synchronized_since(), None);
+        // Set again after a reset in the same output: still set.
+        screen.process(b"\x1bc\x1b[?1004h");
+        assert!(screen.focus_events());
+        // A reset cut between two reads.
+        screen.process(b"x\x1b");
+        screen.process(b"cy");
+        assert!(!screen.focus_events());
+        assert_eq!(screen.vt().contents(), "y");
+    }
+
+    #[test]
+    fn mode_requests_are_answered() {
+        let mut screen = Screen::new(Size::new(4, 20));
+        let ask = |screen: &mut Screen, query: &str| {
+            screen.process(query.as_bytes());
+            String::from_utf8(screen.take_replies()).unwrap()
+        };
+        assert_eq!(ask(&mut screen, "\x1b[?2026$p"), "\x1b[?2026;2$y");
+        assert_eq!(ask(&mut screen, "\x1b[?1004$p"), "\x1b[?1004;2$y");
+        screen.process(b"\x1b[?2026h\x1b[?1004h\x1b[?1049h\x1b[?2004h\x1b[?1002h\x1b[?1006h");
+        assert_eq!(ask(&mut screen, "\x1b[?2026$p"), "\x1b[?2026;1$y");
+        assert_eq!(ask(&mut screen, "\x1b[?1004$p"), "\x1b[?1004;1$y");
+        assert_eq!(ask(&mut screen, "\x1b[?1049$p"), "\x1b[?1049;1$y");
+        assert_eq!(ask(&mut screen, "\x1b[?2004$p"), "\x1b[?2004;1$y");
+        assert_eq!(ask(&mut screen, "\x1b[?1002$p"), "\x1b[?1002;1$y");
+        assert_eq!(ask(&mut screen, "\x1b[?1000$p"), "\x1b[?1000;2$y");
+        assert_eq!(ask(&mut screen, "\x1b[?1006$p"), "\x1b[?1006;1$y");
+        assert_eq!(ask(&mut screen, "\x1b[?25$p"), "\x1b[?25;1$y");
+        assert_eq!(ask(&mut screen, "\x1b[?1$p"), "\x1b[?1;2$y");
+        assert_eq!(ask(&mut screen, "\x1b[?12345$p"), "\x1b[?12345;0$y");
+        assert_eq!(ask(&mut screen, "\x1b[4$p"), "\x1b[4;0$y");
     }
 
     #[test]
