@@ -6,6 +6,9 @@
 //! older than [`FRAME`] (so a lone keystroke's echo shows immediately); while
 //! changes keep coming they are coalesced into one frame per [`FRAME`]; and
 //! with no change there is no timer at all, so an idle opmux never wakes.
+//! The one timer besides: while a frame left a pane as it was because its
+//! program is in the middle of a synchronized update, a frame is due when
+//! that update has lasted [`ui::SYNC_LIMIT`].
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::Ordering;
@@ -186,6 +189,8 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     let mut watch = runtime::ShutdownWatch::default();
     let mut frame_cache = ui::FrameCache::default();
     let mut tidy_at: Option<Instant> = None;
+    // A pane left as it was for a synchronized update is drawn by then.
+    let mut held_until: Option<Instant> = None;
     loop {
         let now = Instant::now();
         if pacer.next.is_some_and(|at| at <= now) && output.backlog() > output::MAX_BACKLOG {
@@ -201,6 +206,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                     pane.dirty.store(false, Ordering::Release);
                 }
                 let drawn = draw_frame(&mut painter, &mut terminal, &app, now, &mut frame_cache);
+                held_until = frame_cache.held_until();
                 if drawn.is_err() {
                     // The terminal is gone; stop drawing and shut down.
                     can_draw = false;
@@ -254,6 +260,11 @@ async fn event_loop(settings: Settings) -> Result<i32> {
             () = sleep_until(tidy_at.unwrap_or(now).into()), if tidy_at.is_some() => {
                 tidy_at = None;
                 runtime::release_free_memory();
+                None
+            }
+            () = sleep_until(held_until.unwrap_or(now).into()), if held_until.is_some() => {
+                held_until = None;
+                pacer.request();
                 None
             }
             () = sleep_until(countdown_at.unwrap_or(now).into()), if countdown_at.is_some() => {

@@ -1373,3 +1373,83 @@ fn a_pane_whose_parser_holds_its_screen_is_drawn_without_waiting() {
     assert!(free.contains("before after more most"), "{free}");
     assert!(free.contains("quiet"), "{free}");
 }
+
+#[test]
+fn a_pane_in_a_synchronized_update_is_drawn_once_the_update_ends() {
+    let app = app(&["sync", "other"], 80, 12);
+    output(&app, 0, b"old-frame");
+    let mut painted = Painted::new(80, 12);
+    let cache_held = |painted: &mut Painted, now: Instant| {
+        let text = painted.frame(&app, now);
+        (text, painted.cache.held_until())
+    };
+    let now = Instant::now();
+    let (first, held) = cache_held(&mut painted, now);
+    assert!(first.contains("old-frame"), "{first}");
+    assert_eq!(held, None, "nothing held, no wake-up");
+    // The program begins an update and is half-way through it.
+    output(&app, 0, b"\x1b[?2026h\x1b[2J\x1b[Hnew-");
+    output(&app, 1, b"elsewhere");
+    let since = app.panes[0]
+        .published
+        .synchronized_since()
+        .expect("the screen publishes the update");
+    let (during, held) = cache_held(&mut painted, since);
+    assert!(during.contains("old-frame"), "{during}");
+    assert!(!during.contains("new-"), "{during}");
+    // Other panes are drawn as usual.
+    assert!(during.contains("elsewhere"), "{during}");
+    assert_eq!(held, Some(since + opmux::ui::SYNC_LIMIT));
+    // It ends the update: drawn whole, the rows the update changed too.
+    output(&app, 0, b"frame\x1b[?2026l");
+    let (after, held) = cache_held(&mut painted, since);
+    assert!(after.contains("new-frame"), "{after}");
+    assert!(!after.contains("old-frame"), "{after}");
+    assert_eq!(held, None);
+}
+
+#[test]
+fn a_synchronized_update_that_never_ends_is_drawn_after_the_limit() {
+    let app = app(&["sync"], 80, 12);
+    output(&app, 0, b"old-frame");
+    let mut painted = Painted::new(80, 12);
+    painted.frame(&app, Instant::now());
+    output(&app, 0, b"\x1b[?2026h\r\x1b[Knew-frame");
+    let since = app.panes[0].published.synchronized_since().unwrap();
+    let held = painted.frame(&app, since + opmux::ui::SYNC_LIMIT - millis(1));
+    assert!(held.contains("old-frame"), "{held}");
+    let due = painted.frame(&app, since + opmux::ui::SYNC_LIMIT);
+    assert!(due.contains("new-frame"), "{due}");
+    assert_eq!(painted.cache.held_until(), None);
+    // Still in the update, output goes on being drawn as it comes.
+    output(&app, 0, b" more");
+    let late = painted.frame(&app, since + opmux::ui::SYNC_LIMIT + millis(1));
+    assert!(late.contains("new-frame more"), "{late}");
+}
+
+#[test]
+fn frames_are_sent_as_synchronized_updates() {
+    let app = app(&["one"], 40, 8);
+    let sink = Sink::default();
+    let mut backend = ratatui::backend::CrosstermBackend::new(sink.clone());
+    let mut painter = Painter::new(app.size);
+    let mut cache = FrameCache::default();
+    let now = Instant::now();
+    let mut frame = |app: &App| {
+        painter
+            .draw(&mut backend, |canvas| {
+                opmux::ui::render_cached(canvas, app, now, &mut cache)
+            })
+            .unwrap();
+        std::mem::take(&mut *sink.0.borrow_mut())
+    };
+    let first = frame(&app);
+    output(&app, 0, b"hello");
+    let second = frame(&app);
+    for bytes in [first, second] {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        assert!(text.starts_with("\x1b[?2026h"), "{text:?}");
+        assert!(text.ends_with("\x1b[?2026l"), "{text:?}");
+        assert_eq!(text.matches("\x1b[?2026").count(), 2, "{text:?}");
+    }
+}

@@ -54,7 +54,16 @@ pub struct FrameCache {
     panes: std::collections::HashMap<PaneId, Drawn>,
     /// The status line as last drawn, unless the prompt was drawn there.
     status: Option<Line<'static>>,
+    /// The earliest time a pane left as it was in the last frame, because
+    /// its program was in the middle of a synchronized update, is drawn
+    /// however far its update got.
+    held_until: Option<Instant>,
 }
+
+/// The longest a pane in a synchronized update (mode 2026) is left as it
+/// was before, counted from when the update began, for a program that
+/// never ends it. tmux and most terminals wait about as long.
+pub const SYNC_LIMIT: Duration = Duration::from_millis(150);
 
 /// The frame's area, each pane's rectangle (`None` while another is
 /// zoomed), and whether the help is shown.
@@ -74,6 +83,13 @@ struct Drawn {
 const COPY_WAIT: Duration = Duration::from_millis(2);
 
 impl FrameCache {
+    /// When a pane the last frame left as it was, because its program was
+    /// in the middle of a synchronized update, is due to be drawn anyway:
+    /// a frame is needed then unless output ends the update first.
+    pub fn held_until(&self) -> Option<Instant> {
+        self.held_until
+    }
+
     /// Finishes pane `id` at `rect` from its kept drawing: its border, built
     /// by `border` from the kept title and drawn only if it changed, and its
     /// program's cursor if `show_cursor`.
@@ -134,6 +150,7 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
         cache.layout = Some(layout);
     }
     let mut copy_deadline = None;
+    cache.held_until = None;
     for (index, (pane, rect)) in app.panes.iter().zip(rects).enumerate() {
         let Some(rect) = rect else { continue };
         let focused = index == app.focus;
@@ -150,6 +167,21 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
                 .is_some_and(|d| d.generation == pane.published.generation())
         {
             // Unchanged since it was drawn.
+            cache.finish(canvas, (pane.id, rect), kept_border, show_cursor);
+            continue;
+        }
+        // The program is in the middle of a synchronized update: the pane
+        // stays as last drawn until the update ends, or for SYNC_LIMIT at
+        // most. The screen keeps its damage for when it is drawn. A pane
+        // with no kept drawing (the layout changed, the terminal was
+        // resized or a zoom toggled) is drawn as it is, update or not.
+        if pane.scroll.is_none()
+            && let Some(since) = pane.published.synchronized_since()
+            && now < since + SYNC_LIMIT
+            && cache.panes.contains_key(&pane.id)
+        {
+            let due = since + SYNC_LIMIT;
+            cache.held_until = Some(cache.held_until.map_or(due, |at| at.min(due)));
             cache.finish(canvas, (pane.id, rect), kept_border, show_cursor);
             continue;
         }

@@ -103,6 +103,12 @@ impl<'a> Canvas<'a> {
     }
 }
 
+/// Begins a synchronized update (DEC private mode 2026): the terminal keeps
+/// showing what it showed until the update ends.
+const BEGIN_SYNCHRONIZED: &[u8] = b"\x1b[?2026h";
+/// Ends a synchronized update: the terminal shows the frame at once.
+const END_SYNCHRONIZED: &[u8] = b"\x1b[?2026l";
+
 /// Columns `.0` up to `.1` of a row.
 pub type Span = (u16, u16);
 
@@ -149,12 +155,18 @@ impl Painter {
     }
 
     /// Draws a frame with `paint` over the last one and sends the terminal
-    /// what changed.
-    pub fn draw<B: Backend>(
+    /// what changed, as one synchronized update (mode 2026): a terminal that
+    /// knows the mode shows the frame whole, never half drawn, and one that
+    /// does not ignores it, so no query is needed.
+    pub fn draw<B>(
         &mut self,
         backend: &mut B,
         paint: impl FnOnce(&mut Canvas),
-    ) -> Result<(), B::Error> {
+    ) -> Result<(), B::Error>
+    where
+        B: Backend + std::io::Write,
+        B::Error: From<std::io::Error>,
+    {
         let mut canvas = Canvas {
             buf: &mut self.next,
             touched: &mut self.touched,
@@ -163,10 +175,16 @@ impl Painter {
         };
         paint(&mut canvas);
         let cursor = canvas.cursor;
-        if std::mem::take(&mut self.clear) {
+        let clear = std::mem::take(&mut self.clear);
+        let updates = self.changes();
+        // A frame that only moves the cursor needs no bracket.
+        let synchronized = clear || !updates.is_empty();
+        if synchronized {
+            backend.write_all(BEGIN_SYNCHRONIZED)?;
+        }
+        if clear {
             backend.clear()?;
         }
-        let updates = self.changes();
         if !updates.is_empty() {
             backend.draw(updates.iter().map(|(x, y, cell)| (*x, *y, cell)))?;
         }
@@ -185,7 +203,10 @@ impl Painter {
             }
             None => {}
         }
-        backend.flush()
+        if synchronized {
+            backend.write_all(END_SYNCHRONIZED)?;
+        }
+        Backend::flush(backend)
     }
 
     /// The cells to send, row by row; the touched spans of `next` are
