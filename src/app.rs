@@ -49,6 +49,12 @@ pub enum Effect {
     Remove(PaneId),
 }
 
+/// What a program that turned on focus events (mode 1004) is sent when its
+/// pane gains the focus.
+const FOCUS_IN: &[u8] = b"\x1b[I";
+/// What such a program is sent when its pane loses the focus.
+const FOCUS_OUT: &[u8] = b"\x1b[O";
+
 /// What the prompt at the bottom of the screen asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Asking {
@@ -134,6 +140,12 @@ pub struct App {
     pub scrollback: usize,
     /// The stop timeout of panes added at runtime.
     pub default_stop_timeout: Duration,
+    /// Whether the outer terminal has the focus, as far as it reported.
+    pub terminal_focused: bool,
+    /// The pane whose program was last told it has the focus, or would
+    /// have been had it asked (mode 1004); `None` while the outer terminal
+    /// lacks the focus. See [`App::report_focus`].
+    focus_reported: Option<PaneId>,
 }
 
 /// What decides whether input changed the picture.
@@ -198,6 +210,8 @@ impl App {
             next_id: specs.len(),
             scrollback: crate::config::DEFAULT_SCROLLBACK,
             default_stop_timeout: crate::config::DEFAULT_STOP_TIMEOUT,
+            terminal_focused: true,
+            focus_reported: None,
         };
         let n = specs.len();
         let rects = layout::arrange(n, app.panes_area(), None, layout);
@@ -207,6 +221,8 @@ impl App {
             .enumerate()
             .map(|(i, (spec, rect))| Pane::new(PaneId(i), spec, inner_size(rect)))
             .collect();
+        // The first pane has the focus from the start: no report is owed.
+        app.focus_reported = app.panes.first().map(|p| p.id);
         app
     }
 
@@ -313,9 +329,13 @@ impl App {
     }
 
     pub fn update(&mut self, event: Event, now: Instant) -> Vec<Effect> {
-        let input = matches!(event, Event::Key(_) | Event::Mouse(_) | Event::Paste(_));
+        let input = matches!(
+            event,
+            Event::Key(_) | Event::Mouse(_) | Event::Paste(_) | Event::TerminalFocus(_)
+        );
         let before = self.view();
-        let effects = self.handle(event, now);
+        let mut effects = self.handle(event, now);
+        effects.extend(self.report_focus());
         if !input
             || self.view() != before
             || effects.iter().any(|e| !matches!(e, Effect::Write(..)))
@@ -389,6 +409,11 @@ impl App {
             Event::Resize(size) => {
                 self.size = size;
                 self.relayout()
+            }
+            // Reported to the focused pane's program by `report_focus`.
+            Event::TerminalFocus(focused) => {
+                self.terminal_focused = focused;
+                Vec::new()
             }
             // The terminal is gone: nobody can see or stop the panes any more.
             // It never escalates a shutdown already under way: a hang-up
@@ -901,7 +926,38 @@ impl App {
         let mut effects = self.relayout();
         // A pane closed no longer holds back the panes that waited for it.
         effects.extend(self.wake_waiters());
+        effects.extend(self.report_focus());
         (Some(pane), effects)
+    }
+
+    /// Tells the programs that asked for focus events (mode 1004) that the
+    /// focus moved: `CSI O` to the pane that had it, `CSI I` to the pane
+    /// that has it now. The focus is nowhere while the outer terminal lacks
+    /// it. Run after every event and every removal, it catches each way the
+    /// focus moves (keys, a click, a pane added or closed, the outer
+    /// terminal's own focus) without each having to remember.
+    fn report_focus(&mut self) -> Vec<Effect> {
+        let focused = self
+            .terminal_focused
+            .then(|| self.panes.get(self.focus).map(|p| p.id))
+            .flatten();
+        if focused == self.focus_reported {
+            return Vec::new();
+        }
+        let lost = std::mem::replace(&mut self.focus_reported, focused);
+        let mut effects = Vec::new();
+        for (id, report) in [(lost, FOCUS_OUT), (focused, FOCUS_IN)] {
+            let Some(pane) = id.and_then(|id| self.index_of(id)).map(|i| &self.panes[i]) else {
+                continue;
+            };
+            if self.shutdown.is_none()
+                && pane.state.is_running()
+                && pane.published.modes().focus_events
+            {
+                effects.push(Effect::Write(pane.id, report.to_vec()));
+            }
+        }
+        effects
     }
 
     fn focus_towards(&mut self, dir: Direction) -> Vec<Effect> {

@@ -13,6 +13,8 @@ pub enum Event {
     Key(KeyEvent),
     Mouse(MouseEvent),
     Paste(String),
+    /// The outer terminal gained (`true`) or lost the focus.
+    TerminalFocus(bool),
     /// The outer terminal's new size.
     Resize(Size),
     /// The outer terminal can no longer be read (it went away).

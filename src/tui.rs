@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use crossterm::event::{
-    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    DisableBracketedPaste, DisableFocusChange, DisableMouseCapture, EnableBracketedPaste,
+    EnableFocusChange, EnableMouseCapture,
 };
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
 use nix::sys::signal::Signal;
@@ -64,8 +65,10 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Puts the terminal in raw mode on the alternate screen with mouse and
-/// bracketed-paste reporting. The guard undoes it even if a later step fails.
+/// Puts the terminal in raw mode on the alternate screen with mouse,
+/// bracketed-paste and focus reporting (the last passed on to the focused
+/// pane's program if it asks for it). The guard undoes it even if a later
+/// step fails.
 fn enter_terminal(events: &UnboundedSender<Event>) -> Result<(TerminalGuard, Backend, Watch)> {
     install_panic_hook();
     crossterm::terminal::enable_raw_mode().context("switching the terminal to raw mode")?;
@@ -75,7 +78,8 @@ fn enter_terminal(events: &UnboundedSender<Event>) -> Result<(TerminalGuard, Bac
         out,
         EnterAlternateScreen,
         EnableMouseCapture,
-        EnableBracketedPaste
+        EnableBracketedPaste,
+        EnableFocusChange
     )
     .context("setting the terminal up")?;
     Ok((guard, CrosstermBackend::new(out), watch))
@@ -93,6 +97,7 @@ fn restore_terminal() {
         let mut out = std::io::stdout();
         let _ = crossterm::execute!(
             out,
+            DisableFocusChange,
             DisableBracketedPaste,
             DisableMouseCapture,
             LeaveAlternateScreen,
@@ -390,10 +395,11 @@ fn spawn_input_thread(events: UnboundedSender<Event>) {
                     Ok(crossterm::event::Event::Key(key)) => Event::Key(key),
                     Ok(crossterm::event::Event::Mouse(mouse)) => Event::Mouse(mouse),
                     Ok(crossterm::event::Event::Paste(text)) => Event::Paste(text),
+                    Ok(crossterm::event::Event::FocusGained) => Event::TerminalFocus(true),
+                    Ok(crossterm::event::Event::FocusLost) => Event::TerminalFocus(false),
                     Ok(crossterm::event::Event::Resize(cols, rows)) => {
                         Event::Resize(Size::new(rows, cols))
                     }
-                    Ok(_) => continue,
                     Err(e) => {
                         let _ = events.send(Event::InputClosed(e.to_string()));
                         return;

@@ -2054,3 +2054,63 @@ fn a_panes_copy_reaches_the_clipboard_only_when_allowed() {
     send(&mut app, copy(run));
     assert_eq!(app.clipboard, ["from the pane"]);
 }
+
+#[test]
+fn programs_that_asked_for_focus_events_hear_every_focus_change() {
+    let mut app = app(2, 24, 80);
+    for pane in &app.panes {
+        pane.screen().process(b"\x1b[?1004h");
+    }
+    let (focus_in, focus_out) = (b"\x1b[I", b"\x1b[O");
+    let both =
+        |lost: usize, gained: usize| [write(lost, focus_out), write(gained, focus_in)].concat();
+    assert_eq!(
+        send(&mut app, key(KeyCode::Right, KeyModifiers::ALT)),
+        both(0, 1)
+    );
+    assert_eq!(prefix(&mut app, KeyCode::Char('o')), both(1, 0));
+    assert_eq!(prefix(&mut app, KeyCode::Char('2')), both(0, 1));
+    // A click in the left pane.
+    assert_eq!(send(&mut app, click(5, 5, MouseButton::Left)), both(1, 0));
+    // A click in the pane that has the focus changes nothing.
+    assert_eq!(send(&mut app, click(6, 5, MouseButton::Left)), vec![]);
+    // The outer terminal loses the focus, and with it the focused pane.
+    assert_eq!(
+        send(&mut app, Event::TerminalFocus(false)),
+        write(0, focus_out)
+    );
+    assert_eq!(send(&mut app, Event::TerminalFocus(false)), vec![]);
+    // The focus moves meanwhile: nobody has it until the terminal is back.
+    assert_eq!(prefix(&mut app, KeyCode::Char('o')), vec![]);
+    assert_eq!(
+        send(&mut app, Event::TerminalFocus(true)),
+        write(1, focus_in)
+    );
+    // A program that turned the reports off hears nothing.
+    app.panes[1].screen().process(b"\x1b[?1004l");
+    assert_eq!(prefix(&mut app, KeyCode::Char('o')), write(0, focus_in));
+    app.panes[1].screen().process(b"\x1b[?1004h");
+    // The focused pane closes: the other one gains the focus.
+    let (_, effects) = app.remove_pane(PaneId(0), Instant::now());
+    assert_eq!(app.focus, 0);
+    assert!(effects.contains(&write(1, focus_in)[0]), "{effects:?}");
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Write(PaneId(0), _))),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn a_new_pane_takes_the_focus_from_one_that_asked_for_focus_events() {
+    let mut app = app(1, 24, 80);
+    app.panes[0].screen().process(b"\x1b[?1004h");
+    assert_eq!(command_at(&mut app, 'c', Instant::now()), vec![]);
+    for c in "sleep 9".chars() {
+        assert_eq!(send(&mut app, ch(c)), vec![]);
+    }
+    let effects = send(&mut app, plain(KeyCode::Enter));
+    assert_eq!(app.focus, 1);
+    assert!(effects.contains(&write(0, b"\x1b[O")[0]), "{effects:?}");
+}
