@@ -192,7 +192,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     let mut countdown_at: Option<Instant> = None;
     let mut recount = Recount::default();
     let mut watch = runtime::ShutdownWatch::default();
-    let mut frame_cache = ui::FrameCache::default();
+    let mut frame_cache = frame_cache();
     let mut tidy_at: Option<Instant> = None;
     // A pane left as it was for a synchronized update is drawn by then.
     let mut held_until: Option<Instant> = None;
@@ -306,6 +306,19 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     drop(terminal);
     drop(guard);
     Ok(code)
+}
+
+/// The renderer's cache. Debug builds take the limit on synchronized
+/// updates from `OPMUX_TEST_SYNC_LIMIT_MS`, for the end-to-end tests.
+fn frame_cache() -> ui::FrameCache {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("OPMUX_TEST_SYNC_LIMIT_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+    {
+        return ui::FrameCache::with_sync_limit(Duration::from_millis(ms));
+    }
+    ui::FrameCache::default()
 }
 
 /// With logs open, waits for the rest of the panes' output so the logs

@@ -28,6 +28,13 @@ fn assert_terminal_restored(opmux: &Opmux) {
         );
         assert!(!s.bracketed_paste(), "bracketed paste left on");
     });
+    // vt100 does not track focus reporting: the bytes tell.
+    let raw = opmux.received();
+    let last = |seq: &[u8]| raw.windows(seq.len()).rposition(|w| w == seq);
+    assert!(
+        last(b"\x1b[?1004l") > last(b"\x1b[?1004h"),
+        "focus reporting left on"
+    );
     let flags = opmux.local_flags();
     assert!(
         flags.contains(LocalFlags::ICANON | LocalFlags::ECHO | LocalFlags::ISIG),
@@ -748,4 +755,154 @@ fn a_pane_may_use_the_clipboard_only_where_the_config_allows_it() {
     let opmux = Opmux::start_in(&dir.0, &[], 24, 80, &[]);
     opmux.wait_text("shown");
     opmux.wait_clipboard("pwned");
+}
+
+#[test]
+fn panes_know_their_input_is_utf8() {
+    let opmux = Opmux::start(
+        &["printf 'flag:%s\\n' \"$(stty -a | tr ' ;' '\\n\\n' | grep iutf8)\"; exec sleep 60"],
+        24,
+        80,
+    );
+    opmux.wait_text("flag:");
+    opmux.with_screen(|s| {
+        let text = s.contents();
+        assert!(text.contains("flag:iutf8"), "{text}");
+    });
+}
+
+#[test]
+fn backspace_in_canonical_mode_erases_a_whole_character() {
+    let mut opmux = Opmux::start(
+        &["head -n 1 | od -An -tx1; echo end-of-dump; exec sleep 60"],
+        24,
+        80,
+    );
+    opmux.wait_row(&["1 head", "running"]);
+    // é is two bytes; the line discipline must erase both.
+    opmux.send("é".as_bytes());
+    opmux.send(b"\x7fx\r");
+    opmux.wait_text("end-of-dump");
+    opmux.with_screen(|s| {
+        let text = s.contents();
+        assert!(text.contains(" 78 0a"), "{text}");
+        assert!(!text.contains("c3"), "a byte of é was left: {text}");
+    });
+}
+
+/// A program that turns focus events on, says `ready`, and appends every
+/// byte it reads, in hex, to the file named by its argument.
+const FOCUS_RECORDER: &str = "\
+import os, sys, tty
+tty.setraw(0)
+os.write(1, b'\\x1b[?1004hrecorder-ready')
+with open(sys.argv[1], 'a') as log:
+    while True:
+        data = os.read(0, 64)
+        if not data:
+            break
+        log.write(data.hex())
+        log.flush()
+";
+
+#[test]
+fn a_program_that_asks_for_focus_events_gets_them() {
+    let dir = common::Scratch::new("focus-events");
+    let script = dir.write("recorder.py", FOCUS_RECORDER);
+    let log = dir.0.join("read.hex");
+    let recorder = format!("python3 {} {}", script.display(), log.display());
+    let mut opmux = Opmux::start(&["-n", "rec", "-n", "other", &recorder, "cat"], 24, 100);
+    opmux.wait_text("recorder-ready");
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    let wait_read = |expected: &str| {
+        common::eventually(&format!("the recorder read {expected}"), || {
+            read() == expected
+        });
+    };
+    let (focus_in, focus_out) = ("1b5b49", "1b5b4f");
+    opmux.send(b"\x1b[1;3C"); // Alt+Right
+    wait_read(focus_out);
+    opmux.send(b"\x1b[1;3D"); // Alt+Left
+    wait_read(&[focus_out, focus_in].concat());
+    // The outer terminal loses the focus, then gets it back, as a terminal
+    // with focus reporting on says it.
+    opmux.send(b"\x1b[O");
+    wait_read(&[focus_out, focus_in, focus_out].concat());
+    opmux.send(b"\x1b[I");
+    wait_read(&[focus_out, focus_in, focus_out, focus_in].concat());
+    // A click on the other pane.
+    opmux.click(75, 10);
+    wait_read(&[focus_out, focus_in, focus_out, focus_in, focus_out].concat());
+    // opmux asked its own terminal for focus reports.
+    let raw = opmux.received();
+    assert!(raw.windows(8).any(|w| w == b"\x1b[?1004h"));
+}
+
+/// A program that begins a synchronized update, prints `SYNC-A`, asks for
+/// the cursor position (answered once opmux has parsed all of it), says
+/// so by creating the file named by its first argument, then, if given a
+/// second, waits for that FIFO before it prints `SYNC-B` and ends the
+/// update.
+const SYNC_WRITER: &str = "\
+import os, sys, tty
+tty.setraw(0)
+os.write(1, b'\\x1b[?2026h\\x1b[2J\\x1b[HSYNC-A\\x1b[6n')
+reply = b''
+while not reply.endswith(b'R'):
+    reply += os.read(0, 1)
+open(sys.argv[1], 'w').close()
+if len(sys.argv) > 2:
+    open(sys.argv[2]).read()
+    os.write(1, b' SYNC-B\\x1b[?2026l')
+while True:
+    os.read(0, 64)
+";
+
+#[test]
+fn a_pane_in_a_synchronized_update_is_drawn_when_it_ends() {
+    let dir = common::Scratch::new("sync-ends");
+    let script = dir.write("writer.py", SYNC_WRITER);
+    let (parsed, go) = (dir.0.join("parsed"), dir.0.join("go"));
+    nix::unistd::mkfifo(&go, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let writer = format!(
+        "echo before-update; python3 {} {} {}",
+        script.display(),
+        parsed.display(),
+        go.display()
+    );
+    // Held for a minute at most, so that however slow the machine, the
+    // pane is still held when the test looks.
+    let mut opmux = Opmux::start_with_env(
+        &["-n", "sync", "-n", "other", &writer, "cat"],
+        24,
+        100,
+        &[("OPMUX_TEST_SYNC_LIMIT_MS", "60000")],
+    );
+    opmux.wait_text("before-update");
+    common::eventually("opmux parsed the update's start", || parsed.exists());
+    // A frame drawn after that: the echo of a line typed into the other pane.
+    opmux.send(b"\x1b[1;3C"); // Alt+Right
+    opmux.send(b"typed-after\r");
+    opmux.wait_for("the other pane's echo", |s| {
+        s.rows(50, 50).filter(|r| r.contains("typed-after")).count() == 2
+    });
+    opmux.with_screen(|s| {
+        let text = s.contents();
+        assert!(!text.contains("SYNC-A"), "drawn mid-update:\n{text}");
+        assert!(text.contains("before-update"), "{text}");
+    });
+    std::fs::write(&go, "go").expect("writing to the FIFO");
+    opmux.wait_text("SYNC-A SYNC-B");
+}
+
+#[test]
+fn a_synchronized_update_that_never_ends_is_drawn_after_a_while() {
+    let dir = common::Scratch::new("sync-never-ends");
+    let script = dir.write("writer.py", SYNC_WRITER);
+    let parsed = dir.0.join("parsed");
+    let writer = format!("python3 {} {}", script.display(), parsed.display());
+    let opmux = Opmux::start(&[&writer], 24, 80);
+    opmux.wait_text("SYNC-A");
+    // Answered mid-update as at any time.
+    common::eventually("the program's query answered", || parsed.exists());
 }

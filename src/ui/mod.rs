@@ -58,6 +58,8 @@ pub struct FrameCache {
     /// its program was in the middle of a synchronized update, is drawn
     /// however far its update got.
     held_until: Option<Instant>,
+    /// How long such a pane is left as it was, if not [`SYNC_LIMIT`].
+    sync_limit: Option<Duration>,
 }
 
 /// The longest a pane in a synchronized update (mode 2026) is left as it
@@ -83,6 +85,17 @@ struct Drawn {
 const COPY_WAIT: Duration = Duration::from_millis(2);
 
 impl FrameCache {
+    /// A cache that leaves a pane in a synchronized update as it was for
+    /// `limit` at most instead of [`SYNC_LIMIT`]. The end-to-end tests use
+    /// a long one, so that a loaded machine cannot make a held pane due
+    /// before they look at it.
+    pub fn with_sync_limit(limit: Duration) -> Self {
+        Self {
+            sync_limit: Some(limit),
+            ..Self::default()
+        }
+    }
+
     /// When a pane the last frame left as it was, because its program was
     /// in the middle of a synchronized update, is due to be drawn anyway:
     /// a frame is needed then unless output ends the update first.
@@ -175,12 +188,13 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
         // most. The screen keeps its damage for when it is drawn. A pane
         // with no kept drawing (the layout changed, the terminal was
         // resized or a zoom toggled) is drawn as it is, update or not.
+        let sync_limit = cache.sync_limit.unwrap_or(SYNC_LIMIT);
         if pane.scroll.is_none()
             && let Some(since) = pane.published.synchronized_since()
-            && now < since + SYNC_LIMIT
+            && now < since + sync_limit
             && cache.panes.contains_key(&pane.id)
         {
-            let due = since + SYNC_LIMIT;
+            let due = since + sync_limit;
             cache.held_until = Some(cache.held_until.map_or(due, |at| at.min(due)));
             cache.finish(canvas, (pane.id, rect), kept_border, show_cursor);
             continue;
