@@ -9,13 +9,16 @@
 //!   (`config::procfile`) into `Settings` and `PaneSpec`s, checking them before the
 //!   terminal is touched; errors name file, line, column and field.
 //! - `pane`: one pane is a process plus its screen. `pane::pty` is the only user of
-//!   portable-pty (sized spawn, resize, reader/parser/writer threads, the parser's lookahead
-//!   that spares history reads of rows a flood will evict); `pane::screen` wraps
-//!   the vt100 parser, answers the terminal queries it leaves unanswered, matches `ready`
-//!   patterns, writes the pane's log of rendered lines and collects finished lines for the
-//!   headless front end; `pane::history` keeps the rows that scrolled off as compact lines
-//!   (text plus style runs); `pane::published` is what the main task reads without the
-//!   screen's lock: the input modes, and a copy of a busy screen for drawing.
+//!   portable-pty (sized spawn with `iutf8`, resize, reader/parser/writer threads, the
+//!   parser's lookahead that spares history reads of rows a flood will evict);
+//!   `pane::screen` wraps the vt100 parser, answers the terminal queries it leaves
+//!   unanswered (DECRQM included), tracks the modes it ignores (focus events 1004,
+//!   synchronized output 2026), matches `ready` patterns, writes the pane's log of
+//!   rendered lines and collects finished lines for the headless front end;
+//!   `pane::history` keeps the rows that scrolled off as compact lines (text plus style
+//!   runs); `pane::published` is what the main task reads without the screen's lock: the
+//!   input modes, when a synchronized update began, and a copy of a busy screen for
+//!   drawing.
 //! - `process`: process lifecycle: subreaper, the one reaper (`waitpid`), finding a pane's
 //!   processes (session, foreground group, tagged escapees) and signalling them by pidfd;
 //!   `process::proc` reads the process table from /proc.
@@ -28,16 +31,18 @@
 //! - `layout`: pane rectangles and neighbour search (pure).
 //! - `app`: the state, each pane's lifecycle and supervision (dependencies, restart
 //!   policies with backoff), panes added and closed at runtime, the prompt, scroll mode
-//!   and mouse routing, and `update(Event) -> Vec<Effect>`; no I/O, so tests drive it
-//!   directly.
+//!   and mouse routing, focus reports, and `update(Event) -> Vec<Effect>`; no I/O, so
+//!   tests drive it directly.
 //! - `log`: opmux's own log file of pane starts, exits, signals and errors (tracing).
 //! - `output`: writes to the outer terminal on a thread of its own, so a stalled terminal
 //!   never blocks the event loop.
 //! - `ui`: `render(&App)` into a ratatui frame: panes or their scroll views, titles, status
 //!   line or prompt, help overlay; a pane whose parser holds its screen is drawn from its
-//!   copy or as last seen, never waited for. Each frame is drawn over the last, redrawing
-//!   only the rows a pane's screen reports changed (`pane::screen::Damage`).
-//!   - `ui::paint`: keeps what the terminal shows and sends only the rows a frame touched.
+//!   copy or as last seen, never waited for, and one in the middle of a synchronized
+//!   update as last seen, for 150 ms at most. Each frame is drawn over the last,
+//!   redrawing only the rows a pane's screen reports changed (`pane::screen::Damage`).
+//!   - `ui::paint`: keeps what the terminal shows and sends only the rows a frame touched,
+//!     each frame as one synchronized update.
 //! - `runtime`: what both front ends share once panes run: signals, carrying out effects
 //!   (spawning, writing, signalling, removing), routing reaped children, counting a
 //!   stopping pane's processes, closing the logs.

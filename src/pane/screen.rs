@@ -1,6 +1,7 @@
 //! A pane's terminal state: the vt100 parser, plus the replies to terminal
-//! queries that vt100 parses but does not answer. Drawing is left to `ui`,
-//! which reads the screen through [`Screen::vt`].
+//! queries that vt100 parses but does not answer, and the modes it ignores
+//! (focus events, synchronized output). Drawing is left to `ui`, which reads
+//! the screen through [`Screen::vt`].
 
 use std::num::NonZeroU16;
 use std::sync::Arc;
