@@ -330,8 +330,6 @@ impl Input {
     }
 }
 
-/// Two non-blocking handles on `master`, to read from and to write to.
-/// They share one open file, so the flag is set for both at once.
 /// Turns on `IUTF8`, as tmux does: the line discipline then knows input is
 /// UTF-8, so Backspace in canonical mode (`cat`, `read`) erases a whole
 /// multibyte character rather than its last byte. Set before the program
@@ -349,6 +347,8 @@ fn set_utf8_input(master: &dyn MasterPty) -> Result<()> {
     Ok(())
 }
 
+/// Two non-blocking handles on `master`, to read from and to write to.
+/// They share one open file, so the flag is set for both at once.
 fn nonblocking_ends(master: &dyn MasterPty) -> Result<(File, File)> {
     use nix::fcntl::{FcntlArg, OFlag, fcntl};
     let fd = master
