@@ -14,7 +14,8 @@
 //!   the vt100 parser, answers the terminal queries it leaves unanswered, matches `ready`
 //!   patterns, writes the pane's log of rendered lines and collects finished lines for the
 //!   headless front end; `pane::history` keeps the rows that scrolled off as compact lines
-//!   (text plus style runs); `pane::published` is what the main task reads without the
+//!   (text plus style runs); `pane::reflow` lays the screen's lines out again when the
+//!   pane is resized; `pane::published` is what the main task reads without the
 //!   screen's lock: the input modes, and a copy of a busy screen for drawing.
 //! - `process`: process lifecycle: subreaper, the one reaper (`waitpid`), finding a pane's
 //!   processes (session, foreground group, tagged escapees) and signalling them by pidfd;
