@@ -221,9 +221,11 @@ impl vt100::Callbacks for Hooks {
         if self.scrolled.is_none() && self.log.is_none() && self.sink.is_none() {
             came_back(&mut self.returning_rows, &mut self.returned, None);
             if self.history.capacity() == 0 {
+                self.after_wrap = false;
                 return;
             }
             if self.doomed {
+                self.after_wrap = false;
                 self.history.skip_row();
                 return;
             }
@@ -287,10 +289,20 @@ fn came_back(returning: &mut usize, returned: &mut VecDeque<String>, text: Optio
     false
 }
 
-/// Where the first erase of the saved lines (`CSI 3 J` or `CSI ? 3 J`)
-/// in `bytes` ends, with `state` saying how much of one the output before
-/// ended with, and left saying how much of one `bytes` ends with.
-fn erase_saved_end(state: &mut u8, bytes: &[u8]) -> Option<usize> {
+/// What an erase found by [`erase_end`] erases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Erase {
+    /// The saved lines (`CSI 3 J`, `CSI ? 3 J`).
+    Saved,
+    /// The whole screen (`CSI 2 J`, `CSI ? 2 J`, or a reset, `ESC c`).
+    Screen,
+}
+
+/// Where the first erase of the saved lines or of the whole screen in
+/// `bytes` ends, and which it is, with `state` saying how much of one the
+/// output before ended with, and left saying how much of one `bytes` ends
+/// with.
+fn erase_end(state: &mut u8, bytes: &[u8]) -> Option<(usize, Erase)> {
     let mut i = 0;
     loop {
         if *state == 0 {
@@ -300,17 +312,23 @@ fn erase_saved_end(state: &mut u8, bytes: &[u8]) -> Option<usize> {
         }
         let &b = bytes.get(i)?;
         i += 1;
+        let found = match (*state, b) {
+            (1, b'c') => Some(Erase::Screen),
+            (4, b'J') => Some(Erase::Saved),
+            (5, b'J') => Some(Erase::Screen),
+            _ => None,
+        };
         *state = match (*state, b) {
             (1, b'[') => 2,
             (2, b'?') => 3,
             (2 | 3, b'3') => 4,
-            (4, b'J') => {
-                *state = 0;
-                return Some(i);
-            }
+            (2 | 3, b'2') => 5,
             (_, 0x1b) => 1,
             _ => 0,
         };
+        if found.is_some() {
+            return found.map(|erase| (i, erase));
+        }
     }
 }
 
@@ -496,9 +514,9 @@ pub struct Screen {
     /// The parser is known to be between sequences, so [`Damage::of_output`]
     /// applies to the next output.
     between_sequences: bool,
-    /// How much of an erase of the saved lines (`CSI 3 J`) the output so
-    /// far ended with (see [`erase_saved_end`]).
-    erase_saved: u8,
+    /// How much of an erase of the saved lines or the screen the output so
+    /// far ended with (see [`erase_end`]).
+    erase_seen: u8,
 }
 
 impl Screen {
@@ -513,7 +531,7 @@ impl Screen {
             published: Arc::default(),
             damage: (0, Damage::All),
             between_sequences: true,
-            erase_saved: 0,
+            erase_seen: 0,
         }
     }
 
@@ -578,13 +596,19 @@ impl Screen {
 
     /// Feeds `bytes`, emptying the history where they erase the saved lines
     /// (`CSI 3 J`, as `clear` sends): vt100 takes that for its own
-    /// scrollback, which is kept empty since opmux keeps the history.
+    /// scrollback, which is kept empty since opmux keeps the history. Where
+    /// they erase the screen, rows that came back from the history are gone,
+    /// and whatever is printed in their place is new.
     fn feed_erasing_history(&mut self, bytes: &[u8]) {
         let mut rest = bytes;
-        if self.erase_saved > 0 || bytes.contains(&0x1b) {
-            while let Some(end) = erase_saved_end(&mut self.erase_saved, rest) {
+        if self.erase_seen > 0 || bytes.contains(&0x1b) {
+            while let Some((end, erase)) = erase_end(&mut self.erase_seen, rest) {
                 self.feed(&rest[..end]);
-                self.parser.callbacks_mut().history.clear();
+                let hooks = self.parser.callbacks_mut();
+                match erase {
+                    Erase::Saved => hooks.history.clear(),
+                    Erase::Screen => hooks.returned.clear(),
+                }
                 rest = &rest[end..];
             }
         }
@@ -1669,6 +1693,27 @@ mod tests {
         assert_eq!(screen.close_log(), None);
         let logged = std::fs::read_to_string(&path).unwrap();
         let _ = std::fs::remove_file(&path);
+        assert_eq!(logged.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn the_same_lines_printed_again_after_a_clear_are_logged_again() {
+        let path = std::env::temp_dir().join(format!("opmux-reflow-cl-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut screen = Screen::new(Size::new(3, 20));
+        screen.open_log(&path, false).unwrap();
+        screen.process(numbered(1, 4).as_bytes());
+        screen.resize(Size::new(6, 20));
+        assert_eq!(screen.screen_lines()[0], "line 1");
+        // What `clear` sends, cut in the middle of the erase, then the same
+        // lines again.
+        screen.process(b"\x1b[H\x1b[2");
+        screen.process(format!("J{}", numbered(1, 6)).as_bytes());
+        assert_eq!(screen.close_log(), None);
+        let logged = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        // Lines 3 and 4 were erased before they could scroll off.
+        let expected: Vec<String> = (1..=2).chain(1..=6).map(|i| format!("line {i}")).collect();
         assert_eq!(logged.lines().collect::<Vec<_>>(), expected);
     }
 
