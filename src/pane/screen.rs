@@ -1572,6 +1572,34 @@ mod tests {
     }
 
     #[test]
+    fn styles_survive_a_rewrap() {
+        let mut screen = Screen::new(Size::new(5, 20));
+        screen.process(b"plain \x1b[31;1mred bold\x1b[m \x1b[44m  \x1b[m end\r\n");
+        let cells = |screen: &Screen| {
+            let vt = screen.vt();
+            let (_, cols) = vt.size();
+            (0..vt.size().0.get())
+                .flat_map(|r| (0..cols.get()).map(move |c| (r, c)))
+                .filter_map(|(r, c)| vt.cell(r, c))
+                .filter(|c| c.has_contents())
+                .map(|c| Pen::of_cell(c))
+                .collect::<Vec<_>>()
+        };
+        let before = cells(&screen);
+        screen.resize(Size::new(10, 4));
+        assert_eq!(cells(&screen), before);
+        // Its first rows go into the history, and come back from it.
+        screen.resize(Size::new(5, 4));
+        screen.resize(Size::new(5, 20));
+        assert_eq!(cells(&screen), before);
+        assert_eq!(screen.screen_lines(), ["plain red bold    end"]);
+        assert_eq!(
+            screen.vt().cell(0, 15).unwrap().bgcolor(),
+            vt100::Color::Idx(4)
+        );
+    }
+
+    #[test]
     fn the_cursor_stays_on_its_character() {
         let mut screen = Screen::new(Size::new(5, 20));
         screen.process(b"$ hello world\r\x1b[8C");
