@@ -1597,6 +1597,16 @@ mod tests {
             screen.vt().cell(0, 15).unwrap().bgcolor(),
             vt100::Color::Idx(4)
         );
+        // Cells erased in a colour, between two characters, keep it.
+        screen.process(b"a\x1b[44m\x1b[3X\x1b[m\x1b[3Cb\r\n");
+        screen.resize(Size::new(5, 3));
+        screen.resize(Size::new(5, 20));
+        assert_eq!(screen.screen_lines()[1], "a   b");
+        // The first line takes two rows.
+        assert_eq!(
+            screen.vt().cell(2, 2).unwrap().bgcolor(),
+            vt100::Color::Idx(4)
+        );
     }
 
     #[test]
