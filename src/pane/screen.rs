@@ -1582,7 +1582,7 @@ mod tests {
                 .flat_map(|r| (0..cols.get()).map(move |c| (r, c)))
                 .filter_map(|(r, c)| vt.cell(r, c))
                 .filter(|c| c.has_contents())
-                .map(|c| Pen::of_cell(c))
+                .map(Pen::of_cell)
                 .collect::<Vec<_>>()
         };
         let before = cells(&screen);
