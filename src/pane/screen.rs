@@ -52,6 +52,9 @@ struct Hooks {
     /// While a resize prints the screen again: how many of the rows it
     /// scrolls off first came back from the history, so were logged before.
     returning_rows: usize,
+    /// Every row the main screen scrolled off, so a resize can tell where
+    /// the rows it prints end up.
+    rows_scrolled: u64,
     /// The text of the rows at the top of the screen that came back from
     /// the history, top first: when they scroll off again unchanged, they go
     /// back to the history alone, and the log, the line sink and the `ready`
@@ -77,6 +80,7 @@ impl Default for Hooks {
             resizing: false,
             after_wrap: false,
             returning_rows: 0,
+            rows_scrolled: 0,
             returned: VecDeque::new(),
         }
     }
@@ -217,6 +221,7 @@ impl vt100::Callbacks for Hooks {
         if alternate_screen || self.resizing {
             return;
         }
+        self.rows_scrolled += 1;
         // Reading a row walks all of its cells: skip it when nothing keeps it.
         if self.scrolled.is_none() && self.log.is_none() && self.sink.is_none() {
             came_back(&mut self.returning_rows, &mut self.returned, None);
@@ -1038,53 +1043,65 @@ impl Screen {
 
     /// Clears the screen and prints `snapshot`'s lines on it from the top,
     /// then puts the cursor back on its character and the attributes back
-    /// as they were.
+    /// as they were. Where rows land is read off the parser as it prints
+    /// them, not worked out beforehand, so that it agrees with the parser's
+    /// own idea of character widths.
     fn print_lines(&mut self, snapshot: &Snapshot, rows: usize, cols: u16, attrs: Pen) {
         let lines = &snapshot.lines;
-        let total: usize = lines.iter().map(|l| l.rows(cols)).sum();
-        let scrolled = total.saturating_sub(rows);
-        let returning: usize = lines[..snapshot.returned]
-            .iter()
-            .map(|l| l.rows(cols))
-            .sum();
         // On one row, vt100 marks no wrap: the hooks are told instead.
         let one_row = rows == 1;
-        self.parser.callbacks_mut().returning_rows = returning;
+        // Every row scrolled off before the first line that did not come
+        // back is one that did.
+        self.parser.callbacks_mut().returning_rows = usize::MAX;
         let mut out = b"\x1b[0m\x1b[H\x1b[2J".to_vec();
         let mut pen = Pen::default();
+        // The row the cursor's line starts on, and the rows scrolled off by
+        // then.
+        let mut cursor_start = (0, 0);
         for (i, line) in lines.iter().enumerate() {
+            if i == snapshot.returned {
+                self.returned_printed(&mut out, i > 0);
+            }
             if i > 0 {
                 out.extend_from_slice(b"\r\n");
             }
-            if one_row {
+            if one_row || i == snapshot.cursor.0 {
                 self.parser.process(&out);
                 out.clear();
-                self.parser.callbacks_mut().wrapping = true;
             }
+            if i == snapshot.cursor.0 {
+                let row = self.parser.screen().cursor_position().0;
+                cursor_start = (usize::from(row), self.parser.callbacks().rows_scrolled);
+            }
+            self.parser.callbacks_mut().wrapping = one_row;
             reflow::write_line(line, &mut pen, &mut out);
             if one_row {
                 self.parser.process(&out);
                 out.clear();
-                self.parser.callbacks_mut().wrapping = false;
             }
+            self.parser.callbacks_mut().wrapping = false;
         }
-        let (line, offset) = snapshot.cursor;
-        if let Some(cursor_line) = lines.get(line) {
-            let start: usize = lines[..line].iter().map(|l| l.rows(cols)).sum();
-            let (row, col, again) = match reflow::place(cursor_line, offset, cols) {
+        if snapshot.returned >= lines.len() {
+            self.returned_printed(&mut out, !lines.is_empty());
+        }
+        self.parser.process(&out);
+        out.clear();
+        if let Some(line) = lines.get(snapshot.cursor.0) {
+            let (row, col, again) = match reflow::place(line, snapshot.cursor.1, cols) {
                 Place::At(row, col) => (row, col, false),
                 Place::AfterLast(row, col) => (row, col, true),
             };
-            let row = (start + row).saturating_sub(scrolled).min(rows - 1);
+            let since = self.parser.callbacks().rows_scrolled - cursor_start.1;
+            let gone = usize::try_from(since).unwrap_or(usize::MAX);
+            let row = (cursor_start.0 + row).saturating_sub(gone).min(rows - 1);
             out.extend_from_slice(format!("\x1b[{};{}H", row + 1, col + 1).as_bytes());
             if again {
-                reflow::write_last_cell(cursor_line, &mut pen, &mut out);
+                reflow::write_last_cell(line, &mut pen, &mut out);
             }
         }
         attrs.write_sgr(&mut out);
         self.parser.process(&out);
-        let hooks = self.parser.callbacks_mut();
-        let still_there = std::mem::take(&mut hooks.returning_rows);
+        let still_there = std::mem::take(&mut self.parser.callbacks_mut().returning_rows);
         let texts = self
             .parser
             .screen()
@@ -1093,6 +1110,20 @@ impl Screen {
             .map(|text| text.trim_end().to_string())
             .collect();
         self.parser.callbacks_mut().returned = texts;
+    }
+
+    /// Prints `out`, the end of the lines that came back from the history,
+    /// if `any` did: the rows down to the cursor's hold them, and are the
+    /// first to scroll off when the rest is printed.
+    fn returned_printed(&mut self, out: &mut Vec<u8>, any: bool) {
+        self.parser.process(out);
+        out.clear();
+        let on_screen = if any {
+            usize::from(self.parser.screen().cursor_position().0) + 1
+        } else {
+            0
+        };
+        self.parser.callbacks_mut().returning_rows = on_screen;
     }
 
     pub fn size(&self) -> Size {
@@ -1626,6 +1657,16 @@ mod tests {
         screen.resize(Size::new(5, 6));
         screen.resize(Size::new(5, 30));
         assert_eq!(screen.screen_lines(), ["$ hello World"]);
+        // With lines below it, the cursor's line moves up with them.
+        let mut screen = Screen::new(Size::new(10, 20));
+        let text: Vec<String> = (0..10).map(|i| format!("l{i}")).collect();
+        screen.process(format!("{}\x1b[8;2H", text.join("\r\n")).as_bytes());
+        assert_eq!(on(&screen), "7");
+        screen.resize(Size::new(5, 20));
+        assert_eq!(on(&screen), "7");
+        assert_eq!(screen.vt().cursor_position(), (2, 1));
+        screen.resize(Size::new(10, 20));
+        assert_eq!(screen.vt().cursor_position(), (7, 1));
         // At the end of a line that fills its last row, a wrap is pending.
         let mut screen = Screen::new(Size::new(5, 20));
         screen.process(b"$ 1234");
