@@ -20,19 +20,27 @@ pub(super) struct Snapshot {
     /// The line the cursor is on, and its offset from the line's start in
     /// columns.
     pub cursor: (usize, usize),
+    /// The same for the cursor saved with DECSC.
+    pub saved: (usize, usize),
 }
 
 impl Snapshot {
     /// Reads the screen vt100 is drawing on now, whose first
-    /// `returned_rows` rows came back from the history.
-    pub fn read(vt: &vt100::Screen, returned_rows: usize) -> Snapshot {
+    /// `returned_rows` rows came back from the history, with the cursor and
+    /// the saved cursor at these (row, column) positions.
+    pub fn read(
+        vt: &vt100::Screen,
+        returned_rows: usize,
+        cursor: (u16, u16),
+        saved: (u16, u16),
+    ) -> Snapshot {
         let (rows, cols) = vt.size();
         let (rows, cols) = (rows.get(), cols.get());
-        let (cursor_row, cursor_col) = vt.cursor_position();
         let mut snapshot = Snapshot {
             lines: Vec::new(),
             returned: 0,
             cursor: (0, 0),
+            saved: (0, 0),
         };
         let mut text = String::new();
         let mut spans: Vec<(usize, Pen)> = Vec::new();
@@ -41,8 +49,12 @@ impl Snapshot {
         let mut width = 0;
         for row in 0..rows {
             for col in 0..cols {
-                if (row, col) == (cursor_row, cursor_col) {
-                    snapshot.cursor = (snapshot.lines.len(), width + blanks.len());
+                let here = (snapshot.lines.len(), width + blanks.len());
+                if (row, col) == cursor {
+                    snapshot.cursor = here;
+                }
+                if (row, col) == saved {
+                    snapshot.saved = here;
                 }
                 let Some(cell) = vt.cell(row, col) else {
                     continue;
@@ -63,9 +75,13 @@ impl Snapshot {
                 text.push_str(cell.contents());
                 width += if cell.is_wide() { 2 } else { 1 };
             }
-            if row == cursor_row && cursor_col >= cols {
-                // A wrap is pending: the cursor is past the row's last cell.
-                snapshot.cursor = (snapshot.lines.len(), width + blanks.len());
+            // A wrap is pending: the cursor is past the row's last cell.
+            let here = (snapshot.lines.len(), width + blanks.len());
+            if row == cursor.0 && cursor.1 >= cols {
+                snapshot.cursor = here;
+            }
+            if row == saved.0 && saved.1 >= cols {
+                snapshot.saved = here;
             }
             // A wide character that did not fit at the end of a row left its
             // last cell blank and went on in the next; vt100 (as tmux) does
@@ -99,15 +115,16 @@ impl Snapshot {
         snapshot
     }
 
-    /// Drops the blank lines below the cursor's, which a smaller screen
-    /// loses first.
+    /// Drops the blank lines below the cursor's (and the saved cursor's),
+    /// which a smaller screen loses first.
     pub fn drop_blank_tail(&mut self) {
         let keep = self
             .lines
             .iter()
             .rposition(|line| !line.text().is_empty())
             .map_or(0, |i| i + 1)
-            .max(self.cursor.0 + 1);
+            .max(self.cursor.0 + 1)
+            .max(self.saved.0 + 1);
         self.lines.truncate(keep);
         self.returned = self.returned.min(keep);
     }

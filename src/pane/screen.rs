@@ -971,15 +971,21 @@ impl Screen {
             self.parser.process(b"\x1b[?47l");
         }
         let attrs = Pen::of_screen(self.parser.screen());
+        let cursor = self.parser.screen().cursor_position();
+        // The saved cursor is not to be read but by restoring it, which
+        // also restores the attributes saved with it.
+        self.parser.process(b"\x1b8");
+        let saved = self.parser.screen().cursor_position();
+        let saved_attrs = Pen::of_screen(self.parser.screen());
         let returned_rows = std::mem::take(&mut self.parser.callbacks_mut().returned).len();
-        let mut snapshot = Snapshot::read(self.parser.screen(), returned_rows);
+        let mut snapshot = Snapshot::read(self.parser.screen(), returned_rows, cursor, saved);
         snapshot.drop_blank_tail();
         self.parser.callbacks_mut().resizing = true;
         self.parser.set_size(rows, cols);
         self.parser.callbacks_mut().resizing = false;
         let (rows, cols) = (usize::from(rows.get()), cols.get());
         self.take_back_lines(&mut snapshot, rows, cols);
-        self.print_lines(&snapshot, rows, cols, attrs);
+        self.print_lines(&snapshot, rows, cols, [saved_attrs, attrs]);
         if alternate {
             self.parser.process(b"\x1b[?47h");
         }
@@ -1013,8 +1019,10 @@ impl Screen {
                 return;
             }
             room -= extra;
-            if snapshot.cursor.0 == 0 {
-                snapshot.cursor.1 += tail_width;
+            for mark in [&mut snapshot.cursor, &mut snapshot.saved] {
+                if mark.0 == 0 {
+                    mark.1 += tail_width;
+                }
             }
             snapshot.lines[0] = joined;
             history.take_newest();
@@ -1038,16 +1046,19 @@ impl Screen {
         let n = back.len();
         snapshot.lines.splice(0..0, back);
         snapshot.cursor.0 += n;
+        snapshot.saved.0 += n;
         snapshot.returned += n;
     }
 
     /// Clears the screen and prints `snapshot`'s lines on it from the top,
-    /// then puts the cursor back on its character and the attributes back
-    /// as they were. Where rows land is read off the parser as it prints
-    /// them, not worked out beforehand, so that it agrees with the parser's
-    /// own idea of character widths.
-    fn print_lines(&mut self, snapshot: &Snapshot, rows: usize, cols: u16, attrs: Pen) {
+    /// then puts the saved cursor and the cursor back on their characters,
+    /// each with its attributes as they were (`attrs`: the saved cursor's,
+    /// then the current ones). Where rows land is read off the parser as it
+    /// prints them, not worked out beforehand, so that it agrees with the
+    /// parser's own idea of character widths.
+    fn print_lines(&mut self, snapshot: &Snapshot, rows: usize, cols: u16, attrs: [Pen; 2]) {
         let lines = &snapshot.lines;
+        let marks = [snapshot.saved, snapshot.cursor];
         // On one row, vt100 marks no wrap: the hooks are told instead.
         let one_row = rows == 1;
         // Every row scrolled off before the first line that did not come
@@ -1055,9 +1066,9 @@ impl Screen {
         self.parser.callbacks_mut().returning_rows = usize::MAX;
         let mut out = b"\x1b[0m\x1b[H\x1b[2J".to_vec();
         let mut pen = Pen::default();
-        // The row the cursor's line starts on, and the rows scrolled off by
-        // then.
-        let mut cursor_start = (0, 0);
+        // For each mark, the row its line starts on and the rows scrolled
+        // off by then.
+        let mut starts = [(0, 0); 2];
         for (i, line) in lines.iter().enumerate() {
             if i == snapshot.returned {
                 self.returned_printed(&mut out, i > 0);
@@ -1065,13 +1076,19 @@ impl Screen {
             if i > 0 {
                 out.extend_from_slice(b"\r\n");
             }
-            if one_row || i == snapshot.cursor.0 {
+            let marked = marks.iter().any(|m| m.0 == i);
+            if one_row || marked {
                 self.parser.process(&out);
                 out.clear();
             }
-            if i == snapshot.cursor.0 {
-                let row = self.parser.screen().cursor_position().0;
-                cursor_start = (usize::from(row), self.parser.callbacks().rows_scrolled);
+            if marked {
+                let row = usize::from(self.parser.screen().cursor_position().0);
+                let scrolled = self.parser.callbacks().rows_scrolled;
+                for (mark, start) in marks.iter().zip(&mut starts) {
+                    if mark.0 == i {
+                        *start = (row, scrolled);
+                    }
+                }
             }
             self.parser.callbacks_mut().wrapping = one_row;
             reflow::write_line(line, &mut pen, &mut out);
@@ -1086,20 +1103,26 @@ impl Screen {
         }
         self.parser.process(&out);
         out.clear();
-        if let Some(line) = lines.get(snapshot.cursor.0) {
-            let (row, col, again) = match reflow::place(line, snapshot.cursor.1, cols) {
-                Place::At(row, col) => (row, col, false),
-                Place::AfterLast(row, col) => (row, col, true),
-            };
-            let since = self.parser.callbacks().rows_scrolled - cursor_start.1;
-            let gone = usize::try_from(since).unwrap_or(usize::MAX);
-            let row = (cursor_start.0 + row).saturating_sub(gone).min(rows - 1);
-            out.extend_from_slice(format!("\x1b[{};{}H", row + 1, col + 1).as_bytes());
-            if again {
-                reflow::write_last_cell(line, &mut pen, &mut out);
+        let now = self.parser.callbacks().rows_scrolled;
+        for (k, ((mark, start), attrs)) in marks.iter().zip(starts).zip(attrs).enumerate() {
+            if let Some(line) = lines.get(mark.0) {
+                let (row, col, again) = match reflow::place(line, mark.1, cols) {
+                    Place::At(row, col) => (row, col, false),
+                    Place::AfterLast(row, col) => (row, col, true),
+                };
+                let gone = usize::try_from(now - start.1).unwrap_or(usize::MAX);
+                let row = (start.0 + row).saturating_sub(gone).min(rows - 1);
+                out.extend_from_slice(format!("\x1b[{};{}H", row + 1, col + 1).as_bytes());
+                if again {
+                    reflow::write_last_cell(line, &mut pen, &mut out);
+                }
+            }
+            attrs.write_sgr(&mut out);
+            if k == 0 {
+                // DECSC: the saved cursor is set as restoring it found it.
+                out.extend_from_slice(b"\x1b7");
             }
         }
-        attrs.write_sgr(&mut out);
         self.parser.process(&out);
         let still_there = std::mem::take(&mut self.parser.callbacks_mut().returning_rows);
         let texts = self
@@ -1703,6 +1726,28 @@ mod tests {
         // The scroll region reset: a line feed at the bottom scrolls all.
         screen.process(b"\x1b[m\x1b[10;1H\n");
         assert_eq!(screen.screen_lines()[0], "xwo");
+    }
+
+    #[test]
+    fn the_saved_cursor_stays_on_its_character() {
+        let mut screen = Screen::new(Size::new(10, 20));
+        // A line that wraps, then a prompt; a full-screen program saves the
+        // cursor at the prompt as it starts (1049).
+        screen.process(b"0123456789abcdefghij0123\r\n$ \x1b[?1049h\x1b[Hfull screen");
+        screen.resize(Size::new(10, 8));
+        screen.process(b"\x1b[?1049l");
+        assert_eq!(screen.vt().cursor_position(), (3, 2));
+        screen.process(b"ls");
+        screen.resize(Size::new(10, 20));
+        assert_eq!(screen.screen_lines()[1], "$ ls");
+        // Saved on a character of a wrapped line, by DECSC.
+        screen.process(b"\x1b[1;15H\x1b7\x1b[2;1H");
+        for cols in [6, 30, 20] {
+            screen.resize(Size::new(10, cols));
+        }
+        screen.process(b"\x1b8");
+        let (row, col) = screen.vt().cursor_position();
+        assert_eq!(screen.vt().cell(row, col).unwrap().contents(), "e");
     }
 
     #[test]
