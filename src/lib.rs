@@ -16,7 +16,8 @@
 //!   synchronized output 2026), matches `ready` patterns, writes the pane's log of
 //!   rendered lines and collects finished lines for the headless front end;
 //!   `pane::history` keeps the rows that scrolled off as compact lines (text plus style
-//!   runs); `pane::published` is what the main task reads without the screen's lock: the
+//!   runs); `pane::reflow` lays the screen's lines out again when the pane is resized;
+//!   `pane::published` is what the main task reads without the screen's lock: the
 //!   input modes, when a synchronized update began, and a copy of a busy screen for
 //!   drawing.
 //! - `process`: process lifecycle: subreaper, the one reaper (`waitpid`), finding a pane's

@@ -271,3 +271,49 @@ fn sigterm_right_after_a_flood_leaves_every_line_in_the_log() {
     assert_eq!(opmux.wait_exit(), 128 + 15);
     common::assert_numbered(&scratch.lines("flood.log"), 500_000);
 }
+
+/// Whether some row between the borders shows exactly `text`.
+fn shows_row(s: &vt100::Screen, text: &str) -> bool {
+    inner_rows(s).iter().any(|r| r == text)
+}
+
+#[test]
+fn numbered_lines_come_back_after_the_terminal_shrinks_and_grows() {
+    let opmux = Opmux::start(&["-n", "count", "seq 1 30; exec sleep 60"], 40, 80);
+    let all_shown = |s: &vt100::Screen| (1..=30).all(|n| shows_row(s, &n.to_string()));
+    opmux.wait_for("1 to 30 on screen", all_shown);
+    opmux.resize(8, 20);
+    // Drawn at the small size: the pane's bottom border 20 columns wide.
+    opmux.wait_for("the last lines in the small pane", |s| {
+        let bottom = s.rows(0, 20).nth(6).unwrap_or_default();
+        bottom.starts_with('┗')
+            && bottom.ends_with('┛')
+            && shows_row(s, "30")
+            && !shows_row(s, "20")
+    });
+    opmux.resize(40, 80);
+    opmux.wait_for("1 to 30 back on screen", all_shown);
+}
+
+#[test]
+fn a_long_line_comes_back_whole_after_a_pane_opens_and_closes() {
+    let line: String = (10..=64).map(|n| n.to_string()).collect();
+    assert_eq!(line.len(), 110);
+    let mut opmux = Opmux::start(&["-n", "long", "seq -s '' 10 64; exec sleep 60"], 24, 120);
+    opmux.wait_for("the whole line on one row", |s| shows_row(s, &line));
+    opmux.send(PREFIX);
+    opmux.send(b"c");
+    opmux.wait_text("run:");
+    opmux.send(b"exec sleep 60\r");
+    // Side by side, the line wraps in the first pane.
+    opmux.wait_row(&["1 long", "2 exec"]);
+    opmux.wait_for("the line wrapped in half a screen", |s| {
+        let rows = inner_rows(s);
+        !rows.iter().any(|r| r.contains(&line)) && rows.iter().any(|r| r.starts_with(&line[..40]))
+    });
+    // The new pane has the focus.
+    opmux.send(PREFIX);
+    opmux.send(b"&");
+    opmux.wait_for("the second pane gone", |s| !s.contents().contains("2 exec"));
+    opmux.wait_for("the whole line on one row again", |s| shows_row(s, &line));
+}

@@ -68,6 +68,84 @@ impl Pen {
         *self == Self::default()
     }
 
+    /// The style of one of vt100's cells, so a screen read cell by cell
+    /// can be kept or printed again.
+    pub fn of_cell(cell: &vt100::Cell) -> Pen {
+        Self::with(
+            cell.fgcolor(),
+            cell.bgcolor(),
+            [
+                cell.bold(),
+                cell.dim(),
+                cell.italic(),
+                cell.underline(),
+                cell.inverse(),
+            ],
+        )
+    }
+
+    /// The style vt100 draws the next character in, so it can be set again
+    /// after opmux itself printed on the screen.
+    pub fn of_screen(vt: &vt100::Screen) -> Pen {
+        Self::with(
+            vt.fgcolor(),
+            vt.bgcolor(),
+            [
+                vt.bold(),
+                vt.dim(),
+                vt.italic(),
+                vt.underline(),
+                vt.inverse(),
+            ],
+        )
+    }
+
+    /// A pen from colours and the flags bold, dim, italic, underline and
+    /// inverse, in that order.
+    fn with(fg: vt100::Color, bg: vt100::Color, flags: [bool; 5]) -> Pen {
+        let mut pen = Pen { fg, bg, flags: 0 };
+        for (on, flag) in flags
+            .into_iter()
+            .zip([BOLD, DIM, ITALIC, UNDERLINE, INVERSE])
+        {
+            pen.set_flag(flag, on);
+        }
+        // vt100 keeps one intensity; bold wins, as there.
+        if pen.bold() {
+            pen.set_intensity(BOLD);
+        }
+        pen
+    }
+
+    /// Appends the SGR sequence that sets exactly this pen, from any other.
+    pub fn write_sgr(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        out.extend_from_slice(b"\x1b[0");
+        for (on, code) in [
+            (self.bold(), 1),
+            (self.dim(), 2),
+            (self.italic(), 3),
+            (self.underline(), 4),
+            (self.inverse(), 7),
+        ] {
+            if on {
+                // Writing to a Vec cannot fail.
+                let _ = write!(out, ";{code}");
+            }
+        }
+        for (colour, base) in [(self.fg, 30u16), (self.bg, 40)] {
+            // Writing to a Vec cannot fail.
+            let _ = match colour {
+                vt100::Color::Default => Ok(()),
+                vt100::Color::Idx(n) if n < 8 => write!(out, ";{}", base + u16::from(n)),
+                vt100::Color::Idx(n) if n < 16 => write!(out, ";{}", base + 60 + u16::from(n) - 8),
+                vt100::Color::Idx(n) => write!(out, ";{};5;{n}", base + 8),
+                vt100::Color::Rgb(r, g, b) => write!(out, ";{};2;{r};{g};{b}", base + 8),
+            };
+        }
+        out.push(b'm');
+    }
+
     fn set_intensity(&mut self, intensity: u8) {
         self.flags = (self.flags & !INTENSITY) | intensity;
     }
@@ -302,6 +380,32 @@ impl Line {
         }
     }
 
+    /// Builds a line from pieces of text, each in its pen, in order: how a
+    /// screen's row read cell by cell becomes a line again.
+    pub fn from_pieces<'a>(pieces: impl IntoIterator<Item = (&'a str, Pen)>) -> Line {
+        let mut builder = LineBuilder::default();
+        for (text, pen) in pieces {
+            builder.push(text, pen);
+        }
+        builder.to_line()
+    }
+
+    /// This line with `next` after it, as one line: a line that went into
+    /// the history in part, joined again with the rest of it.
+    pub fn joined(&self, next: &Line) -> Line {
+        let pieces = |line: &Line| -> Vec<(Range<usize>, Pen)> { line.spans().collect() };
+        let (mine, theirs) = (pieces(self), pieces(next));
+        Line::from_pieces(
+            mine.into_iter()
+                .map(|(range, pen)| (&self.text[range], pen))
+                .chain(
+                    theirs
+                        .into_iter()
+                        .map(|(range, pen)| (&next.text[range], pen)),
+                ),
+        )
+    }
+
     /// Returns the line's text without styles.
     pub fn text(&self) -> &str {
         &self.text
@@ -435,13 +539,18 @@ struct LineBuilder {
 
 impl LineBuilder {
     fn push_formatted(&mut self, formatted: &str, pen: &mut Pen) {
-        parse_formatted(formatted, pen, |piece, pen| {
-            if pen != self.last {
-                self.runs.push((offset(self.text.len()), pen));
-                self.last = pen;
-            }
-            self.text.push_str(piece);
-        });
+        parse_formatted(formatted, pen, |piece, pen| self.push(piece, pen));
+    }
+
+    fn push(&mut self, piece: &str, pen: Pen) {
+        if piece.is_empty() {
+            return;
+        }
+        if pen != self.last {
+            self.runs.push((offset(self.text.len()), pen));
+            self.last = pen;
+        }
+        self.text.push_str(piece);
     }
 
     /// Copies the line out into exactly sized storage.
@@ -637,6 +746,29 @@ impl History {
         self.tail_line = OnceLock::new();
         self.open_wraps = false;
         self.rows_pushed += 1;
+    }
+
+    /// Returns the newest line, the open last line if there is one.
+    pub fn newest(&self) -> Option<&Line> {
+        self.len().checked_sub(1).and_then(|i| self.get(i))
+    }
+
+    /// Takes the newest line back out, the open last line if there is one:
+    /// a pane that grew taller shows it on its screen again. Numbering and
+    /// the style carried from row to row stay as they were, so rows pushed
+    /// after this are read as before.
+    pub fn take_newest(&mut self) -> Option<Line> {
+        self.tail_line = OnceLock::new();
+        self.open_wraps = false;
+        match std::mem::replace(&mut self.tail, Tail::None) {
+            Tail::Open => {
+                let line = self.builder.to_line();
+                self.builder.clear();
+                Some(line)
+            }
+            Tail::Hidden => None,
+            Tail::None => self.lines.pop_back(),
+        }
     }
 
     /// Returns how many rows were ever pushed.

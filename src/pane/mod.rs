@@ -5,6 +5,7 @@
 pub mod history;
 pub mod pty;
 pub mod published;
+mod reflow;
 pub mod screen;
 
 use std::sync::Arc;

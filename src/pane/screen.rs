@@ -3,11 +3,13 @@
 //! (focus events, synchronized output). Drawing is left to `ui`, which reads
 //! the screen through [`Screen::vt`].
 
+use std::collections::VecDeque;
 use std::num::NonZeroU16;
 use std::sync::Arc;
 
-use super::history::{History, RowCapture};
+use super::history::{History, Pen, RowCapture};
 use super::published::{InputModes, Published, ScreenCopy};
+use super::reflow::{self, Place, Snapshot};
 use crate::{Size, clean_text};
 
 /// Collects what the parser meets that needs an action outside the screen:
@@ -45,6 +47,23 @@ struct Hooks {
     /// The program's modes that vt100 does not know: focus events (1004)
     /// and synchronized output (2026).
     modes: ExtraModes,
+    /// The parser is being resized: the rows it pushes off were read
+    /// beforehand and are printed again (see [`Screen::resize`]).
+    resizing: bool,
+    /// The last row went off a one-row screen by wrapping, so the next row
+    /// goes on with its line.
+    after_wrap: bool,
+    /// While a resize prints the screen again: how many of the rows it
+    /// scrolls off first came back from the history, so were logged before.
+    returning_rows: usize,
+    /// Every row the main screen scrolled off, so a resize can tell where
+    /// the rows it prints end up.
+    rows_scrolled: u64,
+    /// The text of the rows at the top of the screen that came back from
+    /// the history, top first: when they scroll off again unchanged, they go
+    /// back to the history alone, and the log, the line sink and the `ready`
+    /// watcher, which saw them once, do not see them again.
+    returned: VecDeque<String>,
 }
 
 /// The DEC private modes opmux tracks itself, since vt100 ignores them.
@@ -78,6 +97,11 @@ impl Default for Hooks {
             carry: false,
             redrawn: false,
             modes: ExtraModes::default(),
+            resizing: false,
+            after_wrap: false,
+            returning_rows: 0,
+            rows_scrolled: 0,
+            returned: VecDeque::new(),
         }
     }
 }
@@ -275,24 +299,37 @@ impl vt100::Callbacks for Hooks {
 
     fn on_scroll(&mut self, row: vt100::capture::RowContents<'_>, alternate_screen: bool) {
         // A full-screen program's alternate screen is no log of lines.
-        if alternate_screen {
+        if alternate_screen || self.resizing {
             return;
         }
+        self.rows_scrolled += 1;
         // Reading a row walks all of its cells: skip it when nothing keeps it.
         if self.scrolled.is_none() && self.log.is_none() && self.sink.is_none() {
+            came_back(&mut self.returning_rows, &mut self.returned, None);
             if self.history.capacity() == 0 {
+                self.after_wrap = false;
                 return;
             }
             if self.doomed {
+                self.after_wrap = false;
                 self.history.skip_row();
                 return;
             }
         }
         let (text, ended) = self.capture.capture(&row);
-        self.history.push_captured(text, ended);
         // On a one-row screen vt100 never marks a row as wrapped; the
         // screen knows when a scroll came from wrapping instead.
         let ended = ended && !self.wrapping;
+        let joined = std::mem::replace(&mut self.after_wrap, !ended);
+        let own = if joined {
+            text.strip_prefix('\n').unwrap_or(text)
+        } else {
+            text
+        };
+        self.history.push_captured(own, ended);
+        if came_back(&mut self.returning_rows, &mut self.returned, Some(text)) {
+            return;
+        }
         // A row that ended its line finishes it at once (below), so the
         // newline vt100 writes before the next row is already there.
         let text = text.strip_prefix('\n').unwrap_or(text);
@@ -316,6 +353,74 @@ impl vt100::Callbacks for Hooks {
     }
 }
 
+/// Whether the row that just scrolled off, captured as `text` (`None`
+/// when nothing needs it read), is one that came back from the history and
+/// leaves again unchanged; a row that changed means the rest changed too.
+fn came_back(returning: &mut usize, returned: &mut VecDeque<String>, text: Option<&str>) -> bool {
+    if *returning > 0 {
+        *returning -= 1;
+        return true;
+    }
+    let Some(expected) = returned.pop_front() else {
+        return false;
+    };
+    let Some(text) = text else {
+        return true;
+    };
+    let plain: String = vt100::capture::basic_formatted_to_plain(text).collect();
+    if plain.trim_start_matches('\n').trim_end() == expected {
+        return true;
+    }
+    returned.clear();
+    false
+}
+
+/// What an erase found by [`erase_end`] erases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Erase {
+    /// The saved lines (`CSI 3 J`, `CSI ? 3 J`).
+    Saved,
+    /// The whole screen (`CSI 2 J`, `CSI ? 2 J`).
+    Screen,
+    /// A reset (RIS, `ESC c`), which erases the screen and ends the modes
+    /// vt100 does not track, as it resets its own.
+    Reset,
+}
+
+/// Where the first erase of the saved lines or of the whole screen in
+/// `bytes` ends, and which it is, with `state` saying how much of one the
+/// output before ended with, and left saying how much of one `bytes` ends
+/// with.
+fn erase_end(state: &mut u8, bytes: &[u8]) -> Option<(usize, Erase)> {
+    let mut i = 0;
+    loop {
+        if *state == 0 {
+            i += bytes[i..].iter().position(|&b| b == 0x1b)? + 1;
+            *state = 1;
+            continue;
+        }
+        let &b = bytes.get(i)?;
+        i += 1;
+        let found = match (*state, b) {
+            (1, b'c') => Some(Erase::Reset),
+            (4, b'J') => Some(Erase::Saved),
+            (5, b'J') => Some(Erase::Screen),
+            _ => None,
+        };
+        *state = match (*state, b) {
+            (1, b'[') => 2,
+            (2, b'?') => 3,
+            (2 | 3, b'3') => 4,
+            (2 | 3, b'2') => 5,
+            (_, 0x1b) => 1,
+            _ => 0,
+        };
+        if found.is_some() {
+            return found.map(|erase| (i, erase));
+        }
+    }
+}
+
 /// The most of an OSC's text vt100 keeps (vte's limit without its `std`
 /// feature, which opmux leaves off so that an OSC that never ends cannot
 /// take unbounded memory).
@@ -326,6 +431,24 @@ const MAX_COPIES: usize = 8;
 /// Whether `b` moves the cursor down a line, as LF, VT and FF do.
 fn is_line_feed(b: u8) -> bool {
     matches!(b, b'\n' | 0x0b | 0x0c)
+}
+
+impl Hooks {
+    /// Forgets the line that went off in part: the part kept by the log,
+    /// the line sink and the `ready` watcher, which will see the whole line
+    /// when it goes off again.
+    fn forget_unfinished_line(&mut self) {
+        if let Some(log) = &mut self.log {
+            log.rows = RowLines::default();
+        }
+        if let Some(sink) = &mut self.sink {
+            sink.rows = RowLines::default();
+        }
+        if let Some(scrolled) = &mut self.scrolled {
+            let keep = scrolled.rfind('\n').map_or(0, |i| i + 1);
+            scrolled.truncate(keep);
+        }
+    }
 }
 
 /// The lines a pane finished, as the prefixed-line front end prints them.
@@ -480,8 +603,9 @@ pub struct Screen {
     /// The parser is known to be between sequences, so [`Damage::of_output`]
     /// applies to the next output.
     between_sequences: bool,
-    /// The last output ended in an escape, which the next may make a RIS.
-    escape_ended: bool,
+    /// How much of an erase of the saved lines or the screen the output so
+    /// far ended with (see [`erase_end`]).
+    erase_seen: u8,
 }
 
 impl Screen {
@@ -496,7 +620,7 @@ impl Screen {
             published: Arc::default(),
             damage: (0, Damage::All),
             between_sequences: true,
-            escape_ended: false,
+            erase_seen: 0,
         }
     }
 
@@ -551,12 +675,7 @@ impl Screen {
     pub fn process(&mut self, bytes: &[u8]) {
         let before = self.parser.screen().cursor_position();
         let escapes = bytes.contains(&0x1b);
-        if escapes || self.escape_ended {
-            self.feed_through_resets(bytes);
-        } else {
-            self.feed(bytes);
-        }
-        self.escape_ended = bytes.last() == Some(&0x1b);
+        self.feed_erasing_history(bytes);
         let vt = self.parser.screen();
         let damage = if self.between_sequences {
             Damage::of_output(bytes, before, vt.cursor_position(), vt.size().1.get())
@@ -570,30 +689,36 @@ impl Screen {
         self.publish();
     }
 
-    /// Feeds `bytes`, which hold an escape or follow one, forgetting the
-    /// modes vt100 does not track at every RIS (`ESC c`), where vt100
-    /// resets its own. The two bytes mean RIS wherever they are: an escape
-    /// ends any sequence or string it interrupts.
-    fn feed_through_resets(&mut self, bytes: &[u8]) {
+    /// Feeds `bytes`, emptying the history where they erase the saved lines
+    /// (`CSI 3 J`, as `clear` sends): vt100 takes that for its own
+    /// scrollback, which is kept empty since opmux keeps the history. Where
+    /// they erase the screen, rows that came back from the history are gone,
+    /// and whatever is printed in their place is new.
+    fn feed_erasing_history(&mut self, bytes: &[u8]) {
         let mut rest = bytes;
-        if self.escape_ended && rest.first() == Some(&b'c') {
-            self.feed(&rest[..1]);
-            self.parser.callbacks_mut().modes = ExtraModes::default();
-            rest = &rest[1..];
+        if self.erase_seen > 0 || bytes.contains(&0x1b) {
+            while let Some((end, erase)) = erase_end(&mut self.erase_seen, rest) {
+                self.feed(&rest[..end]);
+                let hooks = self.parser.callbacks_mut();
+                match erase {
+                    Erase::Saved => hooks.history.clear(),
+                    Erase::Screen => hooks.returned.clear(),
+                    Erase::Reset => {
+                        hooks.returned.clear();
+                        hooks.modes = ExtraModes::default();
+                    }
+                }
+                rest = &rest[end..];
+            }
         }
-        while let Some(at) = rest.windows(2).position(|pair| pair == b"\x1bc") {
-            self.feed(&rest[..at + 2]);
-            self.parser.callbacks_mut().modes = ExtraModes::default();
-            rest = &rest[at + 2..];
-        }
-        if !rest.is_empty() {
-            self.feed(rest);
-        }
+        self.feed(rest);
     }
 
     fn feed(&mut self, bytes: &[u8]) {
         self.keep_raw(bytes);
-        if !self.one_row_line_sink() {
+        // A one-row screen is fed a line at a time, so that it can tell a
+        // row that wrapped from one that ended (see below).
+        if self.parser.screen().size().0.get() != 1 {
             self.parser.process(bytes);
             return;
         }
@@ -905,11 +1030,217 @@ impl Screen {
         false
     }
 
+    /// Resizes the screen, keeping what the main screen shows. Its logical
+    /// lines are laid out again at the new width: soft-wrapped rows re-wrap,
+    /// hard line breaks stay, and the cursor stays on its character. Rows
+    /// that no longer fit go to the history as if scrolled off (blank rows
+    /// below the cursor are dropped first), and a taller screen takes the
+    /// newest lines back from the history. The alternate screen is only cut
+    /// or padded: the program on it redraws when told of the new size.
     pub fn resize(&mut self, size: Size) {
-        self.parser
-            .set_size(nonzero(size.rows), parser_cols(size.cols));
+        let (rows, cols) = (nonzero(size.rows), parser_cols(size.cols));
+        if self.parser.screen().size() != (rows, cols) {
+            self.reflow(rows, cols);
+        }
         self.damaged(Damage::All);
         self.publish();
+    }
+
+    /// Resizes the parser and prints the main screen's lines again at the
+    /// new size. The parser stays the same, so modes, the saved cursor, the
+    /// alternate screen and the current attributes survive; the scroll
+    /// region resets, as in xterm. Lines that no longer fit scroll off
+    /// through `on_scroll`, so they reach the history, the log, the line
+    /// sink and the `ready` watcher like any other, once.
+    fn reflow(&mut self, rows: NonZeroU16, cols: NonZeroU16) {
+        if !self.between_sequences {
+            // A sequence the program left unfinished is cut short (CAN)
+            // rather than finished by the bytes printed here.
+            self.parser.process(b"\x18");
+            self.between_sequences = true;
+        }
+        let alternate = self.parser.screen().alternate_screen();
+        if alternate {
+            // Only switches grids: vt100 keeps a cursor for each.
+            self.parser.process(b"\x1b[?47l");
+        }
+        let attrs = Pen::of_screen(self.parser.screen());
+        let cursor = self.parser.screen().cursor_position();
+        // The saved cursor is not to be read but by restoring it, which
+        // also restores the attributes saved with it.
+        self.parser.process(b"\x1b8");
+        let saved = self.parser.screen().cursor_position();
+        let saved_attrs = Pen::of_screen(self.parser.screen());
+        let returned_rows = std::mem::take(&mut self.parser.callbacks_mut().returned).len();
+        let mut snapshot = Snapshot::read(self.parser.screen(), returned_rows, cursor, saved);
+        snapshot.drop_blank_tail();
+        self.parser.callbacks_mut().resizing = true;
+        self.parser.set_size(rows, cols);
+        self.parser.callbacks_mut().resizing = false;
+        let (rows, cols) = (usize::from(rows.get()), cols.get());
+        self.take_back_lines(&mut snapshot, rows, cols);
+        self.print_lines(&snapshot, rows, cols, [saved_attrs, attrs]);
+        if alternate {
+            self.parser.process(b"\x1b[?47h");
+        }
+    }
+
+    /// Moves the newest lines of the history back to the top of
+    /// `snapshot`, as many as fit above its lines in `rows` rows.
+    fn take_back_lines(&mut self, snapshot: &mut Snapshot, rows: usize, cols: u16) {
+        let needed: usize = snapshot.lines.iter().map(|l| l.rows(cols)).sum();
+        let mut room = rows.saturating_sub(needed);
+        if room == 0 {
+            return;
+        }
+        let hooks = self.parser.callbacks_mut();
+        let history = &mut hooks.history;
+        // The newest line went on in the screen's first row: it comes back
+        // joined with that row's line, or nothing comes back.
+        let join = match (
+            history.open_wraps(),
+            snapshot.lines.first(),
+            history.newest(),
+        ) {
+            (true, Some(first), Some(tail)) => Some((tail.joined(first), tail.width())),
+            _ => None,
+        };
+        if let Some((joined, tail_width)) = join {
+            let extra = joined
+                .rows(cols)
+                .saturating_sub(snapshot.lines[0].rows(cols));
+            if extra > room {
+                return;
+            }
+            room -= extra;
+            for mark in [&mut snapshot.cursor, &mut snapshot.saved] {
+                if mark.0 == 0 {
+                    mark.1 += tail_width;
+                }
+            }
+            snapshot.lines[0] = joined;
+            history.take_newest();
+            if snapshot.returned == 0 {
+                // Its rows that went off reached the log and the rest
+                // never did: all of it goes there when it leaves again.
+                hooks.forget_unfinished_line();
+            }
+        }
+        let history = &mut hooks.history;
+        let mut back = Vec::new();
+        while let Some(line) = history.newest() {
+            let needs = line.rows(cols);
+            if needs > room {
+                break;
+            }
+            room -= needs;
+            back.extend(history.take_newest());
+        }
+        back.reverse();
+        let n = back.len();
+        snapshot.lines.splice(0..0, back);
+        snapshot.cursor.0 += n;
+        snapshot.saved.0 += n;
+        snapshot.returned += n;
+    }
+
+    /// Clears the screen and prints `snapshot`'s lines on it from the top,
+    /// then puts the saved cursor and the cursor back on their characters,
+    /// each with its attributes as they were (`attrs`: the saved cursor's,
+    /// then the current ones). Where rows land is read off the parser as it
+    /// prints them, not worked out beforehand, so that it agrees with the
+    /// parser's own idea of character widths.
+    fn print_lines(&mut self, snapshot: &Snapshot, rows: usize, cols: u16, attrs: [Pen; 2]) {
+        let lines = &snapshot.lines;
+        let marks = [snapshot.saved, snapshot.cursor];
+        // On one row, vt100 marks no wrap: the hooks are told instead.
+        let one_row = rows == 1;
+        // Every row scrolled off before the first line that did not come
+        // back is one that did.
+        self.parser.callbacks_mut().returning_rows = usize::MAX;
+        let mut out = b"\x1b[0m\x1b[H\x1b[2J".to_vec();
+        let mut pen = Pen::default();
+        // For each mark, the row its line starts on and the rows scrolled
+        // off by then.
+        let mut starts = [(0, 0); 2];
+        for (i, line) in lines.iter().enumerate() {
+            if i == snapshot.returned {
+                self.returned_printed(&mut out, i > 0);
+            }
+            if i > 0 {
+                out.extend_from_slice(b"\r\n");
+            }
+            let marked = marks.iter().any(|m| m.0 == i);
+            if one_row || marked {
+                self.parser.process(&out);
+                out.clear();
+            }
+            if marked {
+                let row = usize::from(self.parser.screen().cursor_position().0);
+                let scrolled = self.parser.callbacks().rows_scrolled;
+                for (mark, start) in marks.iter().zip(&mut starts) {
+                    if mark.0 == i {
+                        *start = (row, scrolled);
+                    }
+                }
+            }
+            self.parser.callbacks_mut().wrapping = one_row;
+            reflow::write_line(line, &mut pen, &mut out);
+            if one_row {
+                self.parser.process(&out);
+                out.clear();
+            }
+            self.parser.callbacks_mut().wrapping = false;
+        }
+        if snapshot.returned >= lines.len() {
+            self.returned_printed(&mut out, !lines.is_empty());
+        }
+        self.parser.process(&out);
+        out.clear();
+        let now = self.parser.callbacks().rows_scrolled;
+        for (k, ((mark, start), attrs)) in marks.iter().zip(starts).zip(attrs).enumerate() {
+            if let Some(line) = lines.get(mark.0) {
+                let (row, col, again) = match reflow::place(line, mark.1, cols) {
+                    Place::At(row, col) => (row, col, false),
+                    Place::AfterLast(row, col) => (row, col, true),
+                };
+                let gone = usize::try_from(now - start.1).unwrap_or(usize::MAX);
+                let row = (start.0 + row).saturating_sub(gone).min(rows - 1);
+                out.extend_from_slice(format!("\x1b[{};{}H", row + 1, col + 1).as_bytes());
+                if again {
+                    reflow::write_last_cell(line, &mut pen, &mut out);
+                }
+            }
+            attrs.write_sgr(&mut out);
+            if k == 0 {
+                // DECSC: the saved cursor is set as restoring it found it.
+                out.extend_from_slice(b"\x1b7");
+            }
+        }
+        self.parser.process(&out);
+        let still_there = std::mem::take(&mut self.parser.callbacks_mut().returning_rows);
+        let texts = self
+            .parser
+            .screen()
+            .rows(0, cols)
+            .take(still_there)
+            .map(|text| text.trim_end().to_string())
+            .collect();
+        self.parser.callbacks_mut().returned = texts;
+    }
+
+    /// Prints `out`, the end of the lines that came back from the history,
+    /// if `any` did: the rows down to the cursor's hold them, and are the
+    /// first to scroll off when the rest is printed.
+    fn returned_printed(&mut self, out: &mut Vec<u8>, any: bool) {
+        self.parser.process(out);
+        out.clear();
+        let on_screen = if any {
+            usize::from(self.parser.screen().cursor_position().0) + 1
+        } else {
+            0
+        };
+        self.parser.callbacks_mut().returning_rows = on_screen;
     }
 
     pub fn size(&self) -> Size {
@@ -1381,5 +1712,341 @@ mod tests {
         screen.watch_scrolled_lines();
         screen.process(b"{\"level\":\"info\",\"msg\":\"server listening on 8080\"}\r\nnext\r\n");
         assert!(screen.find_line(&ready));
+    }
+
+    /// Every line the pane kept, the history's and then the screen's, as
+    /// plain text.
+    fn all_lines(screen: &Screen) -> Vec<String> {
+        let mut lines: Vec<String> = screen.history().iter().map(|l| l.text().into()).collect();
+        lines.extend(screen.screen_lines());
+        lines
+    }
+
+    fn numbered(from: usize, to: usize) -> String {
+        (from..=to).map(|i| format!("line {i}\r\n")).collect()
+    }
+
+    #[test]
+    fn numbered_lines_survive_a_shrink_to_8x20_and_back() {
+        let mut screen = Screen::new(Size::new(24, 80));
+        screen.process(numbered(1, 30).as_bytes());
+        let contents = screen.vt().contents();
+        let lines = all_lines(&screen);
+        let cursor = screen.vt().cursor_position();
+        screen.resize(Size::new(8, 20));
+        assert_eq!(all_lines(&screen), lines);
+        assert_eq!(screen.vt().cursor_position(), (7, 0));
+        screen.resize(Size::new(24, 80));
+        assert_eq!(screen.vt().contents(), contents);
+        assert_eq!(all_lines(&screen), lines);
+        assert_eq!(screen.vt().cursor_position(), cursor);
+        // And through a one-by-one terminal, which the parser sees as 1x2.
+        screen.resize(Size::new(1, 1));
+        screen.resize(Size::new(24, 80));
+        assert_eq!(screen.vt().contents(), contents);
+        assert_eq!(all_lines(&screen), lines);
+    }
+
+    #[test]
+    fn a_line_printed_on_one_row_comes_back_whole() {
+        let mut screen = Screen::new(Size::new(1, 1));
+        screen.process(b"first line\r\nsecond\r\n");
+        screen.resize(Size::new(24, 80));
+        assert_eq!(screen.vt().contents(), "first line\nsecond");
+    }
+
+    /// The text of each row of the screen.
+    fn row_texts(screen: &Screen) -> Vec<String> {
+        let vt = screen.vt();
+        vt.rows(0, vt.size().1.get()).collect()
+    }
+
+    #[test]
+    fn a_soft_wrapped_line_rewraps_and_hard_breaks_stay() {
+        let long: String = ('a'..='z').chain('A'..='X').collect();
+        let mut screen = Screen::new(Size::new(10, 20));
+        screen.process(format!("short\r\n{long}\r\n0123456789\r\nx").as_bytes());
+        let before = row_texts(&screen);
+        screen.resize(Size::new(10, 10));
+        assert_eq!(
+            row_texts(&screen)[..8],
+            [
+                "short",
+                "abcdefghij",
+                "klmnopqrst",
+                "uvwxyzABCD",
+                "EFGHIJKLMN",
+                "OPQRSTUVWX",
+                "0123456789",
+                "x"
+            ]
+        );
+        screen.resize(Size::new(10, 60));
+        assert_eq!(
+            row_texts(&screen)[..4],
+            ["short", long.as_str(), "0123456789", "x"]
+        );
+        screen.resize(Size::new(10, 7));
+        screen.resize(Size::new(10, 20));
+        assert_eq!(row_texts(&screen), before);
+        assert_eq!(screen.vt().cursor_position(), (5, 1));
+        screen.process(b"y");
+        assert_eq!(screen.screen_lines()[3], "xy");
+    }
+
+    #[test]
+    fn styles_survive_a_rewrap() {
+        let mut screen = Screen::new(Size::new(5, 20));
+        screen.process(b"plain \x1b[31;1mred bold\x1b[m \x1b[44m  \x1b[m end\r\n");
+        let cells = |screen: &Screen| {
+            let vt = screen.vt();
+            let (_, cols) = vt.size();
+            (0..vt.size().0.get())
+                .flat_map(|r| (0..cols.get()).map(move |c| (r, c)))
+                .filter_map(|(r, c)| vt.cell(r, c))
+                .filter(|c| c.has_contents())
+                .map(Pen::of_cell)
+                .collect::<Vec<_>>()
+        };
+        let before = cells(&screen);
+        screen.resize(Size::new(10, 4));
+        assert_eq!(cells(&screen), before);
+        // Its first rows go into the history, and come back from it.
+        screen.resize(Size::new(5, 4));
+        screen.resize(Size::new(5, 20));
+        assert_eq!(cells(&screen), before);
+        assert_eq!(screen.screen_lines(), ["plain red bold    end"]);
+        assert_eq!(
+            screen.vt().cell(0, 15).unwrap().bgcolor(),
+            vt100::Color::Idx(4)
+        );
+        // Cells erased in a colour, between two characters, keep it.
+        screen.process(b"a\x1b[44m\x1b[3X\x1b[m\x1b[3Cb\r\n");
+        screen.resize(Size::new(5, 3));
+        screen.resize(Size::new(5, 20));
+        assert_eq!(screen.screen_lines()[1], "a   b");
+        // The first line takes two rows.
+        assert_eq!(
+            screen.vt().cell(2, 2).unwrap().bgcolor(),
+            vt100::Color::Idx(4)
+        );
+    }
+
+    #[test]
+    fn the_cursor_stays_on_its_character() {
+        let mut screen = Screen::new(Size::new(5, 20));
+        screen.process(b"$ hello world\r\x1b[8C");
+        let on = |screen: &Screen| {
+            let (row, col) = screen.vt().cursor_position();
+            screen.vt().cell(row, col).unwrap().contents().to_string()
+        };
+        assert_eq!(on(&screen), "w");
+        for cols in [4, 9, 13, 3, 40, 20] {
+            screen.resize(Size::new(5, cols));
+            assert_eq!(on(&screen), "w", "at {cols} columns");
+        }
+        screen.process(b"W");
+        screen.resize(Size::new(5, 6));
+        screen.resize(Size::new(5, 30));
+        assert_eq!(screen.screen_lines(), ["$ hello World"]);
+        // With lines below it, the cursor's line moves up with them.
+        let mut screen = Screen::new(Size::new(10, 20));
+        let text: Vec<String> = (0..10).map(|i| format!("l{i}")).collect();
+        screen.process(format!("{}\x1b[8;2H", text.join("\r\n")).as_bytes());
+        assert_eq!(on(&screen), "7");
+        screen.resize(Size::new(5, 20));
+        assert_eq!(on(&screen), "7");
+        assert_eq!(screen.vt().cursor_position(), (2, 1));
+        screen.resize(Size::new(10, 20));
+        assert_eq!(screen.vt().cursor_position(), (7, 1));
+        // At the end of a line that fills its last row, a wrap is pending.
+        let mut screen = Screen::new(Size::new(5, 20));
+        screen.process(b"$ 1234");
+        screen.resize(Size::new(5, 3));
+        screen.process(b"5");
+        assert_eq!(row_texts(&screen)[..3], ["$ 1", "234", "5"]);
+    }
+
+    #[test]
+    fn a_wide_character_is_never_split() {
+        let mut screen = Screen::new(Size::new(5, 10));
+        screen.process("ab中cd\u{6587}".as_bytes());
+        screen.resize(Size::new(5, 3));
+        assert_eq!(row_texts(&screen)[..3], ["ab", "中c", "d文"]);
+        screen.resize(Size::new(5, 10));
+        assert_eq!(screen.screen_lines(), ["ab中cd文"]);
+        assert_eq!(screen.vt().cursor_position(), (0, 8));
+    }
+
+    #[test]
+    fn saved_cursor_attributes_and_modes_survive() {
+        let mut screen = Screen::new(Size::new(10, 20));
+        screen.process(b"one\r\ntwo\r\n\x1b[3;5H\x1b7\x1b[H\x1b[?1h\x1b[2;4r\x1b[31;1m");
+        screen.resize(Size::new(6, 10));
+        screen.resize(Size::new(10, 20));
+        assert!(screen.vt().application_cursor());
+        screen.process(b"x");
+        let cell = screen.vt().cell(1, 0).unwrap();
+        assert_eq!(cell.contents(), "x");
+        assert_eq!(cell.fgcolor(), vt100::Color::Idx(1));
+        assert!(cell.bold());
+        screen.process(b"\x1b8y");
+        assert_eq!(screen.vt().cursor_position(), (2, 5));
+        // The scroll region reset: a line feed at the bottom scrolls all.
+        screen.process(b"\x1b[m\x1b[10;1H\n");
+        assert_eq!(screen.screen_lines()[0], "xwo");
+    }
+
+    #[test]
+    fn the_saved_cursor_stays_on_its_character() {
+        let mut screen = Screen::new(Size::new(10, 20));
+        // A line that wraps, then a prompt; a full-screen program saves the
+        // cursor at the prompt as it starts (1049).
+        screen.process(b"0123456789abcdefghij0123\r\n$ \x1b[?1049h\x1b[Hfull screen");
+        screen.resize(Size::new(10, 8));
+        screen.process(b"\x1b[?1049l");
+        assert_eq!(screen.vt().cursor_position(), (3, 2));
+        screen.process(b"ls");
+        screen.resize(Size::new(10, 20));
+        assert_eq!(screen.screen_lines()[1], "$ ls");
+        // Saved on a character of a wrapped line, by DECSC.
+        screen.process(b"\x1b[1;15H\x1b7\x1b[2;1H");
+        for cols in [6, 30, 20] {
+            screen.resize(Size::new(10, cols));
+        }
+        screen.process(b"\x1b8");
+        let (row, col) = screen.vt().cursor_position();
+        assert_eq!(screen.vt().cell(row, col).unwrap().contents(), "e");
+    }
+
+    #[test]
+    fn the_main_screen_behind_the_alternate_one_keeps_its_content() {
+        let mut screen = Screen::new(Size::new(24, 80));
+        screen.process(numbered(1, 30).as_bytes());
+        let contents = screen.vt().contents();
+        screen.process(b"\x1b[?1049h\x1b[Hfull screen");
+        screen.resize(Size::new(8, 20));
+        assert!(screen.vt().alternate_screen());
+        assert_eq!(screen.vt().contents(), "full screen");
+        screen.resize(Size::new(24, 80));
+        screen.process(b"\x1b[?1049l");
+        assert_eq!(screen.vt().contents(), contents);
+        assert_eq!(screen.vt().cursor_position(), (23, 0));
+    }
+
+    #[test]
+    fn erasing_the_saved_lines_empties_the_history() {
+        let mut screen = Screen::new(Size::new(4, 20));
+        screen.process(numbered(1, 10).as_bytes());
+        assert!(!screen.history().is_empty());
+        // Cut in two by a read, as `clear` may be.
+        screen.process(b"\x1b[H\x1b[2J\x1b[");
+        screen.process(b"3J");
+        assert!(screen.history().is_empty());
+        screen.process(numbered(11, 20).as_bytes());
+        assert_eq!(screen.history().len(), 7);
+        screen.process(b"\x1b[?3Jafter");
+        assert!(screen.history().is_empty());
+        // Nothing comes back from an emptied history.
+        screen.resize(Size::new(20, 20));
+        assert_eq!(screen.screen_lines()[0], "line 18");
+    }
+
+    #[test]
+    fn a_line_that_comes_back_and_leaves_again_is_logged_and_matched_once() {
+        let path = std::env::temp_dir().join(format!("opmux-reflow-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let ready = regex::Regex::new("^ready$").unwrap();
+        let long = "0123456789".repeat(5);
+        let mut screen = Screen::new(Size::new(4, 20));
+        screen.open_log(&path, false).unwrap();
+        screen.watch_scrolled_lines();
+        let mut expected = vec!["ready".to_string(), long.clone()];
+        screen.process(format!("ready\r\n{long}\r\n").as_bytes());
+        assert!(screen.find_line(&ready));
+        // The long line went off in part: its first row is in the history.
+        screen.process(b"noise\r\n");
+        expected.push("noise".into());
+        for size in [(12, 20), (4, 20), (20, 20), (3, 7), (30, 40), (4, 20)] {
+            screen.resize(Size::new(size.0, size.1));
+        }
+        screen.resize(Size::new(30, 20));
+        assert_eq!(
+            screen.screen_lines()[..3],
+            ["ready", long.as_str(), "noise"]
+        );
+        // Output pushes them off again.
+        for i in 0..40 {
+            screen.process(format!("more {i}\r\n").as_bytes());
+            expected.push(format!("more {i}"));
+        }
+        assert!(!screen.find_line(&ready), "ready was matched already");
+        let history: Vec<&str> = screen.history().iter().map(|l| l.text()).collect();
+        assert_eq!(history, expected[..history.len()]);
+        assert_eq!(screen.close_log(), None);
+        let logged = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(logged.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn the_same_lines_printed_again_after_a_clear_are_logged_again() {
+        let path = std::env::temp_dir().join(format!("opmux-reflow-cl-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut screen = Screen::new(Size::new(3, 20));
+        screen.open_log(&path, false).unwrap();
+        screen.process(numbered(1, 4).as_bytes());
+        screen.resize(Size::new(6, 20));
+        assert_eq!(screen.screen_lines()[0], "line 1");
+        // What `clear` sends, cut in the middle of the erase, then the same
+        // lines again.
+        screen.process(b"\x1b[H\x1b[2");
+        screen.process(format!("J{}", numbered(1, 6)).as_bytes());
+        assert_eq!(screen.close_log(), None);
+        let logged = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        // Lines 3 and 4 were erased before they could scroll off.
+        let expected: Vec<String> = (1..=2).chain(1..=6).map(|i| format!("line {i}")).collect();
+        assert_eq!(logged.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn a_row_that_came_back_and_was_overwritten_is_logged() {
+        let path = std::env::temp_dir().join(format!("opmux-reflow-ow-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut screen = Screen::new(Size::new(2, 20));
+        screen.open_log(&path, false).unwrap();
+        screen.process(b"old\r\nnext\r\n");
+        screen.resize(Size::new(3, 20));
+        assert_eq!(screen.screen_lines(), ["old", "next"]);
+        screen.process(b"\x1b[Hnew\x1b[3;1H\r\n\r\n\r\n");
+        assert_eq!(screen.close_log(), None);
+        let logged = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            logged.lines().collect::<Vec<_>>(),
+            ["old", "new", "next", ""]
+        );
+    }
+
+    #[test]
+    #[ignore = "a timing to read, not a check"]
+    fn resize_cost_of_a_full_200x60_screen() {
+        let mut screen = Screen::new(Size::new(60, 200));
+        let row: String = ('a'..='z').cycle().take(199).collect();
+        for i in 0..2000 {
+            screen.process(format!("\x1b[3{}m{i:05} {row}\x1b[m\r\n", i % 8).as_bytes());
+        }
+        let start = std::time::Instant::now();
+        let n = 100;
+        for i in 0..n {
+            let size = if i % 2 == 0 {
+                Size::new(50, 150)
+            } else {
+                Size::new(60, 200)
+            };
+            screen.resize(size);
+        }
+        eprintln!("{:?} per resize", start.elapsed() / n);
     }
 }

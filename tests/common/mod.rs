@@ -318,8 +318,17 @@ impl Opmux {
         });
     }
 
-    /// Resizes opmux's terminal, which sends it SIGWINCH.
+    /// Resizes opmux's terminal, which sends it SIGWINCH. The test's own
+    /// emulator takes the new size first, with its output held back: a frame
+    /// opmux draws at the new size must not be parsed at the old one, where
+    /// what falls outside would be lost.
     pub fn resize(&self, rows: u16, cols: u16) {
+        // A terminal may report no rows or columns; the test's own
+        // emulator keeps at least one.
+        let at_least_one =
+            |n: u16| std::num::NonZeroU16::new(n).unwrap_or(std::num::NonZeroU16::MIN);
+        let mut parser = self.shared.parser.lock().unwrap();
+        parser.set_size(at_least_one(rows), at_least_one(cols));
         self.master
             .as_ref()
             .expect("the terminal was hung up")
@@ -330,15 +339,7 @@ impl Opmux {
                 pixel_height: 0,
             })
             .expect("resizing");
-        // A terminal may report no rows or columns; the test's own
-        // emulator keeps at least one.
-        let at_least_one =
-            |n: u16| std::num::NonZeroU16::new(n).unwrap_or(std::num::NonZeroU16::MIN);
-        self.shared
-            .parser
-            .lock()
-            .unwrap()
-            .set_size(at_least_one(rows), at_least_one(cols));
+        drop(parser);
     }
 
     /// Stops reading opmux's output, as a stalled terminal would, or goes on.
