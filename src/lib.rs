@@ -13,8 +13,10 @@
 //!   that spares history reads of rows a flood will evict); `pane::screen` wraps
 //!   the vt100 parser, answers the terminal queries it leaves unanswered, matches `ready`
 //!   patterns, writes the pane's log of rendered lines and collects finished lines for the
-//!   headless front end; `pane::history` keeps the rows that scrolled off as compact lines
-//!   (text plus style runs); `pane::published` is what the main task reads without the
+//!   headless front end; `pane::rewrite` turns the sequences and modes vt100 lacks (DEC
+//!   graphics, insert mode, autowrap off, tab stops, SGR forms, conceal, ...) into ones it
+//!   knows on their way to the parser; `pane::history` keeps the rows that scrolled off as
+//!   compact lines (text plus style runs); `pane::published` is what the main task reads without the
 //!   screen's lock: the input modes, and a copy of a busy screen for drawing.
 //! - `process`: process lifecycle: subreaper, the one reaper (`waitpid`), finding a pane's
 //!   processes (session, foreground group, tagged escapees) and signalling them by pidfd;

@@ -5,6 +5,7 @@
 pub mod history;
 pub mod pty;
 pub mod published;
+pub mod rewrite;
 pub mod screen;
 
 use std::sync::Arc;

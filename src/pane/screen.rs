@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::history::{History, RowCapture};
 use super::published::{InputModes, Published, ScreenCopy};
+use super::rewrite::Rewriter;
 use crate::{Size, clean_text};
 
 /// Collects what the parser meets that needs an action outside the screen:
@@ -399,6 +400,8 @@ pub struct Screen {
     /// The parser is known to be between sequences, so [`Damage::of_output`]
     /// applies to the next output.
     between_sequences: bool,
+    /// Rewrites the output into what vt100 understands, on its way in.
+    rewriter: Rewriter,
 }
 
 impl Screen {
@@ -413,6 +416,7 @@ impl Screen {
             published: Arc::default(),
             damage: (0, Damage::All),
             between_sequences: true,
+            rewriter: Rewriter::default(),
         }
     }
 
@@ -478,14 +482,18 @@ impl Screen {
     fn feed(&mut self, bytes: &[u8]) {
         self.keep_raw(bytes);
         if !self.one_row_line_sink() {
-            self.parser.process(bytes);
+            self.rewriter.feed(&mut self.parser, bytes);
             return;
         }
         let plain_wanted = self.plain_lines_wanted();
         let mut rest = bytes;
         while !rest.is_empty() {
             // The byte scan first: checking the screen is empty reads it.
-            let plain = if plain_wanted { plain_prefix(rest) } else { 0 };
+            let plain = if plain_wanted && self.rewriter.passes_plain_text() {
+                plain_prefix(rest)
+            } else {
+                0
+            };
             if plain > 0 && self.at_line_start() {
                 self.take_plain_lines(&rest[..plain]);
                 rest = &rest[plain..];
@@ -507,9 +515,9 @@ impl Screen {
             let hooks = self.parser.callbacks_mut();
             hooks.wrapping = true;
             hooks.carry = feed.is_empty();
-            self.parser.process(body);
+            self.rewriter.feed(&mut self.parser, body);
             self.parser.callbacks_mut().wrapping = false;
-            self.parser.process(feed);
+            self.rewriter.feed(&mut self.parser, feed);
             rest = after;
         }
     }
@@ -792,6 +800,7 @@ impl Screen {
     pub fn resize(&mut self, size: Size) {
         self.parser
             .set_size(nonzero(size.rows), parser_cols(size.cols));
+        self.rewriter.resize(parser_cols(size.cols).get());
         self.damaged(Damage::All);
         self.publish();
     }
@@ -893,6 +902,36 @@ mod tests {
             b"\x1b[A",
             b"\x1b]0;t\x07",
             b"\xc2\x9b",
+            // What the rewriter supplies: character sets, index, tab stops,
+            // alignment, alternate screens, and the modes in which plain
+            // text is rewritten.
+            b"lqqk",
+            b"\x1b(0",
+            b"\x1b)0",
+            b"\x1b(B",
+            b"\x0e",
+            b"\x0f",
+            b"\x1b7",
+            b"\x1b8",
+            b"\x1bD",
+            b"\x1bE",
+            b"\x1bH",
+            b"\x1b[3g",
+            b"\x1b[Z",
+            b"\x1b[2I",
+            b"\x1b#8",
+            b"\x1b[?1047h",
+            b"\x1b[?1047l",
+            b"\x1b[?1048h",
+            b"\x1b[s",
+            b"\x1b[u",
+            b"\x1b[4h",
+            b"\x1b[4l",
+            b"\x1b[?7l",
+            b"\x1b[?7h",
+            b"\x1b[8m",
+            b"\x1b[28m",
+            b"\x1b[38:2::1:2:3;58;5;1;9m",
         ];
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut roll = |sides: usize| {
