@@ -935,9 +935,9 @@ mod tests {
 
     #[test]
     fn with_autowrap_off_the_last_column_is_overwritten() {
-        let screen = screen_after(2, 5, b"\x1b[?7labcdefg");
-        assert_eq!(rows(&screen), ["abcdg", ""]);
-        assert!(!screen.vt().row_wrapped(0));
+        let screen = screen_after(3, 5, b"\x1b[2H\x1b[?7labcdefg");
+        assert_eq!(rows(&screen), ["", "abcdg", ""]);
+        assert!(!screen.vt().row_wrapped(1));
         // Wide characters end at the edge too.
         let screen = screen_after(2, 5, "\x1b[?7labcd\u{4e16}".as_bytes());
         assert_eq!(rows(&screen), ["abc\u{4e16}", ""]);
