@@ -265,6 +265,10 @@ impl Rewriter {
                     return bytes.len();
                 };
                 self.out.extend_from_slice(&rest[..at]);
+                if let Some(len) = self.csi_unchanged(&rest[at..]) {
+                    self.out.extend_from_slice(&rest[at..at + len]);
+                    return i + at + len;
+                }
                 self.ground_control(parser, rest[at]);
                 i + at + 1
             }
@@ -336,6 +340,17 @@ impl Rewriter {
                 i + 1
             }
             State::Csi => {
+                // Parameters and intermediates, up to the final byte, in one go.
+                let rest = &bytes[i..];
+                let run = rest
+                    .iter()
+                    .position(|b| !(0x20..=0x3f).contains(b))
+                    .unwrap_or(rest.len());
+                if run > 0 {
+                    self.seq.extend_from_slice(&rest[..run]);
+                    self.bound(0x40);
+                    return i + run;
+                }
                 match b {
                     ESC => self.restart_sequence(),
                     CAN | SUB => self.abandon_sequence(b),
@@ -386,6 +401,41 @@ impl Rewriter {
                 i + at + 1
             }
         }
+    }
+
+    /// The length of the CSI sequence that `bytes` starts with, if it is
+    /// complete and goes to the parser unchanged: the common case (colours,
+    /// cursor moves, erasing) checked in place, without the state machine.
+    fn csi_unchanged(&self, bytes: &[u8]) -> Option<usize> {
+        let [ESC, b'[', rest @ ..] = bytes else {
+            return None;
+        };
+        let end = rest.iter().position(|b| !(0x20..=0x3f).contains(b))?;
+        let len = end + 3;
+        let unchanged = match rest[end] {
+            b'm' => self.sgr_unchanged(&rest[..end]),
+            b'h' | b'l' | b'g' | b'I' | b'Z' | b's' | b'u' => false,
+            f => (0x40..=0x7e).contains(&f),
+        };
+        (unchanged && len <= SEQUENCE_LIMIT).then_some(len)
+    }
+
+    /// Whether an SGR with these parameters needs no rewriting, checked
+    /// without allocating. Without conceal on, a reset (even one misread in
+    /// a colour's arguments) changes nothing here either.
+    fn sgr_unchanged(&self, params: &[u8]) -> bool {
+        let changed = |n: u16| matches!(n, 5 | 6 | 8 | 9 | 21 | 25 | 28 | 29 | 53 | 55 | 58 | 59);
+        let mut n = 0u16;
+        !self.conceal
+            && params.iter().all(|&b| match b {
+                b'0'..=b'9' => {
+                    n = n.saturating_mul(10).saturating_add(u16::from(b - b'0'));
+                    true
+                }
+                b';' => !changed(std::mem::take(&mut n)),
+                _ => false,
+            })
+            && !changed(n)
     }
 
     /// An ESC starts a sequence; what was held of an unfinished one goes on
@@ -553,7 +603,6 @@ impl Rewriter {
         let simple = params
             .iter()
             .all(|&b| b.is_ascii_digit() || b == b';' || b == b':');
-        let first = number(params).max(1);
         match (simple, private, end) {
             (true, None, b'm') => self.sgr(params, &seq),
             (true, None, b'h' | b'l') => self.ansi_modes(params, end, &seq),
@@ -566,8 +615,8 @@ impl Rewriter {
                     _ => {}
                 }
             }
-            (true, None, b'I') => self.tab_forward(parser, first),
-            (true, None, b'Z') => self.tab_backward(parser, first),
+            (true, None, b'I') => self.tab_forward(parser, number(params).max(1)),
+            (true, None, b'Z') => self.tab_backward(parser, number(params).max(1)),
             (true, None, b's') if params.is_empty() => {
                 self.save(parser);
                 self.out.extend_from_slice(b"\x1b7");
@@ -585,18 +634,7 @@ impl Rewriter {
     /// SGR, in the semicolon form vt100 parses, without what its cells
     /// cannot hold; conceal is tracked here.
     fn sgr(&mut self, params: &[u8], seq: &[u8]) {
-        // The common case, checked without allocating: nothing to change.
-        // Without conceal on, a reset (even one misread in a colour's
-        // arguments) changes nothing here either.
-        let plain = !self.conceal
-            && !params.contains(&b':')
-            && params.split(|&b| b == b';').all(|group| {
-                !matches!(
-                    number(group),
-                    5 | 6 | 8 | 9 | 21 | 25 | 28 | 29 | 53 | 55 | 58 | 59
-                )
-            });
-        if plain || params.is_empty() {
+        if self.sgr_unchanged(params) || params.is_empty() {
             self.conceal &= !params.is_empty();
             self.out.extend_from_slice(seq);
             return;
