@@ -1257,6 +1257,25 @@ mod tests {
     }
 
     #[test]
+    fn plain_lines_skip_the_emulator_only_while_nothing_rewrites_them() {
+        let mut screen = Screen::new(Size::new(1, 20));
+        screen.set_scrollback(0);
+        screen.collect_lines(false);
+        screen.process(b"\x1b(0");
+        screen.process(b"lqk\r\nx x\r\nmqj\r\n");
+        screen.process(b"\x1b(B\x1b[8m");
+        screen.process(b"secret\r\n");
+        screen.process(b"\x1b[0m\x1b[?7l");
+        screen.process(b"0123456789abcdefghijklmnopqrstuvwxyz\r\n");
+        screen.process(b"\x1b[?7h");
+        screen.process(b"plain\r\n");
+        assert_eq!(
+            screen.take_lines(),
+            ["┌─┐", "│ │", "└─┘", "      ", "0123456789abcdefghiz", "plain"]
+        );
+    }
+
+    #[test]
     fn an_overlong_sequence_is_passed_on_unchanged() {
         let mut bytes = b"\x1b[".to_vec();
         bytes.extend(std::iter::repeat_n(b"1;", 300).flatten());
