@@ -334,8 +334,8 @@ impl Rewriter {
                         self.state = State::Ground;
                         self.escape(parser);
                     }
-                    // DEL and bytes above ASCII: vte ignores them here.
-                    _ => self.seq.push(b),
+                    // DEL and bytes above ASCII: the parser ignores them here.
+                    _ => {}
                 }
                 i + 1
             }
@@ -360,10 +360,8 @@ impl Rewriter {
                         self.state = State::Ground;
                         self.csi(parser);
                     }
-                    _ => {
-                        self.seq.push(b);
-                        self.bound(0x40);
-                    }
+                    // DEL and bytes above ASCII: the parser ignores them here.
+                    _ => {}
                 }
                 i + 1
             }
@@ -499,9 +497,9 @@ impl Rewriter {
         };
         if width > 0 && (self.insert || self.no_autowrap) {
             let (col, cols) = self.cursor(parser);
-            let fits = col + width <= cols;
+            let fits = col.saturating_add(width) <= cols;
             if self.no_autowrap && !fits {
-                let _ = write!(self.out, "\x1b[{}G", cols - width + 1);
+                let _ = write!(self.out, "\x1b[{}G", cols.saturating_sub(width) + 1);
             }
             // While a wrap is pending the character goes to the next row,
             // which vt100 moves to only as it prints; it overwrites there.
@@ -1271,8 +1269,23 @@ mod tests {
         screen.process(b"plain\r\n");
         assert_eq!(
             screen.take_lines(),
-            ["┌─┐", "│ │", "└─┘", "      ", "0123456789abcdefghiz", "plain"]
+            [
+                "┌─┐",
+                "│ │",
+                "└─┘",
+                "      ",
+                "0123456789abcdefghiz",
+                "plain"
+            ]
         );
+    }
+
+    #[test]
+    fn bytes_the_parser_skips_inside_a_sequence_are_skipped_here_too() {
+        let screen = screen_after(1, 10, b"\x1b(0\x1b\x80[\xff1\x7fmq");
+        let cell = screen.vt().cell(0, 0).unwrap();
+        assert_eq!(cell.contents(), "─");
+        assert!(cell.bold());
     }
 
     #[test]
@@ -1335,6 +1348,7 @@ mod tests {
         b"\x1b]0;title\x07",
         b"\x1bP1$r\x1b\\",
         b"\x1b[1\n;31m",
+        b"\x1b\x80[\xff4\x7fh",
         b"\x1b[99C",
         b"\x1bc",
     ];
