@@ -199,6 +199,10 @@ impl Rewriter {
     /// outside any sequence and with no special mode active.
     fn next_special(&self, bytes: &[u8]) -> Option<usize> {
         if self.stops.is_none() {
+            // A key's echo is a byte or two: no call to set up for it.
+            if bytes.len() < 16 {
+                return bytes.iter().position(|&b| matches!(b, ESC | SO | SI));
+            }
             memchr::memchr3(ESC, SO, SI, bytes)
         } else {
             bytes.iter().position(|&b| matches!(b, ESC | SO | SI | HT))
