@@ -211,6 +211,18 @@ impl Rewriter {
 
     /// Feeds `bytes` of program output to `parser`, rewritten.
     pub fn feed<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>, bytes: &[u8]) {
+        self.feed_with(parser, bytes, |parser| parser.process(b"\n"));
+    }
+
+    /// Like [`Rewriter::feed`], with `index` carrying out IND and NEL's move
+    /// down (a line feed to vt100), for a caller that tells the rows it
+    /// scrolls off from rows that wrapped.
+    pub fn feed_with<C: vt100::Callbacks>(
+        &mut self,
+        parser: &mut vt100::Parser<C>,
+        bytes: &[u8],
+        index: fn(&mut vt100::Parser<C>),
+    ) {
         let mut i = 0;
         if self.state == State::Ground && !self.rewrites_characters() && self.utf8.is_empty() {
             match self.next_special(bytes) {
@@ -222,7 +234,7 @@ impl Rewriter {
             }
         }
         while i < bytes.len() {
-            i = self.step(parser, bytes, i);
+            i = self.step(parser, bytes, i, index);
         }
         self.flush(parser);
     }
@@ -256,6 +268,7 @@ impl Rewriter {
         parser: &mut vt100::Parser<C>,
         bytes: &[u8],
         i: usize,
+        index: fn(&mut vt100::Parser<C>),
     ) -> usize {
         let b = bytes[i];
         match self.state {
@@ -336,7 +349,7 @@ impl Rewriter {
                     0x30..=0x7e => {
                         self.seq.push(b);
                         self.state = State::Ground;
-                        self.escape(parser);
+                        self.escape(parser, index);
                     }
                     // DEL and bytes above ASCII: the parser ignores them here.
                     _ => {}
@@ -519,7 +532,11 @@ impl Rewriter {
     }
 
     /// A complete escape sequence (not CSI) in `seq`.
-    fn escape<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) {
+    fn escape<C: vt100::Callbacks>(
+        &mut self,
+        parser: &mut vt100::Parser<C>,
+        index: fn(&mut vt100::Parser<C>),
+    ) {
         let seq = std::mem::take(&mut self.seq);
         match &seq[1..] {
             [b'(', f] => self.charsets.g[0] = Charset::designated(*f),
@@ -539,8 +556,15 @@ impl Rewriter {
             }
             // vt100's line feed is an index: down a row, scrolling at the
             // bottom of the region, column kept.
-            [b'D'] => self.out.push(b'\n'),
-            [b'E'] => self.out.extend_from_slice(b"\r\n"),
+            [b'D'] => {
+                self.flush(parser);
+                index(parser);
+            }
+            [b'E'] => {
+                self.out.push(b'\r');
+                self.flush(parser);
+                index(parser);
+            }
             [b'H'] => {
                 let (col, cols) = self.cursor(parser);
                 self.set_stop(col.min(cols - 1), cols, true);
@@ -1290,6 +1314,15 @@ mod tests {
         let cell = screen.vt().cell(0, 0).unwrap();
         assert_eq!(cell.contents(), "─");
         assert!(cell.bold());
+    }
+
+    #[test]
+    fn index_and_next_line_end_a_headless_line() {
+        let mut screen = Screen::new(Size::new(1, 20));
+        screen.set_scrollback(0);
+        screen.collect_lines(false);
+        screen.process(b"a\x1bDb\x1bEc\r\nd\r\n");
+        assert_eq!(screen.take_lines(), ["a", " b", "c", "d"]);
     }
 
     #[test]

@@ -515,7 +515,12 @@ impl Screen {
             let hooks = self.parser.callbacks_mut();
             hooks.wrapping = true;
             hooks.carry = feed.is_empty();
-            self.rewriter.feed(&mut self.parser, body);
+            self.rewriter.feed_with(&mut self.parser, body, |parser| {
+                // IND and NEL end the row as a line feed does.
+                parser.callbacks_mut().wrapping = false;
+                parser.process(b"\n");
+                parser.callbacks_mut().wrapping = true;
+            });
             self.parser.callbacks_mut().wrapping = false;
             self.rewriter.feed(&mut self.parser, feed);
             rest = after;
