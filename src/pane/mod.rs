@@ -6,6 +6,7 @@ pub mod history;
 pub mod pty;
 pub mod published;
 mod reflow;
+pub mod rewrite;
 pub mod screen;
 
 use std::sync::Arc;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::history::{History, Pen, RowCapture};
 use super::published::{InputModes, Published, ScreenCopy};
 use super::reflow::{self, Place, Snapshot};
+use super::rewrite::Rewriter;
 use crate::{Size, clean_text};
 
 /// Collects what the parser meets that needs an action outside the screen:
@@ -606,6 +607,8 @@ pub struct Screen {
     /// How much of an erase of the saved lines or the screen the output so
     /// far ended with (see [`erase_end`]).
     erase_seen: u8,
+    /// Rewrites the output into what vt100 understands, on its way in.
+    rewriter: Rewriter,
 }
 
 impl Screen {
@@ -621,6 +624,7 @@ impl Screen {
             damage: (0, Damage::All),
             between_sequences: true,
             erase_seen: 0,
+            rewriter: Rewriter::default(),
         }
     }
 
@@ -719,14 +723,18 @@ impl Screen {
         // A one-row screen is fed a line at a time, so that it can tell a
         // row that wrapped from one that ended (see below).
         if self.parser.screen().size().0.get() != 1 {
-            self.parser.process(bytes);
+            self.rewriter.feed(&mut self.parser, bytes);
             return;
         }
         let plain_wanted = self.plain_lines_wanted();
         let mut rest = bytes;
         while !rest.is_empty() {
             // The byte scan first: checking the screen is empty reads it.
-            let plain = if plain_wanted { plain_prefix(rest) } else { 0 };
+            let plain = if plain_wanted && self.rewriter.passes_plain_text() {
+                plain_prefix(rest)
+            } else {
+                0
+            };
             if plain > 0 && self.at_line_start() {
                 self.take_plain_lines(&rest[..plain]);
                 rest = &rest[plain..];
@@ -748,9 +756,14 @@ impl Screen {
             let hooks = self.parser.callbacks_mut();
             hooks.wrapping = true;
             hooks.carry = feed.is_empty();
-            self.parser.process(body);
+            self.rewriter.feed_with(&mut self.parser, body, |parser| {
+                // IND and NEL end the row as a line feed does.
+                parser.callbacks_mut().wrapping = false;
+                parser.process(b"\n");
+                parser.callbacks_mut().wrapping = true;
+            });
             self.parser.callbacks_mut().wrapping = false;
-            self.parser.process(feed);
+            self.rewriter.feed(&mut self.parser, feed);
             rest = after;
         }
     }
@@ -1042,6 +1055,7 @@ impl Screen {
         if self.parser.screen().size() != (rows, cols) {
             self.reflow(rows, cols);
         }
+        self.rewriter.resize(cols.get());
         self.damaged(Damage::All);
         self.publish();
     }
@@ -1053,12 +1067,10 @@ impl Screen {
     /// through `on_scroll`, so they reach the history, the log, the line
     /// sink and the `ready` watcher like any other, once.
     fn reflow(&mut self, rows: NonZeroU16, cols: NonZeroU16) {
-        if !self.between_sequences {
-            // A sequence the program left unfinished is cut short (CAN)
-            // rather than finished by the bytes printed here.
-            self.parser.process(b"\x18");
-            self.between_sequences = true;
-        }
+        // A string or long sequence the program left unfinished is cut
+        // short rather than finished by the bytes printed here; the rest of
+        // it is dropped when it comes.
+        self.rewriter.interrupt(&mut self.parser);
         let alternate = self.parser.screen().alternate_screen();
         if alternate {
             // Only switches grids: vt100 keeps a cursor for each.
@@ -1415,6 +1427,36 @@ mod tests {
             b"\x1b[A",
             b"\x1b]0;t\x07",
             b"\xc2\x9b",
+            // What the rewriter supplies: character sets, index, tab stops,
+            // alignment, alternate screens, and the modes in which plain
+            // text is rewritten.
+            b"lqqk",
+            b"\x1b(0",
+            b"\x1b)0",
+            b"\x1b(B",
+            b"\x0e",
+            b"\x0f",
+            b"\x1b7",
+            b"\x1b8",
+            b"\x1bD",
+            b"\x1bE",
+            b"\x1bH",
+            b"\x1b[3g",
+            b"\x1b[Z",
+            b"\x1b[2I",
+            b"\x1b#8",
+            b"\x1b[?1047h",
+            b"\x1b[?1047l",
+            b"\x1b[?1048h",
+            b"\x1b[s",
+            b"\x1b[u",
+            b"\x1b[4h",
+            b"\x1b[4l",
+            b"\x1b[?7l",
+            b"\x1b[?7h",
+            b"\x1b[8m",
+            b"\x1b[28m",
+            b"\x1b[38:2::1:2:3;58;5;1;9m",
         ];
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut roll = |sides: usize| {
@@ -1753,6 +1795,27 @@ mod tests {
         screen.process(b"first line\r\nsecond\r\n");
         screen.resize(Size::new(24, 80));
         assert_eq!(screen.vt().contents(), "first line\nsecond");
+    }
+
+    #[test]
+    fn a_string_cut_by_a_resize_is_not_printed() {
+        let mut screen = Screen::new(Size::new(4, 20));
+        // An OSC (a title), and an overlong CSI, each cut by a resize.
+        for (start, end) in [
+            (&b"one\r\n\x1b]2;tit"[..], &b"le\x07two"[..]),
+            (b"one\r\n\x1b[", b"1;2;3;4;5m two"),
+        ] {
+            let mut start = start.to_vec();
+            if start.ends_with(b"[") {
+                start.extend(std::iter::repeat_n(b'1', 300));
+            }
+            screen.process(b"\x1bc");
+            screen.process(&start);
+            screen.resize(Size::new(6, 30));
+            screen.process(end);
+            let text = screen.vt().contents();
+            assert!(text.starts_with("one\ntwo") || text.starts_with("one\n two"), "{text:?}");
+        }
     }
 
     /// The text of each row of the screen.
