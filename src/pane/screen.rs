@@ -1814,7 +1814,10 @@ mod tests {
             screen.resize(Size::new(6, 30));
             screen.process(end);
             let text = screen.vt().contents();
-            assert!(text.starts_with("one\ntwo") || text.starts_with("one\n two"), "{text:?}");
+            assert!(
+                text.starts_with("one\ntwo") || text.starts_with("one\n two"),
+                "{text:?}"
+            );
         }
     }
 
