@@ -16,12 +16,12 @@
 //!   synchronized output 2026), matches `ready` patterns, writes the pane's log of
 //!   rendered lines and collects finished lines for the headless front end;
 //!   `pane::rewrite` turns the sequences and modes vt100 lacks (DEC graphics, insert
-//!   mode, autowrap off, tab stops, SGR forms, conceal, ...) into ones it knows on their
-//!   way to the parser; `pane::history` keeps the rows that scrolled off as compact lines
-//!   (text plus style runs); `pane::reflow` lays the screen's lines out again when the
-//!   pane is resized; `pane::published` is what the main task reads without the screen's
-//!   lock: the input modes, when a synchronized update began, and a copy of a busy screen
-//!   for drawing.
+//!   mode, autowrap off, tab stops, SGR forms, conceal, DECCOLM, ...) into ones it
+//!   knows on their way to the parser; `pane::history` keeps the rows that scrolled off
+//!   as compact lines (text plus style runs); `pane::reflow` lays the screen's lines
+//!   out again when the pane is resized; `pane::published` is what the main task reads
+//!   without the screen's lock: the input modes, when a synchronized update began, and
+//!   a copy of a busy screen for drawing.
 //! - `process`: process lifecycle: subreaper, the one reaper (`waitpid`), finding a pane's
 //!   processes (session, foreground group, tagged escapees) and signalling them by pidfd;
 //!   `process::proc` reads the process table from /proc.

@@ -2,7 +2,9 @@
 //! pane's output into what it understands before the parser sees it: DEC
 //! special graphics and the UK set (designation, SO/SI, DECSC/DECRC), IND and
 //! NEL, autowrap off, insert mode, tab stops, DECALN, alternate screens 1047
-//! and 1048, the colon and extended forms of SGR, conceal, and SCOSC/SCORC.
+//! and 1048, the colon and extended forms of SGR, conceal, SCOSC/SCORC,
+//! DECCOLM once mode 40 allows it (the screen cleared as on a switch of
+//! width, the width kept), and DECSTBM's cursor home as xterm puts it.
 //!
 //! The rewriter follows the escape-sequence syntax itself, since a read can
 //! cut a sequence anywhere: a sequence it may change is held back until it
@@ -123,6 +125,9 @@ pub struct Rewriter {
     insert: bool,
     /// DECAWM reset: printing at the right edge overwrites the last column.
     no_autowrap: bool,
+    /// Mode 40: the program allowed DECCOLM to switch between 80 and 132
+    /// columns, as xterm requires before it acts on DECCOLM at all.
+    allow_columns: bool,
     /// What DECSC saved, on the main screen and on the alternate one.
     saved: [Saved; 2],
     /// The tab stops, one per column, when the program set its own; `None`
@@ -147,6 +152,7 @@ impl Default for Rewriter {
             conceal: false,
             insert: false,
             no_autowrap: false,
+            allow_columns: false,
             saved: [Saved::default(); 2],
             stops: None,
             out: Vec::new(),
@@ -455,7 +461,7 @@ impl Rewriter {
         let len = end + 3;
         let unchanged = match rest[end] {
             b'm' => self.sgr_unchanged(&rest[..end]),
-            b'h' | b'l' | b'g' | b'I' | b'Z' | b's' | b'u' => false,
+            b'h' | b'l' | b'g' | b'I' | b'Z' | b'r' | b's' | b'u' => false,
             f => (0x40..=0x7e).contains(&f),
         };
         (unchanged && len <= SEQUENCE_LIMIT).then_some(len)
@@ -669,6 +675,7 @@ impl Rewriter {
                     _ => {}
                 }
             }
+            (true, None, b'r') => self.margins(parser, params, &seq),
             (true, None, b'I') => self.tab_forward(parser, number(params).max(1)),
             (true, None, b'Z') => self.tab_backward(parser, number(params).max(1)),
             (true, None, b's') if params.is_empty() => {
@@ -683,6 +690,29 @@ impl Rewriter {
         }
         self.seq = seq;
         self.seq.clear();
+    }
+
+    /// DECSTBM as xterm does it: a region of fewer than two rows is
+    /// ignored, where vt100 would reset the region, and the cursor goes
+    /// home (the region's top only in origin mode), where vt100 always puts
+    /// it on the region's top.
+    fn margins<C: vt100::Callbacks>(
+        &mut self,
+        parser: &mut vt100::Parser<C>,
+        params: &[u8],
+        seq: &[u8],
+    ) {
+        let rows = parser.screen().size().0.get();
+        let mut groups = params.split(|&b| b == b';').map(number);
+        let top = groups.next().unwrap_or(0).max(1);
+        let bottom = match groups.next().unwrap_or(0) {
+            0 => rows,
+            n => n.min(rows),
+        };
+        if bottom > top {
+            self.out.extend_from_slice(seq);
+            self.out.extend_from_slice(b"\x1b[H");
+        }
     }
 
     /// SGR, in the semicolon form vt100 parses, without what its cells
@@ -777,9 +807,9 @@ impl Rewriter {
         }
     }
 
-    /// DECSET/DECRST: autowrap is kept here, 1047 and 1048 become what
-    /// vt100 knows, 1049 saves the character sets too; other modes go on,
-    /// in order.
+    /// DECSET/DECRST: autowrap and mode 40 are kept here, DECCOLM, 1047
+    /// and 1048 become what vt100 knows, 1049 saves the character sets
+    /// too; other modes go on, in order.
     fn dec_modes<C: vt100::Callbacks>(
         &mut self,
         parser: &mut vt100::Parser<C>,
@@ -787,7 +817,7 @@ impl Rewriter {
         end: u8,
         seq: &[u8],
     ) {
-        let ours = |g: &[u8]| is_number(g) && matches!(number(g), 7 | 1047 | 1048 | 1049);
+        let ours = |g: &[u8]| is_number(g) && matches!(number(g), 3 | 7 | 40 | 1047 | 1048 | 1049);
         let groups = params.split(|&b| b == b';');
         if !groups.clone().any(ours) {
             self.out.extend_from_slice(seq);
@@ -810,6 +840,13 @@ impl Rewriter {
             }
             flush_kept(&mut self.out, &mut kept);
             match (number(group), set) {
+                // DECCOLM: the pane keeps its width, but the rest of what
+                // xterm does on the switch happens: margins reset, screen
+                // cleared, cursor home, so that a program's screens look
+                // as they would at the width it asked for.
+                (3, _) if self.allow_columns => self.out.extend_from_slice(b"\x1b[r\x1b[2J\x1b[H"),
+                (3, _) => {}
+                (40, _) => self.allow_columns = set,
                 (7, _) => {
                     // Printing at the edge left vt100 waiting to wrap, where
                     // xterm stays on the last column: the next character
@@ -1112,6 +1149,57 @@ mod tests {
     }
 
     #[test]
+    fn deccolm_once_allowed_clears_the_screen_resets_the_margins_and_homes() {
+        let mut screen = screen_after(3, 4, b"ab\r\ncd\x1b[2;3r\x1b[?6h\x1b[2;2H");
+        // Not allowed (mode 40 reset, as xterm starts): nothing happens.
+        screen.process(b"\x1b[?3h");
+        assert_eq!(rows(&screen), ["ab", "cd", ""]);
+        assert_eq!(screen.vt().cursor_position(), (2, 1));
+        screen.process(b"\x1b[?40h\x1b[?3;25h");
+        assert_eq!(rows(&screen), ["", "", ""]);
+        assert_eq!(screen.vt().cursor_position(), (0, 0));
+        // The region is the whole screen again: a line feed at the bottom
+        // scrolls the top row away.
+        screen.process(b"x\x1b[3;1H\ny");
+        assert_eq!(rows(&screen), ["", "", "y"]);
+        // Resetting DECCOLM does the same; mode 40 reset stops it again.
+        screen.process(b"\x1b[?3l");
+        assert_eq!(rows(&screen), ["", "", ""]);
+        screen.process(b"z\x1b[?40l\x1b[?3l");
+        assert_eq!(rows(&screen), ["z", "", ""]);
+    }
+
+    #[test]
+    fn decstbm_homes_the_cursor_as_origin_mode_says_and_ignores_one_row() {
+        let mut screen = screen_after(4, 4, b"ab\r\ncd\x1b[2;3r");
+        assert_eq!(screen.vt().cursor_position(), (0, 0));
+        screen.process(b"\x1b[?6h\x1b[3;4r");
+        assert_eq!(screen.vt().cursor_position(), (2, 0));
+        // A region of one row is refused: region and cursor stay.
+        screen.process(b"\x1b[2;2H\x1b[2;2r");
+        assert_eq!(screen.vt().cursor_position(), (3, 1));
+        screen.process(b"\x1b[?6l\x1b[4;1H\nx");
+        assert_eq!(rows(&screen), ["ab", "cd", "", "x"]);
+    }
+
+    #[test]
+    fn vttest_origin_mode_line_lands_on_the_bottom_row() {
+        // What vttest writes for its origin mode test, origin mode being on
+        // since its scrolling tests: the region's top is home, so the first
+        // line ends up on the bottom row and the second above it (tmux puts
+        // the first on row 2, as it homes the cursor to the screen's top).
+        let screen = screen_after(
+            24,
+            80,
+            b"\x1b[?6h\x1b[2J\x1b[23;24r\r\nOrigin mode test.\x1b[1;1HAbove the bottom.",
+        );
+        let rows = rows(&screen);
+        assert_eq!(rows[23], "Origin mode test.");
+        assert_eq!(rows[22], "Above the bottom.");
+        assert!(rows[..22].iter().all(String::is_empty), "{rows:?}");
+    }
+
+    #[test]
     fn alternate_screen_1047_is_cleared_when_left() {
         let mut screen = screen_after(2, 10, b"main\x1b[?1047h");
         assert!(screen.vt().alternate_screen());
@@ -1409,6 +1497,12 @@ mod tests {
         b"\x1b[38:2::1:2:3;4:3m",
         b"\x1b[58;5;31;9;1m",
         b"\x1b[2;5r",
+        b"\x1b[3;3r",
+        b"\x1b[?6h",
+        b"\x1b[?6l",
+        b"\x1b[?40h",
+        b"\x1b[?3;40l",
+        b"\x1b[?3h",
         b"\x1b[5;3H",
         b"\x1b]0;title\x07",
         b"\x1bP1$r\x1b\\",

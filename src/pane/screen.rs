@@ -1947,7 +1947,7 @@ mod tests {
     #[test]
     fn saved_cursor_attributes_and_modes_survive() {
         let mut screen = Screen::new(Size::new(10, 20));
-        screen.process(b"one\r\ntwo\r\n\x1b[3;5H\x1b7\x1b[H\x1b[?1h\x1b[2;4r\x1b[31;1m");
+        screen.process(b"one\r\ntwo\r\n\x1b[3;5H\x1b7\x1b[H\x1b[?1h\x1b[2;4r\x1b[2H\x1b[31;1m");
         screen.resize(Size::new(6, 10));
         screen.resize(Size::new(10, 20));
         assert!(screen.vt().application_cursor());
