@@ -953,7 +953,8 @@ impl Screen {
     /// Ends the log: the lines still on screen go to the file too, then it is
     /// flushed. Returns the first write error, if any.
     pub fn close_log(&mut self) -> Option<String> {
-        let lines = self.screen_lines();
+        // Rows back from the history were logged when they went off.
+        let lines = self.screen_lines_from(self.returned_rows_unchanged());
         let log = self.parser.callbacks_mut().log.as_mut()?;
         // An unfinished line that scrolled off goes on in the first row on
         // screen.
@@ -968,13 +969,29 @@ impl Screen {
         error
     }
 
+    /// How many rows at the top of the screen came back from the history at
+    /// a resize and still hold what they held then.
+    fn returned_rows_unchanged(&self) -> usize {
+        let vt = self.parser.screen();
+        let returned = &self.parser.callbacks().returned;
+        vt.rows(0, vt.size().1.get())
+            .zip(returned)
+            .take_while(|(text, expected)| text.trim_end() == expected.as_str())
+            .count()
+    }
+
     /// The lines on screen, wrapped rows joined, trailing blank rows left out.
     fn screen_lines(&self) -> Vec<String> {
+        self.screen_lines_from(0)
+    }
+
+    /// [`Screen::screen_lines`] from row `first` on.
+    fn screen_lines_from(&self, first: usize) -> Vec<String> {
         let vt = self.parser.screen();
         let (rows, cols) = vt.size();
         let mut lines = Vec::new();
         let mut line = String::new();
-        for (row, text) in vt.rows(0, cols.get()).enumerate() {
+        for (row, text) in vt.rows(0, cols.get()).enumerate().skip(first) {
             line.push_str(&text);
             let wrapped = u16::try_from(row).is_ok_and(|r| r + 1 < rows.get() && vt.row_wrapped(r));
             if !wrapped {
@@ -1814,7 +1831,10 @@ mod tests {
             screen.resize(Size::new(6, 30));
             screen.process(end);
             let text = screen.vt().contents();
-            assert!(text.starts_with("one\ntwo") || text.starts_with("one\n two"), "{text:?}");
+            assert!(
+                text.starts_with("one\ntwo") || text.starts_with("one\n two"),
+                "{text:?}"
+            );
         }
     }
 
@@ -2070,6 +2090,27 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         // Lines 3 and 4 were erased before they could scroll off.
         let expected: Vec<String> = (1..=2).chain(1..=6).map(|i| format!("line {i}")).collect();
+        assert_eq!(logged.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn lines_back_from_the_history_are_not_logged_again_at_the_end() {
+        let path =
+            std::env::temp_dir().join(format!("opmux-reflow-end-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut screen = Screen::new(Size::new(3, 20));
+        screen.open_log(&path, false).unwrap();
+        screen.process(numbered(1, 4).as_bytes());
+        // Lines 1 and 2 went off, were logged, and come back.
+        screen.resize(Size::new(8, 20));
+        assert_eq!(
+            screen.screen_lines()[..4],
+            ["line 1", "line 2", "line 3", "line 4"]
+        );
+        assert_eq!(screen.close_log(), None);
+        let logged = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let expected: Vec<String> = (1..=4).map(|i| format!("line {i}")).collect();
         assert_eq!(logged.lines().collect::<Vec<_>>(), expected);
     }
 
