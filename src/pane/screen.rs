@@ -1102,11 +1102,12 @@ impl Screen {
         let saved_attrs = Pen::of_screen(self.parser.screen());
         let returned_rows = std::mem::take(&mut self.parser.callbacks_mut().returned).len();
         let mut snapshot = Snapshot::read(self.parser.screen(), returned_rows, cursor, saved);
-        snapshot.drop_blank_tail();
+        let (new_rows, new_cols) = (usize::from(rows.get()), cols.get());
+        snapshot.drop_blank_tail(new_rows, new_cols);
         self.parser.callbacks_mut().resizing = true;
         self.parser.set_size(rows, cols);
         self.parser.callbacks_mut().resizing = false;
-        let (rows, cols) = (usize::from(rows.get()), cols.get());
+        let (rows, cols) = (new_rows, new_cols);
         self.take_back_lines(&mut snapshot, rows, cols);
         self.print_lines(&snapshot, rows, cols, [saved_attrs, attrs]);
         if alternate {
@@ -2000,6 +2001,22 @@ mod tests {
         screen.process(b"\x1b8");
         let (row, col) = screen.vt().cursor_position();
         assert_eq!(screen.vt().cell(row, col).unwrap().contents(), "e");
+    }
+
+    #[test]
+    fn a_saved_cursor_below_the_text_pushes_no_blank_lines_into_the_history() {
+        let mut screen = Screen::new(Size::new(20, 30));
+        // A full-screen program started at the bottom saved the cursor
+        // there (1049); after it ended, the screen was cleared.
+        screen.process(numbered(1, 19).as_bytes());
+        screen.process(b"$ \x1b[?1049h\x1b[Hfull\x1b[?1049l\x1b[H\x1b[2J\x1b[3J$ ");
+        screen.resize(Size::new(8, 30));
+        assert!(screen.history().is_empty(), "{:?}", all_lines(&screen));
+        assert_eq!(screen.screen_lines(), ["$"]);
+        assert_eq!(screen.vt().cursor_position(), (0, 2));
+        // Restoring it stays on the screen.
+        screen.process(b"\x1b8x");
+        assert_eq!(screen.vt().cursor_position().0, 7);
     }
 
     #[test]
