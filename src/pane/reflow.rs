@@ -85,13 +85,14 @@ impl Snapshot {
             }
             // A wide character that did not fit at the end of a row left its
             // last cell blank and went on in the next; vt100 (as tmux) does
-            // not mark such a row wrapped when the cell before was written.
+            // not mark such a row wrapped when the cell before was written
+            // (by a character, or by the second half of a wide one).
             let gap = row + 1 < rows
                 && cols > 2
                 && vt.cell(row, cols - 1).is_some_and(|c| !c.has_contents())
                 && vt
                     .cell(row, cols - 2)
-                    .is_some_and(vt100::Cell::has_contents)
+                    .is_some_and(|c| c.has_contents() || c.is_wide_continuation())
                 && vt.cell(row + 1, 0).is_some_and(vt100::Cell::is_wide);
             if gap || (row + 1 < rows && vt.row_wrapped(row)) {
                 if gap {

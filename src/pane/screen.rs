@@ -1963,6 +1963,20 @@ mod tests {
     }
 
     #[test]
+    fn a_row_of_wide_characters_with_no_room_for_another_still_wraps() {
+        // Seven columns hold three wide characters and leave one blank.
+        let mut screen = Screen::new(Size::new(4, 7));
+        screen.process("中文字符中文字符\r\nnext".as_bytes());
+        assert_eq!(row_texts(&screen)[..3], ["中文字", "符中文", "字符"]);
+        screen.resize(Size::new(4, 30));
+        assert_eq!(screen.screen_lines(), ["中文字符中文字符", "next"]);
+        // The same, printed by the resize itself.
+        screen.resize(Size::new(4, 7));
+        screen.resize(Size::new(4, 30));
+        assert_eq!(screen.screen_lines(), ["中文字符中文字符", "next"]);
+    }
+
+    #[test]
     fn saved_cursor_attributes_and_modes_survive() {
         let mut screen = Screen::new(Size::new(10, 20));
         screen.process(b"one\r\ntwo\r\n\x1b[3;5H\x1b7\x1b[H\x1b[?1h\x1b[2;4r\x1b[31;1m");
