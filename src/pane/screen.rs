@@ -953,8 +953,19 @@ impl Screen {
     /// Ends the log: the lines still on screen go to the file too, then it is
     /// flushed. Returns the first write error, if any.
     pub fn close_log(&mut self) -> Option<String> {
+        self.parser.callbacks().log.as_ref()?;
+        // A full-screen program's alternate screen is no log of lines: the
+        // lines are those of the screen behind it.
+        let alternate = self.parser.screen().alternate_screen();
+        if alternate {
+            // Only switches grids, as in a resize.
+            self.parser.process(b"\x1b[?47l");
+        }
         // Rows back from the history were logged when they went off.
         let lines = self.screen_lines_from(self.returned_rows_unchanged());
+        if alternate {
+            self.parser.process(b"\x1b[?47h");
+        }
         let log = self.parser.callbacks_mut().log.as_mut()?;
         // An unfinished line that scrolled off goes on in the first row on
         // screen.
@@ -2143,6 +2154,25 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let expected: Vec<String> = (1..=4).map(|i| format!("line {i}")).collect();
         assert_eq!(logged.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn a_log_closed_under_a_full_screen_program_ends_with_the_lines_behind_it() {
+        let path = std::env::temp_dir().join(format!("opmux-alt-end-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut screen = Screen::new(Size::new(4, 20));
+        screen.open_log(&path, false).unwrap();
+        screen.process(b"zero\r\none\r\ntwo\r\n$ vim\x1b[?1049h\x1b[Hfull screen\r\n~\r\n~");
+        assert_eq!(screen.close_log(), None);
+        let logged = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            logged.lines().collect::<Vec<_>>(),
+            ["zero", "one", "two", "$ vim"]
+        );
+        // The program's screen is still drawn.
+        assert!(screen.vt().alternate_screen());
+        assert_eq!(screen.screen_lines()[0], "full screen");
     }
 
     #[test]
