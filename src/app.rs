@@ -1380,12 +1380,20 @@ impl App {
     fn relayout(&mut self) -> Vec<Effect> {
         let rects = self.pane_rects();
         let mut effects = Vec::new();
-        for (pane, rect) in self.panes.iter().zip(rects) {
+        for (pane, rect) in self.panes.iter_mut().zip(rects) {
             let Some(rect) = rect else { continue };
             let size = inner_size(Some(rect));
-            let mut screen = pane.screen();
+            let mut screen = pane.screen.lock();
             if screen.size() != size {
+                let remembered = pane
+                    .scroll
+                    .as_ref()
+                    .map(|s| s.before_resize(&Lines::new(screen.history(), screen.vt())));
                 screen.resize(size);
+                if let (Some(scroll), Some(remembered)) = (&mut pane.scroll, remembered) {
+                    let lines = Lines::new(screen.history(), screen.vt());
+                    scroll.after_resize(&remembered, &lines, usize::from(size.rows));
+                }
                 effects.push(Effect::ResizePty(pane.id, size));
             }
         }

@@ -29,6 +29,26 @@ pub struct Point {
     pub col: usize,
 }
 
+/// A position in the text a pane printed, independent of the width it is
+/// laid out at (see [`Lines::text_pos`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TextPos {
+    /// The logical line's number: a history line's own, and for the
+    /// screen's lines the numbers that follow, a wrapped line counted once.
+    line: u64,
+    /// Display columns from the line's start.
+    col: usize,
+}
+
+/// Scroll mode's positions told by their text, taken before a resize and
+/// put back after it (see [`Scroll::before_resize`]).
+#[derive(Clone, Debug)]
+pub struct Remembered {
+    top: TextPos,
+    cursor: TextPos,
+    anchor: Option<TextPos>,
+}
+
 /// A pane's lines as scroll mode walks them: the history's, then each row
 /// of the screen as a line of its own.
 pub struct Lines<'a> {
@@ -261,6 +281,113 @@ impl<'a> Lines<'a> {
         }
     }
 
+    /// Where `point` is in the text the pane printed: the number its
+    /// logical line would have with the screen's wrapped rows joined, and
+    /// the column within that line. Unlike a [`Point`], this holds while
+    /// the lines are laid out again at another size.
+    pub fn text_pos(&self, point: Point) -> TextPos {
+        let start = self.screen_start();
+        let Some(row) = point
+            .at
+            .line
+            .checked_sub(start)
+            .and_then(|r| usize::try_from(r).ok())
+        else {
+            let before = self.row_span(point.at).map_or(0, |(_, _, col)| col);
+            return TextPos {
+                line: point.at.line,
+                col: before + point.col,
+            };
+        };
+        let row = row.min(self.screen.len().saturating_sub(1));
+        let (mut logical, mut first_row) = (0, 0);
+        for r in 0..row {
+            if !self.screen_wrapped.get(r).copied().unwrap_or(false) {
+                logical += 1;
+                first_row = r + 1;
+            }
+        }
+        let width = usize::from(self.width.max(1));
+        let mut col = (row - first_row) * width + point.col;
+        let open = self.continues(start.saturating_sub(1)) && start > self.first();
+        if open && logical == 0 {
+            col += self.line(start - 1).map_or(0, Line::width);
+        }
+        TextPos {
+            line: start + logical - u64::from(open),
+            col,
+        }
+    }
+
+    /// The cell at `pos`, as laid out now (see [`Lines::text_pos`]); the
+    /// last row when the text is gone past the end.
+    pub fn point_at(&self, pos: TextPos) -> Point {
+        let start = self.screen_start();
+        let open = self.continues(start.saturating_sub(1)) && start > self.first();
+        let width = usize::from(self.width.max(1));
+        let mut col = pos.col;
+        let mut logical = pos.line.checked_sub(start);
+        if let Some(line) = self.line(pos.line).filter(|_| pos.line < start) {
+            if !(open && pos.line + 1 == start && col >= line.width()) {
+                return self.point_in_history(pos.line, col);
+            }
+            col -= line.width();
+            logical = Some(0);
+        } else if let Some(l) = logical.as_mut() {
+            *l += u64::from(open);
+        }
+        let Some(logical) = logical else {
+            return Point {
+                at: self.top(),
+                col: 0,
+            };
+        };
+        // The screen's row where logical line `logical` starts.
+        let mut first_row = 0;
+        let mut seen = 0;
+        while seen < logical && first_row < self.screen.len() {
+            if !self.screen_wrapped.get(first_row).copied().unwrap_or(false) {
+                seen += 1;
+            }
+            first_row += 1;
+        }
+        if first_row >= self.screen.len() {
+            return Point {
+                at: self.last(),
+                col: 0,
+            };
+        }
+        let mut row = first_row;
+        while col >= width
+            && row + 1 < self.screen.len()
+            && self.screen_wrapped.get(row).copied().unwrap_or(false)
+        {
+            col -= width;
+            row += 1;
+        }
+        Point {
+            at: RowPos {
+                line: start + row as u64,
+                row: 0,
+            },
+            col: col.min(width - 1),
+        }
+    }
+
+    /// The cell `col` columns into history line `number`.
+    fn point_in_history(&self, number: u64, col: usize) -> Point {
+        let Some(line) = self.line(number) else {
+            return Point::default();
+        };
+        let rows = line.rows(self.width);
+        let row_col = |r: usize| line.column_of(line.row_range(self.width, r).start);
+        let row = (0..rows).rev().find(|&r| row_col(r) <= col).unwrap_or(0);
+        Point {
+            at: RowPos { line: number, row },
+            col: (col - row_col(row)).min(usize::from(self.width.max(1)) - 1),
+        }
+    }
+
     /// The text from `a` to `b`, both cells included, in either order. Lines
     /// are joined with newlines, except where a line wrapped; trailing blanks
     /// are left out.
@@ -457,6 +584,44 @@ impl Scroll {
             .col
             .min(usize::from(lines.width()).saturating_sub(1));
         self.keep_cursor_in_view(lines, height);
+    }
+
+    /// Tells where the view, the cursor and the selection are by their
+    /// text, for [`Scroll::after_resize`]: a resize lays the screen out
+    /// again, so its rows then hold other text.
+    pub fn before_resize(&self, lines: &Lines<'_>) -> Remembered {
+        let now = self.follow(lines);
+        let top = lines.clamp(now.top);
+        Remembered {
+            top: lines.text_pos(Point { at: top, col: 0 }),
+            cursor: lines.text_pos(Point {
+                at: lines.clamp(now.cursor.at),
+                col: now.cursor.col,
+            }),
+            anchor: now.anchor.map(|a| lines.text_pos(a)),
+        }
+    }
+
+    /// Puts the positions taken by [`Scroll::before_resize`] back on the
+    /// text they were on, laid out as `lines` are now. The view then moves
+    /// to the cursor if it left it, rather than the cursor to the view,
+    /// which would change a selection being made.
+    pub fn after_resize(&mut self, remembered: &Remembered, lines: &Lines<'_>, height: usize) {
+        self.seen = (lines.rows_pushed(), lines.screen_start());
+        self.top = lines.point_at(remembered.top).at;
+        self.cursor = lines.point_at(remembered.cursor);
+        self.anchor = remembered.anchor.map(|a| lines.point_at(a));
+        if let Some(search) = &mut self.search
+            && search
+                .current
+                .as_ref()
+                .is_some_and(|c| lines.on_screen(c.0))
+        {
+            // Its bytes were counted in a row of the old layout.
+            search.current = None;
+        }
+        self.reveal(lines, self.cursor.at, height, false);
+        self.settle(lines, height);
     }
 
     fn keep_cursor_in_view(&mut self, lines: &Lines<'_>, height: usize) {
@@ -783,6 +948,68 @@ mod tests {
             screen.process(long(i).as_bytes());
         }
         assert_eq!(first_row(&screen, &scroll), before);
+    }
+
+    #[test]
+    fn after_a_resize_the_view_still_shows_the_cursor_on_its_line() {
+        let mut screen = Screen::new(Size::new(10, 40));
+        for i in 0..40 {
+            screen.process(format!("L{i:02}{}\r\n", "-".repeat(25)).as_bytes());
+        }
+        let lines = Lines::new(screen.history(), screen.vt());
+        let mut scroll = Scroll::enter(&lines, (0, 0));
+        scroll.scroll(&lines, -20, 10);
+        scroll.move_cursor(&lines, 8, 2, 10);
+        let line_of = |scroll: &Scroll, screen: &Screen| {
+            let lines = Lines::new(screen.history(), screen.vt());
+            lines.line(scroll.cursor.at.line).unwrap().text()[..3].to_string()
+        };
+        let before = line_of(&scroll, &screen);
+        // Each line now takes three rows: the cursor's line is far below
+        // the view's first rows.
+        let remembered = scroll.before_resize(&Lines::new(screen.history(), screen.vt()));
+        screen.resize(Size::new(10, 10));
+        let lines = Lines::new(screen.history(), screen.vt());
+        scroll.after_resize(&remembered, &lines, 10);
+        assert_eq!(line_of(&scroll, &screen), before);
+        let bottom = lines.down(scroll.top, 9);
+        assert!(scroll.top <= scroll.cursor.at && scroll.cursor.at <= bottom);
+    }
+
+    #[test]
+    fn a_position_on_a_line_that_went_off_in_part_keeps_its_character() {
+        let mut screen = Screen::new(Size::new(4, 20));
+        let long: String = ('a'..='z').cycle().take(130).collect();
+        screen.process(format!("top\r\n{long}").as_bytes());
+        let lines = Lines::new(screen.history(), screen.vt());
+        assert!(
+            lines.continues(lines.screen_start() - 1),
+            "the line went off in part"
+        );
+        let mut scroll = Scroll::enter(&lines, (1, 7));
+        let char_at = |scroll: &Scroll, screen: &Screen| {
+            let lines = Lines::new(screen.history(), screen.vt());
+            let byte = lines.byte_at(scroll.cursor);
+            let line = lines.line(scroll.cursor.at.line).unwrap();
+            (
+                line.text()[byte..].chars().next(),
+                lines.text_pos(scroll.cursor),
+            )
+        };
+        let before = char_at(&scroll, &screen);
+        for size in [
+            Size::new(4, 30),
+            Size::new(3, 7),
+            Size::new(12, 50),
+            Size::new(4, 20),
+        ] {
+            let remembered = scroll.before_resize(&Lines::new(screen.history(), screen.vt()));
+            screen.resize(size);
+            let lines = Lines::new(screen.history(), screen.vt());
+            scroll.after_resize(&remembered, &lines, usize::from(size.rows));
+            assert_eq!(char_at(&scroll, &screen).0, before.0, "{size:?}");
+        }
+        assert_eq!(char_at(&scroll, &screen), before);
     }
 
     #[test]

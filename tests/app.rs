@@ -16,6 +16,7 @@ use opmux::event::Event;
 use opmux::keys::KEY_HELP;
 use opmux::pane::PaneState;
 use opmux::process::ExitStatus;
+use opmux::scroll::Lines;
 use opmux::{PaneId, Size};
 
 /// The default stop timeout of a `PaneSpec`.
@@ -1978,6 +1979,54 @@ fn keys_in_scroll_mode_move_the_view_and_never_reach_the_program() {
     send(&mut app, ch('q'));
     assert!(app.panes[0].scroll.is_none());
     assert_eq!(send(&mut app, ch('x')), write(0, b"x"));
+}
+
+#[test]
+fn a_resize_in_scroll_mode_keeps_the_cursor_and_the_selection_on_their_text() {
+    let mut apps = [app(1, 24, 80), app(1, 24, 80)];
+    for app in &mut apps {
+        for i in 0..100 {
+            let line = format!("L{i:02}{}\r\n", "-".repeat(50));
+            app.panes[0].screen().process(line.as_bytes());
+        }
+        prefix(app, KeyCode::Char('['));
+        send(app, plain(KeyCode::PageUp));
+        for event in [ch('j'), ch('j'), ch('l'), ch('v')] {
+            send(app, event);
+        }
+        for _ in 0..12 {
+            send(app, ch('j'));
+        }
+    }
+    let cursor = |app: &App| {
+        let screen = app.panes[0].screen();
+        let lines = Lines::new(screen.history(), screen.vt());
+        let scroll = app.panes[0].scroll.as_ref().expect("in scroll mode");
+        let text = lines.line(scroll.cursor.at.line).expect("a line").text();
+        let height = usize::from(screen.size().rows);
+        let bottom = lines.down(scroll.top, height - 1);
+        let shown = scroll.top <= scroll.cursor.at && scroll.cursor.at <= bottom;
+        (text[..3].to_string(), scroll.cursor.col, shown)
+    };
+    let before = cursor(&apps[1]);
+    assert!(before.2);
+    // Twenty columns: every line takes three rows, and the cursor's line
+    // goes into the history; then a screen that holds them all again.
+    for size in [Size::new(24, 22), Size::new(8, 22), Size::new(24, 80)] {
+        send(&mut apps[1], Event::Resize(size));
+        let (line, _, shown) = cursor(&apps[1]);
+        assert_eq!(
+            (line.as_str(), shown),
+            (before.0.as_str(), true),
+            "{size:?}"
+        );
+    }
+    assert_eq!(cursor(&apps[1]), before);
+    for app in &mut apps {
+        send(app, ch('y'));
+    }
+    assert!(!apps[0].clipboard.is_empty());
+    assert_eq!(apps[1].clipboard, apps[0].clipboard);
 }
 
 #[test]

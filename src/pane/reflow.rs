@@ -85,13 +85,14 @@ impl Snapshot {
             }
             // A wide character that did not fit at the end of a row left its
             // last cell blank and went on in the next; vt100 (as tmux) does
-            // not mark such a row wrapped when the cell before was written.
+            // not mark such a row wrapped when the cell before was written
+            // (by a character, or by the second half of a wide one).
             let gap = row + 1 < rows
                 && cols > 2
                 && vt.cell(row, cols - 1).is_some_and(|c| !c.has_contents())
                 && vt
                     .cell(row, cols - 2)
-                    .is_some_and(vt100::Cell::has_contents)
+                    .is_some_and(|c| c.has_contents() || c.is_wide_continuation())
                 && vt.cell(row + 1, 0).is_some_and(vt100::Cell::is_wide);
             if gap || (row + 1 < rows && vt.row_wrapped(row)) {
                 if gap {
@@ -115,16 +116,29 @@ impl Snapshot {
         snapshot
     }
 
-    /// Drops the blank lines below the cursor's (and the saved cursor's),
-    /// which a smaller screen loses first.
-    pub fn drop_blank_tail(&mut self) {
-        let keep = self
+    /// Drops the blank lines below the cursor, which a smaller screen loses
+    /// first. Blank lines down to the saved cursor stay as far as they fit
+    /// on a screen of `rows` rows `cols` wide: a cursor saved before the
+    /// screen was erased (as a full-screen program's start saves it) must
+    /// not push blank lines into the history. A saved cursor below them
+    /// goes to the last, as a terminal that does not reflow clamps it.
+    pub fn drop_blank_tail(&mut self, rows: usize, cols: u16) {
+        let mut keep = self
             .lines
             .iter()
             .rposition(|line| !line.text().is_empty())
             .map_or(0, |i| i + 1)
-            .max(self.cursor.0 + 1)
-            .max(self.saved.0 + 1);
+            .max(self.cursor.0 + 1);
+        if self.saved.0 >= keep {
+            let needed: usize = self.lines[..keep.min(self.lines.len())]
+                .iter()
+                .map(|l| l.rows(cols))
+                .sum();
+            keep = (self.saved.0 + 1).min(keep + rows.saturating_sub(needed));
+            if self.saved.0 >= keep {
+                self.saved = (keep - 1, self.saved.1);
+            }
+        }
         self.lines.truncate(keep);
         self.returned = self.returned.min(keep);
     }

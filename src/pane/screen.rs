@@ -953,7 +953,19 @@ impl Screen {
     /// Ends the log: the lines still on screen go to the file too, then it is
     /// flushed. Returns the first write error, if any.
     pub fn close_log(&mut self) -> Option<String> {
-        let lines = self.screen_lines();
+        self.parser.callbacks().log.as_ref()?;
+        // A full-screen program's alternate screen is no log of lines: the
+        // lines are those of the screen behind it.
+        let alternate = self.parser.screen().alternate_screen();
+        if alternate {
+            // Only switches grids, as in a resize.
+            self.parser.process(b"\x1b[?47l");
+        }
+        // Rows back from the history were logged when they went off.
+        let lines = self.screen_lines_from(self.returned_rows_unchanged());
+        if alternate {
+            self.parser.process(b"\x1b[?47h");
+        }
         let log = self.parser.callbacks_mut().log.as_mut()?;
         // An unfinished line that scrolled off goes on in the first row on
         // screen.
@@ -968,13 +980,29 @@ impl Screen {
         error
     }
 
+    /// How many rows at the top of the screen came back from the history at
+    /// a resize and still hold what they held then.
+    fn returned_rows_unchanged(&self) -> usize {
+        let vt = self.parser.screen();
+        let returned = &self.parser.callbacks().returned;
+        vt.rows(0, vt.size().1.get())
+            .zip(returned)
+            .take_while(|(text, expected)| text.trim_end() == expected.as_str())
+            .count()
+    }
+
     /// The lines on screen, wrapped rows joined, trailing blank rows left out.
     fn screen_lines(&self) -> Vec<String> {
+        self.screen_lines_from(0)
+    }
+
+    /// [`Screen::screen_lines`] from row `first` on.
+    fn screen_lines_from(&self, first: usize) -> Vec<String> {
         let vt = self.parser.screen();
         let (rows, cols) = vt.size();
         let mut lines = Vec::new();
         let mut line = String::new();
-        for (row, text) in vt.rows(0, cols.get()).enumerate() {
+        for (row, text) in vt.rows(0, cols.get()).enumerate().skip(first) {
             line.push_str(&text);
             let wrapped = u16::try_from(row).is_ok_and(|r| r + 1 < rows.get() && vt.row_wrapped(r));
             if !wrapped {
@@ -1085,11 +1113,12 @@ impl Screen {
         let saved_attrs = Pen::of_screen(self.parser.screen());
         let returned_rows = std::mem::take(&mut self.parser.callbacks_mut().returned).len();
         let mut snapshot = Snapshot::read(self.parser.screen(), returned_rows, cursor, saved);
-        snapshot.drop_blank_tail();
+        let (new_rows, new_cols) = (usize::from(rows.get()), cols.get());
+        snapshot.drop_blank_tail(new_rows, new_cols);
         self.parser.callbacks_mut().resizing = true;
         self.parser.set_size(rows, cols);
         self.parser.callbacks_mut().resizing = false;
-        let (rows, cols) = (usize::from(rows.get()), cols.get());
+        let (rows, cols) = (new_rows, new_cols);
         self.take_back_lines(&mut snapshot, rows, cols);
         self.print_lines(&snapshot, rows, cols, [saved_attrs, attrs]);
         if alternate {
@@ -1945,6 +1974,20 @@ mod tests {
     }
 
     #[test]
+    fn a_row_of_wide_characters_with_no_room_for_another_still_wraps() {
+        // Seven columns hold three wide characters and leave one blank.
+        let mut screen = Screen::new(Size::new(4, 7));
+        screen.process("中文字符中文字符\r\nnext".as_bytes());
+        assert_eq!(row_texts(&screen)[..3], ["中文字", "符中文", "字符"]);
+        screen.resize(Size::new(4, 30));
+        assert_eq!(screen.screen_lines(), ["中文字符中文字符", "next"]);
+        // The same, printed by the resize itself.
+        screen.resize(Size::new(4, 7));
+        screen.resize(Size::new(4, 30));
+        assert_eq!(screen.screen_lines(), ["中文字符中文字符", "next"]);
+    }
+
+    #[test]
     fn saved_cursor_attributes_and_modes_survive() {
         let mut screen = Screen::new(Size::new(10, 20));
         screen.process(b"one\r\ntwo\r\n\x1b[3;5H\x1b7\x1b[H\x1b[?1h\x1b[2;4r\x1b[2H\x1b[31;1m");
@@ -1983,6 +2026,22 @@ mod tests {
         screen.process(b"\x1b8");
         let (row, col) = screen.vt().cursor_position();
         assert_eq!(screen.vt().cell(row, col).unwrap().contents(), "e");
+    }
+
+    #[test]
+    fn a_saved_cursor_below_the_text_pushes_no_blank_lines_into_the_history() {
+        let mut screen = Screen::new(Size::new(20, 30));
+        // A full-screen program started at the bottom saved the cursor
+        // there (1049); after it ended, the screen was cleared.
+        screen.process(numbered(1, 19).as_bytes());
+        screen.process(b"$ \x1b[?1049h\x1b[Hfull\x1b[?1049l\x1b[H\x1b[2J\x1b[3J$ ");
+        screen.resize(Size::new(8, 30));
+        assert!(screen.history().is_empty(), "{:?}", all_lines(&screen));
+        assert_eq!(screen.screen_lines(), ["$"]);
+        assert_eq!(screen.vt().cursor_position(), (0, 2));
+        // Restoring it stays on the screen.
+        screen.process(b"\x1b8x");
+        assert_eq!(screen.vt().cursor_position().0, 7);
     }
 
     #[test]
@@ -2074,6 +2133,46 @@ mod tests {
         // Lines 3 and 4 were erased before they could scroll off.
         let expected: Vec<String> = (1..=2).chain(1..=6).map(|i| format!("line {i}")).collect();
         assert_eq!(logged.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn lines_back_from_the_history_are_not_logged_again_at_the_end() {
+        let path =
+            std::env::temp_dir().join(format!("opmux-reflow-end-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut screen = Screen::new(Size::new(3, 20));
+        screen.open_log(&path, false).unwrap();
+        screen.process(numbered(1, 4).as_bytes());
+        // Lines 1 and 2 went off, were logged, and come back.
+        screen.resize(Size::new(8, 20));
+        assert_eq!(
+            screen.screen_lines()[..4],
+            ["line 1", "line 2", "line 3", "line 4"]
+        );
+        assert_eq!(screen.close_log(), None);
+        let logged = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let expected: Vec<String> = (1..=4).map(|i| format!("line {i}")).collect();
+        assert_eq!(logged.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn a_log_closed_under_a_full_screen_program_ends_with_the_lines_behind_it() {
+        let path = std::env::temp_dir().join(format!("opmux-alt-end-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut screen = Screen::new(Size::new(4, 20));
+        screen.open_log(&path, false).unwrap();
+        screen.process(b"zero\r\none\r\ntwo\r\n$ vim\x1b[?1049h\x1b[Hfull screen\r\n~\r\n~");
+        assert_eq!(screen.close_log(), None);
+        let logged = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            logged.lines().collect::<Vec<_>>(),
+            ["zero", "one", "two", "$ vim"]
+        );
+        // The program's screen is still drawn.
+        assert!(screen.vt().alternate_screen());
+        assert_eq!(screen.screen_lines()[0], "full screen");
     }
 
     #[test]
