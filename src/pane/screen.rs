@@ -679,7 +679,7 @@ impl Screen {
     pub fn process(&mut self, bytes: &[u8]) {
         let before = self.parser.screen().cursor_position();
         let escapes = bytes.contains(&0x1b);
-        self.feed_erasing_history(bytes);
+        self.feed_erasing_history(bytes, escapes);
         let vt = self.parser.screen();
         let damage = if self.between_sequences {
             Damage::of_output(bytes, before, vt.cursor_position(), vt.size().1.get())
@@ -697,10 +697,11 @@ impl Screen {
     /// (`CSI 3 J`, as `clear` sends): vt100 takes that for its own
     /// scrollback, which is kept empty since opmux keeps the history. Where
     /// they erase the screen, rows that came back from the history are gone,
-    /// and whatever is printed in their place is new.
-    fn feed_erasing_history(&mut self, bytes: &[u8]) {
+    /// and whatever is printed in their place is new. `escapes` says
+    /// whether `bytes` hold an escape, which the caller found already.
+    fn feed_erasing_history(&mut self, bytes: &[u8], escapes: bool) {
         let mut rest = bytes;
-        if self.erase_seen > 0 || bytes.contains(&0x1b) {
+        if self.erase_seen > 0 || escapes {
             while let Some((end, erase)) = erase_end(&mut self.erase_seen, rest) {
                 self.feed(&rest[..end]);
                 let hooks = self.parser.callbacks_mut();
