@@ -85,19 +85,11 @@ impl Snapshot {
             }
             // A wide character that did not fit at the end of a row left its
             // last cell blank and went on in the next; vt100 (as tmux) does
-            // not mark such a row wrapped when the cell before was written
-            // (by a character, or by the second half of a wide one).
-            let gap = row + 1 < rows
-                && cols > 2
-                && vt.cell(row, cols - 1).is_some_and(|c| !c.has_contents())
-                && vt
-                    .cell(row, cols - 2)
-                    .is_some_and(|c| c.has_contents() || c.is_wide_continuation())
-                && vt.cell(row + 1, 0).is_some_and(vt100::Cell::is_wide);
-            if gap || (row + 1 < rows && vt.row_wrapped(row)) {
-                if gap {
-                    blanks.pop();
-                }
+            // not always mark such a row wrapped. Guessing from a blank last
+            // cell and a wide first one would join lines the program ended
+            // there too: a line split in two does less harm than two lines
+            // joined, so only the mark counts.
+            if row + 1 < rows && vt.row_wrapped(row) {
                 continue;
             }
             blanks.clear();
@@ -141,6 +133,28 @@ impl Snapshot {
         }
         self.lines.truncate(keep);
         self.returned = self.returned.min(keep);
+    }
+}
+
+impl Snapshot {
+    /// Drops the lines below the cursor's that do not fit on a screen of
+    /// `rows` rows `cols` wide, bottom first, as tmux does: only the rows
+    /// above the cursor's line are to scroll off into the history, and
+    /// the cursor's line stays on the screen. A saved cursor on a dropped
+    /// line goes to the end of the last line kept.
+    pub fn drop_below_cursor(&mut self, rows: usize, cols: u16) {
+        let mut needed: usize = self.lines.iter().map(|l| l.rows(cols)).sum();
+        while needed > rows && self.lines.len() > self.cursor.0 + 1 {
+            if let Some(line) = self.lines.pop() {
+                needed -= line.rows(cols);
+            }
+        }
+        let last = self.lines.len().saturating_sub(1);
+        if self.saved.0 > last {
+            let width = self.lines.get(last).map_or(0, Line::width);
+            self.saved = (last, width);
+        }
+        self.returned = self.returned.min(self.lines.len());
     }
 }
 

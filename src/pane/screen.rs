@@ -305,8 +305,15 @@ impl vt100::Callbacks for Hooks {
         }
         self.rows_scrolled += 1;
         // Reading a row walks all of its cells: skip it when nothing keeps it.
+        // Whether the row came back from the history, once it is known:
+        // asking consumes the row's entry.
+        let mut back = None;
         if self.scrolled.is_none() && self.log.is_none() && self.sink.is_none() {
-            came_back(&mut self.returning_rows, &mut self.returned, None);
+            back = Some(came_back(
+                &mut self.returning_rows,
+                &mut self.returned,
+                None,
+            ));
             if self.history.capacity() == 0 {
                 self.after_wrap = false;
                 return;
@@ -328,7 +335,9 @@ impl vt100::Callbacks for Hooks {
             text
         };
         self.history.push_captured(own, ended);
-        if came_back(&mut self.returning_rows, &mut self.returned, Some(text)) {
+        let back = back
+            .unwrap_or_else(|| came_back(&mut self.returning_rows, &mut self.returned, Some(text)));
+        if back {
             return;
         }
         // A row that ended its line finishes it at once (below), so the
@@ -1108,23 +1117,52 @@ impl Screen {
         let attrs = Pen::of_screen(self.parser.screen());
         let cursor = self.parser.screen().cursor_position();
         // The saved cursor is not to be read but by restoring it, which
-        // also restores the attributes saved with it.
-        self.parser.process(b"\x1b8");
-        let saved = self.parser.screen().cursor_position();
-        let saved_attrs = Pen::of_screen(self.parser.screen());
+        // also restores the attributes and the origin mode saved with it;
+        // the origin mode in effect is read first, to be set again after.
+        // On one or two rows neither can be read (see `origin_mode`): vt100 keeps
+        // the saved cursor where it was, as far as the new size allows.
+        let saved = self.origin_mode().map(|origin| {
+            self.parser.process(b"\x1b8");
+            let at = self.parser.screen().cursor_position();
+            (at, Pen::of_screen(self.parser.screen()), origin)
+        });
         let returned_rows = std::mem::take(&mut self.parser.callbacks_mut().returned).len();
-        let mut snapshot = Snapshot::read(self.parser.screen(), returned_rows, cursor, saved);
+        let mut snapshot = Snapshot::read(
+            self.parser.screen(),
+            returned_rows,
+            cursor,
+            saved.map_or(cursor, |s| s.0),
+        );
         let (new_rows, new_cols) = (usize::from(rows.get()), cols.get());
         snapshot.drop_blank_tail(new_rows, new_cols);
+        snapshot.drop_below_cursor(new_rows, new_cols);
         self.parser.callbacks_mut().resizing = true;
         self.parser.set_size(rows, cols);
         self.parser.callbacks_mut().resizing = false;
         let (rows, cols) = (new_rows, new_cols);
         self.take_back_lines(&mut snapshot, rows, cols);
-        self.print_lines(&snapshot, rows, cols, [saved_attrs, attrs]);
+        let saved = saved.map(|(_, pen, origin)| (pen, origin));
+        self.print_lines(&snapshot, rows, cols, saved, attrs);
         if alternate {
             self.parser.process(b"\x1b[?47h");
         }
+    }
+
+    /// Whether origin mode (DECOM) is set on the main screen, which vt100
+    /// does not tell: found by setting a scroll region that starts on the
+    /// second row and homing the cursor, which lands there only in origin
+    /// mode. `None` on a screen of fewer than three rows, where no such
+    /// region exists. The
+    /// cursor is moved and the region left set: the resize that follows
+    /// resets the region, and the cursor is placed again.
+    fn origin_mode(&mut self) -> Option<bool> {
+        let rows = self.parser.screen().size().0.get();
+        if rows < 3 {
+            return None;
+        }
+        self.parser
+            .process(format!("\x1b[2;{rows}r\x1b[H").as_bytes());
+        Some(self.parser.screen().cursor_position().0 == 1)
     }
 
     /// Moves the newest lines of the history back to the top of
@@ -1187,12 +1225,19 @@ impl Screen {
     }
 
     /// Clears the screen and prints `snapshot`'s lines on it from the top,
-    /// then puts the saved cursor and the cursor back on their characters,
-    /// each with its attributes as they were (`attrs`: the saved cursor's,
-    /// then the current ones). Where rows land is read off the parser as it
-    /// prints them, not worked out beforehand, so that it agrees with the
-    /// parser's own idea of character widths.
-    fn print_lines(&mut self, snapshot: &Snapshot, rows: usize, cols: u16, attrs: [Pen; 2]) {
+    /// then puts the saved cursor, if `saved` gives its attributes and
+    /// origin mode, and the cursor back on their characters, the cursor
+    /// with `attrs`, the attributes in effect. Where rows land is read off
+    /// the parser as it prints them, not worked out beforehand, so that it
+    /// agrees with the parser's own idea of character widths.
+    fn print_lines(
+        &mut self,
+        snapshot: &Snapshot,
+        rows: usize,
+        cols: u16,
+        saved: Option<(Pen, bool)>,
+        attrs: Pen,
+    ) {
         let lines = &snapshot.lines;
         let marks = [snapshot.saved, snapshot.cursor];
         // On one row, vt100 marks no wrap: the hooks are told instead.
@@ -1240,25 +1285,49 @@ impl Screen {
         self.parser.process(&out);
         out.clear();
         let now = self.parser.callbacks().rows_scrolled;
-        for (k, ((mark, start), attrs)) in marks.iter().zip(starts).zip(attrs).enumerate() {
-            if let Some(line) = lines.get(mark.0) {
-                let (row, col, again) = match reflow::place(line, mark.1, cols) {
-                    Place::At(row, col) => (row, col, false),
-                    Place::AfterLast(row, col) => (row, col, true),
+        // Where mark `k` goes: its row, column, and its line's last
+        // character when a wrap is pending after it there and that row is
+        // still on the screen.
+        let position = |k: usize| {
+            let (mark, start) = (marks[k], starts[k]);
+            let line = lines.get(mark.0)?;
+            let (row, col, again) = match reflow::place(line, mark.1, cols) {
+                Place::At(row, col) => (row, col, false),
+                Place::AfterLast(row, col) => (row, col, true),
+            };
+            let gone = usize::try_from(now - start.1).unwrap_or(usize::MAX);
+            let on_screen = start.0 + row >= gone;
+            let row = (start.0 + row).saturating_sub(gone).min(rows - 1);
+            Some((row, col, (again && on_screen).then_some(line)))
+        };
+        if let Some((saved_attrs, origin)) = saved {
+            // Nothing is printed for the saved cursor: its line may be gone
+            // from the screen, and printing would land on another. A wrap
+            // pending after a row that is not the last goes on at the start
+            // of the next row, where restoring it and printing would write.
+            if let Some((row, col, last)) = position(0) {
+                let (row, col) = match last {
+                    Some(_) if row + 1 < rows => (row + 1, 0),
+                    _ => (row, col),
                 };
-                let gone = usize::try_from(now - start.1).unwrap_or(usize::MAX);
-                let row = (start.0 + row).saturating_sub(gone).min(rows - 1);
                 out.extend_from_slice(format!("\x1b[{};{}H", row + 1, col + 1).as_bytes());
-                if again {
-                    reflow::write_last_cell(line, &mut pen, &mut out);
-                }
             }
-            attrs.write_sgr(&mut out);
-            if k == 0 {
-                // DECSC: the saved cursor is set as restoring it found it.
-                out.extend_from_slice(b"\x1b7");
+            saved_attrs.write_sgr(&mut out);
+            // DECSC: the saved cursor is set as restoring it found it. Its
+            // origin mode went with it, and the program's is set again
+            // (on the whole screen, where it moves no cursor).
+            out.extend_from_slice(b"\x1b7");
+            out.extend_from_slice(if origin { b"\x1b[?6h" } else { b"\x1b[?6l" });
+        }
+        // The cursor's line is on the screen (see `drop_below_cursor`):
+        // its last character can be printed again where it is.
+        if let Some((row, col, last)) = position(1) {
+            out.extend_from_slice(format!("\x1b[{};{}H", row + 1, col + 1).as_bytes());
+            if let Some(line) = last {
+                reflow::write_last_cell(line, &mut pen, &mut out);
             }
         }
+        attrs.write_sgr(&mut out);
         self.parser.process(&out);
         let still_there = std::mem::take(&mut self.parser.callbacks_mut().returning_rows);
         let texts = self
@@ -1945,14 +2014,15 @@ mod tests {
         screen.resize(Size::new(5, 6));
         screen.resize(Size::new(5, 30));
         assert_eq!(screen.screen_lines(), ["$ hello World"]);
-        // With lines below it, the cursor's line moves up with them.
+        // With lines below it, those go first (as in tmux), then the
+        // cursor's line moves up.
         let mut screen = Screen::new(Size::new(10, 20));
         let text: Vec<String> = (0..10).map(|i| format!("l{i}")).collect();
         screen.process(format!("{}\x1b[8;2H", text.join("\r\n")).as_bytes());
         assert_eq!(on(&screen), "7");
         screen.resize(Size::new(5, 20));
         assert_eq!(on(&screen), "7");
-        assert_eq!(screen.vt().cursor_position(), (2, 1));
+        assert_eq!(screen.vt().cursor_position(), (4, 1));
         screen.resize(Size::new(10, 20));
         assert_eq!(screen.vt().cursor_position(), (7, 1));
         // At the end of a line that fills its last row, a wrap is pending.
@@ -1969,23 +2039,23 @@ mod tests {
         screen.process("ab中cd\u{6587}".as_bytes());
         screen.resize(Size::new(5, 3));
         assert_eq!(row_texts(&screen)[..3], ["ab", "中c", "d文"]);
+        // vt100 marks no wrap where a wide character left the last column
+        // blank, and a hard break looks the same: the line stays split.
         screen.resize(Size::new(5, 10));
-        assert_eq!(screen.screen_lines(), ["ab中cd文"]);
-        assert_eq!(screen.vt().cursor_position(), (0, 8));
+        assert_eq!(screen.screen_lines(), ["ab", "中cd文"]);
+        assert_eq!(screen.vt().cursor_position(), (1, 6));
     }
 
     #[test]
-    fn a_row_of_wide_characters_with_no_room_for_another_still_wraps() {
-        // Seven columns hold three wide characters and leave one blank.
+    fn a_row_of_wide_characters_with_no_room_for_another_stays_a_line() {
+        // Seven columns hold three wide characters and leave one blank;
+        // vt100 marks no wrap there, as for a line that ended: a line split
+        // in two is less harm than two lines joined.
         let mut screen = Screen::new(Size::new(4, 7));
         screen.process("中文字符中文字符\r\nnext".as_bytes());
         assert_eq!(row_texts(&screen)[..3], ["中文字", "符中文", "字符"]);
         screen.resize(Size::new(4, 30));
-        assert_eq!(screen.screen_lines(), ["中文字符中文字符", "next"]);
-        // The same, printed by the resize itself.
-        screen.resize(Size::new(4, 7));
-        screen.resize(Size::new(4, 30));
-        assert_eq!(screen.screen_lines(), ["中文字符中文字符", "next"]);
+        assert_eq!(screen.screen_lines(), ["中文字", "符中文", "字符", "next"]);
     }
 
     #[test]
@@ -2193,6 +2263,87 @@ mod tests {
             logged.lines().collect::<Vec<_>>(),
             ["old", "new", "next", ""]
         );
+    }
+
+    #[test]
+    fn the_saved_cursor_prints_nothing_when_its_line_scrolled_off() {
+        let mut screen = Screen::new(Size::new(4, 10));
+        screen.process(b"abcd\x1b7\r\nL1\r\nL2\r\nL3");
+        screen.resize(Size::new(2, 4));
+        assert_eq!(row_texts(&screen), ["L2", "L3"]);
+        screen.resize(Size::new(4, 10));
+        assert_eq!(screen.screen_lines(), ["abcd", "L1", "L2", "L3"]);
+    }
+
+    #[test]
+    fn origin_mode_is_the_program_s_after_a_resize() {
+        // Set now, off when the (never set) saved cursor was taken.
+        let mut screen = Screen::new(Size::new(10, 20));
+        screen.process(b"\x1b[3;8r\x1b[?6h");
+        screen.resize(Size::new(10, 30));
+        screen.process(b"\x1b[3;8r\x1b[1;1HX");
+        assert_eq!(screen.vt().cell(2, 0).unwrap().contents(), "X");
+        // Off now, set when the cursor was saved: the saved one stays set.
+        let mut screen = Screen::new(Size::new(10, 20));
+        screen.process(b"\x1b[3;8r\x1b[?6h\x1b7\x1b[?6l");
+        screen.resize(Size::new(10, 30));
+        screen.process(b"\x1b[3;8r\x1b[1;1HX");
+        assert_eq!(screen.vt().cell(0, 0).unwrap().contents(), "X");
+        screen.process(b"\x1b8\x1b[3;8r\x1b[1;1HY");
+        assert_eq!(screen.vt().cell(2, 0).unwrap().contents(), "Y");
+        // And through more than one resize, shrinking too.
+        let mut screen = Screen::new(Size::new(10, 20));
+        screen.process(b"\x1b[?6h");
+        for (rows, cols) in [(6, 10), (2, 5), (1, 3), (8, 40)] {
+            screen.resize(Size::new(rows, cols));
+        }
+        screen.process(b"\x1b[3;8r\x1b[1;1HX");
+        assert_eq!(screen.vt().cell(2, 0).unwrap().contents(), "X");
+    }
+
+    #[test]
+    fn a_hard_break_before_a_wide_character_stays() {
+        let mut screen = Screen::new(Size::new(4, 4));
+        screen.process("abc\r\n世x\r\n".as_bytes());
+        screen.resize(Size::new(4, 10));
+        assert_eq!(screen.screen_lines(), ["abc", "世x"]);
+    }
+
+    #[test]
+    fn shrinking_drops_the_rows_below_the_cursor_first() {
+        let mut screen = Screen::new(Size::new(6, 10));
+        screen.process(b"a\r\nb\r\nc\r\nd\r\ne\r\nf\x1b[1;1H");
+        screen.resize(Size::new(3, 10));
+        assert_eq!(row_texts(&screen), ["a", "b", "c"]);
+        assert_eq!(screen.vt().cursor_position(), (0, 0));
+        assert!(screen.history().is_empty());
+        screen.process(b"X");
+        assert_eq!(row_texts(&screen), ["X", "b", "c"]);
+        // With the cursor lower, the rows above it go to the history.
+        let mut screen = Screen::new(Size::new(6, 10));
+        screen.process(b"a\r\nb\r\nc\r\nd\r\ne\r\nf\x1b[5;1H");
+        screen.resize(Size::new(3, 10));
+        assert_eq!(row_texts(&screen), ["c", "d", "e"]);
+        assert_eq!(screen.vt().cursor_position(), (2, 0));
+        assert_eq!(all_lines(&screen)[..2], ["a", "b"]);
+    }
+
+    #[test]
+    fn a_returned_row_is_matched_once_without_a_log() {
+        let mut screen = Screen::new(Size::new(3, 10));
+        screen.process(b"L1\r\nL2\r\nL3\r\nL4\r\nL5\r\nL6");
+        screen.resize(Size::new(6, 10));
+        // L1, L2 and L3 came back; L1 leaves again with nothing watching.
+        screen.resize(Size::new(5, 10));
+        let path = std::env::temp_dir().join(format!("opmux-once-{}.log", std::process::id()));
+        screen.open_log(&path, false).unwrap();
+        // Rows that came back leave again: they are not logged again.
+        screen.resize(Size::new(4, 10));
+        screen.process(b"\r\nL7");
+        screen.close_log();
+        let log = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(log, "L4\nL5\nL6\nL7\n");
     }
 
     #[test]
