@@ -2346,6 +2346,139 @@ mod tests {
         assert_eq!(log, "L4\nL5\nL6\nL7\n");
     }
 
+    /// Whether `seen`, lines read back from a log or a screen, are
+    /// `printed` in order, each whole or split where a wide character
+    /// wrapped: vt100 marks no wrap where a wide character left the last
+    /// column blank, so such a line is split, never joined with another.
+    fn same_lines_split_at_wide(printed: &[String], seen: &[String]) -> bool {
+        let mut seen = seen.iter();
+        for line in printed {
+            let mut joined = String::new();
+            loop {
+                let Some(part) = seen.next() else {
+                    return false;
+                };
+                let wide_first = part.chars().next().is_some_and(|c| c > '\u{ff}');
+                if !joined.is_empty() && !wide_first {
+                    return false;
+                }
+                joined.push_str(part);
+                if joined == *line {
+                    break;
+                }
+                if !line.starts_with(&joined) {
+                    return false;
+                }
+            }
+        }
+        seen.next().is_none()
+    }
+
+    #[test]
+    fn lines_survive_random_resizes_once_each_in_the_log() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut roll = |sides: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % sides as u64) as usize
+        };
+        let path =
+            std::env::temp_dir().join(format!("opmux-random-resizes-{}.log", std::process::id()));
+        for case in 0..400 {
+            let mut size = |roll: &mut dyn FnMut(usize) -> usize| match roll(4) {
+                0 => Size::new(1, 1 + roll(30) as u16),
+                1 => Size::new(1 + roll(12) as u16, 1),
+                _ => Size::new(2 + roll(14) as u16, 2 + roll(40) as u16),
+            };
+            let mut screen = Screen::new(size(&mut roll));
+            let _ = std::fs::remove_file(&path);
+            screen.open_log(&path, false).unwrap();
+            let mut printed = Vec::new();
+            let mut steps = Vec::new();
+            for _ in 0..12 {
+                // A few lines, the last maybe cut short before the resize.
+                let mut chunk = String::new();
+                for _ in 0..roll(5) {
+                    let len = match roll(4) {
+                        0 => 0,
+                        1 => 20 + roll(60),
+                        _ => roll(12),
+                    };
+                    let line: String = (0..len)
+                        .map(|_| match roll(8) {
+                            0 => '世',
+                            1 => '界',
+                            _ => char::from(b'a' + roll(26) as u8),
+                        })
+                        .collect();
+                    chunk.push_str(&line);
+                    chunk.push_str("\r\n");
+                    printed.push(line);
+                }
+                // Cut anywhere but inside a character or a CR LF: a resize
+                // between the two leaves the cursor at the start of the
+                // row it was on, which is inside the line once rewrapped.
+                let chars = chunk.chars().count();
+                let cut = chunk
+                    .char_indices()
+                    .nth(roll(chars + 1))
+                    .map_or(chunk.len(), |(i, _)| i);
+                let cut = if chunk[..cut].ends_with('\r') { cut - 1 } else { cut };
+                let (now, later) = chunk.split_at(cut);
+                screen.process(now.as_bytes());
+                let to = size(&mut roll);
+                steps.push((now.to_string(), to));
+                screen.resize(to);
+                screen.process(later.as_bytes());
+                steps.push((later.to_string(), to));
+            }
+            screen.process(b"end\r\n");
+            printed.push("end".into());
+            // The history's last line goes on in the screen's first row
+            // if it wrapped there.
+            let mut lines: Vec<String> =
+                screen.history().iter().map(|l| l.text().into()).collect();
+            let mut on_screen = screen.screen_lines().into_iter();
+            if screen.history().open_wraps()
+                && let (Some(last), Some(first)) = (lines.last_mut(), on_screen.next())
+            {
+                last.push_str(&first);
+            }
+            lines.extend(on_screen);
+            assert_eq!(screen.close_log(), None);
+            let log = std::fs::read_to_string(&path).unwrap();
+            let logged: Vec<String> = log.lines().map(str::to_string).collect();
+            assert!(
+                same_lines_split_at_wide(&printed, &logged),
+                "case {case}: printed {printed:?}\nlogged {logged:?}\nsteps {steps:?}"
+            );
+            assert!(
+                same_lines_split_at_wide(&printed, &lines),
+                "case {case}: printed {printed:?}\nkept {lines:?}\nsteps {steps:?}"
+            );
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn origin_mode_set_after_a_resize_still_counts() {
+        // A program that sets origin mode after a resize, with its own
+        // scroll region: homing lands on the region's first row.
+        let mut screen = Screen::new(Size::new(10, 20));
+        screen.process(b"one\r\ntwo\r\n");
+        screen.resize(Size::new(8, 12));
+        screen.process(b"\x1b[3;6r\x1b[?6h\x1b[HX");
+        assert_eq!(screen.vt().cell(2, 0).unwrap().contents(), "X");
+        screen.resize(Size::new(12, 30));
+        screen.process(b"\x1b[4;9r\x1b[HY\x1b[?6l\x1b[HZ");
+        assert_eq!(screen.vt().cell(3, 0).unwrap().contents(), "Y");
+        assert_eq!(screen.vt().cell(0, 0).unwrap().contents(), "Z");
+        screen.resize(Size::new(10, 20));
+        screen.process(b"\x1b[4;9r\x1b[HW");
+        assert_eq!(screen.vt().cell(0, 0).unwrap().contents(), "W");
+    }
+
     #[test]
     #[ignore = "a timing to read, not a check"]
     fn resize_cost_of_a_full_200x60_screen() {
