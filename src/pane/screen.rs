@@ -2386,7 +2386,7 @@ mod tests {
         let path =
             std::env::temp_dir().join(format!("opmux-random-resizes-{}.log", std::process::id()));
         for case in 0..400 {
-            let mut size = |roll: &mut dyn FnMut(usize) -> usize| match roll(4) {
+            let size = |roll: &mut dyn FnMut(usize) -> usize| match roll(4) {
                 0 => Size::new(1, 1 + roll(30) as u16),
                 1 => Size::new(1 + roll(12) as u16, 1),
                 _ => Size::new(2 + roll(14) as u16, 2 + roll(40) as u16),
@@ -2424,7 +2424,11 @@ mod tests {
                     .char_indices()
                     .nth(roll(chars + 1))
                     .map_or(chunk.len(), |(i, _)| i);
-                let cut = if chunk[..cut].ends_with('\r') { cut - 1 } else { cut };
+                let cut = if chunk[..cut].ends_with('\r') {
+                    cut - 1
+                } else {
+                    cut
+                };
                 let (now, later) = chunk.split_at(cut);
                 screen.process(now.as_bytes());
                 let to = size(&mut roll);
@@ -2437,8 +2441,7 @@ mod tests {
             printed.push("end".into());
             // The history's last line goes on in the screen's first row
             // if it wrapped there.
-            let mut lines: Vec<String> =
-                screen.history().iter().map(|l| l.text().into()).collect();
+            let mut lines: Vec<String> = screen.history().iter().map(|l| l.text().into()).collect();
             let mut on_screen = screen.screen_lines().into_iter();
             if screen.history().open_wraps()
                 && let (Some(last), Some(first)) = (lines.last_mut(), on_screen.next())
@@ -2477,6 +2480,28 @@ mod tests {
         screen.resize(Size::new(10, 20));
         screen.process(b"\x1b[4;9r\x1b[HW");
         assert_eq!(screen.vt().cell(0, 0).unwrap().contents(), "W");
+    }
+
+    #[test]
+    fn a_saved_cursor_with_a_wrap_pending_goes_on_at_the_next_row() {
+        let mut screen = Screen::new(Size::new(4, 10));
+        screen.process(b"abcdefghij\x1b7\r\nx");
+        screen.resize(Size::new(4, 5));
+        assert_eq!(row_texts(&screen)[..3], ["abcde", "fghij", "x"]);
+        screen.process(b"\x1b8Z");
+        assert_eq!(row_texts(&screen)[..3], ["abcde", "fghij", "Z"]);
+        // Its line's first row scrolled off: the next row is still there.
+        screen.resize(Size::new(2, 5));
+        assert_eq!(row_texts(&screen), ["fghij", "Z"]);
+        screen.process(b"\x1b8Y");
+        assert_eq!(row_texts(&screen), ["fghij", "Y"]);
+        // On the last row, it stays on the line's last character.
+        let mut screen = Screen::new(Size::new(4, 10));
+        screen.process(b"x\r\nabcdefghij\x1b7");
+        screen.resize(Size::new(2, 5));
+        assert_eq!(row_texts(&screen), ["abcde", "fghij"]);
+        screen.process(b"\x1b8Z");
+        assert_eq!(row_texts(&screen), ["abcde", "fghiZ"]);
     }
 
     #[test]
