@@ -1119,8 +1119,9 @@ impl Screen {
         // The saved cursor is not to be read but by restoring it, which
         // also restores the attributes and the origin mode saved with it;
         // the origin mode in effect is read first, to be set again after.
-        // On one or two rows neither can be read (see `origin_mode`): vt100 keeps
-        // the saved cursor where it was, as far as the new size allows.
+        // On one or two rows neither can be read (see `origin_mode`): vt100
+        // keeps the saved cursor where it was, as far as the new size
+        // allows, and no mode changes.
         let saved = self.origin_mode().map(|origin| {
             self.parser.process(b"\x1b8");
             let at = self.parser.screen().cursor_position();
@@ -1152,9 +1153,8 @@ impl Screen {
     /// does not tell: found by setting a scroll region that starts on the
     /// second row and homing the cursor, which lands there only in origin
     /// mode. `None` on a screen of fewer than three rows, where no such
-    /// region exists. The
-    /// cursor is moved and the region left set: the resize that follows
-    /// resets the region, and the cursor is placed again.
+    /// region exists. The cursor is moved and the region left set: the
+    /// resize that follows resets the region, and places the cursor again.
     fn origin_mode(&mut self) -> Option<bool> {
         let rows = self.parser.screen().size().0.get();
         if rows < 3 {
