@@ -27,12 +27,15 @@ pub(super) struct Snapshot {
 impl Snapshot {
     /// Reads the screen vt100 is drawing on now, whose first
     /// `returned_rows` rows came back from the history, with the cursor and
-    /// the saved cursor at these (row, column) positions.
+    /// the saved cursor at these (row, column) positions. `gaps` are the
+    /// rows known to go on in the next one where a wide character left the
+    /// last cell blank (see [`gap_rows`]).
     pub fn read(
         vt: &vt100::Screen,
         returned_rows: usize,
         cursor: (u16, u16),
         saved: (u16, u16),
+        gaps: &[u64],
     ) -> Snapshot {
         let (rows, cols) = vt.size();
         let (rows, cols) = (rows.get(), cols.get());
@@ -85,10 +88,18 @@ impl Snapshot {
             }
             // A wide character that did not fit at the end of a row left its
             // last cell blank and went on in the next; vt100 (as tmux) does
-            // not always mark such a row wrapped. Guessing from a blank last
-            // cell and a wide first one would join lines the program ended
-            // there too: a line split in two does less harm than two lines
-            // joined, so only the mark counts.
+            // not mark such a row wrapped. Guessing from a blank last cell
+            // and a wide first one would join lines the program ended there
+            // too: a line split in two does less harm than two lines joined,
+            // so only rows known to go on (still so) are taken as wrapped.
+            let gap = row + 1 < rows
+                && gaps.contains(&u64::from(row))
+                && vt.cell(row, cols - 1).is_some_and(|c| !c.has_contents())
+                && vt.cell(row + 1, 0).is_some_and(vt100::Cell::is_wide);
+            if gap {
+                blanks.pop();
+                continue;
+            }
             if row + 1 < rows && vt.row_wrapped(row) {
                 continue;
             }
@@ -199,6 +210,30 @@ pub(super) fn place(line: &Line, offset: usize, cols: u16) -> Place {
     }
 }
 
+/// The rows of `line` laid out at `cols` columns after which a wide
+/// character does not fit in the last column and goes on in the next row,
+/// leaving that column blank: vt100 marks no wrap there.
+pub(super) fn gap_rows(line: &Line, cols: u16) -> Vec<usize> {
+    let width = usize::from(cols.max(1));
+    let (mut row, mut col) = (0, 0);
+    let mut gaps = Vec::new();
+    for cell in line.cells() {
+        let w = usize::from(cell.width);
+        if w == 0 {
+            continue;
+        }
+        if col > 0 && col + w > width {
+            if col < width {
+                gaps.push(row);
+            }
+            row += 1;
+            col = 0;
+        }
+        col += w;
+    }
+    gaps
+}
+
 fn column(n: usize) -> u16 {
     u16::try_from(n).unwrap_or(u16::MAX)
 }
@@ -253,5 +288,15 @@ mod tests {
         assert_eq!(place(&wide, 2, 3), Place::At(1, 0));
         assert_eq!(place(&wide, 4, 3), Place::At(1, 2));
         assert_eq!(place(&wide, 4, 2), Place::AfterLast(1, 0));
+    }
+
+    #[test]
+    fn rows_a_wide_character_leaves_a_blank_last_column_are_found() {
+        let l = line("ab中cd文x");
+        assert_eq!(gap_rows(&l, 3), [0]);
+        assert_eq!(gap_rows(&l, 4), Vec::<usize>::new());
+        assert_eq!(gap_rows(&line("abc中d中"), 4), [0, 1]);
+        assert_eq!(gap_rows(&line("中中"), 2), Vec::<usize>::new());
+        assert_eq!(gap_rows(&line("a中"), 2), [0]);
     }
 }

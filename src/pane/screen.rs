@@ -65,6 +65,13 @@ struct Hooks {
     /// back to the history alone, and the log, the line sink and the `ready`
     /// watcher, which saw them once, do not see them again.
     returned: VecDeque<String>,
+    /// Rows a resize printed where a wide character did not fit at the end
+    /// and went on in the next row, leaving the last cell blank, numbered
+    /// as `rows_scrolled` counts (the top row's number is `rows_scrolled`),
+    /// in order. vt100 marks no wrap there, as for a line that ended there;
+    /// these rows are known to go on. Forgotten when output with an escape
+    /// comes, which may move rows around.
+    gap_rows: VecDeque<u64>,
 }
 
 /// The DEC private modes opmux tracks itself, since vt100 ignores them.
@@ -103,6 +110,7 @@ impl Default for Hooks {
             returning_rows: 0,
             rows_scrolled: 0,
             returned: VecDeque::new(),
+            gap_rows: VecDeque::new(),
         }
     }
 }
@@ -303,7 +311,12 @@ impl vt100::Callbacks for Hooks {
         if alternate_screen || self.resizing {
             return;
         }
+        let number = self.rows_scrolled;
         self.rows_scrolled += 1;
+        while self.gap_rows.front().is_some_and(|&n| n < number) {
+            self.gap_rows.pop_front();
+        }
+        let gap = self.gap_rows.front() == Some(&number);
         // Reading a row walks all of its cells: skip it when nothing keeps it.
         // Whether the row came back from the history, once it is known:
         // asking consumes the row's entry.
@@ -327,7 +340,7 @@ impl vt100::Callbacks for Hooks {
         let (text, ended) = self.capture.capture(&row);
         // On a one-row screen vt100 never marks a row as wrapped; the
         // screen knows when a scroll came from wrapping instead.
-        let ended = ended && !self.wrapping;
+        let ended = ended && !self.wrapping && !gap;
         let joined = std::mem::replace(&mut self.after_wrap, !ended);
         let own = if joined {
             text.strip_prefix('\n').unwrap_or(text)
@@ -688,6 +701,9 @@ impl Screen {
     pub fn process(&mut self, bytes: &[u8]) {
         let before = self.parser.screen().cursor_position();
         let escapes = bytes.contains(&0x1b);
+        if escapes {
+            self.parser.callbacks_mut().gap_rows.clear();
+        }
         self.feed_erasing_history(bytes, escapes);
         let vt = self.parser.screen();
         let damage = if self.between_sequences {
@@ -1127,12 +1143,19 @@ impl Screen {
             let at = self.parser.screen().cursor_position();
             (at, Pen::of_screen(self.parser.screen()), origin)
         });
-        let returned_rows = std::mem::take(&mut self.parser.callbacks_mut().returned).len();
+        let hooks = self.parser.callbacks_mut();
+        let returned_rows = std::mem::take(&mut hooks.returned).len();
+        let first = hooks.rows_scrolled;
+        let gaps: Vec<u64> = std::mem::take(&mut hooks.gap_rows)
+            .into_iter()
+            .filter_map(|n| n.checked_sub(first))
+            .collect();
         let mut snapshot = Snapshot::read(
             self.parser.screen(),
             returned_rows,
             cursor,
             saved.map_or(cursor, |s| s.0),
+            &gaps,
         );
         let (new_rows, new_cols) = (usize::from(rows.get()), cols.get());
         snapshot.drop_blank_tail(new_rows, new_cols);
@@ -1270,6 +1293,16 @@ impl Screen {
                         *start = (row, scrolled);
                     }
                 }
+            }
+            let gaps = reflow::gap_rows(line, cols);
+            if !gaps.is_empty() {
+                self.parser.process(&out);
+                out.clear();
+                let hooks = self.parser.callbacks();
+                let start =
+                    hooks.rows_scrolled + u64::from(self.parser.screen().cursor_position().0);
+                let numbers = gaps.into_iter().map(|g| start + g as u64);
+                self.parser.callbacks_mut().gap_rows.extend(numbers);
             }
             self.parser.callbacks_mut().wrapping = one_row;
             reflow::write_line(line, &mut pen, &mut out);
@@ -2039,11 +2072,23 @@ mod tests {
         screen.process("ab中cd\u{6587}".as_bytes());
         screen.resize(Size::new(5, 3));
         assert_eq!(row_texts(&screen)[..3], ["ab", "中c", "d文"]);
-        // vt100 marks no wrap where a wide character left the last column
-        // blank, and a hard break looks the same: the line stays split.
+        // The resize printed "ab" with the last column blank, and knows
+        // the line goes on.
+        screen.resize(Size::new(5, 10));
+        assert_eq!(screen.screen_lines(), ["ab中cd文"]);
+        assert_eq!(screen.vt().cursor_position(), (0, 8));
+        // Through more than one such width, and into the history.
+        for cols in [3, 5, 3, 7] {
+            screen.resize(Size::new(5, cols));
+        }
+        screen.resize(Size::new(2, 3));
+        screen.resize(Size::new(5, 10));
+        assert_eq!(screen.screen_lines(), ["ab中cd文"]);
+        // Output that may move rows forgets it: a hard break looks the same.
+        screen.resize(Size::new(5, 3));
+        screen.process(b"\x1b[m");
         screen.resize(Size::new(5, 10));
         assert_eq!(screen.screen_lines(), ["ab", "中cd文"]);
-        assert_eq!(screen.vt().cursor_position(), (1, 6));
     }
 
     #[test]
@@ -2056,6 +2101,13 @@ mod tests {
         assert_eq!(row_texts(&screen)[..3], ["中文字", "符中文", "字符"]);
         screen.resize(Size::new(4, 30));
         assert_eq!(screen.screen_lines(), ["中文字", "符中文", "字符", "next"]);
+        // Printed so by a resize, the row is known to go on.
+        let mut screen = Screen::new(Size::new(4, 30));
+        screen.process("中文字符中文字符\r\nnext".as_bytes());
+        screen.resize(Size::new(4, 7));
+        assert_eq!(row_texts(&screen)[..3], ["中文字", "符中文", "字符"]);
+        screen.resize(Size::new(4, 30));
+        assert_eq!(screen.screen_lines(), ["中文字符中文字符", "next"]);
     }
 
     #[test]
