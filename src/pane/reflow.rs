@@ -214,6 +214,10 @@ pub(super) fn place(line: &Line, offset: usize, cols: u16) -> Place {
 /// character does not fit in the last column and goes on in the next row,
 /// leaving that column blank: vt100 marks no wrap there.
 pub(super) fn gap_rows(line: &Line, cols: u16) -> Vec<usize> {
+    // Only a wide character leaves a gap.
+    if line.text().is_ascii() {
+        return Vec::new();
+    }
     let width = usize::from(cols.max(1));
     let (mut row, mut col) = (0, 0);
     let mut gaps = Vec::new();
