@@ -27,6 +27,9 @@ const HT: u8 = 0x09;
 const CAN: u8 = 0x18;
 const SUB: u8 = 0x1a;
 const BEL: u8 = 0x07;
+/// VARIATION SELECTOR-16 in UTF-8: it can make the character before it
+/// wide, after the fact.
+const VS16: [u8; 3] = [0xef, 0xb8, 0x8f];
 
 /// The longest sequence held back; a longer one is passed on as it comes.
 /// The longest SGR a program plausibly writes is well under this.
@@ -177,6 +180,12 @@ fn number(param: &[u8]) -> u16 {
         })
 }
 
+/// Where the first VS16 in `bytes` starts. Text with no byte 0xef (all
+/// ASCII, and most other text) costs one memchr.
+fn find_vs16(bytes: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(VS16[0], bytes).find(|&i| bytes[i..].starts_with(&VS16))
+}
+
 /// Whether `param` is a plain number (no subparameters).
 fn is_number(param: &[u8]) -> bool {
     param.iter().all(u8::is_ascii_digit)
@@ -221,17 +230,21 @@ impl Rewriter {
     }
 
     /// The first byte in `bytes` that needs more than passing through,
-    /// outside any sequence and with no special mode active.
+    /// outside any sequence and with no special mode active: a control the
+    /// rewriter follows, or a VS16.
     fn next_special(&self, bytes: &[u8]) -> Option<usize> {
-        if self.stops.is_none() {
-            // A key's echo is a byte or two: no call to set up for it.
-            if bytes.len() < 16 {
-                return bytes.iter().position(|&b| matches!(b, ESC | SO | SI));
-            }
-            memchr::memchr3(ESC, SO, SI, bytes)
-        } else {
+        let control = if self.stops.is_some() {
             bytes.iter().position(|&b| matches!(b, ESC | SO | SI | HT))
-        }
+        } else if bytes.len() < 16 {
+            // A key's echo is a byte or two: no call to set up for it.
+            bytes.iter().position(|&b| matches!(b, ESC | SO | SI))
+        } else {
+            memchr::memchr3(ESC, SO, SI, bytes)
+        };
+        // Only up to the control, so that a run of sequences is not searched
+        // to its end again for each.
+        let before = &bytes[..control.unwrap_or(bytes.len())];
+        find_vs16(before).or(control)
     }
 
     /// Feeds `bytes` of program output to `parser`, rewritten.
@@ -251,7 +264,10 @@ impl Rewriter {
         let mut i = 0;
         if self.state == State::Ground && !self.rewrites_characters() && self.utf8.is_empty() {
             match self.next_special(bytes) {
-                None => return parser.process(bytes),
+                None => {
+                    let whole = self.hold_unfinished(bytes);
+                    return parser.process(&bytes[..whole]);
+                }
                 Some(first) => {
                     self.out.extend_from_slice(&bytes[..first]);
                     i = first;
@@ -262,6 +278,33 @@ impl Rewriter {
             i = self.step(parser, bytes, i, index);
         }
         self.flush(parser);
+    }
+
+    /// Keeps a character that `bytes` ends in the middle of, at most three
+    /// bytes, for the next output to finish, and returns how many bytes go
+    /// on before it: the parser must not hold half a character while a
+    /// resize feeds it directly, or the character is lost. Only the last
+    /// bytes are looked at.
+    fn hold_unfinished(&mut self, bytes: &[u8]) -> usize {
+        for back in 1..=bytes.len().min(3) {
+            let b = bytes[bytes.len() - back];
+            if (0x80..=0xbf).contains(&b) {
+                continue;
+            }
+            let len = match b {
+                0xc2..=0xdf => 2,
+                0xe0..=0xef => 3,
+                0xf0..=0xf4 => 4,
+                _ => break,
+            };
+            if len > back {
+                self.utf8.extend_from_slice(&bytes[bytes.len() - back..]);
+                self.utf8_len = len;
+                return bytes.len() - back;
+            }
+            break;
+        }
+        bytes.len()
     }
 
     /// Hands what is ready to the parser.
@@ -297,16 +340,20 @@ impl Rewriter {
     ) -> usize {
         let b = bytes[i];
         match self.state {
-            State::Ground if !self.rewrites_characters() => {
-                if !self.utf8.is_empty() {
-                    self.out.append(&mut self.utf8);
-                }
+            // A character begun in an earlier read is finished (or found
+            // not to be one) below, one byte at a time.
+            State::Ground if !self.rewrites_characters() && self.utf8.is_empty() => {
                 let rest = &bytes[i..];
                 let Some(at) = self.next_special(rest) else {
-                    self.out.extend_from_slice(rest);
+                    let whole = self.hold_unfinished(rest);
+                    self.out.extend_from_slice(&rest[..whole]);
                     return bytes.len();
                 };
                 self.out.extend_from_slice(&rest[..at]);
+                if rest[at..].starts_with(&VS16) {
+                    self.print(parser, '\u{fe0f}');
+                    return i + at + VS16.len();
+                }
                 if let Some(len) = self.csi_unchanged(&rest[at..]) {
                     self.out.extend_from_slice(&rest[at..at + len]);
                     return i + at + len;
@@ -546,6 +593,9 @@ impl Rewriter {
             self.out.extend_from_slice(encoded);
             return;
         };
+        if c == '\u{fe0f}' && self.widens_last_column(parser) {
+            return;
+        }
         if width > 0 && (self.insert || self.no_autowrap) {
             let (col, cols) = self.cursor(parser);
             let fits = col.saturating_add(width) <= cols;
@@ -563,6 +613,28 @@ impl Rewriter {
         } else {
             self.out.extend_from_slice(encoded);
         }
+    }
+
+    /// Whether a VS16 printed now would make the character in the last
+    /// column wide. vt100 then leaves a wide cell there with no room for
+    /// its second half, and panics on a later write over it; xterm never
+    /// widens a cell after the fact, so the selector is dropped instead.
+    fn widens_last_column<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) -> bool {
+        self.flush(parser);
+        let vt = parser.screen();
+        let ((row, col), cols) = (vt.cursor_position(), vt.size().1.get());
+        // The selector joins the character left of the cursor, which is in
+        // the last column only while a wrap is pending.
+        if col < cols {
+            return false;
+        }
+        vt.cell(row, cols - 1).is_some_and(|cell| {
+            !cell.is_wide_continuation()
+                && !cell.is_wide()
+                && unicode_width::UnicodeWidthStr::width(
+                    format!("{}\u{fe0f}", cell.contents()).as_str(),
+                ) > 1
+        })
     }
 
     /// A complete escape sequence (not CSI) in `seq`.
@@ -1510,6 +1582,12 @@ mod tests {
         b"\x1b\x80[\xff4\x7fh",
         b"\x1b[99C",
         b"\x1bc",
+        "\u{4e16}".as_bytes(),
+        "0\u{fe0f}".as_bytes(),
+        "\u{2764}\u{fe0f}".as_bytes(),
+        b"\x1b[!p",
+        b"\x1b[4$p",
+        b"\x1b[?7$p",
     ];
 
     #[test]
@@ -1555,5 +1633,72 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_selector_that_would_widen_the_last_column_is_dropped() {
+        // The review's repros: VS16 after a digit in the bottom-right cell,
+        // then DECALN, or a write over that cell.
+        let screen = screen_after(6, 5, b"\x1b[6;5H0\xef\xb8\x8f\x1b#8");
+        assert_eq!(rows(&screen), vec!["EEEEE"; 6]);
+        let screen = screen_after(6, 5, b"\x1b[6;5H0\xef\xb8\x8f\x1b[5;5Hx\x1b[6;5Hy");
+        assert_eq!(cell(&screen, 5, 4), "y");
+        assert_eq!(cell(&screen, 4, 4), "x");
+        // Every way of getting the selector there: cut from its character,
+        // cut inside, in a long chunk, under a character set, with autowrap
+        // off, with custom tab stops (the byte-by-byte scan).
+        let vs16 = "\u{2764}\u{fe0f}";
+        for (before, after) in [
+            ("\x1b[1;5H", vs16.to_string()),
+            ("\x1b[1;5H\u{2764}", "\u{fe0f}".to_string()),
+            ("\x1b[1;5H\u{2764}\u{fe0f}", String::new()),
+            ("", format!("{}\x1b[1;5H{vs16}", "y".repeat(40))),
+            ("\x1b(0", format!("\x1b[1;5H{vs16}")),
+            ("\x1b[?7l", format!("\x1b[1;5H{vs16}")),
+            ("\x1b[3g\x1bH", format!("\x1b[1;5H{vs16}\tz")),
+        ] {
+            let bytes = [before.as_bytes(), after.as_bytes()].concat();
+            // And cut inside the selector.
+            let inside = bytes.windows(3).rposition(|w| w == VS16).unwrap() + 2;
+            let mut screen = Screen::new(Size::new(2, 5));
+            screen.process(before.as_bytes());
+            screen.process(after.as_bytes());
+            let mut cut = Screen::new(Size::new(2, 5));
+            cut.process(&bytes[..inside]);
+            cut.process(&bytes[inside..]);
+            assert_eq!(state(&cut), state(&screen), "{before:?} {after:?}");
+            screen.process(b"\x1b(B\x1b[1;5Hx\x1b[1;4Hw");
+            assert_eq!(cell(&screen, 0, 4), "x", "{before:?} {after:?}");
+            assert_eq!(cell(&screen, 0, 3), "w", "{before:?} {after:?}");
+        }
+        // Away from the edge the selector widens the character, as before.
+        let screen = screen_after(2, 5, "\u{2764}\u{fe0f}x".as_bytes());
+        assert_eq!(cell(&screen, 0, 0), "\u{2764}\u{fe0f}");
+        assert_eq!(cell(&screen, 0, 2), "x");
+        // A selector that leaves its character narrow is kept.
+        let screen = screen_after(2, 5, "\x1b[1;5Ha\u{fe0f}".as_bytes());
+        assert_eq!(cell(&screen, 0, 4), "a\u{fe0f}");
+    }
+
+    #[test]
+    fn a_character_cut_by_a_resize_between_reads_is_kept() {
+        for (first, second) in [
+            (&b"ab\xe4\xb8"[..], &b"\x96cd"[..]),
+            (b"ab\xe4", b"\xb8\x96cd"),
+            (b"ab\xf0\x9f\x98", b"\x80cd"),
+            (b"ab\xc3", b"\xa9cd"),
+        ] {
+            let mut screen = Screen::new(Size::new(4, 10));
+            screen.process(first);
+            screen.resize(Size::new(4, 12));
+            screen.process(second);
+            let mut whole = first.to_vec();
+            whole.extend_from_slice(second);
+            let text = String::from_utf8(whole).unwrap();
+            assert_eq!(rows(&screen)[0], text, "{first:?}");
+        }
+        // Bytes that cannot start a character go on at once.
+        let screen = screen_after(2, 10, b"ab\xb8");
+        assert_eq!(screen.vt().cursor_position(), (0, 2));
     }
 }
