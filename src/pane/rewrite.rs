@@ -508,7 +508,7 @@ impl Rewriter {
         let len = end + 3;
         let unchanged = match rest[end] {
             b'm' => self.sgr_unchanged(&rest[..end]),
-            b'h' | b'l' | b'g' | b'I' | b'Z' | b'r' | b's' | b'u' => false,
+            b'h' | b'l' | b'g' | b'I' | b'Z' | b'r' | b's' | b'u' | b'p' => false,
             f => (0x40..=0x7e).contains(&f),
         };
         (unchanged && len <= SEQUENCE_LIMIT).then_some(len)
@@ -735,6 +735,12 @@ impl Rewriter {
         let simple = params
             .iter()
             .all(|&b| b.is_ascii_digit() || b == b';' || b == b':');
+        if body == b"!" && end == b'p' {
+            self.soft_reset(parser);
+            self.seq = seq;
+            self.seq.clear();
+            return;
+        }
         match (simple, private, end) {
             (true, None, b'm') => self.sgr(params, &seq),
             (true, None, b'h' | b'l') => self.ansi_modes(params, end, &seq),
@@ -856,32 +862,49 @@ impl Rewriter {
         }
     }
 
-    /// SM/RM: insert mode is kept here, other modes go on.
+    /// SM/RM: insert mode is kept here. The sequence goes on whole: vt100
+    /// ignores insert mode, and the screen's hooks follow it to answer
+    /// DECRQM at the right point of the output.
     fn ansi_modes(&mut self, params: &[u8], end: u8, seq: &[u8]) {
-        let insert = |g: &[u8]| is_number(g) && number(g) == 4;
-        let groups = params.split(|&b| b == b';');
-        if !groups.clone().any(insert) {
-            self.out.extend_from_slice(seq);
-            return;
-        }
-        let mut kept: Vec<&[u8]> = Vec::new();
-        for group in groups {
-            if insert(group) {
+        for group in params.split(|&b| b == b';') {
+            if is_number(group) && number(group) == 4 {
                 self.insert = end == b'h';
-            } else {
-                kept.push(group);
             }
         }
-        if !kept.is_empty() {
-            self.out.extend_from_slice(b"\x1b[");
-            self.out.extend_from_slice(&kept.join(&b';'));
-            self.out.push(end);
-        }
+        self.out.extend_from_slice(seq);
     }
 
-    /// DECSET/DECRST: autowrap and mode 40 are kept here, DECCOLM, 1047
-    /// and 1048 become what vt100 knows, 1049 saves the character sets
-    /// too; other modes go on, in order.
+    /// DECSTR, as xterm's soft reset: insert mode and autowrap back to
+    /// their defaults, the character sets to ASCII, the rendition (with
+    /// conceal) normal, origin mode off, the margins the whole screen, the
+    /// cursor shown, cursor keys and keypad normal, and the DECSC slot at
+    /// home with all of that. The cursor stays where it is (a wrap pending
+    /// at the right edge is lost), the screen and the tab stops are kept.
+    fn soft_reset<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) {
+        self.flush(parser);
+        let vt = parser.screen();
+        let ((row, col), cols) = (vt.cursor_position(), vt.size().1.get());
+        let screen = usize::from(vt.alternate_screen());
+        self.insert = false;
+        self.no_autowrap = false;
+        self.charsets = Charsets::default();
+        self.conceal = false;
+        self.saved[screen] = Saved::default();
+        // Origin mode and the margins home the cursor in vt100: the DECSC
+        // slot is filled there, and the cursor put back after. Insert mode
+        // and autowrap go on for the screen's hooks.
+        let _ = write!(
+            self.out,
+            "\x1b[0m\x1b[?6l\x1b[r\x1b7\x1b[?25h\x1b[?1l\x1b>\x1b[4l\x1b[?7h\x1b[{};{}H",
+            row + 1,
+            col.min(cols - 1) + 1
+        );
+    }
+
+    /// DECSET/DECRST: autowrap and mode 40 are kept here (autowrap goes
+    /// on too, for the screen's hooks to answer DECRQM), DECCOLM, 1047 and
+    /// 1048 become what vt100 knows, 1049 saves the character sets too;
+    /// other modes go on, in order.
     fn dec_modes<C: vt100::Callbacks>(
         &mut self,
         parser: &mut vt100::Parser<C>,
@@ -930,6 +953,7 @@ impl Rewriter {
                         }
                     }
                     self.no_autowrap = !set;
+                    kept.push(group);
                 }
                 (1047, true) => self.out.extend_from_slice(b"\x1b[?47h"),
                 (1047, false) => {
@@ -1700,5 +1724,29 @@ mod tests {
         // Bytes that cannot start a character go on at once.
         let screen = screen_after(2, 10, b"ab\xb8");
         assert_eq!(screen.vt().cursor_position(), (0, 2));
+    }
+
+    #[test]
+    fn a_soft_reset_resets_what_xterm_resets_and_keeps_the_cursor() {
+        let mut screen = Screen::new(Size::new(6, 10));
+        // Insert mode, autowrap off, DEC graphics in G1 shifted in,
+        // conceal, bold, origin mode with margins, the cursor hidden,
+        // application cursor keys, a DECSC slot.
+        screen.process(b"abc\x1b[4h\x1b[?7l\x1b)0\x0e\x1b[1;8m\x1b[2;4r\x1b[?6h\x1b[2;3H");
+        screen.process(b"\x1b7\x1b[?25l\x1b[?1h\x1b=");
+        screen.process(b"\x1b[!p");
+        let vt = screen.vt();
+        assert_eq!(vt.cursor_position(), (2, 2));
+        assert!(!vt.hide_cursor() && !vt.application_cursor() && !vt.application_keypad());
+        // Plain, shown, overwriting, ASCII, wrapping.
+        screen.process(b"\x1b[1;1Hxq\x1b[1;9H12345");
+        assert_eq!(rows(&screen)[..2], ["xqc     12", "345"]);
+        assert!(!screen.vt().cell(0, 0).unwrap().bold());
+        // Margins gone: a line feed at the bottom scrolls the whole screen.
+        screen.process(b"\x1b[6;1H\n");
+        assert_eq!(rows(&screen)[0], "345");
+        // The DECSC slot went home with origin mode off.
+        screen.process(b"\x1b8y");
+        assert_eq!(rows(&screen)[0], "y45");
     }
 }

@@ -67,7 +67,7 @@ struct Hooks {
     returned: VecDeque<String>,
 }
 
-/// The DEC private modes opmux tracks itself, since vt100 ignores them.
+/// The modes opmux tracks itself, since vt100 ignores them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct ExtraModes {
     /// Mode 1004: report focus changes to the program.
@@ -75,12 +75,21 @@ struct ExtraModes {
     /// Mode 2026, and when it was set: the program is in the middle of an
     /// update that it wants shown whole.
     synchronized: Option<std::time::Instant>,
+    /// ANSI mode 4, insert mode, and DEC mode 7 reset, autowrap off: the
+    /// rewriter carries them out, and passes the sequences on so that
+    /// DECRQM finds them here, in the order of the output.
+    insert: bool,
+    no_autowrap: bool,
 }
 
 /// Focus events: `CSI I` and `CSI O` when the pane gains or loses the focus.
 const MODE_FOCUS_EVENTS: u16 = 1004;
 /// Synchronized output: hold the drawing until the update is done.
 const MODE_SYNCHRONIZED: u16 = 2026;
+/// DECAWM: wrap at the right edge.
+const MODE_AUTOWRAP: u16 = 7;
+/// IRM, an ANSI mode: printing shifts the rest of the row right.
+const MODE_INSERT: u16 = 4;
 
 impl Default for Hooks {
     fn default() -> Self {
@@ -197,6 +206,7 @@ impl Hooks {
         for param in params {
             match param.first().copied() {
                 Some(MODE_FOCUS_EVENTS) => self.modes.focus_events = set,
+                Some(MODE_AUTOWRAP) => self.modes.no_autowrap = !set,
                 Some(MODE_SYNCHRONIZED) if set => {
                     self.modes
                         .synchronized
@@ -224,6 +234,7 @@ impl Hooks {
             1005 => screen.mouse_protocol_encoding() == Encoding::Utf8,
             1006 => screen.mouse_protocol_encoding() == Encoding::Sgr,
             2004 => screen.bracketed_paste(),
+            MODE_AUTOWRAP => !self.modes.no_autowrap,
             MODE_FOCUS_EVENTS => self.modes.focus_events,
             MODE_SYNCHRONIZED => self.modes.synchronized.is_some(),
             _ => return 0,
@@ -244,6 +255,12 @@ impl vt100::Callbacks for Hooks {
         let first = params.first().and_then(|p| p.first()).copied().unwrap_or(0);
         match (i1, i2, c) {
             (Some(b'?'), None, 'h' | 'l') => return self.set_modes(params, c == 'h'),
+            (None, None, 'h' | 'l') => {
+                if params.iter().any(|p| p.first() == Some(&MODE_INSERT)) {
+                    self.modes.insert = c == 'h';
+                }
+                return;
+            }
             // DECRQM for a DEC private mode.
             (Some(b'?'), Some(b'$'), 'p') => {
                 let report = self.mode_report(screen, first);
@@ -251,11 +268,16 @@ impl vt100::Callbacks for Hooks {
                     .replies
                     .extend_from_slice(format!("\x1b[?{first};{report}$y").as_bytes());
             }
-            // DECRQM for an ANSI mode: none of them is supported.
+            // DECRQM for an ANSI mode: only insert mode is supported.
             (Some(b'$'), None, 'p') => {
+                let report = match (first, self.modes.insert) {
+                    (MODE_INSERT, true) => 1,
+                    (MODE_INSERT, false) => 2,
+                    _ => 0,
+                };
                 return self
                     .replies
-                    .extend_from_slice(format!("\x1b[{first};0$y").as_bytes());
+                    .extend_from_slice(format!("\x1b[{first};{report}$y").as_bytes());
             }
             _ => {}
         }
@@ -1408,7 +1430,31 @@ mod tests {
         assert_eq!(ask(&mut screen, "\x1b[?25$p"), "\x1b[?25;1$y");
         assert_eq!(ask(&mut screen, "\x1b[?1$p"), "\x1b[?1;2$y");
         assert_eq!(ask(&mut screen, "\x1b[?12345$p"), "\x1b[?12345;0$y");
-        assert_eq!(ask(&mut screen, "\x1b[4$p"), "\x1b[4;0$y");
+        assert_eq!(ask(&mut screen, "\x1b[20$p"), "\x1b[20;0$y");
+        // Insert mode and autowrap, which the rewriter carries out, in the
+        // order of the output even within one read.
+        assert_eq!(ask(&mut screen, "\x1b[4$p"), "\x1b[4;2$y");
+        assert_eq!(ask(&mut screen, "\x1b[?7$p"), "\x1b[?7;1$y");
+        assert_eq!(
+            ask(
+                &mut screen,
+                "\x1b[4;20h\x1b[4$p\x1b[?25;7l\x1b[?7$p\x1b[4l\x1b[?7h"
+            ),
+            "\x1b[4;1$y\x1b[?7;2$y"
+        );
+        assert_eq!(
+            ask(&mut screen, "\x1b[4$p\x1b[?7$p"),
+            "\x1b[4;2$y\x1b[?7;1$y"
+        );
+        // DECSTR and RIS reset them.
+        for reset in ["\x1b[!p", "\x1bc"] {
+            let query = format!("\x1b[4h\x1b[?7l{reset}\x1b[4$p\x1b[?7$p");
+            assert_eq!(
+                ask(&mut screen, &query),
+                "\x1b[4;2$y\x1b[?7;1$y",
+                "{reset:?}"
+            );
+        }
     }
 
     #[test]
