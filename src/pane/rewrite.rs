@@ -218,6 +218,21 @@ impl Rewriter {
         }
     }
 
+    /// Forgets the program whose output this was, for a new one to start
+    /// from the defaults: what is held of a sequence or a character is
+    /// dropped (the parser is brought back to the ground state too), and
+    /// every mode, the tab stops and the DECSC slots are reset.
+    pub fn restart<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) {
+        self.flush(parser);
+        if self.state != State::Ground {
+            parser.process(&[CAN]);
+        }
+        *self = Self {
+            out: std::mem::take(&mut self.out),
+            ..Self::default()
+        };
+    }
+
     /// Keeps custom tab stops for a screen `cols` wide: new columns get the
     /// default stops.
     pub fn resize(&mut self, cols: u16) {

@@ -687,6 +687,19 @@ impl Screen {
         }
     }
 
+    /// Starts taking a new run's output on this screen: whatever the last
+    /// run left unfinished (a sequence, half a character) is dropped, the
+    /// modes opmux and the rewriter track go back to their defaults, and
+    /// `banner` (which resets the emulator's own modes and marks the new
+    /// run) is printed.
+    pub fn start_again(&mut self, banner: &[u8]) {
+        self.rewriter.restart(&mut self.parser);
+        self.erase_seen = 0;
+        self.between_sequences = true;
+        self.parser.callbacks_mut().modes = ExtraModes::default();
+        self.process(banner);
+    }
+
     /// Keeps at most `lines` lines of history.
     pub fn set_scrollback(&mut self, lines: usize) {
         self.parser.callbacks_mut().history.set_capacity(lines);
@@ -1408,6 +1421,47 @@ mod tests {
         screen.process(b"cy");
         assert!(!screen.focus_events());
         assert_eq!(screen.vt().contents(), "y");
+    }
+
+    #[test]
+    fn a_new_run_starts_from_clean_modes() {
+        let mut screen = Screen::new(Size::new(6, 20));
+        // Every mode the last run could leave on, on the alternate screen,
+        // and half a character.
+        screen.process(b"old\x1b[?1049h\x1b[?1004h\x1b[?2026h\x1b[4h\x1b[?7l\x1b)0\x0e\x1b[1;8m");
+        screen.process(b"\x1b[2;4r\x1b[?6h\x1b[?40h\x1b[3g\x1b[?1h\x1b[?25l\x1b7\xe4\xb8");
+        screen.start_again(crate::runtime::RESTART_BANNER.as_bytes());
+        assert!(!screen.focus_events());
+        assert_eq!(screen.synchronized_since(), None);
+        screen.process(b"\x1b[4$p\x1b[?7$p\x1b[?6$p");
+        let replies = String::from_utf8(screen.take_replies()).unwrap();
+        assert!(replies.starts_with("\x1b[4;2$y\x1b[?7;1$y"), "{replies:?}");
+        let vt = screen.vt();
+        assert!(!vt.alternate_screen() && !vt.hide_cursor() && !vt.application_cursor());
+        assert_eq!(vt.cursor_position(), (2, 0));
+        // Plain ASCII, default tab stops, overwriting, wrapping; DECCOLM
+        // not allowed.
+        screen.process(b"new\tqx\x1b[?3h\x1b[3;1HN\x1b[3;20Hab");
+        let rows: Vec<String> = screen.vt().rows(0, 20).collect();
+        assert_eq!(rows[0], "old");
+        assert!(rows[1].contains("started again"), "{rows:?}");
+        assert_eq!(rows[2], "New     qx         a");
+        assert_eq!(rows[3], "b");
+        assert!(!screen.vt().cell(2, 0).unwrap().bold());
+        // Margins and origin mode gone: the bottom row is row 6, and a
+        // line feed there scrolls the whole screen; the DECSC slot is home.
+        screen.process(b"\x1b[6;1Hz\n");
+        let top = || screen.vt().rows(0, 20).next().unwrap();
+        assert!(top().contains("started again"), "{}", top());
+        screen.process(b"\x1b8h");
+        assert!(
+            screen
+                .vt()
+                .rows(0, 20)
+                .next()
+                .unwrap()
+                .starts_with("h\u{2500} started")
+        );
     }
 
     #[test]
