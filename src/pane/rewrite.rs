@@ -248,14 +248,23 @@ impl Rewriter {
     /// outside any sequence and with no special mode active: a control the
     /// rewriter follows, or a VS16.
     fn next_special(&self, bytes: &[u8]) -> Option<usize> {
-        let control = if self.stops.is_some() {
-            bytes.iter().position(|&b| matches!(b, ESC | SO | SI | HT))
-        } else if bytes.len() < 16 {
-            // A key's echo is a byte or two: no call to set up for it.
-            bytes.iter().position(|&b| matches!(b, ESC | SO | SI))
-        } else {
-            memchr::memchr3(ESC, SO, SI, bytes)
-        };
+        let tabs = self.stops.is_some();
+        // A key's echo, or a line on a one-row screen, is a few bytes: no
+        // call to set up for it, one look at each byte.
+        if tabs || bytes.len() < 16 {
+            let mut from = 0;
+            loop {
+                let at = from
+                    + bytes[from..]
+                        .iter()
+                        .position(|&b| matches!(b, ESC | SO | SI | 0xef) || (tabs && b == HT))?;
+                if bytes[at] != VS16[0] || bytes[at..].starts_with(&VS16) {
+                    return Some(at);
+                }
+                from = at + 1;
+            }
+        }
+        let control = memchr::memchr3(ESC, SO, SI, bytes);
         // Only up to the control, so that a run of sequences is not searched
         // to its end again for each.
         let before = &bytes[..control.unwrap_or(bytes.len())];
