@@ -27,9 +27,10 @@ const HT: u8 = 0x09;
 const CAN: u8 = 0x18;
 const SUB: u8 = 0x1a;
 const BEL: u8 = 0x07;
-/// VARIATION SELECTOR-16 in UTF-8: it can make the character before it
-/// wide, after the fact.
-const VS16: [u8; 3] = [0xef, 0xb8, 0x8f];
+/// The first byte of VS16 (U+FE0F, emoji presentation) in UTF-8. VS16 is
+/// the one character vt100 lets make the character before it wide, after
+/// the fact.
+const SELECTOR_START: u8 = 0xef;
 
 /// The longest sequence held back; a longer one is passed on as it comes.
 /// The longest SGR a program plausibly writes is well under this.
@@ -182,8 +183,16 @@ fn number(param: &[u8]) -> u16 {
 
 /// Where the first VS16 in `bytes` starts. Text with no byte 0xef (all
 /// ASCII, and most other text) costs one memchr.
-fn find_vs16(bytes: &[u8]) -> Option<usize> {
-    memchr::memchr_iter(VS16[0], bytes).find(|&i| bytes[i..].starts_with(&VS16))
+fn find_selector(bytes: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(SELECTOR_START, bytes).find(|&i| selector(&bytes[i..]).is_some())
+}
+
+/// The VS16 that `bytes` starts with, if it does.
+fn selector(bytes: &[u8]) -> Option<char> {
+    match bytes {
+        [0xef, 0xb8, 0x8f, ..] => Some('\u{fe0f}'),
+        _ => None,
+    }
 }
 
 /// Whether `param` is a plain number (no subparameters).
@@ -246,7 +255,7 @@ impl Rewriter {
 
     /// The first byte in `bytes` that needs more than passing through,
     /// outside any sequence and with no special mode active: a control the
-    /// rewriter follows, or a VS16.
+    /// rewriter follows, or a selector that can widen a character.
     fn next_special(&self, bytes: &[u8]) -> Option<usize> {
         let tabs = self.stops.is_some();
         // A key's echo, or a line on a one-row screen, is a few bytes: no
@@ -255,10 +264,10 @@ impl Rewriter {
             let mut from = 0;
             loop {
                 let at = from
-                    + bytes[from..]
-                        .iter()
-                        .position(|&b| matches!(b, ESC | SO | SI | 0xef) || (tabs && b == HT))?;
-                if bytes[at] != VS16[0] || bytes[at..].starts_with(&VS16) {
+                    + bytes[from..].iter().position(|&b| {
+                        matches!(b, ESC | SO | SI | SELECTOR_START) || (tabs && b == HT)
+                    })?;
+                if bytes[at] != SELECTOR_START || selector(&bytes[at..]).is_some() {
                     return Some(at);
                 }
                 from = at + 1;
@@ -268,7 +277,7 @@ impl Rewriter {
         // Only up to the control, so that a run of sequences is not searched
         // to its end again for each.
         let before = &bytes[..control.unwrap_or(bytes.len())];
-        find_vs16(before).or(control)
+        find_selector(before).or(control)
     }
 
     /// Feeds `bytes` of program output to `parser`, rewritten.
@@ -374,9 +383,9 @@ impl Rewriter {
                     return bytes.len();
                 };
                 self.out.extend_from_slice(&rest[..at]);
-                if rest[at..].starts_with(&VS16) {
-                    self.print(parser, '\u{fe0f}');
-                    return i + at + VS16.len();
+                if let Some(c) = selector(&rest[at..]) {
+                    self.print(parser, c);
+                    return i + at + c.len_utf8();
                 }
                 if let Some(len) = self.csi_unchanged(&rest[at..]) {
                     self.out.extend_from_slice(&rest[at..at + len]);
@@ -617,7 +626,7 @@ impl Rewriter {
             self.out.extend_from_slice(encoded);
             return;
         };
-        if c == '\u{fe0f}' && self.widens_last_column(parser) {
+        if c == '\u{fe0f}' && self.widens_last_column(parser, c) {
             return;
         }
         if width > 0 && (self.insert || self.no_autowrap) {
@@ -639,11 +648,15 @@ impl Rewriter {
         }
     }
 
-    /// Whether a VS16 printed now would make the character in the last
+    /// Whether `selector` printed now would make the character in the last
     /// column wide. vt100 then leaves a wide cell there with no room for
     /// its second half, and panics on a later write over it; xterm never
     /// widens a cell after the fact, so the selector is dropped instead.
-    fn widens_last_column<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) -> bool {
+    fn widens_last_column<C: vt100::Callbacks>(
+        &mut self,
+        parser: &mut vt100::Parser<C>,
+        selector: char,
+    ) -> bool {
         self.flush(parser);
         let vt = parser.screen();
         let ((row, col), cols) = (vt.cursor_position(), vt.size().1.get());
@@ -656,7 +669,7 @@ impl Rewriter {
             !cell.is_wide_continuation()
                 && !cell.is_wide()
                 && unicode_width::UnicodeWidthStr::width(
-                    format!("{}\u{fe0f}", cell.contents()).as_str(),
+                    format!("{}{selector}", cell.contents()).as_str(),
                 ) > 1
         })
     }
@@ -1707,7 +1720,7 @@ mod tests {
         ] {
             let bytes = [before.as_bytes(), after.as_bytes()].concat();
             // And cut inside the selector.
-            let inside = bytes.windows(3).rposition(|w| w == VS16).unwrap() + 2;
+            let inside = bytes.windows(2).rposition(|w| w == [0xef, 0xb8]).unwrap() + 2;
             let mut screen = Screen::new(Size::new(2, 5));
             screen.process(before.as_bytes());
             screen.process(after.as_bytes());
@@ -1723,6 +1736,10 @@ mod tests {
         let screen = screen_after(2, 5, "\u{2764}\u{fe0f}x".as_bytes());
         assert_eq!(cell(&screen, 0, 0), "\u{2764}\u{fe0f}");
         assert_eq!(cell(&screen, 0, 2), "x");
+        // vt100 widens on VS16 only: VS2 after a curly quote (wide to
+        // unicode-width) goes on as it came.
+        let screen = screen_after(2, 5, "\x1b[1;5H\u{2018}\u{fe01}".as_bytes());
+        assert_eq!(cell(&screen, 0, 4), "\u{2018}\u{fe01}");
         // A selector that leaves its character narrow is kept.
         let screen = screen_after(2, 5, "\x1b[1;5Ha\u{fe0f}".as_bytes());
         assert_eq!(cell(&screen, 0, 4), "a\u{fe0f}");
