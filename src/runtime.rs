@@ -357,7 +357,7 @@ pub fn start_pane(app: &mut App, index: usize, events: &UnboundedSender<Event>) 
         if pane.run > 1 {
             // A new run on the old screen: reset the modes the last program
             // set and mark where the new output starts.
-            screen.process(RESTART_BANNER.as_bytes());
+            screen.start_again(RESTART_BANNER.as_bytes());
         }
     }
     let wiring = Wiring {
@@ -388,9 +388,11 @@ pub fn start_pane(app: &mut App, index: usize, events: &UnboundedSender<Event>) 
     }
 }
 
-/// Leaves the alternate screen, turns off the input modes a program may have
-/// left on, and draws a dim rule before a pane's next run.
-const RESTART_BANNER: &str = "\x1b[?1049l\x1b[?1l\x1b>\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?25h\x1b[0m\r\n\x1b[2m── started again ──\x1b[0m\r\n";
+/// Leaves the alternate screen, turns off the modes a program may have left
+/// on (DECSTR takes the margins, origin mode, insert mode, autowrap, the
+/// character sets and the rendition), and draws a dim rule before a pane's
+/// next run.
+pub(crate) const RESTART_BANNER: &str = "\x1b[?1049l\x1b[!p\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1004l\x1b[?2026l\r\n\x1b[2m── started again ──\x1b[0m\r\n";
 
 pub fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event>) {
     for effect in effects {

@@ -900,9 +900,42 @@ fn a_synchronized_update_that_never_ends_is_drawn_after_a_while() {
     let dir = common::Scratch::new("sync-never-ends");
     let script = dir.write("writer.py", SYNC_WRITER);
     let parsed = dir.0.join("parsed");
-    let writer = format!("python3 {} {}", script.display(), parsed.display());
-    let opmux = Opmux::start(&[&writer], 24, 80);
-    opmux.wait_text("SYNC-A");
+    let writer = format!(
+        "echo before-update; python3 {} {}",
+        script.display(),
+        parsed.display()
+    );
+    // The update began after this, so the pane is held at least until
+    // `limit` from now.
+    let limit = std::time::Duration::from_secs(8);
+    let started = std::time::Instant::now();
+    let mut opmux = Opmux::start_with_env(
+        &["-n", "sync", "-n", "other", &writer, "cat"],
+        24,
+        100,
+        &[("OPMUX_TEST_SYNC_LIMIT_MS", &limit.as_millis().to_string())],
+    );
+    opmux.wait_text("before-update");
     // Answered mid-update as at any time.
     common::eventually("the program's query answered", || parsed.exists());
+    // A frame drawn after the update's start was parsed: the echo of a
+    // line typed into the other pane.
+    opmux.send(b"\x1b[1;3C"); // Alt+Right
+    opmux.send(b"typed-after\r");
+    opmux.wait_for("the other pane's echo", |s| {
+        s.rows(50, 50).filter(|r| r.contains("typed-after")).count() == 2
+    });
+    // Seen before the limit ran out, that frame was drawn while the pane
+    // was held. A machine too slow to get here in time proves nothing
+    // either way, and is not taken for a failure.
+    if started.elapsed() < limit {
+        opmux.with_screen(|s| {
+            let text = s.contents();
+            assert!(!text.contains("SYNC-A"), "drawn mid-update:\n{text}");
+            assert!(text.contains("before-update"), "{text}");
+        });
+    } else {
+        eprintln!("too slow to see the pane held; only its release is checked");
+    }
+    opmux.wait_text("SYNC-A");
 }

@@ -27,6 +27,10 @@ const HT: u8 = 0x09;
 const CAN: u8 = 0x18;
 const SUB: u8 = 0x1a;
 const BEL: u8 = 0x07;
+/// The first byte of VS16 (U+FE0F, emoji presentation) in UTF-8. VS16 is
+/// the one character vt100 lets make the character before it wide, after
+/// the fact.
+const SELECTOR_START: u8 = 0xef;
 
 /// The longest sequence held back; a longer one is passed on as it comes.
 /// The longest SGR a program plausibly writes is well under this.
@@ -177,6 +181,20 @@ fn number(param: &[u8]) -> u16 {
         })
 }
 
+/// Where the first VS16 in `bytes` starts. Text with no byte 0xef (all
+/// ASCII, and most other text) costs one memchr.
+fn find_selector(bytes: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(SELECTOR_START, bytes).find(|&i| selector(&bytes[i..]).is_some())
+}
+
+/// The VS16 that `bytes` starts with, if it does.
+fn selector(bytes: &[u8]) -> Option<char> {
+    match bytes {
+        [0xef, 0xb8, 0x8f, ..] => Some('\u{fe0f}'),
+        _ => None,
+    }
+}
+
 /// Whether `param` is a plain number (no subparameters).
 fn is_number(param: &[u8]) -> bool {
     param.iter().all(u8::is_ascii_digit)
@@ -209,6 +227,21 @@ impl Rewriter {
         }
     }
 
+    /// Forgets the program whose output this was, for a new one to start
+    /// from the defaults: what is held of a sequence or a character is
+    /// dropped (the parser is brought back to the ground state too), and
+    /// every mode, the tab stops and the DECSC slots are reset.
+    pub fn restart<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) {
+        self.flush(parser);
+        if self.state != State::Ground {
+            parser.process(&[CAN]);
+        }
+        *self = Self {
+            out: std::mem::take(&mut self.out),
+            ..Self::default()
+        };
+    }
+
     /// Keeps custom tab stops for a screen `cols` wide: new columns get the
     /// default stops.
     pub fn resize(&mut self, cols: u16) {
@@ -221,17 +254,30 @@ impl Rewriter {
     }
 
     /// The first byte in `bytes` that needs more than passing through,
-    /// outside any sequence and with no special mode active.
+    /// outside any sequence and with no special mode active: a control the
+    /// rewriter follows, or a selector that can widen a character.
     fn next_special(&self, bytes: &[u8]) -> Option<usize> {
-        if self.stops.is_none() {
-            // A key's echo is a byte or two: no call to set up for it.
-            if bytes.len() < 16 {
-                return bytes.iter().position(|&b| matches!(b, ESC | SO | SI));
+        let tabs = self.stops.is_some();
+        // A key's echo, or a line on a one-row screen, is a few bytes: no
+        // call to set up for it, one look at each byte.
+        if tabs || bytes.len() < 16 {
+            let mut from = 0;
+            loop {
+                let at = from
+                    + bytes[from..].iter().position(|&b| {
+                        matches!(b, ESC | SO | SI | SELECTOR_START) || (tabs && b == HT)
+                    })?;
+                if bytes[at] != SELECTOR_START || selector(&bytes[at..]).is_some() {
+                    return Some(at);
+                }
+                from = at + 1;
             }
-            memchr::memchr3(ESC, SO, SI, bytes)
-        } else {
-            bytes.iter().position(|&b| matches!(b, ESC | SO | SI | HT))
         }
+        let control = memchr::memchr3(ESC, SO, SI, bytes);
+        // Only up to the control, so that a run of sequences is not searched
+        // to its end again for each.
+        let before = &bytes[..control.unwrap_or(bytes.len())];
+        find_selector(before).or(control)
     }
 
     /// Feeds `bytes` of program output to `parser`, rewritten.
@@ -251,7 +297,10 @@ impl Rewriter {
         let mut i = 0;
         if self.state == State::Ground && !self.rewrites_characters() && self.utf8.is_empty() {
             match self.next_special(bytes) {
-                None => return parser.process(bytes),
+                None => {
+                    let whole = self.hold_unfinished(bytes);
+                    return parser.process(&bytes[..whole]);
+                }
                 Some(first) => {
                     self.out.extend_from_slice(&bytes[..first]);
                     i = first;
@@ -262,6 +311,33 @@ impl Rewriter {
             i = self.step(parser, bytes, i, index);
         }
         self.flush(parser);
+    }
+
+    /// Keeps a character that `bytes` ends in the middle of, at most three
+    /// bytes, for the next output to finish, and returns how many bytes go
+    /// on before it: the parser must not hold half a character while a
+    /// resize feeds it directly, or the character is lost. Only the last
+    /// bytes are looked at.
+    fn hold_unfinished(&mut self, bytes: &[u8]) -> usize {
+        for back in 1..=bytes.len().min(3) {
+            let b = bytes[bytes.len() - back];
+            if (0x80..=0xbf).contains(&b) {
+                continue;
+            }
+            let len = match b {
+                0xc2..=0xdf => 2,
+                0xe0..=0xef => 3,
+                0xf0..=0xf4 => 4,
+                _ => break,
+            };
+            if len > back {
+                self.utf8.extend_from_slice(&bytes[bytes.len() - back..]);
+                self.utf8_len = len;
+                return bytes.len() - back;
+            }
+            break;
+        }
+        bytes.len()
     }
 
     /// Hands what is ready to the parser.
@@ -297,16 +373,20 @@ impl Rewriter {
     ) -> usize {
         let b = bytes[i];
         match self.state {
-            State::Ground if !self.rewrites_characters() => {
-                if !self.utf8.is_empty() {
-                    self.out.append(&mut self.utf8);
-                }
+            // A character begun in an earlier read is finished (or found
+            // not to be one) below, one byte at a time.
+            State::Ground if !self.rewrites_characters() && self.utf8.is_empty() => {
                 let rest = &bytes[i..];
                 let Some(at) = self.next_special(rest) else {
-                    self.out.extend_from_slice(rest);
+                    let whole = self.hold_unfinished(rest);
+                    self.out.extend_from_slice(&rest[..whole]);
                     return bytes.len();
                 };
                 self.out.extend_from_slice(&rest[..at]);
+                if let Some(c) = selector(&rest[at..]) {
+                    self.print(parser, c);
+                    return i + at + c.len_utf8();
+                }
                 if let Some(len) = self.csi_unchanged(&rest[at..]) {
                     self.out.extend_from_slice(&rest[at..at + len]);
                     return i + at + len;
@@ -461,7 +541,7 @@ impl Rewriter {
         let len = end + 3;
         let unchanged = match rest[end] {
             b'm' => self.sgr_unchanged(&rest[..end]),
-            b'h' | b'l' | b'g' | b'I' | b'Z' | b'r' | b's' | b'u' => false,
+            b'h' | b'l' | b'g' | b'I' | b'Z' | b'r' | b's' | b'u' | b'p' => false,
             f => (0x40..=0x7e).contains(&f),
         };
         (unchanged && len <= SEQUENCE_LIMIT).then_some(len)
@@ -546,6 +626,9 @@ impl Rewriter {
             self.out.extend_from_slice(encoded);
             return;
         };
+        if c == '\u{fe0f}' && self.widens_last_column(parser, c) {
+            return;
+        }
         if width > 0 && (self.insert || self.no_autowrap) {
             let (col, cols) = self.cursor(parser);
             let fits = col.saturating_add(width) <= cols;
@@ -563,6 +646,32 @@ impl Rewriter {
         } else {
             self.out.extend_from_slice(encoded);
         }
+    }
+
+    /// Whether `selector` printed now would make the character in the last
+    /// column wide. vt100 then leaves a wide cell there with no room for
+    /// its second half, and panics on a later write over it; xterm never
+    /// widens a cell after the fact, so the selector is dropped instead.
+    fn widens_last_column<C: vt100::Callbacks>(
+        &mut self,
+        parser: &mut vt100::Parser<C>,
+        selector: char,
+    ) -> bool {
+        self.flush(parser);
+        let vt = parser.screen();
+        let ((row, col), cols) = (vt.cursor_position(), vt.size().1.get());
+        // The selector joins the character left of the cursor, which is in
+        // the last column only while a wrap is pending.
+        if col < cols {
+            return false;
+        }
+        vt.cell(row, cols - 1).is_some_and(|cell| {
+            !cell.is_wide_continuation()
+                && !cell.is_wide()
+                && unicode_width::UnicodeWidthStr::width(
+                    format!("{}{selector}", cell.contents()).as_str(),
+                ) > 1
+        })
     }
 
     /// A complete escape sequence (not CSI) in `seq`.
@@ -663,6 +772,12 @@ impl Rewriter {
         let simple = params
             .iter()
             .all(|&b| b.is_ascii_digit() || b == b';' || b == b':');
+        if body == b"!" && end == b'p' {
+            self.soft_reset(parser);
+            self.seq = seq;
+            self.seq.clear();
+            return;
+        }
         match (simple, private, end) {
             (true, None, b'm') => self.sgr(params, &seq),
             (true, None, b'h' | b'l') => self.ansi_modes(params, end, &seq),
@@ -784,32 +899,49 @@ impl Rewriter {
         }
     }
 
-    /// SM/RM: insert mode is kept here, other modes go on.
+    /// SM/RM: insert mode is kept here. The sequence goes on whole: vt100
+    /// ignores insert mode, and the screen's hooks follow it to answer
+    /// DECRQM at the right point of the output.
     fn ansi_modes(&mut self, params: &[u8], end: u8, seq: &[u8]) {
-        let insert = |g: &[u8]| is_number(g) && number(g) == 4;
-        let groups = params.split(|&b| b == b';');
-        if !groups.clone().any(insert) {
-            self.out.extend_from_slice(seq);
-            return;
-        }
-        let mut kept: Vec<&[u8]> = Vec::new();
-        for group in groups {
-            if insert(group) {
+        for group in params.split(|&b| b == b';') {
+            if is_number(group) && number(group) == 4 {
                 self.insert = end == b'h';
-            } else {
-                kept.push(group);
             }
         }
-        if !kept.is_empty() {
-            self.out.extend_from_slice(b"\x1b[");
-            self.out.extend_from_slice(&kept.join(&b';'));
-            self.out.push(end);
-        }
+        self.out.extend_from_slice(seq);
     }
 
-    /// DECSET/DECRST: autowrap and mode 40 are kept here, DECCOLM, 1047
-    /// and 1048 become what vt100 knows, 1049 saves the character sets
-    /// too; other modes go on, in order.
+    /// DECSTR, as xterm's soft reset: insert mode and autowrap back to
+    /// their defaults, the character sets to ASCII, the rendition (with
+    /// conceal) normal, origin mode off, the margins the whole screen, the
+    /// cursor shown, cursor keys and keypad normal, and the DECSC slot at
+    /// home with all of that. The cursor stays where it is (a wrap pending
+    /// at the right edge is lost), the screen and the tab stops are kept.
+    fn soft_reset<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) {
+        self.flush(parser);
+        let vt = parser.screen();
+        let ((row, col), cols) = (vt.cursor_position(), vt.size().1.get());
+        let screen = usize::from(vt.alternate_screen());
+        self.insert = false;
+        self.no_autowrap = false;
+        self.charsets = Charsets::default();
+        self.conceal = false;
+        self.saved[screen] = Saved::default();
+        // Origin mode and the margins home the cursor in vt100: the DECSC
+        // slot is filled there, and the cursor put back after. Insert mode
+        // and autowrap go on for the screen's hooks.
+        let _ = write!(
+            self.out,
+            "\x1b[0m\x1b[?6l\x1b[r\x1b7\x1b[?25h\x1b[?1l\x1b>\x1b[4l\x1b[?7h\x1b[{};{}H",
+            row + 1,
+            col.min(cols - 1) + 1
+        );
+    }
+
+    /// DECSET/DECRST: autowrap and mode 40 are kept here (autowrap goes
+    /// on too, for the screen's hooks to answer DECRQM), DECCOLM, 1047 and
+    /// 1048 become what vt100 knows, 1049 saves the character sets too;
+    /// other modes go on, in order.
     fn dec_modes<C: vt100::Callbacks>(
         &mut self,
         parser: &mut vt100::Parser<C>,
@@ -858,6 +990,7 @@ impl Rewriter {
                         }
                     }
                     self.no_autowrap = !set;
+                    kept.push(group);
                 }
                 (1047, true) => self.out.extend_from_slice(b"\x1b[?47h"),
                 (1047, false) => {
@@ -1510,6 +1643,12 @@ mod tests {
         b"\x1b\x80[\xff4\x7fh",
         b"\x1b[99C",
         b"\x1bc",
+        "\u{4e16}".as_bytes(),
+        "0\u{fe0f}".as_bytes(),
+        "\u{2764}\u{fe0f}".as_bytes(),
+        b"\x1b[!p",
+        b"\x1b[4$p",
+        b"\x1b[?7$p",
     ];
 
     #[test]
@@ -1555,5 +1694,100 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_selector_that_would_widen_the_last_column_is_dropped() {
+        // The review's repros: VS16 after a digit in the bottom-right cell,
+        // then DECALN, or a write over that cell.
+        let screen = screen_after(6, 5, b"\x1b[6;5H0\xef\xb8\x8f\x1b#8");
+        assert_eq!(rows(&screen), vec!["EEEEE"; 6]);
+        let screen = screen_after(6, 5, b"\x1b[6;5H0\xef\xb8\x8f\x1b[5;5Hx\x1b[6;5Hy");
+        assert_eq!(cell(&screen, 5, 4), "y");
+        assert_eq!(cell(&screen, 4, 4), "x");
+        // Every way of getting the selector there: cut from its character,
+        // cut inside, in a long chunk, under a character set, with autowrap
+        // off, with custom tab stops (the byte-by-byte scan).
+        let vs16 = "\u{2764}\u{fe0f}";
+        for (before, after) in [
+            ("\x1b[1;5H", vs16.to_string()),
+            ("\x1b[1;5H\u{2764}", "\u{fe0f}".to_string()),
+            ("\x1b[1;5H\u{2764}\u{fe0f}", String::new()),
+            ("", format!("{}\x1b[1;5H{vs16}", "y".repeat(40))),
+            ("\x1b(0", format!("\x1b[1;5H{vs16}")),
+            ("\x1b[?7l", format!("\x1b[1;5H{vs16}")),
+            ("\x1b[3g\x1bH", format!("\x1b[1;5H{vs16}\tz")),
+        ] {
+            let bytes = [before.as_bytes(), after.as_bytes()].concat();
+            // And cut inside the selector.
+            let inside = bytes.windows(2).rposition(|w| w == [0xef, 0xb8]).unwrap() + 2;
+            let mut screen = Screen::new(Size::new(2, 5));
+            screen.process(before.as_bytes());
+            screen.process(after.as_bytes());
+            let mut cut = Screen::new(Size::new(2, 5));
+            cut.process(&bytes[..inside]);
+            cut.process(&bytes[inside..]);
+            assert_eq!(state(&cut), state(&screen), "{before:?} {after:?}");
+            screen.process(b"\x1b(B\x1b[1;5Hx\x1b[1;4Hw");
+            assert_eq!(cell(&screen, 0, 4), "x", "{before:?} {after:?}");
+            assert_eq!(cell(&screen, 0, 3), "w", "{before:?} {after:?}");
+        }
+        // Away from the edge the selector widens the character, as before.
+        let screen = screen_after(2, 5, "\u{2764}\u{fe0f}x".as_bytes());
+        assert_eq!(cell(&screen, 0, 0), "\u{2764}\u{fe0f}");
+        assert_eq!(cell(&screen, 0, 2), "x");
+        // vt100 widens on VS16 only: VS2 after a curly quote (wide to
+        // unicode-width) goes on as it came.
+        let screen = screen_after(2, 5, "\x1b[1;5H\u{2018}\u{fe01}".as_bytes());
+        assert_eq!(cell(&screen, 0, 4), "\u{2018}\u{fe01}");
+        // A selector that leaves its character narrow is kept.
+        let screen = screen_after(2, 5, "\x1b[1;5Ha\u{fe0f}".as_bytes());
+        assert_eq!(cell(&screen, 0, 4), "a\u{fe0f}");
+    }
+
+    #[test]
+    fn a_character_cut_by_a_resize_between_reads_is_kept() {
+        for (first, second) in [
+            (&b"ab\xe4\xb8"[..], &b"\x96cd"[..]),
+            (b"ab\xe4", b"\xb8\x96cd"),
+            (b"ab\xf0\x9f\x98", b"\x80cd"),
+            (b"ab\xc3", b"\xa9cd"),
+        ] {
+            let mut screen = Screen::new(Size::new(4, 10));
+            screen.process(first);
+            screen.resize(Size::new(4, 12));
+            screen.process(second);
+            let mut whole = first.to_vec();
+            whole.extend_from_slice(second);
+            let text = String::from_utf8(whole).unwrap();
+            assert_eq!(rows(&screen)[0], text, "{first:?}");
+        }
+        // Bytes that cannot start a character go on at once.
+        let screen = screen_after(2, 10, b"ab\xb8");
+        assert_eq!(screen.vt().cursor_position(), (0, 2));
+    }
+
+    #[test]
+    fn a_soft_reset_resets_what_xterm_resets_and_keeps_the_cursor() {
+        let mut screen = Screen::new(Size::new(6, 10));
+        // Insert mode, autowrap off, DEC graphics in G1 shifted in,
+        // conceal, bold, origin mode with margins, the cursor hidden,
+        // application cursor keys, a DECSC slot.
+        screen.process(b"abc\x1b[4h\x1b[?7l\x1b)0\x0e\x1b[1;8m\x1b[2;4r\x1b[?6h\x1b[2;3H");
+        screen.process(b"\x1b7\x1b[?25l\x1b[?1h\x1b=");
+        screen.process(b"\x1b[!p");
+        let vt = screen.vt();
+        assert_eq!(vt.cursor_position(), (2, 2));
+        assert!(!vt.hide_cursor() && !vt.application_cursor() && !vt.application_keypad());
+        // Plain, shown, overwriting, ASCII, wrapping.
+        screen.process(b"\x1b[1;1Hxq\x1b[1;9H12345");
+        assert_eq!(rows(&screen)[..2], ["xqc     12", "345"]);
+        assert!(!screen.vt().cell(0, 0).unwrap().bold());
+        // Margins gone: a line feed at the bottom scrolls the whole screen.
+        screen.process(b"\x1b[6;1H\n");
+        assert_eq!(rows(&screen)[0], "345");
+        // The DECSC slot went home with origin mode off.
+        screen.process(b"\x1b8y");
+        assert_eq!(rows(&screen)[0], "y45");
     }
 }
