@@ -134,6 +134,9 @@ pub struct Rewriter {
     allow_columns: bool,
     /// What DECSC saved, on the main screen and on the alternate one.
     saved: [Saved; 2],
+    /// Whether DECSC (or what saves as it does) was used on the main screen
+    /// and on the alternate one since the start or the last RIS.
+    cursor_saved: [bool; 2],
     /// The tab stops, one per column, when the program set its own; `None`
     /// while they are the default every 8 columns, which vt100 keeps.
     stops: Option<Vec<bool>>,
@@ -158,6 +161,7 @@ impl Default for Rewriter {
             no_autowrap: false,
             allow_columns: false,
             saved: [Saved::default(); 2],
+            cursor_saved: [false; 2],
             stops: None,
             out: Vec::new(),
             discard: false,
@@ -240,6 +244,14 @@ impl Rewriter {
             out: std::mem::take(&mut self.out),
             ..Self::default()
         };
+    }
+
+    /// Whether the program saved the cursor on the main screen (DECSC,
+    /// SCOSC, 1048 or 1049) since it started or last reset the terminal.
+    /// Until it does, the saved cursor is the top-left corner, wherever a
+    /// resize moves the lines.
+    pub fn main_cursor_saved(&self) -> bool {
+        self.cursor_saved[0]
     }
 
     /// Keeps custom tab stops for a screen `cols` wide: new columns get the
@@ -725,6 +737,7 @@ impl Rewriter {
             charsets: self.charsets,
             conceal: self.conceal,
         };
+        self.cursor_saved[screen] = true;
     }
 
     /// DECRC: the counterpart of [`Rewriter::save`].

@@ -1174,12 +1174,17 @@ impl Screen {
         // the origin mode in effect is read first, to be set again after.
         // On one or two rows neither can be read (see `origin_mode`): vt100
         // keeps the saved cursor where it was, as far as the new size
-        // allows, and no mode changes.
-        let saved = self.origin_mode().map(|origin| {
-            self.parser.process(b"\x1b8");
-            let at = self.parser.screen().cursor_position();
-            (at, Pen::of_screen(self.parser.screen()), origin)
-        });
+        // allows, and no mode changes. Nor is it read when the program never
+        // saved one: it stays in the top-left corner.
+        let saved_once = self.rewriter.main_cursor_saved();
+        let saved = saved_once
+            .then(|| self.origin_mode())
+            .flatten()
+            .map(|origin| {
+                self.parser.process(b"\x1b8");
+                let at = self.parser.screen().cursor_position();
+                (at, Pen::of_screen(self.parser.screen()), origin)
+            });
         let hooks = self.parser.callbacks_mut();
         let returned_rows = std::mem::take(&mut hooks.returned).len();
         let first = hooks.rows_scrolled;
@@ -1388,6 +1393,11 @@ impl Screen {
             // (on the whole screen, where it moves no cursor).
             out.extend_from_slice(b"\x1b7");
             out.extend_from_slice(if origin { b"\x1b[?6h" } else { b"\x1b[?6l" });
+        }
+        if !self.rewriter.main_cursor_saved() {
+            // Never saved: the saved cursor stays in the top-left corner, with
+            // the default attributes, however vt100 moved it when resizing.
+            out.extend_from_slice(b"\x1b[H\x1b[0m\x1b7");
         }
         // The cursor's line is on the screen (see `drop_below_cursor`):
         // its last character can be printed again where it is.
@@ -2427,6 +2437,19 @@ mod tests {
         assert_eq!(row_texts(&screen), ["L2", "L3"]);
         screen.resize(Size::new(4, 10));
         assert_eq!(screen.screen_lines(), ["abcd", "L1", "L2", "L3"]);
+    }
+
+    #[test]
+    fn a_cursor_never_saved_restores_to_the_top_left_after_resizes() {
+        // Lines long enough to wrap, so that rows move on every resize.
+        let mut screen = Screen::new(Size::new(6, 12));
+        screen.process(b"first line here\r\nsecond line that wraps\r\nthird");
+        for size in [(4, 7), (6, 20), (3, 5), (6, 12)] {
+            screen.resize(Size::new(size.0, size.1));
+        }
+        screen.process(b"\x1b8X");
+        assert_eq!(screen.vt().cursor_position(), (0, 1));
+        assert_eq!(screen.vt().cell(0, 0).unwrap().contents(), "X");
     }
 
     #[test]
