@@ -6,20 +6,59 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 use common::{Scratch, eventually, marker, sleepers};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-fn opmux() -> Command {
+/// opmux, and the tag that it and everything it starts carry, so that a
+/// test that fails leaves nothing behind (see [`common::kill_tagged`]).
+fn opmux() -> (Command, String) {
+    let tag = common::run_tag();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_opmux"));
-    cmd.env("OPMUX_LOG", "off").env_remove("NO_COLOR");
-    cmd
+    cmd.env("OPMUX_LOG", "off")
+        .env_remove("NO_COLOR")
+        .env(common::TAG_VAR, &tag);
+    (cmd, tag)
 }
 
-/// Runs opmux with `args` and stdout piped, to the end.
+/// The longest a whole run of opmux may take in these tests; past it the
+/// run is taken for hung, killed, and the test fails instead of waiting
+/// forever. Longer than [`common::DEADLINE`], which bounds one wait.
+const RUN_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Runs opmux with `args`, stdout and stderr piped and no stdin, to the end.
 fn run(args: &[&str]) -> Output {
-    opmux().args(args).output().expect("running opmux")
+    let (mut cmd, tag) = opmux();
+    let child = cmd
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running opmux");
+    finish(child, &tag)
+}
+
+/// Waits for `child`, a run tagged `tag`, to end and returns its output;
+/// past [`RUN_DEADLINE`] kills it and all it started, and panics with what
+/// it printed.
+fn finish(child: Child, tag: &str) -> Output {
+    let pid = Pid::from_raw(child.id() as i32);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(RUN_DEADLINE) {
+        Ok(out) => out.expect("waiting for opmux"),
+        Err(_) => {
+            let _ = kill(pid, Signal::SIGKILL);
+            common::kill_tagged(tag);
+            let out = rx.recv().ok().and_then(Result::ok);
+            panic!("opmux did not exit within {RUN_DEADLINE:?}; its output: {out:?}");
+        }
+    }
 }
 
 fn stdout_lines(out: &Output) -> Vec<String> {
@@ -40,16 +79,19 @@ fn lines_of(out: &Output, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// A running opmux whose stdout is read line by line; killed when dropped.
+/// A running opmux whose stdout is read line by line; killed when dropped,
+/// with everything it started.
 struct Running {
     child: Child,
+    tag: String,
     lines: std::sync::mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Running {
     fn start(args: &[&str]) -> Self {
-        let mut child = opmux()
+        let (mut cmd, tag) = opmux();
+        let mut child = cmd
             .args(args)
             .stdout(Stdio::piped())
             .stdin(Stdio::piped())
@@ -67,6 +109,7 @@ impl Running {
         });
         Self {
             child,
+            tag,
             lines,
             seen: Vec::new(),
         }
@@ -110,6 +153,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
+        common::kill_tagged(&self.tag);
         let _ = self.child.wait();
     }
 }
@@ -374,14 +418,15 @@ fn a_pane_that_never_gets_to_start_is_a_failure() {
 
 #[test]
 fn the_end_of_stdin_ends_input_even_after_a_partial_line() {
-    let mut child = opmux()
+    let (mut cmd, tag) = opmux();
+    let mut child = cmd
         .args(["--no-tui", "--stdin", "count", "-n", "count", "wc -c"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(b"abc").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child, &tag);
     assert_eq!(out.status.code(), Some(0));
     let lines = lines_of(&out, "count");
     // The terminal echoes the input; wc's count ends the line.

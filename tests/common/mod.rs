@@ -421,9 +421,10 @@ impl Drop for Opmux {
 
 /// An environment variable every process a test starts inherits, so cleanup
 /// finds even processes that escaped opmux.
-const TAG_VAR: &str = "OPMUX_E2E_RUN";
+pub const TAG_VAR: &str = "OPMUX_E2E_RUN";
 
-fn run_tag() -> String {
+/// A tag no other run of this test binary has, for [`TAG_VAR`].
+pub fn run_tag() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     format!(
@@ -431,6 +432,14 @@ fn run_tag() -> String {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Kills every process carrying `tag` (see [`TAG_VAR`]): what a test
+/// started, however far it strayed from the process it started.
+pub fn kill_tagged(tag: &str) {
+    for pid in tagged(tag) {
+        let _ = kill(pid, Signal::SIGKILL);
+    }
 }
 
 /// Every process whose environment holds `TAG_VAR=tag`.
