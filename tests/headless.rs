@@ -491,3 +491,74 @@ fn panes_named_alike_log_to_files_of_their_own() {
     assert_eq!(scratch.lines("echo-2.log"), ["second"]);
     assert_eq!(scratch.lines("echo-3.log"), ["third"]);
 }
+
+#[test]
+fn a_closed_stdout_stops_every_pane() {
+    let (mut cmd, tag) = opmux();
+    let mut child = cmd
+        .args(["--no-tui", "-n", "y", "yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting opmux");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut first)
+        .expect("reading opmux's first line");
+    assert_eq!(first, "y | y\n");
+    // The reader is dropped: opmux's stdout is closed, as `| head -1` does.
+    let out = finish(child, &tag);
+    assert!(out.status.code().is_some(), "{out:?}");
+    assert_eq!(common::tagged(&tag), [], "processes left after opmux");
+}
+
+#[test]
+fn sigint_and_sighup_give_128_plus_their_number() {
+    for (signal, code) in [(Signal::SIGINT, 130), (Signal::SIGHUP, 129)] {
+        let m = marker("headless-signals");
+        let pane = format!("echo up; exec sleep 1000.{m}");
+        let mut running = Running::start(&["--no-tui", &pane]);
+        running.wait_line("up");
+        kill(running.pid(), signal).unwrap();
+        assert_eq!(running.wait_exit(), Some(code), "{signal}");
+        assert_eq!(sleepers(&m), [], "{signal}");
+    }
+}
+
+#[test]
+fn a_second_signal_kills_what_the_first_one_could_not_stop() {
+    // The pane's shell notes the stop signal and goes on (its short sleeps
+    // let the trap run at once); only SIGKILL ends it, and the stop timeout
+    // is far longer than a wait's deadline.
+    let stubborn = "trap 'echo got-term' TERM; echo up; while :; do sleep 0.1; done";
+    let mut running = Running::start(&["--no-tui", "--stop-timeout", "600", stubborn]);
+    running.wait_line("up");
+    kill(running.pid(), Signal::SIGTERM).unwrap();
+    running.wait_line("got-term");
+    kill(running.pid(), Signal::SIGTERM).unwrap();
+    assert_eq!(running.wait_exit(), Some(143));
+    assert_eq!(
+        common::tagged(&running.tag),
+        [],
+        "processes left after opmux"
+    );
+}
+
+#[test]
+fn a_program_that_does_not_exist_exits_127_without_a_shell() {
+    let dir = Scratch::new("headless-missing");
+    let config = dir.0.join("opmux.toml");
+    std::fs::write(
+        &config,
+        "[[pane]]\nname = \"gone\"\ncmd = [\"opmux-test-no-such-program\"]\n",
+    )
+    .unwrap();
+    let out = run(&["--no-tui", "-c", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+    assert!(
+        lines_of(&out, "gone")
+            .iter()
+            .any(|l| l.starts_with("[failed")),
+        "{out:?}"
+    );
+}

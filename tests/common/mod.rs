@@ -443,7 +443,7 @@ pub fn kill_tagged(tag: &str) {
 }
 
 /// Every process whose environment holds `TAG_VAR=tag`.
-fn tagged(tag: &str) -> Vec<Pid> {
+pub fn tagged(tag: &str) -> Vec<Pid> {
     ProcessTable::read()
         .pids()
         .filter(|&pid| opmux::process::proc::environ_value(pid, TAG_VAR).as_deref() == Some(tag))
