@@ -393,17 +393,13 @@ impl Line {
     /// This line with `next` after it, as one line: a line that went into
     /// the history in part, joined again with the rest of it.
     pub fn joined(&self, next: &Line) -> Line {
-        let pieces = |line: &Line| -> Vec<(Range<usize>, Pen)> { line.spans().collect() };
-        let (mine, theirs) = (pieces(self), pieces(next));
-        Line::from_pieces(
-            mine.into_iter()
-                .map(|(range, pen)| (&self.text[range], pen))
-                .chain(
-                    theirs
-                        .into_iter()
-                        .map(|(range, pen)| (&next.text[range], pen)),
-                ),
-        )
+        Line::from_pieces(self.pieces().chain(next.pieces()))
+    }
+
+    /// The line's text in runs of one pen each, in order.
+    fn pieces(&self) -> impl Iterator<Item = (&str, Pen)> + '_ {
+        self.spans()
+            .map(move |(range, pen)| (&self.text[range], pen))
     }
 
     /// Returns the line's text without styles.

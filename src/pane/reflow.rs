@@ -145,9 +145,7 @@ impl Snapshot {
         self.lines.truncate(keep);
         self.returned = self.returned.min(keep);
     }
-}
 
-impl Snapshot {
     /// Drops the lines below the cursor's that do not fit on a screen of
     /// `rows` rows `cols` wide, bottom first, as tmux does: only the rows
     /// above the cursor's line are to scroll off into the history, and

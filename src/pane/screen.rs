@@ -1018,17 +1018,10 @@ impl Screen {
     pub fn close_log(&mut self) -> Option<String> {
         self.parser.callbacks().log.as_ref()?;
         // A full-screen program's alternate screen is no log of lines: the
-        // lines are those of the screen behind it.
-        let alternate = self.parser.screen().alternate_screen();
-        if alternate {
-            // Only switches grids, as in a resize.
-            self.parser.process(b"\x1b[?47l");
-        }
-        // Rows back from the history were logged when they went off.
-        let lines = self.screen_lines_from(self.returned_rows_unchanged());
-        if alternate {
-            self.parser.process(b"\x1b[?47h");
-        }
+        // lines are those of the screen behind it. Rows back from the
+        // history were logged when they went off.
+        let lines =
+            self.on_main_grid(|screen| screen.screen_lines_from(screen.returned_rows_unchanged()));
         let log = self.parser.callbacks_mut().log.as_mut()?;
         // An unfinished line that scrolled off goes on in the first row on
         // screen.
@@ -1162,11 +1155,27 @@ impl Screen {
         // short rather than finished by the bytes printed here; the rest of
         // it is dropped when it comes.
         self.rewriter.interrupt(&mut self.parser);
+        self.on_main_grid(|screen| screen.reflow_main_grid(rows, cols));
+    }
+
+    /// Runs `f` with the main grid showing, behind a full-screen program's
+    /// alternate screen if there is one. `CSI ? 47` only switches grids, and
+    /// vt100 keeps a cursor for each, so switching back leaves the alternate
+    /// screen as it was.
+    fn on_main_grid<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
         let alternate = self.parser.screen().alternate_screen();
         if alternate {
-            // Only switches grids: vt100 keeps a cursor for each.
             self.parser.process(b"\x1b[?47l");
         }
+        let result = f(self);
+        if alternate {
+            self.parser.process(b"\x1b[?47h");
+        }
+        result
+    }
+
+    /// [`Screen::reflow`] of the main grid, which shows.
+    fn reflow_main_grid(&mut self, rows: NonZeroU16, cols: NonZeroU16) {
         let attrs = Pen::of_screen(self.parser.screen());
         let cursor = self.parser.screen().cursor_position();
         // The saved cursor is not to be read but by restoring it, which
@@ -1209,9 +1218,6 @@ impl Screen {
         self.take_back_lines(&mut snapshot, rows, cols);
         let saved = saved.map(|(_, pen, origin)| (pen, origin));
         self.print_lines(&snapshot, rows, cols, saved, attrs);
-        if alternate {
-            self.parser.process(b"\x1b[?47h");
-        }
     }
 
     /// Whether origin mode (DECOM) is set on the main screen, which vt100
