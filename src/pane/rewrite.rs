@@ -32,6 +32,28 @@ const BEL: u8 = 0x07;
 /// the fact.
 const SELECTOR_START: u8 = 0xef;
 
+/// What the output erases besides the parser's own cells, which the
+/// screen that keeps it (the history, rows back from it, modes vt100 does
+/// not track) must erase at the same point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Erase {
+    /// The saved lines (`CSI 3 J`, `CSI ? 3 J`).
+    Saved,
+    /// The whole screen (`CSI 2 J`, `CSI ? 2 J`).
+    Screen,
+    /// A reset (RIS, `ESC c`), which erases the screen and ends the modes
+    /// vt100 does not track, as it resets its own.
+    Reset,
+}
+
+/// The parser's callbacks, told of each [`Erase`] once the parser has
+/// carried it out, before any output after it.
+pub trait Erasing: vt100::Callbacks {
+    fn erased(&mut self, _erase: Erase) {}
+}
+
+impl Erasing for () {}
+
 /// The longest sequence held back; a longer one is passed on as it comes.
 /// The longest SGR a program plausibly writes is well under this.
 const SEQUENCE_LIMIT: usize = 256;
@@ -223,7 +245,7 @@ impl Rewriter {
     /// resize reprinting the screen does, are not taken as part of it. The
     /// rest of that sequence is then dropped. Sequences held here are not
     /// affected: they reach the parser whole, later.
-    pub fn interrupt<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) {
+    pub fn interrupt<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>) {
         self.flush(parser);
         if matches!(self.state, State::Passing { .. } | State::Text { .. }) {
             parser.process(&[CAN]);
@@ -235,7 +257,7 @@ impl Rewriter {
     /// from the defaults: what is held of a sequence or a character is
     /// dropped (the parser is brought back to the ground state too), and
     /// every mode, the tab stops and the DECSC slots are reset.
-    pub fn restart<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) {
+    pub fn restart<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>) {
         self.flush(parser);
         if self.state != State::Ground {
             parser.process(&[CAN]);
@@ -293,14 +315,14 @@ impl Rewriter {
     }
 
     /// Feeds `bytes` of program output to `parser`, rewritten.
-    pub fn feed<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>, bytes: &[u8]) {
+    pub fn feed<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>, bytes: &[u8]) {
         self.feed_with(parser, bytes, |parser| parser.process(b"\n"));
     }
 
     /// Like [`Rewriter::feed`], with `index` carrying out IND and NEL's move
     /// down (a line feed to vt100), for a caller that tells the rows it
     /// scrolls off from rows that wrapped.
-    pub fn feed_with<C: vt100::Callbacks>(
+    pub fn feed_with<C: Erasing>(
         &mut self,
         parser: &mut vt100::Parser<C>,
         bytes: &[u8],
@@ -353,7 +375,7 @@ impl Rewriter {
     }
 
     /// Hands what is ready to the parser.
-    fn flush<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) {
+    fn flush<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>) {
         if !self.out.is_empty() {
             parser.process(&self.out);
             self.out.clear();
@@ -362,7 +384,7 @@ impl Rewriter {
 
     /// The cursor's column (one past the edge while a wrap is pending) and
     /// the screen's width, once everything before has been parsed.
-    fn cursor<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) -> (u16, u16) {
+    fn cursor<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>) -> (u16, u16) {
         self.flush(parser);
         let vt = parser.screen();
         (vt.cursor_position().1, vt.size().1.get())
@@ -370,13 +392,13 @@ impl Rewriter {
 
     /// Whether the alternate screen shows, once everything before has been
     /// parsed; each screen has its own DECSC slot, as in xterm.
-    fn screen_index<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) -> usize {
+    fn screen_index<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>) -> usize {
         self.flush(parser);
         usize::from(parser.screen().alternate_screen())
     }
 
     /// Takes bytes from `bytes[i..]` and returns where to go on.
-    fn step<C: vt100::Callbacks>(
+    fn step<C: Erasing>(
         &mut self,
         parser: &mut vt100::Parser<C>,
         bytes: &[u8],
@@ -554,6 +576,7 @@ impl Rewriter {
         let unchanged = match rest[end] {
             b'm' => self.sgr_unchanged(&rest[..end]),
             b'h' | b'l' | b'g' | b'I' | b'Z' | b'r' | b's' | b'u' | b'p' => false,
+            b'J' => !matches!(&rest[..end], b"2" | b"3" | b"?2" | b"?3"),
             f => (0x40..=0x7e).contains(&f),
         };
         (unchanged && len <= SEQUENCE_LIMIT).then_some(len)
@@ -603,7 +626,7 @@ impl Rewriter {
     }
 
     /// A C0 control outside any sequence.
-    fn ground_control<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>, b: u8) {
+    fn ground_control<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>, b: u8) {
         if b == ESC {
             self.restart_sequence();
         } else {
@@ -613,7 +636,7 @@ impl Rewriter {
 
     /// A C0 control other than ESC, CAN and SUB, which the parser carries
     /// out wherever it comes, even inside a sequence.
-    fn control<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>, b: u8) {
+    fn control<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>, b: u8) {
         match b {
             SO => self.charsets.gl = 1,
             SI => self.charsets.gl = 0,
@@ -624,7 +647,7 @@ impl Rewriter {
 
     /// Prints `c` under the character set, conceal, insert mode and
     /// autowrap.
-    fn print<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>, c: char) {
+    fn print<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>, c: char) {
         let c = self.charsets.map(c);
         let mut buf = [0; 4];
         let encoded = c.encode_utf8(&mut buf).as_bytes();
@@ -664,7 +687,7 @@ impl Rewriter {
     /// column wide. vt100 then leaves a wide cell there with no room for
     /// its second half, and panics on a later write over it; xterm never
     /// widens a cell after the fact, so the selector is dropped instead.
-    fn widens_last_column<C: vt100::Callbacks>(
+    fn widens_last_column<C: Erasing>(
         &mut self,
         parser: &mut vt100::Parser<C>,
         selector: char,
@@ -687,7 +710,7 @@ impl Rewriter {
     }
 
     /// A complete escape sequence (not CSI) in `seq`.
-    fn escape<C: vt100::Callbacks>(
+    fn escape<C: Erasing>(
         &mut self,
         parser: &mut vt100::Parser<C>,
         index: fn(&mut vt100::Parser<C>),
@@ -708,6 +731,7 @@ impl Rewriter {
             [b'c'] => {
                 self.reset();
                 self.out.extend_from_slice(&seq);
+                self.erased(parser, Erase::Reset);
             }
             // vt100's line feed is an index: down a row, scrolling at the
             // bottom of the region, column kept.
@@ -730,8 +754,15 @@ impl Rewriter {
         self.seq.clear();
     }
 
+    /// Tells the parser's callbacks of `erase`, once the parser has
+    /// everything before it.
+    fn erased<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>, erase: Erase) {
+        self.flush(parser);
+        parser.callbacks_mut().erased(erase);
+    }
+
     /// DECSC: the character sets and conceal, beside what vt100 saves.
-    fn save<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) {
+    fn save<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>) {
         let screen = self.screen_index(parser);
         self.saved[screen] = Saved {
             charsets: self.charsets,
@@ -741,7 +772,7 @@ impl Rewriter {
     }
 
     /// DECRC: the counterpart of [`Rewriter::save`].
-    fn restore<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) {
+    fn restore<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>) {
         let screen = self.screen_index(parser);
         let saved = self.saved[screen];
         self.charsets = saved.charsets;
@@ -759,7 +790,7 @@ impl Rewriter {
 
     /// DECALN: the screen filled with `E` in the default rendition, the
     /// scroll region reset, the cursor home.
-    fn align<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) {
+    fn align<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>) {
         self.flush(parser);
         let vt = parser.screen();
         let (rows, cols) = vt.size();
@@ -775,7 +806,7 @@ impl Rewriter {
     }
 
     /// A complete CSI sequence in `seq`.
-    fn csi<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) {
+    fn csi<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>) {
         let seq = std::mem::take(&mut self.seq);
         let (body, end) = (&seq[2..seq.len() - 1], seq[seq.len() - 1]);
         let (private, params) = match body.first() {
@@ -804,6 +835,15 @@ impl Rewriter {
                 }
             }
             (true, None, b'r') => self.margins(parser, params, &seq),
+            (true, None | Some(b'?'), b'J') if matches!(params, b"2" | b"3") => {
+                self.out.extend_from_slice(&seq);
+                let erase = if params == b"3" {
+                    Erase::Saved
+                } else {
+                    Erase::Screen
+                };
+                self.erased(parser, erase);
+            }
             (true, None, b'I') => self.tab_forward(parser, number(params).max(1)),
             (true, None, b'Z') => self.tab_backward(parser, number(params).max(1)),
             (true, None, b's') if params.is_empty() => {
@@ -824,12 +864,7 @@ impl Rewriter {
     /// ignored, where vt100 would reset the region, and the cursor goes
     /// home (the region's top only in origin mode), where vt100 always puts
     /// it on the region's top.
-    fn margins<C: vt100::Callbacks>(
-        &mut self,
-        parser: &mut vt100::Parser<C>,
-        params: &[u8],
-        seq: &[u8],
-    ) {
+    fn margins<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>, params: &[u8], seq: &[u8]) {
         let rows = parser.screen().size().0.get();
         let mut groups = params.split(|&b| b == b';').map(number);
         let top = groups.next().unwrap_or(0).max(1);
@@ -930,7 +965,7 @@ impl Rewriter {
     /// cursor shown, cursor keys and keypad normal, and the DECSC slot at
     /// home with all of that. The cursor stays where it is (a wrap pending
     /// at the right edge is lost), the screen and the tab stops are kept.
-    fn soft_reset<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>) {
+    fn soft_reset<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>) {
         self.flush(parser);
         let vt = parser.screen();
         let ((row, col), cols) = (vt.cursor_position(), vt.size().1.get());
@@ -955,7 +990,7 @@ impl Rewriter {
     /// on too, for the screen's hooks to answer DECRQM), DECCOLM, 1047 and
     /// 1048 become what vt100 knows, 1049 saves the character sets too;
     /// other modes go on, in order.
-    fn dec_modes<C: vt100::Callbacks>(
+    fn dec_modes<C: Erasing>(
         &mut self,
         parser: &mut vt100::Parser<C>,
         params: &[u8],
@@ -1060,7 +1095,7 @@ impl Rewriter {
     }
 
     /// HT and CHT: `count` stops on, or the right edge.
-    fn tab_forward<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>, count: u16) {
+    fn tab_forward<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>, count: u16) {
         let (col, cols) = self.cursor(parser);
         self.resize(cols);
         let mut col = col.min(cols - 1);
@@ -1077,7 +1112,7 @@ impl Rewriter {
     }
 
     /// CBT: `count` stops back, or the left edge.
-    fn tab_backward<C: vt100::Callbacks>(&mut self, parser: &mut vt100::Parser<C>, count: u16) {
+    fn tab_backward<C: Erasing>(&mut self, parser: &mut vt100::Parser<C>, count: u16) {
         let (col, cols) = self.cursor(parser);
         self.resize(cols);
         let mut col = col.min(cols - 1);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::history::{History, Pen, RowCapture};
 use super::published::{InputModes, Published, ScreenCopy};
 use super::reflow::{self, Place, Snapshot};
-use super::rewrite::Rewriter;
+use super::rewrite::{Erase, Erasing, Rewriter};
 use crate::{Size, clean_text};
 
 /// Collects what the parser meets that needs an action outside the screen:
@@ -420,48 +420,19 @@ fn came_back(returning: &mut usize, returned: &mut VecDeque<String>, text: Optio
     false
 }
 
-/// What an erase found by [`erase_end`] erases.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Erase {
-    /// The saved lines (`CSI 3 J`, `CSI ? 3 J`).
-    Saved,
-    /// The whole screen (`CSI 2 J`, `CSI ? 2 J`).
-    Screen,
-    /// A reset (RIS, `ESC c`), which erases the screen and ends the modes
-    /// vt100 does not track, as it resets its own.
-    Reset,
-}
-
-/// Where the first erase of the saved lines or of the whole screen in
-/// `bytes` ends, and which it is, with `state` saying how much of one the
-/// output before ended with, and left saying how much of one `bytes` ends
-/// with.
-fn erase_end(state: &mut u8, bytes: &[u8]) -> Option<(usize, Erase)> {
-    let mut i = 0;
-    loop {
-        if *state == 0 {
-            i += bytes[i..].iter().position(|&b| b == 0x1b)? + 1;
-            *state = 1;
-            continue;
-        }
-        let &b = bytes.get(i)?;
-        i += 1;
-        let found = match (*state, b) {
-            (1, b'c') => Some(Erase::Reset),
-            (4, b'J') => Some(Erase::Saved),
-            (5, b'J') => Some(Erase::Screen),
-            _ => None,
-        };
-        *state = match (*state, b) {
-            (1, b'[') => 2,
-            (2, b'?') => 3,
-            (2 | 3, b'3') => 4,
-            (2 | 3, b'2') => 5,
-            (_, 0x1b) => 1,
-            _ => 0,
-        };
-        if found.is_some() {
-            return found.map(|erase| (i, erase));
+impl Erasing for Hooks {
+    /// `CSI 3 J` (as `clear` sends) empties the history: vt100 takes it for
+    /// its own scrollback, which is kept empty since opmux keeps the
+    /// history. Where the screen is erased, rows that came back from the
+    /// history are gone, and whatever is printed in their place is new.
+    fn erased(&mut self, erase: Erase) {
+        match erase {
+            Erase::Saved => self.history.clear(),
+            Erase::Screen => self.returned.clear(),
+            Erase::Reset => {
+                self.returned.clear();
+                self.modes = ExtraModes::default();
+            }
         }
     }
 }
@@ -650,9 +621,6 @@ pub struct Screen {
     /// The parser is known to be between sequences, so [`Damage::of_output`]
     /// applies to the next output.
     between_sequences: bool,
-    /// How much of an erase of the saved lines or the screen the output so
-    /// far ended with (see [`erase_end`]).
-    erase_seen: u8,
     /// Rewrites the output into what vt100 understands, on its way in.
     rewriter: Rewriter,
 }
@@ -669,7 +637,6 @@ impl Screen {
             published: Arc::default(),
             damage: (0, Damage::All),
             between_sequences: true,
-            erase_seen: 0,
             rewriter: Rewriter::default(),
         }
     }
@@ -718,7 +685,6 @@ impl Screen {
     /// run) is printed.
     pub fn start_again(&mut self, banner: &[u8]) {
         self.rewriter.restart(&mut self.parser);
-        self.erase_seen = 0;
         self.between_sequences = true;
         self.parser.callbacks_mut().modes = ExtraModes::default();
         self.process(banner);
@@ -741,7 +707,7 @@ impl Screen {
         if escapes {
             self.parser.callbacks_mut().gap_rows.clear();
         }
-        self.feed_erasing_history(bytes, escapes);
+        self.feed(bytes);
         let vt = self.parser.screen();
         let damage = if self.between_sequences {
             Damage::of_output(bytes, before, vt.cursor_position(), vt.size().1.get())
@@ -753,32 +719,6 @@ impl Screen {
             self.between_sequences = ends_between_sequences(bytes);
         }
         self.publish();
-    }
-
-    /// Feeds `bytes`, emptying the history where they erase the saved lines
-    /// (`CSI 3 J`, as `clear` sends): vt100 takes that for its own
-    /// scrollback, which is kept empty since opmux keeps the history. Where
-    /// they erase the screen, rows that came back from the history are gone,
-    /// and whatever is printed in their place is new. `escapes` says
-    /// whether `bytes` hold an escape, which the caller found already.
-    fn feed_erasing_history(&mut self, bytes: &[u8], escapes: bool) {
-        let mut rest = bytes;
-        if self.erase_seen > 0 || escapes {
-            while let Some((end, erase)) = erase_end(&mut self.erase_seen, rest) {
-                self.feed(&rest[..end]);
-                let hooks = self.parser.callbacks_mut();
-                match erase {
-                    Erase::Saved => hooks.history.clear(),
-                    Erase::Screen => hooks.returned.clear(),
-                    Erase::Reset => {
-                        hooks.returned.clear();
-                        hooks.modes = ExtraModes::default();
-                    }
-                }
-                rest = &rest[end..];
-            }
-        }
-        self.feed(rest);
     }
 
     fn feed(&mut self, bytes: &[u8]) {
