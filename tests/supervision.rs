@@ -992,3 +992,36 @@ fn readiness_ends_with_the_run_that_printed_it() {
     assert_eq!(command_at(&mut app, 's', t0 + secs(1)), vec![]);
     assert_eq!(app.panes[1].state, PaneState::Waiting { on: "db".into() });
 }
+
+#[test]
+fn a_manual_restart_leaves_the_dependency_ready_until_its_run_ends() {
+    let t0 = Instant::now();
+    let db = announcing("db", "ready");
+    let web = manual(after(spec("web"), 0, Condition::Ready));
+    let mut app = booted(vec![db, web], t0);
+    ready(&mut app, 0, 1, t0);
+    focus(&mut app, 0, t0);
+    // C-b r asks run 1 to stop; until it has ended, it is still the ready run.
+    let stop = vec![signal(0, Signal::SIGTERM), signal(0, Signal::SIGCONT)];
+    assert_eq!(command_at(&mut app, 'r', t0), stop);
+    focus(&mut app, 1, t0);
+    assert_eq!(command_at(&mut app, 's', t0), vec![start(1)]);
+}
+
+#[test]
+fn a_manual_restart_leaves_a_succeeded_dependency_met() {
+    let t0 = Instant::now();
+    let specs = vec![
+        spec("migrate"),
+        manual(after(spec("seed"), 0, Condition::Succeeded)),
+    ];
+    let mut app = booted(specs, t0);
+    let now = t0 + secs(1);
+    assert_eq!(exit(&mut app, 0, failed(0), now), vec![]);
+    // migrate runs again by hand: its earlier exit 0 still counts.
+    focus(&mut app, 0, now);
+    assert_eq!(command_at(&mut app, 'r', now), vec![start(0)]);
+    assert_eq!(started(&mut app, 0, now), vec![]);
+    focus(&mut app, 1, now);
+    assert_eq!(command_at(&mut app, 's', now), vec![start(1)]);
+}
