@@ -798,4 +798,21 @@ depends_on = { db = "started", api = "ready" }
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn shared_dependencies_are_checked_once_each() {
+        // Each pane depends on every pane before it: following every path
+        // instead of visiting each pane once would take 2^40 steps.
+        let mut text = String::new();
+        for i in 0..40 {
+            let deps: Vec<String> = (0..i).map(|j| format!("\"p{j}\"")).collect();
+            text += &format!(
+                "[[pane]]\nname = \"p{i}\"\ncmd = \"x\"\ndepends_on = [{}]\n",
+                deps.join(", ")
+            );
+        }
+        let s = parse_str(&text, "opmux.toml").unwrap();
+        assert_eq!(s.panes[39].depends_on.len(), 39);
+        assert_eq!(s.start_order(), (0..40).collect::<Vec<_>>());
+    }
 }
