@@ -1058,4 +1058,18 @@ mod tests {
         assert_eq!(closest("stop_time", &fields), Some("stop_timeout"));
         assert_eq!(closest("timeout", &fields), None);
     }
+
+    #[test]
+    fn a_files_folder_is_absolute() {
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(folder_of(Path::new("opmux.toml")).unwrap(), here);
+        assert_eq!(
+            folder_of(Path::new("project/opmux.toml")).unwrap(),
+            here.join("project")
+        );
+        assert_eq!(
+            folder_of(Path::new("/srv/app/Procfile")).unwrap(),
+            Path::new("/srv/app")
+        );
+    }
 }
