@@ -1019,10 +1019,22 @@ mod tests {
              \x20 2. migrate   make migrate\n\
              \x20 3. api       [\"cargo\", \"run\"]  (after database ready, migrate succeeded; restart on-failure at most 3 times; starts on C-b s)\n"
         );
-        let s = settings(&["sh -c true", "/bin/sh -c true"], None).unwrap();
+        // Only `/bin/sh -c LINE`, as opmux builds it, shows as the line.
+        let argv = |args: &[&str]| PaneSpec::new("p", args.iter().map(|a| a.to_string()).collect());
+        let s = Settings {
+            panes: vec![
+                PaneSpec::shell("sh -c true"),
+                argv(&["sh", "-c", "true"]),
+                argv(&["/bin/sh", "-e", "true"]),
+            ],
+            ..Settings::default()
+        };
         assert_eq!(
             describe(&s),
-            "the command line: 2 pane(s), in start order:\n  1. sh  sh -c true\n  2. sh  /bin/sh -c true\n"
+            "the command line: 3 pane(s), in start order:\n  \
+             1. sh  sh -c true\n  \
+             2. p   [\"sh\", \"-c\", \"true\"]\n  \
+             3. p   [\"/bin/sh\", \"-e\", \"true\"]\n"
         );
     }
 
