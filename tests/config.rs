@@ -102,6 +102,8 @@ fn a_manual_stop_is_not_undone_by_the_restart_policy() {
 fn a_dependent_starts_only_after_its_dependency_printed_its_ready_line() {
     let dir = Scratch::new("depends-on");
     let m = marker("depends-on");
+    // db is ready only once the test creates `go`, which it does after it has
+    // seen api waiting: no timing decides what the test sees.
     dir.write(
         "opmux.toml",
         &format!(
@@ -112,13 +114,19 @@ depends_on = ["db"]
 
 [[pane]]
 name = "db"
-cmd = '''sleep 0.5; printf 'booting\r'; date +%s%N > db-ready; printf '\033[32mready\033[0m to accept connections\n'; exec sleep 1000.{m}'''
+cmd = '''printf 'booting\r'; while [ ! -e go ]; do sleep 0.02; done; date +%s%N > db-ready; printf '\033[32mready\033[0m to accept connections\n'; exec sleep 1000.{m}'''
 ready = "^ready to accept connections$"
 "#
         ),
     );
     let opmux = Opmux::start_in(&dir.0, &[], 24, 120, &[]);
     opmux.wait_text("waiting for db");
+    assert!(
+        dir.lines("api-started").is_empty(),
+        "api started before db was ready:\n{}",
+        opmux.text()
+    );
+    dir.write("go", "");
     opmux.wait_text("api is up");
     let read = |name| {
         dir.lines(name)
@@ -227,4 +235,203 @@ fn a_log_that_cannot_be_opened_is_shown_and_the_pane_still_runs() {
     );
     opmux.wait_text("still-running");
     opmux.wait_text("no log");
+}
+
+/// Runs opmux without its TUI in folder `dir`, with `env` added to its own
+/// environment, to the end; past [`common::DEADLINE`] six times over (a
+/// whole run, not one wait) kills it and everything it started, and fails.
+fn run_headless(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let tag = common::run_tag();
+    let child = Command::new(env!("CARGO_BIN_EXE_opmux"))
+        .arg("--no-tui")
+        .args(args)
+        .current_dir(dir)
+        .env("OPMUX_LOG", "off")
+        .env(common::TAG_VAR, &tag)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running opmux");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let limit = common::DEADLINE * 6;
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("waiting for opmux"),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            common::kill_tagged(&tag);
+            panic!("opmux {args:?} did not exit within {limit:?}");
+        }
+    }
+}
+
+/// The lines printed for pane `name` (the text after `name | `).
+fn lines_of(out: &std::process::Output, name: &str) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (prefix, text) = l.split_once(" | ")?;
+            (prefix.trim_end() == name).then(|| text.to_string())
+        })
+        .collect()
+}
+
+/// The physical path of `path`, as `pwd -P` prints it.
+fn physical(path: &std::path::Path) -> String {
+    std::fs::canonicalize(path)
+        .expect("an existing folder")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn an_opmux_toml_runs_its_commands_in_its_own_folder_and_cwd_is_relative_to_it() {
+    let dir = Scratch::new("toml-folder");
+    let project = dir.0.join("project");
+    // A `server` in opmux's own folder too, so a `cwd` resolved against the
+    // wrong folder still finds one and shows where it went.
+    for folder in ["project/server", "server"] {
+        std::fs::create_dir_all(dir.0.join(folder)).unwrap();
+    }
+    dir.write(
+        "project/opmux.toml",
+        "[[pane]]\nname = \"top\"\ncmd = \"pwd -P\"\n\n[[pane]]\nname = \"sub\"\ncmd = [\"pwd\", \"-P\"]\ncwd = \"server\"\n",
+    );
+    // Started from the folder above, given the file by a relative path; a
+    // COMMAND pane beside them runs in opmux's own folder.
+    let out = run_headless(
+        &dir.0,
+        &["-c", "project/opmux.toml", "-n", "own", "pwd -P"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        lines_of(&out, "top"),
+        [physical(&project), "[exited 0]".into()]
+    );
+    assert_eq!(
+        lines_of(&out, "sub"),
+        [physical(&project.join("server")), "[exited 0]".into()]
+    );
+    assert_eq!(
+        lines_of(&out, "own"),
+        [physical(&dir.0), "[exited 0]".into()]
+    );
+}
+
+#[test]
+fn a_procfile_runs_its_commands_in_its_own_folder() {
+    let dir = Scratch::new("procfile-folder");
+    let procs = dir.0.join("procs");
+    std::fs::create_dir_all(&procs).unwrap();
+    dir.write("procs/Procfile", "where: pwd -P\n");
+    let out = run_headless(&dir.0, &["--procfile", "procs/Procfile"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        lines_of(&out, "where"),
+        [physical(&procs), "[exited 0]".into()]
+    );
+}
+
+#[test]
+fn env_file_is_read_from_the_configs_folder_and_reaches_every_pane() {
+    let dir = Scratch::new("env-file");
+    std::fs::create_dir_all(dir.0.join("project")).unwrap();
+    dir.write(
+        "project/.env",
+        "# settings\nGREETING=\"hello from the file\"\nexport PORT=8080\n",
+    );
+    // The same name in opmux's own folder, so the file is not found there
+    // by accident.
+    dir.write(".env", "GREETING=\"wrong file\"\nPORT=1\n");
+    dir.write(
+        "project/opmux.toml",
+        "env_file = \".env\"\n\n[[pane]]\nname = \"a\"\ncmd = 'echo \"a: $GREETING on $PORT\"'\n\n[[pane]]\nname = \"b\"\ncmd = 'echo \"b: $GREETING\"'\n",
+    );
+    let out = run_headless(&dir.0, &["-c", "project/opmux.toml"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(lines_of(&out, "a")[0], "a: hello from the file on 8080");
+    assert_eq!(lines_of(&out, "b")[0], "b: hello from the file");
+}
+
+#[test]
+fn env_false_unsets_a_variable_opmux_itself_has() {
+    let dir = Scratch::new("env-unset");
+    dir.write(
+        "opmux.toml",
+        r#"env = { TOP_GONE = false, TOP_SET = "top" }
+
+[[pane]]
+name = "p"
+cmd = 'echo "top=${TOP_GONE-unset} pane=${PANE_GONE-unset} kept=${KEPT-unset} set=$TOP_SET port=$PORT"'
+env = { PANE_GONE = false, PORT = 8080 }
+"#,
+    );
+    let out = run_headless(
+        &dir.0,
+        &[],
+        &[
+            ("TOP_GONE", "inherited"),
+            ("PANE_GONE", "inherited"),
+            ("KEPT", "inherited"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        lines_of(&out, "p")[0],
+        "top=unset pane=unset kept=inherited set=top port=8080"
+    );
+}
+
+#[test]
+fn check_prints_the_panes_in_start_order() {
+    let dir = Scratch::new("check-order");
+    // File order: web, api, db, cache. Start order puts each pane after
+    // what it depends on and otherwise keeps file order: db, cache, api,
+    // web — neither the file's order nor its reverse.
+    dir.write(
+        "opmux.toml",
+        r#"[[pane]]
+name = "web"
+cmd = "run-web"
+depends_on = ["api"]
+
+[[pane]]
+name = "api"
+cmd = "run-api"
+depends_on = { db = "started" }
+
+[[pane]]
+name = "db"
+cmd = "run-db"
+
+[[pane]]
+name = "cache"
+cmd = "run-cache"
+"#,
+    );
+    let out = run_headless(&dir.0, &["--check"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let names: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["db", "cache", "api", "web"], "{text}");
+    let heading = format!(
+        "{}: 4 pane(s), in start order:",
+        dir.0.join("opmux.toml").display()
+    );
+    assert_eq!(text.lines().next(), Some(heading.as_str()), "{text}");
 }

@@ -265,12 +265,27 @@ fn env_file(
     for item in dotenvy::from_read_iter(text.as_bytes()) {
         match item {
             Ok((key, val)) => entries.push((key, Some(val))),
-            Err(dotenvy::Error::LineParse(line, _)) => {
-                let n = text
-                    .lines()
-                    .position(|l| l.trim() == line.trim())
-                    .map_or(0, |i| i + 1);
-                bail!("{shown}:{n}: not a `KEY=value` line: `{}`", line.trim());
+            Err(dotenvy::Error::LineParse(fragment, _)) => {
+                // dotenvy gives the whole line for a bad key, but only the
+                // value for a bad value: the line is the first one, not a
+                // comment, that is the fragment or holds it.
+                let wanted = fragment.lines().next().unwrap_or("").trim();
+                let lines = || {
+                    text.lines()
+                        .enumerate()
+                        .filter(|(_, l)| !l.trim_start().starts_with('#'))
+                };
+                let found = lines()
+                    .find(|(_, l)| l.trim() == wanted)
+                    .or_else(|| lines().find(|(_, l)| !wanted.is_empty() && l.contains(wanted)));
+                match found {
+                    Some((i, line)) => bail!(
+                        "{shown}:{}: not a `KEY=value` line: `{}`",
+                        i + 1,
+                        line.trim()
+                    ),
+                    None => bail!("{shown}: not a `KEY=value` line: `{}`", fragment.trim()),
+                }
             }
             Err(e) => bail!("{shown}: {e}"),
         }
@@ -692,6 +707,23 @@ depends_on = { db = "started", api = "ready" }
                 "opmux.toml:1:13: field `clipboard`: unknown variant `maybe`, expected `deny` or `allow`",
             ),
             (
+                "pane = { cmd = \"x\" }\n",
+                "opmux.toml:1:8: field `pane`: invalid type: map, expected a sequence",
+            ),
+            (
+                "[[pane]]\ncmd = \"x\"\ndepends_on = 3\n",
+                "opmux.toml:3:14: field `depends_on`: invalid type: integer `3`, expected a list of pane names, or a table from pane name to \"started\", \"ready\" or \"succeeded\"",
+            ),
+            (
+                // An `=` inside a value is no assignment to name a field by.
+                "[[pane]]\ncmd = \"x\"\ndepends_on = [\n  \"x y=z\", 3,\n]\n",
+                "opmux.toml:4:12: invalid type: integer `3`, expected a string",
+            ),
+            (
+                "[[pane]]\ncmd = \"x\"\nstop-timeout = 1\n",
+                "opmux.toml:3:1: unknown field `stop-timeout`, did you mean `stop_timeout`?",
+            ),
+            (
                 "flood_nice = -1\n",
                 "opmux.toml:1:14: field `flood_nice`: -1 is not a nice value: give 0 (leave flooding panes alone) to 19",
             ),
@@ -715,5 +747,72 @@ depends_on = { db = "started", api = "ready" }
             err.starts_with(&format!("{}: cannot be read: ", missing.display())),
             "{err}"
         );
+    }
+
+    #[test]
+    fn env_file_entries_come_first_so_env_tables_override_them() {
+        let dir = std::env::temp_dir().join(format!("opmux-env-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(".env"), "# shared\nA=from-file\nB=\"two words\"\n").unwrap();
+        let text = "env_file = \".env\"\nenv = { B = \"top\" }\n[[pane]]\ncmd = \"x\"\nenv = { A = false }\n";
+        let s = parse(text, "opmux.toml", &dir, None).unwrap().settings;
+        let env: Vec<(&str, Option<&str>)> = s.panes[0]
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("A", Some("from-file")),
+                ("B", Some("two words")),
+                ("B", Some("top")),
+                ("A", None)
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_bad_env_file_line_is_named_by_its_number() {
+        let dir = std::env::temp_dir().join(format!("opmux-env-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = "env_file = \".env\"\n";
+        let cases = [
+            // A bad value: dotenvy names only the value.
+            ("A=1\n# hello world\n\nB=hello world\n", "B=hello world", 4),
+            // A bad key: dotenvy names the line.
+            ("A=1\nnot a line\n", "not a line", 2),
+        ];
+        for (file, line, n) in cases {
+            std::fs::write(dir.join(".env"), file).unwrap();
+            let err = parse(text, "opmux.toml", &dir, None)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            let shown = dir.join(".env");
+            assert_eq!(
+                err,
+                format!("{}:{n}: not a `KEY=value` line: `{line}`", shown.display())
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn shared_dependencies_are_checked_once_each() {
+        // Each pane depends on every pane before it: following every path
+        // instead of visiting each pane once would take 2^40 steps.
+        let mut text = String::new();
+        for i in 0..40 {
+            let deps: Vec<String> = (0..i).map(|j| format!("\"p{j}\"")).collect();
+            text += &format!(
+                "[[pane]]\nname = \"p{i}\"\ncmd = \"x\"\ndepends_on = [{}]\n",
+                deps.join(", ")
+            );
+        }
+        let s = parse_str(&text, "opmux.toml").unwrap();
+        assert_eq!(s.panes[39].depends_on.len(), 39);
+        assert_eq!(s.start_order(), (0..40).collect::<Vec<_>>());
     }
 }

@@ -847,4 +847,241 @@ mod tests {
         }];
         assert_eq!(s.start_order(), [1, 2, 0]);
     }
+
+    /// A scratch folder for one test, removed at the end of it.
+    struct Folder(PathBuf);
+
+    impl Folder {
+        fn new(test: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("opmux-config-{test}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+
+        fn write(&self, name: &str, text: &str) -> String {
+            let path = self.0.join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        }
+
+        /// The names of the panes `args` would run, started in this folder.
+        fn panes(&self, args: &[&str]) -> Result<Vec<String>> {
+            let cli = Cli::try_parse_from(std::iter::once("opmux").chain(args.iter().copied()))?;
+            let env = Env {
+                shell: None,
+                cwd: &self.0,
+            };
+            Settings::load(&cli, &env).map(|s| s.panes.into_iter().map(|p| p.name).collect())
+        }
+    }
+
+    impl Drop for Folder {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn the_local_opmux_toml_is_loaded_only_when_nothing_else_is_asked_for() {
+        let dir = Folder::new("local");
+        dir.write("opmux.toml", "[[pane]]\nname = \"local\"\ncmd = \"x\"\n");
+        let procfile = dir.write("Procfile", "proc: y\n");
+        assert_eq!(dir.panes(&[]).unwrap(), ["local"]);
+        assert_eq!(dir.panes(&["echo hi"]).unwrap(), ["echo"]);
+        assert_eq!(dir.panes(&["--procfile", &procfile]).unwrap(), ["proc"]);
+        // --check alone checks the local file.
+        assert_eq!(dir.panes(&["--check"]).unwrap(), ["local"]);
+    }
+
+    #[test]
+    fn check_reads_the_file_it_is_given_as_a_config_or_a_procfile() {
+        let dir = Folder::new("check-file");
+        dir.write("opmux.toml", "[[pane]]\nname = \"local\"\ncmd = \"x\"\n");
+        let other = dir.write("other.toml", "[[pane]]\nname = \"other\"\ncmd = \"x\"\n");
+        let procfile = dir.write("Procfile.dev", "web: x\nworker: y\n");
+        assert_eq!(dir.panes(&["--check", &other]).unwrap(), ["other"]);
+        assert_eq!(
+            dir.panes(&["--check", &procfile]).unwrap(),
+            ["web", "worker"]
+        );
+        // Given with -c, a file is an opmux.toml whatever its name.
+        let toml = dir.write("procfile.toml", "[[pane]]\nname = \"t\"\ncmd = \"x\"\n");
+        assert_eq!(dir.panes(&["-c", &toml]).unwrap(), ["t"]);
+    }
+
+    #[test]
+    fn a_config_without_panes_is_fine_when_commands_or_a_procfile_add_some() {
+        let dir = Folder::new("no-panes");
+        let empty = dir.write("empty.toml", "layout = \"rows\"\n");
+        let procfile = dir.write("Procfile", "web: x\n");
+        assert_eq!(dir.panes(&["-c", &empty, "echo hi"]).unwrap(), ["echo"]);
+        assert_eq!(
+            dir.panes(&["-c", &empty, "--procfile", &procfile]).unwrap(),
+            ["web"]
+        );
+        assert!(dir.panes(&["-c", &empty]).is_err());
+    }
+
+    #[test]
+    fn read_text_file_takes_16_mib_and_refuses_a_byte_more() {
+        let dir = Folder::new("sizes");
+        let path = dir.0.join("big");
+        let largest = 16 << 20;
+        std::fs::write(&path, vec![b'#'; largest]).unwrap();
+        assert_eq!(read_text_file(&path).unwrap().len(), largest);
+        std::fs::write(&path, vec![b'#'; largest + 1]).unwrap();
+        let err = read_text_file(&path).unwrap_err();
+        assert_eq!(err.to_string(), "it is larger than 16 MiB");
+        std::fs::write(&path, "small\n").unwrap();
+        assert_eq!(read_text_file(&path).unwrap(), "small\n");
+    }
+
+    #[test]
+    fn ready_patterns_are_equal_when_their_text_is() {
+        let pattern = |text| ReadyPattern(regex::Regex::new(text).unwrap());
+        assert_eq!(pattern("^ready$"), pattern("^ready$"));
+        assert_ne!(pattern("^ready$"), pattern("ready"));
+    }
+
+    #[test]
+    fn a_shell_pane_is_named_after_its_command_and_shows_its_programs_title() {
+        let pane = PaneSpec::shell("./bin/server --port 80");
+        assert_eq!(pane.name, "server");
+        assert!(!pane.named);
+        assert!(PaneSpec::new("x", vec!["x".into()]).named);
+    }
+
+    #[test]
+    fn layouts_cycle_tiled_rows_columns() {
+        assert_eq!(LayoutKind::Tiled.next(), LayoutKind::Rows);
+        assert_eq!(LayoutKind::Rows.next(), LayoutKind::Columns);
+        assert_eq!(LayoutKind::Columns.next(), LayoutKind::Tiled);
+    }
+
+    fn after(pane: usize) -> Dependency {
+        Dependency {
+            pane,
+            condition: Condition::Started,
+        }
+    }
+
+    #[test]
+    fn start_order_keeps_file_order_where_dependencies_allow() {
+        // web → api → db, and cache on its own: db and cache can start at
+        // once, in file order, then api, then web.
+        let mut s = Settings::default();
+        for name in ["web", "api", "db", "cache"] {
+            s.panes.push(PaneSpec::shell(name));
+        }
+        s.panes[0].depends_on = vec![after(1)];
+        s.panes[1].depends_on = vec![after(2)];
+        assert_eq!(s.start_order(), [2, 3, 1, 0]);
+        // A cycle (refused when loading) still gives every pane a place:
+        // the rest in file order.
+        s.panes[2].depends_on = vec![after(0)];
+        assert_eq!(s.start_order(), [3, 0, 1, 2]);
+    }
+
+    #[test]
+    fn describe_shows_sources_commands_and_supervision_in_start_order() {
+        let mut s = Settings {
+            sources: vec!["opmux.toml".into(), "Procfile".into()],
+            ..Settings::default()
+        };
+        let mut api = PaneSpec::new("api", vec!["cargo".into(), "run".into()]);
+        api.depends_on = vec![
+            Dependency {
+                pane: 1,
+                condition: Condition::Ready,
+            },
+            Dependency {
+                pane: 2,
+                condition: Condition::Succeeded,
+            },
+        ];
+        api.restart = RestartPolicy::OnFailure;
+        api.max_restarts = Some(3);
+        api.autostart = false;
+        let mut database = PaneSpec::shell("postgres -D data");
+        database.name = "database".into();
+        database.ready = Some(ReadyPattern(regex::Regex::new("^ready$").unwrap()));
+        database.restart = RestartPolicy::Always;
+        database.stop_signal = Signal::SIGINT;
+        let mut migrate = PaneSpec::shell("make migrate");
+        migrate.name = "migrate".into();
+        s.panes = vec![api, database, migrate];
+        assert_eq!(
+            describe(&s),
+            "opmux.toml and Procfile: 3 pane(s), in start order:\n\
+             \x20 1. database  postgres -D data  (ready at /^ready$/; restart always; stops with SIGINT)\n\
+             \x20 2. migrate   make migrate\n\
+             \x20 3. api       [\"cargo\", \"run\"]  (after database ready, migrate succeeded; restart on-failure at most 3 times; starts on C-b s)\n"
+        );
+        // Only `/bin/sh -c LINE`, as opmux builds it, shows as the line.
+        let argv = |args: &[&str]| PaneSpec::new("p", args.iter().map(|a| a.to_string()).collect());
+        let s = Settings {
+            panes: vec![
+                PaneSpec::shell("sh -c true"),
+                argv(&["sh", "-c", "true"]),
+                argv(&["/bin/sh", "-e", "true"]),
+            ],
+            ..Settings::default()
+        };
+        assert_eq!(
+            describe(&s),
+            "the command line: 3 pane(s), in start order:\n  \
+             1. sh  sh -c true\n  \
+             2. p   [\"sh\", \"-c\", \"true\"]\n  \
+             3. p   [\"/bin/sh\", \"-e\", \"true\"]\n"
+        );
+    }
+
+    #[test]
+    fn edit_distance_counts_inserts_deletes_substitutions_and_swaps() {
+        let cases = [
+            ("", "", 0),
+            ("", "abc", 3),
+            ("abc", "", 3),
+            ("name", "name", 0),
+            ("nmae", "name", 1),
+            ("nam", "name", 1),
+            ("names", "name", 1),
+            ("nane", "name", 1),
+            ("kitten", "sitting", 3),
+            ("ab", "ba", 1),
+            ("abcd", "badc", 2),
+            ("ca", "abc", 3),
+            ("restart", "ready", 4),
+        ];
+        for (a, b, d) in cases {
+            assert_eq!(edit_distance(a, b), d, "{a:?} → {b:?}");
+        }
+    }
+
+    #[test]
+    fn closest_allows_an_edit_per_three_letters() {
+        let fields = ["max_restarts", "stop_timeout", "cwd"];
+        // Two edits in twelve letters are a typo, three in six are not.
+        assert_eq!(closest("mx_restrats", &fields), Some("max_restarts"));
+        assert_eq!(closest("cdw", &fields), Some("cwd"));
+        assert_eq!(closest("xyz", &fields), None);
+        assert_eq!(closest("stop_time", &fields), Some("stop_timeout"));
+        assert_eq!(closest("timeout", &fields), None);
+    }
+
+    #[test]
+    fn a_files_folder_is_absolute() {
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(folder_of(Path::new("opmux.toml")).unwrap(), here);
+        assert_eq!(
+            folder_of(Path::new("project/opmux.toml")).unwrap(),
+            here.join("project")
+        );
+        assert_eq!(
+            folder_of(Path::new("/srv/app/Procfile")).unwrap(),
+            Path::new("/srv/app")
+        );
+    }
 }

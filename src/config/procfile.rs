@@ -83,6 +83,12 @@ mod tests {
             ]
         );
         assert_eq!(panes[0].argv[..2], ["/bin/sh", "-c"]);
+        let names: Vec<String> = parse("web_1: a\nworker-2: b\n", "Procfile")
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names, ["web_1", "worker-2"]);
     }
 
     #[test]
