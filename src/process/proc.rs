@@ -60,7 +60,9 @@ impl ProcessTable {
         Self::from_processes(processes)
     }
 
-    fn from_processes(processes: HashMap<Pid, ProcessInfo>) -> Self {
+    /// A table of `processes`, as if read from /proc; tests build one to
+    /// make the process table disagree with what is really running.
+    pub(crate) fn from_processes(processes: HashMap<Pid, ProcessInfo>) -> Self {
         let mut children: HashMap<Pid, Vec<Pid>> = HashMap::new();
         for p in processes.values() {
             children.entry(p.ppid).or_default().push(p.pid);
