@@ -108,10 +108,11 @@ fn escapees_that_cleared_their_environment_are_stopped_on_quit() {
 
 /// Runs opmux with a pane whose program ignores SIGTERM and, through the
 /// debug builds' fault switch, SIGKILL too, as a process stuck in the kernel
-/// would; returns opmux and the unkillable program.
+/// would; returns opmux and the unkillable program. It ignores SIGHUP as
+/// well, or the hang-up of its terminal when opmux exits would end it.
 #[cfg(debug_assertions)]
 fn with_an_unkillable_pane(m: &str, extra: &[&str]) -> (Opmux, Pid) {
-    let cmd = format!("trap '' TERM; exec sleep 1000.{m}");
+    let cmd = format!("trap '' TERM HUP; exec sleep 1000.{m}");
     let mut args = vec!["--stop-timeout", "1"];
     args.extend_from_slice(extra);
     args.push(&cmd);
@@ -137,7 +138,7 @@ fn assert_named_and_kill(opmux: &Opmux, survivor: Pid) {
         .find(|l| l.contains("survived SIGKILL"))
         .unwrap_or_default();
     assert!(
-        line.contains(&format!("1 process(es)")) && line.contains(&survivor.to_string()),
+        line.contains("1 process(es)") && line.contains(&survivor.to_string()),
         "the survivor {survivor} is not named: {line:?}"
     );
     assert!(alive(survivor), "the survivor was killed after all");
