@@ -90,7 +90,9 @@ fn escapees_that_cleared_their_environment_are_stopped_on_quit() {
          (setsid env -i /bin/sleep 1000.{detached} </dev/null >/dev/null 2>&1 &)\n\
          echo escaped; exec sleep 1000.{m}"
     );
-    let mut opmux = Opmux::start(&[&cmd], 24, 100);
+    // With a stop timeout far beyond the harness's deadline, only the stop
+    // signal can end them in time: nothing waits for the SIGKILL.
+    let mut opmux = Opmux::start(&["--stop-timeout", "60", &cmd], 24, 100);
     opmux.wait_text("escaped");
     let escapees = [the_sleeper(&on_tty), the_sleeper(&detached)];
     let main = the_sleeper(&m);
@@ -104,6 +106,28 @@ fn escapees_that_cleared_their_environment_are_stopped_on_quit() {
     for pid in escapees.into_iter().chain([main]) {
         assert!(!alive(pid), "{pid} outlived the quit");
     }
+}
+
+#[test]
+fn a_stray_that_ignores_sigterm_is_killed_when_the_stop_timeout_passes() {
+    let deaf = marker("stray-ignores-term");
+    let m = marker("stray-pane");
+    // Ignored signals stay ignored across exec: the stray outlives SIGTERM.
+    let cmd = format!(
+        "(trap '' TERM; setsid env -i /bin/sleep 1000.{deaf} </dev/null >/dev/null 2>&1 &)\n\
+         echo escaped; exec sleep 1000.{m}"
+    );
+    let mut opmux = Opmux::start(&["--stop-timeout", "5", &cmd], 24, 100);
+    opmux.wait_text("escaped");
+    let stray = the_sleeper(&deaf);
+    let main = the_sleeper(&m);
+    opmux.send(b"\x02q");
+    // The pane is over at once; opmux still waits for the stray.
+    common::eventually("the pane's program ended", || !alive(main));
+    assert!(alive(stray), "the stray did not ignore SIGTERM");
+    assert!(!opmux.has_exited(), "opmux left before its stray was gone");
+    assert_eq!(opmux.wait_exit(), 0);
+    assert!(!alive(stray), "the stray outlived the shutdown's SIGKILL");
 }
 
 /// Runs opmux with a pane whose program ignores SIGTERM and, through the

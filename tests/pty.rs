@@ -23,7 +23,9 @@ static CHILDREN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Takes [`CHILDREN`] for the rest of a test. A test that failed while
 /// holding it leaves no child behind that matters to the next.
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    CHILDREN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn spec(script: &str) -> PaneSpec {

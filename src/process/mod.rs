@@ -550,6 +550,81 @@ mod tests {
     }
 
     #[test]
+    fn a_process_already_reaped_is_skipped() {
+        let mut gone = sleeper(&[], None);
+        let pid = gone.pid();
+        let seen = proc::stat(pid).expect("the sleeper's stat");
+        gone.0.kill().expect("killing the sleeper");
+        gone.0.wait().expect("reaping the sleeper");
+        // The table still lists it, as one read just before it ended would.
+        let table = proc::ProcessTable::from_processes([(pid, seen)].into());
+        signal_process(&table, pid, Signal::SIGTERM);
+    }
+
+    /// Starts a sleeper carrying `tag` that ignores SIGTERM.
+    fn deaf_to_sigterm(tag: &str) -> Sleeper {
+        sleeper_with(&[(PANE_TAG_VAR, tag)], None, |cmd| {
+            // SAFETY: sigaction is async-signal-safe, and nothing else runs
+            // in the child between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    let ignore = nix::sys::signal::SigAction::new(
+                        nix::sys::signal::SigHandler::SigIgn,
+                        nix::sys::signal::SaFlags::empty(),
+                        nix::sys::signal::SigSet::empty(),
+                    );
+                    nix::sys::signal::sigaction(Signal::SIGTERM, &ignore)
+                        .map(drop)
+                        .map_err(Into::into)
+                });
+            }
+        })
+    }
+
+    /// Ends `sleeper` with SIGINT, which kills unless something killed it
+    /// before, and returns the signal it died of.
+    fn finish(mut sleeper: Sleeper) -> Option<i32> {
+        let _ = kill(sleeper.pid(), Signal::SIGINT);
+        sleeper.0.wait().expect("waiting for the sleeper").signal()
+    }
+
+    #[test]
+    fn a_pane_signal_goes_to_each_of_its_processes_and_only_sigkill_insists() {
+        let tag = format!("unit-{}:1", std::process::id());
+        let pane = pane(&tag, None);
+        let first = deaf_to_sigterm(&tag);
+        let second = deaf_to_sigterm(&tag);
+        assert_eq!(pane.signal(Signal::SIGTERM), 2);
+        // Both ignored SIGTERM, and nothing followed it: SIGINT ends them.
+        assert_eq!(finish(first), Some(Signal::SIGINT as i32));
+        assert_eq!(finish(second), Some(Signal::SIGINT as i32));
+        let third = deaf_to_sigterm(&tag);
+        assert_eq!(pane.signal(Signal::SIGKILL), 1);
+        assert_eq!(finish(third), Some(Signal::SIGKILL as i32));
+    }
+
+    #[test]
+    fn sigkill_goes_out_again_until_a_fresh_look_finds_nothing_alive() {
+        let early = sleeper(&[], None);
+        let late = sleeper(&[], None);
+        let looks = std::cell::Cell::new(0);
+        // The second process shows up only at the second look, as one forked
+        // just as the first SIGKILL went out would.
+        kill_until_gone(|table| {
+            looks.set(looks.get() + 1);
+            let mut found = vec![early.pid()];
+            if looks.get() > 1 {
+                found.push(late.pid());
+            }
+            found.retain(|&pid| table.alive(pid));
+            found
+        });
+        assert!(looks.get() >= 3, "stopped after {} looks", looks.get());
+        assert_eq!(finish(early), Some(Signal::SIGKILL as i32));
+        assert_eq!(finish(late), Some(Signal::SIGKILL as i32));
+    }
+
+    #[test]
     fn a_process_the_table_never_saw_is_not_signalled() {
         let sleeper = sleeper(&[], None);
         signal_process(

@@ -228,6 +228,32 @@ mod tests {
     }
 
     #[test]
+    fn a_zombie_is_in_the_table_but_not_alive() {
+        let info = |pid: i32, state| ProcessInfo {
+            pid: Pid::from_raw(pid),
+            state,
+            ppid: Pid::from_raw(1),
+            pgrp: Pid::from_raw(pid),
+            session: Pid::from_raw(pid),
+            start_time: 0,
+            utime: 0,
+            stime: 0,
+            nice: 0,
+        };
+        let table = ProcessTable::from_processes(
+            [
+                (Pid::from_raw(20), info(20, 'Z')),
+                (Pid::from_raw(21), info(21, 'S')),
+            ]
+            .into(),
+        );
+        assert!(table.get(Pid::from_raw(20)).is_some());
+        assert!(!table.alive(Pid::from_raw(20)), "a zombie counted as alive");
+        assert!(table.alive(Pid::from_raw(21)));
+        assert!(!table.alive(Pid::from_raw(22)), "a pid not in the table");
+    }
+
+    #[test]
     fn this_process_is_in_the_live_table() {
         let table = ProcessTable::read();
         let me = table.get(nix::unistd::getpid()).expect("own stat readable");
