@@ -130,31 +130,36 @@ fn a_stray_that_ignores_sigterm_is_killed_when_the_stop_timeout_passes() {
     assert!(!alive(stray), "the stray outlived the shutdown's SIGKILL");
 }
 
-/// Runs opmux with a pane whose program ignores SIGTERM and, through the
-/// debug builds' fault switch, SIGKILL too, as a process stuck in the kernel
-/// would; returns opmux and the unkillable program. It ignores SIGHUP as
-/// well, or the hang-up of its terminal when opmux exits would end it.
+/// Runs opmux with two panes whose programs ignore SIGTERM and SIGHUP (or
+/// the hang-up of its terminal when opmux exits would end them): through
+/// the debug builds' fault switch, the first ignores SIGKILL too, as a
+/// process stuck in the kernel would. Returns opmux, the unkillable program
+/// and the other, which SIGKILL must still end.
 #[cfg(debug_assertions)]
-fn with_an_unkillable_pane(m: &str, extra: &[&str]) -> (Opmux, Pid) {
-    let cmd = format!("trap '' TERM HUP; exec sleep 1000.{m}");
+fn with_an_unkillable_pane(extra: &[&str]) -> (Opmux, Pid, Pid) {
+    let stuck = marker("unkillable");
+    let killable = marker("killable");
+    let deaf = |m: &str| format!("trap '' TERM HUP; exec sleep 1000.{m}");
+    let (first, second) = (deaf(&stuck), deaf(&killable));
     let mut args = vec!["--stop-timeout", "1"];
     args.extend_from_slice(extra);
-    args.push(&cmd);
-    let word = format!("1000.{m}");
+    args.extend([first.as_str(), second.as_str()]);
+    let word = format!("1000.{stuck}");
     let opmux = Opmux::start_with_env(
         &args,
         24,
         100,
         &[(opmux::process::SURVIVE_SIGKILL_VAR, &word)],
     );
-    let pid = the_sleeper(m);
-    (opmux, pid)
+    let (stuck, killable) = (the_sleeper(&stuck), the_sleeper(&killable));
+    (opmux, stuck, killable)
 }
 
 /// Checks opmux said on stderr (the terminal, once it was restored) that
-/// `survivor` survived, then ends it.
+/// `survivor`, and it alone, survived, and that `killed` did not; then
+/// ends the survivor.
 #[cfg(debug_assertions)]
-fn assert_named_and_kill(opmux: &Opmux, survivor: Pid) {
+fn assert_named_and_kill(opmux: &Opmux, survivor: Pid, killed: Pid) {
     opmux.wait_text("survived SIGKILL");
     let text = opmux.text();
     let line = text
@@ -163,7 +168,11 @@ fn assert_named_and_kill(opmux: &Opmux, survivor: Pid) {
         .unwrap_or_default();
     assert!(
         line.contains("1 process(es)") && line.contains(&survivor.to_string()),
-        "the survivor {survivor} is not named: {line:?}"
+        "the survivor {survivor}, and it alone, is not named: {line:?}"
+    );
+    assert!(
+        !alive(killed),
+        "{killed} outlived SIGKILL without the fault"
     );
     assert!(alive(survivor), "the survivor was killed after all");
     kill(survivor, Signal::SIGKILL).expect("killing the survivor");
@@ -173,21 +182,47 @@ fn assert_named_and_kill(opmux: &Opmux, survivor: Pid) {
 #[cfg(debug_assertions)]
 #[test]
 fn survivors_of_the_shutdowns_sigkill_are_named_and_opmux_exits_1() {
-    let m = marker("survivor-tui");
-    let (mut opmux, survivor) = with_an_unkillable_pane(&m, &[]);
-    opmux.wait_text("running");
+    let (mut opmux, survivor, killed) = with_an_unkillable_pane(&[]);
+    opmux.wait_row(&["1 trap", "running", "2 trap", "running"]);
     opmux.send(b"\x02q");
     opmux.wait_text("killing");
     assert_eq!(opmux.wait_exit(), 1);
-    assert_named_and_kill(&opmux, survivor);
+    assert_named_and_kill(&opmux, survivor, killed);
 }
 
 #[cfg(debug_assertions)]
 #[test]
 fn without_the_tui_survivors_are_named_too_and_opmux_exits_1_not_143() {
-    let m = marker("survivor-headless");
-    let (mut opmux, survivor) = with_an_unkillable_pane(&m, &["--no-tui"]);
+    let (mut opmux, survivor, killed) = with_an_unkillable_pane(&["--no-tui"]);
     kill(opmux.pid, Signal::SIGTERM).expect("signalling opmux");
     assert_eq!(opmux.wait_exit(), 1);
-    assert_named_and_kill(&opmux, survivor);
+    assert_named_and_kill(&opmux, survivor, killed);
+}
+
+#[test]
+fn on_quit_a_pane_gets_its_own_stop_signal_and_not_the_strays_sigterm() {
+    let scratch = common::Scratch::new("own-stop-signal");
+    // The handlers do not exit: the program lives on until the SIGKILL and
+    // says which signals reached it meanwhile.
+    let config = scratch.write(
+        "opmux.toml",
+        r#"stop_timeout = 3
+
+[[pane]]
+name = "int"
+cmd = "trap 'echo got-INT' INT; trap 'echo got-TERM' TERM; echo trapped; while :; do sleep 0.05; done"
+stop_signal = "SIGINT"
+"#,
+    );
+    let config = config.to_string_lossy().into_owned();
+    let mut opmux = Opmux::start(&["--no-tui", "-c", &config], 24, 100);
+    opmux.wait_text("trapped");
+    kill(opmux.pid, Signal::SIGTERM).expect("signalling opmux");
+    assert_eq!(opmux.wait_exit(), 143);
+    let text = opmux.text();
+    assert!(text.contains("got-INT"), "no stop signal came:\n{text}");
+    assert!(
+        !text.contains("got-TERM"),
+        "the pane got SIGTERM besides its stop signal:\n{text}"
+    );
 }
