@@ -15,6 +15,19 @@ use opmux::{PaneId, Size};
 use parking_lot::Mutex;
 use tokio::sync::mpsc::unbounded_channel;
 
+/// Held by every test that starts a child. `process::reap` reaps any child
+/// of this test process (`waitpid(-1)`), so tests running in parallel could
+/// reap each other's programs, and a `waitid` on a pid already reaped fails.
+static CHILDREN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`CHILDREN`] for the rest of a test. A test that failed while
+/// holding it leaves no child behind that matters to the next.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn spec(script: &str) -> PaneSpec {
     PaneSpec::new("test", vec!["/bin/sh".into(), "-c".into(), script.into()])
 }
@@ -32,6 +45,7 @@ fn next(events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> Event {
 
 #[test]
 fn output_and_stderr_reach_the_screen_and_the_reaper_gets_the_status() {
+    let _children = one_at_a_time();
     let screen = Arc::new(Mutex::new(Screen::new(Size::new(10, 40))));
     let (tx, mut events) = unbounded_channel();
     let wiring = Wiring {
@@ -92,6 +106,7 @@ fn output_and_stderr_reach_the_screen_and_the_reaper_gets_the_status() {
 
 #[test]
 fn a_missing_working_folder_fails_the_spawn_instead_of_using_another() {
+    let _children = one_at_a_time();
     let (tx, _events) = unbounded_channel();
     let wiring = Wiring {
         id: PaneId(0),
@@ -114,6 +129,7 @@ fn a_missing_working_folder_fails_the_spawn_instead_of_using_another() {
 
 #[test]
 fn input_a_program_does_not_read_yet_waits_in_order_without_blocking() {
+    let _children = one_at_a_time();
     let screen = Arc::new(Mutex::new(Screen::new(Size::new(10, 60))));
     let (tx, mut events) = unbounded_channel();
     let dirty = Arc::new(AtomicBool::new(false));

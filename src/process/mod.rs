@@ -181,6 +181,10 @@ fn kill_until_gone(find: impl Fn(&proc::ProcessTable) -> Vec<Pid>) {
 /// only used if that process started when the table's did.
 fn signal_process(table: &proc::ProcessTable, pid: Pid, signal: Signal) {
     let Some(seen) = table.get(pid) else { return };
+    #[cfg(debug_assertions)]
+    if signal == Signal::SIGKILL && spared_by_fault(pid) {
+        return;
+    }
     #[cfg(target_os = "linux")]
     {
         use nix::libc;
@@ -220,6 +224,25 @@ fn signal_process(table: &proc::ProcessTable, pid: Pid, signal: Signal) {
     if proc::stat(pid).is_none_or(|now| now.start_time == seen.start_time) {
         let _ = kill(pid, signal);
     }
+}
+
+/// The environment variable that, in debug builds, makes every process with
+/// an argument equal to its value outlive SIGKILL, as one stuck in the kernel
+/// would: nothing else lets a test make a process survive the shutdown.
+#[cfg(debug_assertions)]
+pub const SURVIVE_SIGKILL_VAR: &str = "OPMUX_FAULT_SURVIVE_SIGKILL";
+
+/// Whether [`SURVIVE_SIGKILL_VAR`] spares `pid` from SIGKILL.
+#[cfg(debug_assertions)]
+fn spared_by_fault(pid: Pid) -> bool {
+    static WORD: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
+    let Some(word) = WORD.get_or_init(|| std::env::var_os(SURVIVE_SIGKILL_VAR)) else {
+        return false;
+    };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    cmdline
+        .split(|b| *b == 0)
+        .any(|arg| arg == word.as_encoded_bytes())
 }
 
 /// Sends `signal` to every descendant of opmux that belongs to none of
@@ -322,4 +345,297 @@ pub fn lower_session_priority(leader: Pid, by: u8) -> std::io::Result<i32> {
         return Err(std::io::Error::last_os_error());
     }
     Ok(nice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::process::{Child, Command, Stdio};
+
+    /// A child of the test that is killed and reaped, by its own pid, when
+    /// dropped: tests run in parallel, so none may reap another's children.
+    struct Sleeper(Child);
+
+    impl Sleeper {
+        fn pid(&self) -> Pid {
+            Pid::from_raw(self.0.id() as i32)
+        }
+    }
+
+    impl Drop for Sleeper {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// Starts `/bin/sleep 30` with an empty environment but for `env`, and
+    /// its standard output on `out` (a stand-in for a pane's terminal).
+    fn sleeper(env: &[(&str, &str)], out: Option<&std::path::Path>) -> Sleeper {
+        sleeper_with(env, out, |_| {})
+    }
+
+    fn sleeper_with(
+        env: &[(&str, &str)],
+        out: Option<&std::path::Path>,
+        setup: impl FnOnce(&mut Command),
+    ) -> Sleeper {
+        let mut cmd = Command::new("/bin/sleep");
+        cmd.arg("30").env_clear().envs(env.iter().copied());
+        cmd.stdin(Stdio::null()).stderr(Stdio::null());
+        match out {
+            Some(path) => cmd.stdout(std::fs::File::create(path).expect("scratch file")),
+            None => cmd.stdout(Stdio::null()),
+        };
+        setup(&mut cmd);
+        // spawn returns once the program is executed, so its environment and
+        // files are those /proc shows from now on.
+        Sleeper(cmd.spawn().expect("starting /bin/sleep"))
+    }
+
+    /// A file that stands for a pane's terminal: `uses_tty` compares paths.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().canonicalize().expect("a temp folder");
+        dir.join(format!("opmux-unit-{}-{name}", std::process::id()))
+    }
+
+    /// The pane that none of the test's processes belong to but by what the
+    /// test gives it: its session and group are pids no test process has.
+    fn pane<'a>(tag: &'a str, tty: Option<&'a std::path::Path>) -> PaneProcesses<'a> {
+        PaneProcesses {
+            sid: Pid::from_raw(i32::MAX),
+            foreground: None,
+            tag,
+            tty,
+        }
+    }
+
+    fn finds(pane: &PaneProcesses<'_>, pid: Pid) -> bool {
+        pane.find(&proc::ProcessTable::read()).contains(&pid)
+    }
+
+    #[test]
+    fn pane_tags_name_this_opmux_and_count_panes_from_one() {
+        assert_eq!(pane_tag(0), format!("{}:1", std::process::id()));
+        assert_eq!(pane_tag(4), format!("{}:5", std::process::id()));
+    }
+
+    #[test]
+    fn exit_codes_follow_the_shell_convention() {
+        assert_eq!(ExitStatus::Exited(3).code(), 3);
+        assert_eq!(ExitStatus::Signaled(Signal::SIGTERM).code(), 143);
+    }
+
+    #[test]
+    fn an_untagged_process_is_found_by_the_terminal_it_writes_to() {
+        let tty = scratch("tty-writer");
+        let other = scratch("tty-other");
+        let escapee = sleeper(&[], Some(&tty));
+        let pid = escapee.pid();
+        assert!(finds(&pane("me:1", Some(&tty)), pid));
+        assert!(!finds(&pane("me:1", None), pid), "found without a terminal");
+        assert!(
+            !finds(&pane("me:1", Some(&other)), pid),
+            "found by another pane's terminal"
+        );
+        drop(escapee);
+        let _ = std::fs::remove_file(tty);
+    }
+
+    #[test]
+    fn a_tag_decides_before_the_terminal_the_session_or_the_group() {
+        let tty = scratch("tty-tagged");
+        let mine = sleeper(&[(PANE_TAG_VAR, "me:1")], None);
+        let theirs = sleeper_with(&[(PANE_TAG_VAR, "me:2")], Some(&tty), |cmd| {
+            cmd.process_group(0);
+        });
+        let theirs_pid = theirs.pid();
+        let pane = PaneProcesses {
+            sid: nix::unistd::getsid(None).expect("own session"),
+            foreground: Some(theirs_pid),
+            ..pane("me:1", Some(&tty))
+        };
+        let found = pane.find(&proc::ProcessTable::read());
+        assert!(found.contains(&mine.pid()), "the pane's own tag: {found:?}");
+        assert!(
+            !found.contains(&theirs_pid),
+            "another pane's process was claimed: {found:?}"
+        );
+        drop(theirs);
+        let _ = std::fs::remove_file(tty);
+    }
+
+    #[test]
+    fn untagged_processes_are_found_by_session_and_by_foreground_group() {
+        // SAFETY: setsid is async-signal-safe, and nothing else runs in the
+        // child between fork and exec.
+        let leader = sleeper_with(&[], None, |cmd| unsafe {
+            cmd.pre_exec(|| nix::unistd::setsid().map(drop).map_err(Into::into));
+        });
+        let job = sleeper_with(&[], None, |cmd| {
+            cmd.process_group(0);
+        });
+        let by_session = PaneProcesses {
+            sid: leader.pid(),
+            ..pane("me:1", None)
+        };
+        assert!(finds(&by_session, leader.pid()));
+        assert!(!finds(&by_session, job.pid()));
+        let by_group = PaneProcesses {
+            foreground: Some(job.pid()),
+            ..pane("me:1", None)
+        };
+        assert!(finds(&by_group, job.pid()));
+        assert!(!finds(&by_group, leader.pid()));
+    }
+
+    #[test]
+    fn descendants_of_a_pane_process_are_found_whatever_they_carry() {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "env -i /bin/sleep 30 & wait"])
+            .env_clear()
+            .env(PANE_TAG_VAR, "me:1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        let shell = Sleeper(cmd.spawn().expect("starting sh"));
+        let pane = pane("me:1", None);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let child = loop {
+            let table = proc::ProcessTable::read();
+            // The child counts once it runs sleep without the tag.
+            let untagged = table.descendants(shell.pid()).into_iter().find(|&pid| {
+                table.pane_tag(pid).is_none()
+                    && std::fs::read(format!("/proc/{pid}/cmdline"))
+                        .is_ok_and(|c| c.starts_with(b"/bin/sleep"))
+            });
+            if let Some(child) = untagged {
+                break child;
+            }
+            assert!(std::time::Instant::now() < deadline, "sleep never started");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let found = pane.find(&proc::ProcessTable::read());
+        assert!(found.contains(&shell.pid()), "{found:?}");
+        assert!(found.contains(&child), "the untagged child: {found:?}");
+        let _ = kill(child, Signal::SIGKILL);
+    }
+
+    #[test]
+    fn a_pid_that_now_names_another_process_is_never_signalled() {
+        let sleeper = sleeper(&[], None);
+        let pid = sleeper.pid();
+        let now = proc::stat(pid).expect("the sleeper's stat");
+        let table_with = |start_time| {
+            let info = proc::ProcessInfo {
+                start_time,
+                ..now.clone()
+            };
+            proc::ProcessTable::from_processes([(pid, info)].into())
+        };
+        // What was seen at this pid started at another time: the pid was
+        // reused, and the process now holding it is a stranger.
+        signal_process(&table_with(now.start_time + 1), pid, Signal::SIGKILL);
+        signal_process(&table_with(now.start_time - 1), pid, Signal::SIGKILL);
+        // The process seen is still there: it is signalled. Had a SIGKILL
+        // gone out above, it would have ended the process first.
+        signal_process(&table_with(now.start_time), pid, Signal::SIGTERM);
+        let mut sleeper = sleeper;
+        let status = sleeper.0.wait().expect("waiting for the sleeper");
+        assert_eq!(
+            status.signal(),
+            Some(Signal::SIGTERM as i32),
+            "the sleeper at a reused pid was signalled"
+        );
+    }
+
+    #[test]
+    fn a_process_already_reaped_is_skipped() {
+        let mut gone = sleeper(&[], None);
+        let pid = gone.pid();
+        let seen = proc::stat(pid).expect("the sleeper's stat");
+        gone.0.kill().expect("killing the sleeper");
+        gone.0.wait().expect("reaping the sleeper");
+        // The table still lists it, as one read just before it ended would.
+        let table = proc::ProcessTable::from_processes([(pid, seen)].into());
+        signal_process(&table, pid, Signal::SIGTERM);
+    }
+
+    /// Starts a sleeper carrying `tag` that ignores SIGTERM.
+    fn deaf_to_sigterm(tag: &str) -> Sleeper {
+        sleeper_with(&[(PANE_TAG_VAR, tag)], None, |cmd| {
+            // SAFETY: sigaction is async-signal-safe, and nothing else runs
+            // in the child between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    let ignore = nix::sys::signal::SigAction::new(
+                        nix::sys::signal::SigHandler::SigIgn,
+                        nix::sys::signal::SaFlags::empty(),
+                        nix::sys::signal::SigSet::empty(),
+                    );
+                    nix::sys::signal::sigaction(Signal::SIGTERM, &ignore)
+                        .map(drop)
+                        .map_err(Into::into)
+                });
+            }
+        })
+    }
+
+    /// Ends `sleeper` with SIGINT, which kills unless something killed it
+    /// before, and returns the signal it died of.
+    fn finish(mut sleeper: Sleeper) -> Option<i32> {
+        let _ = kill(sleeper.pid(), Signal::SIGINT);
+        sleeper.0.wait().expect("waiting for the sleeper").signal()
+    }
+
+    #[test]
+    fn a_pane_signal_goes_to_each_of_its_processes_and_only_sigkill_insists() {
+        let tag = format!("unit-{}:1", std::process::id());
+        let pane = pane(&tag, None);
+        let first = deaf_to_sigterm(&tag);
+        let second = deaf_to_sigterm(&tag);
+        assert_eq!(pane.signal(Signal::SIGTERM), 2);
+        // Both ignored SIGTERM, and nothing followed it: SIGINT ends them.
+        assert_eq!(finish(first), Some(Signal::SIGINT as i32));
+        assert_eq!(finish(second), Some(Signal::SIGINT as i32));
+        let third = deaf_to_sigterm(&tag);
+        assert_eq!(pane.signal(Signal::SIGKILL), 1);
+        assert_eq!(finish(third), Some(Signal::SIGKILL as i32));
+    }
+
+    #[test]
+    fn sigkill_goes_out_again_until_a_fresh_look_finds_nothing_alive() {
+        let early = sleeper(&[], None);
+        let late = sleeper(&[], None);
+        let looks = std::cell::Cell::new(0);
+        // The second process shows up only at the second look, as one forked
+        // just as the first SIGKILL went out would.
+        kill_until_gone(|table| {
+            looks.set(looks.get() + 1);
+            let mut found = vec![early.pid()];
+            if looks.get() > 1 {
+                found.push(late.pid());
+            }
+            found.retain(|&pid| table.alive(pid));
+            found
+        });
+        assert!(looks.get() >= 3, "stopped after {} looks", looks.get());
+        assert_eq!(finish(early), Some(Signal::SIGKILL as i32));
+        assert_eq!(finish(late), Some(Signal::SIGKILL as i32));
+    }
+
+    #[test]
+    fn a_process_the_table_never_saw_is_not_signalled() {
+        let sleeper = sleeper(&[], None);
+        signal_process(
+            &proc::ProcessTable::from_processes(Default::default()),
+            sleeper.pid(),
+            Signal::SIGKILL,
+        );
+        let mut sleeper = sleeper;
+        assert_eq!(sleeper.0.try_wait().ok().flatten(), None);
+        let _ = kill(sleeper.pid(), Signal::SIGTERM);
+        let status = sleeper.0.wait().expect("waiting for the sleeper");
+        assert_eq!(status.signal(), Some(Signal::SIGTERM as i32));
+    }
 }

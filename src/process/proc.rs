@@ -60,7 +60,9 @@ impl ProcessTable {
         Self::from_processes(processes)
     }
 
-    fn from_processes(processes: HashMap<Pid, ProcessInfo>) -> Self {
+    /// A table of `processes`, as if read from /proc; tests build one to
+    /// make the process table disagree with what is really running.
+    pub(crate) fn from_processes(processes: HashMap<Pid, ProcessInfo>) -> Self {
         let mut children: HashMap<Pid, Vec<Pid>> = HashMap::new();
         for p in processes.values() {
             children.entry(p.ppid).or_default().push(p.pid);
@@ -223,6 +225,32 @@ mod tests {
             .collect();
         found.sort();
         assert_eq!(found, [11, 12, 14]);
+    }
+
+    #[test]
+    fn a_zombie_is_in_the_table_but_not_alive() {
+        let info = |pid: i32, state| ProcessInfo {
+            pid: Pid::from_raw(pid),
+            state,
+            ppid: Pid::from_raw(1),
+            pgrp: Pid::from_raw(pid),
+            session: Pid::from_raw(pid),
+            start_time: 0,
+            utime: 0,
+            stime: 0,
+            nice: 0,
+        };
+        let table = ProcessTable::from_processes(
+            [
+                (Pid::from_raw(20), info(20, 'Z')),
+                (Pid::from_raw(21), info(21, 'S')),
+            ]
+            .into(),
+        );
+        assert!(table.get(Pid::from_raw(20)).is_some());
+        assert!(!table.alive(Pid::from_raw(20)), "a zombie counted as alive");
+        assert!(table.alive(Pid::from_raw(21)));
+        assert!(!table.alive(Pid::from_raw(22)), "a pid not in the table");
     }
 
     #[test]
