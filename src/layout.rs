@@ -246,6 +246,70 @@ mod tests {
         assert_eq!(neighbour(&rects, 0, Direction::Up), None);
     }
 
+    /// Checks every pane of `n` tiled panes on [`AREA`] in every direction
+    /// against `table`: per pane (numbered from 1, as the status line does),
+    /// the pane to its left, right, above and below, 0 for none.
+    fn assert_neighbours(n: usize, table: &[[usize; 4]]) {
+        assert_eq!(table.len(), n);
+        let rects = arrange(n, AREA, None, LayoutKind::Tiled);
+        let dirs = [
+            Direction::Left,
+            Direction::Right,
+            Direction::Up,
+            Direction::Down,
+        ];
+        for (from, row) in table.iter().enumerate() {
+            for (dir, &expected) in dirs.into_iter().zip(row) {
+                let got = neighbour(&rects, from, dir).map_or(0, |i| i + 1);
+                assert_eq!(got, expected, "{n} panes: {dir:?} from pane {}", from + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn neighbours_of_three_tiled_panes() {
+        // 1 2
+        // 3 3    Up from 3: 1 and 2 are as near; the lower number wins.
+        assert_neighbours(3, &[[0, 2, 0, 3], [1, 0, 0, 3], [0, 0, 1, 0]]);
+    }
+
+    #[test]
+    fn neighbours_of_five_tiled_panes() {
+        // 1 2 3
+        // 4  5      Down from 2 and Up from 5 overlap two panes each: the
+        //           one whose centre is nearest wins.
+        assert_neighbours(
+            5,
+            &[
+                [0, 2, 0, 4],
+                [1, 3, 0, 5],
+                [2, 0, 0, 5],
+                [0, 5, 1, 0],
+                [4, 0, 3, 0],
+            ],
+        );
+    }
+
+    #[test]
+    fn neighbours_of_seven_tiled_panes() {
+        // 1 2 3
+        // 4 5 6
+        //   7      Up from 7: the middle pane, under its centre. Down from
+        //          1 to 3: the next row, not 7 below it.
+        assert_neighbours(
+            7,
+            &[
+                [0, 2, 0, 4],
+                [1, 3, 0, 5],
+                [2, 0, 0, 6],
+                [0, 5, 1, 7],
+                [4, 6, 2, 7],
+                [5, 0, 3, 7],
+                [0, 0, 5, 0],
+            ],
+        );
+    }
+
     #[test]
     fn a_spanning_bottom_pane_reaches_up_to_the_first_row() {
         let rects = arrange(3, AREA, None, LayoutKind::Tiled);
