@@ -607,12 +607,23 @@ mod tests {
             (KeyCode::Char('o'), NONE, Action::FocusNext),
             (KeyCode::Char('z'), NONE, Action::ToggleZoom),
             (KeyCode::Char('?'), SHIFT, Action::ToggleHelp),
+            (KeyCode::Char('1'), NONE, Action::FocusNumber(1)),
             (KeyCode::Char('3'), NONE, Action::FocusNumber(3)),
+            (KeyCode::Char('9'), NONE, Action::FocusNumber(9)),
+            (KeyCode::Char('0'), NONE, Action::Nothing),
+            (KeyCode::Char(' '), NONE, Action::NextLayout),
+            (KeyCode::Char('c'), NONE, Action::NewPane),
+            (KeyCode::Char(','), NONE, Action::RenamePane),
+            (KeyCode::Char('&'), SHIFT, Action::ClosePane),
+            (KeyCode::Char('['), NONE, Action::ScrollMode),
             (KeyCode::Char('h'), NONE, Action::Focus(Direction::Left)),
             (KeyCode::Char('j'), NONE, Action::Focus(Direction::Down)),
             (KeyCode::Char('k'), NONE, Action::Focus(Direction::Up)),
             (KeyCode::Char('l'), NONE, Action::Focus(Direction::Right)),
+            (KeyCode::Left, NONE, Action::Focus(Direction::Left)),
             (KeyCode::Right, NONE, Action::Focus(Direction::Right)),
+            (KeyCode::Up, NONE, Action::Focus(Direction::Up)),
+            (KeyCode::Down, NONE, Action::Focus(Direction::Down)),
             (KeyCode::Char('b'), CTRL, Action::Send(vec![0x02])),
             (KeyCode::Char('y'), NONE, Action::Nothing),
             (KeyCode::Char('q'), CTRL, Action::Nothing),
@@ -641,6 +652,26 @@ mod tests {
     #[test]
     fn alt_arrows_move_focus_without_the_prefix() {
         let mut map = Keymap::default();
+        for (code, dir) in [
+            (KeyCode::Left, Direction::Left),
+            (KeyCode::Right, Direction::Right),
+            (KeyCode::Up, Direction::Up),
+            (KeyCode::Down, Direction::Down),
+        ] {
+            assert_eq!(
+                map.handle(key(code, ALT), Modes::default()),
+                Action::Focus(dir)
+            );
+        }
+        // Without Alt, arrows are the program's.
+        assert_eq!(
+            map.handle(key(KeyCode::Left, NONE), Modes::default()),
+            Action::Send(b"\x1b[D".to_vec())
+        );
+        assert_eq!(
+            map.handle(key(KeyCode::Down, CTRL), Modes::default()),
+            Action::Send(b"\x1b[1;5B".to_vec())
+        );
         assert_eq!(
             map.handle(key(KeyCode::Right, ALT), Modes::default()),
             Action::Focus(Direction::Right)
@@ -654,6 +685,47 @@ mod tests {
             map.handle(key(KeyCode::Right, ALT | SHIFT), Modes::default()),
             Action::Send(b"\x1b[1;4C".to_vec())
         );
+    }
+
+    #[test]
+    fn only_the_prefix_itself_arms_the_keymap() {
+        let mut map = Keymap::default();
+        let cases: &[(KeyCode, KeyModifiers, &[u8])] = &[
+            (KeyCode::Char('b'), NONE, b"b"),
+            (KeyCode::Char('b'), ALT, b"\x1bb"),
+            (KeyCode::Char('B'), SHIFT, b"B"),
+            (KeyCode::Char('a'), CTRL, b"\x01"),
+        ];
+        for (code, mods, bytes) in cases {
+            assert_eq!(
+                map.handle(key(*code, *mods), Modes::default()),
+                Action::Send(bytes.to_vec()),
+                "{code:?} {mods:?}"
+            );
+            assert!(!map.armed());
+        }
+        // A configured prefix replaces C-b, which goes to the pane again;
+        // the prefix twice sends the prefix.
+        let mut map = Keymap::new(KeyEvent::new(KeyCode::Char('a'), CTRL));
+        let ctrl_a = key(KeyCode::Char('a'), CTRL);
+        assert_eq!(
+            map.handle(key(KeyCode::Char('b'), CTRL), Modes::default()),
+            Action::Send(vec![0x02])
+        );
+        assert_eq!(map.handle(ctrl_a, Modes::default()), Action::AwaitCommand);
+        assert_eq!(
+            map.handle(ctrl_a, Modes::default()),
+            Action::Send(vec![0x01])
+        );
+        assert!(!map.armed());
+    }
+
+    #[test]
+    fn the_prefix_is_labelled_the_way_tmux_writes_keys() {
+        let label = |code, mods| Keymap::new(KeyEvent::new(code, mods)).prefix_label();
+        assert_eq!(Keymap::default().prefix_label(), "C-b");
+        assert_eq!(label(KeyCode::Char('a'), ALT), "M-a");
+        assert_eq!(label(KeyCode::Char(' '), CTRL), "C-Space");
     }
 
     #[test]

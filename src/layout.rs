@@ -226,13 +226,16 @@ mod tests {
     fn zoom_shows_only_the_zoomed_pane_full_size() {
         let got = arrange(3, AREA, Some(1), LayoutKind::Tiled);
         assert_eq!(got, vec![None, Some(AREA), None]);
-        assert_eq!(
-            arrange(2, AREA, Some(9), LayoutKind::Tiled)
-                .iter()
-                .flatten()
-                .count(),
-            2
-        );
+        // A zoomed pane that is not there (closed meanwhile) hides nothing.
+        for zoomed in [2, 9] {
+            assert_eq!(
+                arrange(2, AREA, Some(zoomed), LayoutKind::Tiled),
+                [
+                    Some(Rect::new(0, 0, 40, 23)),
+                    Some(Rect::new(40, 0, 40, 23))
+                ]
+            );
+        }
     }
 
     #[test]
@@ -308,6 +311,44 @@ mod tests {
                 [0, 0, 5, 0],
             ],
         );
+    }
+
+    #[test]
+    fn panes_that_only_touch_at_a_corner_are_not_neighbours() {
+        let rects = [
+            Some(Rect::new(0, 0, 10, 10)),
+            Some(Rect::new(10, 10, 10, 10)),
+        ];
+        for dir in [
+            Direction::Left,
+            Direction::Right,
+            Direction::Up,
+            Direction::Down,
+        ] {
+            assert_eq!(neighbour(&rects, 0, dir), None, "{dir:?}");
+            assert_eq!(neighbour(&rects, 1, dir), None, "{dir:?}");
+        }
+    }
+
+    #[test]
+    fn a_tie_goes_to_the_centre_nearest_across_and_along() {
+        // Both touch the top of the wide pane 0. Pane 1 sits right above its
+        // centre but reaches far up; pane 2 is off to the side but small and
+        // close: 12 + 7 cells from pane 0's centre against 0 + 25.
+        let rects = [
+            Some(Rect::new(0, 40, 100, 10)),
+            Some(Rect::new(40, 0, 20, 40)),
+            Some(Rect::new(60, 36, 4, 4)),
+        ];
+        assert_eq!(neighbour(&rects, 0, Direction::Up), Some(2));
+    }
+
+    #[test]
+    fn hidden_panes_are_never_neighbours() {
+        let rects = arrange(3, AREA, Some(1), LayoutKind::Tiled);
+        assert_eq!(neighbour(&rects, 1, Direction::Left), None);
+        assert_eq!(neighbour(&rects, 0, Direction::Right), None);
+        assert_eq!(neighbour(&rects, 7, Direction::Right), None);
     }
 
     #[test]
