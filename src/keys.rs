@@ -266,7 +266,6 @@ pub fn encode_key(key: KeyEvent, modes: Modes) -> Option<Vec<u8>> {
         KeyCode::End => letter('F', true),
         KeyCode::F(n @ 1..=4) => letter((b'P' + n - 1) as char, false),
         KeyCode::F(n @ 5..=12) => tilde([15, 17, 18, 19, 20, 21, 23, 24][usize::from(n) - 5]),
-        KeyCode::F(_) => return None,
         KeyCode::Insert => tilde(2),
         KeyCode::Delete => tilde(3),
         KeyCode::PageUp => tilde(5),

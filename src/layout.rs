@@ -341,6 +341,15 @@ mod tests {
             Some(Rect::new(60, 36, 4, 4)),
         ];
         assert_eq!(neighbour(&rects, 0, Direction::Up), Some(2));
+        // Along the side: both touch the right of pane 0, whose centre is
+        // 10 rows down; pane 2's is 14 down (4 away), pane 1's 4 (6 away).
+        let rects = [
+            Some(Rect::new(0, 0, 10, 20)),
+            Some(Rect::new(10, 0, 10, 8)),
+            Some(Rect::new(10, 8, 10, 12)),
+        ];
+        assert_eq!(neighbour(&rects, 0, Direction::Right), Some(2));
+        assert_eq!(neighbour(&rects, 2, Direction::Left), Some(0));
     }
 
     #[test]
