@@ -266,38 +266,43 @@ pub fn encode_key(key: KeyEvent, modes: Modes) -> Option<Vec<u8>> {
         KeyCode::End => letter('F', true),
         KeyCode::F(n @ 1..=4) => letter((b'P' + n - 1) as char, false),
         KeyCode::F(n @ 5..=12) => tilde([15, 17, 18, 19, 20, 21, 23, 24][usize::from(n) - 5]),
-        KeyCode::F(_) => return None,
         KeyCode::Insert => tilde(2),
         KeyCode::Delete => tilde(3),
         KeyCode::PageUp => tilde(5),
         KeyCode::PageDown => tilde(6),
         KeyCode::Enter => with_alt(vec![b'\r']),
+        // xterm sends CSI Z for Shift+Tab whether the terminal reports it as
+        // a back-tab or as a Tab with Shift.
+        KeyCode::Tab if mods.contains(KeyModifiers::SHIFT) => with_alt(b"\x1b[Z".to_vec()),
         KeyCode::Tab => with_alt(vec![b'\t']),
         KeyCode::BackTab => with_alt(b"\x1b[Z".to_vec()),
         KeyCode::Esc => with_alt(vec![0x1b]),
         KeyCode::Backspace => with_alt(vec![if ctrl { 0x08 } else { 0x7f }]),
         KeyCode::Null => with_alt(vec![0]),
-        KeyCode::Char(c) => with_alt(if ctrl {
-            vec![control_byte(c)?]
-        } else {
-            c.to_string().into_bytes()
+        // Ctrl with a character that has no control form sends the
+        // character, as xterm does while modifyOtherKeys is off.
+        KeyCode::Char(c) => with_alt(match control_byte(c).filter(|_| ctrl) {
+            Some(byte) => vec![byte],
+            None => c.to_string().into_bytes(),
         }),
         _ => return None,
     };
     Some(bytes)
 }
 
-/// The C0 byte xterm sends for Ctrl with a character.
+/// The C0 byte xterm sends for Ctrl with a character, by X11's rules
+/// (`XLookupString`): `@` to `~` and Space keep their low five bits, the
+/// digits 2 to 8 stand for the control keys of a VT220 (`2` is NUL, `3` to
+/// `7` are ESC to US, `8` is DEL), and `/` is US. `?` is DEL, as `^?` names
+/// it, and `-` is US as on the keyboards that put `_` above it.
 fn control_byte(c: char) -> Option<u8> {
-    Some(match c.to_ascii_lowercase() {
-        c @ 'a'..='z' => c as u8 - b'a' + 1,
-        '@' | ' ' | '2' => 0,
-        '[' | '3' => 0x1b,
-        '\\' | '4' => 0x1c,
-        ']' | '5' => 0x1d,
-        '^' | '6' => 0x1e,
-        '_' | '-' | '7' => 0x1f,
-        '?' | '8' => 0x7f,
+    let byte = u8::try_from(c).ok()?;
+    Some(match byte {
+        b'@'..=b'~' | b' ' => byte & 0x1f,
+        b'2' => 0,
+        b'3'..=b'7' => byte - b'3' + 0x1b,
+        b'8' | b'?' => 0x7f,
+        b'/' | b'-' => 0x1f,
         _ => return None,
     })
 }
@@ -376,6 +381,211 @@ mod tests {
         assert_eq!(encode_key(key(KeyCode::F(20), NONE), normal), None);
     }
 
+    /// xterm's C0 byte for Ctrl with each character, modifyOtherKeys off:
+    /// one row per character, from X11's `XLookupString` rules (`@` to `~`
+    /// keep their low five bits; Space and `2` are NUL; `3` to `7` are ESC
+    /// to US; `8` is DEL; `/` is US), plus `?` as DEL and `-` as US.
+    const CTRL_TABLE: &[(char, u8)] = &[
+        (' ', 0x00),
+        ('@', 0x00),
+        ('`', 0x00),
+        ('2', 0x00),
+        ('a', 0x01),
+        ('b', 0x02),
+        ('c', 0x03),
+        ('d', 0x04),
+        ('e', 0x05),
+        ('f', 0x06),
+        ('g', 0x07),
+        ('h', 0x08),
+        ('i', 0x09),
+        ('j', 0x0a),
+        ('k', 0x0b),
+        ('l', 0x0c),
+        ('m', 0x0d),
+        ('n', 0x0e),
+        ('o', 0x0f),
+        ('p', 0x10),
+        ('q', 0x11),
+        ('r', 0x12),
+        ('s', 0x13),
+        ('t', 0x14),
+        ('u', 0x15),
+        ('v', 0x16),
+        ('w', 0x17),
+        ('x', 0x18),
+        ('y', 0x19),
+        ('z', 0x1a),
+        ('A', 0x01),
+        ('M', 0x0d),
+        ('Z', 0x1a),
+        ('[', 0x1b),
+        ('{', 0x1b),
+        ('3', 0x1b),
+        ('\\', 0x1c),
+        ('|', 0x1c),
+        ('4', 0x1c),
+        (']', 0x1d),
+        ('}', 0x1d),
+        ('5', 0x1d),
+        ('^', 0x1e),
+        ('~', 0x1e),
+        ('6', 0x1e),
+        ('_', 0x1f),
+        ('/', 0x1f),
+        ('-', 0x1f),
+        ('7', 0x1f),
+        ('?', 0x7f),
+        ('8', 0x7f),
+    ];
+
+    #[test]
+    fn ctrl_with_a_character_sends_xterms_c0_byte() {
+        let normal = Modes::default();
+        for &(c, byte) in CTRL_TABLE {
+            let shift = if c.is_ascii_uppercase() { SHIFT } else { NONE };
+            let got = encode_key(key(KeyCode::Char(c), CTRL | shift), normal);
+            assert_eq!(got, Some(vec![byte]), "Ctrl+{c:?}");
+            // Alt puts ESC in front of the same byte.
+            let got = encode_key(key(KeyCode::Char(c), CTRL | ALT | shift), normal);
+            assert_eq!(got, Some(vec![0x1b, byte]), "Ctrl+Alt+{c:?}");
+        }
+    }
+
+    #[test]
+    fn ctrl_with_a_character_that_has_no_control_form_sends_the_character() {
+        for c in ['1', '9', '0', ',', '.', ';', '\'', '=', 'é'] {
+            let mut plain = [0; 4];
+            let plain = c.encode_utf8(&mut plain).as_bytes();
+            assert_eq!(
+                encode_key(key(KeyCode::Char(c), CTRL), Modes::default()).as_deref(),
+                Some(plain),
+                "Ctrl+{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn alt_and_shift_with_characters_and_editing_keys_encode_as_xterm_does() {
+        let normal = Modes::default();
+        let cases: &[(KeyCode, KeyModifiers, &[u8])] = &[
+            (KeyCode::Char('a'), ALT, b"\x1ba"),
+            (KeyCode::Char('A'), ALT | SHIFT, b"\x1bA"),
+            (KeyCode::Char('A'), SHIFT, b"A"),
+            (KeyCode::Char('1'), ALT, b"\x1b1"),
+            (KeyCode::Char(' '), ALT, b"\x1b "),
+            (KeyCode::Char(' '), NONE, b" "),
+            (KeyCode::Char('['), ALT, b"\x1b["),
+            (KeyCode::Char('é'), ALT, "\x1bé".as_bytes()),
+            (KeyCode::Backspace, NONE, b"\x7f"),
+            (KeyCode::Backspace, SHIFT, b"\x7f"),
+            (KeyCode::Backspace, CTRL, b"\x08"),
+            (KeyCode::Backspace, ALT, b"\x1b\x7f"),
+            (KeyCode::Backspace, CTRL | ALT, b"\x1b\x08"),
+            (KeyCode::Enter, NONE, b"\r"),
+            (KeyCode::Enter, SHIFT, b"\r"),
+            (KeyCode::Enter, CTRL, b"\r"),
+            (KeyCode::Enter, ALT, b"\x1b\r"),
+            (KeyCode::Tab, NONE, b"\t"),
+            (KeyCode::Tab, CTRL, b"\t"),
+            (KeyCode::Tab, ALT, b"\x1b\t"),
+            (KeyCode::Tab, SHIFT, b"\x1b[Z"),
+            (KeyCode::BackTab, SHIFT, b"\x1b[Z"),
+            (KeyCode::BackTab, NONE, b"\x1b[Z"),
+            (KeyCode::BackTab, ALT | SHIFT, b"\x1b\x1b[Z"),
+            (KeyCode::Esc, NONE, b"\x1b"),
+            (KeyCode::Esc, ALT, b"\x1b\x1b"),
+            (KeyCode::Null, NONE, b"\x00"),
+            (KeyCode::Null, ALT, b"\x1b\x00"),
+        ];
+        for (code, mods, expected) in cases {
+            assert_eq!(
+                encode_key(key(*code, *mods), normal).as_deref(),
+                Some(*expected),
+                "{code:?} {mods:?}"
+            );
+        }
+    }
+
+    /// xterm's modifier parameter for each combination of Shift, Alt and
+    /// Ctrl (ctlseqs, "PC-Style Function Keys").
+    const MODIFIER_PARAMS: &[(KeyModifiers, u8)] = &[
+        (SHIFT, 2),
+        (ALT, 3),
+        (SHIFT.union(ALT), 4),
+        (CTRL, 5),
+        (CTRL.union(SHIFT), 6),
+        (CTRL.union(ALT), 7),
+        (CTRL.union(ALT).union(SHIFT), 8),
+    ];
+
+    #[test]
+    fn cursor_and_function_keys_encode_as_xterm_does_with_every_modifier() {
+        // Per key: unmodified in normal mode, unmodified in application
+        // cursor mode (DECCKM), and the modified form with `{m}` for the
+        // modifier parameter: `CSI 1 ; m X` or `CSI n ; m ~`.
+        let table: &[(KeyCode, &str, &str, &str)] = &[
+            (KeyCode::Up, "\x1b[A", "\x1bOA", "\x1b[1;{m}A"),
+            (KeyCode::Down, "\x1b[B", "\x1bOB", "\x1b[1;{m}B"),
+            (KeyCode::Right, "\x1b[C", "\x1bOC", "\x1b[1;{m}C"),
+            (KeyCode::Left, "\x1b[D", "\x1bOD", "\x1b[1;{m}D"),
+            (KeyCode::Home, "\x1b[H", "\x1bOH", "\x1b[1;{m}H"),
+            (KeyCode::End, "\x1b[F", "\x1bOF", "\x1b[1;{m}F"),
+            (KeyCode::F(1), "\x1bOP", "\x1bOP", "\x1b[1;{m}P"),
+            (KeyCode::F(2), "\x1bOQ", "\x1bOQ", "\x1b[1;{m}Q"),
+            (KeyCode::F(3), "\x1bOR", "\x1bOR", "\x1b[1;{m}R"),
+            (KeyCode::F(4), "\x1bOS", "\x1bOS", "\x1b[1;{m}S"),
+            (KeyCode::F(5), "\x1b[15~", "\x1b[15~", "\x1b[15;{m}~"),
+            (KeyCode::F(6), "\x1b[17~", "\x1b[17~", "\x1b[17;{m}~"),
+            (KeyCode::F(7), "\x1b[18~", "\x1b[18~", "\x1b[18;{m}~"),
+            (KeyCode::F(8), "\x1b[19~", "\x1b[19~", "\x1b[19;{m}~"),
+            (KeyCode::F(9), "\x1b[20~", "\x1b[20~", "\x1b[20;{m}~"),
+            (KeyCode::F(10), "\x1b[21~", "\x1b[21~", "\x1b[21;{m}~"),
+            (KeyCode::F(11), "\x1b[23~", "\x1b[23~", "\x1b[23;{m}~"),
+            (KeyCode::F(12), "\x1b[24~", "\x1b[24~", "\x1b[24;{m}~"),
+            (KeyCode::Insert, "\x1b[2~", "\x1b[2~", "\x1b[2;{m}~"),
+            (KeyCode::Delete, "\x1b[3~", "\x1b[3~", "\x1b[3;{m}~"),
+            (KeyCode::PageUp, "\x1b[5~", "\x1b[5~", "\x1b[5;{m}~"),
+            (KeyCode::PageDown, "\x1b[6~", "\x1b[6~", "\x1b[6;{m}~"),
+        ];
+        let app = Modes {
+            application_cursor: true,
+        };
+        for &(code, normal, application, modified) in table {
+            let got = |mods, modes| encode_key(key(code, mods), modes).map(String::from_utf8);
+            assert_eq!(
+                got(NONE, Modes::default()),
+                Some(Ok(normal.into())),
+                "{code:?}"
+            );
+            assert_eq!(
+                got(NONE, app),
+                Some(Ok(application.into())),
+                "{code:?} DECCKM"
+            );
+            for &(mods, m) in MODIFIER_PARAMS {
+                let expected = modified.replace("{m}", &m.to_string());
+                // The modified form is the same in both cursor modes.
+                for modes in [Modes::default(), app] {
+                    assert_eq!(
+                        got(mods, modes),
+                        Some(Ok(expected.clone())),
+                        "{code:?} {mods:?} {modes:?}"
+                    );
+                }
+            }
+        }
+        // Keys beyond F12 have no form here; Meta and Super are not sent.
+        assert_eq!(
+            encode_key(key(KeyCode::F(13), NONE), Modes::default()),
+            None
+        );
+        assert_eq!(
+            encode_key(key(KeyCode::Up, KeyModifiers::SUPER), Modes::default()).as_deref(),
+            Some(&b"\x1b[A"[..])
+        );
+    }
+
     #[test]
     fn plain_keys_go_to_the_pane() {
         let mut map = Keymap::default();
@@ -396,12 +606,23 @@ mod tests {
             (KeyCode::Char('o'), NONE, Action::FocusNext),
             (KeyCode::Char('z'), NONE, Action::ToggleZoom),
             (KeyCode::Char('?'), SHIFT, Action::ToggleHelp),
+            (KeyCode::Char('1'), NONE, Action::FocusNumber(1)),
             (KeyCode::Char('3'), NONE, Action::FocusNumber(3)),
+            (KeyCode::Char('9'), NONE, Action::FocusNumber(9)),
+            (KeyCode::Char('0'), NONE, Action::Nothing),
+            (KeyCode::Char(' '), NONE, Action::NextLayout),
+            (KeyCode::Char('c'), NONE, Action::NewPane),
+            (KeyCode::Char(','), NONE, Action::RenamePane),
+            (KeyCode::Char('&'), SHIFT, Action::ClosePane),
+            (KeyCode::Char('['), NONE, Action::ScrollMode),
             (KeyCode::Char('h'), NONE, Action::Focus(Direction::Left)),
             (KeyCode::Char('j'), NONE, Action::Focus(Direction::Down)),
             (KeyCode::Char('k'), NONE, Action::Focus(Direction::Up)),
             (KeyCode::Char('l'), NONE, Action::Focus(Direction::Right)),
+            (KeyCode::Left, NONE, Action::Focus(Direction::Left)),
             (KeyCode::Right, NONE, Action::Focus(Direction::Right)),
+            (KeyCode::Up, NONE, Action::Focus(Direction::Up)),
+            (KeyCode::Down, NONE, Action::Focus(Direction::Down)),
             (KeyCode::Char('b'), CTRL, Action::Send(vec![0x02])),
             (KeyCode::Char('y'), NONE, Action::Nothing),
             (KeyCode::Char('q'), CTRL, Action::Nothing),
@@ -430,6 +651,26 @@ mod tests {
     #[test]
     fn alt_arrows_move_focus_without_the_prefix() {
         let mut map = Keymap::default();
+        for (code, dir) in [
+            (KeyCode::Left, Direction::Left),
+            (KeyCode::Right, Direction::Right),
+            (KeyCode::Up, Direction::Up),
+            (KeyCode::Down, Direction::Down),
+        ] {
+            assert_eq!(
+                map.handle(key(code, ALT), Modes::default()),
+                Action::Focus(dir)
+            );
+        }
+        // Without Alt, arrows are the program's.
+        assert_eq!(
+            map.handle(key(KeyCode::Left, NONE), Modes::default()),
+            Action::Send(b"\x1b[D".to_vec())
+        );
+        assert_eq!(
+            map.handle(key(KeyCode::Down, CTRL), Modes::default()),
+            Action::Send(b"\x1b[1;5B".to_vec())
+        );
         assert_eq!(
             map.handle(key(KeyCode::Right, ALT), Modes::default()),
             Action::Focus(Direction::Right)
@@ -443,6 +684,47 @@ mod tests {
             map.handle(key(KeyCode::Right, ALT | SHIFT), Modes::default()),
             Action::Send(b"\x1b[1;4C".to_vec())
         );
+    }
+
+    #[test]
+    fn only_the_prefix_itself_arms_the_keymap() {
+        let mut map = Keymap::default();
+        let cases: &[(KeyCode, KeyModifiers, &[u8])] = &[
+            (KeyCode::Char('b'), NONE, b"b"),
+            (KeyCode::Char('b'), ALT, b"\x1bb"),
+            (KeyCode::Char('B'), SHIFT, b"B"),
+            (KeyCode::Char('a'), CTRL, b"\x01"),
+        ];
+        for (code, mods, bytes) in cases {
+            assert_eq!(
+                map.handle(key(*code, *mods), Modes::default()),
+                Action::Send(bytes.to_vec()),
+                "{code:?} {mods:?}"
+            );
+            assert!(!map.armed());
+        }
+        // A configured prefix replaces C-b, which goes to the pane again;
+        // the prefix twice sends the prefix.
+        let mut map = Keymap::new(KeyEvent::new(KeyCode::Char('a'), CTRL));
+        let ctrl_a = key(KeyCode::Char('a'), CTRL);
+        assert_eq!(
+            map.handle(key(KeyCode::Char('b'), CTRL), Modes::default()),
+            Action::Send(vec![0x02])
+        );
+        assert_eq!(map.handle(ctrl_a, Modes::default()), Action::AwaitCommand);
+        assert_eq!(
+            map.handle(ctrl_a, Modes::default()),
+            Action::Send(vec![0x01])
+        );
+        assert!(!map.armed());
+    }
+
+    #[test]
+    fn the_prefix_is_labelled_the_way_tmux_writes_keys() {
+        let label = |code, mods| Keymap::new(KeyEvent::new(code, mods)).prefix_label();
+        assert_eq!(Keymap::default().prefix_label(), "C-b");
+        assert_eq!(label(KeyCode::Char('a'), ALT), "M-a");
+        assert_eq!(label(KeyCode::Char(' '), CTRL), "C-Space");
     }
 
     #[test]

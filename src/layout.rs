@@ -226,13 +226,16 @@ mod tests {
     fn zoom_shows_only_the_zoomed_pane_full_size() {
         let got = arrange(3, AREA, Some(1), LayoutKind::Tiled);
         assert_eq!(got, vec![None, Some(AREA), None]);
-        assert_eq!(
-            arrange(2, AREA, Some(9), LayoutKind::Tiled)
-                .iter()
-                .flatten()
-                .count(),
-            2
-        );
+        // A zoomed pane that is not there (closed meanwhile) hides nothing.
+        for zoomed in [2, 9] {
+            assert_eq!(
+                arrange(2, AREA, Some(zoomed), LayoutKind::Tiled),
+                [
+                    Some(Rect::new(0, 0, 40, 23)),
+                    Some(Rect::new(40, 0, 40, 23))
+                ]
+            );
+        }
     }
 
     #[test]
@@ -244,6 +247,117 @@ mod tests {
         assert_eq!(neighbour(&rects, 3, Direction::Left), Some(2));
         assert_eq!(neighbour(&rects, 0, Direction::Left), None);
         assert_eq!(neighbour(&rects, 0, Direction::Up), None);
+    }
+
+    /// Checks every pane of `n` tiled panes on [`AREA`] in every direction
+    /// against `table`: per pane (numbered from 1, as the status line does),
+    /// the pane to its left, right, above and below, 0 for none.
+    fn assert_neighbours(n: usize, table: &[[usize; 4]]) {
+        assert_eq!(table.len(), n);
+        let rects = arrange(n, AREA, None, LayoutKind::Tiled);
+        let dirs = [
+            Direction::Left,
+            Direction::Right,
+            Direction::Up,
+            Direction::Down,
+        ];
+        for (from, row) in table.iter().enumerate() {
+            for (dir, &expected) in dirs.into_iter().zip(row) {
+                let got = neighbour(&rects, from, dir).map_or(0, |i| i + 1);
+                assert_eq!(got, expected, "{n} panes: {dir:?} from pane {}", from + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn neighbours_of_three_tiled_panes() {
+        // 1 2
+        // 3 3    Up from 3: 1 and 2 are as near; the lower number wins.
+        assert_neighbours(3, &[[0, 2, 0, 3], [1, 0, 0, 3], [0, 0, 1, 0]]);
+    }
+
+    #[test]
+    fn neighbours_of_five_tiled_panes() {
+        // 1 2 3
+        // 4  5      Down from 2 and Up from 5 overlap two panes each: the
+        //           one whose centre is nearest wins.
+        assert_neighbours(
+            5,
+            &[
+                [0, 2, 0, 4],
+                [1, 3, 0, 5],
+                [2, 0, 0, 5],
+                [0, 5, 1, 0],
+                [4, 0, 3, 0],
+            ],
+        );
+    }
+
+    #[test]
+    fn neighbours_of_seven_tiled_panes() {
+        // 1 2 3
+        // 4 5 6
+        //   7      Up from 7: the middle pane, under its centre. Down from
+        //          1 to 3: the next row, not 7 below it.
+        assert_neighbours(
+            7,
+            &[
+                [0, 2, 0, 4],
+                [1, 3, 0, 5],
+                [2, 0, 0, 6],
+                [0, 5, 1, 7],
+                [4, 6, 2, 7],
+                [5, 0, 3, 7],
+                [0, 0, 5, 0],
+            ],
+        );
+    }
+
+    #[test]
+    fn panes_that_only_touch_at_a_corner_are_not_neighbours() {
+        let rects = [
+            Some(Rect::new(0, 0, 10, 10)),
+            Some(Rect::new(10, 10, 10, 10)),
+        ];
+        for dir in [
+            Direction::Left,
+            Direction::Right,
+            Direction::Up,
+            Direction::Down,
+        ] {
+            assert_eq!(neighbour(&rects, 0, dir), None, "{dir:?}");
+            assert_eq!(neighbour(&rects, 1, dir), None, "{dir:?}");
+        }
+    }
+
+    #[test]
+    fn a_tie_goes_to_the_centre_nearest_across_and_along() {
+        // Both touch the top of the wide pane 0. Pane 1 sits right above its
+        // centre but reaches far up; pane 2 is off to the side but small and
+        // close: 12 + 7 cells from pane 0's centre against 0 + 25.
+        let rects = [
+            Some(Rect::new(0, 40, 100, 10)),
+            Some(Rect::new(40, 0, 20, 40)),
+            Some(Rect::new(60, 36, 4, 4)),
+        ];
+        assert_eq!(neighbour(&rects, 0, Direction::Up), Some(2));
+        // Along the side: both touch the right of pane 0, whose centre is
+        // 10 rows down; pane 2's is 14 down (4 away), pane 1's 4 (6 away).
+        let rects = [
+            Some(Rect::new(0, 0, 10, 20)),
+            Some(Rect::new(10, 0, 10, 8)),
+            Some(Rect::new(10, 8, 10, 12)),
+        ];
+        assert_eq!(neighbour(&rects, 0, Direction::Right), Some(2));
+        assert_eq!(neighbour(&rects, 2, Direction::Left), Some(0));
+    }
+
+    #[test]
+    fn hidden_panes_are_never_neighbours() {
+        let rects = arrange(3, AREA, Some(1), LayoutKind::Tiled);
+        assert_eq!(neighbour(&rects, 1, Direction::Left), None);
+        assert_eq!(neighbour(&rects, 0, Direction::Right), None);
+        assert_eq!(neighbour(&rects, 7, Direction::Right), None);
     }
 
     #[test]

@@ -1898,16 +1898,38 @@ fn prefix_comma_renames_and_the_name_is_cleaned() {
 #[test]
 fn prefix_space_cycles_the_layouts_and_resizes_the_panes() {
     use opmux::config::LayoutKind;
-    let mut app = app(2, 24, 80);
+    // Three panes, so that every layout gives every pane another size; each
+    // size is inside a one-cell border, on the 23 rows above the status line.
+    let mut app = app(3, 24, 80);
+    let sizes = |app: &App| -> Vec<Size> { app.panes.iter().map(|p| p.screen().size()).collect() };
+    // Tiled: two side by side 40 wide and 12 high, the third 80 wide and
+    // 11 high.
     assert_eq!(app.layout, LayoutKind::Tiled);
-    let effects = prefix(&mut app, KeyCode::Char(' '));
-    assert_eq!(app.layout, LayoutKind::Rows);
-    // One above the other: 80 wide, 23 rows split 12 + 11.
-    assert_eq!(effects, vec![resize(0, 10, 78), resize(1, 9, 78)]);
-    prefix(&mut app, KeyCode::Char(' '));
-    assert_eq!(app.layout, LayoutKind::Columns);
-    prefix(&mut app, KeyCode::Char(' '));
-    assert_eq!(app.layout, LayoutKind::Tiled);
+    assert_eq!(
+        sizes(&app),
+        [Size::new(10, 38), Size::new(10, 38), Size::new(9, 78)]
+    );
+    let steps = [
+        // One above the other, 8, 8 and 7 high.
+        (LayoutKind::Rows, [(6, 78), (6, 78), (5, 78)]),
+        // Side by side, 27, 27 and 26 wide.
+        (LayoutKind::Columns, [(21, 25), (21, 25), (21, 24)]),
+        (LayoutKind::Tiled, [(10, 38), (10, 38), (9, 78)]),
+        (LayoutKind::Rows, [(6, 78), (6, 78), (5, 78)]),
+    ];
+    for (layout, expected) in steps {
+        let effects = prefix(&mut app, KeyCode::Char(' '));
+        assert_eq!(app.layout, layout);
+        let resizes: Vec<Effect> = expected
+            .iter()
+            .enumerate()
+            .map(|(pane, &(rows, cols))| resize(pane, rows, cols))
+            .collect();
+        assert_eq!(effects, resizes, "{layout:?}");
+        // Each pane's screen took its PTY's new size.
+        let screens: Vec<Size> = expected.iter().map(|&(r, c)| Size::new(r, c)).collect();
+        assert_eq!(sizes(&app), screens, "{layout:?}");
+    }
 }
 
 #[test]

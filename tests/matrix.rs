@@ -206,12 +206,49 @@ fn row_pane_programs_killed_by_every_kind_of_signal() {
     still_answers(&mut opmux, "signals-ok");
 }
 
+/// Whether every thread of `pid` is stopped by a signal (`T` in
+/// /proc/PID/task/TID/stat), so none of them can still read input.
+fn all_threads_stopped(pid: nix::unistd::Pid) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    let mut any = false;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            return false;
+        };
+        // The state follows the command name, which is in parentheses and
+        // may hold spaces.
+        let state = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next());
+        if state != Some('T') {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
 #[test]
 fn row_opmux_stopped_and_continued() {
     let mut opmux = Opmux::start(&[ECHO, "exec sleep 60"], 24, 80);
-    opmux.wait_text("running");
+    // The cat is reading, raw, before opmux stops.
+    still_answers(&mut opmux, "before-stop");
     kill(opmux.pid, Signal::SIGSTOP).unwrap();
+    common::eventually("every thread of opmux stopped", || {
+        all_threads_stopped(opmux.pid)
+    });
+    // Typed while nothing of opmux runs: the keys wait in its terminal.
+    opmux.send(b"\rtyped-while-stopped");
+    assert!(
+        all_threads_stopped(opmux.pid),
+        "opmux ran again before SIGCONT"
+    );
+    assert!(!opmux.text().contains("typed-while-stopped"));
     kill(opmux.pid, Signal::SIGCONT).unwrap();
+    // Continued, opmux reads them, the cat echoes them, and it is drawn.
+    opmux.wait_text("typed-while-stopped");
     still_answers(&mut opmux, "continued-ok");
 }
 

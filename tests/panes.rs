@@ -214,18 +214,58 @@ fn prefix_comma_renames_the_focused_pane() {
     opmux.wait_row(&["1 after", "running"]);
 }
 
+/// The row of each of `titles` on the pane borders (the status line, the
+/// last row, left out), `None` for a title not drawn.
+fn title_rows(s: &vt100::Screen, titles: &[&str]) -> Vec<Option<usize>> {
+    let (rows, cols) = s.size();
+    let borders: Vec<String> = s
+        .rows(0, cols.get())
+        .take(usize::from(rows.get()) - 1)
+        .collect();
+    titles
+        .iter()
+        .map(|title| borders.iter().position(|r| r.contains(title)))
+        .collect()
+}
+
 #[test]
 fn prefix_space_cycles_the_layouts() {
-    let mut opmux = Opmux::start(&["exec sleep 60", "exec sleep 60"], 24, 80);
-    // Tiled with two panes: side by side, both titles on the top row.
-    opmux.wait_row(&["1 exec", "2 exec"]);
-    opmux.send(PREFIX);
-    opmux.send(b" ");
-    // Rows: one above the other.
-    opmux.wait_for("the panes one above the other", |s| {
-        let rows: Vec<String> = s.rows(0, 80).collect();
-        rows[0].contains("1 exec") && !rows[0].contains("2 exec")
-    });
+    let titles = ["1 one", "2 two", "3 three"];
+    let mut opmux = Opmux::start(
+        &[
+            "-n",
+            "one",
+            "-n",
+            "two",
+            "-n",
+            "three",
+            "exec sleep 60",
+            "exec sleep 60",
+            "exec sleep 60",
+        ],
+        24,
+        80,
+    );
+    // Where each pane's title row is on 23 rows above the status line, in
+    // each layout of three panes: tiled puts two in the first row and the
+    // third below them (rows 12 and 11 high), rows stacks them (8, 8 and
+    // 7 high), columns sets them side by side.
+    let tiled = [Some(0), Some(0), Some(12)];
+    let steps = [
+        ("tiled", tiled),
+        ("rows", [Some(0), Some(8), Some(16)]),
+        ("columns", [Some(0), Some(0), Some(0)]),
+        ("tiled again", tiled),
+    ];
+    for (i, (layout, expected)) in steps.into_iter().enumerate() {
+        if i > 0 {
+            opmux.send(PREFIX);
+            opmux.send(b" ");
+        }
+        opmux.wait_for(&format!("the {layout} layout"), |s| {
+            title_rows(s, &titles) == expected
+        });
+    }
 }
 
 #[test]

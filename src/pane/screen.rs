@@ -1730,6 +1730,38 @@ mod tests {
     }
 
     #[test]
+    fn window_titles_lose_every_c0_and_c1_control() {
+        // C0 controls that the parser keeps inside an OSC or drops itself,
+        // DEL, and C1 controls as UTF-8 (U+0080 to U+009F: a CSI, an ST, a
+        // NEL in one character each).
+        let controls = [
+            "\x01", "\x08", "\x1f", "\x7f", "\u{80}", "\u{85}", "\u{8d}", "\u{90}", "\u{9b}",
+            "\u{9c}", "\u{9d}", "\u{9f}",
+        ];
+        let mut screen = Screen::new(Size::new(24, 80));
+        let published = screen.published();
+        for control in controls {
+            for osc in ["0", "2"] {
+                for end in ["\x07", "\x1b\\"] {
+                    let set = format!("\x1b]{osc};left{control}right{end}");
+                    published.want_copy();
+                    screen.process(set.as_bytes());
+                    let what = format!("OSC {osc} with {control:?} ended by {end:?}");
+                    assert_eq!(screen.title(), Some("leftright"), "{what}");
+                    // The copy drawn from while the parser is busy has it
+                    // clean too.
+                    let copy = published.take_copy().expect("a copy was asked for");
+                    assert_eq!(copy.title.as_deref(), Some("leftright"), "{what}");
+                    // Another title in between, so a title left unchanged
+                    // is seen.
+                    screen.process(b"\x1b]2;other\x07");
+                    assert_eq!(screen.title(), Some("other"));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn ready_lines_match_rendered_text_not_bytes() {
         let ready = regex::Regex::new("^listening on port \\d+$").unwrap();
         let cases: &[(&[u8], bool)] = &[
