@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use common::{Scratch, eventually, marker, sleepers};
 use nix::sys::signal::{Signal, kill};
@@ -79,13 +79,44 @@ fn lines_of(out: &Output, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// A running opmux whose stdout is read line by line; killed when dropped,
-/// with everything it started.
+/// A shell command that prints `at N` as a line of its own, N being the
+/// wall-clock time in nanoseconds since the epoch: a pane's own stamp of
+/// when it went on to print what follows.
+const STAMP: &str = "printf 'at %s\\n' \"$(date +%s%N)\"";
+
+/// The time in a line that [`STAMP`] printed.
+fn stamped(line: &str) -> SystemTime {
+    let (_, nanos) = line.split_once("| at ").expect("a stamp line");
+    let nanos: u64 = nanos.trim().parse().expect("nanoseconds from date +%s%N");
+    SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos)
+}
+
+/// The least time an unfinished line may take from the pane to the test.
+/// opmux holds it back a second; a little less allows for the clocks'
+/// granularity, while a late reader or a loaded machine only adds time.
+const HELD_BACK: Duration = Duration::from_millis(800);
+
+/// Asserts that a line that arrived at `arrived` was held back for about a
+/// second after the pane started it, at `started`.
+fn assert_held_back(started: SystemTime, arrived: SystemTime, line: &str) {
+    let held = arrived.duration_since(started).unwrap_or_default();
+    assert!(
+        held >= HELD_BACK,
+        "{line:?} arrived {held:?} after the pane started it: an unfinished line must wait about a second"
+    );
+}
+
+/// A running opmux whose stdout is read line by line, each line stamped
+/// with the moment it arrived; killed when dropped, with everything it
+/// started.
 struct Running {
     child: Child,
     tag: String,
-    lines: std::sync::mpsc::Receiver<String>,
+    lines: std::sync::mpsc::Receiver<(SystemTime, String)>,
+    /// The lines read so far, in order.
     seen: Vec<String>,
+    /// When each of [`Running::seen`] arrived.
+    arrived: Vec<SystemTime>,
 }
 
 impl Running {
@@ -102,7 +133,9 @@ impl Running {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
+                // Stamped as soon as it is read: a late reader can only make
+                // a line look later than opmux printed it, never earlier.
+                if tx.send((SystemTime::now(), line)).is_err() {
                     return;
                 }
             }
@@ -112,6 +145,7 @@ impl Running {
             tag,
             lines,
             seen: Vec::new(),
+            arrived: Vec::new(),
         }
     }
 
@@ -120,14 +154,45 @@ impl Running {
     }
 
     /// Waits for a printed line containing `text`, or panics with what was
-    /// printed.
-    fn wait_line(&mut self, text: &str) {
-        let deadline = std::time::Instant::now() + common::DEADLINE;
-        while !self.seen.iter().any(|l| l.contains(text)) {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+    /// printed; returns the first such line and when it arrived.
+    fn wait_line(&mut self, text: &str) -> (SystemTime, String) {
+        self.wait_for(&format!("{text:?}"), |l| l.contains(text))
+    }
+
+    /// Waits for a printed line that `wanted` accepts, or panics with what
+    /// was printed; returns the first such line and when it arrived.
+    fn wait_for(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> (SystemTime, String) {
+        let deadline = Instant::now() + common::DEADLINE;
+        loop {
+            if let Some(i) = self.seen.iter().position(|l| wanted(l)) {
+                return (self.arrived[i], self.seen[i].clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!("timed out waiting for {text:?}; printed:\n{:#?}", self.seen),
+                Ok((at, line)) => {
+                    self.arrived.push(at);
+                    self.seen.push(line);
+                }
+                Err(_) => panic!("timed out waiting for {what}; printed:\n{:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Every line printed, up to the end of opmux's output, once opmux has
+    /// exited; panics if the output does not end within a deadline.
+    fn all_lines(&mut self) -> Vec<String> {
+        let deadline = Instant::now() + common::DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok((at, line)) => {
+                    self.arrived.push(at);
+                    self.seen.push(line);
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return self.seen.clone(),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("opmux's output did not end; printed:\n{:#?}", self.seen)
+                }
             }
         }
     }
@@ -139,13 +204,13 @@ impl Running {
     }
 
     fn wait_exit(&mut self) -> Option<i32> {
-        let deadline = std::time::Instant::now() + common::DEADLINE;
+        let deadline = Instant::now() + common::DEADLINE;
         loop {
             if let Some(status) = self.child.try_wait().expect("waiting for opmux") {
                 return status.code();
             }
-            assert!(std::time::Instant::now() < deadline, "opmux did not exit");
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            assert!(Instant::now() < deadline, "opmux did not exit");
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
@@ -188,6 +253,7 @@ fn without_a_terminal_on_stdout_opmux_prints_lines_instead_of_drawing() {
 
 #[test]
 fn the_exit_status_is_the_first_failing_panes() {
+    // A success that comes first is no failure.
     let out = run(&["--no-tui", "true", "sleep 0.3; exit 3"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(lines_of(&out, "sleep").contains(&"[exited 3]".to_string()));
@@ -199,6 +265,21 @@ fn the_exit_status_is_the_first_failing_panes() {
     );
     let out = run(&["--no-tui", "exec no-such-program-here"]);
     assert_eq!(out.status.code(), Some(127));
+}
+
+#[test]
+fn the_pane_that_fails_first_gives_the_status_not_one_that_fails_later() {
+    // "later" is listed first but fails second: it waits for a file the
+    // test creates once opmux has told of "first"'s end, which it does in
+    // the same step as it counts the failure. No timing decides the order.
+    let scratch = Scratch::new("headless-first-failure");
+    let go = scratch.0.join("go");
+    let later = format!("until [ -e {} ]; do sleep 0.05; done; exit 5", go.display());
+    let mut running = Running::start(&["--no-tui", "-n", "later", "-n", "first", &later, "exit 3"]);
+    running.wait_line("first | [exited 3]");
+    scratch.write("go", "");
+    running.wait_line("later | [exited 5]");
+    assert_eq!(running.wait_exit(), Some(3), "{:#?}", running.seen);
 }
 
 #[test]
@@ -266,9 +347,148 @@ fn a_carriage_return_redraw_prints_its_final_form_once() {
 
 #[test]
 fn an_unfinished_line_is_printed_after_a_second() {
-    let mut running = Running::start(&["--no-tui", "-n", "w", "printf waiting; exec sleep 60"]);
-    running.wait_line("w | waiting");
+    // The pane stamps the moment before it prints the unfinished line, and
+    // finishes it only once the test has seen it printed.
+    let scratch = Scratch::new("headless-unfinished");
+    let go = scratch.0.join("go");
+    let pane = format!(
+        "{STAMP}; printf waiting; until [ -e {} ]; do sleep 0.05; done; echo ', done'; exec sleep 60",
+        go.display()
+    );
+    let mut running = Running::start(&["--no-tui", "-n", "w", &pane]);
+    let (_, stamp) = running.wait_line("w | at ");
+    // Not at once: about a second after the pane printed it.
+    let (arrived, line) = running.wait_line("w | waiting");
+    assert_eq!(line, "w | waiting");
+    assert_held_back(stamped(&stamp), arrived, &line);
+    // As far as it goes, and the rest when the line ends.
+    scratch.write("go", "");
+    running.wait_line("w | , done");
     assert_eq!(running.terminate(), Some(143));
+    let printed = running.all_lines();
+    assert_eq!(
+        printed,
+        [
+            stamp.as_str(),
+            "w | waiting",
+            "w | , done",
+            "w | [killed SIGTERM]"
+        ],
+        "nothing printed twice"
+    );
+}
+
+/// Runs opmux with `args` and its standard streams on a terminal of its
+/// own, `NO_COLOR` set to `no_color` or unset, until it exits 0; returns
+/// every byte it wrote there.
+fn run_on_terminal(args: &[&str], no_color: Option<&str>) -> Vec<u8> {
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 24,
+            cols: 100,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("openpty");
+    let tag = common::run_tag();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_opmux"));
+    cmd.args(args);
+    cmd.cwd(env!("CARGO_MANIFEST_DIR"));
+    cmd.env("OPMUX_LOG", "off");
+    cmd.env(common::TAG_VAR, &tag);
+    match no_color {
+        Some(value) => cmd.env("NO_COLOR", value),
+        None => cmd.env_remove("NO_COLOR"),
+    }
+    let mut child = pair.slave.spawn_command(cmd).expect("spawning opmux");
+    // Only opmux holds the terminal now: its end ends the reading.
+    drop(pair.slave);
+    let pid = Pid::from_raw(child.process_id().expect("opmux pid") as i32);
+    let mut reader = pair.master.try_clone_reader().expect("a reader");
+    let (tx, chunks) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // Once opmux and everything it started are gone, the read fails.
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            if tx.send(buf[..n].to_vec()).is_err() {
+                return;
+            }
+        }
+    });
+    let (tx, exit) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let deadline = Instant::now() + common::DEADLINE;
+    let mut written = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match chunks.recv_timeout(left) {
+            Ok(chunk) => written.extend_from_slice(&chunk),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                let _ = kill(pid, Signal::SIGKILL);
+                common::kill_tagged(&tag);
+                panic!(
+                    "opmux's terminal was not closed; it wrote {:?}",
+                    String::from_utf8_lossy(&written)
+                );
+            }
+        }
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    let Ok(status) = exit.recv_timeout(left) else {
+        let _ = kill(pid, Signal::SIGKILL);
+        common::kill_tagged(&tag);
+        panic!("opmux closed its terminal but did not exit");
+    };
+    let status = status.expect("waiting for opmux");
+    assert!(
+        status.success(),
+        "{status:?}: {:?}",
+        String::from_utf8_lossy(&written)
+    );
+    drop(pair.master);
+    written
+}
+
+#[test]
+fn colour_auto_colours_a_terminal_unless_no_color_is_set() {
+    let args = ["--no-tui", "-n", "x", "echo hi"];
+    let coloured = "\x1b[36mx |\x1b[0m hi";
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    // auto is the default.
+    let out = text(run_on_terminal(&args, None));
+    assert!(out.contains(coloured), "{out:?}");
+    let out = text(run_on_terminal(
+        &["--color", "auto", "-n", "x", "--no-tui", "echo hi"],
+        None,
+    ));
+    assert!(out.contains(coloured), "{out:?}");
+    // NO_COLOR with any value turns it off; an empty one counts as unset,
+    // as no-color.org has it.
+    for value in ["1", "0", "no"] {
+        let out = text(run_on_terminal(&args, Some(value)));
+        assert!(out.contains("x | hi"), "NO_COLOR={value}: {out:?}");
+        assert!(!out.contains('\x1b'), "NO_COLOR={value}: {out:?}");
+    }
+    let out = text(run_on_terminal(&args, Some("")));
+    assert!(out.contains(coloured), "NO_COLOR empty: {out:?}");
+    // always colours even under NO_COLOR; never does not on a terminal.
+    let out = text(run_on_terminal(
+        &["--no-tui", "--color", "always", "-n", "x", "echo hi"],
+        Some("1"),
+    ));
+    assert!(out.contains(coloured), "always under NO_COLOR: {out:?}");
+    let out = text(run_on_terminal(
+        &["--no-tui", "--color", "never", "-n", "x", "echo hi"],
+        None,
+    ));
+    assert!(
+        out.contains("x | hi") && !out.contains('\x1b'),
+        "never: {out:?}"
+    );
 }
 
 #[test]
@@ -296,7 +516,16 @@ fn stdin_goes_to_the_pane_named_by_stdin() {
     let stdin = running.child.stdin.as_mut().unwrap();
     stdin.write_all(b"hello\n").unwrap();
     running.wait_line("reader | got hello");
-    running.terminate();
+    assert_eq!(running.terminate(), Some(143));
+    // Only that pane: the other's terminal would have echoed the input, and
+    // opmux prints what is in its pipeline before it exits.
+    let printed = running.all_lines();
+    assert!(
+        !printed
+            .iter()
+            .any(|l| l.starts_with("other") && l.contains("hello")),
+        "{printed:#?}"
+    );
     let out = run(&["--no-tui", "--stdin", "nope", "echo hi"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no pane named nope"));
@@ -438,15 +667,18 @@ fn the_end_of_stdin_ends_input_even_after_a_partial_line() {
 
 #[test]
 fn an_unfinished_line_is_printed_a_second_after_it_starts_even_while_it_grows() {
-    let mut running = Running::start(&[
-        "--no-tui",
-        "-n",
-        "dots",
-        "printf Running; while :; do sleep 0.2; printf .; done",
-    ]);
-    // Printed while dots keep coming; the dots after it follow later.
-    running.wait_line("dots | Running");
-    running.terminate();
+    let pane = format!("{STAMP}; printf Running; while :; do sleep 0.2; printf .; done");
+    let mut running = Running::start(&["--no-tui", "-n", "dots", &pane]);
+    let (_, stamp) = running.wait_line("dots | at ");
+    // Printed while dots keep coming, though not before a second...
+    let (arrived, line) = running.wait_line("dots | Running");
+    assert_held_back(stamped(&stamp), arrived, &line);
+    // ...and the dots after it follow later, as far as they go.
+    running.wait_for("a line of the dots that followed", |l| {
+        l.strip_prefix("dots | ")
+            .is_some_and(|dots| !dots.is_empty() && dots.chars().all(|c| c == '.'))
+    });
+    assert_eq!(running.terminate(), Some(143));
 }
 
 #[test]
@@ -463,10 +695,9 @@ fn a_line_redrawn_after_it_was_printed_unfinished_is_printed_whole() {
     let mut running = Running::start(&["--no-tui", "-n", "dl", &pane]);
     running.wait_line("dl | Downloading 1");
     scratch.write("go", "");
-    running.wait_exit();
+    assert_eq!(running.wait_exit(), Some(0));
     // Everything printed, up to the end of opmux's output.
-    let mut printed = std::mem::take(&mut running.seen);
-    printed.extend(running.lines.iter());
+    let printed = running.all_lines();
     let lines: Vec<&str> = printed
         .iter()
         .filter_map(|l| l.strip_prefix("dl | "))
@@ -501,12 +732,24 @@ fn a_closed_stdout_stops_every_pane() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("starting opmux");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("piped stdout"))
-        .read_line(&mut first)
-        .expect("reading opmux's first line");
+    // The reader is dropped once it has read a line: opmux's stdout is
+    // closed, as `| head -1` does.
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, first) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(read.map(|_| line));
+    });
+    let first = match first.recv_timeout(common::DEADLINE) {
+        Ok(line) => line.expect("reading opmux's first line"),
+        Err(_) => {
+            let _ = child.kill();
+            common::kill_tagged(&tag);
+            panic!("opmux printed no line");
+        }
+    };
     assert_eq!(first, "y | y\n");
-    // The reader is dropped: opmux's stdout is closed, as `| head -1` does.
     let out = finish(child, &tag);
     assert!(out.status.code().is_some(), "{out:?}");
     assert_eq!(common::tagged(&tag), [], "processes left after opmux");
