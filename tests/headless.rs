@@ -639,10 +639,176 @@ fn a_pane_that_never_gets_to_start_is_a_failure() {
     assert_eq!(out.status.code(), Some(1), "{:#?}", stdout_lines(&out));
     let lines = lines_of(&out, "tests");
     assert!(!lines.contains(&"ran".to_string()));
-    assert!(
-        lines.iter().any(|l| l.starts_with("[never started")),
+    // It said what it waited for, then that it never started.
+    assert_eq!(
+        lines,
+        ["[waiting for db]", "[never started: db ended first]"],
         "{lines:#?}"
     );
+}
+
+#[test]
+fn the_ci_example_runs_the_tests_once_the_service_is_ready_and_fails_with_either() {
+    // As the README's CI example, with `depends_on = { db = "ready" }` in
+    // place of the sleep: the tests wait for the service, --kill-others
+    // stops the service when they end, and the status is the tests' own.
+    let scratch = Scratch::new("headless-ci");
+    for (tests_exit, status) in [(0, 0), (4, 4)] {
+        let m = marker("headless-ci");
+        let config = scratch.write(
+            "opmux.toml",
+            &format!(
+                "[[pane]]\nname = \"db\"\ncmd = \"echo ready to accept connections; exec sleep 1000.{m}\"\n\
+                 ready = \"ready to accept\"\n\n\
+                 [[pane]]\nname = \"tests\"\ncmd = \"echo ran; exit {tests_exit}\"\n\
+                 depends_on = {{ db = \"ready\" }}\n"
+            ),
+        );
+        let config = config.to_string_lossy().into_owned();
+        let out = run(&["--no-tui", "--kill-others", "-c", &config]);
+        assert_eq!(out.status.code(), Some(status), "{:#?}", stdout_lines(&out));
+        assert_eq!(
+            lines_of(&out, "tests"),
+            ["[waiting for db]", "ran", &format!("[exited {tests_exit}]")],
+        );
+        assert_eq!(
+            lines_of(&out, "db"),
+            ["ready to accept connections", "[killed SIGTERM]"]
+        );
+        assert_eq!(sleepers(&m), []);
+    }
+    // The service dies first: the job fails with it, and the tests opmux
+    // stopped are no failure.
+    let m = marker("headless-ci-db");
+    let config = scratch.write(
+        "opmux.toml",
+        &format!(
+            "[[pane]]\nname = \"db\"\ncmd = \"echo ready; exit 7\"\nready = \"ready\"\n\n\
+             [[pane]]\nname = \"tests\"\ncmd = \"exec sleep 1000.{m}\"\ndepends_on = [\"db\"]\n"
+        ),
+    );
+    let config = config.to_string_lossy().into_owned();
+    let out = run(&["--no-tui", "--kill-others", "-c", &config]);
+    assert_eq!(out.status.code(), Some(7), "{:#?}", stdout_lines(&out));
+    assert_eq!(sleepers(&m), []);
+}
+
+#[test]
+fn restarts_that_run_out_end_with_a_line_saying_so() {
+    let scratch = Scratch::new("headless-gave-up");
+    let config = scratch.write(
+        "opmux.toml",
+        "[[pane]]\nname = \"f\"\ncmd = \"exit 1\"\nrestart = \"on-failure\"\nmax_restarts = 1\n",
+    );
+    let config = config.to_string_lossy().into_owned();
+    let out = run(&["--no-tui", "-c", &config]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines = lines_of(&out, "f");
+    let events: Vec<&String> = lines.iter().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(
+        events,
+        [
+            "[exited 1, restarting in 0.5s]",
+            "[exited 1, gave up after 1 restarts]"
+        ],
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn a_panes_last_output_comes_before_its_end_even_without_a_line_feed() {
+    // Enough output that the program has exited well before opmux has read
+    // it all.
+    let out = run(&["--no-tui", "-n", "p", "seq 1 20000; printf 'no line feed'"]);
+    assert_eq!(out.status.code(), Some(0));
+    let lines = lines_of(&out, "p");
+    assert_eq!(
+        lines.len(),
+        20_002,
+        "{:#?}",
+        &lines[lines.len().saturating_sub(5)..]
+    );
+    assert_eq!(lines[19_999], "20000");
+    assert_eq!(lines[20_000..], ["no line feed", "[exited 0]"]);
+}
+
+#[test]
+fn a_line_ended_right_after_it_was_printed_unfinished_is_not_printed_again() {
+    let scratch = Scratch::new("headless-ended-unfinished");
+    let go = scratch.0.join("go");
+    let pane = format!(
+        "printf half; until [ -e {} ]; do sleep 0.05; done; echo; printf again; exec sleep 60",
+        go.display()
+    );
+    let mut running = Running::start(&["--no-tui", "-n", "w", &pane]);
+    running.wait_line("w | half");
+    scratch.write("go", "");
+    running.wait_line("w | again");
+    assert_eq!(running.terminate(), Some(143));
+    // No empty rest of "half", and "again", left unfinished, not twice.
+    assert_eq!(
+        running.all_lines(),
+        ["w | half", "w | again", "w | [killed SIGTERM]"]
+    );
+}
+
+#[test]
+fn stdin_and_its_end_wait_for_a_pane_that_has_not_started_yet() {
+    // The reader waits for a gate the test opens only once opmux has read
+    // the input and its end.
+    let scratch = Scratch::new("headless-stdin-early");
+    let m = marker("headless-stdin-early");
+    let go = scratch.0.join("go");
+    let config = scratch.write(
+        "opmux.toml",
+        &format!(
+            "[[pane]]\nname = \"gate\"\ncmd = \"until [ -e {} ]; do sleep 0.05; done; echo open; exec sleep 1000.{m}\"\n\
+             ready = \"open\"\n\n\
+             [[pane]]\nname = \"reader\"\ncmd = \"read x; echo got $x; cat >/dev/null; echo eof\"\n\
+             depends_on = [\"gate\"]\n",
+            go.display()
+        ),
+    );
+    let config = config.to_string_lossy().into_owned();
+    let (mut cmd, tag) = opmux();
+    // The gate stays up, as a service would, until the reader is done.
+    let mut child = cmd
+        .args([
+            "--no-tui",
+            "--kill-others",
+            "--stdin",
+            "reader",
+            "-c",
+            &config,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting opmux");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(b"hello\n").expect("writing opmux's input");
+    // Read by opmux once the pipe holds nothing; it then handles the input
+    // before any output the gate prints later.
+    let pipe = std::os::fd::AsRawFd::as_raw_fd(&stdin);
+    eventually("opmux to read its input", || unread(pipe) == 0);
+    drop(stdin);
+    scratch.write("go", "");
+    let out = finish(child, &tag);
+    assert_eq!(out.status.code(), Some(0), "{:#?}", stdout_lines(&out));
+    let lines = lines_of(&out, "reader");
+    assert!(lines.contains(&"got hello".to_string()), "{lines:#?}");
+    assert!(lines.contains(&"eof".to_string()), "{lines:#?}");
+    assert_eq!(sleepers(&m), []);
+}
+
+/// How many bytes the pipe with end `fd` holds, not yet read.
+fn unread(fd: std::os::fd::RawFd) -> i32 {
+    nix::ioctl_read_bad!(fionread, nix::libc::FIONREAD, nix::libc::c_int);
+    let mut n: nix::libc::c_int = 0;
+    // The fd is the open write end of a pipe the caller holds, and FIONREAD
+    // writes one int.
+    unsafe { fionread(fd, &mut n) }.expect("FIONREAD on a pipe");
+    n
 }
 
 #[test]
@@ -751,7 +917,8 @@ fn a_closed_stdout_stops_every_pane() {
     };
     assert_eq!(first, "y | y\n");
     let out = finish(child, &tag);
-    assert!(out.status.code().is_some(), "{out:?}");
+    // As a writer in a pipeline ends on SIGPIPE: 128 + 13.
+    assert_eq!(out.status.code(), Some(141), "{out:?}");
     assert_eq!(common::tagged(&tag), [], "processes left after opmux");
 }
 
