@@ -244,6 +244,20 @@ fn two_panes_print_their_lines_with_prefixes_and_exit_0() {
 }
 
 #[test]
+fn each_pane_runs_on_a_terminal_of_its_own() {
+    let pane = "test -t 0 && test -t 1 && test -t 2 && echo on-a-terminal; tty";
+    let out = run(&["--no-tui", "-n", "a", "-n", "b", pane, pane]);
+    assert_eq!(out.status.code(), Some(0));
+    let (a, b) = (lines_of(&out, "a"), lines_of(&out, "b"));
+    assert_eq!(a[0], "on-a-terminal", "{a:#?}");
+    assert_eq!(b[0], "on-a-terminal", "{b:#?}");
+    assert!(
+        a[1].starts_with("/dev/pts/") && a[1] != b[1],
+        "{a:#?} {b:#?}"
+    );
+}
+
+#[test]
 fn without_a_terminal_on_stdout_opmux_prints_lines_instead_of_drawing() {
     let out = run(&["echo hi"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
@@ -493,9 +507,17 @@ fn colour_auto_colours_a_terminal_unless_no_color_is_set() {
 
 #[test]
 fn colours_follow_the_color_option() {
-    let out = run(&["--no-tui", "--color", "always", "-n", "x", "echo hi"]);
+    // A colour per pane; lifecycle lines dimmed.
+    let out = run(&[
+        "--no-tui", "--color", "always", "-n", "x", "-n", "yy", "echo hi", "echo ho",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("\x1b[36mx |\x1b[0m hi"), "{text:?}");
+    assert!(text.contains("\x1b[36mx  |\x1b[0m hi"), "{text:?}");
+    assert!(text.contains("\x1b[33myy |\x1b[0m ho"), "{text:?}");
+    assert!(
+        text.contains("\x1b[36mx  |\x1b[0m \x1b[2m[exited 0]\x1b[0m"),
+        "{text:?}"
+    );
     let out = run(&["--no-tui", "--color", "never", "echo hi"]);
     assert!(!out.stdout.contains(&0x1b));
 }
