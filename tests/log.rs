@@ -1,6 +1,6 @@
 //! opmux's own log as a user meets it: where it goes from the environment,
-//! and its rotation past [`MAX_BYTES`] when opmux starts. Each test points
-//! the log into a scratch folder, so no user's log is ever touched.
+//! and its rotation past 10 MB when opmux starts. Each test points the log
+//! into a scratch folder, so no user's log is ever touched.
 
 mod common;
 
@@ -10,7 +10,10 @@ use std::time::Duration;
 use common::Scratch;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use opmux::log::MAX_BYTES;
+
+/// The README's "10 MB", as opmux counts it (MiB), written out here rather
+/// than taken from the code, so that a changed limit fails the tests.
+const MAX_BYTES: u64 = 10 * 1024 * 1024;
 
 /// Runs `opmux --no-tui 'echo hi'` to the end with the environment `env`
 /// (a `None` value unsets the variable), HOME pointing into `scratch`, and
