@@ -87,3 +87,37 @@ fn the_readme_keeps_its_promises_in_writing() {
         "what survives a SIGKILLed opmux is documented"
     );
 }
+
+/// The mutation-testing table names the files to mutate and the test binaries
+/// that should notice; a renamed file or test binary must not leave it stale.
+#[test]
+fn the_mutation_testing_table_names_files_and_tests_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let start = README
+        .find("| files | the tests that should notice |")
+        .expect("the mutation-testing table");
+    let rows: Vec<&str> = README[start..]
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .collect();
+    assert!(rows.len() >= 6, "{rows:?}");
+    for row in rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let (files, tests) = (cells[1], cells[2]);
+        for file in files.split('`').skip(1).step_by(2) {
+            let folder = file.strip_suffix("*.rs").unwrap_or(file);
+            assert!(root.join(folder).exists(), "{file} in {row}");
+        }
+        let args = tests.split_whitespace().map(|a| a.trim_matches('`'));
+        for arg in args.filter(|a| *a != "-C") {
+            if let Some(name) = arg.strip_prefix("--test=") {
+                let path = root.join("tests").join(format!("{name}.rs"));
+                assert!(path.exists(), "no test binary {name} in {row}");
+            } else {
+                assert_eq!(arg, "--lib", "{row}");
+            }
+        }
+    }
+    assert!(root.join(".cargo/mutants.toml").exists());
+}

@@ -486,7 +486,13 @@ pub fn marker(test: &str) -> String {
 /// There is no event for "a process is gone", so this polls with short naps
 /// under a deadline; it synchronises on the predicate, never on the nap.
 pub fn eventually(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
+    eventually_within(what, DEADLINE, done);
+}
+
+/// [`eventually`] with a deadline of its own, for waits whose work grows with
+/// the machine's load, such as a flood through a debug build.
+pub fn eventually_within(what: &str, within: Duration, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + within;
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
