@@ -32,7 +32,7 @@ fn main() {
     }
     // What a terminal would be sent is thrown away.
     let mut backend = ratatui::backend::CrosstermBackend::new(std::io::sink());
-    let mut painter = Painter::new(app.size);
+    let mut painter = Painter::new(app.session.size);
     let mut cache = FrameCache::default();
     let now = Instant::now();
     let mut frame = |app: &App| {
@@ -47,9 +47,9 @@ fn main() {
     for i in 0..FRAMES {
         let start = Instant::now();
         let key: &[u8] = if i % 2 == 0 { b"#" } else { b"@" };
-        app.panes[0].screen().process(key);
+        app.session.panes[0].screen().process(key);
         if i % 150 == 149 {
-            app.panes[0].screen().process(b"\r\n");
+            app.session.panes[0].screen().process(b"\r\n");
         }
         let parsed = Instant::now();
         frame(&app);

@@ -75,6 +75,6 @@ pub enum Event {
     Stdin(Option<Vec<u8>>),
     /// SIGTERM, SIGINT or SIGHUP reached opmux.
     Signal(nix::sys::signal::Signal),
-    /// Time passed; a deadline from `App::next_deadline` may be due.
+    /// Time passed; a deadline from `Session::next_deadline` may be due.
     Tick,
 }

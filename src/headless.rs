@@ -99,12 +99,14 @@ struct Printer {
 impl Printer {
     fn new(app: &App, color: bool) -> Self {
         let width = app
+            .session
             .panes
             .iter()
             .map(|p| p.spec.name.chars().count())
             .max()
             .unwrap_or(0);
         let colors = app
+            .session
             .panes
             .iter()
             .enumerate()
@@ -153,7 +155,9 @@ impl Printer {
     /// first one while it was unfinished, and notes when what it has
     /// started since is due.
     fn drain(&mut self, app: &App, id: PaneId, now: Instant) {
-        let Some(pane) = app.pane(id) else { return };
+        let Some(pane) = app.session.pane(id) else {
+            return;
+        };
         let name = pane.spec.name.clone();
         let (lines, unfinished, redrawn) = {
             let mut screen = pane.screen();
@@ -190,7 +194,9 @@ impl Printer {
     /// finished lines and, as a line of its own, an unfinished one.
     fn finish(&mut self, app: &App, id: PaneId, now: Instant) {
         self.drain(app, id, now);
-        let Some(pane) = app.pane(id) else { return };
+        let Some(pane) = app.session.pane(id) else {
+            return;
+        };
         let rest = pane.screen().unfinished_line();
         self.print_unfinished(id, &pane.spec.name, rest);
     }
@@ -226,7 +232,7 @@ impl Printer {
             .map(|(id, _)| *id)
             .collect();
         for id in due {
-            let Some(pane) = app.pane(id) else {
+            let Some(pane) = app.session.pane(id) else {
                 self.partial.remove(&id);
                 continue;
             };
@@ -242,7 +248,7 @@ impl Printer {
     /// Prints a line for each pane whose state changed in a way worth
     /// telling: it exited, failed, is waiting, or will restart.
     fn lifecycle(&mut self, app: &App, now: Instant) {
-        for pane in &app.panes {
+        for pane in &app.session.panes {
             // A run's end is told after the last of its output.
             if pane.output_open && !pane.state.is_alive() {
                 continue;
@@ -320,8 +326,8 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
     }
     let (events, mut inbox) = unbounded_channel();
     let mut app = App::from_settings(settings, PTY_SIZE);
-    app.pty_size = Some(PTY_SIZE);
-    for pane in &app.panes {
+    app.session.pty_size = Some(PTY_SIZE);
+    for pane in &app.session.panes {
         let mut screen = pane.screen();
         // One row: every line feed scrolls the line off, into the sink.
         screen.resize(Size::new(1, PTY_SIZE.cols));
@@ -336,7 +342,7 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
     let mut stdin = options
         .stdin
         .as_ref()
-        .and_then(|name| app.panes.iter().find(|p| &p.spec.name == name))
+        .and_then(|name| app.session.panes.iter().find(|p| &p.spec.name == name))
         .map(|p| Stdin {
             pane: p.id,
             queue: Vec::new(),
@@ -367,7 +373,7 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
         }
         printer.lifecycle(&app, now);
         printer.flush();
-        if printer.broken && app.shutdown.is_none() {
+        if printer.broken && app.session.shutdown.is_none() {
             // Nobody reads the output any more (a closed pipe): stop, as a
             // pipeline's writer ends on SIGPIPE.
             signalled = Some(128 + Signal::SIGPIPE as i32);
@@ -375,14 +381,14 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
             apply(&mut app, effects, &events);
         }
         // Failures, counted once per run, and --kill-others.
-        for pane in &app.panes {
+        for pane in &app.session.panes {
             let over = ended(&pane.state) || matches!(pane.state, PaneState::Restarting { .. });
             if !over || counted.get(&pane.id) == Some(&pane.run) || pane.run == 0 {
                 continue;
             }
             counted.insert(pane.id, pane.run);
             let failed = failure(&pane.state);
-            if app.shutdown.is_none() && first_failure.is_none() {
+            if app.session.shutdown.is_none() && first_failure.is_none() {
                 first_failure = failed;
             }
             let trigger = match options.kill_others {
@@ -390,18 +396,18 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
                 KillOthers::OnExit => ended(&pane.state),
                 KillOthers::OnFailure => failed.is_some(),
             };
-            if trigger && app.shutdown.is_none() {
+            if trigger && app.session.shutdown.is_none() {
                 stopped_by_us = true;
             }
         }
-        if stopped_by_us && app.shutdown.is_none() {
+        if stopped_by_us && app.session.shutdown.is_none() {
             let effects = app.update(Event::Signal(Signal::SIGTERM), now);
             apply(&mut app, effects, &events);
         }
-        if app.shutdown.is_none() && app.panes.iter().all(|p| ended(&p.state)) {
+        if app.session.shutdown.is_none() && app.session.panes.iter().all(|p| ended(&p.state)) {
             // A pane still waiting will never start: what it was to do was
             // not done, which is no success.
-            for pane in &app.panes {
+            for pane in &app.session.panes {
                 if let PaneState::Waiting { on } = &pane.state {
                     let text = format!("[never started: {on} ended first]");
                     printer.line(pane.id, &pane.spec.name, &text, true);
@@ -425,7 +431,7 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
                 break;
             }
         }
-        let deadline = app.next_deadline();
+        let deadline = app.session.next_deadline();
         let partial = printer.next_partial();
         let mut on_event = |app: &mut App, event: Event, printer: &mut Printer| {
             handle(app, event, &events, printer, &mut stdin);
@@ -451,7 +457,7 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
                 signalled.get_or_insert(128 + Signal::SIGHUP as i32);
                 // No terminal hangs up here: a second SIGHUP is someone
                 // insisting, and escalates as a second SIGTERM does.
-                let signal = if app.shutdown.is_some() { Signal::SIGTERM } else { Signal::SIGHUP };
+                let signal = if app.session.shutdown.is_some() { Signal::SIGTERM } else { Signal::SIGHUP };
                 on_event(&mut app, Event::Signal(signal), &mut printer);
             }
             Some(()) = signals.winch.recv() => {}
@@ -474,7 +480,7 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
     };
     runtime::finish_output(&mut app, &mut inbox, &mut on_event).await;
     runtime::close_logs(&app);
-    let ids: Vec<PaneId> = app.panes.iter().map(|p| p.id).collect();
+    let ids: Vec<PaneId> = app.session.panes.iter().map(|p| p.id).collect();
     for id in ids {
         printer.finish(&app, id, Instant::now());
     }
@@ -497,7 +503,7 @@ fn handle(
     log_event(app, &event);
     match &event {
         Event::PaneOutput(id) => {
-            if let Some(pane) = app.pane(*id) {
+            if let Some(pane) = app.session.pane(*id) {
                 pane.dirty
                     .store(false, std::sync::atomic::Ordering::Release);
             }
@@ -505,7 +511,7 @@ fn handle(
         }
         Event::PaneOutputClosed { pane, run, .. } => {
             let id = *pane;
-            if app.pane(id).is_some_and(|p| p.run == *run) {
+            if app.session.pane(id).is_some_and(|p| p.run == *run) {
                 printer.finish(app, id, Instant::now());
             }
         }
@@ -541,10 +547,10 @@ struct Stdin {
 impl Stdin {
     /// Writes what is owed to the pane if its program runs.
     fn forward(&mut self, app: &mut App, events: &UnboundedSender<Event>) {
-        let Some(pane) = app.pane(self.pane) else {
+        let Some(pane) = app.session.pane(self.pane) else {
             return;
         };
-        if !pane.state.is_running() || app.shutdown.is_some() {
+        if !pane.state.is_running() || app.session.shutdown.is_some() {
             return;
         }
         let run = pane.run;

@@ -2,7 +2,7 @@
 //! pseudo-terminal, and stops every one of their processes when it quits.
 //!
 //! Layout, one line per module; data flows from the panes to the main task,
-//! which owns [`app::App`] and draws it:
+//! which owns [`app::App`] (a session and a view of it) and draws it:
 //!
 //! - `cli`: the clap definitions of the command line, nothing else.
 //! - `config`: turns the command line, an opmux.toml (`config::file`) and Procfiles
@@ -32,10 +32,16 @@
 //! - `scroll`: scroll mode: history and screen as one run of lines, the view anchored on
 //!   them, cursor, search and selection (pure).
 //! - `layout`: pane rectangles and neighbour search (pure).
-//! - `app`: the state, each pane's lifecycle and supervision (dependencies, restart
-//!   policies with backoff), panes added and closed at runtime, the prompt, scroll mode
-//!   and mouse routing, focus reports, and `update(Event) -> Vec<Effect>`; no I/O, so
-//!   tests drive it directly.
+//! - `session`: the panes, each pane's lifecycle and supervision (dependencies,
+//!   restart policies with backoff), zoom and layout, panes added and closed at
+//!   runtime, and the shutdown; driven by `Command`s addressed to a pane and by
+//!   process events, answering with `Effect`s; it knows no terminal and no client.
+//! - `view`: one client's view of the session: focus, the prefix state, help, the
+//!   prompt, scroll mode and selections, mouse routing, focus reports; it reads the
+//!   session and turns input into commands.
+//! - `app`: one session with one view, the unit both front ends drive:
+//!   `update(Event) -> Vec<Effect>` routes input to the view and everything else to
+//!   the session; no I/O, so tests drive it directly.
 //! - `log`: opmux's own log file of pane starts, exits, signals and errors (tracing).
 //! - `output`: writes to the outer terminal on a thread of its own, so a stalled terminal
 //!   never blocks the event loop.
@@ -69,8 +75,10 @@ pub mod process;
 pub mod prompt;
 pub mod runtime;
 pub mod scroll;
+pub mod session;
 pub mod tui;
 pub mod ui;
+pub mod view;
 
 /// A size in character cells. vt100 and ratatui order these as (rows, cols) and
 /// crossterm as (cols, rows); naming the fields keeps the two from being swapped.

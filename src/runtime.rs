@@ -78,13 +78,13 @@ impl ShutdownWatch {
     /// Checks a shutdown under way; asks for a recount while panes are
     /// over but descendants may be left.
     pub fn progress(&mut self, app: &App, recount: &mut Recount) -> Progress {
-        let Some(shutdown) = app.shutdown else {
+        let Some(shutdown) = app.session.shutdown else {
             return Progress::Waiting;
         };
-        if app.all_exited() && !self.descendants_left {
+        if app.session.all_exited() && !self.descendants_left {
             return Progress::Done;
         }
-        if app.all_exited() {
+        if app.session.all_exited() {
             recount.request();
         }
         if shutdown.killed && self.give_up_at.is_none() {
@@ -106,15 +106,16 @@ impl ShutdownWatch {
 /// one reading of /proc; none when there is nothing to count.
 pub fn recount(app: &mut App, watch: &mut ShutdownWatch, handle: &mut impl FnMut(&mut App, Event)) {
     let stopping = app
+        .session
         .panes
         .iter()
         .any(|p| matches!(p.state, PaneState::Stopping { .. }));
-    if !stopping && app.shutdown.is_none() {
+    if !stopping && app.session.shutdown.is_none() {
         return;
     }
     let table = ProcessTable::read();
     count_stopping(app, &table, handle);
-    if app.shutdown.is_some() {
+    if app.session.shutdown.is_some() {
         watch.descendants_left = !process::live_descendants_in(&table).is_empty();
     }
 }
@@ -126,7 +127,7 @@ pub const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
 /// Closes every pane's log, with the lines still on its screen. Call
 /// [`finish_output`] first, so the logs hold everything the programs wrote.
 pub fn close_logs(app: &App) {
-    for pane in &app.panes {
+    for pane in &app.session.panes {
         close_log(pane);
     }
 }
@@ -169,16 +170,16 @@ pub async fn finish_output(
 ) {
     // A parser whose wake-up was already taken sends no other until the
     // flag is cleared, and no frame will clear it any more.
-    for pane in &app.panes {
+    for pane in &app.session.panes {
         pane.dirty.store(false, Ordering::Release);
     }
-    while app.panes.iter().any(|p| p.output_open) {
+    while app.session.panes.iter().any(|p| p.output_open) {
         match tokio::time::timeout(OUTPUT_DRAIN, inbox.recv()).await {
             Ok(Some(event)) => {
                 // No frame is drawn any more to clear the flag, and each
                 // wake-up is a sign of progress worth waiting for.
                 if let Event::PaneOutput(id) = &event
-                    && let Some(pane) = app.pane(*id)
+                    && let Some(pane) = app.session.pane(*id)
                 {
                     pane.dirty.store(false, Ordering::Release);
                 }
@@ -191,7 +192,7 @@ pub async fn finish_output(
 
 /// Writes what the log keeps of an event: lifecycle and errors, no input.
 pub fn log_event(app: &App, event: &Event) {
-    let name = |id: &PaneId| app.pane(*id).map_or("?", |p| p.spec.name.as_str());
+    let name = |id: &PaneId| app.session.pane(*id).map_or("?", |p| p.spec.name.as_str());
     match event {
         Event::PaneExited { pane, status, left } => {
             tracing::info!(pane = name(pane), ?status, left, "main process exited")
@@ -219,7 +220,7 @@ pub fn log_event(app: &App, event: &Event) {
 /// What identifies pane `index`'s processes right now; `tag` is its
 /// [`process::pane_tag`].
 fn pane_processes<'a>(app: &'a App, index: usize, tag: &'a str) -> Option<PaneProcesses<'a>> {
-    let pane = app.panes.get(index)?;
+    let pane = app.session.panes.get(index)?;
     Some(PaneProcesses {
         sid: pane.state.pid()?,
         foreground: pane.pty.as_ref().and_then(Pty::foreground_group),
@@ -239,13 +240,14 @@ pub fn reap(app: &mut App, handle: &mut impl FnMut(&mut App, Event)) {
     let mut table = None;
     for (pid, status) in reaped {
         let Some(index) = app
+            .session
             .panes
             .iter()
             .position(|p| p.state.is_running() && p.state.pid() == Some(pid))
         else {
             continue;
         };
-        let id = app.panes[index].id;
+        let id = app.session.panes[index].id;
         let tag = process::pane_tag(id.0);
         let table = table.get_or_insert_with(ProcessTable::read);
         let left = pane_processes(app, index, &tag).map_or(0, |p| p.find(table).len());
@@ -290,13 +292,14 @@ fn count_stopping(app: &mut App, table: &ProcessTable, handle: &mut impl FnMut(&
     // Ids, not places: a pane whose count ends its run may be removed (it
     // was closed), moving the panes after it.
     let stopping: Vec<PaneId> = app
+        .session
         .panes
         .iter()
         .filter(|p| matches!(p.state, PaneState::Stopping { .. }))
         .map(|p| p.id)
         .collect();
     for id in stopping {
-        let Some(index) = app.index_of(id) else {
+        let Some(index) = app.session.index_of(id) else {
             continue;
         };
         let tag = process::pane_tag(id.0);
@@ -304,7 +307,7 @@ fn count_stopping(app: &mut App, table: &ProcessTable, handle: &mut impl FnMut(&
             continue;
         };
         let left = processes.find(table).len();
-        let (exited, killed) = match app.panes[index].state {
+        let (exited, killed) = match app.session.panes[index].state {
             PaneState::Stopping { exit, killed, .. } => (exit.is_some(), killed),
             _ => (false, false),
         };
@@ -321,14 +324,15 @@ fn count_stopping(app: &mut App, table: &ProcessTable, handle: &mut impl FnMut(&
 /// Opens the pane's log in the log folder on its first run. A log that
 /// cannot be opened does not stop the pane; the error is returned for its title.
 pub fn open_log(app: &App, id: PaneId) -> Option<String> {
-    let dir = app.log_dir.as_ref()?;
-    let pane = app.pane(id)?;
+    let dir = app.session.log_dir.as_ref()?;
+    let pane = app.session.pane(id)?;
     if pane.screen().has_log() {
         return None;
     }
     // Panes named alike (after the same command) get a log each: the first
     // NAME.log, the next NAME-2.log, in the order of the panes.
     let alike = app
+        .session
         .panes
         .iter()
         .take_while(|p| p.id != id)
@@ -339,17 +343,17 @@ pub fn open_log(app: &App, id: PaneId) -> Option<String> {
         0 => dir.join(format!("{stem}.log")),
         n => dir.join(format!("{stem}-{}.log", n + 1)),
     };
-    let opened =
-        std::fs::create_dir_all(dir).and_then(|()| pane.screen().open_log(&file, app.log_time));
+    let opened = std::fs::create_dir_all(dir)
+        .and_then(|()| pane.screen().open_log(&file, app.session.log_time));
     let e = opened.err()?;
     tracing::warn!(pane = pane.spec.name, error = %e, "could not open the pane's log");
     Some(format!("no log {}: {e}", file.display()))
 }
 
 pub fn start_pane(app: &mut App, index: usize, events: &UnboundedSender<Event>) -> Event {
-    let id = app.panes[index].id;
-    let size = app.pane_size(id);
-    let pane = &mut app.panes[index];
+    let id = app.session.panes[index].id;
+    let size = app.session.pane_size(id);
+    let pane = &mut app.session.panes[index];
     {
         let mut screen = pane.screen();
         // From here on the screen takes this run's output only.
@@ -368,9 +372,9 @@ pub fn start_pane(app: &mut App, index: usize, events: &UnboundedSender<Event>) 
         dirty: pane.dirty.clone(),
         events: events.clone(),
         ready: pane.spec.ready.as_ref().map(|r| r.0.clone()),
-        flood_nice: app.flood_nice,
+        flood_nice: app.session.flood_nice,
     };
-    let pane = &mut app.panes[index];
+    let pane = &mut app.session.panes[index];
     let tag = process::pane_tag(id.0);
     match Pty::spawn(&pane.spec, size, &[(process::PANE_TAG_VAR, &tag)], wiring) {
         Ok(pty) => {
@@ -398,12 +402,12 @@ pub fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event
     for effect in effects {
         match effect {
             Effect::Write(id, bytes) => {
-                if let Some(pty) = app.pane(id).and_then(|p| p.pty.as_ref()) {
+                if let Some(pty) = app.session.pane(id).and_then(|p| p.pty.as_ref()) {
                     pty.write(bytes);
                 }
             }
             Effect::ResizePty(id, size) => {
-                let Some(pane) = app.pane_mut(id) else {
+                let Some(pane) = app.session.pane_mut(id) else {
                     continue;
                 };
                 if let Some(Err(e)) = pane.pty.as_ref().map(|pty| pty.resize(size)) {
@@ -411,26 +415,26 @@ pub fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event
                 }
             }
             Effect::Start(id) => {
-                let Some(index) = app.index_of(id) else {
+                let Some(index) = app.session.index_of(id) else {
                     continue;
                 };
                 let log_error = open_log(app, id);
                 let started = start_pane(app, index, events);
                 log_event(app, &started);
                 let effects = app.update(started, Instant::now());
-                if let (Some(error), Some(pane)) = (log_error, app.pane_mut(id)) {
+                if let (Some(error), Some(pane)) = (log_error, app.session.pane_mut(id)) {
                     pane.error = Some(error);
                 }
                 apply(app, effects, events);
             }
             Effect::Signal(id, signal) => {
-                let Some(index) = app.index_of(id) else {
+                let Some(index) = app.session.index_of(id) else {
                     continue;
                 };
                 let tag = process::pane_tag(id.0);
                 if let Some(processes) = pane_processes(app, index, &tag) {
                     let count = processes.signal(signal);
-                    let pane = app.panes[index].spec.name.as_str();
+                    let pane = app.session.panes[index].spec.name.as_str();
                     tracing::info!(pane, %signal, processes = count, "signalled");
                 }
             }
@@ -444,11 +448,12 @@ pub fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event
             }
             Effect::SignalStrays(signal) => {
                 let tags: Vec<String> = app
+                    .session
                     .panes
                     .iter()
                     .map(|p| process::pane_tag(p.id.0))
                     .collect();
-                let panes: Vec<PaneProcesses<'_>> = (0..app.panes.len())
+                let panes: Vec<PaneProcesses<'_>> = (0..app.session.panes.len())
                     .filter_map(|i| pane_processes(app, i, &tags[i]))
                     .collect();
                 process::signal_strays(&panes, signal);

@@ -160,7 +160,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     let (events, mut inbox) = unbounded_channel();
     let mut app = App::from_settings(settings, Size::new(rows, cols));
     let (guard, mut terminal, output) = enter_terminal(&events)?;
-    let mut painter = ui::Painter::new(app.size);
+    let mut painter = ui::Painter::new(app.session.size);
     let mut notices = Vec::new();
     if let Err(e) = subreaper {
         notices.push(format!(
@@ -170,14 +170,14 @@ async fn event_loop(settings: Settings) -> Result<i32> {
     match log {
         Ok(path) => tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
-            panes = app.panes.len(),
+            panes = app.session.panes.len(),
             ?path,
             "opmux started"
         ),
         Err(e) => notices.push(format!("no log: {e:#}")),
     }
     if !notices.is_empty() {
-        app.notice = Some(notices.join("; "));
+        app.session.notice = Some(notices.join("; "));
     }
     let effects = app.start();
     apply(&mut app, effects, &events);
@@ -207,7 +207,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
             tidy_at = Some(now + TIDY_AFTER);
             app.needs_redraw = false;
             if can_draw {
-                for pane in &app.panes {
+                for pane in &app.session.panes {
                     pane.dirty.store(false, Ordering::Release);
                 }
                 let drawn = draw_frame(&mut painter, &mut terminal, &app, now, &mut frame_cache);
@@ -241,10 +241,10 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                 return Ok(1);
             }
         }
-        if app.counting_down() && countdown_at.is_none() {
+        if app.session.counting_down() && countdown_at.is_none() {
             countdown_at = Some(Instant::now() + COUNTDOWN);
         }
-        let deadline = app.next_deadline();
+        let deadline = app.session.next_deadline();
 
         let event = tokio::select! {
             Some(event) = inbox.recv() => Some(event),
@@ -296,7 +296,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
         }
         copy_to_clipboard(&mut app, &mut terminal);
     }
-    let code = app.shutdown.map_or(0, |s| s.exit_code);
+    let code = app.session.shutdown.map_or(0, |s| s.exit_code);
     finish_logs(&mut app, &mut inbox, &events, &mut pacer).await;
     tracing::info!(code, "opmux exits");
     // Leave no zombie behind, even one whose SIGCHLD has not been handled yet.
@@ -329,7 +329,7 @@ async fn finish_logs(
     events: &UnboundedSender<Event>,
     pacer: &mut Pacer,
 ) {
-    if app.log_dir.is_none() {
+    if app.session.log_dir.is_none() {
         return;
     }
     runtime::finish_output(app, inbox, &mut |app, event| {
@@ -348,8 +348,8 @@ fn draw_frame(
     now: Instant,
     cache: &mut ui::FrameCache,
 ) -> std::io::Result<()> {
-    if painter.size() != app.size {
-        painter.resize(app.size);
+    if painter.size() != app.session.size {
+        painter.resize(app.session.size);
     }
     painter.draw(terminal, |canvas| {
         ui::render_cached(canvas, app, now, cache)
@@ -361,7 +361,7 @@ fn draw_frame(
 /// which works over SSH too. The text goes base64-encoded, so nothing in it
 /// can end the sequence early, whether a selection or a pane's own copy.
 fn copy_to_clipboard(app: &mut App, terminal: &mut Backend) {
-    for text in app.clipboard.drain(..) {
+    for text in app.view.clipboard.drain(..) {
         tracing::info!(chars = text.chars().count(), "copied to the clipboard");
         let _ = terminal.write_all(crate::mouse::osc52(&text).as_bytes());
         let _ = Write::flush(terminal);
@@ -377,7 +377,7 @@ fn handle(app: &mut App, event: Event, events: &UnboundedSender<Event>, pacer: &
     log_event(app, &event);
     let echo = match &event {
         Event::PaneOutput(id) => {
-            app.index_of(*id) == Some(app.focus)
+            app.session.index_of(*id) == Some(app.view.focus)
                 && pacer.typed.is_some_and(|t| t.elapsed() < ECHO_WINDOW)
         }
         _ => false,

@@ -51,10 +51,10 @@ fn fake_pid(index: usize) -> Pid {
 /// starts it: `App::start`, then a `PaneStarted` for each pane at `t0`.
 fn started(specs: Vec<PaneSpec>, size: Size, t0: Instant) -> App {
     let mut app = App::new(specs, size);
-    let n = app.panes.len();
+    let n = app.session.panes.len();
     let starts: Vec<Effect> = (0..n).map(|i| Effect::Start(PaneId(i))).collect();
     assert_eq!(app.start(), starts);
-    for pane in &app.panes {
+    for pane in &app.session.panes {
         assert!(pane.pty.is_none(), "test panes have no PTY");
         assert_eq!(pane.run, 1, "start numbers the first run");
     }
@@ -196,7 +196,7 @@ impl Stopping {
 }
 
 fn screen_size(app: &App, pane: usize) -> Size {
-    app.panes[pane].screen().size()
+    app.session.panes[pane].screen().size()
 }
 
 fn click(column: u16, row: u16, button: MouseButton) -> Event {
@@ -285,7 +285,7 @@ fn keys_go_only_to_a_pane_whose_main_process_runs() {
     ];
     for (state, takes_input) in cases {
         let mut app = app(2, 24, 80);
-        app.panes[0].state = state.clone();
+        app.session.panes[0].state = state.clone();
         assert_eq!(state.is_running(), takes_input, "{state:?}");
         let (typed, pasted) = if takes_input {
             (write(0, b"a"), write(0, b"text"))
@@ -311,19 +311,19 @@ fn alt_right_moves_the_focus_and_keys_follow_it() {
         send(&mut app, key(KeyCode::Right, KeyModifiers::ALT)),
         vec![]
     );
-    assert_eq!(app.focus, 1);
+    assert_eq!(app.view.focus, 1);
     assert_eq!(send(&mut app, ch('x')), write(1, b"x"));
     // There is nothing further right: the focus stays and nothing is typed.
     assert_eq!(
         send(&mut app, key(KeyCode::Right, KeyModifiers::ALT)),
         vec![]
     );
-    assert_eq!(app.focus, 1);
+    assert_eq!(app.view.focus, 1);
     assert_eq!(
         send(&mut app, key(KeyCode::Left, KeyModifiers::ALT)),
         vec![]
     );
-    assert_eq!(app.focus, 0);
+    assert_eq!(app.view.focus, 0);
     assert_eq!(send(&mut app, ch('y')), write(0, b"y"));
 }
 
@@ -345,9 +345,14 @@ fn prefix_commands_move_the_focus() {
     ];
     for &(code, before, after) in cases {
         let mut app = app(2, 24, 80);
-        app.focus = before;
+        app.view.focus = before;
         assert_eq!(prefix(&mut app, code), vec![], "C-b {code:?} is not typed");
-        assert_eq!(app.focus, after, "C-b {code:?} from pane {}", before + 1);
+        assert_eq!(
+            app.view.focus,
+            after,
+            "C-b {code:?} from pane {}",
+            before + 1
+        );
         assert_eq!(
             send(&mut app, ch('k')),
             write(after, b"k"),
@@ -372,8 +377,10 @@ fn unbound_keys_after_the_prefix_do_nothing() {
     let mut app = app(2, 24, 80);
     for code in [KeyCode::Char('y'), KeyCode::Char('b'), KeyCode::Enter] {
         assert_eq!(prefix(&mut app, code), vec![], "C-b {code:?}");
-        assert_eq!(app.focus, 0);
-        assert!(!app.zoomed && !app.show_help && app.shutdown.is_none());
+        assert_eq!(app.view.focus, 0);
+        assert!(
+            app.session.zoom.is_none() && !app.view.show_help && app.session.shutdown.is_none()
+        );
     }
 }
 
@@ -381,25 +388,29 @@ fn unbound_keys_after_the_prefix_do_nothing() {
 fn zoom_gives_the_focused_pane_the_whole_inner_area_and_unzoom_restores_it() {
     let mut app = app(2, 24, 80);
     assert_eq!(screen_size(&app, 0), TILED);
-    assert_eq!(app.pane_size(PaneId(0)), TILED);
+    assert_eq!(app.session.pane_size(PaneId(0)), TILED);
 
     assert_eq!(
         prefix(&mut app, KeyCode::Char('z')),
         vec![resize(0, ZOOMED.rows, ZOOMED.cols)]
     );
-    assert!(app.zoomed);
+    assert!(app.session.zoom.is_some());
     assert_eq!(screen_size(&app, 0), ZOOMED);
-    assert_eq!(app.pane_size(PaneId(0)), ZOOMED);
-    assert_eq!(app.pane_rects()[1], None, "the other pane is hidden");
+    assert_eq!(app.session.pane_size(PaneId(0)), ZOOMED);
+    assert_eq!(
+        app.session.pane_rects()[1],
+        None,
+        "the other pane is hidden"
+    );
     assert_eq!(screen_size(&app, 1), TILED, "a hidden pane keeps its size");
 
     assert_eq!(
         prefix(&mut app, KeyCode::Char('z')),
         vec![resize(0, TILED.rows, TILED.cols)]
     );
-    assert!(!app.zoomed);
+    assert!(app.session.zoom.is_none());
     assert_eq!(screen_size(&app, 0), TILED);
-    assert!(app.pane_rects().iter().all(Option::is_some));
+    assert!(app.session.pane_rects().iter().all(Option::is_some));
 }
 
 #[test]
@@ -411,10 +422,10 @@ fn moving_the_focus_while_zoomed_moves_the_zoom() {
         prefix(&mut app, KeyCode::Char('o')),
         vec![resize(1, ZOOMED.rows, ZOOMED.cols)]
     );
-    assert_eq!(app.focus, 1);
-    assert!(app.zoomed);
-    assert_eq!(app.pane_rects()[0], None);
-    assert_eq!(app.pane_rects()[1], Some(app.panes_area()));
+    assert_eq!(app.view.focus, 1);
+    assert!(app.session.zoom.is_some());
+    assert_eq!(app.session.pane_rects()[0], None);
+    assert_eq!(app.session.pane_rects()[1], Some(app.session.panes_area()));
     assert_eq!(send(&mut app, ch('x')), write(1, b"x"));
 
     // Alt+Left follows the tiled layout to panes[0], hidden as it is. It kept
@@ -423,7 +434,7 @@ fn moving_the_focus_while_zoomed_moves_the_zoom() {
         send(&mut app, key(KeyCode::Left, KeyModifiers::ALT)),
         vec![]
     );
-    assert_eq!(app.focus, 0);
+    assert_eq!(app.view.focus, 0);
 
     // Unzooming gives both their tiled size back.
     assert_eq!(
@@ -441,8 +452,8 @@ fn a_click_on_a_hidden_pane_while_zoomed_does_not_unzoom_it() {
     prefix(&mut app, KeyCode::Char('z'));
     // (50, 5) is inside pane 2's tiled rectangle, but pane 1 covers it now.
     assert_eq!(send(&mut app, click(50, 5, MouseButton::Left)), vec![]);
-    assert_eq!(app.focus, 0);
-    assert!(app.zoomed);
+    assert_eq!(app.view.focus, 0);
+    assert!(app.session.zoom.is_some());
 }
 
 #[test]
@@ -456,7 +467,7 @@ fn a_terminal_resize_resizes_only_the_panes_whose_size_changed() {
     // One more column goes to the first pane of each row.
     let effects = send(&mut app, Event::Resize(Size::new(24, 81)));
     assert_eq!(effects, vec![resize(0, 10, 39), resize(2, 9, 79)]);
-    assert_eq!(app.size, Size::new(24, 81));
+    assert_eq!(app.session.size, Size::new(24, 81));
     assert_eq!(screen_size(&app, 0), Size::new(10, 39));
     assert_eq!(screen_size(&app, 1), Size::new(10, 38));
     assert_eq!(screen_size(&app, 2), Size::new(9, 79));
@@ -492,7 +503,7 @@ fn quit_stops_every_running_pane_then_escalates_to_sigkill() {
         status: ExitStatus::Exited(7),
         ran: secs(2),
     };
-    app.panes[2].state = exited.clone();
+    app.session.panes[2].state = exited.clone();
     let now = t0 + secs(60);
 
     assert_eq!(app.update(ctrl_b(), now), vec![]);
@@ -502,7 +513,7 @@ fn quit_stops_every_running_pane_then_escalates_to_sigkill() {
     assert_eq!(app.update(ch('q'), now), expected);
     let deadline = now + STOP_TIMEOUT;
     assert_eq!(
-        app.shutdown,
+        app.session.shutdown,
         Some(Shutdown {
             deadline,
             killed: false,
@@ -510,10 +521,16 @@ fn quit_stops_every_running_pane_then_escalates_to_sigkill() {
         })
     );
     for i in 0..2 {
-        assert_eq!(app.panes[i].state, Stopping::new(t0, deadline).state(i));
+        assert_eq!(
+            app.session.panes[i].state,
+            Stopping::new(t0, deadline).state(i)
+        );
     }
-    assert_eq!(app.panes[2].state, exited, "an exited pane stays exited");
-    assert!(!app.all_exited());
+    assert_eq!(
+        app.session.panes[2].state, exited,
+        "an exited pane stays exited"
+    );
+    assert!(!app.session.all_exited());
 
     // While stopping, nothing more is typed into the panes.
     assert_eq!(app.update(ch('x'), now), vec![]);
@@ -527,21 +544,21 @@ fn quit_stops_every_running_pane_then_escalates_to_sigkill() {
             signal(1, Signal::SIGKILL),
         ]
     );
-    assert!(app.shutdown.unwrap().killed);
-    assert_eq!(app.shutdown.unwrap().exit_code, 0);
+    assert!(app.session.shutdown.unwrap().killed);
+    assert_eq!(app.session.shutdown.unwrap().exit_code, 0);
     for i in 0..2 {
         let killed = Stopping {
             killed: true,
             deadline: now + secs(1),
             ..Stopping::new(t0, deadline)
         };
-        assert_eq!(app.panes[i].state, killed.state(i));
+        assert_eq!(app.session.panes[i].state, killed.state(i));
     }
-    assert_eq!(app.panes[2].state, exited);
+    assert_eq!(app.session.panes[2].state, exited);
     // Nothing is left to escalate to, now or when the deadline passes.
     assert_eq!(command_at(&mut app, 'q', now + secs(2)), vec![]);
     assert_eq!(app.update(Event::Tick, deadline), vec![]);
-    assert_eq!(app.next_deadline(), None);
+    assert_eq!(app.session.next_deadline(), None);
 }
 
 #[test]
@@ -562,12 +579,13 @@ fn a_signal_or_a_lost_terminal_starts_the_shutdown_with_its_exit_code() {
         expected.extend(stop_effects(0, Signal::SIGTERM));
         expected.extend(stop_effects(1, Signal::SIGTERM));
         assert_eq!(app.update(event, now), expected, "{label}");
-        let shutdown = app.shutdown.expect("shutting down");
+        let shutdown = app.session.shutdown.expect("shutting down");
         assert_eq!(shutdown.exit_code, *code, "{label}");
         assert_eq!(shutdown.deadline, now + STOP_TIMEOUT, "{label}");
         assert!(!shutdown.killed, "{label}");
         assert!(
-            app.panes
+            app.session
+                .panes
                 .iter()
                 .all(|p| matches!(p.state, PaneState::Stopping { .. })),
             "{label}"
@@ -586,8 +604,8 @@ fn a_second_signal_escalates_and_keeps_the_first_exit_code() {
             signal(0, Signal::SIGKILL)
         ]
     );
-    assert_eq!(app.shutdown.unwrap().exit_code, 143);
-    assert!(app.shutdown.unwrap().killed);
+    assert_eq!(app.session.shutdown.unwrap().exit_code, 143);
+    assert!(app.session.shutdown.unwrap().killed);
     assert_eq!(send(&mut app, Event::Signal(Signal::SIGHUP)), vec![]);
 }
 
@@ -600,15 +618,15 @@ fn the_shutdown_deadline_escalates_once_and_only_during_a_shutdown() {
         vec![],
         "no shutdown and nothing stopping"
     );
-    assert!(app.shutdown.is_none());
-    assert_eq!(app.next_deadline(), None);
+    assert!(app.session.shutdown.is_none());
+    assert_eq!(app.session.next_deadline(), None);
 
     let now = t0 + secs(10);
     command_at(&mut app, 'q', now);
     let deadline = now + STOP_TIMEOUT;
-    assert_eq!(app.next_deadline(), Some(deadline));
+    assert_eq!(app.session.next_deadline(), Some(deadline));
     assert_eq!(app.update(Event::Tick, deadline - millis(1)), vec![]);
-    assert!(!app.shutdown.unwrap().killed);
+    assert!(!app.session.shutdown.unwrap().killed);
     assert_eq!(
         app.update(Event::Tick, deadline),
         vec![
@@ -617,8 +635,8 @@ fn the_shutdown_deadline_escalates_once_and_only_during_a_shutdown() {
             Effect::SignalStrays(Signal::SIGKILL),
         ]
     );
-    assert!(app.shutdown.unwrap().killed);
-    assert_eq!(app.next_deadline(), None);
+    assert!(app.session.shutdown.unwrap().killed);
+    assert_eq!(app.session.next_deadline(), None);
     assert_eq!(app.update(Event::Tick, deadline + secs(1)), vec![]);
     assert_eq!(command_at(&mut app, 'q', deadline + secs(1)), vec![]);
 }
@@ -631,28 +649,31 @@ fn a_reaped_pane_is_marked_exited_and_takes_no_more_input() {
     let now = t0 + millis(12_300);
     assert_eq!(app.update(exited_event(0, status, 0), now), vec![]);
     assert_eq!(
-        app.panes[0].state,
+        app.session.panes[0].state,
         PaneState::Exited {
             status,
             ran: millis(12_300)
         }
     );
-    assert!(app.panes[0].pty.is_none());
-    assert_eq!(app.panes[0].run, 1, "no new run");
-    assert!(app.panes[1].state.is_alive(), "the other pane is untouched");
-    assert!(!app.all_exited());
+    assert!(app.session.panes[0].pty.is_none());
+    assert_eq!(app.session.panes[0].run, 1, "no new run");
+    assert!(
+        app.session.panes[1].state.is_alive(),
+        "the other pane is untouched"
+    );
+    assert!(!app.session.all_exited());
     assert_eq!(app.update(ch('a'), now), vec![]);
-    assert!(!app.counting_down());
+    assert!(!app.session.counting_down());
 
     app.update(exited_event(1, ExitStatus::Exited(0), 0), now);
-    assert!(app.all_exited());
+    assert!(app.session.all_exited());
     // A second report, and an id past the end, are ignored rather than panicking.
     assert_eq!(
         app.update(exited_event(1, ExitStatus::Exited(1), 0), now),
         vec![]
     );
     assert_eq!(
-        app.panes[1].state,
+        app.session.panes[1].state,
         PaneState::Exited {
             status: ExitStatus::Exited(0),
             ran: millis(12_300)
@@ -670,22 +691,22 @@ fn a_pane_that_exits_during_the_shutdown_ends_it() {
     let mut app = app(2, 24, 80);
     prefix(&mut app, KeyCode::Char('q'));
     send(&mut app, exited_event(0, ExitStatus::Exited(0), 0));
-    assert!(!app.all_exited());
+    assert!(!app.session.all_exited());
     send(
         &mut app,
         exited_event(1, ExitStatus::Signaled(Signal::SIGTERM), 0),
     );
-    assert!(app.all_exited());
+    assert!(app.session.all_exited());
     assert!(
         matches!(
-            app.panes[1].state,
+            app.session.panes[1].state,
             PaneState::Exited {
                 status: ExitStatus::Signaled(Signal::SIGTERM),
                 ..
             }
         ),
         "{:?}",
-        app.panes[1].state
+        app.session.panes[1].state
     );
 }
 
@@ -701,7 +722,7 @@ fn pane_errors_are_kept_for_the_title() {
         },
     );
     assert_eq!(
-        app.panes[1].error.as_deref(),
+        app.session.panes[1].error.as_deref(),
         Some("writing input: broken pipe")
     );
     send(
@@ -712,7 +733,7 @@ fn pane_errors_are_kept_for_the_title() {
             error: Some("EIO".into()),
         },
     );
-    assert_eq!(app.panes[0].error.as_deref(), Some("EIO"));
+    assert_eq!(app.session.panes[0].error.as_deref(), Some("EIO"));
     // A clean end of output is no error, and does not hide an earlier one.
     send(
         &mut app,
@@ -723,10 +744,10 @@ fn pane_errors_are_kept_for_the_title() {
         },
     );
     assert_eq!(
-        app.panes[1].error.as_deref(),
+        app.session.panes[1].error.as_deref(),
         Some("writing input: broken pipe")
     );
-    app.panes[1].error = None;
+    app.session.panes[1].error = None;
     send(
         &mut app,
         Event::PaneOutputClosed {
@@ -735,7 +756,7 @@ fn pane_errors_are_kept_for_the_title() {
             error: None,
         },
     );
-    assert_eq!(app.panes[1].error, None);
+    assert_eq!(app.session.panes[1].error, None);
 }
 
 #[test]
@@ -747,7 +768,7 @@ fn paste_is_bracketed_only_when_the_pane_asked_for_it() {
         "line ends become CR, unbracketed by default"
     );
 
-    app.panes[0].screen().process(b"\x1b[?2004h");
+    app.session.panes[0].screen().process(b"\x1b[?2004h");
     assert_eq!(
         send(&mut app, Event::Paste("ls\nrm".into())),
         write(0, b"\x1b[200~ls\rrm\x1b[201~")
@@ -761,7 +782,7 @@ fn paste_is_bracketed_only_when_the_pane_asked_for_it() {
     );
 
     prefix(&mut app, KeyCode::Char('o'));
-    app.panes[0].screen().process(b"\x1b[?2004l");
+    app.session.panes[0].screen().process(b"\x1b[?2004l");
     assert_eq!(send(&mut app, Event::Paste("x".into())), write(0, b"x"));
 }
 
@@ -778,7 +799,7 @@ fn arrows_follow_the_panes_cursor_key_mode() {
     for &(code, normal, application) in arrows {
         let mut app = app(2, 24, 80);
         assert_eq!(send(&mut app, plain(code)), write(0, normal), "{code:?}");
-        app.panes[0].screen().process(b"\x1b[?1h");
+        app.session.panes[0].screen().process(b"\x1b[?1h");
         assert_eq!(
             send(&mut app, plain(code)),
             write(0, application),
@@ -788,7 +809,7 @@ fn arrows_follow_the_panes_cursor_key_mode() {
         prefix(&mut app, KeyCode::Char('o'));
         assert_eq!(send(&mut app, plain(code)), write(1, normal), "{code:?}");
         prefix(&mut app, KeyCode::Char('o'));
-        app.panes[0].screen().process(b"\x1b[?1l");
+        app.session.panes[0].screen().process(b"\x1b[?1l");
         assert_eq!(send(&mut app, plain(code)), write(0, normal), "{code:?}");
     }
 }
@@ -797,12 +818,12 @@ fn arrows_follow_the_panes_cursor_key_mode() {
 fn keys_paste_and_the_mouse_never_wait_for_a_parser_holding_the_screen() {
     let mut app = app(2, 24, 80);
     // Application cursor keys, bracketed paste, SGR mouse reports.
-    app.panes[0]
+    app.session.panes[0]
         .screen()
         .process(b"\x1b[?1h\x1b[?2004h\x1b[?1000h\x1b[?1006h");
     // Another thread holds the screen, as a parser in a flood does; it lets
     // go when told, or after a while so that a regression fails, not hangs.
-    let screen = app.panes[0].screen.clone();
+    let screen = app.session.panes[0].screen.clone();
     let (locked, is_locked) = std::sync::mpsc::channel();
     let (release, released) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
@@ -841,7 +862,7 @@ fn a_left_click_focuses_the_pane_under_the_pointer() {
     for &(column, row, button, focus) in cases {
         let mut app = app(2, 24, 80);
         assert_eq!(send(&mut app, click(column, row, button)), vec![]);
-        assert_eq!(app.focus, focus, "{button:?} at ({column}, {row})");
+        assert_eq!(app.view.focus, focus, "{button:?} at ({column}, {row})");
     }
 }
 
@@ -861,7 +882,7 @@ fn mouse_moves_and_releases_do_not_focus() {
             modifiers: KeyModifiers::NONE,
         });
         assert_eq!(send(&mut app, event), vec![]);
-        assert_eq!(app.focus, 0, "{kind:?}");
+        assert_eq!(app.view.focus, 0, "{kind:?}");
     }
 }
 
@@ -869,13 +890,13 @@ fn mouse_moves_and_releases_do_not_focus() {
 fn the_help_overlay_swallows_the_key_that_closes_it() {
     let mut app = app(1, 24, 80);
     assert_eq!(prefix(&mut app, KeyCode::Char('?')), vec![]);
-    assert!(app.show_help);
+    assert!(app.view.show_help);
     assert_eq!(
         send(&mut app, ch('x')),
         vec![],
         "the closing key is not typed"
     );
-    assert!(!app.show_help);
+    assert!(!app.view.show_help);
     assert_eq!(send(&mut app, ch('y')), write(0, b"y"));
 }
 
@@ -884,10 +905,10 @@ fn prefix_question_mark_hides_the_help_without_typing_into_the_pane() {
     // KEY_HELP says `C-b ?` shows *or hides* the help.
     let mut app = app(1, 24, 80);
     prefix(&mut app, KeyCode::Char('?'));
-    assert!(app.show_help);
+    assert!(app.view.show_help);
     let closing = send(&mut app, key(KeyCode::Char('b'), KeyModifiers::CONTROL));
     let after = send(&mut app, ch('?'));
-    assert!(!app.show_help);
+    assert!(!app.view.show_help);
     assert_eq!((closing, after), (vec![], vec![]), "nothing is typed");
 }
 
@@ -906,7 +927,7 @@ fn tiny_terminals_never_give_a_pane_less_than_one_cell() {
                 for i in 0..n {
                     let s = screen_size(app, i);
                     assert!(s.rows >= 1 && s.cols >= 1, "{label}: screen {s:?}");
-                    let p = app.pane_size(PaneId(i));
+                    let p = app.session.pane_size(PaneId(i));
                     assert!(p.rows >= 1 && p.cols >= 1, "{label}: pane {p:?}");
                 }
                 for effect in effects {
@@ -930,7 +951,9 @@ fn tiny_terminals_never_give_a_pane_less_than_one_cell() {
             check(&app, &effects);
             let effects = send(&mut app, Event::Resize(Size::new(1, 1)));
             check(&app, &effects);
-            app.panes[0].screen().process("漢字 wide 😀".as_bytes());
+            app.session.panes[0]
+                .screen()
+                .process("漢字 wide 😀".as_bytes());
         }
     }
 }
@@ -955,11 +978,11 @@ fn shrinking_to_nothing_resizes_every_pane_to_one_cell() {
 #[test]
 fn start_numbers_a_run_per_pane_and_pane_started_makes_it_running() {
     let mut app = App::new(vec![spec("web"), spec("db")], Size::new(24, 80));
-    for pane in &app.panes {
+    for pane in &app.session.panes {
         assert_eq!((&pane.state, pane.run), (&PaneState::NotStarted, 0));
     }
-    assert!(!app.counting_down());
-    assert_eq!(app.next_deadline(), None);
+    assert!(!app.session.counting_down());
+    assert_eq!(app.session.next_deadline(), None);
     // Keys to a pane that has not started yet go nowhere.
     assert_eq!(send(&mut app, ch('a')), vec![]);
 
@@ -967,18 +990,18 @@ fn start_numbers_a_run_per_pane_and_pane_started_makes_it_running() {
         app.start(),
         vec![Effect::Start(PaneId(0)), Effect::Start(PaneId(1))]
     );
-    assert_eq!((app.panes[0].run, app.panes[1].run), (1, 1));
+    assert_eq!((app.session.panes[0].run, app.session.panes[1].run), (1, 1));
 
     let t0 = Instant::now();
-    app.panes[0].error = Some("from before".into());
+    app.session.panes[0].error = Some("from before".into());
     let started = Event::PaneStarted {
         pane: PaneId(0),
         pid: fake_pid(0),
     };
     assert_eq!(app.update(started, t0), vec![]);
-    assert_eq!(app.panes[0].state, running(0, t0));
+    assert_eq!(app.session.panes[0].state, running(0, t0));
     assert_eq!(
-        app.panes[0].error, None,
+        app.session.panes[0].error, None,
         "a new run starts without an error"
     );
     assert_eq!(app.update(ch('a'), t0), write(0, b"a"));
@@ -988,9 +1011,12 @@ fn start_numbers_a_run_per_pane_and_pane_started_makes_it_running() {
         error: "no such file".into(),
     };
     assert_eq!(app.update(failed, t0), vec![]);
-    assert_eq!(app.panes[1].state, PaneState::Failed("no such file".into()));
-    assert!(!app.panes[1].state.is_alive());
-    assert!(app.panes[1].pty.is_none());
+    assert_eq!(
+        app.session.panes[1].state,
+        PaneState::Failed("no such file".into())
+    );
+    assert!(!app.session.panes[1].state.is_alive());
+    assert!(app.session.panes[1].pty.is_none());
     // Events for a pane that does not exist are ignored.
     let stray = Event::PaneStarted {
         pane: PaneId(7),
@@ -1074,14 +1100,18 @@ fn pane_keys_x_s_r_and_shift_x_in_every_state() {
     for (key, before, effects, after, new_run) in cases {
         let specs = vec![spec("web"), spec_stopping_with("db", sig, timeout)];
         let mut app = app_at(t0, specs);
-        app.focus = 1;
-        app.panes[1].state = before.clone();
+        app.view.focus = 1;
+        app.session.panes[1].state = before.clone();
         let label = format!("C-b {key} on {before:?}");
         assert_eq!(command_at(&mut app, key, now), effects, "{label}");
-        assert_eq!(app.panes[1].state, after, "{label}");
-        assert_eq!(app.panes[1].run, 1 + u32::from(new_run), "{label}");
-        assert_eq!(app.panes[0].state, running(0, t0), "{label}: pane 1");
-        assert!(app.shutdown.is_none(), "{label}");
+        assert_eq!(app.session.panes[1].state, after, "{label}");
+        assert_eq!(app.session.panes[1].run, 1 + u32::from(new_run), "{label}");
+        assert_eq!(
+            app.session.panes[0].state,
+            running(0, t0),
+            "{label}: pane 1"
+        );
+        assert!(app.session.shutdown.is_none(), "{label}");
     }
 }
 
@@ -1090,20 +1120,30 @@ fn pane_keys_do_nothing_during_a_shutdown() {
     let t0 = Instant::now();
     let now = t0 + secs(1);
     let mut app = app_at(t0, vec![spec("web"), spec("db")]);
-    app.panes[1].state = PaneState::Exited {
+    app.session.panes[1].state = PaneState::Exited {
         status: ExitStatus::Exited(0),
         ran: secs(1),
     };
     command_at(&mut app, 'q', t0);
     for focus in [0, 1] {
-        app.focus = focus;
+        app.view.focus = focus;
         for key in ['x', 's', 'r', 'X'] {
-            let before: Vec<_> = app.panes.iter().map(|p| (p.state.clone(), p.run)).collect();
-            let shutdown = app.shutdown;
+            let before: Vec<_> = app
+                .session
+                .panes
+                .iter()
+                .map(|p| (p.state.clone(), p.run))
+                .collect();
+            let shutdown = app.session.shutdown;
             assert_eq!(command_at(&mut app, key, now), vec![], "C-b {key}");
-            let after: Vec<_> = app.panes.iter().map(|p| (p.state.clone(), p.run)).collect();
+            let after: Vec<_> = app
+                .session
+                .panes
+                .iter()
+                .map(|p| (p.state.clone(), p.run))
+                .collect();
             assert_eq!(after, before, "C-b {key} on pane {}", focus + 1);
-            assert_eq!(app.shutdown, shutdown, "C-b {key}");
+            assert_eq!(app.session.shutdown, shutdown, "C-b {key}");
         }
     }
 }
@@ -1129,10 +1169,10 @@ fn restart_stops_the_run_then_starts_a_new_one() {
         restart: true,
         ..Stopping::new(t0, t1 + STOP_TIMEOUT)
     };
-    assert_eq!(app.panes[0].state, stopping.state(0));
-    assert_eq!(app.panes[0].run, 1);
-    assert!(app.counting_down());
-    assert_eq!(app.next_deadline(), Some(t1 + STOP_TIMEOUT));
+    assert_eq!(app.session.panes[0].state, stopping.state(0));
+    assert_eq!(app.session.panes[0].run, 1);
+    assert!(app.session.counting_down());
+    assert_eq!(app.session.next_deadline(), Some(t1 + STOP_TIMEOUT));
     // Until its main process is gone the program still takes input.
     assert_eq!(app.update(ch('a'), t1), write(0, b"a"));
 
@@ -1142,11 +1182,14 @@ fn restart_stops_the_run_then_starts_a_new_one() {
         app.update(exited_event(0, status, 0), t2),
         vec![Effect::Start(PaneId(0))]
     );
-    assert_eq!(app.panes[0].run, 2, "the new run is numbered");
-    assert_eq!(app.panes[0].state, PaneState::Starting,);
-    assert!(app.panes[0].pty.is_none(), "the old run's PTY is dropped");
-    assert!(!app.counting_down());
-    assert_eq!(app.next_deadline(), None);
+    assert_eq!(app.session.panes[0].run, 2, "the new run is numbered");
+    assert_eq!(app.session.panes[0].state, PaneState::Starting,);
+    assert!(
+        app.session.panes[0].pty.is_none(),
+        "the old run's PTY is dropped"
+    );
+    assert!(!app.session.counting_down());
+    assert_eq!(app.session.next_deadline(), None);
 
     // The runtime starts the new run and reports it.
     let pid = Pid::from_raw(999_100);
@@ -1155,8 +1198,11 @@ fn restart_stops_the_run_then_starts_a_new_one() {
         pid,
     };
     assert_eq!(app.update(started, t2), vec![]);
-    assert_eq!(app.panes[0].state, PaneState::Running { pid, since: t2 });
-    assert_eq!(app.panes[0].error, None);
+    assert_eq!(
+        app.session.panes[0].state,
+        PaneState::Running { pid, since: t2 }
+    );
+    assert_eq!(app.session.panes[0].error, None);
     assert_eq!(app.update(ch('b'), t2), write(0, b"b"));
 
     // The end of the first run's output, arriving late, changes nothing.
@@ -1166,9 +1212,13 @@ fn restart_stops_the_run_then_starts_a_new_one() {
         error: Some("EIO".into()),
     };
     assert_eq!(app.update(late, t2), vec![]);
-    assert_eq!(app.panes[0].error, None);
-    assert_eq!(app.panes[1].state, running(1, t0), "pane 2 is untouched");
-    assert_eq!(app.panes[1].run, 1);
+    assert_eq!(app.session.panes[0].error, None);
+    assert_eq!(
+        app.session.panes[1].state,
+        running(1, t0),
+        "pane 2 is untouched"
+    );
+    assert_eq!(app.session.panes[1].run, 1);
 }
 
 #[test]
@@ -1185,14 +1235,14 @@ fn a_restart_waits_for_the_runs_last_process() {
         exit: Some(status),
         ..Stopping::new(t0, t1 + STOP_TIMEOUT)
     };
-    assert_eq!(app.panes[0].state, stopping.state(0));
+    assert_eq!(app.session.panes[0].state, stopping.state(0));
     assert_eq!(
         app.update(ch('a'), t1),
         vec![],
         "no main process to type to"
     );
     assert_eq!(app.update(left_event(0, 1), t1), vec![]);
-    assert_eq!(app.panes[0].state, stopping.state(0));
+    assert_eq!(app.session.panes[0].state, stopping.state(0));
 
     // The last one ignores the stop signal, so it is killed at the deadline.
     let t2 = t1 + STOP_TIMEOUT;
@@ -1205,8 +1255,8 @@ fn a_restart_waits_for_the_runs_last_process() {
         app.update(left_event(0, 0), t3),
         vec![Effect::Start(PaneId(0))]
     );
-    assert_eq!(app.panes[0].run, 2);
-    assert_eq!(app.panes[0].state, PaneState::Starting,);
+    assert_eq!(app.session.panes[0].run, 2);
+    assert_eq!(app.session.panes[0].state, PaneState::Starting,);
 }
 
 #[test]
@@ -1225,8 +1275,8 @@ fn a_killed_run_is_restarted_when_asked_to() {
         app.update(exited_event(0, killed, 0), t1),
         vec![Effect::Start(PaneId(0))]
     );
-    assert_eq!(app.panes[0].state, PaneState::Starting,);
-    assert_eq!(app.panes[0].run, 2);
+    assert_eq!(app.session.panes[0].state, PaneState::Starting,);
+    assert_eq!(app.session.panes[0].run, 2);
 }
 
 #[test]
@@ -1238,21 +1288,24 @@ fn a_stop_without_restart_leaves_the_pane_exited() {
     let status = ExitStatus::Signaled(Signal::SIGTERM);
     assert_eq!(app.update(exited_event(0, status, 0), t1), vec![]);
     assert_eq!(
-        app.panes[0].state,
+        app.session.panes[0].state,
         PaneState::Exited {
             status,
             ran: secs(2)
         }
     );
-    assert_eq!(app.panes[0].run, 1);
-    assert!(app.all_exited());
-    assert!(app.shutdown.is_none(), "stopping a pane does not quit");
+    assert_eq!(app.session.panes[0].run, 1);
+    assert!(app.session.all_exited());
+    assert!(
+        app.session.shutdown.is_none(),
+        "stopping a pane does not quit"
+    );
     // C-b s starts it again.
     assert_eq!(
         command_at(&mut app, 's', t1),
         vec![Effect::Start(PaneId(0))]
     );
-    assert_eq!(app.panes[0].run, 2);
+    assert_eq!(app.session.panes[0].run, 2);
 }
 
 #[test]
@@ -1275,19 +1328,19 @@ fn leftovers_of_a_run_whose_main_process_exited_are_stopped() {
         exit: Some(status),
         ..Stopping::new(t0, t1 + secs(3))
     };
-    assert_eq!(app.panes[1].state, stopping.state(1));
-    assert!(app.panes[1].state.is_alive() && !app.panes[1].state.is_running());
-    assert!(!app.all_exited());
-    assert!(app.counting_down());
-    assert_eq!(app.next_deadline(), Some(t1 + secs(3)));
-    assert!(app.shutdown.is_none());
+    assert_eq!(app.session.panes[1].state, stopping.state(1));
+    assert!(app.session.panes[1].state.is_alive() && !app.session.panes[1].state.is_running());
+    assert!(!app.session.all_exited());
+    assert!(app.session.counting_down());
+    assert_eq!(app.session.next_deadline(), Some(t1 + secs(3)));
+    assert!(app.session.shutdown.is_none());
 
     // Counting fewer leftovers changes nothing; a count for a pane whose main
     // process still runs is no end either.
     assert_eq!(app.update(left_event(1, 1), t1), vec![]);
-    assert_eq!(app.panes[1].state, stopping.state(1));
+    assert_eq!(app.session.panes[1].state, stopping.state(1));
     assert_eq!(app.update(left_event(0, 0), t1), vec![]);
-    assert_eq!(app.panes[0].state, running(0, t0));
+    assert_eq!(app.session.panes[0].state, running(0, t0));
 
     assert_eq!(app.update(Event::Tick, t1 + secs(3) - millis(1)), vec![]);
     assert_eq!(
@@ -1298,21 +1351,21 @@ fn leftovers_of_a_run_whose_main_process_exited_are_stopped() {
         killed: true,
         ..stopping
     };
-    assert_eq!(app.panes[1].state, killed.state(1));
-    assert_eq!(app.next_deadline(), None);
+    assert_eq!(app.session.panes[1].state, killed.state(1));
+    assert_eq!(app.session.next_deadline(), None);
 
     // The run ends with the main process's own status, when nothing is left.
     let t2 = t1 + secs(4);
     assert_eq!(app.update(left_event(1, 0), t2), vec![]);
     assert_eq!(
-        app.panes[1].state,
+        app.session.panes[1].state,
         PaneState::Exited {
             status,
             ran: t2 - t0
         }
     );
-    assert_eq!(app.panes[1].run, 1, "no restart was asked for");
-    assert!(!app.counting_down());
+    assert_eq!(app.session.panes[1].run, 1, "no restart was asked for");
+    assert!(!app.session.counting_down());
 }
 
 #[test]
@@ -1322,11 +1375,14 @@ fn a_stopping_pane_whose_main_process_exits_last_finishes_at_once() {
     command_at(&mut app, 'x', t0);
     // A count while the main process still runs is no end.
     assert_eq!(app.update(left_event(0, 0), t0), vec![]);
-    assert!(matches!(app.panes[0].state, PaneState::Stopping { .. }));
+    assert!(matches!(
+        app.session.panes[0].state,
+        PaneState::Stopping { .. }
+    ));
     let status = ExitStatus::Exited(0);
     assert_eq!(app.update(exited_event(0, status, 0), t0 + secs(1)), vec![]);
     assert_eq!(
-        app.panes[0].state,
+        app.session.panes[0].state,
         PaneState::Exited {
             status,
             ran: secs(1)
@@ -1349,7 +1405,7 @@ fn each_pane_is_stopped_with_its_own_signal() {
         (2, Signal::SIGTERM),
     ] {
         let mut app = app_at(t0, specs.clone());
-        app.focus = pane;
+        app.view.focus = pane;
         assert_eq!(command_at(&mut app, 'x', t0), stop_effects(pane, sig));
     }
     // Leftovers after an exit.
@@ -1378,7 +1434,7 @@ fn each_pane_is_killed_at_its_own_deadline_and_the_quit_waits_for_the_longest() 
         spec_stopping_with("done", Signal::SIGTERM, secs(60)),
     ];
     let mut app = app_at(t0, specs);
-    app.panes[3].state = PaneState::Exited {
+    app.session.panes[3].state = PaneState::Exited {
         status: ExitStatus::Exited(0),
         ran: secs(1),
     };
@@ -1388,10 +1444,10 @@ fn each_pane_is_killed_at_its_own_deadline_and_the_quit_waits_for_the_longest() 
     expected.extend(stop_effects(1, Signal::SIGINT));
     expected.extend(stop_effects(2, Signal::SIGHUP));
     assert_eq!(command_at(&mut app, 'q', q), expected);
-    assert_eq!(app.shutdown.unwrap().deadline, q + secs(10));
+    assert_eq!(app.session.shutdown.unwrap().deadline, q + secs(10));
     for (pane, timeout) in [(0, secs(1)), (1, secs(3)), (2, secs(10))] {
         assert_eq!(
-            app.panes[pane].state,
+            app.session.panes[pane].state,
             Stopping::new(t0, q + timeout).state(pane)
         );
     }
@@ -1418,11 +1474,14 @@ fn each_pane_is_killed_at_its_own_deadline_and_the_quit_waits_for_the_longest() 
     ];
     for (after, effects, next) in ticks {
         assert_eq!(app.update(Event::Tick, q + after), effects, "{after:?}");
-        assert_eq!(app.next_deadline(), next, "{after:?}");
-        assert!(app.counting_down(), "{after:?}");
+        assert_eq!(app.session.next_deadline(), next, "{after:?}");
+        assert!(app.session.counting_down(), "{after:?}");
     }
-    assert!(app.shutdown.unwrap().killed);
-    assert!(matches!(app.panes[3].state, PaneState::Exited { .. }));
+    assert!(app.session.shutdown.unwrap().killed);
+    assert!(matches!(
+        app.session.panes[3].state,
+        PaneState::Exited { .. }
+    ));
 }
 
 #[test]
@@ -1435,7 +1494,7 @@ fn a_stopped_pane_is_killed_at_its_deadline_without_a_shutdown() {
             spec_stopping_with("db", Signal::SIGTERM, secs(2)),
         ],
     );
-    app.focus = 1;
+    app.view.focus = 1;
     command_at(&mut app, 'x', t0);
     assert_eq!(app.update(Event::Tick, t0 + millis(1_999)), vec![]);
     assert_eq!(
@@ -1443,8 +1502,8 @@ fn a_stopped_pane_is_killed_at_its_deadline_without_a_shutdown() {
         vec![signal(1, Signal::SIGKILL)]
     );
     assert_eq!(app.update(Event::Tick, t0 + secs(3)), vec![], "once");
-    assert!(app.shutdown.is_none());
-    assert_eq!(app.panes[0].state, running(0, t0));
+    assert!(app.session.shutdown.is_none());
+    assert_eq!(app.session.panes[0].state, running(0, t0));
 }
 
 #[test]
@@ -1453,19 +1512,19 @@ fn a_lost_terminal_during_a_shutdown_does_not_escalate_it() {
     // A hang-up arrives as a signal, a read error and a write error at once.
     let mut app = app_at(t0, vec![spec("web"), spec("db")]);
     app.update(Event::Signal(Signal::SIGHUP), t0);
-    let shutdown = app.shutdown;
+    let shutdown = app.session.shutdown;
     for error in ["read: EIO", "drawing failed"] {
         assert_eq!(
             app.update(Event::InputClosed(error.into()), t0),
             vec![],
             "{error}"
         );
-        assert_eq!(app.shutdown, shutdown, "{error}");
+        assert_eq!(app.session.shutdown, shutdown, "{error}");
     }
-    assert_eq!(app.shutdown.unwrap().exit_code, 129);
+    assert_eq!(app.session.shutdown.unwrap().exit_code, 129);
     for pane in 0..2 {
         assert!(matches!(
-            app.panes[pane].state,
+            app.session.panes[pane].state,
             PaneState::Stopping { killed: false, .. }
         ));
     }
@@ -1475,7 +1534,7 @@ fn a_lost_terminal_during_a_shutdown_does_not_escalate_it() {
     command_at(&mut app, 'q', t0);
     assert_eq!(app.update(Event::InputClosed("gone".into()), t0), vec![]);
     assert_eq!(
-        app.shutdown,
+        app.session.shutdown,
         Some(Shutdown {
             deadline: t0 + STOP_TIMEOUT,
             killed: false,
@@ -1487,8 +1546,8 @@ fn a_lost_terminal_during_a_shutdown_does_not_escalate_it() {
     let mut app = app_at(t0, vec![spec("web")]);
     app.update(Event::InputClosed("read: EIO".into()), t0);
     assert_eq!(app.update(Event::InputClosed("write".into()), t0), vec![]);
-    assert!(!app.shutdown.unwrap().killed);
-    assert_eq!(app.shutdown.unwrap().exit_code, 129);
+    assert!(!app.session.shutdown.unwrap().killed);
+    assert_eq!(app.session.shutdown.unwrap().exit_code, 129);
 }
 
 #[test]
@@ -1497,8 +1556,8 @@ fn a_hang_up_whose_read_error_comes_first_does_not_escalate() {
     let mut app = app_at(t0, vec![spec("web")]);
     app.update(Event::InputClosed("read: EIO".into()), t0);
     assert_eq!(app.update(Event::Signal(Signal::SIGHUP), t0), vec![]);
-    assert!(!app.shutdown.unwrap().killed);
-    assert_eq!(app.shutdown.unwrap().exit_code, 129);
+    assert!(!app.session.shutdown.unwrap().killed);
+    assert_eq!(app.session.shutdown.unwrap().exit_code, 129);
 }
 
 #[test]
@@ -1515,17 +1574,23 @@ fn a_restart_asked_for_before_a_quit_is_dropped() {
     let mut expected = vec![Effect::SignalStrays(Signal::SIGTERM)];
     expected.extend(stop_effects(1, Signal::SIGTERM));
     assert_eq!(command_at(&mut app, 'q', t1), expected);
-    assert_eq!(app.shutdown.unwrap().deadline, t1 + STOP_TIMEOUT);
+    assert_eq!(app.session.shutdown.unwrap().deadline, t1 + STOP_TIMEOUT);
     assert_eq!(
-        app.panes[0].state,
+        app.session.panes[0].state,
         Stopping::new(t0, t0 + STOP_TIMEOUT).state(0),
         "no restart any more, and the first deadline stands"
     );
-    assert_eq!(app.next_deadline(), Some(t0 + STOP_TIMEOUT));
+    assert_eq!(app.session.next_deadline(), Some(t0 + STOP_TIMEOUT));
     let status = ExitStatus::Signaled(Signal::SIGTERM);
     assert_eq!(app.update(exited_event(0, status, 0), t1), vec![]);
-    assert_eq!(app.panes[0].run, 1, "nothing starts during a shutdown");
-    assert!(matches!(app.panes[0].state, PaneState::Exited { .. }));
+    assert_eq!(
+        app.session.panes[0].run, 1,
+        "nothing starts during a shutdown"
+    );
+    assert!(matches!(
+        app.session.panes[0].state,
+        PaneState::Exited { .. }
+    ));
 }
 
 #[test]
@@ -1538,7 +1603,7 @@ fn late_events_from_an_earlier_run_are_ignored() {
         command_at(&mut app, 's', t0),
         vec![Effect::Start(PaneId(0))]
     );
-    assert_eq!(app.panes[0].run, 2);
+    assert_eq!(app.session.panes[0].run, 2);
     let late: Vec<Event> = vec![
         Event::PaneOutputClosed {
             pane: PaneId(0),
@@ -1554,7 +1619,7 @@ fn late_events_from_an_earlier_run_are_ignored() {
     for event in late {
         let label = format!("{event:?}");
         assert_eq!(app.update(event, t0), vec![], "{label}");
-        assert_eq!(app.panes[0].error, None, "{label}");
+        assert_eq!(app.session.panes[0].error, None, "{label}");
     }
     // The same events from the current run count, before and after it is
     // reported started.
@@ -1565,7 +1630,7 @@ fn late_events_from_an_earlier_run_are_ignored() {
     };
     app.update(current, t0);
     assert_eq!(
-        app.panes[0].error.as_deref(),
+        app.session.panes[0].error.as_deref(),
         Some("writing input: broken pipe")
     );
     let started = Event::PaneStarted {
@@ -1579,7 +1644,7 @@ fn late_events_from_an_earlier_run_are_ignored() {
         error: Some("EIO".into()),
     };
     app.update(current, t0);
-    assert_eq!(app.panes[0].error.as_deref(), Some("EIO"));
+    assert_eq!(app.session.panes[0].error.as_deref(), Some("EIO"));
 }
 
 #[test]
@@ -1595,7 +1660,7 @@ fn only_input_that_changes_the_picture_asks_for_a_redraw() {
         prefix(app, KeyCode::Char('?'));
     };
     let first_exited: Setup = |app| {
-        app.panes[0].state = PaneState::Exited {
+        app.session.panes[0].state = PaneState::Exited {
             status: ExitStatus::Exited(0),
             ran: secs(1),
         };
@@ -1694,23 +1759,23 @@ fn next_deadline_and_counting_down_follow_stops_and_the_shutdown() {
         spec("third"),
     ];
     let mut app = app_at(t0, specs);
-    assert_eq!(app.next_deadline(), None);
-    assert!(!app.counting_down());
+    assert_eq!(app.session.next_deadline(), None);
+    assert!(!app.session.counting_down());
 
     // C-b x on "slow" at t0.
     command_at(&mut app, 'x', t0);
-    assert_eq!(app.next_deadline(), Some(t0 + secs(5)));
-    assert!(app.counting_down());
+    assert_eq!(app.session.next_deadline(), Some(t0 + secs(5)));
+    assert!(app.session.counting_down());
     // C-b X on "third": killed at once, so it has no deadline to wait for.
-    app.focus = 2;
+    app.view.focus = 2;
     command_at(&mut app, 'X', t0);
-    assert_eq!(app.next_deadline(), Some(t0 + secs(5)));
+    assert_eq!(app.session.next_deadline(), Some(t0 + secs(5)));
 
     // A quit one second later stops "fast" until t0 + 3 s; the shutdown
     // allows the longest timeout of the live panes, 5 s, from the quit.
     let t1 = t0 + secs(1);
     command_at(&mut app, 'q', t1);
-    assert_eq!(app.shutdown.unwrap().deadline, t1 + secs(5));
+    assert_eq!(app.session.shutdown.unwrap().deadline, t1 + secs(5));
     // (tick at, next deadline after it)
     let steps = [
         (t0 + secs(3), Some(t0 + secs(5))),
@@ -1719,17 +1784,17 @@ fn next_deadline_and_counting_down_follow_stops_and_the_shutdown() {
     ];
     for (at, next) in steps {
         app.update(Event::Tick, at);
-        assert_eq!(app.next_deadline(), next, "{:?}", at - t0);
-        assert!(app.counting_down());
+        assert_eq!(app.session.next_deadline(), next, "{:?}", at - t0);
+        assert!(app.session.counting_down());
     }
 
     // Without a shutdown, the count-down ends with the last stopping pane.
     let mut app = app_at(t0, vec![spec("web")]);
     command_at(&mut app, 'x', t0);
-    assert!(app.counting_down());
+    assert!(app.session.counting_down());
     app.update(exited_event(0, ExitStatus::Exited(0), 0), t0);
-    assert!(!app.counting_down());
-    assert_eq!(app.next_deadline(), None);
+    assert!(!app.session.counting_down());
+    assert_eq!(app.session.next_deadline(), None);
 }
 
 #[test]
@@ -1749,13 +1814,13 @@ fn nothing_starts_during_a_shutdown_even_a_run_marked_for_restart() {
     let mut app = app_at(t0, vec![spec("web")]);
     command_at(&mut app, 'q', t0);
     // However the mark got there, a shutdown never starts a new run.
-    if let PaneState::Stopping { restart, .. } = &mut app.panes[0].state {
+    if let PaneState::Stopping { restart, .. } = &mut app.session.panes[0].state {
         *restart = true;
     }
     let status = ExitStatus::Exited(0);
     assert_eq!(app.update(exited_event(0, status, 0), t0), vec![]);
-    assert_eq!(app.panes[0].run, 1);
-    assert!(app.all_exited());
+    assert_eq!(app.session.panes[0].run, 1);
+    assert!(app.session.all_exited());
 }
 
 fn mouse(kind: MouseEventKind, column: u16, row: u16) -> Event {
@@ -1777,17 +1842,17 @@ fn type_text(app: &mut App, text: &str) {
 fn a_new_pane_gets_its_place_in_the_layout_before_it_starts() {
     let mut app = app(1, 24, 80);
     assert_eq!(prefix(&mut app, KeyCode::Char('c')), vec![]);
-    assert!(app.prompt.is_some());
+    assert!(app.view.prompt.is_some());
     type_text(&mut app, "echo hi");
     let effects = send(&mut app, plain(KeyCode::Enter));
     // The first pane shrinks to the left half; the new one starts at the
     // size of the right half, which its screen already has.
     assert_eq!(effects, vec![resize(0, 21, 38), Effect::Start(PaneId(1))]);
-    assert!(app.prompt.is_none());
-    assert_eq!(app.panes.len(), 2);
-    assert_eq!(app.focus, 1, "the new pane has the focus");
+    assert!(app.view.prompt.is_none());
+    assert_eq!(app.session.panes.len(), 2);
+    assert_eq!(app.view.focus, 1, "the new pane has the focus");
     assert_eq!(screen_size(&app, 1), TILED);
-    let spec = &app.panes[1].spec;
+    let spec = &app.session.panes[1].spec;
     assert_eq!(spec.argv, ["/bin/sh", "-c", "echo hi"]);
     assert_eq!(spec.name, "echo");
     assert!(!spec.named, "a title the program sets may show");
@@ -1799,11 +1864,11 @@ fn escape_or_an_empty_line_opens_no_pane() {
     prefix(&mut app, KeyCode::Char('c'));
     type_text(&mut app, "sleep 1");
     assert_eq!(send(&mut app, plain(KeyCode::Esc)), vec![]);
-    assert!(app.prompt.is_none());
+    assert!(app.view.prompt.is_none());
     prefix(&mut app, KeyCode::Char('c'));
     type_text(&mut app, "   ");
     assert_eq!(send(&mut app, plain(KeyCode::Enter)), vec![]);
-    assert_eq!(app.panes.len(), 1);
+    assert_eq!(app.session.panes.len(), 1);
 }
 
 #[test]
@@ -1815,7 +1880,7 @@ fn closing_a_pane_stops_it_first_and_removes_it_when_its_run_is_over() {
         effects,
         vec![signal(1, Signal::SIGTERM), signal(1, Signal::SIGCONT)]
     );
-    assert_eq!(app.panes.len(), 2, "still there while it stops");
+    assert_eq!(app.session.panes.len(), 2, "still there while it stops");
     let exited = send(
         &mut app,
         exited_event(1, ExitStatus::Signaled(Signal::SIGTERM), 0),
@@ -1828,15 +1893,15 @@ fn closing_a_pane_stops_it_first_and_removes_it_when_its_run_is_over() {
         vec![resize(0, 21, 78)],
         "the other pane takes the room"
     );
-    assert_eq!(app.panes.len(), 1);
-    assert_eq!(app.focus, 0);
+    assert_eq!(app.session.panes.len(), 1);
+    assert_eq!(app.view.focus, 0);
     // Late events of the removed pane change nothing.
     assert_eq!(
         send(&mut app, exited_event(1, ExitStatus::Exited(0), 0)),
         vec![]
     );
-    assert_eq!(app.panes[0].id, PaneId(0));
-    assert!(app.shutdown.is_none());
+    assert_eq!(app.session.panes[0].id, PaneId(0));
+    assert!(app.session.shutdown.is_none());
 }
 
 #[test]
@@ -1863,9 +1928,9 @@ fn closing_the_last_pane_quits() {
     let exited = send(&mut app, exited_event(0, ExitStatus::Exited(0), 0));
     assert_eq!(exited, vec![Effect::Remove(PaneId(0))]);
     app.remove_pane(PaneId(0), Instant::now());
-    assert!(app.panes.is_empty());
-    assert!(app.shutdown.is_some());
-    assert!(app.all_exited());
+    assert!(app.session.panes.is_empty());
+    assert!(app.session.shutdown.is_some());
+    assert!(app.session.all_exited());
 }
 
 #[test]
@@ -1879,20 +1944,23 @@ fn panes_added_after_a_close_get_fresh_ids() {
     type_text(&mut app, "true");
     let effects = send(&mut app, plain(KeyCode::Enter));
     assert!(effects.contains(&Effect::Start(PaneId(2))), "{effects:?}");
-    assert_eq!(app.index_of(PaneId(2)), Some(1));
-    assert_eq!(app.index_of(PaneId(1)), None);
+    assert_eq!(app.session.index_of(PaneId(2)), Some(1));
+    assert_eq!(app.session.index_of(PaneId(1)), None);
 }
 
 #[test]
 fn prefix_comma_renames_and_the_name_is_cleaned() {
     let mut app = app(1, 24, 80);
     prefix(&mut app, KeyCode::Char(','));
-    assert_eq!(app.prompt.as_ref().map(|p| p.editor.text()), Some("p1"));
+    assert_eq!(
+        app.view.prompt.as_ref().map(|p| p.editor.text()),
+        Some("p1")
+    );
     send(&mut app, key(KeyCode::Char('u'), KeyModifiers::CONTROL));
     send(&mut app, Event::Paste("web\x1b[31m".into()));
     send(&mut app, plain(KeyCode::Enter));
-    assert_eq!(app.panes[0].spec.name, "web[31m");
-    assert!(app.panes[0].spec.named);
+    assert_eq!(app.session.panes[0].spec.name, "web[31m");
+    assert!(app.session.panes[0].spec.named);
 }
 
 #[test]
@@ -1901,10 +1969,16 @@ fn prefix_space_cycles_the_layouts_and_resizes_the_panes() {
     // Three panes, so that every layout gives every pane another size; each
     // size is inside a one-cell border, on the 23 rows above the status line.
     let mut app = app(3, 24, 80);
-    let sizes = |app: &App| -> Vec<Size> { app.panes.iter().map(|p| p.screen().size()).collect() };
+    let sizes = |app: &App| -> Vec<Size> {
+        app.session
+            .panes
+            .iter()
+            .map(|p| p.screen().size())
+            .collect()
+    };
     // Tiled: two side by side 40 wide and 12 high, the third 80 wide and
     // 11 high.
-    assert_eq!(app.layout, LayoutKind::Tiled);
+    assert_eq!(app.session.layout, LayoutKind::Tiled);
     assert_eq!(
         sizes(&app),
         [Size::new(10, 38), Size::new(10, 38), Size::new(9, 78)]
@@ -1919,7 +1993,7 @@ fn prefix_space_cycles_the_layouts_and_resizes_the_panes() {
     ];
     for (layout, expected) in steps {
         let effects = prefix(&mut app, KeyCode::Char(' '));
-        assert_eq!(app.layout, layout);
+        assert_eq!(app.session.layout, layout);
         let resizes: Vec<Effect> = expected
             .iter()
             .enumerate()
@@ -1936,7 +2010,9 @@ fn prefix_space_cycles_the_layouts_and_resizes_the_panes() {
 fn mouse_reports_go_to_a_program_that_asked_for_them() {
     let mut app = app(2, 24, 80);
     // Normal tracking, SGR encoding.
-    app.panes[0].screen().process(b"\x1b[?1000h\x1b[?1006h");
+    app.session.panes[0]
+        .screen()
+        .process(b"\x1b[?1000h\x1b[?1006h");
     // Column 5, row 3 of the terminal is column 4, row 2 inside pane 1.
     let down = send(&mut app, click(5, 3, MouseButton::Left));
     assert_eq!(down, write(0, b"\x1b[<0;5;3M"));
@@ -1946,45 +2022,55 @@ fn mouse_reports_go_to_a_program_that_asked_for_them() {
     assert_eq!(wheel, write(0, b"\x1b[<64;5;3M"));
     // The other pane did not ask: a click there only focuses it.
     assert_eq!(send(&mut app, click(50, 3, MouseButton::Left)), vec![]);
-    assert_eq!(app.focus, 1);
-    assert!(app.clipboard.is_empty());
+    assert_eq!(app.view.focus, 1);
+    assert!(app.view.clipboard.is_empty());
 }
 
 #[test]
 fn the_wheel_enters_scroll_mode_and_scrolling_back_down_leaves_it() {
     let mut app = app(1, 24, 80);
     for i in 0..100 {
-        app.panes[0].screen().process(format!("{i}\r\n").as_bytes());
+        app.session.panes[0]
+            .screen()
+            .process(format!("{i}\r\n").as_bytes());
     }
     assert_eq!(
         send(&mut app, mouse(MouseEventKind::ScrollUp, 10, 10)),
         vec![]
     );
-    assert!(app.panes[0].scroll.is_some());
+    assert!(app.view.scroll(app.session.panes[0].id).is_some());
     send(&mut app, mouse(MouseEventKind::ScrollUp, 10, 10));
     send(&mut app, mouse(MouseEventKind::ScrollDown, 10, 10));
-    assert!(app.panes[0].scroll.is_some(), "still 3 rows up");
+    assert!(
+        app.view.scroll(app.session.panes[0].id).is_some(),
+        "still 3 rows up"
+    );
     send(&mut app, mouse(MouseEventKind::ScrollDown, 10, 10));
-    assert!(app.panes[0].scroll.is_none(), "back at the bottom");
+    assert!(
+        app.view.scroll(app.session.panes[0].id).is_none(),
+        "back at the bottom"
+    );
 }
 
 #[test]
 fn the_wheel_over_a_full_screen_program_without_mouse_reports_sends_arrows() {
     let mut app = app(1, 24, 80);
-    app.panes[0].screen().process(b"\x1b[?1049h");
+    app.session.panes[0].screen().process(b"\x1b[?1049h");
     let effects = send(&mut app, mouse(MouseEventKind::ScrollDown, 10, 10));
     assert_eq!(effects, write(0, b"\x1b[B\x1b[B\x1b[B"));
-    assert!(app.panes[0].scroll.is_none());
+    assert!(app.view.scroll(app.session.panes[0].id).is_none());
 }
 
 #[test]
 fn keys_in_scroll_mode_move_the_view_and_never_reach_the_program() {
     let mut app = app(1, 24, 80);
     for i in 0..100 {
-        app.panes[0].screen().process(format!("{i}\r\n").as_bytes());
+        app.session.panes[0]
+            .screen()
+            .process(format!("{i}\r\n").as_bytes());
     }
     prefix(&mut app, KeyCode::Char('['));
-    assert!(app.panes[0].scroll.is_some());
+    assert!(app.view.scroll(app.session.panes[0].id).is_some());
     for event in [
         plain(KeyCode::PageUp),
         ch('k'),
@@ -1997,9 +2083,9 @@ fn keys_in_scroll_mode_move_the_view_and_never_reach_the_program() {
     }
     // The prefix still works, and q goes back to the live view.
     prefix(&mut app, KeyCode::Char('z'));
-    assert!(app.zoomed);
+    assert!(app.session.zoom.is_some());
     send(&mut app, ch('q'));
-    assert!(app.panes[0].scroll.is_none());
+    assert!(app.view.scroll(app.session.panes[0].id).is_none());
     assert_eq!(send(&mut app, ch('x')), write(0, b"x"));
 }
 
@@ -2009,7 +2095,7 @@ fn a_resize_in_scroll_mode_keeps_the_cursor_and_the_selection_on_their_text() {
     for app in &mut apps {
         for i in 0..100 {
             let line = format!("L{i:02}{}\r\n", "-".repeat(50));
-            app.panes[0].screen().process(line.as_bytes());
+            app.session.panes[0].screen().process(line.as_bytes());
         }
         prefix(app, KeyCode::Char('['));
         send(app, plain(KeyCode::PageUp));
@@ -2021,9 +2107,12 @@ fn a_resize_in_scroll_mode_keeps_the_cursor_and_the_selection_on_their_text() {
         }
     }
     let cursor = |app: &App| {
-        let screen = app.panes[0].screen();
+        let screen = app.session.panes[0].screen();
         let lines = Lines::new(screen.history(), screen.vt());
-        let scroll = app.panes[0].scroll.as_ref().expect("in scroll mode");
+        let scroll = app
+            .view
+            .scroll(app.session.panes[0].id)
+            .expect("in scroll mode");
         let text = lines.line(scroll.cursor.at.line).expect("a line").text();
         let height = usize::from(screen.size().rows);
         let bottom = lines.down(scroll.top, height - 1);
@@ -2047,27 +2136,26 @@ fn a_resize_in_scroll_mode_keeps_the_cursor_and_the_selection_on_their_text() {
     for app in &mut apps {
         send(app, ch('y'));
     }
-    assert!(!apps[0].clipboard.is_empty());
-    assert_eq!(apps[1].clipboard, apps[0].clipboard);
+    assert!(!apps[0].view.clipboard.is_empty());
+    assert_eq!(apps[1].view.clipboard, apps[0].view.clipboard);
 }
 
 #[test]
 fn a_drag_selects_and_copies_and_a_click_copies_nothing() {
     let mut app = app(1, 24, 80);
-    app.panes[0].screen().process(b"hello world\r\n");
+    app.session.panes[0].screen().process(b"hello world\r\n");
     send(&mut app, click(3, 1, MouseButton::Left));
     send(&mut app, mouse(MouseEventKind::Up(MouseButton::Left), 3, 1));
-    assert!(app.clipboard.is_empty());
-    assert!(app.panes[0].scroll.is_none());
+    assert!(app.view.clipboard.is_empty());
+    assert!(app.view.scroll(app.session.panes[0].id).is_none());
     send(&mut app, click(7, 1, MouseButton::Left));
     send(
         &mut app,
         mouse(MouseEventKind::Drag(MouseButton::Left), 9, 1),
     );
     assert!(
-        app.panes[0]
-            .scroll
-            .as_ref()
+        app.view
+            .scroll(app.session.panes[0].id)
             .is_some_and(|s| s.anchor.is_some()),
         "a drag selects"
     );
@@ -2079,8 +2167,11 @@ fn a_drag_selects_and_copies_and_a_click_copies_nothing() {
         &mut app,
         mouse(MouseEventKind::Up(MouseButton::Left), 11, 1),
     );
-    assert_eq!(app.clipboard, ["world"]);
-    assert!(app.panes[0].scroll.is_none(), "back to the live view");
+    assert_eq!(app.view.clipboard, ["world"]);
+    assert!(
+        app.view.scroll(app.session.panes[0].id).is_none(),
+        "back to the live view"
+    );
 }
 
 #[test]
@@ -2100,7 +2191,10 @@ fn closing_a_pane_others_wait_for_lets_them_start() {
             pid: fake_pid(0),
         },
     );
-    assert!(matches!(app.panes[1].state, PaneState::Waiting { .. }));
+    assert!(matches!(
+        app.session.panes[1].state,
+        PaneState::Waiting { .. }
+    ));
     prefix(&mut app, KeyCode::Char('&'));
     let exited = send(&mut app, exited_event(0, ExitStatus::Exited(0), 0));
     assert_eq!(exited, vec![Effect::Remove(PaneId(0))]);
@@ -2116,20 +2210,23 @@ fn a_panes_copy_reaches_the_clipboard_only_when_allowed() {
         text: "from the pane".into(),
     };
     let mut app = app(2, 24, 80);
-    let run = app.panes[1].run;
+    let run = app.session.panes[1].run;
     assert_eq!(send(&mut app, copy(run)), vec![]);
-    assert!(app.clipboard.is_empty(), "dropped by default");
-    app.clipboard_allowed = true;
+    assert!(app.view.clipboard.is_empty(), "dropped by default");
+    app.session.clipboard_allowed = true;
     send(&mut app, copy(run + 1));
-    assert!(app.clipboard.is_empty(), "a stale run's copy is dropped");
+    assert!(
+        app.view.clipboard.is_empty(),
+        "a stale run's copy is dropped"
+    );
     send(&mut app, copy(run));
-    assert_eq!(app.clipboard, ["from the pane"]);
+    assert_eq!(app.view.clipboard, ["from the pane"]);
 }
 
 #[test]
 fn programs_that_asked_for_focus_events_hear_every_focus_change() {
     let mut app = app(2, 24, 80);
-    for pane in &app.panes {
+    for pane in &app.session.panes {
         pane.screen().process(b"\x1b[?1004h");
     }
     let (focus_in, focus_out) = (b"\x1b[I", b"\x1b[O");
@@ -2158,12 +2255,12 @@ fn programs_that_asked_for_focus_events_hear_every_focus_change() {
         write(1, focus_in)
     );
     // A program that turned the reports off hears nothing.
-    app.panes[1].screen().process(b"\x1b[?1004l");
+    app.session.panes[1].screen().process(b"\x1b[?1004l");
     assert_eq!(prefix(&mut app, KeyCode::Char('o')), write(0, focus_in));
-    app.panes[1].screen().process(b"\x1b[?1004h");
+    app.session.panes[1].screen().process(b"\x1b[?1004h");
     // The focused pane closes: the other one gains the focus.
     let (_, effects) = app.remove_pane(PaneId(0), Instant::now());
-    assert_eq!(app.focus, 0);
+    assert_eq!(app.view.focus, 0);
     assert!(effects.contains(&write(1, focus_in)[0]), "{effects:?}");
     assert!(
         !effects
@@ -2176,12 +2273,12 @@ fn programs_that_asked_for_focus_events_hear_every_focus_change() {
 #[test]
 fn a_new_pane_takes_the_focus_from_one_that_asked_for_focus_events() {
     let mut app = app(1, 24, 80);
-    app.panes[0].screen().process(b"\x1b[?1004h");
+    app.session.panes[0].screen().process(b"\x1b[?1004h");
     assert_eq!(command_at(&mut app, 'c', Instant::now()), vec![]);
     for c in "sleep 9".chars() {
         assert_eq!(send(&mut app, ch(c)), vec![]);
     }
     let effects = send(&mut app, plain(KeyCode::Enter));
-    assert_eq!(app.focus, 1);
+    assert_eq!(app.view.focus, 1);
     assert!(effects.contains(&write(0, b"\x1b[O")[0]), "{effects:?}");
 }

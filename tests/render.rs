@@ -56,12 +56,17 @@ fn app(names: &[&str], cols: u16, rows: u16) -> App {
 
 /// Feeds program output into pane `index`'s screen.
 fn output(app: &App, index: usize, bytes: &[u8]) {
-    app.panes[index].screen().process(bytes);
+    app.session.panes[index].screen().process(bytes);
 }
 
 /// Draws `app` on a fresh terminal of the app's size.
 fn draw(app: &App) -> Terminal<TestBackend> {
-    draw_at(app, app.size.cols, app.size.rows, Instant::now())
+    draw_at(
+        app,
+        app.session.size.cols,
+        app.session.size.rows,
+        Instant::now(),
+    )
 }
 
 fn draw_at(app: &App, cols: u16, rows: u16, now: Instant) -> Terminal<TestBackend> {
@@ -285,8 +290,8 @@ fn wide_char_at_the_right_edge_never_spills_into_the_neighbour() {
     // as when a frame is drawn before the screen catches up with the layout:
     // the fifth wide char really straddles the pane's last column.
     let app = app(&["left", "right"], 22, 8);
-    assert_eq!(app.panes[0].screen().size(), Size::new(5, 9));
-    app.panes[0].screen().resize(Size::new(5, 10));
+    assert_eq!(app.session.panes[0].screen().size(), Size::new(5, 9));
+    app.session.panes[0].screen().resize(Size::new(5, 10));
     output(&app, 1, b"RIGHTSIDE");
     output(&app, 0, "漢字漢字漢\r\n\x1b[41mabcdefghi漢".as_bytes());
     let terminal = draw(&app);
@@ -390,7 +395,7 @@ fn the_cursor_stays_on_the_last_column_while_a_wrap_is_pending() {
 fn the_focused_pane_has_a_thick_cyan_border_and_the_others_a_plain_one() {
     let mut app = app(&["one", "two"], 80, 24);
     for focus in [0, 1] {
-        if app.focus != focus {
+        if app.view.focus != focus {
             prefix(&mut app, 'o');
         }
         let terminal = draw(&app);
@@ -519,7 +524,7 @@ fn titles_show_number_name_and_state() {
     for (state, label, colour) in cases {
         // Wide enough for the longest title: pane 2 starts at x = 80.
         let mut app = app(&["web", "db"], 160, 24);
-        app.panes[1].state = state.clone();
+        app.session.panes[1].state = state.clone();
         let terminal = draw_at(&app, 160, 24, now);
         let dump = screen_dump(&terminal);
         let title = find(&terminal, 0, &format!(" 2 db  {label} ")).unwrap_or_else(|| {
@@ -610,7 +615,7 @@ fn a_pane_error_is_shown_in_its_title() {
     let mut app = app(&["web"], 80, 24);
     let failed = Event::PaneInputFailed {
         pane: PaneId(0),
-        run: app.panes[0].run,
+        run: app.session.panes[0].run,
         error: "broken pipe".into(),
     };
     app.update(failed, Instant::now());
@@ -623,7 +628,7 @@ fn a_pane_error_is_shown_in_its_title() {
 #[test]
 fn the_status_line_lists_the_panes_on_the_last_row() {
     let mut app = app(&["web", "db", "logs"], 80, 24);
-    app.panes[2].state = PaneState::Exited {
+    app.session.panes[2].state = PaneState::Exited {
         status: ExitStatus::Exited(1),
         ran: secs(1),
     };
@@ -686,11 +691,11 @@ fn the_status_line_shows_the_prefix_zoom_and_shutdown() {
 fn the_status_line_counts_down_to_the_longest_stop_timeout() {
     let now = Instant::now();
     let mut app = app(&["web", "db", "logs"], 80, 24);
-    app.panes[0].spec.stop_timeout = secs(2);
-    app.panes[1].spec.stop_timeout = secs(8);
+    app.session.panes[0].spec.stop_timeout = secs(2);
+    app.session.panes[1].spec.stop_timeout = secs(8);
     // Not alive: its timeout does not count.
-    app.panes[2].spec.stop_timeout = secs(60);
-    app.panes[2].state = PaneState::Exited {
+    app.session.panes[2].spec.stop_timeout = secs(60);
+    app.session.panes[2].state = PaneState::Exited {
         status: ExitStatus::Exited(0),
         ran: secs(1),
     };
@@ -898,7 +903,7 @@ fn a_frame_smaller_or_larger_than_the_app_knows_draws_without_panicking() {
         );
     }
     for help in [false, true] {
-        app.show_help = help;
+        app.view.show_help = help;
         for (cols, rows) in [(10, 5), (40, 30), (200, 60), (1, 1)] {
             let terminal = draw_at(&app, cols, rows, Instant::now());
             if cols >= 10 {
@@ -994,7 +999,7 @@ fn a_selection_in_scroll_mode_is_highlighted_cell_by_cell() {
     assert_eq!(cell(&terminal, 6, 2).bg, Color::LightBlue, "\n{dump}");
     assert_eq!(cell(&terminal, 7, 2).bg, Color::Reset, "\n{dump}");
     press(&mut app, KeyCode::Char('y'), KeyModifiers::NONE);
-    assert_eq!(app.clipboard, [" beta\ngamma"]);
+    assert_eq!(app.view.clipboard, [" beta\ngamma"]);
 }
 
 #[test]
@@ -1008,7 +1013,7 @@ fn an_unnamed_pane_shows_its_program_title_cut_to_fit() {
     // Half the 30-column border: 15 columns, the last one an ellipsis.
     assert!(top.contains(" 1 a very long ti… "), "{top:?}");
     // A name the user gave wins.
-    app.panes[0].spec.named = true;
+    app.session.panes[0].spec.named = true;
     let terminal = draw(&app);
     assert!(
         row_text(&terminal, 0).contains(" 1 exec "),
@@ -1057,10 +1062,12 @@ impl Painted {
 
     /// Draws a frame of `app` and returns the screen as text.
     fn frame(&mut self, app: &App, now: Instant) -> String {
-        if self.painter.size() != app.size {
-            self.painter.resize(app.size);
-            self.terminal
-                .set_size(nonzero(app.size.rows), nonzero(app.size.cols));
+        if self.painter.size() != app.session.size {
+            self.painter.resize(app.session.size);
+            self.terminal.set_size(
+                nonzero(app.session.size.rows),
+                nonzero(app.session.size.cols),
+            );
         }
         let cache = &mut self.cache;
         self.painter
@@ -1282,7 +1289,7 @@ fn frames_drawn_over_the_last_show_what_a_fresh_frame_shows() {
                 }
             }
             let incremental = painted.frame(&app, now);
-            let fresh = draw_at(&app, app.size.cols, app.size.rows, now);
+            let fresh = draw_at(&app, app.session.size.cols, app.session.size.rows, now);
             if let Some((x, y, got, want)) = first_difference(&painted, fresh.backend().buffer()) {
                 panic!(
                     "seed {seed}, step {step} (action {what}): drawn over the last frame, \
@@ -1311,7 +1318,7 @@ struct Holder {
 
 impl Holder {
     fn hold(app: &App, index: usize) -> Self {
-        let screen = app.panes[index].screen.clone();
+        let screen = app.session.panes[index].screen.clone();
         let (feed, orders) = std::sync::mpsc::channel::<Option<&'static [u8]>>();
         let (done, fed) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -1390,7 +1397,7 @@ fn a_pane_in_a_synchronized_update_is_drawn_once_the_update_ends() {
     // The program begins an update and is half-way through it.
     output(&app, 0, b"\x1b[?2026h\x1b[2J\x1b[Hnew-");
     output(&app, 1, b"elsewhere");
-    let since = app.panes[0]
+    let since = app.session.panes[0]
         .published
         .synchronized_since()
         .expect("the screen publishes the update");
@@ -1415,7 +1422,7 @@ fn a_synchronized_update_that_never_ends_is_drawn_after_the_limit() {
     let mut painted = Painted::new(80, 12);
     painted.frame(&app, Instant::now());
     output(&app, 0, b"\x1b[?2026h\r\x1b[Knew-frame");
-    let since = app.panes[0].published.synchronized_since().unwrap();
+    let since = app.session.panes[0].published.synchronized_since().unwrap();
     let held = painted.frame(&app, since + opmux::ui::SYNC_LIMIT - millis(1));
     assert!(held.contains("old-frame"), "{held}");
     let due = painted.frame(&app, since + opmux::ui::SYNC_LIMIT);
@@ -1432,7 +1439,7 @@ fn frames_are_sent_as_synchronized_updates() {
     let app = app(&["one"], 40, 8);
     let sink = Sink::default();
     let mut backend = ratatui::backend::CrosstermBackend::new(sink.clone());
-    let mut painter = Painter::new(app.size);
+    let mut painter = Painter::new(app.session.size);
     let mut cache = FrameCache::default();
     let now = Instant::now();
     let mut frame = |app: &App| {

@@ -133,16 +133,16 @@ fn command_at(app: &mut App, c: char, now: Instant) -> Vec<Effect> {
 fn focus(app: &mut App, pane: usize, now: Instant) {
     let digit = char::from_digit(pane as u32 + 1, 10).unwrap();
     assert_eq!(command_at(app, digit, now), vec![]);
-    assert_eq!(app.focus, pane);
+    assert_eq!(app.view.focus, pane);
 }
 
 fn title(app: &App, pane: usize, now: Instant) -> String {
-    state_label(&app.panes[pane], now)
+    state_label(&app.session.panes[pane], now)
 }
 
 /// When the pending automatic restart of `pane` is due.
 fn restart_at(app: &App, pane: usize) -> Instant {
-    match app.panes[pane].state {
+    match app.session.panes[pane].state {
         PaneState::Restarting { at, .. } => at,
         ref other => panic!("pane {pane} is not restarting but {other:?}"),
     }
@@ -175,7 +175,7 @@ fn booted(specs: Vec<PaneSpec>, t0: Instant) -> App {
 /// One pane with `policy` and `max`, running since `t0`.
 fn one(policy: RestartPolicy, max: Option<u32>, t0: Instant) -> App {
     let app = booted(vec![supervised("api", policy, max)], t0);
-    assert_eq!(app.panes[0].run, 1);
+    assert_eq!(app.session.panes[0].run, 1);
     app
 }
 
@@ -217,7 +217,7 @@ fn on_failure_with_three_restarts_runs_a_failing_command_four_times_then_gives_u
         now += QUICK;
         assert_eq!(exit(&mut app, 0, failed(1), now), vec![]);
         titles.push(title(&app, 0, now));
-        let PaneState::Restarting { at, .. } = app.panes[0].state else {
+        let PaneState::Restarting { at, .. } = app.session.panes[0].state else {
             break;
         };
         now = at;
@@ -227,7 +227,7 @@ fn on_failure_with_three_restarts_runs_a_failing_command_four_times_then_gives_u
         assert_eq!(started(&mut app, 0, now), vec![]);
     }
     assert_eq!(starts, 4, "the first run and three restarts");
-    assert_eq!(app.panes[0].run, 4);
+    assert_eq!(app.session.panes[0].run, 4);
     assert_eq!(
         titles,
         [
@@ -238,17 +238,17 @@ fn on_failure_with_three_restarts_runs_a_failing_command_four_times_then_gives_u
         ]
     );
     assert_eq!(
-        app.panes[0].state,
+        app.session.panes[0].state,
         PaneState::Exited {
             status: failed(1),
             ran: QUICK
         }
     );
-    assert!(app.panes[0].supervision.gave_up);
-    assert_eq!(app.next_deadline(), None);
-    assert!(!app.counting_down());
+    assert!(app.session.panes[0].supervision.gave_up);
+    assert_eq!(app.session.next_deadline(), None);
+    assert!(!app.session.counting_down());
     assert_eq!(tick(&mut app, now + secs(3600)), vec![]);
-    assert_eq!(app.panes[0].run, 4);
+    assert_eq!(app.session.panes[0].run, 4);
 }
 
 #[test]
@@ -287,12 +287,12 @@ fn the_restart_policy_decides_which_exits_start_the_pane_again() {
                 ran: secs(2),
             }
         };
-        assert_eq!(app.panes[0].state, expected, "{label}");
-        assert!(!app.panes[0].supervision.gave_up, "{label}");
+        assert_eq!(app.session.panes[0].state, expected, "{label}");
+        assert!(!app.session.panes[0].supervision.gave_up, "{label}");
         let later = tick(&mut app, now + secs(60));
         let expected = if again { vec![start(0)] } else { vec![] };
         assert_eq!(later, expected, "{label}");
-        assert_eq!(app.panes[0].run, 1 + u32::from(again), "{label}");
+        assert_eq!(app.session.panes[0].run, 1 + u32::from(again), "{label}");
     }
 }
 
@@ -331,10 +331,10 @@ fn a_manual_start_after_giving_up_grants_a_fresh_set_of_restarts() {
     let (_, now) = quick_failures(&mut app, t0, 1);
     let now = now + QUICK;
     exit(&mut app, 0, failed(1), now);
-    assert!(app.panes[0].supervision.gave_up);
+    assert!(app.session.panes[0].supervision.gave_up);
 
     assert_eq!(command_at(&mut app, 's', now), vec![start(0)]);
-    assert_eq!(app.panes[0].supervision, Supervision::default());
+    assert_eq!(app.session.panes[0].supervision, Supervision::default());
     started(&mut app, 0, now);
     exit(&mut app, 0, failed(1), now + QUICK);
     assert_eq!(
@@ -372,11 +372,11 @@ fn quick_failures_wait_twice_as_long_each_time_up_to_30_seconds() {
         assert_eq!(tick(&mut app, at - millis(1)), vec![], "attempt {attempt}");
         assert_eq!(tick(&mut app, at - millis(1)), vec![], "attempt {attempt}");
         assert_eq!(restart_at(&app, 0), at);
-        assert_eq!(app.panes[0].run, attempt);
+        assert_eq!(app.session.panes[0].run, attempt);
         assert_eq!(tick(&mut app, at), vec![start(0)], "attempt {attempt}");
-        assert_eq!(app.panes[0].run, attempt + 1);
+        assert_eq!(app.session.panes[0].run, attempt + 1);
         assert_eq!(started(&mut app, 0, at), vec![]);
-        assert_eq!(app.panes[0].supervision.restarts, attempt);
+        assert_eq!(app.session.panes[0].supervision.restarts, attempt);
         now = at;
     }
 }
@@ -405,7 +405,10 @@ fn a_run_that_lasted_10_seconds_resets_the_delay_to_half_a_second() {
         exit(&mut app, 0, failed(1), at + QUICK);
         assert_eq!(restart_at(&app, 0) - (at + QUICK), next, "after {ran:?}");
         // The streak's count goes on: only a manual start resets it.
-        assert_eq!(app.panes[0].supervision.restarts, 5, "after {ran:?}");
+        assert_eq!(
+            app.session.panes[0].supervision.restarts, 5,
+            "after {ran:?}"
+        );
     }
 }
 
@@ -431,15 +434,15 @@ fn a_manual_stop_is_never_undone_by_the_restart_policy() {
             assert_eq!(exit(&mut app, 0, status, now), vec![], "{label}");
             let ran = secs(6);
             assert_eq!(
-                app.panes[0].state,
+                app.session.panes[0].state,
                 PaneState::Exited { status, ran },
                 "{label}"
             );
-            assert!(!app.panes[0].supervision.auto_restart, "{label}");
-            assert!(!app.panes[0].supervision.gave_up, "{label}");
-            assert_eq!(app.next_deadline(), None, "{label}");
+            assert!(!app.session.panes[0].supervision.auto_restart, "{label}");
+            assert!(!app.session.panes[0].supervision.gave_up, "{label}");
+            assert_eq!(app.session.next_deadline(), None, "{label}");
             assert_eq!(tick(&mut app, now + secs(3600)), vec![], "{label}");
-            assert_eq!(app.panes[0].run, 1, "{label}");
+            assert_eq!(app.session.panes[0].run, 1, "{label}");
         }
     }
     // The title says how the run ended and nothing about restarts.
@@ -463,23 +466,23 @@ fn stop_on_a_restarting_pane_cancels_the_pending_restart() {
     let now = since + QUICK;
     exit(&mut app, 0, failed(3), now);
     let at = restart_at(&app, 0);
-    assert!(app.counting_down());
-    assert_eq!(app.next_deadline(), Some(at));
+    assert!(app.session.counting_down());
+    assert_eq!(app.session.next_deadline(), Some(at));
 
     assert_eq!(command_at(&mut app, 'x', now), vec![]);
     assert_eq!(
-        app.panes[0].state,
+        app.session.panes[0].state,
         PaneState::Exited {
             status: failed(3),
             ran: QUICK
         }
     );
     assert_eq!(title(&app, 0, now), "exited 3 after 0.1s");
-    assert_eq!(app.next_deadline(), None);
-    assert!(!app.counting_down());
+    assert_eq!(app.session.next_deadline(), None);
+    assert!(!app.session.counting_down());
     assert_eq!(tick(&mut app, at), vec![]);
     assert_eq!(tick(&mut app, at + secs(60)), vec![]);
-    assert_eq!(app.panes[0].run, 2);
+    assert_eq!(app.session.panes[0].run, 2);
 }
 
 #[test]
@@ -495,7 +498,7 @@ fn a_manual_start_after_a_stop_turns_restarts_back_on_with_the_count_reset() {
 
         assert_eq!(command_at(&mut app, key, now), vec![start(0)], "C-b {key}");
         assert_eq!(
-            app.panes[0].supervision,
+            app.session.panes[0].supervision,
             Supervision::default(),
             "C-b {key}"
         );
@@ -503,7 +506,7 @@ fn a_manual_start_after_a_stop_turns_restarts_back_on_with_the_count_reset() {
         let end = now + QUICK;
         exit(&mut app, 0, failed(1), end);
         assert_eq!(
-            app.panes[0].state,
+            app.session.panes[0].state,
             PaneState::Restarting {
                 at: end + millis(500),
                 attempt: 1,
@@ -528,14 +531,14 @@ fn kill_turns_automatic_restarts_off_until_a_manual_start() {
     let killed = ExitStatus::Signaled(Signal::SIGKILL);
     assert_eq!(exit(&mut app, 0, killed, now), vec![]);
     assert_eq!(
-        app.panes[0].state,
+        app.session.panes[0].state,
         PaneState::Exited {
             status: killed,
             ran: secs(1)
         }
     );
     assert_eq!(tick(&mut app, now + secs(60)), vec![]);
-    assert_eq!(app.panes[0].run, 1);
+    assert_eq!(app.session.panes[0].run, 1);
 
     assert_eq!(command_at(&mut app, 's', now), vec![start(0)]);
     started(&mut app, 0, now);
@@ -552,16 +555,16 @@ fn kill_on_a_restarting_pane_cancels_the_pending_restart() {
     let at = restart_at(&app, 0);
 
     assert_eq!(command_at(&mut app, 'X', now), vec![]);
-    assert!(!app.panes[0].supervision.auto_restart);
+    assert!(!app.session.panes[0].supervision.auto_restart);
     assert_eq!(
-        app.panes[0].state,
+        app.session.panes[0].state,
         PaneState::Exited {
             status: failed(1),
             ran: QUICK
         }
     );
     assert_eq!(tick(&mut app, at), vec![]);
-    assert_eq!(app.panes[0].run, 1);
+    assert_eq!(app.session.panes[0].run, 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -573,18 +576,21 @@ fn a_pane_waits_for_a_started_dependency_until_it_has_started() {
     let specs = vec![after(spec("web"), 1, Condition::Started), spec("db")];
     let mut app = App::new(specs, SIZE);
     assert_eq!(app.start(), vec![start(1)]);
-    assert_eq!(app.panes[0].state, PaneState::Waiting { on: "db".into() });
+    assert_eq!(
+        app.session.panes[0].state,
+        PaneState::Waiting { on: "db".into() }
+    );
     assert_eq!(title(&app, 0, t0), "waiting for db");
-    assert_eq!(app.panes[0].run, 0);
+    assert_eq!(app.session.panes[0].run, 0);
     // Waiting is no countdown and no deadline.
-    assert!(!app.counting_down());
-    assert_eq!(app.next_deadline(), None);
+    assert!(!app.session.counting_down());
+    assert_eq!(app.session.next_deadline(), None);
     assert_eq!(tick(&mut app, t0 + secs(60)), vec![]);
 
     assert_eq!(started(&mut app, 1, t0), vec![start(0)]);
     assert_eq!(started(&mut app, 0, t0), vec![]);
-    assert!(app.panes[0].state.is_running());
-    assert_eq!(app.panes[0].run, 1);
+    assert!(app.session.panes[0].state.is_running());
+    assert_eq!(app.session.panes[0].run, 1);
 }
 
 #[test]
@@ -611,7 +617,7 @@ fn a_started_dependency_counts_only_once_the_runtime_started_it_whatever_the_ord
         };
         assert_eq!(app.update(failure, t0), vec![], "db at {db}");
         assert_eq!(title(&app, web, t0), "waiting for db", "db at {db}");
-        assert_eq!(app.panes[web].run, 0, "db at {db}");
+        assert_eq!(app.session.panes[web].run, 0, "db at {db}");
     }
 }
 
@@ -631,14 +637,14 @@ fn a_ready_dependency_is_met_by_the_ready_line_of_its_current_run_only() {
     let at = restart_at(&app, 0);
     assert_eq!(tick(&mut app, at), vec![start(0)]);
     assert_eq!(started(&mut app, 0, at), vec![]);
-    assert_eq!(app.panes[0].run, 2);
+    assert_eq!(app.session.panes[0].run, 2);
     assert_eq!(title(&app, 0, at), format!("running · pid {}", fake_pid(0)));
 
     // A late line from run 1 proves nothing about run 2.
     assert_eq!(ready(&mut app, 0, 1, at), vec![]);
-    assert!(!app.panes[0].supervision.ready);
+    assert!(!app.session.panes[0].supervision.ready);
     assert_eq!(title(&app, 1, at), "waiting for db");
-    assert_eq!(app.panes[1].run, 0);
+    assert_eq!(app.session.panes[1].run, 0);
 
     assert_eq!(ready(&mut app, 0, 2, at), vec![start(1)]);
     assert_eq!(
@@ -646,7 +652,7 @@ fn a_ready_dependency_is_met_by_the_ready_line_of_its_current_run_only() {
         format!("running · pid {} · ready", fake_pid(0))
     );
     assert_eq!(started(&mut app, 1, at), vec![]);
-    assert!(app.panes[1].state.is_running());
+    assert!(app.session.panes[1].state.is_running());
 }
 
 #[test]
@@ -654,7 +660,7 @@ fn a_succeeded_dependency_is_met_only_by_exit_status_0() {
     let t0 = Instant::now();
     let specs = vec![spec("migrate"), after(spec("web"), 0, Condition::Succeeded)];
     let mut app = booted(specs, t0);
-    assert_eq!(app.panes[0].run, 1);
+    assert_eq!(app.session.panes[0].run, 1);
     assert_eq!(title(&app, 1, t0), "waiting for migrate");
 
     focus(&mut app, 0, t0);
@@ -671,7 +677,7 @@ fn a_succeeded_dependency_is_met_only_by_exit_status_0() {
         assert_eq!(effects, expected, "{status:?}");
         if !starts {
             assert_eq!(title(&app, 1, now), "waiting for migrate", "{status:?}");
-            assert_eq!(app.panes[1].run, 0, "{status:?}");
+            assert_eq!(app.session.panes[1].run, 0, "{status:?}");
             // Run migrate again by hand.
             assert_eq!(command_at(&mut app, 's', now), vec![start(0)]);
             assert_eq!(started(&mut app, 0, now), vec![]);
@@ -698,10 +704,13 @@ fn a_chain_of_dependencies_starts_in_order_however_the_panes_are_listed() {
         let started_panes = settle(&mut app, effects, t0);
         let names_started: Vec<&str> = started_panes
             .iter()
-            .map(|&i| app.panes[i].spec.name.as_str())
+            .map(|&i| app.session.panes[i].spec.name.as_str())
             .collect();
         assert_eq!(names_started, ["a", "b", "c"], "listed as {order:?}");
-        assert!(app.panes.iter().all(|p| p.run == 1), "listed as {order:?}");
+        assert!(
+            app.session.panes.iter().all(|p| p.run == 1),
+            "listed as {order:?}"
+        );
     }
 
     // Mixed conditions: migrate must succeed, then db must be ready, then
@@ -723,7 +732,7 @@ fn a_chain_of_dependencies_starts_in_order_however_the_panes_are_listed() {
     assert_eq!(title(&app, 0, t1), "waiting for db");
     assert_eq!(ready(&mut app, 2, 1, t1), vec![start(0)]);
     assert_eq!(started(&mut app, 0, t1), vec![]);
-    assert!(app.panes.iter().all(|p| p.run == 1));
+    assert!(app.session.panes.iter().all(|p| p.run == 1));
 }
 
 #[test]
@@ -759,7 +768,7 @@ fn a_waiting_pane_is_started_once_when_others_start_with_it() {
         let mut app = App::new(specs, SIZE);
         let effects = app.start();
         assert_eq!(settle(&mut app, effects, t0), order, "{names:?}");
-        let runs: Vec<u32> = app.panes.iter().map(|p| p.run).collect();
+        let runs: Vec<u32> = app.session.panes.iter().map(|p| p.run).collect();
         assert_eq!(runs, [1, 1, 1], "{names:?}");
     }
 
@@ -772,7 +781,7 @@ fn a_waiting_pane_is_started_once_when_others_start_with_it() {
     focus(&mut app, 1, t0);
     let effects = command_at(&mut app, 's', t0);
     assert_eq!(settle(&mut app, effects, t0), [1, 0]);
-    assert!(app.panes.iter().all(|p| p.run == 1));
+    assert!(app.session.panes.iter().all(|p| p.run == 1));
 }
 
 #[test]
@@ -784,11 +793,11 @@ fn start_on_a_waiting_pane_starts_it_without_its_dependencies() {
     focus(&mut app, 1, t0);
     assert_eq!(command_at(&mut app, 's', t0), vec![start(1)]);
     assert_eq!(started(&mut app, 1, t0), vec![]);
-    assert!(app.panes[1].state.is_running());
+    assert!(app.session.panes[1].state.is_running());
 
     // The dependency's success later does not start it a second time.
     assert_eq!(exit(&mut app, 0, failed(0), t0 + secs(1)), vec![]);
-    assert_eq!(app.panes[1].run, 1);
+    assert_eq!(app.session.panes[1].run, 1);
 }
 
 #[test]
@@ -798,14 +807,14 @@ fn stop_on_a_waiting_pane_makes_it_not_started_until_a_manual_start() {
     let mut app = booted(specs, t0);
     focus(&mut app, 1, t0);
     assert_eq!(command_at(&mut app, 'x', t0), vec![]);
-    assert_eq!(app.panes[1].state, PaneState::NotStarted);
+    assert_eq!(app.session.panes[1].state, PaneState::NotStarted);
     assert_eq!(title(&app, 1, t0), "not started");
 
     // What it waited for happens: it stays where it is.
     let now = t0 + secs(1);
     assert_eq!(exit(&mut app, 0, failed(0), now), vec![]);
-    assert_eq!(app.panes[1].state, PaneState::NotStarted);
-    assert_eq!(app.panes[1].run, 0);
+    assert_eq!(app.session.panes[1].state, PaneState::NotStarted);
+    assert_eq!(app.session.panes[1].run, 0);
 
     // C-b s starts it, its dependency being met now.
     assert_eq!(command_at(&mut app, 's', now), vec![start(1)]);
@@ -820,15 +829,15 @@ fn a_pane_without_autostart_waits_for_c_b_s() {
     let specs = vec![spec("web"), manual(spec("tool"))];
     let mut app = App::new(specs, SIZE);
     assert_eq!(app.start(), vec![start(0)]);
-    assert_eq!(app.panes[1].state, PaneState::NotStarted);
-    assert_eq!(app.panes[1].run, 0);
+    assert_eq!(app.session.panes[1].state, PaneState::NotStarted);
+    assert_eq!(app.session.panes[1].run, 0);
     assert_eq!(title(&app, 1, t0), "not started");
     assert_eq!(tick(&mut app, t0 + secs(60)), vec![]);
 
     focus(&mut app, 1, t0);
     assert_eq!(command_at(&mut app, 's', t0), vec![start(1)]);
     assert_eq!(started(&mut app, 1, t0), vec![]);
-    assert!(app.panes[1].state.is_running());
+    assert!(app.session.panes[1].state.is_running());
 }
 
 #[test]
@@ -839,12 +848,12 @@ fn c_b_s_on_a_pane_without_autostart_still_waits_for_its_dependencies() {
         manual(after(spec("seed"), 0, Condition::Succeeded)),
     ];
     let mut app = booted(specs, t0);
-    assert_eq!(app.panes[1].state, PaneState::NotStarted);
+    assert_eq!(app.session.panes[1].state, PaneState::NotStarted);
 
     focus(&mut app, 1, t0);
     assert_eq!(command_at(&mut app, 's', t0), vec![]);
     assert_eq!(title(&app, 1, t0), "waiting for migrate");
-    assert_eq!(app.panes[1].run, 0);
+    assert_eq!(app.session.panes[1].run, 0);
     assert_eq!(exit(&mut app, 0, failed(0), t0 + secs(1)), vec![start(1)]);
 }
 
@@ -863,7 +872,7 @@ fn nothing_is_restarted_or_started_for_a_dependency_during_a_shutdown() {
         after(spec("api"), 4, Condition::Ready),
     ];
     let mut app = booted(specs, t0);
-    let runs = |app: &App| app.panes.iter().map(|p| p.run).collect::<Vec<_>>();
+    let runs = |app: &App| app.session.panes.iter().map(|p| p.run).collect::<Vec<_>>();
     assert_eq!(runs(&app), [1, 1, 1, 0, 1, 0]);
 
     // flaky fails and is due to restart half a second later.
@@ -872,7 +881,7 @@ fn nothing_is_restarted_or_started_for_a_dependency_during_a_shutdown() {
     let at = restart_at(&app, 1);
 
     let quit = command_at(&mut app, 'q', t1);
-    assert!(app.shutdown.is_some());
+    assert!(app.session.shutdown.is_some());
     assert!(
         !quit.iter().any(|e| matches!(e, Effect::Start(_))),
         "{quit:?}"
@@ -890,7 +899,7 @@ fn nothing_is_restarted_or_started_for_a_dependency_during_a_shutdown() {
     );
     assert_eq!(runs(&app), [1, 1, 1, 0, 1, 0]);
     assert_eq!(
-        app.panes[0].state,
+        app.session.panes[0].state,
         PaneState::Exited {
             status: failed(0),
             ran: secs(1) + QUICK
@@ -909,36 +918,36 @@ fn next_deadline_and_counting_down_include_pending_restarts() {
         spec("web"),
     ];
     let mut app = booted(specs, t0);
-    assert_eq!(app.next_deadline(), None);
-    assert!(!app.counting_down());
+    assert_eq!(app.session.next_deadline(), None);
+    assert!(!app.session.counting_down());
 
     let t1 = t0 + QUICK;
     exit(&mut app, 0, failed(1), t1);
-    assert_eq!(app.next_deadline(), Some(t1 + millis(500)));
-    assert!(app.counting_down());
+    assert_eq!(app.session.next_deadline(), Some(t1 + millis(500)));
+    assert!(app.session.counting_down());
 
     // A stop whose deadline comes later does not hide the earlier restart,
     // and the restart does not hide it once done.
     focus(&mut app, 1, t1);
     command_at(&mut app, 'x', t1);
-    assert_eq!(app.next_deadline(), Some(t1 + millis(500)));
+    assert_eq!(app.session.next_deadline(), Some(t1 + millis(500)));
     assert_eq!(tick(&mut app, t1 + millis(500)), vec![start(0)]);
     started(&mut app, 0, t1 + millis(500));
-    assert_eq!(app.next_deadline(), Some(t1 + secs(5)));
+    assert_eq!(app.session.next_deadline(), Some(t1 + secs(5)));
     exit(
         &mut app,
         1,
         ExitStatus::Signaled(Signal::SIGTERM),
         t1 + secs(1),
     );
-    assert_eq!(app.next_deadline(), None);
-    assert!(!app.counting_down());
+    assert_eq!(app.session.next_deadline(), None);
+    assert!(!app.session.counting_down());
 
     // The next quick failure of the streak is due a second later.
     let t2 = t1 + secs(2);
     exit(&mut app, 0, failed(1), t2);
-    assert_eq!(app.next_deadline(), Some(t2 + secs(1)));
-    assert!(app.counting_down());
+    assert_eq!(app.session.next_deadline(), Some(t2 + secs(1)));
+    assert!(app.session.counting_down());
 }
 
 // ---------------------------------------------------------------------------
@@ -959,8 +968,12 @@ fn a_pane_that_cannot_start_is_retried_by_its_policy_and_not_otherwise() {
             error: "program `api` is not on $PATH".into(),
         };
         assert_eq!(app.update(failed_start, t0), vec![]);
-        let restarting = matches!(app.panes[0].state, PaneState::Restarting { .. });
-        assert_eq!(restarting, retried, "{policy:?}: {:?}", app.panes[0].state);
+        let restarting = matches!(app.session.panes[0].state, PaneState::Restarting { .. });
+        assert_eq!(
+            restarting, retried,
+            "{policy:?}: {:?}",
+            app.session.panes[0].state
+        );
         if retried {
             let at = restart_at(&app, 0);
             assert_eq!(tick(&mut app, at), vec![start(0)]);
@@ -976,7 +989,10 @@ fn restart_on_a_pane_never_started_still_waits_for_its_dependencies() {
     let mut app = booted(vec![db, web], t0);
     focus(&mut app, 1, t0);
     assert_eq!(command_at(&mut app, 'r', t0), vec![]);
-    assert_eq!(app.panes[1].state, PaneState::Waiting { on: "db".into() });
+    assert_eq!(
+        app.session.panes[1].state,
+        PaneState::Waiting { on: "db".into() }
+    );
 }
 
 #[test]
@@ -990,7 +1006,10 @@ fn readiness_ends_with_the_run_that_printed_it() {
     focus(&mut app, 1, t0 + secs(1));
     // db is ready no more: web waits for its next run's ready line.
     assert_eq!(command_at(&mut app, 's', t0 + secs(1)), vec![]);
-    assert_eq!(app.panes[1].state, PaneState::Waiting { on: "db".into() });
+    assert_eq!(
+        app.session.panes[1].state,
+        PaneState::Waiting { on: "db".into() }
+    );
 }
 
 #[test]

@@ -18,7 +18,6 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::config::PaneSpec;
 use crate::process::ExitStatus;
-use crate::scroll::Scroll;
 use crate::{PaneId, Size};
 use pty::Pty;
 use published::Published;
@@ -125,8 +124,6 @@ pub struct Pane {
     pub supervision: Supervision,
     /// The user closed the pane: it is removed once its run is over.
     pub closing: bool,
-    /// Scroll mode, while the pane is in it.
-    pub scroll: Option<Scroll>,
 }
 
 /// What the restart policy and readiness need to remember across runs.
@@ -177,7 +174,6 @@ impl Pane {
             output_open: false,
             supervision: Supervision::default(),
             closing: false,
-            scroll: None,
         }
     }
 

@@ -146,15 +146,16 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
     if area.area() == 0 {
         return;
     }
-    let rects = app.pane_rects();
+    let rects = app.session.pane_rects();
     let layout = (
         area,
-        app.panes
+        app.session
+            .panes
             .iter()
             .map(|p| p.id)
             .zip(rects.iter().copied())
             .collect(),
-        app.show_help,
+        app.view.show_help,
     );
     if canvas.fresh() || cache.layout.as_ref() != Some(&layout) {
         canvas.clear(area);
@@ -164,16 +165,16 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
     }
     let mut copy_deadline = None;
     cache.held_until = None;
-    for (index, (pane, rect)) in app.panes.iter().zip(rects).enumerate() {
+    for (index, (pane, rect)) in app.session.panes.iter().zip(rects).enumerate() {
         let Some(rect) = rect else { continue };
-        let focused = index == app.focus;
-        let show_cursor = focused && !app.show_help && app.prompt.is_none();
+        let focused = index == app.view.focus;
+        let show_cursor = focused && !app.view.show_help && app.view.prompt.is_none();
         let border = |title: Option<&str>, scroll: Option<String>| {
             pane_border(pane, title, scroll, index, focused, now, rect.width)
         };
         let inner = layout::inner(rect).intersection(area);
         let kept_border = |title: Option<&str>| border(title, None);
-        if pane.scroll.is_none()
+        if app.view.scroll(pane.id).is_none()
             && cache
                 .panes
                 .get(&pane.id)
@@ -189,7 +190,7 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
         // with no kept drawing (the layout changed, the terminal was
         // resized or a zoom toggled) is drawn as it is, update or not.
         let sync_limit = cache.sync_limit.unwrap_or(SYNC_LIMIT);
-        if pane.scroll.is_none()
+        if app.view.scroll(pane.id).is_none()
             && let Some(since) = pane.published.synchronized_since()
             && now < since + sync_limit
             && cache.panes.contains_key(&pane.id)
@@ -206,7 +207,7 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
                 pane.published.forget_copy();
                 screen
             }
-            None if pane.scroll.is_none() => {
+            None if app.view.scroll(pane.id).is_none() => {
                 pane.published.want_copy();
                 let drawn = cache.panes.contains_key(&pane.id);
                 let copy = pane.published.take_copy().or_else(|| {
@@ -246,7 +247,7 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
             // Scroll mode reads the history as well as the screen.
             None => pane.screen(),
         };
-        if let Some(scroll) = &pane.scroll {
+        if let Some(scroll) = app.view.scroll(pane.id) {
             // Drawn whole every frame, and afresh once it ends.
             cache.panes.remove(&pane.id);
             let lines = Lines::new(screen.history(), screen.vt());
@@ -293,7 +294,7 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
         cache.finish(canvas, (pane.id, rect), kept_border, show_cursor);
     }
     let status = Rect::new(area.x, area.bottom() - 1, area.width, 1);
-    match &app.prompt {
+    match &app.view.prompt {
         Some(prompt) => {
             canvas.clear(status);
             draw_prompt(canvas, status, prompt);
@@ -308,12 +309,12 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
             }
         }
     }
-    if app.show_help {
+    if app.view.show_help {
         // Above the status line, even when the frame is smaller than the
         // app knows yet.
         let above_status = Rect::new(area.x, area.y, area.width, area.height - 1);
-        let help_area = app.panes_area().intersection(above_status);
-        help_overlay(canvas, help_area, &app.keymap.prefix_label());
+        let help_area = app.session.panes_area().intersection(above_status);
+        help_overlay(canvas, help_area, &app.view.keymap.prefix_label());
     }
 }
 
@@ -642,14 +643,14 @@ impl ratatui::widgets::Widget for PaneBorder {
 
 fn status_line(app: &App, now: Instant) -> Line<'static> {
     let mut spans = Vec::new();
-    if app.keymap.armed() {
+    if app.view.keymap.armed() {
         spans.push(Span::styled(
-            format!(" {} ", app.keymap.prefix_label()),
+            format!(" {} ", app.view.keymap.prefix_label()),
             Style::new().fg(Color::Black).bg(Color::Yellow),
         ));
     }
-    for (index, pane) in app.panes.iter().enumerate() {
-        let mut style = if index == app.focus {
+    for (index, pane) in app.session.panes.iter().enumerate() {
+        let mut style = if index == app.view.focus {
             Style::new().fg(Color::Black).bg(FOCUS)
         } else {
             Style::new()
@@ -662,8 +663,8 @@ fn status_line(app: &App, now: Instant) -> Line<'static> {
             style,
         ));
     }
-    let p = app.keymap.prefix_label();
-    let hint = match app.shutdown {
+    let p = app.view.keymap.prefix_label();
+    let hint = match app.session.shutdown {
         Some(s) if s.killed => " killing… ".to_string(),
         Some(s) => {
             let left = s
@@ -673,15 +674,17 @@ fn status_line(app: &App, now: Instant) -> Line<'static> {
                 .ceil();
             format!(" stopping, kill in {left:.0}s · {p} q kills now ")
         }
-        None if app.panes.get(app.focus).is_some_and(|p| p.scroll.is_some()) => {
+        None if app.view.focus_in_scroll(&app.session) => {
             " scroll · ↑↓ PgUp PgDn g G · / ? search · n N · v select · y copy · q back "
                 .to_string()
         }
-        None if app.zoomed => format!(" zoomed · {p} z unzoom · {p} ? help · {p} q quit "),
+        None if app.session.zoom.is_some() => {
+            format!(" zoomed · {p} z unzoom · {p} ? help · {p} q quit ")
+        }
         None => format!(" {p} ? help · {p} q quit "),
     };
     spans.push(Span::styled(hint, Style::new().fg(MUTED)));
-    if let Some(notice) = &app.notice {
+    if let Some(notice) = &app.session.notice {
         spans.push(Span::styled(
             format!(" ! {notice} "),
             Style::new().fg(Color::Red),
