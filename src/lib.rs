@@ -53,6 +53,8 @@
 //!   rendered line as `name | line`, lifecycle lines, the exit status from the panes'.
 //! - `tui`: the terminal front end: terminal set-up and restore, the event loop and frame
 //!   pacing.
+//! - `protocol`: the versioned messages between a session's server and its clients,
+//!   framed as length, kind and body; control messages are JSON, terminal output raw.
 
 pub mod app;
 pub mod cli;
@@ -67,6 +69,7 @@ pub mod output;
 pub mod pane;
 pub mod process;
 pub mod prompt;
+pub mod protocol;
 pub mod runtime;
 pub mod scroll;
 pub mod tui;
