@@ -59,6 +59,11 @@
 //!   rendered line as `name | line`, lifecycle lines, the exit status from the panes'.
 //! - `tui`: the terminal front end: terminal set-up and restore, the event loop and frame
 //!   pacing.
+//! - `registry`: where sessions' sockets live (a private folder per user), session
+//!   names, claiming a name under a lock, finding live sessions and clearing stale
+//!   sockets, and checking that a peer is the same user.
+//! - `protocol`: the versioned messages between a session's server and its clients,
+//!   framed as length, kind and body; control messages are JSON, terminal output raw.
 
 pub mod app;
 pub mod cli;
@@ -73,6 +78,8 @@ pub mod output;
 pub mod pane;
 pub mod process;
 pub mod prompt;
+pub mod protocol;
+pub mod registry;
 pub mod runtime;
 pub mod scroll;
 pub mod session;

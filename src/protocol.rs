@@ -1,0 +1,838 @@
+//! The messages a client and the server of a session exchange on its socket,
+//! and how they are framed.
+//!
+//! Every message on the wire is `[u32 big-endian length of the rest][u8 kind][body]`.
+//! Kind 0 is a control message whose body is JSON ([`Control`]); kind 1 is raw
+//! bytes, the terminal output the server sends for the client to write as is, so
+//! the hot path carries no encoding. [`Decoder`] turns bytes arriving in any
+//! pieces into messages and is tested without sockets; [`read_message`] and
+//! [`write_message`] are the blocking helpers for simple clients.
+//!
+//! Versions: a client opens with a [`Hello`] naming its [`PROTOCOL`]. The
+//! server refuses to attach a client that speaks another protocol, but the
+//! `info` and `stop` requests, the [`Hello`] that carries them and the answers
+//! to them (`Refused`, `Info`, `Stopped`) are kept stable, so any opmux can ask
+//! any server what it is and stop it. Unknown fields are ignored when decoding,
+//! so a newer peer may add fields without breaking an older one. Sockets,
+//! sessions and what the messages make happen are left to the server and the
+//! client.
+
+use std::io::{self, Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol this build speaks. Raise it whenever a message other than the
+/// stable handshake changes in a way an older peer would misread.
+pub const PROTOCOL: u32 = 1;
+
+/// The longest a message may claim to be (the length field's value). A longer
+/// length is refused before anything is allocated for it, so a confused or
+/// hostile peer cannot make us reserve gigabytes.
+pub const MAX_MESSAGE: usize = 16 << 20;
+
+/// The kind byte of a control message: JSON follows.
+const KIND_CONTROL: u8 = 0;
+/// The kind byte of raw bytes: terminal output, written as is.
+const KIND_BYTES: u8 = 1;
+/// Length field plus kind byte.
+const HEADER: usize = 5;
+
+/// One message on the socket.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Message {
+    /// A control message, sent as JSON.
+    Control(Control),
+    /// Raw bytes: from the server, terminal output for the client to write unchanged.
+    Bytes(Vec<u8>),
+}
+
+/// The control messages, in both directions. Serialized externally tagged in
+/// snake_case: `{"resize":{"cols":80,"rows":24}}`, `"detach"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Control {
+    /// Client → server, first message: who the client is and what it wants.
+    /// Stable across protocol versions.
+    Hello(Hello),
+    /// Client → server: one event from the client's terminal. Kept as JSON
+    /// until the event type is settled.
+    Input(serde_json::Value),
+    /// Client → server: the client's terminal changed size.
+    Resize { cols: u16, rows: u16 },
+    /// Client → server: the client leaves; the session goes on.
+    Detach,
+    /// Server → client: the attach was accepted.
+    Welcome { protocol: u32, session: String },
+    /// Server → client: the hello was refused; `protocol` is the server's, so
+    /// the client can say which opmux to use. Stable across protocol versions.
+    Refused { reason: String, protocol: u32 },
+    /// Server → client: the answer to an `info` hello. Stable across protocol versions.
+    Info(SessionInfo),
+    /// Server → client: the client was detached (it asked, or another took over).
+    Detached { session: String },
+    /// Server → client: the session ended with this exit status.
+    Ended {
+        status: i32,
+        message: Option<String>,
+    },
+    /// Server → client: the answer to a `stop` hello once the session has
+    /// stopped. Stable across protocol versions.
+    Stopped,
+}
+
+/// The names [`Control`] is tagged with on the wire, to tell a message this
+/// build does not know from one it knows but cannot read.
+const CONTROL_NAMES: &[&str] = &[
+    "hello", "input", "resize", "detach", "welcome", "refused", "info", "detached", "ended",
+    "stopped",
+];
+
+/// The names [`Want`] is tagged with on the wire.
+const WANT_NAMES: &[&str] = &["attach", "info", "stop"];
+
+/// A client's first message. Its fields are part of the stable handshake:
+/// never rename or remove them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The protocol the client speaks ([`PROTOCOL`] of its build).
+    pub protocol: u32,
+    /// The client's opmux version, for messages to the user.
+    pub version: String,
+    /// What the client came for.
+    pub want: Want,
+}
+
+impl Hello {
+    /// A hello from this build: its protocol and version.
+    pub fn new(want: Want) -> Self {
+        Self {
+            protocol: PROTOCOL,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            want,
+        }
+    }
+}
+
+/// What a client asks for in its [`Hello`]. `Info` and `Stop` are stable
+/// across protocol versions; `Attach` is only served to the same protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Want {
+    /// Show the session in the client's terminal of this size.
+    Attach {
+        cols: u16,
+        rows: u16,
+        /// Whether the client's terminal has focus now, so focus reports
+        /// start out right.
+        terminal_focused: bool,
+    },
+    /// Describe the session ([`Control::Info`]) and hang up.
+    Info,
+    /// Stop the session: gracefully, or at once when `now`.
+    Stop { now: bool },
+}
+
+/// What a server tells about its session. Stable across protocol versions:
+/// fields may be added, never renamed or removed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The session's name, as in `opmux attach NAME`.
+    pub name: String,
+    /// The folder the session was started in.
+    pub folder: String,
+    /// The configuration file it was started from, if any.
+    pub config: Option<String>,
+    pub panes_running: u32,
+    pub panes_total: u32,
+    /// How many clients are attached.
+    pub clients: u32,
+    /// When the server started, in seconds since the Unix epoch.
+    pub started_unix: u64,
+    /// The server's process id.
+    pub pid: u32,
+}
+
+/// Why bytes from the socket could not be read as a message. The kinds are
+/// apart so that a server can answer "unknown message" to a newer client
+/// instead of dropping it, and tell a broken stream from one bad message.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("reading a message: {0}")]
+    Io(#[from] io::Error),
+    /// The connection ended inside a message.
+    #[error("the connection ended in the middle of a message")]
+    Truncated,
+    /// The length field is zero: there is not even a kind byte. The stream
+    /// cannot be trusted after this.
+    #[error("a message of length 0 (no kind byte)")]
+    Empty,
+    /// The length field is over [`MAX_MESSAGE`]. The stream cannot be trusted
+    /// after this.
+    #[error("a message claims {0} bytes; at most {MAX_MESSAGE} are allowed")]
+    TooLong(usize),
+    /// The kind byte is neither control (0) nor bytes (1).
+    #[error("a message of kind {0}; only 0 (control) and 1 (bytes) exist")]
+    UnknownKind(u8),
+    /// A well-formed control message this build does not know, probably from
+    /// a newer opmux; holds its name.
+    #[error("unknown message `{0}`")]
+    Unknown(String),
+    /// A control message that is not valid JSON or not the shape its name says.
+    #[error("a control message that cannot be read: {0}")]
+    Invalid(#[source] serde_json::Error),
+}
+
+/// Answers a client's hello: `Ok` to serve it, or the [`Control::Refused`] to
+/// send back. A client of another protocol is refused an attach, since it would
+/// misread the messages that follow, but its `info` and `stop` requests are
+/// served: they are kept stable so that any opmux can see and stop a session.
+pub fn check_hello(hello: &Hello) -> Result<(), Control> {
+    if hello.protocol == PROTOCOL {
+        return Ok(());
+    }
+    match hello.want {
+        Want::Info | Want::Stop { .. } => Ok(()),
+        Want::Attach { .. } => Err(Control::Refused {
+            reason: format!(
+                "opmux {} speaks protocol {}; this server (version {}) speaks protocol {}: \
+                 use the opmux that started the session, or stop it with `opmux kill-session`",
+                hello.version,
+                hello.protocol,
+                env!("CARGO_PKG_VERSION"),
+                PROTOCOL
+            ),
+            protocol: PROTOCOL,
+        }),
+    }
+}
+
+/// Appends `msg`, framed, to `out`. Bytes longer than a message may hold go out
+/// as several messages, which the receiver writes one after the other as if
+/// they were one. A control message's JSON is not split: one over
+/// [`MAX_MESSAGE`] is refused by the receiver, and [`write_message`] refuses to
+/// send it.
+pub fn encode(msg: &Message, out: &mut Vec<u8>) {
+    match msg {
+        Message::Bytes(bytes) => encode_bytes(bytes, out),
+        Message::Control(control) => {
+            let start = out.len();
+            out.extend_from_slice(&[0; 4]);
+            out.push(KIND_CONTROL);
+            // Writing JSON into a Vec cannot fail for these types: every map in
+            // them is keyed by strings and no Serialize of theirs returns errors.
+            serde_json::to_writer(&mut *out, control).expect("control messages always serialize");
+            let len = out.len() - start - 4;
+            out[start..start + 4].copy_from_slice(&frame_len(len).to_be_bytes());
+        }
+    }
+}
+
+/// Appends `bytes` framed as raw-bytes messages to `out`, without building a
+/// [`Message`]: the server's path for terminal output.
+pub fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+    // Empty output still makes one (empty) message, so encoding is a faithful
+    // round trip of every Message.
+    let mut chunks = bytes.chunks(MAX_MESSAGE - 1).peekable();
+    if chunks.peek().is_none() {
+        out.extend_from_slice(&1u32.to_be_bytes());
+        out.push(KIND_BYTES);
+        return;
+    }
+    out.reserve(bytes.len() + HEADER * bytes.len().div_ceil(MAX_MESSAGE - 1));
+    for chunk in chunks {
+        out.extend_from_slice(&frame_len(chunk.len() + 1).to_be_bytes());
+        out.push(KIND_BYTES);
+        out.extend_from_slice(chunk);
+    }
+}
+
+/// A frame length as the u32 of the wire. Lengths over `u32::MAX` only arise
+/// from control messages far over [`MAX_MESSAGE`], which the receiver refuses
+/// anyway; saturating keeps them refused instead of wrapping into a valid one.
+fn frame_len(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// Turns bytes arriving in arbitrary pieces into complete messages.
+///
+/// After [`ProtocolError::Empty`] or [`ProtocolError::TooLong`] the stream has
+/// lost its framing: every later call returns the same error and the
+/// connection should be closed. The other errors consume their message, so
+/// the caller may answer and read on.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    buf: Vec<u8>,
+    /// Where the unread bytes start in `buf`; what is before was handed out.
+    start: usize,
+}
+
+impl Decoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds bytes as they came from the socket.
+    pub fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete message, or `None` until enough bytes were pushed.
+    #[allow(clippy::should_implement_trait)] // fallible and resumable, unlike Iterator::next
+    pub fn next(&mut self) -> Result<Option<Message>, ProtocolError> {
+        let unread = &self.buf[self.start..];
+        let Some(header) = unread.first_chunk::<4>() else {
+            return Ok(None);
+        };
+        let len = check_len(u32::from_be_bytes(*header))?;
+        let Some(frame) = unread.get(4..4 + len) else {
+            return Ok(None);
+        };
+        let message = decode(frame[0], &frame[1..]);
+        self.start += 4 + len;
+        message.map(Some)
+    }
+}
+
+/// The length field as a usize, refused when it cannot be a message.
+fn check_len(len: u32) -> Result<usize, ProtocolError> {
+    // u32 fits in usize on every platform opmux builds for (Unix, 32 or 64 bit).
+    let len = usize::try_from(len).expect("u32 fits in usize");
+    match len {
+        0 => Err(ProtocolError::Empty),
+        n if n > MAX_MESSAGE => Err(ProtocolError::TooLong(n)),
+        n => Ok(n),
+    }
+}
+
+/// One message from its kind byte and body.
+fn decode(kind: u8, body: &[u8]) -> Result<Message, ProtocolError> {
+    match kind {
+        KIND_BYTES => Ok(Message::Bytes(body.to_vec())),
+        KIND_CONTROL => decode_control(body).map(Message::Control),
+        other => Err(ProtocolError::UnknownKind(other)),
+    }
+}
+
+/// A control message from its JSON; one whose name (or whose hello's want)
+/// this build does not know is [`ProtocolError::Unknown`].
+fn decode_control(body: &[u8]) -> Result<Control, ProtocolError> {
+    let error = match serde_json::from_slice(body) {
+        Ok(control) => return Ok(control),
+        Err(error) => error,
+    };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Err(ProtocolError::Invalid(error));
+    };
+    match tag(&value) {
+        Some((name, _)) if !CONTROL_NAMES.contains(&name) => {
+            Err(ProtocolError::Unknown(name.to_string()))
+        }
+        Some(("hello", Some(hello))) => match hello.get("want").and_then(tag) {
+            Some((want, _)) if !WANT_NAMES.contains(&want) => {
+                Err(ProtocolError::Unknown(format!("hello wanting `{want}`")))
+            }
+            _ => Err(ProtocolError::Invalid(error)),
+        },
+        _ => Err(ProtocolError::Invalid(error)),
+    }
+}
+
+/// The variant name of an externally tagged enum value and its content:
+/// `"detach"` or `{"resize": {...}}`.
+fn tag(value: &serde_json::Value) -> Option<(&str, Option<&serde_json::Value>)> {
+    match value {
+        serde_json::Value::String(name) => Some((name, None)),
+        serde_json::Value::Object(map) if map.len() == 1 => map
+            .iter()
+            .next()
+            .map(|(name, content)| (name.as_str(), Some(content))),
+        _ => None,
+    }
+}
+
+/// Writes one message and flushes. A control message too long for the peer
+/// to accept is refused with `InvalidInput` before anything is written.
+pub fn write_message(w: &mut impl Write, msg: &Message) -> io::Result<()> {
+    let mut out = Vec::new();
+    encode(msg, &mut out);
+    if matches!(msg, Message::Control(_)) && out.len() - 4 > MAX_MESSAGE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a control message of {} bytes; at most {MAX_MESSAGE} are allowed",
+                out.len() - 4
+            ),
+        ));
+    }
+    w.write_all(&out)?;
+    w.flush()
+}
+
+/// Reads one message, blocking. `None` when the stream ends cleanly between
+/// messages; [`ProtocolError::Truncated`] when it ends inside one. Nothing is
+/// allocated for a length over [`MAX_MESSAGE`], and the body's buffer grows
+/// with the bytes that actually arrive, not with what the length claims.
+pub fn read_message(r: &mut impl Read) -> Result<Option<Message>, ProtocolError> {
+    let mut header = [0; 4];
+    let mut got = 0;
+    while got < header.len() {
+        match r.read(&mut header[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => return Err(ProtocolError::Truncated),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let len = check_len(u32::from_be_bytes(header))?;
+    let mut frame = Vec::new();
+    // `len` is at most MAX_MESSAGE, far below u64::MAX.
+    r.take(len as u64).read_to_end(&mut frame)?;
+    if frame.len() < len {
+        return Err(ProtocolError::Truncated);
+    }
+    decode(frame[0], &frame[1..]).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_control() -> Vec<Control> {
+        vec![
+            Control::Hello(Hello::new(Want::Attach {
+                cols: 120,
+                rows: 40,
+                terminal_focused: true,
+            })),
+            Control::Hello(Hello::new(Want::Info)),
+            Control::Hello(Hello::new(Want::Stop { now: true })),
+            Control::Input(serde_json::json!({"key": {"code": "a", "mods": ["ctrl"]}})),
+            Control::Resize { cols: 80, rows: 24 },
+            Control::Detach,
+            Control::Welcome {
+                protocol: PROTOCOL,
+                session: "web".into(),
+            },
+            Control::Refused {
+                reason: "no".into(),
+                protocol: PROTOCOL,
+            },
+            Control::Info(sample_info()),
+            Control::Detached {
+                session: "web".into(),
+            },
+            Control::Ended {
+                status: 3,
+                message: Some("db exited with status 3".into()),
+            },
+            Control::Ended {
+                status: 0,
+                message: None,
+            },
+            Control::Stopped,
+        ]
+    }
+
+    fn sample_info() -> SessionInfo {
+        SessionInfo {
+            name: "web".into(),
+            folder: "/home/me/web".into(),
+            config: Some("/home/me/web/opmux.toml".into()),
+            panes_running: 2,
+            panes_total: 3,
+            clients: 1,
+            started_unix: 1_700_000_000,
+            pid: 4242,
+        }
+    }
+
+    fn every_message() -> Vec<Message> {
+        let mut all: Vec<Message> = every_control().into_iter().map(Message::Control).collect();
+        all.push(Message::Bytes(b"\x1b[2Jhello\r\n".to_vec()));
+        all.push(Message::Bytes((0..=255).collect()));
+        all.push(Message::Bytes(Vec::new()));
+        all
+    }
+
+    fn encoded(messages: &[Message]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for msg in messages {
+            encode(msg, &mut out);
+        }
+        out
+    }
+
+    fn decode_all(decoder: &mut Decoder) -> Vec<Message> {
+        let mut got = Vec::new();
+        while let Some(msg) = decoder.next().expect("valid stream") {
+            got.push(msg);
+        }
+        got
+    }
+
+    fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = u32::try_from(body.len() + 1)
+            .unwrap()
+            .to_be_bytes()
+            .to_vec();
+        out.push(kind);
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn every_message_survives_a_round_trip() {
+        let all = every_message();
+        let mut decoder = Decoder::new();
+        decoder.push(&encoded(&all));
+        assert_eq!(decode_all(&mut decoder), all);
+    }
+
+    #[test]
+    fn every_control_is_tagged_with_a_name_the_decoder_knows() {
+        for control in every_control() {
+            let json = serde_json::to_value(&control).unwrap();
+            let (name, _) = tag(&json).expect("externally tagged");
+            assert!(
+                CONTROL_NAMES.contains(&name),
+                "{name} missing from CONTROL_NAMES"
+            );
+        }
+        for want in [
+            Want::Info,
+            Want::Stop { now: false },
+            Want::Attach {
+                cols: 1,
+                rows: 1,
+                terminal_focused: false,
+            },
+        ] {
+            let json = serde_json::to_value(&want).unwrap();
+            let (name, _) = tag(&json).expect("externally tagged");
+            assert!(WANT_NAMES.contains(&name), "{name} missing from WANT_NAMES");
+        }
+    }
+
+    #[test]
+    fn bytes_arriving_one_at_a_time_decode_the_same() {
+        let all = every_message();
+        let wire = encoded(&all);
+        let mut decoder = Decoder::new();
+        let mut got = Vec::new();
+        for byte in &wire {
+            decoder.push(std::slice::from_ref(byte));
+            got.extend(decode_all(&mut decoder));
+        }
+        assert_eq!(got, all);
+    }
+
+    #[test]
+    fn a_truncated_message_yields_nothing_until_it_is_complete() {
+        let msg = Message::Control(Control::Resize { cols: 80, rows: 24 });
+        let wire = encoded(std::slice::from_ref(&msg));
+        let mut decoder = Decoder::new();
+        for cut in 0..wire.len() {
+            decoder.push(&wire[cut..cut + 1]);
+            if cut + 1 < wire.len() {
+                assert_eq!(decoder.next().unwrap(), None, "after {} bytes", cut + 1);
+            }
+        }
+        assert_eq!(decoder.next().unwrap(), Some(msg));
+        assert_eq!(decoder.next().unwrap(), None);
+    }
+
+    #[test]
+    fn a_length_over_the_limit_is_an_error_without_allocating_it() {
+        for len in [MAX_MESSAGE + 1, u32::MAX as usize] {
+            let mut wire = u32::try_from(len).unwrap().to_be_bytes().to_vec();
+            wire.push(KIND_BYTES);
+            let mut decoder = Decoder::new();
+            decoder.push(&wire);
+            assert!(matches!(decoder.next(), Err(ProtocolError::TooLong(n)) if n == len));
+            assert!(
+                decoder.buf.capacity() < 1024,
+                "decoder reserved for the claim"
+            );
+            // The framing is lost: the error stays.
+            assert!(matches!(decoder.next(), Err(ProtocolError::TooLong(_))));
+
+            let mut reader = io::Cursor::new(wire.clone());
+            assert!(
+                matches!(read_message(&mut reader), Err(ProtocolError::TooLong(n)) if n == len)
+            );
+            assert_eq!(reader.position(), 4, "read past the length it refused");
+        }
+    }
+
+    #[test]
+    fn a_length_at_the_limit_is_accepted() {
+        let body = vec![b'x'; MAX_MESSAGE - 1];
+        let mut decoder = Decoder::new();
+        decoder.push(&frame(KIND_BYTES, &body));
+        assert_eq!(decoder.next().unwrap(), Some(Message::Bytes(body)));
+    }
+
+    #[test]
+    fn bytes_longer_than_a_message_go_out_as_several() {
+        let body: Vec<u8> = (0..MAX_MESSAGE + 10).map(|i| i as u8).collect();
+        let mut wire = Vec::new();
+        encode_bytes(&body, &mut wire);
+        let mut decoder = Decoder::new();
+        decoder.push(&wire);
+        let got = decode_all(&mut decoder);
+        assert_eq!(got.len(), 2);
+        let joined: Vec<u8> = got
+            .into_iter()
+            .flat_map(|m| match m {
+                Message::Bytes(b) => b,
+                Message::Control(c) => panic!("unexpected {c:?}"),
+            })
+            .collect();
+        assert_eq!(joined, body);
+    }
+
+    #[test]
+    fn a_zero_length_is_an_error() {
+        let mut decoder = Decoder::new();
+        decoder.push(&[0, 0, 0, 0]);
+        assert!(matches!(decoder.next(), Err(ProtocolError::Empty)));
+    }
+
+    #[test]
+    fn an_unknown_kind_byte_is_an_error_and_the_stream_reads_on() {
+        let mut decoder = Decoder::new();
+        decoder.push(&frame(7, b"whatever"));
+        decoder.push(&frame(KIND_BYTES, b"ok"));
+        let err = decoder.next().unwrap_err();
+        assert!(matches!(err, ProtocolError::UnknownKind(7)));
+        assert!(err.to_string().contains("kind 7"), "{err}");
+        assert_eq!(
+            decoder.next().unwrap(),
+            Some(Message::Bytes(b"ok".to_vec()))
+        );
+    }
+
+    #[test]
+    fn json_that_is_not_a_control_message_is_invalid_not_a_panic() {
+        for body in [
+            &b"{not json"[..],
+            b"",
+            b"\xff\xfe",
+            b"42",
+            b"{\"resize\":{\"cols\":\"wide\",\"rows\":1}}",
+            b"{\"resize\":{\"cols\":70000,\"rows\":1}}",
+            b"{\"resize\":{},\"detach\":null}",
+            b"{\"hello\":{\"protocol\":1}}",
+        ] {
+            let mut decoder = Decoder::new();
+            decoder.push(&frame(KIND_CONTROL, body));
+            let got = decoder.next();
+            assert!(
+                matches!(got, Err(ProtocolError::Invalid(_))),
+                "{:?} gave {got:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn a_control_message_this_build_does_not_know_is_named() {
+        let cases: [(&[u8], &str); 4] = [
+            (b"{\"split_window\":{\"vertical\":true}}", "split_window"),
+            (b"\"ping\"", "ping"),
+            (
+                b"{\"hello\":{\"protocol\":2,\"version\":\"9\",\"want\":{\"screenshot\":{}}}}",
+                "hello wanting `screenshot`",
+            ),
+            (
+                b"{\"hello\":{\"protocol\":2,\"version\":\"9\",\"want\":\"watch\"}}",
+                "hello wanting `watch`",
+            ),
+        ];
+        for (body, name) in cases {
+            let mut decoder = Decoder::new();
+            decoder.push(&frame(KIND_CONTROL, body));
+            match decoder.next() {
+                Err(ProtocolError::Unknown(got)) => assert_eq!(got, name),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_newer_hello_with_extra_fields_decodes() {
+        let body = br#"{"hello":{"protocol":2,"version":"0.9.0","want":{"attach":{"cols":100,"rows":30,"terminal_focused":false,"true_colour":true}},"features":["zstd"]}}"#;
+        let mut decoder = Decoder::new();
+        decoder.push(&frame(KIND_CONTROL, body));
+        let Some(Message::Control(Control::Hello(hello))) = decoder.next().unwrap() else {
+            panic!("not a hello");
+        };
+        assert_eq!(hello.protocol, 2);
+        assert_eq!(hello.version, "0.9.0");
+        assert_eq!(
+            hello.want,
+            Want::Attach {
+                cols: 100,
+                rows: 30,
+                terminal_focused: false
+            }
+        );
+    }
+
+    #[test]
+    fn another_protocol_is_refused_an_attach_naming_both_protocols() {
+        let hello = Hello {
+            protocol: PROTOCOL + 1,
+            version: "0.9.0".into(),
+            want: Want::Attach {
+                cols: 80,
+                rows: 24,
+                terminal_focused: true,
+            },
+        };
+        let Err(Control::Refused { reason, protocol }) = check_hello(&hello) else {
+            panic!("attach from protocol {} accepted", PROTOCOL + 1);
+        };
+        assert_eq!(protocol, PROTOCOL);
+        assert!(
+            reason.starts_with(&format!("opmux 0.9.0 speaks protocol {}; ", PROTOCOL + 1)),
+            "{reason}"
+        );
+        assert!(
+            reason.contains(&format!(
+                "this server (version {}) speaks protocol {PROTOCOL}",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{reason}"
+        );
+        assert!(reason.contains("opmux kill-session"), "{reason}");
+    }
+
+    #[test]
+    fn another_protocol_may_still_ask_for_info_and_stop() {
+        for protocol in [0, PROTOCOL + 1, u32::MAX] {
+            for want in [
+                Want::Info,
+                Want::Stop { now: false },
+                Want::Stop { now: true },
+            ] {
+                let hello = Hello {
+                    protocol,
+                    version: "9.9.9".into(),
+                    want: want.clone(),
+                };
+                assert_eq!(
+                    check_hello(&hello),
+                    Ok(()),
+                    "{want:?} from protocol {protocol}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_same_protocol_is_accepted_for_everything() {
+        for want in [
+            Want::Info,
+            Want::Stop { now: true },
+            Want::Attach {
+                cols: 80,
+                rows: 24,
+                terminal_focused: false,
+            },
+        ] {
+            assert_eq!(check_hello(&Hello::new(want)), Ok(()));
+        }
+    }
+
+    /// Guards the stable handshake: these strings are what every past and
+    /// future opmux sends and expects. A failure here means old clients can
+    /// no longer stop or inspect new servers (or the reverse).
+    #[test]
+    fn the_stable_handshake_json_does_not_change() {
+        let json = |c: &Control| serde_json::to_string(c).unwrap();
+        let hello = |want| {
+            Control::Hello(Hello {
+                protocol: 1,
+                version: "0.1.0".into(),
+                want,
+            })
+        };
+        assert_eq!(
+            json(&hello(Want::Stop { now: true })),
+            r#"{"hello":{"protocol":1,"version":"0.1.0","want":{"stop":{"now":true}}}}"#
+        );
+        assert_eq!(
+            json(&hello(Want::Info)),
+            r#"{"hello":{"protocol":1,"version":"0.1.0","want":"info"}}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&Want::Stop { now: false }).unwrap(),
+            r#"{"stop":{"now":false}}"#
+        );
+        assert_eq!(
+            json(&Control::Refused {
+                reason: "why".into(),
+                protocol: 1
+            }),
+            r#"{"refused":{"reason":"why","protocol":1}}"#
+        );
+        assert_eq!(json(&Control::Stopped), r#""stopped""#);
+        assert_eq!(
+            json(&Control::Info(sample_info())),
+            r#"{"info":{"name":"web","folder":"/home/me/web","config":"/home/me/web/opmux.toml","panes_running":2,"panes_total":3,"clients":1,"started_unix":1700000000,"pid":4242}}"#
+        );
+    }
+
+    #[test]
+    fn the_frame_layout_is_length_kind_body() {
+        let mut out = Vec::new();
+        encode(&Message::Bytes(b"hi".to_vec()), &mut out);
+        assert_eq!(out, [0, 0, 0, 3, 1, b'h', b'i']);
+        out.clear();
+        encode(&Message::Control(Control::Detach), &mut out);
+        assert_eq!(out, [&[0, 0, 0, 9, 0][..], b"\"detach\""].concat());
+    }
+
+    #[test]
+    fn read_message_reads_a_stream_and_ends_cleanly() {
+        let all = every_message();
+        let mut wire = Vec::new();
+        for msg in &all {
+            write_message(&mut wire, msg).unwrap();
+        }
+        assert_eq!(wire, encoded(&all));
+        let mut reader = io::Cursor::new(wire);
+        let mut got = Vec::new();
+        while let Some(msg) = read_message(&mut reader).unwrap() {
+            got.push(msg);
+        }
+        assert_eq!(got, all);
+    }
+
+    #[test]
+    fn read_message_reports_a_stream_cut_inside_a_message() {
+        let wire = encoded(&[Message::Bytes(b"hello".to_vec())]);
+        for cut in 1..wire.len() {
+            let mut reader = io::Cursor::new(&wire[..cut]);
+            assert!(
+                matches!(read_message(&mut reader), Err(ProtocolError::Truncated)),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn write_message_refuses_a_control_message_too_long_to_be_read() {
+        let huge = Control::Input(serde_json::Value::String("x".repeat(MAX_MESSAGE)));
+        let mut wire = Vec::new();
+        let err = write_message(&mut wire, &Message::Control(huge)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(wire.is_empty());
+    }
+}
