@@ -38,7 +38,7 @@ fn main() {
     let mut frame = |app: &App| {
         painter
             .draw(&mut backend, |canvas| {
-                opmux::ui::render_cached(canvas, app, now, &mut cache)
+                opmux::ui::render_cached(canvas, &app.session, &app.view, now, &mut cache)
             })
             .expect("drawing into memory");
     };

@@ -92,6 +92,64 @@ pub struct Cli {
     /// name) and prints the panes it would run, in start order, then exits.
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
     pub check: Option<Option<PathBuf>>,
+
+    /// Names the session [default: the folder of the opmux.toml, else of
+    /// the current folder, numbered if taken].
+    #[arg(short = 's', long = "session", value_name = "NAME")]
+    pub session: Option<String>,
+
+    /// Starts the session detached: prints its name once its panes are
+    /// launched and exits; `opmux attach` shows it.
+    #[arg(short = 'd', long = "detached", conflicts_with = "no_tui")]
+    pub detached: bool,
+
+    /// The panes' size until a client attaches, as COLSxROWS.
+    #[arg(long, value_name = "COLSxROWS", value_parser = parse_size, default_value = "80x24")]
+    pub size: crate::Size,
+}
+
+/// The verbs that act on sessions instead of starting one. Their names are
+/// reserved: `opmux -- ls` runs `ls` in a pane.
+#[derive(Debug, Parser)]
+#[command(name = "opmux")]
+pub struct VerbCli {
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Verb {
+    /// Attaches this terminal to a session [default: the current folder's,
+    /// else the one used most recently].
+    #[command(visible_alias = "a")]
+    Attach { name: Option<String> },
+    /// Lists the sessions: name, folder, panes running, clients, age.
+    Ls {
+        /// Prints a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stops a session as `C-b q` does and waits until nothing of it is left.
+    KillSession {
+        name: Option<String>,
+        /// SIGKILL at once instead of each pane's stop signal.
+        #[arg(long)]
+        now: bool,
+    },
+}
+
+/// The verbs' names, as a first argument that is one of them reads.
+pub const VERBS: &[&str] = &["attach", "a", "ls", "kill-session"];
+
+fn parse_size(text: &str) -> Result<crate::Size, String> {
+    let bad = || format!("`{text}` is not COLSxROWS, such as 80x24");
+    let (cols, rows) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+    let cols: u16 = cols.trim().parse().map_err(|_| bad())?;
+    let rows: u16 = rows.trim().parse().map_err(|_| bad())?;
+    if cols < 2 || rows < 2 {
+        return Err(format!("`{text}` is too small: at least 2x2"));
+    }
+    Ok(crate::Size::new(rows, cols))
 }
 
 /// When the prefixed-line front end colours its prefixes.

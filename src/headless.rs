@@ -419,7 +419,7 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
             let effects = app.update(Event::Signal(Signal::SIGTERM), now);
             apply(&mut app, effects, &events);
         }
-        match watch.progress(&app, &mut recount) {
+        match watch.progress(&app.session, &mut recount) {
             Progress::Waiting => {}
             Progress::Done => break,
             Progress::Survivors(survivors) => {
@@ -479,7 +479,7 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
         handle(app, event, &events, &mut printer, &mut stdin);
     };
     runtime::finish_output(&mut app, &mut inbox, &mut on_event).await;
-    runtime::close_logs(&app);
+    runtime::close_logs(&app.session);
     let ids: Vec<PaneId> = app.session.panes.iter().map(|p| p.id).collect();
     for id in ids {
         printer.finish(&app, id, Instant::now());
@@ -500,7 +500,7 @@ fn handle(
     printer: &mut Printer,
     stdin: &mut Option<Stdin>,
 ) {
-    log_event(app, &event);
+    log_event(&app.session, &event);
     match &event {
         Event::PaneOutput(id) => {
             if let Some(pane) = app.session.pane(*id) {

@@ -25,6 +25,7 @@ pub const KEY_HELP: &[(&str, &str)] = &[
     ("C-b r", "restart the pane"),
     ("C-b X", "kill the pane (SIGKILL)"),
     ("C-b q", "quit: stop all, exit"),
+    ("C-b d", "detach (attached sessions)"),
     ("C-b C-b", "send C-b to the pane"),
     ("mouse click", "focus the pane under it"),
     ("mouse wheel", "scroll the pane under it"),
@@ -86,6 +87,8 @@ pub enum Action {
     ClosePane,
     /// Enter scroll mode on the focused pane.
     ScrollMode,
+    /// Detach this client from the session, which goes on running.
+    Detach,
     /// The prefix was pressed; the next key is a command.
     AwaitCommand,
     /// Nothing to do: an unbound key after the prefix, or a release event.
@@ -210,6 +213,7 @@ fn command(key: KeyEvent, is_prefix: bool, prefix: &KeyEvent, modes: Modes) -> A
             ',' => Action::RenamePane,
             '&' => Action::ClosePane,
             '[' => Action::ScrollMode,
+            'd' => Action::Detach,
             '1'..='9' => Action::FocusNumber(c as usize - '0' as usize),
             _ => Action::Nothing,
         },

@@ -52,7 +52,7 @@
 //!   redrawing only the rows a pane's screen reports changed (`pane::screen::Damage`).
 //!   - `ui::paint`: keeps what the terminal shows and sends only the rows a frame touched,
 //!     each frame as one synchronized update.
-//! - `runtime`: what both front ends share once panes run: signals, carrying out effects
+//! - `runtime`: what every front end (and the server) shares once panes run: signals, carrying out effects
 //!   (spawning, writing, signalling, removing), routing reaped children, counting a
 //!   stopping pane's processes, closing the logs.
 //! - `headless`: the prefixed-line front end (`--no-tui`, or stdout not a terminal): each
@@ -64,9 +64,16 @@
 //!   sockets, and checking that a peer is the same user.
 //! - `protocol`: the versioned messages between a session's server and its clients,
 //!   framed as length, kind and body; control messages are JSON, terminal output raw.
+//! - `server`: a session in a process of its own, detached from any terminal (`-d`):
+//!   the subreaper and reaper of its panes, listening on its socket, one view and one
+//!   painter per attached client, at most one frame on its way to each.
+//! - `client`: the attached terminal: raw mode, every terminal event and signal sent
+//!   to the server, frames written as they come, the terminal restored on every way
+//!   out; also the one-shot `info` and `stop` requests behind `ls` and `kill-session`.
 
 pub mod app;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod event;
 pub mod headless;
@@ -82,6 +89,7 @@ pub mod protocol;
 pub mod registry;
 pub mod runtime;
 pub mod scroll;
+pub mod server;
 pub mod session;
 pub mod tui;
 pub mod ui;

@@ -6,12 +6,24 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use anyhow::{Context, Result, bail};
 use clap::Parser;
-use opmux::cli::{Cli, ColorChoice};
+use opmux::cli::{Cli, ColorChoice, VERBS, Verb, VerbCli};
 use opmux::config::{Env, Settings};
 use opmux::headless::{KillOthers, Options};
+use opmux::protocol::SessionInfo;
+use opmux::{client, registry, server};
 
 fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| VERBS.contains(&a))
+    {
+        let verb = VerbCli::parse_from(&args).verb;
+        return exit_with(run_verb(verb));
+    }
     let cli = Cli::parse();
     let shell = std::env::var("SHELL").ok();
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
@@ -29,6 +41,9 @@ fn main() -> ExitCode {
     if cli.check.is_some() {
         print!("{}", opmux::config::describe(&settings));
         return ExitCode::SUCCESS;
+    }
+    if cli.detached {
+        return exit_with(start_detached(&cli, settings, &cwd).map(|()| 0));
     }
     let headless = cli.no_tui || !std::io::stdout().is_terminal();
     let outcome = if headless {
@@ -62,6 +77,10 @@ fn main() -> ExitCode {
     } else {
         opmux::tui::run(settings)
     };
+    exit_with(outcome)
+}
+
+fn exit_with(outcome: Result<i32>) -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
@@ -69,4 +88,129 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The opmux.toml or Procfile the panes came from, made absolute.
+fn config_of(settings: &Settings) -> Option<std::path::PathBuf> {
+    let file = settings.sources.first()?;
+    Some(std::fs::canonicalize(file).unwrap_or_else(|_| file.clone()))
+}
+
+/// Starts a session in a server of its own and prints its name.
+fn start_detached(cli: &Cli, settings: Settings, cwd: &std::path::Path) -> Result<()> {
+    let dir = registry::socket_dir()?;
+    let config = config_of(&settings);
+    if let Some(config) = &config {
+        for (name, socket) in registry::live_sessions(&dir)? {
+            let Ok(info) = client::info(&socket, &name) else {
+                continue;
+            };
+            if info.config.as_deref() == Some(&*config.to_string_lossy()) {
+                bail!(
+                    "session {name} already runs {}; attach to it with `opmux attach {name}`",
+                    config.display()
+                );
+            }
+        }
+    }
+    let base = registry::default_name(config.as_deref().and_then(|c| c.parent()).unwrap_or(cwd));
+    let wanted = match &cli.session {
+        Some(name) => registry::Wanted::Exact(name),
+        None => registry::Wanted::Default(&base),
+    };
+    let claimed = registry::claim(&dir, wanted)?;
+    let name = claimed.name.clone();
+    server::spawn(server::Start {
+        settings,
+        claimed,
+        size: cli.size,
+        persistent: true,
+        folder: cwd.to_path_buf(),
+        config,
+    })?;
+    println!("{name}");
+    Ok(())
+}
+
+/// The live sessions with what each says of itself.
+fn sessions(dir: &std::path::Path) -> Result<Vec<(std::path::PathBuf, SessionInfo)>> {
+    let mut found = Vec::new();
+    for (name, socket) in registry::live_sessions(dir)? {
+        if let Ok(info) = client::info(&socket, &name) {
+            found.push((socket, info));
+        }
+    }
+    Ok(found)
+}
+
+/// The session a verb without a name acts on: the current folder's, else
+/// the one started last.
+fn pick(dir: &std::path::Path, name: Option<String>) -> Result<(String, std::path::PathBuf)> {
+    if let Some(name) = name {
+        let socket = registry::socket_path(dir, &name)?;
+        if !registry::live_sessions(dir)?
+            .iter()
+            .any(|(n, _)| *n == name)
+        {
+            bail!("no session {name}");
+        }
+        return Ok((name, socket));
+    }
+    let cwd = std::env::current_dir().context("reading the current folder")?;
+    let found = sessions(dir)?;
+    let here = found
+        .iter()
+        .filter(|(_, info)| std::path::Path::new(&info.folder) == cwd)
+        .max_by_key(|(_, info)| info.started_unix);
+    let chosen = here.or_else(|| found.iter().max_by_key(|(_, info)| info.started_unix));
+    match chosen {
+        Some((socket, info)) => Ok((info.name.clone(), socket.clone())),
+        None => bail!("no sessions"),
+    }
+}
+
+fn run_verb(verb: Verb) -> Result<i32> {
+    let dir = registry::socket_dir()?;
+    match verb {
+        Verb::Attach { name } => {
+            let (name, socket) = pick(&dir, name)?;
+            client::attach(&socket, &name)
+        }
+        Verb::KillSession { name, now } => {
+            let (name, socket) = pick(&dir, name)?;
+            client::stop(&socket, &name, now)?;
+            Ok(0)
+        }
+        Verb::Ls { json } => {
+            let found: Vec<SessionInfo> = sessions(&dir)?.into_iter().map(|(_, i)| i).collect();
+            if json {
+                println!("{}", serde_json::to_string(&found)?);
+            } else {
+                print!("{}", table(&found));
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// `opmux ls`'s table: one session a line.
+fn table(found: &[SessionInfo]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut out = String::new();
+    for info in found {
+        let age = now.saturating_sub(info.started_unix);
+        let age = match age {
+            0..60 => format!("{age}s"),
+            60..3600 => format!("{}m", age / 60),
+            3600..86400 => format!("{}h", age / 3600),
+            _ => format!("{}d", age / 86400),
+        };
+        out.push_str(&format!(
+            "{}\t{}\t{}/{} panes running\t{} attached\t{}\n",
+            info.name, info.folder, info.panes_running, info.panes_total, info.clients, age
+        ));
+    }
+    out
 }

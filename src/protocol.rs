@@ -61,6 +61,10 @@ pub enum Control {
     Resize { cols: u16, rows: u16 },
     /// Client → server: the client leaves; the session goes on.
     Detach,
+    /// Client → server: the client got this signal (SIGTERM, SIGINT or
+    /// SIGHUP); the server decides whether it quits the session or only
+    /// detaches the client.
+    Signal { signal: i32 },
     /// Server → client: the attach was accepted.
     Welcome { protocol: u32, session: String },
     /// Server → client: the hello was refused; `protocol` is the server's, so
@@ -83,8 +87,8 @@ pub enum Control {
 /// The names [`Control`] is tagged with on the wire, to tell a message this
 /// build does not know from one it knows but cannot read.
 const CONTROL_NAMES: &[&str] = &[
-    "hello", "input", "resize", "detach", "welcome", "refused", "info", "detached", "ended",
-    "stopped",
+    "hello", "input", "resize", "detach", "signal", "welcome", "refused", "info", "detached",
+    "ended", "stopped",
 ];
 
 /// The names [`Want`] is tagged with on the wire.
@@ -414,6 +418,7 @@ mod tests {
             Control::Input(serde_json::json!({"key": {"code": "a", "mods": ["ctrl"]}})),
             Control::Resize { cols: 80, rows: 24 },
             Control::Detach,
+            Control::Signal { signal: 15 },
             Control::Welcome {
                 protocol: PROTOCOL,
                 session: "web".into(),

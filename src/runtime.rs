@@ -14,11 +14,12 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::PaneId;
-use crate::app::{App, Effect};
+use crate::app::App;
 use crate::event::Event;
 use crate::pane::pty::{Pty, Wiring};
 use crate::pane::{Pane, PaneState};
 use crate::process::{self, PaneProcesses, proc::ProcessTable};
+use crate::session::{Effect, Session};
 
 /// The signals opmux acts on, listened for before any child exists.
 pub struct Signals {
@@ -77,14 +78,14 @@ impl Default for ShutdownWatch {
 impl ShutdownWatch {
     /// Checks a shutdown under way; asks for a recount while panes are
     /// over but descendants may be left.
-    pub fn progress(&mut self, app: &App, recount: &mut Recount) -> Progress {
-        let Some(shutdown) = app.session.shutdown else {
+    pub fn progress(&mut self, session: &Session, recount: &mut Recount) -> Progress {
+        let Some(shutdown) = session.shutdown else {
             return Progress::Waiting;
         };
-        if app.session.all_exited() && !self.descendants_left {
+        if session.all_exited() && !self.descendants_left {
             return Progress::Done;
         }
-        if app.session.all_exited() {
+        if session.all_exited() {
             recount.request();
         }
         if shutdown.killed && self.give_up_at.is_none() {
@@ -104,18 +105,22 @@ impl ShutdownWatch {
 /// Counts what is left of stopping panes (see [`count_stopping`]) and,
 /// during a shutdown, whether anything descended from opmux is left, from
 /// one reading of /proc; none when there is nothing to count.
-pub fn recount(app: &mut App, watch: &mut ShutdownWatch, handle: &mut impl FnMut(&mut App, Event)) {
+pub fn recount<H: Host>(
+    app: &mut H,
+    watch: &mut ShutdownWatch,
+    handle: &mut impl FnMut(&mut H, Event),
+) {
     let stopping = app
-        .session
+        .session()
         .panes
         .iter()
         .any(|p| matches!(p.state, PaneState::Stopping { .. }));
-    if !stopping && app.session.shutdown.is_none() {
+    if !stopping && app.session().shutdown.is_none() {
         return;
     }
     let table = ProcessTable::read();
     count_stopping(app, &table, handle);
-    if app.session.shutdown.is_some() {
+    if app.session().shutdown.is_some() {
         watch.descendants_left = !process::live_descendants_in(&table).is_empty();
     }
 }
@@ -126,8 +131,8 @@ pub const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
 
 /// Closes every pane's log, with the lines still on its screen. Call
 /// [`finish_output`] first, so the logs hold everything the programs wrote.
-pub fn close_logs(app: &App) {
-    for pane in &app.session.panes {
+pub fn close_logs(session: &Session) {
+    for pane in &session.panes {
         close_log(pane);
     }
 }
@@ -145,10 +150,10 @@ fn close_log(pane: &Pane) {
 
 /// Handles what is already waiting in `inbox`, a bounded number of events
 /// so that a burst cannot keep the loop from drawing or reaping.
-pub fn drain(
-    app: &mut App,
+pub fn drain<H>(
+    app: &mut H,
     inbox: &mut UnboundedReceiver<Event>,
-    handle: &mut impl FnMut(&mut App, Event),
+    handle: &mut impl FnMut(&mut H, Event),
 ) {
     for _ in 0..256 {
         match inbox.try_recv() {
@@ -163,23 +168,23 @@ pub fn drain(
 /// for [`OUTPUT_DRAIN`]: a flood still being parsed keeps it waiting, so no
 /// line a program wrote is lost, while output that never ends (a process
 /// that survived SIGKILL holds the terminal) cannot hold opmux for long.
-pub async fn finish_output(
-    app: &mut App,
+pub async fn finish_output<H: Host>(
+    app: &mut H,
     inbox: &mut UnboundedReceiver<Event>,
-    handle: &mut impl FnMut(&mut App, Event),
+    handle: &mut impl FnMut(&mut H, Event),
 ) {
     // A parser whose wake-up was already taken sends no other until the
     // flag is cleared, and no frame will clear it any more.
-    for pane in &app.session.panes {
+    for pane in &app.session().panes {
         pane.dirty.store(false, Ordering::Release);
     }
-    while app.session.panes.iter().any(|p| p.output_open) {
+    while app.session().panes.iter().any(|p| p.output_open) {
         match tokio::time::timeout(OUTPUT_DRAIN, inbox.recv()).await {
             Ok(Some(event)) => {
                 // No frame is drawn any more to clear the flag, and each
                 // wake-up is a sign of progress worth waiting for.
                 if let Event::PaneOutput(id) = &event
-                    && let Some(pane) = app.session.pane(*id)
+                    && let Some(pane) = app.session().pane(*id)
                 {
                     pane.dirty.store(false, Ordering::Release);
                 }
@@ -191,8 +196,8 @@ pub async fn finish_output(
 }
 
 /// Writes what the log keeps of an event: lifecycle and errors, no input.
-pub fn log_event(app: &App, event: &Event) {
-    let name = |id: &PaneId| app.session.pane(*id).map_or("?", |p| p.spec.name.as_str());
+pub fn log_event(session: &Session, event: &Event) {
+    let name = |id: &PaneId| session.pane(*id).map_or("?", |p| p.spec.name.as_str());
     match event {
         Event::PaneExited { pane, status, left } => {
             tracing::info!(pane = name(pane), ?status, left, "main process exited")
@@ -219,8 +224,12 @@ pub fn log_event(app: &App, event: &Event) {
 
 /// What identifies pane `index`'s processes right now; `tag` is its
 /// [`process::pane_tag`].
-fn pane_processes<'a>(app: &'a App, index: usize, tag: &'a str) -> Option<PaneProcesses<'a>> {
-    let pane = app.session.panes.get(index)?;
+fn pane_processes<'a>(
+    session: &'a Session,
+    index: usize,
+    tag: &'a str,
+) -> Option<PaneProcesses<'a>> {
+    let pane = session.panes.get(index)?;
     Some(PaneProcesses {
         sid: pane.state.pid()?,
         foreground: pane.pty.as_ref().and_then(Pty::foreground_group),
@@ -231,7 +240,7 @@ fn pane_processes<'a>(app: &'a App, index: usize, tag: &'a str) -> Option<PanePr
 
 /// Routes reaped statuses to their panes, with how many of each pane's
 /// processes are left.
-pub fn reap(app: &mut App, handle: &mut impl FnMut(&mut App, Event)) {
+pub fn reap<H: Host>(app: &mut H, handle: &mut impl FnMut(&mut H, Event)) {
     let reaped = process::reap();
     if reaped.is_empty() {
         return;
@@ -240,17 +249,17 @@ pub fn reap(app: &mut App, handle: &mut impl FnMut(&mut App, Event)) {
     let mut table = None;
     for (pid, status) in reaped {
         let Some(index) = app
-            .session
+            .session()
             .panes
             .iter()
             .position(|p| p.state.is_running() && p.state.pid() == Some(pid))
         else {
             continue;
         };
-        let id = app.session.panes[index].id;
+        let id = app.session().panes[index].id;
         let tag = process::pane_tag(id.0);
         let table = table.get_or_insert_with(ProcessTable::read);
-        let left = pane_processes(app, index, &tag).map_or(0, |p| p.find(table).len());
+        let left = pane_processes(app.session(), index, &tag).map_or(0, |p| p.find(table).len());
         let exited = Event::PaneExited {
             pane: id,
             status,
@@ -288,26 +297,30 @@ impl Recount {
 /// Counts what each stopping pane has left: tells the app for panes whose
 /// main process is gone, and SIGKILLs again what outlived a SIGKILL (a
 /// process forked just as the last one was sent).
-fn count_stopping(app: &mut App, table: &ProcessTable, handle: &mut impl FnMut(&mut App, Event)) {
+fn count_stopping<H: Host>(
+    app: &mut H,
+    table: &ProcessTable,
+    handle: &mut impl FnMut(&mut H, Event),
+) {
     // Ids, not places: a pane whose count ends its run may be removed (it
     // was closed), moving the panes after it.
     let stopping: Vec<PaneId> = app
-        .session
+        .session()
         .panes
         .iter()
         .filter(|p| matches!(p.state, PaneState::Stopping { .. }))
         .map(|p| p.id)
         .collect();
     for id in stopping {
-        let Some(index) = app.session.index_of(id) else {
+        let Some(index) = app.session().index_of(id) else {
             continue;
         };
         let tag = process::pane_tag(id.0);
-        let Some(processes) = pane_processes(app, index, &tag) else {
+        let Some(processes) = pane_processes(app.session(), index, &tag) else {
             continue;
         };
         let left = processes.find(table).len();
-        let (exited, killed) = match app.session.panes[index].state {
+        let (exited, killed) = match app.session().panes[index].state {
             PaneState::Stopping { exit, killed, .. } => (exit.is_some(), killed),
             _ => (false, false),
         };
@@ -323,16 +336,15 @@ fn count_stopping(app: &mut App, table: &ProcessTable, handle: &mut impl FnMut(&
 
 /// Opens the pane's log in the log folder on its first run. A log that
 /// cannot be opened does not stop the pane; the error is returned for its title.
-pub fn open_log(app: &App, id: PaneId) -> Option<String> {
-    let dir = app.session.log_dir.as_ref()?;
-    let pane = app.session.pane(id)?;
+pub fn open_log(session: &Session, id: PaneId) -> Option<String> {
+    let dir = session.log_dir.as_ref()?;
+    let pane = session.pane(id)?;
     if pane.screen().has_log() {
         return None;
     }
     // Panes named alike (after the same command) get a log each: the first
     // NAME.log, the next NAME-2.log, in the order of the panes.
-    let alike = app
-        .session
+    let alike = session
         .panes
         .iter()
         .take_while(|p| p.id != id)
@@ -343,17 +355,17 @@ pub fn open_log(app: &App, id: PaneId) -> Option<String> {
         0 => dir.join(format!("{stem}.log")),
         n => dir.join(format!("{stem}-{}.log", n + 1)),
     };
-    let opened = std::fs::create_dir_all(dir)
-        .and_then(|()| pane.screen().open_log(&file, app.session.log_time));
+    let opened =
+        std::fs::create_dir_all(dir).and_then(|()| pane.screen().open_log(&file, session.log_time));
     let e = opened.err()?;
     tracing::warn!(pane = pane.spec.name, error = %e, "could not open the pane's log");
     Some(format!("no log {}: {e}", file.display()))
 }
 
-pub fn start_pane(app: &mut App, index: usize, events: &UnboundedSender<Event>) -> Event {
-    let id = app.session.panes[index].id;
-    let size = app.session.pane_size(id);
-    let pane = &mut app.session.panes[index];
+pub fn start_pane(session: &mut Session, index: usize, events: &UnboundedSender<Event>) -> Event {
+    let id = session.panes[index].id;
+    let size = session.pane_size(id);
+    let pane = &mut session.panes[index];
     {
         let mut screen = pane.screen();
         // From here on the screen takes this run's output only.
@@ -372,9 +384,9 @@ pub fn start_pane(app: &mut App, index: usize, events: &UnboundedSender<Event>) 
         dirty: pane.dirty.clone(),
         events: events.clone(),
         ready: pane.spec.ready.as_ref().map(|r| r.0.clone()),
-        flood_nice: app.session.flood_nice,
+        flood_nice: session.flood_nice,
     };
-    let pane = &mut app.session.panes[index];
+    let pane = &mut session.panes[index];
     let tag = process::pane_tag(id.0);
     match Pty::spawn(&pane.spec, size, &[(process::PANE_TAG_VAR, &tag)], wiring) {
         Ok(pty) => {
@@ -398,16 +410,16 @@ pub fn start_pane(app: &mut App, index: usize, events: &UnboundedSender<Event>) 
 /// next run.
 pub(crate) const RESTART_BANNER: &str = "\x1b[?1049l\x1b[!p\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1004l\x1b[?2026l\r\n\x1b[2m── started again ──\x1b[0m\r\n";
 
-pub fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event>) {
+pub fn apply<H: Host>(app: &mut H, effects: Vec<Effect>, events: &UnboundedSender<Event>) {
     for effect in effects {
         match effect {
             Effect::Write(id, bytes) => {
-                if let Some(pty) = app.session.pane(id).and_then(|p| p.pty.as_ref()) {
+                if let Some(pty) = app.session().pane(id).and_then(|p| p.pty.as_ref()) {
                     pty.write(bytes);
                 }
             }
             Effect::ResizePty(id, size) => {
-                let Some(pane) = app.session.pane_mut(id) else {
+                let Some(pane) = app.session_mut().pane_mut(id) else {
                     continue;
                 };
                 if let Some(Err(e)) = pane.pty.as_ref().map(|pty| pty.resize(size)) {
@@ -415,26 +427,26 @@ pub fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event
                 }
             }
             Effect::Start(id) => {
-                let Some(index) = app.session.index_of(id) else {
+                let Some(index) = app.session().index_of(id) else {
                     continue;
                 };
-                let log_error = open_log(app, id);
-                let started = start_pane(app, index, events);
-                log_event(app, &started);
+                let log_error = open_log(app.session(), id);
+                let started = start_pane(app.session_mut(), index, events);
+                log_event(app.session(), &started);
                 let effects = app.update(started, Instant::now());
-                if let (Some(error), Some(pane)) = (log_error, app.session.pane_mut(id)) {
+                if let (Some(error), Some(pane)) = (log_error, app.session_mut().pane_mut(id)) {
                     pane.error = Some(error);
                 }
                 apply(app, effects, events);
             }
             Effect::Signal(id, signal) => {
-                let Some(index) = app.session.index_of(id) else {
+                let Some(index) = app.session().index_of(id) else {
                     continue;
                 };
                 let tag = process::pane_tag(id.0);
-                if let Some(processes) = pane_processes(app, index, &tag) {
+                if let Some(processes) = pane_processes(app.session(), index, &tag) {
                     let count = processes.signal(signal);
-                    let pane = app.session.panes[index].spec.name.as_str();
+                    let pane = app.session().panes[index].spec.name.as_str();
                     tracing::info!(pane, %signal, processes = count, "signalled");
                 }
             }
@@ -448,13 +460,13 @@ pub fn apply(app: &mut App, effects: Vec<Effect>, events: &UnboundedSender<Event
             }
             Effect::SignalStrays(signal) => {
                 let tags: Vec<String> = app
-                    .session
+                    .session()
                     .panes
                     .iter()
                     .map(|p| process::pane_tag(p.id.0))
                     .collect();
-                let panes: Vec<PaneProcesses<'_>> = (0..app.session.panes.len())
-                    .filter_map(|i| pane_processes(app, i, &tags[i]))
+                let panes: Vec<PaneProcesses<'_>> = (0..app.session().panes.len())
+                    .filter_map(|i| pane_processes(app.session(), i, &tags[i]))
                     .collect();
                 process::signal_strays(&panes, signal);
             }
@@ -471,5 +483,34 @@ pub fn release_free_memory() {
     // SAFETY: malloc_trim only walks the allocator's own free lists.
     unsafe {
         nix::libc::malloc_trim(0);
+    }
+}
+
+/// What the runtime carries effects out on: a session and whatever views
+/// are attached to it, which must hear of a pane taken out.
+pub trait Host {
+    fn session(&self) -> &Session;
+    fn session_mut(&mut self) -> &mut Session;
+    /// A process event, a signal or the clock, with what it asks for.
+    fn update(&mut self, event: Event, now: Instant) -> Vec<Effect>;
+    /// Takes a closed pane out; returns it, so its log can be closed.
+    fn remove_pane(&mut self, id: PaneId, now: Instant) -> (Option<Pane>, Vec<Effect>);
+}
+
+impl Host for App {
+    fn session(&self) -> &Session {
+        &self.session
+    }
+
+    fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
+    fn update(&mut self, event: Event, now: Instant) -> Vec<Effect> {
+        App::update(self, event, now)
+    }
+
+    fn remove_pane(&mut self, id: PaneId, now: Instant) -> (Option<Pane>, Vec<Effect>) {
+        App::remove_pane(self, id, now)
     }
 }

@@ -220,7 +220,7 @@ async fn event_loop(settings: Settings) -> Result<i32> {
                 }
             }
         }
-        match watch.progress(&app, &mut recount) {
+        match watch.progress(&app.session, &mut recount) {
             Progress::Waiting => {}
             Progress::Done => break,
             Progress::Survivors(survivors) => {
@@ -336,7 +336,7 @@ async fn finish_logs(
         handle(app, event, events, pacer)
     })
     .await;
-    runtime::close_logs(app);
+    runtime::close_logs(&app.session);
 }
 
 /// Draws one frame of `app` over the last, afresh if the app's size is not
@@ -352,7 +352,7 @@ fn draw_frame(
         painter.resize(app.session.size);
     }
     painter.draw(terminal, |canvas| {
-        ui::render_cached(canvas, app, now, cache)
+        ui::render_cached(canvas, &app.session, &app.view, now, cache)
     })?;
     Ok(())
 }
@@ -374,7 +374,7 @@ fn handle(app: &mut App, event: Event, events: &UnboundedSender<Event>, pacer: &
     if matches!(event, Event::Key(_)) && std::env::var_os("OPMUX_FAULT_PANIC_ON_KEY").is_some() {
         panic!("injected fault: a key arrived while OPMUX_FAULT_PANIC_ON_KEY is set");
     }
-    log_event(app, &event);
+    log_event(&app.session, &event);
     let echo = match &event {
         Event::PaneOutput(id) => {
             app.session.index_of(*id) == Some(app.view.focus)

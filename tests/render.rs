@@ -1072,7 +1072,7 @@ impl Painted {
         let cache = &mut self.cache;
         self.painter
             .draw(&mut self.backend, |canvas| {
-                opmux::ui::render_cached(canvas, app, now, cache)
+                opmux::ui::render_cached(canvas, &app.session, &app.view, now, cache)
             })
             .unwrap();
         let bytes = std::mem::take(&mut *self.sink.0.borrow_mut());
@@ -1445,7 +1445,7 @@ fn frames_are_sent_as_synchronized_updates() {
     let mut frame = |app: &App| {
         painter
             .draw(&mut backend, |canvas| {
-                opmux::ui::render_cached(canvas, app, now, &mut cache)
+                opmux::ui::render_cached(canvas, &app.session, &app.view, now, &mut cache)
             })
             .unwrap();
         std::mem::take(&mut *sink.0.borrow_mut())

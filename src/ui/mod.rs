@@ -14,13 +14,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
 use crate::PaneId;
-use crate::app::{App, Asking, PromptState};
+use crate::app::App;
 use crate::clean_text;
 use crate::keys::{KEY_HELP, PROMPT_HELP, SCROLL_HELP};
 use crate::layout;
 use crate::pane::screen::Damage;
 use crate::pane::{Pane, PaneState};
 use crate::process::ExitStatus;
+use crate::session::Session;
+use crate::view::{Asking, PromptState, View};
 
 pub use paint::{Canvas, Painter};
 pub use pane::{draw_screen, draw_view};
@@ -131,31 +133,43 @@ impl FrameCache {
 pub fn render(frame: &mut Frame, app: &App, now: Instant) {
     let mut touched = vec![None; usize::from(frame.area().height)];
     let mut canvas = Canvas::blank(frame.buffer_mut(), &mut touched);
-    render_cached(&mut canvas, app, now, &mut FrameCache::default());
+    render_cached(
+        &mut canvas,
+        &app.session,
+        &app.view,
+        now,
+        &mut FrameCache::default(),
+    );
     if let Some(at) = canvas.cursor() {
         frame.set_cursor_position(at);
     }
 }
 
-/// Draws `app` over the last frame on `canvas`, redrawing what changed since
+/// Draws `session` as `view` shows it, over the last frame on `canvas`, redrawing what changed since
 /// (see [`FrameCache`]). A pane whose parser holds its screen is drawn from
 /// its parser's copy or left as it was; in scroll mode, which reads the
 /// history too, the frame waits for it.
-pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut FrameCache) {
+pub fn render_cached(
+    canvas: &mut Canvas,
+    session: &Session,
+    view: &View,
+    now: Instant,
+    cache: &mut FrameCache,
+) {
     let area = canvas.area();
     if area.area() == 0 {
         return;
     }
-    let rects = app.session.pane_rects();
+    let rects = session.pane_rects();
     let layout = (
         area,
-        app.session
+        session
             .panes
             .iter()
             .map(|p| p.id)
             .zip(rects.iter().copied())
             .collect(),
-        app.view.show_help,
+        view.show_help,
     );
     if canvas.fresh() || cache.layout.as_ref() != Some(&layout) {
         canvas.clear(area);
@@ -165,16 +179,16 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
     }
     let mut copy_deadline = None;
     cache.held_until = None;
-    for (index, (pane, rect)) in app.session.panes.iter().zip(rects).enumerate() {
+    for (index, (pane, rect)) in session.panes.iter().zip(rects).enumerate() {
         let Some(rect) = rect else { continue };
-        let focused = index == app.view.focus;
-        let show_cursor = focused && !app.view.show_help && app.view.prompt.is_none();
+        let focused = index == view.focus;
+        let show_cursor = focused && !view.show_help && view.prompt.is_none();
         let border = |title: Option<&str>, scroll: Option<String>| {
             pane_border(pane, title, scroll, index, focused, now, rect.width)
         };
         let inner = layout::inner(rect).intersection(area);
         let kept_border = |title: Option<&str>| border(title, None);
-        if app.view.scroll(pane.id).is_none()
+        if view.scroll(pane.id).is_none()
             && cache
                 .panes
                 .get(&pane.id)
@@ -190,7 +204,7 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
         // with no kept drawing (the layout changed, the terminal was
         // resized or a zoom toggled) is drawn as it is, update or not.
         let sync_limit = cache.sync_limit.unwrap_or(SYNC_LIMIT);
-        if app.view.scroll(pane.id).is_none()
+        if view.scroll(pane.id).is_none()
             && let Some(since) = pane.published.synchronized_since()
             && now < since + sync_limit
             && cache.panes.contains_key(&pane.id)
@@ -207,7 +221,7 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
                 pane.published.forget_copy();
                 screen
             }
-            None if app.view.scroll(pane.id).is_none() => {
+            None if view.scroll(pane.id).is_none() => {
                 pane.published.want_copy();
                 let drawn = cache.panes.contains_key(&pane.id);
                 let copy = pane.published.take_copy().or_else(|| {
@@ -247,7 +261,7 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
             // Scroll mode reads the history as well as the screen.
             None => pane.screen(),
         };
-        if let Some(scroll) = app.view.scroll(pane.id) {
+        if let Some(scroll) = view.scroll(pane.id) {
             // Drawn whole every frame, and afresh once it ends.
             cache.panes.remove(&pane.id);
             let lines = Lines::new(screen.history(), screen.vt());
@@ -294,14 +308,14 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
         cache.finish(canvas, (pane.id, rect), kept_border, show_cursor);
     }
     let status = Rect::new(area.x, area.bottom() - 1, area.width, 1);
-    match &app.view.prompt {
+    match &view.prompt {
         Some(prompt) => {
             canvas.clear(status);
             draw_prompt(canvas, status, prompt);
             cache.status = None;
         }
         None => {
-            let line = status_line(app, now);
+            let line = status_line(session, view, now);
             if cache.status.as_ref() != Some(&line) {
                 canvas.clear(status);
                 canvas.render_widget(&line, status);
@@ -309,12 +323,12 @@ pub fn render_cached(canvas: &mut Canvas, app: &App, now: Instant, cache: &mut F
             }
         }
     }
-    if app.view.show_help {
+    if view.show_help {
         // Above the status line, even when the frame is smaller than the
         // app knows yet.
         let above_status = Rect::new(area.x, area.y, area.width, area.height - 1);
-        let help_area = app.session.panes_area().intersection(above_status);
-        help_overlay(canvas, help_area, &app.view.keymap.prefix_label());
+        let help_area = session.panes_area().intersection(above_status);
+        help_overlay(canvas, help_area, &view.keymap.prefix_label());
     }
 }
 
@@ -641,16 +655,16 @@ impl ratatui::widgets::Widget for PaneBorder {
     }
 }
 
-fn status_line(app: &App, now: Instant) -> Line<'static> {
+fn status_line(session: &Session, view: &View, now: Instant) -> Line<'static> {
     let mut spans = Vec::new();
-    if app.view.keymap.armed() {
+    if view.keymap.armed() {
         spans.push(Span::styled(
-            format!(" {} ", app.view.keymap.prefix_label()),
+            format!(" {} ", view.keymap.prefix_label()),
             Style::new().fg(Color::Black).bg(Color::Yellow),
         ));
     }
-    for (index, pane) in app.session.panes.iter().enumerate() {
-        let mut style = if index == app.view.focus {
+    for (index, pane) in session.panes.iter().enumerate() {
+        let mut style = if index == view.focus {
             Style::new().fg(Color::Black).bg(FOCUS)
         } else {
             Style::new()
@@ -663,8 +677,8 @@ fn status_line(app: &App, now: Instant) -> Line<'static> {
             style,
         ));
     }
-    let p = app.view.keymap.prefix_label();
-    let hint = match app.session.shutdown {
+    let p = view.keymap.prefix_label();
+    let hint = match session.shutdown {
         Some(s) if s.killed => " killing… ".to_string(),
         Some(s) => {
             let left = s
@@ -674,17 +688,17 @@ fn status_line(app: &App, now: Instant) -> Line<'static> {
                 .ceil();
             format!(" stopping, kill in {left:.0}s · {p} q kills now ")
         }
-        None if app.view.focus_in_scroll(&app.session) => {
+        None if view.focus_in_scroll(session) => {
             " scroll · ↑↓ PgUp PgDn g G · / ? search · n N · v select · y copy · q back "
                 .to_string()
         }
-        None if app.session.zoom.is_some() => {
+        None if session.zoom.is_some() => {
             format!(" zoomed · {p} z unzoom · {p} ? help · {p} q quit ")
         }
         None => format!(" {p} ? help · {p} q quit "),
     };
     spans.push(Span::styled(hint, Style::new().fg(MUTED)));
-    if let Some(notice) = &app.session.notice {
+    if let Some(notice) = &session.notice {
         spans.push(Span::styled(
             format!(" ! {notice} "),
             Style::new().fg(Color::Red),

@@ -92,6 +92,8 @@ pub struct View {
     /// Whether input changed what this view draws beyond what the session
     /// shows: the prompt, scroll mode, a selection. The front end clears it.
     pub redraw: bool,
+    /// The client asked to detach (`C-b d`); whoever serves it acts on it.
+    pub detach: bool,
 }
 
 /// A pane's input modes that key encoding depends on.
@@ -120,6 +122,7 @@ impl View {
             terminal_focused: true,
             focus_reported: session.panes.first().map(|p| p.id),
             redraw: true,
+            detach: false,
         }
     }
 
@@ -219,6 +222,7 @@ impl View {
                 return vec![Command::Zoom(zoom)];
             }
             Action::ToggleHelp => self.show_help = !self.show_help,
+            Action::Detach => self.detach = true,
             Action::Quit => {
                 return vec![Command::Quit {
                     exit_code: 0,

@@ -1,0 +1,255 @@
+//! The client: small on purpose. It puts this terminal in raw mode, sends
+//! the server every terminal event and signal, writes the frames the server
+//! sends, and restores the terminal on every way out. The session, its
+//! panes and the drawing all live in the server (`crate::server`). Also the
+//! one-shot requests that need no terminal: a session's info, and stop.
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use crossterm::event::{
+    DisableBracketedPaste, DisableFocusChange, DisableMouseCapture, EnableBracketedPaste,
+    EnableFocusChange, EnableMouseCapture,
+};
+use crossterm::terminal::EnterAlternateScreen;
+use nix::sys::signal::{SigSet, Signal};
+
+use crate::protocol::{self, Control, Hello, Message, SessionInfo, Want};
+
+/// How a client's attach ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The client detached; the session goes on.
+    Detached(String),
+    /// The session ended with this status, and maybe a message for stderr.
+    Ended(i32, Option<String>),
+    /// The server went away without a word.
+    ServerGone,
+}
+
+/// Connects to the session at `socket` with `want`, and returns the
+/// connection once the server took the hello.
+fn connect(socket: &Path, name: &str, want: Want) -> Result<UnixStream> {
+    let mut stream = UnixStream::connect(socket)
+        .with_context(|| format!("connecting to session {name} ({})", socket.display()))?;
+    protocol::write_message(
+        &mut stream,
+        &Message::Control(Control::Hello(Hello::new(want))),
+    )
+    .with_context(|| format!("greeting session {name}"))?;
+    Ok(stream)
+}
+
+/// The next control message, or what went wrong.
+fn read_control(stream: &mut UnixStream, name: &str) -> Result<Control> {
+    match protocol::read_message(stream) {
+        Ok(Some(Message::Control(control))) => Ok(control),
+        Ok(Some(Message::Bytes(_))) => bail!("session {name} sent output before its answer"),
+        Ok(None) => bail!("session {name} hung up"),
+        Err(e) => bail!("reading from session {name}: {e}"),
+    }
+}
+
+/// What the session at `socket` is and does (`opmux ls`).
+pub fn info(socket: &Path, name: &str) -> Result<SessionInfo> {
+    let mut stream = connect(socket, name, Want::Info)?;
+    match read_control(&mut stream, name)? {
+        Control::Info(info) => Ok(info),
+        Control::Refused { reason, .. } => bail!("{reason}"),
+        other => bail!("session {name} answered {other:?}"),
+    }
+}
+
+/// Stops the session at `socket` as `C-b q` does (with `now`, SIGKILL at
+/// once) and waits until everything of it is gone.
+pub fn stop(socket: &Path, name: &str, now: bool) -> Result<()> {
+    let mut stream = connect(socket, name, Want::Stop { now })?;
+    loop {
+        match protocol::read_message(&mut stream) {
+            Ok(Some(Message::Control(Control::Stopped))) => return Ok(()),
+            Ok(Some(Message::Control(Control::Refused { reason, .. }))) => bail!("{reason}"),
+            Ok(Some(_)) => {}
+            // The server is gone, which is what was asked.
+            Ok(None) | Err(_) => return Ok(()),
+        }
+    }
+}
+
+/// Undoes raw mode and the alternate screen when dropped.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// Leaves the terminal as the shell had it.
+fn restore_terminal() {
+    let mut out = std::io::stdout();
+    let _ = crossterm::execute!(
+        out,
+        DisableFocusChange,
+        DisableBracketedPaste,
+        DisableMouseCapture,
+        crossterm::terminal::LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+    let _ = out.flush();
+    let _ = crossterm::terminal::disable_raw_mode();
+}
+
+/// Attaches this terminal to the session at `socket` until it detaches or
+/// the session ends; returns the exit status for opmux.
+pub fn attach(socket: &Path, name: &str) -> Result<i32> {
+    let (cols, rows) = crossterm::terminal::size().context("reading the terminal size")?;
+    let mut stream = connect(
+        socket,
+        name,
+        Want::Attach {
+            cols,
+            rows,
+            terminal_focused: true,
+        },
+    )?;
+    let session = match read_control(&mut stream, name)? {
+        Control::Welcome { session, .. } => session,
+        Control::Refused { reason, .. } => bail!("{reason}"),
+        other => bail!("session {name} answered {other:?}"),
+    };
+    // Signals are taken by a thread of their own and passed on; blocked
+    // before any other thread starts, so every thread inherits the mask.
+    let mut signals = SigSet::empty();
+    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        signals.add(signal);
+    }
+    signals.thread_block().context("blocking signals")?;
+    let writer = Arc::new(Mutex::new(
+        stream.try_clone().context("sharing the connection")?,
+    ));
+    install_panic_hook();
+    crossterm::terminal::enable_raw_mode().context("switching the terminal to raw mode")?;
+    let guard = TerminalGuard;
+    crossterm::execute!(
+        std::io::stdout(),
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        EnableBracketedPaste,
+        EnableFocusChange
+    )
+    .context("setting the terminal up")?;
+    spawn_signal_thread(signals, writer.clone());
+    spawn_input_thread(writer.clone());
+    let outcome = pump(&mut stream, &writer);
+    drop(guard);
+    Ok(match outcome {
+        Outcome::Detached(name) => {
+            println!("[detached from {name}]");
+            0
+        }
+        Outcome::Ended(status, message) => {
+            if let Some(message) = message {
+                eprintln!("{message}");
+            }
+            status
+        }
+        Outcome::ServerGone => {
+            eprintln!("opmux: the server of session {session} ended");
+            1
+        }
+    })
+}
+
+/// Writes what the server sends until it says the client is done.
+fn pump(stream: &mut UnixStream, writer: &Mutex<UnixStream>) -> Outcome {
+    let mut out = std::io::stdout().lock();
+    let mut terminal_lost = false;
+    loop {
+        match protocol::read_message(stream) {
+            Ok(Some(Message::Bytes(bytes))) => {
+                if terminal_lost {
+                    continue;
+                }
+                if out.write_all(&bytes).and_then(|()| out.flush()).is_err() {
+                    // The terminal is gone: the server decides what that means.
+                    terminal_lost = true;
+                    send(
+                        writer,
+                        Control::Signal {
+                            signal: Signal::SIGHUP as i32,
+                        },
+                    );
+                }
+            }
+            Ok(Some(Message::Control(Control::Detached { session }))) => {
+                return Outcome::Detached(session);
+            }
+            Ok(Some(Message::Control(Control::Ended { status, message }))) => {
+                return Outcome::Ended(status, message);
+            }
+            Ok(Some(Message::Control(_))) => {}
+            Ok(None) | Err(_) => return Outcome::ServerGone,
+        }
+    }
+}
+
+fn send(writer: &Mutex<UnixStream>, control: Control) {
+    let mut stream = writer.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = protocol::write_message(&mut *stream, &Message::Control(control));
+}
+
+/// Passes SIGTERM, SIGINT and SIGHUP on to the server.
+fn spawn_signal_thread(signals: SigSet, writer: Arc<Mutex<UnixStream>>) {
+    let _ = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            while let Ok(signal) = signals.wait() {
+                send(
+                    &writer,
+                    Control::Signal {
+                        signal: signal as i32,
+                    },
+                );
+            }
+        });
+}
+
+/// Reads the terminal and sends each event to the server. A terminal that
+/// cannot be read any more is a lost terminal.
+fn spawn_input_thread(writer: Arc<Mutex<UnixStream>>) {
+    let _ = std::thread::Builder::new()
+        .name("input".into())
+        .spawn(move || {
+            loop {
+                let control = match crossterm::event::read() {
+                    Ok(event) => match serde_json::to_value(event) {
+                        Ok(value) => Control::Input(value),
+                        Err(_) => continue,
+                    },
+                    Err(_) => {
+                        send(
+                            &writer,
+                            Control::Signal {
+                                signal: Signal::SIGHUP as i32,
+                            },
+                        );
+                        return;
+                    }
+                };
+                send(&writer, control);
+            }
+        });
+}
+
+/// On a panic: restore the terminal first, then report it.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous(info);
+        std::process::exit(101);
+    }));
+}

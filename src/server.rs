@@ -1,0 +1,922 @@
+//! The server: a process of its own that owns one session, detached from any
+//! terminal (stdio on /dev/null), the child subreaper and the one reaper of
+//! every pane. It listens on the session's socket; each attached client gets
+//! a view of its own (focus, prompt, scroll mode, mouse) and frames drawn
+//! for its size, while zoom, layout and the panes' one PTY size belong to
+//! the session. The panes follow the size of the client that was active
+//! last, as tmux's `window-size latest` does.
+//!
+//! A client that stops reading never holds the session up: at most one
+//! frame per client is on its way, and while it is, that client's changes
+//! wait in its painter, so the next frame it gets brings it up to date.
+//!
+//! The loop and its pacing are the TUI's: draw on the leading edge, then at
+//! most once a [`FRAME`], no timer while nothing changes; stopping and
+//! quitting run through the same `runtime` as every front end.
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use crossterm::event::KeyEvent;
+use nix::sys::signal::Signal;
+use ratatui::backend::CrosstermBackend;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::time::sleep_until;
+
+use crate::config::Settings;
+use crate::event::Event;
+use crate::keys::Keymap;
+use crate::pane::Pane;
+use crate::process;
+use crate::protocol::{self, Control, Decoder, Hello, Message, SessionInfo, Want};
+use crate::registry::Claimed;
+use crate::runtime::{self, Host, Progress, Recount, Signals, apply, log_event};
+use crate::session::{Command, Effect, Session};
+use crate::tui::FRAME;
+use crate::ui;
+use crate::view::View;
+use crate::{PaneId, Size};
+
+/// How long a new connection has to say what it wants.
+const HELLO_LIMIT: Duration = Duration::from_secs(5);
+/// How long the server waits at exit for clients to take their last words.
+const FAREWELL_LIMIT: Duration = Duration::from_secs(1);
+/// How often a countdown on screen is redrawn, and a stopping pane's
+/// processes counted again in case their end went unnoticed.
+const COUNTDOWN: Duration = Duration::from_millis(250);
+/// How long after a keystroke output from the focused pane counts as its echo.
+const ECHO_WINDOW: Duration = Duration::from_millis(250);
+/// How many messages from clients may wait for the loop before their readers
+/// wait too.
+const CLIENT_QUEUE: usize = 64;
+
+/// How a new session's server is started.
+pub struct Start {
+    pub settings: Settings,
+    pub claimed: Claimed,
+    /// The panes' size until a client attaches.
+    pub size: Size,
+    /// Losing the terminal only detaches (`-d`, `--persist`, `persist = true`).
+    pub persistent: bool,
+    /// The folder the session was started in, for `opmux ls`.
+    pub folder: PathBuf,
+    /// The opmux.toml it was started from, if any.
+    pub config: Option<PathBuf>,
+}
+
+/// Forks the server off, detached from this terminal, and returns once it
+/// has launched every pane that starts on its own (or has it waiting for a
+/// dependency). Call it before any thread exists: the child goes on with
+/// this process's memory, and a lock another thread held would stay held.
+pub fn spawn(start: Start) -> Result<()> {
+    let (ready_read, ready_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("making a pipe")?;
+    let name = start.claimed.name.clone();
+    // SAFETY: the caller runs no other thread, so the child may do anything
+    // a single-threaded process may.
+    match unsafe { nix::unistd::fork() }.context("starting the server")? {
+        nix::unistd::ForkResult::Child => {
+            drop(ready_read);
+            // A session of its own, and a second fork so that the server is
+            // not its leader: it can never get a controlling terminal.
+            let _ = nix::unistd::setsid();
+            // SAFETY: as above; still one thread.
+            match unsafe { nix::unistd::fork() } {
+                Ok(nix::unistd::ForkResult::Child) => {
+                    let code = run(start, ready_write);
+                    std::process::exit(code);
+                }
+                _ => std::process::exit(0),
+            }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(ready_write);
+            drop(start);
+            let _ = nix::sys::wait::waitpid(child, None);
+            let mut byte = [0u8; 1];
+            let mut ready = std::fs::File::from(ready_read);
+            match std::io::Read::read(&mut ready, &mut byte) {
+                Ok(1) => Ok(()),
+                _ => bail!(
+                    "the server of session {name} ended before its panes started; its log may say why"
+                ),
+            }
+        }
+    }
+}
+
+/// The server's life: stdio on /dev/null, the session run until it ends,
+/// the socket removed. Returns the exit status.
+fn run(start: Start, ready: OwnedFd) -> i32 {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        let _ = nix::unistd::dup2_stdin(&null);
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
+    }
+    let path = start.claimed.path.clone();
+    install_panic_hook(path.clone());
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .and_then(|runtime| runtime.block_on(serve(start, ready)));
+    let _ = std::fs::remove_file(&path);
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("the server failed: {e:#}");
+            1
+        }
+    }
+}
+
+/// On a panic anywhere: SIGKILL every pane's processes, log it, remove the
+/// socket and exit non-zero. Clients see their connection end and say so.
+fn install_panic_hook(socket: PathBuf) {
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("panic: {info}");
+        process::kill_everything_now();
+        let _ = std::fs::remove_file(&socket);
+        std::process::exit(101);
+    }));
+}
+
+/// What a client's connection tells the loop.
+enum FromClient {
+    /// A connection said hello.
+    Hello {
+        id: u64,
+        hello: Hello,
+        writer: OwnedWriteHalf,
+    },
+    Message(u64, Control),
+    /// The connection ended.
+    Gone(u64),
+    /// The client's last frame has been written.
+    Drained,
+}
+
+/// What the loop sends a client's writer.
+enum Outgoing {
+    /// A frame; the loop sends no other until this one is written.
+    Frame(Vec<u8>),
+    /// Bytes outside frames: a clipboard copy.
+    Raw(Vec<u8>),
+    Control(Control),
+}
+
+/// An attached client.
+struct Client {
+    id: u64,
+    view: View,
+    painter: ui::Painter,
+    cache: ui::FrameCache,
+    size: Size,
+    out: UnboundedSender<Outgoing>,
+    /// A frame is on its way: the next waits until it is written.
+    in_flight: Arc<AtomicBool>,
+    /// A frame is owed once the one on its way is written.
+    due: bool,
+    /// Losing this client is losing the terminal the session started in.
+    tied: bool,
+}
+
+/// A connection waiting to hear that the session stopped.
+struct Stopper {
+    out: UnboundedSender<Outgoing>,
+}
+
+struct Server {
+    session: Session,
+    clients: Vec<Client>,
+    name: String,
+    prefix: KeyEvent,
+    /// Losing a terminal only detaches its client.
+    persistent: bool,
+    /// The next client to attach is the terminal the session started in.
+    tie_next: bool,
+    /// Whether the picture changed for every client.
+    needs_redraw: bool,
+    /// The client that was active last; the panes take its size.
+    latest: Option<u64>,
+    stoppers: Vec<Stopper>,
+    started: SystemTime,
+    folder: PathBuf,
+    config: Option<PathBuf>,
+    /// The writers, to wait for at exit.
+    writers: Vec<tokio::task::JoinHandle<()>>,
+    from_clients: mpsc::Sender<FromClient>,
+    /// When input was last written to a pane. Its echo is drawn at once.
+    typed: Option<Instant>,
+}
+
+impl Host for Server {
+    fn session(&self) -> &Session {
+        &self.session
+    }
+
+    fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
+    fn update(&mut self, event: Event, now: Instant) -> Vec<Effect> {
+        let mut effects = self.session.handle(event, now);
+        effects.extend(self.report_focus(now));
+        self.pass_on_copies();
+        self.needs_redraw = true;
+        effects
+    }
+
+    fn remove_pane(&mut self, id: PaneId, now: Instant) -> (Option<Pane>, Vec<Effect>) {
+        let memos: Vec<_> = self
+            .clients
+            .iter()
+            .map(|c| c.view.remember_scrolls(&self.session))
+            .collect();
+        let Some((index, pane, mut effects)) = self.session.remove_pane(id, now) else {
+            return (None, Vec::new());
+        };
+        let left = self.session.panes.len();
+        for (client, memo) in self.clients.iter_mut().zip(memos) {
+            client.view.restore_scrolls(&self.session, memo);
+            client.view.pane_removed(index, id, left);
+        }
+        effects.extend(self.report_focus(now));
+        self.needs_redraw = true;
+        (Some(pane), effects)
+    }
+}
+
+impl Server {
+    /// Carries out a command from any source, keeping every view's scroll
+    /// modes on their text when panes change size.
+    fn command(&mut self, command: Command, now: Instant) -> Vec<Effect> {
+        let memos: Option<Vec<_>> = command.may_resize().then(|| {
+            self.clients
+                .iter()
+                .map(|c| c.view.remember_scrolls(&self.session))
+                .collect()
+        });
+        // Input for a program changes nothing drawn until its echo comes.
+        self.needs_redraw |= !matches!(command, Command::Write(..));
+        let effects = self.session.command(command, now);
+        if let Some(memos) = memos {
+            for (client, memo) in self.clients.iter_mut().zip(memos) {
+                client.view.restore_scrolls(&self.session, memo);
+            }
+        }
+        effects
+    }
+
+    /// Focus reports each client's view owes the programs.
+    fn report_focus(&mut self, now: Instant) -> Vec<Effect> {
+        let mut commands = Vec::new();
+        for client in &mut self.clients {
+            commands.extend(client.view.report_focus(&self.session));
+        }
+        let mut effects = Vec::new();
+        for command in commands {
+            effects.extend(self.session.command(command, now));
+        }
+        effects
+    }
+
+    /// What programs put on the clipboard goes to the client active last.
+    fn pass_on_copies(&mut self) {
+        if self.session.copies.is_empty() {
+            return;
+        }
+        let copies = std::mem::take(&mut self.session.copies);
+        let latest = self.latest;
+        let at = self
+            .clients
+            .iter()
+            .position(|c| Some(c.id) == latest)
+            .or_else(|| self.clients.len().checked_sub(1));
+        if let Some(at) = at {
+            self.clients[at].view.clipboard.extend(copies);
+        }
+    }
+
+    fn client(&mut self, id: u64) -> Option<&mut Client> {
+        self.clients.iter_mut().find(|c| c.id == id)
+    }
+
+    /// The panes take the size of client `id`, which was just active.
+    fn follow(&mut self, id: u64, now: Instant) -> Vec<Effect> {
+        self.latest = Some(id);
+        let Some(size) = self.clients.iter().find(|c| c.id == id).map(|c| c.size) else {
+            return Vec::new();
+        };
+        if self.session.size == size {
+            return Vec::new();
+        }
+        self.command(Command::Resize(size), now)
+    }
+
+    fn info(&self) -> SessionInfo {
+        let running = self
+            .session
+            .panes
+            .iter()
+            .filter(|p| p.state.is_alive())
+            .count();
+        SessionInfo {
+            name: self.name.clone(),
+            folder: self.folder.display().to_string(),
+            config: self.config.as_ref().map(|c| c.display().to_string()),
+            panes_running: running as u32,
+            panes_total: self.session.panes.len() as u32,
+            clients: self.clients.len() as u32,
+            started_unix: self
+                .started
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            pid: std::process::id(),
+        }
+    }
+
+    /// Says goodbye to client `id` with `last`, and forgets it.
+    fn drop_client(&mut self, id: u64, last: Option<Control>) {
+        let Some(at) = self.clients.iter().position(|c| c.id == id) else {
+            return;
+        };
+        let client = self.clients.remove(at);
+        if let Some(last) = last {
+            let _ = client.out.send(Outgoing::Control(last));
+        }
+        if self.latest == Some(id) {
+            self.latest = self.clients.last().map(|c| c.id);
+        }
+        self.needs_redraw = true;
+    }
+
+    /// Client `id` leaves and the session goes on, persistent from now on.
+    fn detach(&mut self, id: u64) {
+        tracing::info!(client = id, "detached");
+        self.persistent = true;
+        let session = self.name.clone();
+        self.drop_client(id, Some(Control::Detached { session }));
+    }
+
+    /// Client `id`'s terminal is gone, or it got `signal`: a tied session
+    /// stops as a quit does, a persistent one only loses the client.
+    fn lost(&mut self, id: u64, signal: Option<Signal>, now: Instant) -> Vec<Effect> {
+        let tied = self.clients.iter().any(|c| c.id == id && c.tied);
+        if tied && !self.persistent {
+            let (code, escalate) = match signal {
+                Some(signal) => (128 + signal as i32, signal != Signal::SIGHUP),
+                None => (128 + Signal::SIGHUP as i32, false),
+            };
+            tracing::info!(
+                client = id,
+                ?signal,
+                "the session's terminal is gone: stopping"
+            );
+            return self.command(
+                Command::Quit {
+                    exit_code: code,
+                    escalate,
+                },
+                now,
+            );
+        }
+        match signal {
+            Some(_) => self.detach(id),
+            None => {
+                tracing::info!(client = id, "client gone");
+                self.drop_client(id, None);
+            }
+        }
+        Vec::new()
+    }
+
+    /// A message from an attached client.
+    fn on_message(&mut self, id: u64, control: Control, now: Instant) -> Vec<Effect> {
+        match control {
+            Control::Input(value) => match serde_json::from_value(value) {
+                Ok(event) => self.on_input(id, event, now),
+                Err(e) => {
+                    tracing::warn!(client = id, error = %e, "unreadable input");
+                    Vec::new()
+                }
+            },
+            Control::Resize { cols, rows } => self.resize_client(id, Size::new(rows, cols), now),
+            Control::Detach => {
+                self.detach(id);
+                Vec::new()
+            }
+            Control::Signal { signal } => {
+                let signal = Signal::try_from(signal).unwrap_or(Signal::SIGHUP);
+                self.lost(id, Some(signal), now)
+            }
+            other => {
+                tracing::warn!(client = id, message = ?other, "unexpected message");
+                Vec::new()
+            }
+        }
+    }
+
+    fn resize_client(&mut self, id: u64, size: Size, now: Instant) -> Vec<Effect> {
+        let size = size.at_least_one();
+        if let Some(client) = self.client(id) {
+            client.size = size;
+            client.painter.resize(size);
+            client.due = true;
+        }
+        self.follow(id, now)
+    }
+
+    /// One event from client `id`'s terminal.
+    fn on_input(&mut self, id: u64, event: crossterm::event::Event, now: Instant) -> Vec<Effect> {
+        use crossterm::event::Event as Term;
+        let event = match event {
+            Term::Key(key) => Event::Key(key),
+            Term::Mouse(mouse) => Event::Mouse(mouse),
+            Term::Paste(text) => Event::Paste(text),
+            Term::FocusGained => Event::TerminalFocus(true),
+            Term::FocusLost => Event::TerminalFocus(false),
+            Term::Resize(cols, rows) => return self.resize_client(id, Size::new(rows, cols), now),
+        };
+        let mut effects = self.follow(id, now);
+        let Some(at) = self.clients.iter().position(|c| c.id == id) else {
+            return effects;
+        };
+        let before = picture(&self.clients[at].view);
+        let commands = self.clients[at].view.input(&self.session, event);
+        let added = commands.iter().any(|c| matches!(c, Command::Add(_)));
+        let panes = self.session.panes.len();
+        for command in commands {
+            effects.extend(self.command(command, now));
+        }
+        if added
+            && self.session.panes.len() > panes
+            && let Some(new) = self.session.last_pane()
+        {
+            self.clients[at].view.focus_pane(&self.session, new);
+        }
+        effects.extend(self.report_focus(now));
+        if effects.iter().any(|e| matches!(e, Effect::Write(..))) {
+            self.typed = Some(Instant::now());
+        }
+        let client = &mut self.clients[at];
+        if std::mem::take(&mut client.view.detach) {
+            self.detach(id);
+            return effects;
+        }
+        if std::mem::take(&mut client.view.redraw) || picture(&client.view) != before {
+            client.due = true;
+        }
+        effects
+    }
+
+    /// Draws a frame for every client that needs one and has none on its way.
+    fn draw(&mut self, now: Instant) {
+        let all = std::mem::take(&mut self.needs_redraw);
+        for client in &mut self.clients {
+            if !(all || client.due) {
+                continue;
+            }
+            if client.in_flight.load(Ordering::Acquire) {
+                client.due = true;
+                continue;
+            }
+            client.due = false;
+            for text in client.view.clipboard.drain(..) {
+                let _ = client
+                    .out
+                    .send(Outgoing::Raw(crate::mouse::osc52(&text).into_bytes()));
+            }
+            let mut bytes = Vec::new();
+            let drawn = client
+                .painter
+                .draw(&mut CrosstermBackend::new(&mut bytes), |canvas| {
+                    ui::render_cached(canvas, &self.session, &client.view, now, &mut client.cache)
+                });
+            if drawn.is_ok() && !bytes.is_empty() {
+                client.in_flight.store(true, Ordering::Release);
+                let _ = client.out.send(Outgoing::Frame(bytes));
+            }
+        }
+    }
+
+    /// Whether some client has a frame owed.
+    fn owes_frames(&self) -> bool {
+        self.needs_redraw
+            || self
+                .clients
+                .iter()
+                .any(|c| c.due && !c.in_flight.load(Ordering::Acquire))
+    }
+}
+
+/// What decides whether input changed a client's own picture.
+fn picture(view: &View) -> (usize, bool, bool, bool) {
+    (
+        view.focus,
+        view.show_help,
+        view.keymap.armed(),
+        view.prompt.is_some(),
+    )
+}
+
+/// Reads a connection's hello, then its messages, for the loop.
+async fn read_connection(stream: UnixStream, id: u64, to_loop: mpsc::Sender<FromClient>) {
+    let (mut reader, mut writer) = stream.into_split();
+    let mut decoder = Decoder::new();
+    let hello = tokio::time::timeout(HELLO_LIMIT, next_message(&mut reader, &mut decoder)).await;
+    let hello = match hello {
+        Ok(Some(Message::Control(Control::Hello(hello)))) => hello,
+        Ok(_) => return,
+        Err(_) => {
+            tracing::info!(client = id, "no hello in time: dropped");
+            return;
+        }
+    };
+    if let Err(refusal) = protocol::check_hello(&hello) {
+        let mut out = Vec::new();
+        protocol::encode(&Message::Control(refusal), &mut out);
+        let _ = writer.write_all(&out).await;
+        return;
+    }
+    if to_loop
+        .send(FromClient::Hello { id, hello, writer })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    while let Some(message) = next_message(&mut reader, &mut decoder).await {
+        if let Message::Control(control) = message
+            && to_loop
+                .send(FromClient::Message(id, control))
+                .await
+                .is_err()
+        {
+            return;
+        }
+    }
+    let _ = to_loop.send(FromClient::Gone(id)).await;
+}
+
+/// The next message on a connection; `None` at its end or on garbage.
+async fn next_message(reader: &mut OwnedReadHalf, decoder: &mut Decoder) -> Option<Message> {
+    let mut buf = [0u8; 4096];
+    loop {
+        match decoder.next() {
+            Ok(Some(message)) => return Some(message),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "a client sent what is no message");
+                return None;
+            }
+        }
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => decoder.push(&buf[..n]),
+        }
+    }
+}
+
+/// Writes what the loop sends a client, in order; tells the loop when each
+/// frame is out, so it can send the next.
+fn spawn_writer(
+    mut writer: OwnedWriteHalf,
+    mut outbox: UnboundedReceiver<Outgoing>,
+    in_flight: Arc<AtomicBool>,
+    to_loop: mpsc::Sender<FromClient>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut buf = Vec::new();
+        while let Some(out) = outbox.recv().await {
+            buf.clear();
+            let frame = matches!(out, Outgoing::Frame(_));
+            match out {
+                Outgoing::Frame(bytes) | Outgoing::Raw(bytes) => {
+                    protocol::encode_bytes(&bytes, &mut buf)
+                }
+                Outgoing::Control(control) => {
+                    protocol::encode(&Message::Control(control), &mut buf)
+                }
+            }
+            if writer.write_all(&buf).await.is_err() {
+                return;
+            }
+            if frame {
+                in_flight.store(false, Ordering::Release);
+                let _ = to_loop.send(FromClient::Drained).await;
+            }
+        }
+        let _ = writer.shutdown().await;
+    })
+}
+
+async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
+    let mut signals = Signals::listen()?;
+    let subreaper = process::become_subreaper();
+    let log = crate::log::init();
+    let (events, mut inbox) = unbounded_channel();
+    let (from_clients, mut client_inbox) = mpsc::channel(CLIENT_QUEUE);
+    let Start {
+        settings,
+        claimed,
+        size,
+        persistent,
+        folder,
+        config,
+    } = start;
+    claimed
+        .listener
+        .set_nonblocking(true)
+        .context("making the socket non-blocking")?;
+    let listener =
+        tokio::net::UnixListener::from_std(claimed.listener).context("listening on the socket")?;
+    let prefix = settings.prefix;
+    let mut server = Server {
+        session: Session::from_settings(settings, size),
+        clients: Vec::new(),
+        name: claimed.name,
+        prefix,
+        persistent,
+        tie_next: !persistent,
+        needs_redraw: true,
+        latest: None,
+        stoppers: Vec::new(),
+        started: SystemTime::now(),
+        folder,
+        config,
+        writers: Vec::new(),
+        from_clients: from_clients.clone(),
+        typed: None,
+    };
+    let mut notices = Vec::new();
+    if let Err(e) = subreaper {
+        notices.push(format!(
+            "not a subreaper ({e}): escaped processes may outlive opmux"
+        ));
+    }
+    match log {
+        Ok(path) => tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            session = server.name,
+            panes = server.session.panes.len(),
+            ?path,
+            "server started"
+        ),
+        Err(e) => notices.push(format!("no log: {e:#}")),
+    }
+    if !notices.is_empty() {
+        server.session.notice = Some(notices.join("; "));
+    }
+    let effects = server.session.start();
+    apply(&mut server, effects, &events);
+    // Every pane that starts on its own was launched or waits: whoever
+    // started the server may go on.
+    let _ = nix::unistd::write(&ready, b"1");
+    drop(ready);
+
+    let mut next_id = 0u64;
+    let mut frame_at: Option<Instant> = None;
+    let mut last_frame = Instant::now() - FRAME;
+    let mut countdown_at: Option<Instant> = None;
+    let mut recount = Recount::default();
+    let mut watch = runtime::ShutdownWatch::default();
+    let mut survivors: Option<Vec<nix::unistd::Pid>> = None;
+    loop {
+        let now = Instant::now();
+        if frame_at.is_some_and(|at| at <= now) {
+            frame_at = None;
+            last_frame = now;
+            for pane in &server.session.panes {
+                pane.dirty.store(false, Ordering::Release);
+            }
+            server.draw(now);
+        }
+        match watch.progress(&server.session, &mut recount) {
+            Progress::Waiting => {}
+            Progress::Done => break,
+            Progress::Survivors(left) => {
+                tracing::warn!(
+                    survivors = ?left,
+                    "processes still alive one second after SIGKILL; exiting anyway"
+                );
+                survivors = Some(left);
+                break;
+            }
+        }
+        if server.session.counting_down() && countdown_at.is_none() {
+            countdown_at = Some(Instant::now() + COUNTDOWN);
+        }
+        let deadline = server.session.next_deadline();
+        let mut echo = false;
+        tokio::select! {
+            Some(event) = inbox.recv() => {
+                echo = is_echo(&server, &event);
+                handle(&mut server, event, &events);
+                runtime::drain(&mut server, &mut inbox, &mut |server, event| {
+                    handle(server, event, &events)
+                });
+            }
+            Some(message) = client_inbox.recv() => {
+                let effects = on_client(&mut server, message, Instant::now());
+                apply(&mut server, effects, &events);
+            }
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    match crate::registry::peer_is_us(&stream) {
+                        Ok(true) => {
+                            next_id += 1;
+                            tokio::spawn(read_connection(stream, next_id, from_clients.clone()));
+                        }
+                        _ => tracing::warn!("a connection from another user was dropped"),
+                    }
+                }
+            }
+            Some(()) = signals.child.recv() => {
+                runtime::reap(&mut server, &mut |server, event| handle(server, event, &events));
+                recount.request();
+            }
+            Some(()) = signals.term.recv() => handle(&mut server, Event::Signal(Signal::SIGTERM), &events),
+            Some(()) = signals.int.recv() => handle(&mut server, Event::Signal(Signal::SIGINT), &events),
+            Some(()) = signals.hup.recv() => handle(&mut server, Event::Signal(Signal::SIGHUP), &events),
+            Some(()) = signals.winch.recv() => {}
+            () = sleep_until(frame_at.unwrap_or(now).into()), if frame_at.is_some() => {}
+            () = sleep_until(deadline.unwrap_or(now).into()), if deadline.is_some() => {
+                handle(&mut server, Event::Tick, &events);
+            }
+            () = sleep_until(watch.give_up_at.unwrap_or(now).into()), if watch.give_up_at.is_some() => {}
+            () = sleep_until(countdown_at.unwrap_or(now).into()), if countdown_at.is_some() => {
+                countdown_at = None;
+                recount.request();
+                server.needs_redraw = true;
+            }
+            () = sleep_until(recount.at.unwrap_or(now).into()), if recount.at.is_some() => {
+                recount.done();
+                runtime::recount(&mut server, &mut watch, &mut |server, event| {
+                    handle(server, event, &events)
+                });
+            }
+        }
+        if echo {
+            // One frame out of turn per keystroke: the echo shows at once.
+            server.typed = None;
+            frame_at = Some(Instant::now());
+        } else if server.owes_frames() && frame_at.is_none() {
+            frame_at = Some((last_frame + FRAME).max(Instant::now()));
+        }
+    }
+    let code = match &survivors {
+        Some(_) => 1,
+        None => server.session.shutdown.map_or(0, |s| s.exit_code),
+    };
+    if server.session.log_dir.is_some() {
+        runtime::finish_output(&mut server, &mut inbox, &mut |server, event| {
+            handle(server, event, &events)
+        })
+        .await;
+        runtime::close_logs(&server.session);
+    }
+    process::reap();
+    tracing::info!(code, "the session ended");
+    let message = survivors.map(|left| {
+        format!(
+            "opmux: {} process(es) survived SIGKILL and were left running: {left:?}",
+            left.len()
+        )
+    });
+    // A last frame, so every client sees the panes as they ended.
+    server.needs_redraw = true;
+    server.draw(Instant::now());
+    for client in std::mem::take(&mut server.clients) {
+        let _ = client.out.send(Outgoing::Control(Control::Ended {
+            status: code,
+            message: message.clone(),
+        }));
+    }
+    for stopper in std::mem::take(&mut server.stoppers) {
+        let _ = stopper.out.send(Outgoing::Control(Control::Stopped));
+    }
+    drop(client_inbox);
+    let writers = std::mem::take(&mut server.writers);
+    let farewell = async {
+        for writer in writers {
+            let _ = writer.await;
+        }
+    };
+    let _ = tokio::time::timeout(FAREWELL_LIMIT, farewell).await;
+    Ok(code)
+}
+
+/// Whether `event` is output from a pane just typed into: its echo.
+fn is_echo(server: &Server, event: &Event) -> bool {
+    match event {
+        Event::PaneOutput(id) => {
+            server.typed.is_some_and(|t| t.elapsed() < ECHO_WINDOW)
+                && server
+                    .clients
+                    .iter()
+                    .any(|c| c.view.focused(&server.session) == Some(*id))
+        }
+        _ => false,
+    }
+}
+
+fn handle(server: &mut Server, event: Event, events: &UnboundedSender<Event>) {
+    log_event(&server.session, &event);
+    let effects = Host::update(server, event, Instant::now());
+    apply(server, effects, events);
+}
+
+/// A client connected, spoke or went away.
+fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effect> {
+    match message {
+        FromClient::Hello { id, hello, writer } => {
+            let (out, outbox) = unbounded_channel();
+            let in_flight = Arc::new(AtomicBool::new(false));
+            let task = spawn_writer(
+                writer,
+                outbox,
+                in_flight.clone(),
+                server.from_clients.clone(),
+            );
+            server.writers.push(task);
+            match hello.want {
+                Want::Info => {
+                    let _ = out.send(Outgoing::Control(Control::Info(server.info())));
+                    Vec::new()
+                }
+                Want::Stop { now: at_once } => {
+                    tracing::info!(at_once, "asked to stop");
+                    server.stoppers.push(Stopper { out });
+                    let mut effects = server.command(
+                        Command::Quit {
+                            exit_code: 0,
+                            escalate: false,
+                        },
+                        now,
+                    );
+                    if at_once {
+                        effects.extend(server.command(
+                            Command::Quit {
+                                exit_code: 0,
+                                escalate: true,
+                            },
+                            now,
+                        ));
+                    }
+                    effects
+                }
+                Want::Attach {
+                    cols,
+                    rows,
+                    terminal_focused,
+                } => {
+                    let size = Size::new(rows, cols).at_least_one();
+                    let mut view = View::new(&server.session, Keymap::new(server.prefix));
+                    view.terminal_focused = terminal_focused;
+                    let _ = out.send(Outgoing::Control(Control::Welcome {
+                        protocol: protocol::PROTOCOL,
+                        session: server.name.clone(),
+                    }));
+                    let tied = std::mem::take(&mut server.tie_next);
+                    tracing::info!(client = id, tied, %size.cols, %size.rows, "attached");
+                    server.clients.push(Client {
+                        id,
+                        view,
+                        painter: ui::Painter::new(size),
+                        cache: ui::FrameCache::default(),
+                        size,
+                        out,
+                        in_flight,
+                        due: true,
+                        tied,
+                    });
+                    let mut effects = server.follow(id, now);
+                    effects.extend(server.report_focus(now));
+                    effects
+                }
+            }
+        }
+        FromClient::Message(id, control) => server.on_message(id, control, now),
+        FromClient::Gone(id) => {
+            if server.clients.iter().any(|c| c.id == id) {
+                server.lost(id, None, now)
+            } else {
+                Vec::new()
+            }
+        }
+        // The loop draws what the client is owed once it wakes.
+        FromClient::Drained => Vec::new(),
+    }
+}

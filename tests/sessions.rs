@@ -1,0 +1,332 @@
+//! Sessions that outlive the terminal, end to end: `opmux -d` starts a
+//! server, `opmux attach` puts a real `opmux` client on a PTY, `opmux ls`
+//! and `opmux kill-session` talk to the server, and /proc says what runs.
+//! Every test has a socket folder of its own (`XDG_RUNTIME_DIR`), never the
+//! one of the person running the tests, and its `Sessions` stops whatever it
+//! started when it is dropped, pass or fail.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output};
+
+use common::{Opmux, Scratch, TAG_VAR, alive, eventually, kill_tagged, marker, run_tag, sleepers};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// The sessions of one test: a private runtime folder and a tag on every
+/// process started through it.
+struct Sessions {
+    runtime: Scratch,
+    tag: String,
+}
+
+impl Sessions {
+    fn new(test: &str) -> Self {
+        let runtime = Scratch::new(&format!("sessions-{test}"));
+        std::fs::set_permissions(&runtime.0, std::fs::Permissions::from_mode(0o700))
+            .expect("making the runtime folder private");
+        Self {
+            runtime,
+            tag: run_tag(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_opmux"));
+        cmd.args(args)
+            .env("XDG_RUNTIME_DIR", &self.runtime.0)
+            .env_remove("OPMUX")
+            .env(TAG_VAR, &self.tag)
+            .env("OPMUX_LOG", "off")
+            .env("SHELL", "/bin/sh")
+            .current_dir(&self.runtime.0);
+        cmd
+    }
+
+    /// Runs opmux to its end with `args`.
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("running opmux")
+    }
+
+    /// Starts a detached session and returns its name.
+    fn start(&self, args: &[&str]) -> String {
+        let mut all = vec!["-d"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        assert!(
+            out.status.success(),
+            "opmux -d failed: {}",
+            text(&out.stderr)
+        );
+        let name = text(&out.stdout).trim().to_string();
+        assert!(!name.is_empty(), "opmux -d printed no name");
+        name
+    }
+
+    /// `opmux attach NAME` on a terminal of its own.
+    fn attach(&self, name: &str, rows: u16, cols: u16) -> Opmux {
+        let runtime = self.runtime.0.to_str().expect("a UTF-8 path");
+        Opmux::start_with_env(
+            &["attach", name],
+            rows,
+            cols,
+            &[("XDG_RUNTIME_DIR", runtime), ("OPMUX", "")],
+        )
+    }
+
+    /// What `opmux ls --json` says, one object per session.
+    fn list(&self) -> Vec<serde_json::Value> {
+        let out = self.run(&["ls", "--json"]);
+        assert!(
+            out.status.success(),
+            "opmux ls failed: {}",
+            text(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("ls --json prints JSON")
+    }
+
+    /// The pid of the server of session `name`.
+    fn server(&self, name: &str) -> Pid {
+        let listed = self.list();
+        let session = listed
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no session {name} in {listed:?}"));
+        Pid::from_raw(session["pid"].as_i64().expect("a pid") as i32)
+    }
+}
+
+impl Drop for Sessions {
+    fn drop(&mut self) {
+        kill_tagged(&self.tag);
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_detached_session_keeps_running_and_a_new_client_sees_what_it_printed_meanwhile() {
+    let sessions = Sessions::new("detach");
+    let m = marker("detach");
+    let gate = sessions.runtime.0.join("gate");
+    let pane = format!(
+        "echo first; while [ ! -e {} ]; do sleep 0.05; done; echo printed-while-detached; exec sleep 1000.{m}",
+        gate.display()
+    );
+    let name = sessions.start(&["-s", "work", &pane]);
+    assert_eq!(name, "work");
+    let mut first = sessions.attach(&name, 24, 80);
+    first.wait_text("first");
+    first.send(b"\x02d");
+    assert_eq!(first.wait_exit(), 0);
+    first.wait_text("[detached from work]");
+    // Detached: the pane's program goes on, and so does its output.
+    std::fs::write(&gate, "").expect("opening the gate");
+    eventually("the pane's sleep to start", || sleepers(&m).len() == 1);
+    let listed = sessions.list();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["clients"], 0);
+    assert_eq!(listed[0]["panes_running"], 1);
+    let mut second = sessions.attach(&name, 24, 80);
+    second.wait_text("printed-while-detached");
+    second.wait_text("first");
+    second.send(b"\x02q");
+    assert_eq!(second.wait_exit(), 0);
+    eventually("the pane's processes to be gone", || {
+        sleepers(&m).is_empty()
+    });
+    assert_eq!(sessions.list(), Vec::<serde_json::Value>::new());
+}
+
+#[test]
+fn two_clients_type_into_one_session_and_see_each_other() {
+    let sessions = Sessions::new("two");
+    let name = sessions.start(&["cat"]);
+    let mut one = sessions.attach(&name, 24, 80);
+    let mut two = sessions.attach(&name, 24, 80);
+    one.wait_text("cat");
+    two.wait_text("cat");
+    one.send(b"alpha\r");
+    two.wait_text("alpha");
+    two.send(b"beta\r");
+    one.wait_text("beta");
+    assert_eq!(sessions.list()[0]["clients"], 2);
+    one.send(b"\x02q");
+    assert_eq!(one.wait_exit(), 0);
+    assert_eq!(two.wait_exit(), 0, "a quit from one client ends the other");
+    assert_eq!(sessions.list(), Vec::<serde_json::Value>::new());
+}
+
+#[test]
+fn each_client_keeps_its_own_focus() {
+    let sessions = Sessions::new("focus");
+    let name = sessions.start(&["cat", "cat"]);
+    let mut one = sessions.attach(&name, 24, 80);
+    let mut two = sessions.attach(&name, 24, 80);
+    one.wait_text("2 cat");
+    two.wait_text("2 cat");
+    // The second client moves to pane 2; the first stays on pane 1.
+    two.send(b"\x022");
+    two.send(b"right\r");
+    one.send(b"left\r");
+    one.wait_row(&["left", "right"]);
+    two.wait_row(&["left", "right"]);
+    one.send(b"\x02q");
+    one.wait_exit();
+    two.wait_exit();
+}
+
+#[test]
+fn kill_session_stops_every_pane_and_returns_once_nothing_is_left() {
+    let sessions = Sessions::new("kill");
+    let m = marker("kill");
+    let name = sessions.start(&[
+        &format!("sleep 1000.{m}"),
+        &format!("trap '' TERM; sleep 1000.{m}; true"),
+        "--stop-timeout",
+        "1",
+    ]);
+    eventually("both sleeps to start", || sleepers(&m).len() == 2);
+    let server = sessions.server(&name);
+    let out = sessions.run(&["kill-session", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Returned only once everything was gone, the one ignoring TERM too.
+    assert_eq!(sleepers(&m), vec![]);
+    assert!(!alive(server), "the server is gone");
+    assert_eq!(sessions.list(), Vec::<serde_json::Value>::new());
+}
+
+#[test]
+fn kill_session_now_sigkills_at_once() {
+    let sessions = Sessions::new("kill-now");
+    let m = marker("kill-now");
+    let name = sessions.start(&[&format!("trap '' TERM; sleep 1000.{m}; true")]);
+    eventually("the sleep to start", || sleepers(&m).len() == 1);
+    let began = std::time::Instant::now();
+    let out = sessions.run(&["kill-session", "--now", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(sleepers(&m), vec![]);
+    // The default stop timeout is 5 s; SIGKILL at once does not wait it out.
+    assert!(began.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn ls_names_each_session_with_its_folder_panes_and_clients() {
+    let sessions = Sessions::new("ls");
+    let a = sessions.start(&["-s", "alpha", "sleep 1000", "true"]);
+    let b = sessions.start(&["-s", "beta", "sleep 1000"]);
+    eventually("alpha's second pane to end", || {
+        sessions.list()[0]["panes_running"] == 1
+    });
+    let listed = sessions.list();
+    let names: Vec<&str> = listed.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, [a.as_str(), b.as_str()]);
+    assert_eq!(listed[0]["panes_total"], 2);
+    let folder = std::fs::canonicalize(&sessions.runtime.0).unwrap();
+    assert_eq!(listed[0]["folder"], folder.to_str().unwrap());
+    let table = text(&sessions.run(&["ls"]).stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(lines[0].starts_with("alpha\t"), "{table}");
+    assert!(lines[0].contains("1/2 panes running"), "{table}");
+    assert!(lines[1].contains("0 attached"), "{table}");
+}
+
+#[test]
+fn a_taken_name_is_refused_when_asked_for_and_numbered_by_default() {
+    let sessions = Sessions::new("names");
+    let first = sessions.start(&["sleep 1000"]);
+    let second = sessions.start(&["sleep 1000"]);
+    assert_eq!(second, format!("{first}-2"));
+    let out = sessions.run(&["-d", "-s", &first, "sleep 1000"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains(&format!("session {first} already exists")),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(sessions.list().len(), 2);
+}
+
+#[test]
+fn the_same_opmux_toml_twice_is_refused_with_a_hint_to_attach() {
+    let sessions = Sessions::new("twice");
+    let project = Scratch::new("sessions-twice-project");
+    project.write("opmux.toml", "[[pane]]\ncmd = \"sleep 1000\"\n");
+    let config = project.0.join("opmux.toml");
+    let config = config.to_str().unwrap();
+    let name = sessions.start(&["-c", config]);
+    let out = sessions.run(&["-d", "-c", config]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("opmux attach {name}")), "{err}");
+    assert_eq!(sessions.list().len(), 1);
+}
+
+#[test]
+fn a_socket_folder_others_can_open_is_refused() {
+    let sessions = Sessions::new("unsafe");
+    let dir = sessions.runtime.0.join("opmux");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = sessions.run(&["-d", "sleep 1000"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(dir.to_str().unwrap()) && err.contains("0755"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "no socket made"
+    );
+}
+
+#[test]
+fn a_socket_left_by_a_killed_server_is_cleaned_up_and_its_name_reused() {
+    let sessions = Sessions::new("stale");
+    let m = marker("stale");
+    let name = sessions.start(&["-s", "web", &format!("sleep 1000.{m}")]);
+    let server = sessions.server(&name);
+    kill(server, Signal::SIGKILL).unwrap();
+    eventually("the server to die", || !alive(server));
+    assert!(sessions.runtime.0.join("opmux/web.sock").exists());
+    assert_eq!(sessions.list(), Vec::<serde_json::Value>::new());
+    assert!(!sessions.runtime.0.join("opmux/web.sock").exists());
+    assert_eq!(sessions.start(&["-s", "web", "sleep 1000"]), "web");
+}
+
+#[test]
+fn a_client_whose_server_is_killed_restores_its_terminal_and_says_so() {
+    let sessions = Sessions::new("server-killed");
+    let name = sessions.start(&["cat"]);
+    let mut client = sessions.attach(&name, 24, 80);
+    client.wait_text("cat");
+    let raw = client.local_flags();
+    assert!(!raw.contains(nix::sys::termios::LocalFlags::ICANON));
+    kill(sessions.server(&name), Signal::SIGKILL).unwrap();
+    assert_eq!(client.wait_exit(), 1);
+    client.wait_text(&format!("the server of session {name} ended"));
+    let flags = client.local_flags();
+    assert!(flags.contains(nix::sys::termios::LocalFlags::ICANON));
+    assert!(flags.contains(nix::sys::termios::LocalFlags::ECHO));
+}
+
+#[test]
+fn verbs_are_reserved_but_never_taken_from_a_command_or_after_two_dashes() {
+    let sessions = Sessions::new("verbs");
+    let out = sessions.run(&["--check", "--", "ls"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("ls"), "{}", text(&out.stdout));
+    let out = sessions.run(&["ls -l", "--check"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("ls -l"));
+    // The verb itself lists (no sessions here): nothing, and success.
+    let out = sessions.run(&["ls"]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "");
+}
