@@ -103,6 +103,11 @@ pub struct Cli {
     #[arg(short = 'd', long = "detached", conflicts_with = "no_tui")]
     pub detached: bool,
 
+    /// Keeps the session running when its terminal goes away: losing the
+    /// terminal then only detaches it, as `C-b d` does.
+    #[arg(long)]
+    pub persist: bool,
+
     /// The panes' size until a client attaches, as COLSxROWS.
     #[arg(long, value_name = "COLSxROWS", value_parser = parse_size, default_value = "80x24")]
     pub size: crate::Size,

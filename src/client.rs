@@ -5,6 +5,7 @@
 //! one-shot requests that need no terminal: a session's info, and stop.
 
 use std::io::Write;
+use std::os::fd::{AsFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -115,6 +116,10 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
             terminal_focused: true,
         },
     )?;
+    // The server's pid, to wait for it to be gone when the session ends.
+    let server = nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
+        .ok()
+        .map(|c| nix::unistd::Pid::from_raw(c.pid()));
     let session = match read_control(&mut stream, name)? {
         Control::Welcome { session, .. } => session,
         Control::Refused { reason, .. } => bail!("{reason}"),
@@ -144,6 +149,11 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
     spawn_signal_thread(signals, writer.clone());
     spawn_input_thread(writer.clone());
     let outcome = pump(&mut stream, &writer);
+    if matches!(outcome, Outcome::Ended(..)) {
+        // The session ended: once this client exits, nothing of it may be
+        // left, the server included.
+        wait_gone(&mut stream, server);
+    }
     drop(guard);
     Ok(match outcome {
         Outcome::Detached(name) => {
@@ -194,6 +204,34 @@ fn pump(stream: &mut UnixStream, writer: &Mutex<UnixStream>) -> Outcome {
             Ok(None) | Err(_) => return Outcome::ServerGone,
         }
     }
+}
+
+/// How long a client waits for the server to be gone after it said the
+/// session ended: the server has only its socket to close by then.
+const SERVER_EXIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits for the server to close the connection and for its process to end.
+fn wait_gone(stream: &mut UnixStream, server: Option<nix::unistd::Pid>) {
+    let deadline = std::time::Instant::now() + SERVER_EXIT_LIMIT;
+    let _ = stream.set_read_timeout(Some(SERVER_EXIT_LIMIT));
+    while let Ok(Some(_)) = protocol::read_message(stream) {}
+    let Some(pid) = server else { return };
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    let Ok(fd) = i32::try_from(fd) else { return };
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: a new fd that nothing else owns.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    // A pidfd turns readable when its process has ended.
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    let mut fds = [nix::poll::PollFd::new(
+        fd.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    let timeout = nix::poll::PollTimeout::try_from(left).unwrap_or(nix::poll::PollTimeout::ZERO);
+    let _ = nix::poll::poll(&mut fds, timeout);
 }
 
 fn send(writer: &Mutex<UnixStream>, control: Control) {

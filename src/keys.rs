@@ -25,7 +25,7 @@ pub const KEY_HELP: &[(&str, &str)] = &[
     ("C-b r", "restart the pane"),
     ("C-b X", "kill the pane (SIGKILL)"),
     ("C-b q", "quit: stop all, exit"),
-    ("C-b d", "detach (attached sessions)"),
+    ("C-b d", "detach, keep running"),
     ("C-b C-b", "send C-b to the pane"),
     ("mouse click", "focus the pane under it"),
     ("mouse wheel", "scroll the pane under it"),

@@ -1,8 +1,8 @@
 //! opmux runs several long-lived commands side by side, each under its own
 //! pseudo-terminal, and stops every one of their processes when it quits.
 //!
-//! Layout, one line per module; data flows from the panes to the main task,
-//! which owns [`app::App`] (a session and a view of it) and draws it:
+//! Layout, one line per module; data flows from the panes to the task that owns
+//! the session (the server's, or the headless front end's), which draws it:
 //!
 //! - `cli`: the clap definitions of the command line, nothing else.
 //! - `config`: turns the command line, an opmux.toml (`config::file`) and Procfiles
@@ -43,30 +43,28 @@
 //!   `update(Event) -> Vec<Effect>` routes input to the view and everything else to
 //!   the session; no I/O, so tests drive it directly.
 //! - `log`: opmux's own log file of pane starts, exits, signals and errors (tracing).
-//! - `output`: writes to the outer terminal on a thread of its own, so a stalled terminal
-//!   never blocks the event loop.
-//! - `ui`: `render(&App)` into a ratatui frame: panes or their scroll views, titles, status
+//! - `ui`: `render_cached(&Session, &View)` into a ratatui frame: panes or their scroll views, titles, status
 //!   line or prompt, help overlay; a pane whose parser holds its screen is drawn from its
 //!   copy or as last seen, never waited for, and one in the middle of a synchronized
 //!   update as last seen, for 150 ms at most. Each frame is drawn over the last,
 //!   redrawing only the rows a pane's screen reports changed (`pane::screen::Damage`).
 //!   - `ui::paint`: keeps what the terminal shows and sends only the rows a frame touched,
 //!     each frame as one synchronized update.
-//! - `runtime`: what every front end (and the server) shares once panes run: signals, carrying out effects
-//!   (spawning, writing, signalling, removing), routing reaped children, counting a
-//!   stopping pane's processes, closing the logs.
+//! - `runtime`: what the server and the headless front end share once panes run:
+//!   signals, carrying out effects (spawning, writing, signalling, removing) on any
+//!   `Host`, routing reaped children, counting a stopping pane's processes, closing
+//!   the logs.
 //! - `headless`: the prefixed-line front end (`--no-tui`, or stdout not a terminal): each
 //!   rendered line as `name | line`, lifecycle lines, the exit status from the panes'.
-//! - `tui`: the terminal front end: terminal set-up and restore, the event loop and frame
-//!   pacing.
 //! - `registry`: where sessions' sockets live (a private folder per user), session
 //!   names, claiming a name under a lock, finding live sessions and clearing stale
 //!   sockets, and checking that a peer is the same user.
 //! - `protocol`: the versioned messages between a session's server and its clients,
 //!   framed as length, kind and body; control messages are JSON, terminal output raw.
-//! - `server`: a session in a process of its own, detached from any terminal (`-d`):
-//!   the subreaper and reaper of its panes, listening on its socket, one view and one
-//!   painter per attached client, at most one frame on its way to each.
+//! - `server`: every session with a terminal runs here, in a process of its own,
+//!   detached from any terminal: the subreaper and reaper of its panes, listening on
+//!   its socket, the event loop and frame pacing, one view and one painter per
+//!   attached client, at most one frame on its way to each.
 //! - `client`: the attached terminal: raw mode, every terminal event and signal sent
 //!   to the server, frames written as they come, the terminal restored on every way
 //!   out; also the one-shot `info` and `stop` requests behind `ls` and `kill-session`.
@@ -81,7 +79,6 @@ pub mod keys;
 pub mod layout;
 pub mod log;
 pub mod mouse;
-pub mod output;
 pub mod pane;
 pub mod process;
 pub mod prompt;
@@ -91,7 +88,6 @@ pub mod runtime;
 pub mod scroll;
 pub mod server;
 pub mod session;
-pub mod tui;
 pub mod ui;
 pub mod view;
 

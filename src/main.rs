@@ -1,7 +1,9 @@
-//! The thin binary: parse the command line, load and check the configuration,
-//! then print it (`--check`), run the TUI, or without a terminal on stdout
-//! (or with `--no-tui`) print prefixed lines; exit with the run's status.
-//! Mistakes are reported before the terminal is touched.
+//! The thin binary: parse the command line, or a verb (`attach`, `ls`,
+//! `kill-session`); load and check the configuration, then print it
+//! (`--check`), start a session in a server and attach this terminal to it
+//! (or only start it, `-d`), or without a terminal on stdout (or with
+//! `--no-tui`) print prefixed lines; exit with the run's status. Mistakes
+//! are reported before the terminal is touched.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -75,7 +77,7 @@ fn main() -> ExitCode {
         }
         opmux::headless::run(settings, options)
     } else {
-        opmux::tui::run(settings)
+        start_attached(&cli, settings, &cwd)
     };
     exit_with(outcome)
 }
@@ -96,8 +98,35 @@ fn config_of(settings: &Settings) -> Option<std::path::PathBuf> {
     Some(std::fs::canonicalize(file).unwrap_or_else(|_| file.clone()))
 }
 
+/// Starts a session in a server of its own, tied to this terminal, and
+/// attaches this terminal to it.
+fn start_attached(cli: &Cli, settings: Settings, cwd: &std::path::Path) -> Result<i32> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        bail!("opmux needs a terminal: stdin and stdout must both be a TTY");
+    }
+    let (cols, rows) = crossterm::terminal::size().context("reading the terminal size")?;
+    let size = opmux::Size::new(rows, cols).at_least_one();
+    let (name, socket) = launch(cli, settings, cwd, size, cli.persist)?;
+    client::attach(&socket, &name)
+}
+
 /// Starts a session in a server of its own and prints its name.
 fn start_detached(cli: &Cli, settings: Settings, cwd: &std::path::Path) -> Result<()> {
+    let (name, _) = launch(cli, settings, cwd, cli.size, true)?;
+    println!("{name}");
+    Ok(())
+}
+
+/// Claims the session's name and starts its server; returns the name and
+/// the socket once its panes are launched.
+fn launch(
+    cli: &Cli,
+    settings: Settings,
+    cwd: &std::path::Path,
+    size: opmux::Size,
+    persistent: bool,
+) -> Result<(String, std::path::PathBuf)> {
     let dir = registry::socket_dir()?;
     let config = config_of(&settings);
     if let Some(config) = &config {
@@ -120,16 +149,16 @@ fn start_detached(cli: &Cli, settings: Settings, cwd: &std::path::Path) -> Resul
     };
     let claimed = registry::claim(&dir, wanted)?;
     let name = claimed.name.clone();
+    let socket = claimed.path.clone();
     server::spawn(server::Start {
         settings,
         claimed,
-        size: cli.size,
-        persistent: true,
+        size,
+        persistent,
         folder: cwd.to_path_buf(),
         config,
     })?;
-    println!("{name}");
-    Ok(())
+    Ok((name, socket))
 }
 
 /// The live sessions with what each says of itself.

@@ -14,7 +14,7 @@
 //! most once a [`FRAME`], no timer while nothing changes; stopping and
 //! quitting run through the same `runtime` as every front end.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,11 +39,12 @@ use crate::protocol::{self, Control, Decoder, Hello, Message, SessionInfo, Want}
 use crate::registry::Claimed;
 use crate::runtime::{self, Host, Progress, Recount, Signals, apply, log_event};
 use crate::session::{Command, Effect, Session};
-use crate::tui::FRAME;
 use crate::ui;
 use crate::view::View;
 use crate::{PaneId, Size};
 
+/// The shortest time between two frames: about 60 frames a second.
+pub const FRAME: Duration = Duration::from_micros(16_667);
 /// How long a new connection has to say what it wants.
 const HELLO_LIMIT: Duration = Duration::from_secs(5);
 /// How long the server waits at exit for clients to take their last words.
@@ -141,14 +142,42 @@ fn run(start: Start, ready: OwnedFd) -> i32 {
     }
 }
 
-/// On a panic anywhere: SIGKILL every pane's processes, log it, remove the
-/// socket and exit non-zero. Clients see their connection end and say so.
+/// The sockets of attached clients, for the panic hook, which can reach
+/// nothing else: it tells each client the session ended and why.
+static CLIENT_SOCKETS: std::sync::Mutex<Vec<std::os::fd::RawFd>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The exit status of a server that panicked.
+const PANICKED: i32 = 101;
+
+/// On a panic anywhere: SIGKILL every pane's processes, log it, tell every
+/// attached client (without waiting on one that stopped reading), remove
+/// the socket and exit non-zero.
 fn install_panic_hook(socket: PathBuf) {
     std::panic::set_hook(Box::new(move |info| {
         tracing::error!("panic: {info}");
         process::kill_everything_now();
+        let mut farewell = Vec::new();
+        let message = format!("opmux: the server panicked: {info}");
+        protocol::encode(
+            &Message::Control(Control::Ended {
+                status: PANICKED,
+                message: Some(message),
+            }),
+            &mut farewell,
+        );
+        let sockets = CLIENT_SOCKETS.lock().map(|s| s.clone()).unwrap_or_default();
+        for fd in sockets {
+            // A listed fd belongs to a live connection: its writer unlists it
+            // before the connection closes.
+            let _ = nix::sys::socket::send(
+                fd,
+                &farewell,
+                nix::sys::socket::MsgFlags::MSG_DONTWAIT | nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+            );
+        }
         let _ = std::fs::remove_file(&socket);
-        std::process::exit(101);
+        std::process::exit(PANICKED);
     }));
 }
 
@@ -441,6 +470,11 @@ impl Server {
     /// One event from client `id`'s terminal.
     fn on_input(&mut self, id: u64, event: crossterm::event::Event, now: Instant) -> Vec<Effect> {
         use crossterm::event::Event as Term;
+        // Fault injection for the end-to-end tests of the panic path; debug builds only.
+        #[cfg(debug_assertions)]
+        if matches!(event, Term::Key(_)) && std::env::var_os("OPMUX_FAULT_PANIC_ON_KEY").is_some() {
+            panic!("injected fault: a key arrived while OPMUX_FAULT_PANIC_ON_KEY is set");
+        }
         let event = match event {
             Term::Key(key) => Event::Key(key),
             Term::Mouse(mouse) => Event::Mouse(mouse),
@@ -531,6 +565,17 @@ fn picture(view: &View) -> (usize, bool, bool, bool) {
     )
 }
 
+/// Takes a client's socket off the panic hook's list when its writer ends.
+struct Unlist(std::os::fd::RawFd);
+
+impl Drop for Unlist {
+    fn drop(&mut self) {
+        if let Ok(mut sockets) = CLIENT_SOCKETS.lock() {
+            sockets.retain(|&fd| fd != self.0);
+        }
+    }
+}
+
 /// Reads a connection's hello, then its messages, for the loop.
 async fn read_connection(stream: UnixStream, id: u64, to_loop: mpsc::Sender<FromClient>) {
     let (mut reader, mut writer) = stream.into_split();
@@ -590,14 +635,20 @@ async fn next_message(reader: &mut OwnedReadHalf, decoder: &mut Decoder) -> Opti
 }
 
 /// Writes what the loop sends a client, in order; tells the loop when each
-/// frame is out, so it can send the next.
+/// frame is out, so it can send the next. While it runs, the panic hook
+/// knows the client's socket.
 fn spawn_writer(
     mut writer: OwnedWriteHalf,
     mut outbox: UnboundedReceiver<Outgoing>,
     in_flight: Arc<AtomicBool>,
     to_loop: mpsc::Sender<FromClient>,
 ) -> tokio::task::JoinHandle<()> {
+    let fd = writer.as_ref().as_raw_fd();
+    if let Ok(mut sockets) = CLIENT_SOCKETS.lock() {
+        sockets.push(fd);
+    }
     tokio::spawn(async move {
+        let _listed = Unlist(fd);
         let mut buf = Vec::new();
         while let Some(out) = outbox.recv().await {
             buf.clear();
@@ -672,7 +723,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
             session = server.name,
             panes = server.session.panes.len(),
             ?path,
-            "server started"
+            "opmux started"
         ),
         Err(e) => notices.push(format!("no log: {e:#}")),
     }
@@ -693,6 +744,8 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     let mut recount = Recount::default();
     let mut watch = runtime::ShutdownWatch::default();
     let mut survivors: Option<Vec<nix::unistd::Pid>> = None;
+    // A pane left as it was for a synchronized update is drawn by then.
+    let mut held_until: Option<Instant> = None;
     loop {
         let now = Instant::now();
         if frame_at.is_some_and(|at| at <= now) {
@@ -702,6 +755,11 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
                 pane.dirty.store(false, Ordering::Release);
             }
             server.draw(now);
+            held_until = server
+                .clients
+                .iter()
+                .filter_map(|c| c.cache.held_until())
+                .min();
         }
         match watch.progress(&server.session, &mut recount) {
             Progress::Waiting => {}
@@ -756,6 +814,10 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
                 handle(&mut server, Event::Tick, &events);
             }
             () = sleep_until(watch.give_up_at.unwrap_or(now).into()), if watch.give_up_at.is_some() => {}
+            () = sleep_until(held_until.unwrap_or(now).into()), if held_until.is_some() => {
+                held_until = None;
+                server.needs_redraw = true;
+            }
             () = sleep_until(countdown_at.unwrap_or(now).into()), if countdown_at.is_some() => {
                 countdown_at = None;
                 recount.request();
@@ -788,7 +850,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         runtime::close_logs(&server.session);
     }
     process::reap();
-    tracing::info!(code, "the session ended");
+    tracing::info!(code, "opmux exits");
     let message = survivors.map(|left| {
         format!(
             "opmux: {} process(es) survived SIGKILL and were left running: {left:?}",
@@ -816,6 +878,19 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     };
     let _ = tokio::time::timeout(FAREWELL_LIMIT, farewell).await;
     Ok(code)
+}
+
+/// A client's renderer cache. Debug builds take the limit on synchronized
+/// updates from `OPMUX_TEST_SYNC_LIMIT_MS`, for the end-to-end tests.
+fn frame_cache() -> ui::FrameCache {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("OPMUX_TEST_SYNC_LIMIT_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+    {
+        return ui::FrameCache::with_sync_limit(Duration::from_millis(ms));
+    }
+    ui::FrameCache::default()
 }
 
 /// Whether `event` is output from a pane just typed into: its echo.
@@ -895,7 +970,7 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                         id,
                         view,
                         painter: ui::Painter::new(size),
-                        cache: ui::FrameCache::default(),
+                        cache: frame_cache(),
                         size,
                         out,
                         in_flight,

@@ -138,14 +138,16 @@ fn thread_nices(pid: nix::unistd::Pid, prefix: &str) -> Vec<i64> {
 fn a_flooding_panes_threads_yield_to_the_rest() {
     let opmux = Opmux::start(&["seq 1 30000; exec sleep 60", "exec sleep 60"], 24, 80);
     opmux.wait_text("30000");
-    let own = proc::stat(opmux.pid).map(|p| p.nice);
+    // The server owns the panes and their threads.
+    let server = opmux.server();
+    let own = proc::stat(server).map(|p| p.nice);
     // 30000 lines are 170 KiB: the first pane's reader and parser are at
     // the lowest priority, the quiet pane's at opmux's own.
     common::eventually("the flood's threads at nice 19", || {
-        let flood = thread_nices(opmux.pid, "pane1-");
+        let flood = thread_nices(server, "pane1-");
         flood.len() == 3 && flood.iter().filter(|&&n| n == 19).count() == 2
     });
-    let quiet = thread_nices(opmux.pid, "pane2-");
+    let quiet = thread_nices(server, "pane2-");
     assert_eq!(quiet.len(), 3, "pane 2's reader, parser and writer");
     assert!(
         quiet.iter().all(|&n| Some(n) == own),
@@ -306,7 +308,11 @@ fn each_pane_leads_its_own_session_on_an_xterm_256color_pty() {
     let table = opmux::process::proc::ProcessTable::read();
     for pid in sleepers(&m) {
         let info = table.get(pid).expect("pane in /proc");
-        assert_eq!(info.ppid, opmux.pid, "pane {pid} is not opmux's child");
+        assert_eq!(
+            info.ppid,
+            opmux.server(),
+            "pane {pid} is not the server's child"
+        );
         assert_eq!(
             (info.pgrp, info.session),
             (pid, pid),
@@ -388,8 +394,8 @@ fn a_double_forked_daemon_is_stopped_on_quit() {
         .map(|p| p.ppid);
     assert_eq!(
         parent,
-        Some(opmux.pid),
-        "opmux, a subreaper, adopted the orphan"
+        Some(opmux.server()),
+        "the server, a subreaper, adopted the orphan"
     );
     opmux.send(b"\x02q");
     assert_eq!(opmux.wait_exit(), 0);
@@ -577,26 +583,43 @@ fn no_zombie_children_remain_after_panes_and_escapees_exit() {
     let opmux = Opmux::start(&[cmd, "exit 1", "exec cat"], 24, 120);
     opmux.wait_text("exited 0 after");
     opmux.wait_text("exited 1 after");
-    // Escapees are adopted by opmux and reaped as soon as they end: all that
-    // is left below opmux is the cat pane, and no zombie.
+    // Escapees are adopted by the server and reaped as soon as they end:
+    // all that is left below it is the cat pane, and no zombie.
+    let server = opmux.server();
     common::eventually("every child reaped", || {
         let table = opmux::process::proc::ProcessTable::read();
-        let below = table.descendants(opmux.pid);
-        below.len() == 1 && zombies_of(opmux.pid).is_empty()
+        let below = table.descendants(server);
+        below.len() == 1 && zombies_of(server).is_empty()
     });
 }
 
 #[test]
-fn when_opmux_is_sigkilled_panes_with_default_sighup_die_with_their_terminals() {
+fn when_the_server_is_sigkilled_panes_with_default_sighup_die_with_their_terminals() {
     let m = marker("sigkilled");
     let cmd = format!("exec sleep 1000.{m}");
     let mut opmux = Opmux::start(&[&cmd, &cmd], 24, 100);
     common::eventually("both panes started", || sleepers(&m).len() == 2);
-    kill(opmux.pid, Signal::SIGKILL).unwrap();
-    opmux.wait_exit();
+    kill(opmux.server(), Signal::SIGKILL).unwrap();
+    assert_eq!(opmux.wait_exit(), 1);
+    opmux.wait_text("the server of session");
+    assert_terminal_restored(&opmux);
     common::eventually("the kernel's hang-up ended both panes", || {
         sleepers(&m).is_empty()
     });
+}
+
+#[test]
+fn a_session_whose_terminal_client_is_sigkilled_stops_as_a_lost_terminal() {
+    let m = marker("client-killed");
+    let cmd = format!("trap '' HUP; exec sleep 1000.{m}");
+    let mut opmux = Opmux::start(&[&cmd], 24, 100);
+    common::eventually("the pane started", || sleepers(&m).len() == 1);
+    let server = opmux.server();
+    kill(opmux.pid, Signal::SIGKILL).unwrap();
+    opmux.wait_exit();
+    // The session was tied to this terminal: it stops, the pane with it.
+    common::eventually("the pane stopped", || sleepers(&m).is_empty());
+    common::eventually("the server gone", || !alive(server));
 }
 
 #[test]

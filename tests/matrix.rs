@@ -20,11 +20,20 @@ fn still_answers(opmux: &mut Opmux, token: &str) {
 }
 
 /// One of opmux's memory figures in KiB (`VmRSS:` now, `VmHWM:` its
-/// peak), from /proc.
+/// peak), from /proc, summed over the client and the server.
 fn memory_kib(opmux: &Opmux, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", opmux.pid)).unwrap();
-    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    [opmux.pid, opmux.server()]
+        .into_iter()
+        .map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+            line.split_whitespace()
+                .nth(1)
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum()
 }
 
 #[test]

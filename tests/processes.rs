@@ -22,13 +22,17 @@ fn the_sleeper(m: &str) -> Pid {
 }
 
 /// Checks that `escapee` is out of reach of everything but the pane's
-/// terminal: adopted by opmux, in a session and group of its own, without
+/// terminal: adopted by the server, in a session and group of its own, without
 /// the pane's tag (or any environment), and writing to the terminal of the
 /// pane whose main process is `main`.
 fn assert_escaped_but_on_the_terminal(opmux: &Opmux, escapee: Pid, main: Pid) {
     let table = ProcessTable::read();
     let info = table.get(escapee).expect("the escapee in /proc");
-    assert_eq!(info.ppid, opmux.pid, "opmux, a subreaper, adopted it");
+    assert_eq!(
+        info.ppid,
+        opmux.server(),
+        "the server, a subreaper, adopted it"
+    );
     assert_eq!(
         (info.session, info.pgrp),
         (escapee, escapee),

@@ -845,7 +845,7 @@ fn the_help_overlay_lists_every_key() {
         let after_key = &text[text.find(key).unwrap() + key.len()..];
         assert!(
             after_key.trim_start().starts_with(what),
-            "{key} is not followed by {what:?}: {text:?}"
+            "{key} is not followed by {what:?}: {text:?}\n{dump}"
         );
         let x = find(&terminal, row, key).unwrap();
         assert_eq!(cell(&terminal, x, row).fg, Color::Cyan, "{key}");

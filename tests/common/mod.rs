@@ -8,6 +8,7 @@
 
 use std::io::Write;
 use std::os::fd::BorrowedFd;
+use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -63,6 +64,8 @@ pub struct Opmux {
     pub seen: Vec<Pid>,
     /// The value of [`TAG_VAR`] that opmux and everything it starts inherit.
     tag: String,
+    /// The socket folder of this run's sessions, private to it.
+    runtime: std::path::PathBuf,
 }
 
 impl Opmux {
@@ -107,6 +110,13 @@ impl Opmux {
         cmd.env(TAG_VAR, &tag);
         // Tests that want opmux's log ask for it; the rest keep it off.
         cmd.env("OPMUX_LOG", "off");
+        // Sessions of their own, never those of whoever runs the tests.
+        let runtime = std::env::temp_dir().join(format!("opmux-run-{tag}"));
+        std::fs::create_dir_all(&runtime).expect("making a runtime folder");
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
+            .expect("making the runtime folder private");
+        cmd.env("XDG_RUNTIME_DIR", &runtime);
+        cmd.env_remove("OPMUX");
         for (key, value) in env {
             cmd.env(key, value);
         }
@@ -179,6 +189,7 @@ impl Opmux {
             exited: None,
             seen: Vec::new(),
             tag,
+            runtime,
         }
     }
 
@@ -382,9 +393,47 @@ impl Opmux {
         self.exited.is_some()
     }
 
-    /// Remembers every current descendant of opmux and returns them.
+    /// The server of the session this opmux started or attached to: the
+    /// process that owns the panes. Waits for it to be there.
+    pub fn server(&self) -> Pid {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(pid) = self.find_server() {
+                return pid;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no server; screen:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The server, if it runs: a tagged opmux that is not the one the test
+    /// started and leads no session of its own (the first fork of the two
+    /// does, for an instant).
+    fn find_server(&self) -> Option<Pid> {
+        let binary = std::fs::canonicalize(env!("CARGO_BIN_EXE_opmux")).ok()?;
+        let table = ProcessTable::read();
+        tagged(&self.tag).into_iter().find(|&pid| {
+            pid != self.pid
+                && std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_ref() == Some(&binary)
+                && table
+                    .get(pid)
+                    .is_some_and(|p| p.session != pid && p.state != 'Z')
+        })
+    }
+
+    /// Remembers every current descendant of opmux and of its server, and
+    /// returns them.
     pub fn record_descendants(&mut self) -> Vec<Pid> {
-        let now = ProcessTable::read().descendants(self.pid);
+        let table = ProcessTable::read();
+        let mut now = table.descendants(self.pid);
+        if let Some(server) = self.find_server() {
+            now.push(server);
+            now.extend(table.descendants(server));
+        }
         for pid in &now {
             if !self.seen.contains(pid) {
                 self.seen.push(*pid);
@@ -407,7 +456,14 @@ impl Opmux {
 
 impl Drop for Opmux {
     fn drop(&mut self) {
-        let mut doomed = ProcessTable::read().descendants(self.pid);
+        let table = ProcessTable::read();
+        let mut doomed = table.descendants(self.pid);
+        // The server and what it runs, even processes that cleared their
+        // environment and so their tag.
+        if let Some(server) = self.find_server() {
+            doomed.push(server);
+            doomed.extend(table.descendants(server));
+        }
         doomed.extend(self.seen.iter().copied());
         // Whatever escaped opmux's tree still carries the tag in its environment.
         doomed.extend(tagged(&self.tag));
@@ -416,6 +472,7 @@ impl Drop for Opmux {
             let _ = kill(pid, Signal::SIGKILL);
         }
         let _ = self.exit.recv_timeout(Duration::from_secs(5));
+        let _ = std::fs::remove_dir_all(&self.runtime);
     }
 }
 
