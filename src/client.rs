@@ -67,10 +67,17 @@ pub fn info(socket: &Path, name: &str) -> Result<SessionInfo> {
 /// Stops the session at `socket` as `C-b q` does (with `now`, SIGKILL at
 /// once) and waits until everything of it is gone.
 pub fn stop(socket: &Path, name: &str, now: bool) -> Result<()> {
+    // Which process to wait for: the server says in its info.
+    let server = info(socket, name)
+        .ok()
+        .map(|info| nix::unistd::Pid::from_raw(info.pid as i32));
     let mut stream = connect(socket, name, Want::Stop { now })?;
     loop {
         match protocol::read_message(&mut stream) {
-            Ok(Some(Message::Control(Control::Stopped))) => return Ok(()),
+            Ok(Some(Message::Control(Control::Stopped))) => {
+                wait_gone(&mut stream, server);
+                return Ok(());
+            }
             Ok(Some(Message::Control(Control::Refused { reason, .. }))) => bail!("{reason}"),
             Ok(Some(_)) => {}
             // The server is gone, which is what was asked.
@@ -116,12 +123,11 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
             terminal_focused: true,
         },
     )?;
-    // The server's pid, to wait for it to be gone when the session ends.
-    let server = nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
-        .ok()
-        .map(|c| nix::unistd::Pid::from_raw(c.pid()));
-    let session = match read_control(&mut stream, name)? {
-        Control::Welcome { session, .. } => session,
+    let (session, server) = match read_control(&mut stream, name)? {
+        // The server's pid, to wait for it to be gone when the session ends.
+        Control::Welcome { session, pid, .. } => {
+            (session, Some(nix::unistd::Pid::from_raw(pid as i32)))
+        }
         Control::Refused { reason, .. } => bail!("{reason}"),
         other => bail!("session {name} answered {other:?}"),
     };
@@ -155,19 +161,23 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
         wait_gone(&mut stream, server);
     }
     drop(guard);
+    // The terminal may be gone by now: what cannot be said is not said.
     Ok(match outcome {
         Outcome::Detached(name) => {
-            println!("[detached from {name}]");
+            let _ = writeln!(std::io::stdout(), "[detached from {name}]");
             0
         }
         Outcome::Ended(status, message) => {
             if let Some(message) = message {
-                eprintln!("{message}");
+                let _ = writeln!(std::io::stderr(), "{message}");
             }
             status
         }
         Outcome::ServerGone => {
-            eprintln!("opmux: the server of session {session} ended");
+            let _ = writeln!(
+                std::io::stderr(),
+                "opmux: the server of session {session} ended"
+            );
             1
         }
     })
@@ -215,7 +225,9 @@ fn wait_gone(stream: &mut UnixStream, server: Option<nix::unistd::Pid>) {
     let deadline = std::time::Instant::now() + SERVER_EXIT_LIMIT;
     let _ = stream.set_read_timeout(Some(SERVER_EXIT_LIMIT));
     while let Ok(Some(_)) = protocol::read_message(stream) {}
-    let Some(pid) = server else { return };
+    let Some(pid) = server.filter(|p| p.as_raw() > 0) else {
+        return;
+    };
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
     let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid.as_raw(), 0) };
     let Ok(fd) = i32::try_from(fd) else { return };

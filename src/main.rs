@@ -107,7 +107,8 @@ fn start_attached(cli: &Cli, settings: Settings, cwd: &std::path::Path) -> Resul
     }
     let (cols, rows) = crossterm::terminal::size().context("reading the terminal size")?;
     let size = opmux::Size::new(rows, cols).at_least_one();
-    let (name, socket) = launch(cli, settings, cwd, size, cli.persist)?;
+    let persistent = settings.persist;
+    let (name, socket) = launch(cli, settings, cwd, size, persistent)?;
     client::attach(&socket, &name)
 }
 

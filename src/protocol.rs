@@ -65,8 +65,15 @@ pub enum Control {
     /// SIGHUP); the server decides whether it quits the session or only
     /// detaches the client.
     Signal { signal: i32 },
-    /// Server → client: the attach was accepted.
-    Welcome { protocol: u32, session: String },
+    /// Server → client: the attach was accepted, by the server with this
+    /// pid (the socket's peer credentials name the process that bound it,
+    /// which started the server and is gone).
+    Welcome {
+        protocol: u32,
+        session: String,
+        #[serde(default)]
+        pid: u32,
+    },
     /// Server → client: the hello was refused; `protocol` is the server's, so
     /// the client can say which opmux to use. Stable across protocol versions.
     Refused { reason: String, protocol: u32 },
@@ -422,6 +429,7 @@ mod tests {
             Control::Welcome {
                 protocol: PROTOCOL,
                 session: "web".into(),
+                pid: 4321,
             },
             Control::Refused {
                 reason: "no".into(),

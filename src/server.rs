@@ -963,6 +963,7 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                     let _ = out.send(Outgoing::Control(Control::Welcome {
                         protocol: protocol::PROTOCOL,
                         session: server.name.clone(),
+                        pid: std::process::id(),
                     }));
                     let tied = std::mem::take(&mut server.tie_next);
                     tracing::info!(client = id, tied, %size.cols, %size.rows, "attached");

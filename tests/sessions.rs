@@ -330,3 +330,97 @@ fn verbs_are_reserved_but_never_taken_from_a_command_or_after_two_dashes() {
     assert!(out.status.success());
     assert_eq!(text(&out.stdout), "");
 }
+
+#[test]
+fn a_tied_session_whose_terminal_closes_leaves_nothing_running() {
+    let m = marker("tied-hangup");
+    let mut opmux = Opmux::start(&[&format!("trap '' HUP; exec sleep 1000.{m}")], 24, 80);
+    eventually("the pane to start", || sleepers(&m).len() == 1);
+    let server = opmux.server();
+    opmux.hang_up();
+    eventually("the pane to be stopped", || sleepers(&m).is_empty());
+    eventually("the server to end", || !alive(server));
+    assert_eq!(opmux.wait_exit(), 129);
+}
+
+#[test]
+fn a_persistent_session_whose_terminal_closes_keeps_running() {
+    let project = Scratch::new("sessions-persist-project");
+    let m = marker("persist");
+    project.write(
+        "opmux.toml",
+        &format!("persist = true\n[[pane]]\ncmd = \"exec sleep 1000.{m}\"\n"),
+    );
+    for args in [
+        &["--persist", "--", &format!("exec sleep 1000.{m}")][..],
+        &[][..],
+    ] {
+        let mut opmux = Opmux::start_in(&project.0, args, 24, 80, &[]);
+        eventually("the pane to start", || sleepers(&m).len() == 1);
+        let server = opmux.server();
+        opmux.hang_up();
+        assert_eq!(
+            opmux.wait_exit(),
+            0,
+            "a lost terminal only detaches, {args:?}"
+        );
+        assert!(alive(server), "the server goes on, {args:?}");
+        assert_eq!(sleepers(&m).len(), 1, "and so does its pane, {args:?}");
+        // Dropping the harness stops the session.
+        drop(opmux);
+        eventually("the session to be stopped", || sleepers(&m).is_empty());
+    }
+}
+
+/// Kilobytes of resident memory of `pid`, from /proc.
+fn rss_kib(pid: Pid) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_stopped_client_during_a_flood_holds_up_neither_the_other_client_nor_the_server() {
+    let sessions = Sessions::new("stopped-client");
+    let done = sessions.runtime.0.join("flood-done");
+    let flood = format!(
+        "seq 1 2000000; touch {}; echo flood-over; exec sleep 1000",
+        done.display()
+    );
+    let name = sessions.start(&[&flood, "cat"]);
+    let server = sessions.server(&name);
+    let mut stopped = sessions.attach(&name, 24, 100);
+    let mut typing = sessions.attach(&name, 24, 100);
+    stopped.wait_text("2 cat");
+    typing.wait_text("2 cat");
+    typing.send(b"\x022");
+    kill(stopped.pid, Signal::SIGSTOP).unwrap();
+    let start = rss_kib(server);
+    let mut peak = start;
+    // While one client reads nothing, the other's typing is echoed, round
+    // after round, and the server's memory does not grow with the frames
+    // the stopped client misses.
+    let mut round = 0;
+    while !done.exists() {
+        round += 1;
+        let token = format!("typed-{round}");
+        typing.send(format!("{token}\r").as_bytes());
+        typing.wait_text(&token);
+        peak = peak.max(rss_kib(server));
+        assert!(round < 2000, "the flood never ended");
+    }
+    assert!(
+        peak < start + 32 * 1024,
+        "server RSS grew from {start} KiB to {peak} KiB"
+    );
+    kill(stopped.pid, Signal::SIGCONT).unwrap();
+    // Reading again, it is brought up to date.
+    stopped.wait_text("flood-over");
+    stopped.wait_text(&format!("typed-{round}"));
+    typing.send(b"\x02q");
+    assert_eq!(typing.wait_exit(), 0);
+    assert_eq!(stopped.wait_exit(), 0);
+}

@@ -25,6 +25,7 @@ struct RawFile {
     scrollback: Option<usize>,
     flood_nice: Option<Spanned<i64>>,
     clipboard: Option<super::Clipboard>,
+    persist: Option<bool>,
     stop_timeout: Option<Spanned<f64>>,
     log_dir: Option<String>,
     env: Option<BTreeMap<String, Spanned<EnvValue>>>,
@@ -330,6 +331,7 @@ pub fn parse(
             })?;
     }
     settings.clipboard = raw.clipboard.unwrap_or_default();
+    settings.persist = raw.persist.unwrap_or(false);
     settings.log_dir = raw.log_dir.map(|dir| base.join(dir));
     let top_timeout = raw
         .stop_timeout
@@ -490,6 +492,14 @@ mod tests {
     }
 
     #[test]
+    fn persist_is_read_and_off_by_default() {
+        let on = parse_str("persist = true\n[[pane]]\ncmd = \"x\"\n", "opmux.toml").unwrap();
+        assert!(on.persist);
+        let off = parse_str("[[pane]]\ncmd = \"x\"\n", "opmux.toml").unwrap();
+        assert!(!off.persist);
+    }
+
+    #[test]
     fn a_complete_file_loads_every_setting() {
         let text = r#"
 prefix = "C-a"
@@ -592,7 +602,7 @@ depends_on = { db = "started", api = "ready" }
             ),
             (
                 "colour = 1\n",
-                "opmux.toml:1:1: unknown field `colour`; the fields here are prefix, layout, scrollback, flood_nice, clipboard, stop_timeout, log_dir, env, env_file, pane",
+                "opmux.toml:1:1: unknown field `colour`; the fields here are prefix, layout, scrollback, flood_nice, clipboard, persist, stop_timeout, log_dir, env, env_file, pane",
             ),
             (
                 "[[pane]]\nname = \"web\"\n",
@@ -701,6 +711,10 @@ depends_on = { db = "started", api = "ready" }
             (
                 "[[pane]]\nname = \"web\"\ncmd = \"x\"\n[[pane]]\nname = \"web\"\ncmd = \"y\"\n",
                 "opmux.toml:5:8: field `name`: `web` is already the name of the pane at opmux.toml:2:8",
+            ),
+            (
+                "persist = \"yes\"\n",
+                "opmux.toml:1:11: field `persist`: invalid type: string \"yes\", expected a boolean",
             ),
             (
                 "clipboard = \"maybe\"\n",

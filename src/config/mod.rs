@@ -251,6 +251,8 @@ pub struct Settings {
     /// Whether a pane's program may put text on the system clipboard (OSC
     /// 52), which opmux then passes on to the outer terminal.
     pub clipboard: Clipboard,
+    /// Losing the terminal only detaches it (`persist = true`, `--persist`).
+    pub persist: bool,
 }
 
 /// Who may use the system clipboard besides the user's own copies.
@@ -276,6 +278,7 @@ impl Default for Settings {
             sources: Vec::new(),
             flood_nice: DEFAULT_FLOOD_NICE,
             clipboard: Clipboard::Deny,
+            persist: false,
         }
     }
 }
@@ -382,6 +385,7 @@ impl Settings {
             settings.flood_nice = nice;
         }
         settings.log_time = cli.log_time;
+        settings.persist |= cli.persist;
         // Panes not from opmux.toml: the command line's timeout, else the
         // file's top-level one, else the default.
         let timeout = cli
