@@ -12,9 +12,17 @@
 //!   for the flood, and over 10 s with 4 idle panes and with 2 panes printing
 //!   a line every 0.2 s.
 //!
-//! - `memory`: the resident memory (VmRSS) of the multiplexer's process
-//!   (opmux; tmux's server) with one pane that printed `seq 1 200000`, both
-//!   keeping 10,000 lines of history, beside the same figure for an idle pane.
+//! - `memory`: the resident memory (VmRSS) of the multiplexer, summed over its
+//!   processes (opmux's server and client; tmux's server and client), with one
+//!   pane that printed `seq 1 200000`, both keeping 10,000 lines of history,
+//!   beside the same figure for an idle pane.
+//!
+//! - `attach`: a detached session of 16 panes with full screens; the time from
+//!   starting `opmux attach` (`tmux attach`) until every pane's last line is on
+//!   the attaching terminal, median of 5.
+//!
+//! - `idle`: the CPU seconds of a detached session's server with 4 idle panes
+//!   over 10 s.
 //!
 //! - `many panes`: 16 panes each printing `seq 1 200000` at once, beside a
 //!   quiet `cat` pane: the time until all are done, and the p90 key echo in
@@ -32,7 +40,7 @@
 //! with a note when it is not installed.
 //!
 //! Arguments narrow a run: section names (`flood`, `cpu`, `echo`, `memory`,
-//! `many`, `load`, `quit`) run only those, contender names only those, as in
+//! `many`, `load`, `quit`, `attach`, `idle`) run only those, contender names only those, as in
 //! `cargo bench --bench versus_tmux -- many opmux`. `BENCH_OPMUX_LOG=FILE`
 //! turns opmux's own log on, which is off otherwise.
 
@@ -69,16 +77,47 @@ fn quit_tmux(session: &mut Session) {
     stop_tmux(&session.tag, &mut session.child);
 }
 
-fn opmux(panes: &[&str], _tag: &str) -> CommandBuilder {
+/// The socket folder of every opmux session this benchmark starts, private
+/// to it, as `-L` keeps tmux's servers apart.
+fn opmux_runtime() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("opmux-bench-{}-runtime", std::process::id()));
+    if std::fs::create_dir_all(&dir).is_ok() {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+    }
+    dir
+}
+
+/// `opmux ARGS` in the benchmark's socket folder, without its own log.
+fn opmux_command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_opmux"));
+    cmd.args(args)
+        .env("XDG_RUNTIME_DIR", opmux_runtime())
+        .env("OPMUX_LOG", "off")
+        .env_remove("OPMUX");
+    cmd
+}
+
+fn opmux(panes: &[&str], tag: &str) -> CommandBuilder {
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_opmux"));
     // Measured without its own log, as tmux runs without one.
     cmd.env(
         "OPMUX_LOG",
         std::env::var("BENCH_OPMUX_LOG").unwrap_or("off".into()),
     );
-    cmd.args(["--stop-timeout", "1"]);
+    cmd.env("XDG_RUNTIME_DIR", opmux_runtime());
+    cmd.env_remove("OPMUX");
+    cmd.args(["-s", tag, "--stop-timeout", "1"]);
     cmd.args(panes);
     cmd
+}
+
+/// The pid of the server of opmux session `tag`, from `opmux ls --json`.
+fn opmux_server(tag: &str) -> Option<u32> {
+    let out = opmux_command(&["ls", "--json"]).output().ok()?;
+    let sessions: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).ok()?;
+    let session = sessions.iter().find(|s| s["name"] == tag)?;
+    session["pid"].as_u64().map(|pid| pid as u32)
 }
 
 fn stop_opmux(_tag: &str, child: &mut Box<dyn Child + Send + Sync>) {
@@ -276,8 +315,8 @@ fn cpu_seconds(pids: &[u32]) -> f64 {
         .sum()
 }
 
-/// Every process of the multiplexer: the one started in the PTY (opmux, or
-/// tmux's client) and the one holding the screens (tmux's server).
+/// Every process of the multiplexer: the one started in the PTY (opmux's or
+/// tmux's client) and the one holding the screens (its server).
 fn multiplexer_pids(contender: &Contender, session: &Session) -> Vec<u32> {
     let mut pids: Vec<u32> = session.child.process_id().into_iter().collect();
     if let Some(holder) = screen_holder(contender, session)
@@ -363,10 +402,10 @@ fn status_kib(pid: u32, field: &str) -> Option<f64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The process that holds the panes' screens: opmux itself, or tmux's server.
+/// The process that holds the panes' screens: opmux's or tmux's server.
 fn screen_holder(contender: &Contender, session: &Session) -> Option<u32> {
     match contender.name {
-        "opmux" => return session.child.process_id(),
+        "opmux" => return opmux_server(&session.tag),
         "screen" => return screen_server(&session.tag),
         "tmux" => {}
         _ => return None,
@@ -396,7 +435,8 @@ fn memory(contender: &Contender, scratch: &Path, lines: u32) -> Option<f64> {
     // The last output may still be on its way through the multiplexer's
     // pipeline; a benchmark may wait for it to settle.
     std::thread::sleep(Duration::from_secs(1));
-    let rss = screen_holder(contender, &session).and_then(rss_kib);
+    let pids = multiplexer_pids(contender, &session);
+    let rss: Option<f64> = pids.iter().map(|&pid| rss_kib(pid)).sum();
     session.stop(contender);
     rss.map(|kib| kib / 1024.0)
 }
@@ -490,6 +530,157 @@ fn quit(contender: &Contender, panes: &[&str], marker: &str) -> Option<f64> {
     let took = start.elapsed().as_secs_f64();
     session.stop(contender);
     Some(took)
+}
+
+/// Panes in the attach figure, each printing a full screen.
+const ATTACH_PANES: usize = 16;
+const ATTACHES: usize = 5;
+
+/// Starts a detached session of `panes`, named `tag`; false if it cannot.
+fn start_detached(contender: &Contender, panes: &[String], tag: &str) -> bool {
+    let size = format!("{COLS}x{ROWS}");
+    let status = match contender.name {
+        "opmux" => {
+            let mut args = vec!["-d", "-s", tag, "--size", &size];
+            args.extend(panes.iter().map(String::as_str));
+            opmux_command(&args)
+                .stdout(std::process::Stdio::null())
+                .status()
+        }
+        "tmux" => {
+            let (cols, rows) = (COLS.to_string(), ROWS.to_string());
+            let mut cmd = Command::new("tmux");
+            cmd.args([
+                "-L",
+                tag,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                &cols,
+                "-y",
+                &rows,
+            ]);
+            cmd.args([&panes[0], ";", "set", "-g", "status", "off", ";"]);
+            cmd.args(["set", "-g", "history-limit", "10000"]);
+            for pane in &panes[1..] {
+                cmd.args([";", "split-window", "-h", "-d", pane]);
+                cmd.args([";", "select-layout", "tiled"]);
+            }
+            cmd.status()
+        }
+        _ => return false,
+    };
+    status.is_ok_and(|s| s.success())
+}
+
+/// Stops a detached session started by [`start_detached`].
+fn stop_detached(contender: &Contender, tag: &str) {
+    let _ = match contender.name {
+        "opmux" => opmux_command(&["kill-session", "--now", tag]).status(),
+        _ => Command::new("tmux")
+            .args(["-L", tag, "kill-server"])
+            .status(),
+    };
+}
+
+/// The attaching command for a detached session `tag`.
+fn attach_command(contender: &Contender, tag: &str) -> Option<CommandBuilder> {
+    match contender.name {
+        "opmux" => {
+            let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_opmux"));
+            cmd.env("XDG_RUNTIME_DIR", opmux_runtime());
+            cmd.env("OPMUX_LOG", "off");
+            cmd.env_remove("OPMUX");
+            cmd.args(["attach", tag]);
+            Some(cmd)
+        }
+        "tmux" => {
+            let mut cmd = CommandBuilder::new("tmux");
+            cmd.args(["-L", tag, "attach"]);
+            Some(cmd)
+        }
+        _ => None,
+    }
+}
+
+/// Milliseconds from starting an attach to a detached session of
+/// [`ATTACH_PANES`] full panes until every pane's last line is on screen.
+fn attach(contender: &Contender) -> Option<Vec<f64>> {
+    let tag = format!("opmux-bench-{}-attach", std::process::id());
+    let panes: Vec<String> = (0..ATTACH_PANES)
+        .map(|i| format!("seq 1 100; printf 'end-{i:02}'; exec sleep 1000"))
+        .collect();
+    if !start_detached(contender, &panes, &tag) {
+        return None;
+    }
+    // Every pane printed its screen by now.
+    std::thread::sleep(Duration::from_secs(2));
+    let mut times = Vec::new();
+    for _ in 0..ATTACHES {
+        let cmd = attach_command(contender, &tag)?;
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .ok()?;
+        let mut reader = pair.master.try_clone_reader().ok()?;
+        let start = Instant::now();
+        let mut child = pair.slave.spawn_command(cmd).ok()?;
+        let mut parser = vt100::Parser::new(
+            std::num::NonZeroU16::new(ROWS)?,
+            std::num::NonZeroU16::new(COLS)?,
+            0,
+        );
+        let mut buf = [0u8; 65536];
+        let complete = |screen: &vt100::Screen| {
+            let text = screen.contents();
+            (0..ATTACH_PANES).all(|i| text.contains(&format!("end-{i:02}")))
+        };
+        while !complete(parser.screen()) && start.elapsed() < Duration::from_secs(10) {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => parser.process(&buf[..n]),
+            }
+        }
+        if complete(parser.screen()) {
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        drop(pair.master);
+    }
+    stop_detached(contender, &tag);
+    Some(times)
+}
+
+/// CPU seconds a detached session's server with 4 idle panes uses in 10 s.
+fn idle_detached(contender: &Contender) -> Option<f64> {
+    let tag = format!("opmux-bench-{}-idle", std::process::id());
+    let panes: Vec<String> = (0..4).map(|_| "exec sleep 1000".to_string()).collect();
+    if !start_detached(contender, &panes, &tag) {
+        return None;
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let server = match contender.name {
+        "opmux" => opmux_server(&tag),
+        _ => Command::new("tmux")
+            .args(["-L", &tag, "display-message", "-p", "#{pid}"])
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok()),
+    };
+    let used = server.map(|pid| {
+        let before = cpu_seconds(&[pid]);
+        std::thread::sleep(Duration::from_secs(10));
+        cpu_seconds(&[pid]) - before
+    });
+    stop_detached(contender, &tag);
+    used
 }
 
 fn percentile(xs: &[f64], p: f64) -> f64 {
@@ -702,5 +893,35 @@ fn main() {
             );
         }
     }
+    let sessions: Vec<&Contender> = contenders
+        .iter()
+        .copied()
+        .filter(|c| matches!(c.name, "opmux" | "tmux"))
+        .collect();
+    if wanted("attach") {
+        let mut medians = Vec::new();
+        for c in &sessions {
+            match attach(c) {
+                Some(times) if !times.is_empty() => medians.push((c.name, percentile(&times, 0.5))),
+                _ => println!("  {} failed to attach", c.name),
+            }
+        }
+        report(
+            &format!("attach, {ATTACH_PANES} full panes"),
+            "ms",
+            &medians,
+        );
+    }
+    if wanted("idle") {
+        let mut cpu = Vec::new();
+        for c in &sessions {
+            match idle_detached(c) {
+                Some(seconds) => cpu.push((c.name, seconds)),
+                None => println!("  {} failed to run detached", c.name),
+            }
+        }
+        report("CPU in 10 s, detached, 4 idle", "s ", &cpu);
+    }
     let _ = std::fs::remove_dir_all(&scratch);
+    let _ = std::fs::remove_dir_all(opmux_runtime());
 }

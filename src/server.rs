@@ -27,7 +27,7 @@ use ratatui::backend::CrosstermBackend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{self, UnboundedSender, unbounded_channel};
 use tokio::time::sleep_until;
 
 use crate::config::Settings;
@@ -192,17 +192,75 @@ enum FromClient {
     Message(u64, Control),
     /// The connection ended.
     Gone(u64),
-    /// The client's last frame has been written.
-    Drained,
+    /// Client `id`'s last frame has been written.
+    Drained(u64),
 }
 
-/// What the loop sends a client's writer.
-enum Outgoing {
-    /// A frame; the loop sends no other until this one is written.
-    Frame(Vec<u8>),
-    /// Bytes outside frames: a clipboard copy.
-    Raw(Vec<u8>),
-    Control(Control),
+/// Encoded messages for a connection's writer task.
+struct Outgoing {
+    bytes: Vec<u8>,
+    /// A frame: the loop sends no other until this one is written.
+    frame: bool,
+}
+
+/// The way to a connection. While its writer task has nothing queued, a
+/// message goes straight to the socket without waiting; what the socket
+/// does not take at once goes to the writer task, which waits for it.
+struct Link {
+    socket: Arc<OwnedWriteHalf>,
+    queue: UnboundedSender<Outgoing>,
+    /// Messages handed to the writer task and not written yet.
+    queued: Arc<std::sync::atomic::AtomicUsize>,
+    /// A frame is on its way: the next waits until it is written.
+    in_flight: Arc<AtomicBool>,
+}
+
+impl Link {
+    fn control(&self, control: Control) {
+        let mut bytes = Vec::new();
+        protocol::encode(&Message::Control(control), &mut bytes);
+        self.send(bytes, false);
+    }
+
+    fn raw(&self, raw: &[u8]) {
+        let mut bytes = Vec::new();
+        protocol::encode_bytes(raw, &mut bytes);
+        self.send(bytes, false);
+    }
+
+    fn frame(&self, frame: &[u8]) {
+        let mut bytes = Vec::new();
+        protocol::encode_bytes(frame, &mut bytes);
+        self.send(bytes, true);
+    }
+
+    fn send(&self, mut bytes: Vec<u8>, frame: bool) {
+        if self.queued.load(Ordering::Acquire) == 0 {
+            let mut written = 0;
+            while written < bytes.len() {
+                match self.socket.try_write(&bytes[written..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => written += n,
+                }
+            }
+            if written == bytes.len() {
+                return;
+            }
+            bytes.drain(..written);
+        }
+        if frame {
+            self.in_flight.store(true, Ordering::Release);
+        }
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        if self.queue.send(Outgoing { bytes, frame }).is_err() {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            self.in_flight.store(false, Ordering::Release);
+        }
+    }
+
+    fn in_flight(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire)
+    }
 }
 
 /// An attached client.
@@ -212,18 +270,19 @@ struct Client {
     painter: ui::Painter,
     cache: ui::FrameCache,
     size: Size,
-    out: UnboundedSender<Outgoing>,
-    /// A frame is on its way: the next waits until it is written.
-    in_flight: Arc<AtomicBool>,
+    link: Link,
     /// A frame is owed once the one on its way is written.
     due: bool,
+    /// The frame owed is an echo: it is drawn as soon as the one on its way
+    /// is written, not a frame later.
+    urgent: bool,
     /// Losing this client is losing the terminal the session started in.
     tied: bool,
 }
 
 /// A connection waiting to hear that the session stopped.
 struct Stopper {
-    out: UnboundedSender<Outgoing>,
+    link: Link,
 }
 
 struct Server {
@@ -248,6 +307,8 @@ struct Server {
     from_clients: mpsc::Sender<FromClient>,
     /// When input was last written to a pane. Its echo is drawn at once.
     typed: Option<Instant>,
+    /// A frame is due now, out of turn.
+    frame_now: bool,
 }
 
 impl Host for Server {
@@ -383,7 +444,7 @@ impl Server {
         };
         let client = self.clients.remove(at);
         if let Some(last) = last {
-            let _ = client.out.send(Outgoing::Control(last));
+            client.link.control(last);
         }
         if self.latest == Some(id) {
             self.latest = self.clients.last().map(|c| c.id);
@@ -515,22 +576,23 @@ impl Server {
         effects
     }
 
-    /// Draws a frame for every client that needs one and has none on its way.
-    fn draw(&mut self, now: Instant) {
+    /// Draws a frame for every client that needs one and has none on its way;
+    /// `echo` when the frame shows a key's echo.
+    fn draw(&mut self, now: Instant, echo: bool) {
         let all = std::mem::take(&mut self.needs_redraw);
         for client in &mut self.clients {
             if !(all || client.due) {
                 continue;
             }
-            if client.in_flight.load(Ordering::Acquire) {
+            if client.link.in_flight() {
                 client.due = true;
+                client.urgent |= echo;
                 continue;
             }
             client.due = false;
+            client.urgent = false;
             for text in client.view.clipboard.drain(..) {
-                let _ = client
-                    .out
-                    .send(Outgoing::Raw(crate::mouse::osc52(&text).into_bytes()));
+                client.link.raw(crate::mouse::osc52(&text).as_bytes());
             }
             let mut bytes = Vec::new();
             let drawn = client
@@ -539,19 +601,14 @@ impl Server {
                     ui::render_cached(canvas, &self.session, &client.view, now, &mut client.cache)
                 });
             if drawn.is_ok() && !bytes.is_empty() {
-                client.in_flight.store(true, Ordering::Release);
-                let _ = client.out.send(Outgoing::Frame(bytes));
+                client.link.frame(&bytes);
             }
         }
     }
 
     /// Whether some client has a frame owed.
     fn owes_frames(&self) -> bool {
-        self.needs_redraw
-            || self
-                .clients
-                .iter()
-                .any(|c| c.due && !c.in_flight.load(Ordering::Acquire))
+        self.needs_redraw || self.clients.iter().any(|c| c.due && !c.link.in_flight())
     }
 }
 
@@ -634,43 +691,53 @@ async fn next_message(reader: &mut OwnedReadHalf, decoder: &mut Decoder) -> Opti
     }
 }
 
-/// Writes what the loop sends a client, in order; tells the loop when each
-/// frame is out, so it can send the next. While it runs, the panic hook
-/// knows the client's socket.
-fn spawn_writer(
-    mut writer: OwnedWriteHalf,
-    mut outbox: UnboundedReceiver<Outgoing>,
-    in_flight: Arc<AtomicBool>,
+/// Makes the link to connection `id` and starts its writer task, which
+/// writes what the socket did not take at once, in order, and tells the
+/// loop when a frame is out, so it can send the next. While the task runs,
+/// the panic hook knows the client's socket.
+fn link(
+    id: u64,
+    writer: OwnedWriteHalf,
     to_loop: mpsc::Sender<FromClient>,
-) -> tokio::task::JoinHandle<()> {
+) -> (Link, tokio::task::JoinHandle<()>) {
     let fd = writer.as_ref().as_raw_fd();
     if let Ok(mut sockets) = CLIENT_SOCKETS.lock() {
         sockets.push(fd);
     }
-    tokio::spawn(async move {
+    let (queue, mut outbox) = unbounded_channel::<Outgoing>();
+    let link = Link {
+        socket: Arc::new(writer),
+        queue,
+        queued: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        in_flight: Arc::new(AtomicBool::new(false)),
+    };
+    let (socket, queued, in_flight) = (
+        link.socket.clone(),
+        link.queued.clone(),
+        link.in_flight.clone(),
+    );
+    let task = tokio::spawn(async move {
         let _listed = Unlist(fd);
-        let mut buf = Vec::new();
         while let Some(out) = outbox.recv().await {
-            buf.clear();
-            let frame = matches!(out, Outgoing::Frame(_));
-            match out {
-                Outgoing::Frame(bytes) | Outgoing::Raw(bytes) => {
-                    protocol::encode_bytes(&bytes, &mut buf)
+            let mut written = 0;
+            while written < out.bytes.len() {
+                if socket.writable().await.is_err() {
+                    return;
                 }
-                Outgoing::Control(control) => {
-                    protocol::encode(&Message::Control(control), &mut buf)
+                match socket.try_write(&out.bytes[written..]) {
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
                 }
             }
-            if writer.write_all(&buf).await.is_err() {
-                return;
-            }
-            if frame {
+            queued.fetch_sub(1, Ordering::AcqRel);
+            if out.frame {
                 in_flight.store(false, Ordering::Release);
-                let _ = to_loop.send(FromClient::Drained).await;
+                let _ = to_loop.send(FromClient::Drained(id)).await;
             }
         }
-        let _ = writer.shutdown().await;
-    })
+    });
+    (link, task)
 }
 
 async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
@@ -710,6 +777,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         writers: Vec::new(),
         from_clients: from_clients.clone(),
         typed: None,
+        frame_now: false,
     };
     let mut notices = Vec::new();
     if let Err(e) = subreaper {
@@ -746,6 +814,8 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     let mut survivors: Option<Vec<nix::unistd::Pid>> = None;
     // A pane left as it was for a synchronized update is drawn by then.
     let mut held_until: Option<Instant> = None;
+    // The frame due is a key's echo.
+    let mut drawing_echo = false;
     loop {
         let now = Instant::now();
         if frame_at.is_some_and(|at| at <= now) {
@@ -754,7 +824,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
             for pane in &server.session.panes {
                 pane.dirty.store(false, Ordering::Release);
             }
-            server.draw(now);
+            server.draw(now, std::mem::take(&mut drawing_echo));
             held_until = server
                 .clients
                 .iter()
@@ -830,9 +900,10 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
                 });
             }
         }
-        if echo {
+        if echo || std::mem::take(&mut server.frame_now) {
             // One frame out of turn per keystroke: the echo shows at once.
             server.typed = None;
+            drawing_echo |= echo;
             frame_at = Some(Instant::now());
         } else if server.owes_frames() && frame_at.is_none() {
             frame_at = Some((last_frame + FRAME).max(Instant::now()));
@@ -859,15 +930,15 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     });
     // A last frame, so every client sees the panes as they ended.
     server.needs_redraw = true;
-    server.draw(Instant::now());
+    server.draw(Instant::now(), false);
     for client in std::mem::take(&mut server.clients) {
-        let _ = client.out.send(Outgoing::Control(Control::Ended {
+        client.link.control(Control::Ended {
             status: code,
             message: message.clone(),
-        }));
+        });
     }
     for stopper in std::mem::take(&mut server.stoppers) {
-        let _ = stopper.out.send(Outgoing::Control(Control::Stopped));
+        stopper.link.control(Control::Stopped);
     }
     drop(client_inbox);
     let writers = std::mem::take(&mut server.writers);
@@ -917,23 +988,17 @@ fn handle(server: &mut Server, event: Event, events: &UnboundedSender<Event>) {
 fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effect> {
     match message {
         FromClient::Hello { id, hello, writer } => {
-            let (out, outbox) = unbounded_channel();
-            let in_flight = Arc::new(AtomicBool::new(false));
-            let task = spawn_writer(
-                writer,
-                outbox,
-                in_flight.clone(),
-                server.from_clients.clone(),
-            );
+            let (link, task) = link(id, writer, server.from_clients.clone());
+            server.writers.retain(|writer| !writer.is_finished());
             server.writers.push(task);
             match hello.want {
                 Want::Info => {
-                    let _ = out.send(Outgoing::Control(Control::Info(server.info())));
+                    link.control(Control::Info(server.info()));
                     Vec::new()
                 }
                 Want::Stop { now: at_once } => {
                     tracing::info!(at_once, "asked to stop");
-                    server.stoppers.push(Stopper { out });
+                    server.stoppers.push(Stopper { link });
                     let mut effects = server.command(
                         Command::Quit {
                             exit_code: 0,
@@ -960,11 +1025,11 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                     let size = Size::new(rows, cols).at_least_one();
                     let mut view = View::new(&server.session, Keymap::new(server.prefix));
                     view.terminal_focused = terminal_focused;
-                    let _ = out.send(Outgoing::Control(Control::Welcome {
+                    link.control(Control::Welcome {
                         protocol: protocol::PROTOCOL,
                         session: server.name.clone(),
                         pid: std::process::id(),
-                    }));
+                    });
                     let tied = std::mem::take(&mut server.tie_next);
                     tracing::info!(client = id, tied, %size.cols, %size.rows, "attached");
                     server.clients.push(Client {
@@ -973,9 +1038,9 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                         painter: ui::Painter::new(size),
                         cache: frame_cache(),
                         size,
-                        out,
-                        in_flight,
+                        link,
                         due: true,
+                        urgent: false,
                         tied,
                     });
                     let mut effects = server.follow(id, now);
@@ -992,7 +1057,13 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                 Vec::new()
             }
         }
-        // The loop draws what the client is owed once it wakes.
-        FromClient::Drained => Vec::new(),
+        // The loop draws what the client is owed once it wakes; an echo at
+        // once.
+        FromClient::Drained(id) => {
+            if server.client(id).is_some_and(|c| c.urgent) {
+                server.frame_now = true;
+            }
+            Vec::new()
+        }
     }
 }
