@@ -174,7 +174,7 @@ fn sessions(dir: &std::path::Path) -> Result<Vec<(std::path::PathBuf, SessionInf
 }
 
 /// The session a verb without a name acts on: the current folder's, else
-/// the one started last.
+/// the one used last (attached to or typed into), else started last.
 fn pick(dir: &std::path::Path, name: Option<String>) -> Result<(String, std::path::PathBuf)> {
     if let Some(name) = name {
         let socket = registry::socket_path(dir, &name)?;
@@ -191,8 +191,12 @@ fn pick(dir: &std::path::Path, name: Option<String>) -> Result<(String, std::pat
     let here = found
         .iter()
         .filter(|(_, info)| std::path::Path::new(&info.folder) == cwd)
-        .max_by_key(|(_, info)| info.started_unix);
-    let chosen = here.or_else(|| found.iter().max_by_key(|(_, info)| info.started_unix));
+        .max_by_key(|(_, info)| (info.used_unix, info.started_unix));
+    let chosen = here.or_else(|| {
+        found
+            .iter()
+            .max_by_key(|(_, info)| (info.used_unix, info.started_unix))
+    });
     match chosen {
         Some((socket, info)) => Ok((info.name.clone(), socket.clone())),
         None => bail!("no sessions"),

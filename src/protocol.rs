@@ -161,6 +161,10 @@ pub struct SessionInfo {
     pub started_unix: u64,
     /// The server's process id.
     pub pid: u32,
+    /// When a client last attached or typed, in seconds since the Unix
+    /// epoch; 0 from a server that does not say.
+    #[serde(default)]
+    pub used_unix: u64,
 }
 
 /// Why bytes from the socket could not be read as a message. The kinds are
@@ -461,6 +465,7 @@ mod tests {
             clients: 1,
             started_unix: 1_700_000_000,
             pid: 4242,
+            used_unix: 1_700_000_100,
         }
     }
 
@@ -798,7 +803,7 @@ mod tests {
         assert_eq!(json(&Control::Stopped), r#""stopped""#);
         assert_eq!(
             json(&Control::Info(sample_info())),
-            r#"{"info":{"name":"web","folder":"/home/me/web","config":"/home/me/web/opmux.toml","panes_running":2,"panes_total":3,"clients":1,"started_unix":1700000000,"pid":4242}}"#
+            r#"{"info":{"name":"web","folder":"/home/me/web","config":"/home/me/web/opmux.toml","panes_running":2,"panes_total":3,"clients":1,"started_unix":1700000000,"pid":4242,"used_unix":1700000100}}"#
         );
     }
 

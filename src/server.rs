@@ -45,6 +45,8 @@ use crate::{PaneId, Size};
 
 /// The shortest time between two frames: about 60 frames a second.
 pub const FRAME: Duration = Duration::from_micros(16_667);
+/// Copies to the clipboard kept for the next client while none is attached.
+const KEPT_COPIES: usize = 8;
 /// How long a new connection has to say what it wants.
 const HELLO_LIMIT: Duration = Duration::from_secs(5);
 /// How long the server waits at exit for clients to take their last words.
@@ -300,6 +302,8 @@ struct Server {
     latest: Option<u64>,
     stoppers: Vec<Stopper>,
     started: SystemTime,
+    /// When a client last attached or typed.
+    used: SystemTime,
     folder: PathBuf,
     config: Option<PathBuf>,
     /// The writers, to wait for at exit.
@@ -382,9 +386,16 @@ impl Server {
         effects
     }
 
-    /// What programs put on the clipboard goes to the client active last.
+    /// What programs put on the clipboard goes to the client active last;
+    /// with none attached, the last few wait for the next one.
     fn pass_on_copies(&mut self) {
         if self.session.copies.is_empty() {
+            return;
+        }
+        if self.clients.is_empty() {
+            let copies = &mut self.session.copies;
+            let extra = copies.len().saturating_sub(KEPT_COPIES);
+            copies.drain(..extra);
             return;
         }
         let copies = std::mem::take(&mut self.session.copies);
@@ -429,11 +440,9 @@ impl Server {
             panes_running: running as u32,
             panes_total: self.session.panes.len() as u32,
             clients: self.clients.len() as u32,
-            started_unix: self
-                .started
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            started_unix: unix_seconds(self.started),
             pid: std::process::id(),
+            used_unix: unix_seconds(self.used),
         }
     }
 
@@ -544,6 +553,7 @@ impl Server {
             Term::FocusLost => Event::TerminalFocus(false),
             Term::Resize(cols, rows) => return self.resize_client(id, Size::new(rows, cols), now),
         };
+        self.used = SystemTime::now();
         let mut effects = self.follow(id, now);
         let Some(at) = self.clients.iter().position(|c| c.id == id) else {
             return effects;
@@ -772,6 +782,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         latest: None,
         stoppers: Vec::new(),
         started: SystemTime::now(),
+        used: SystemTime::UNIX_EPOCH,
         folder,
         config,
         writers: Vec::new(),
@@ -951,6 +962,12 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     Ok(code)
 }
 
+/// Seconds since the Unix epoch at `time`, 0 before it.
+fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// A client's renderer cache. Debug builds take the limit on synchronized
 /// updates from `OPMUX_TEST_SYNC_LIMIT_MS`, for the end-to-end tests.
 fn frame_cache() -> ui::FrameCache {
@@ -1031,6 +1048,7 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                         pid: std::process::id(),
                     });
                     let tied = std::mem::take(&mut server.tie_next);
+                    server.used = SystemTime::now();
                     tracing::info!(client = id, tied, %size.cols, %size.rows, "attached");
                     server.clients.push(Client {
                         id,
@@ -1045,6 +1063,7 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                     });
                     let mut effects = server.follow(id, now);
                     effects.extend(server.report_focus(now));
+                    server.pass_on_copies();
                     effects
                 }
             }

@@ -75,6 +75,18 @@ impl Sessions {
         )
     }
 
+    /// `opmux attach` with no name, on a terminal of its own.
+    fn attach_default(&self, rows: u16, cols: u16) -> Opmux {
+        let runtime = self.runtime.0.to_str().expect("a UTF-8 path");
+        Opmux::start_in(
+            &self.runtime.0,
+            &["attach"],
+            rows,
+            cols,
+            &[("XDG_RUNTIME_DIR", runtime), ("OPMUX", "")],
+        )
+    }
+
     /// What `opmux ls --json` says, one object per session.
     fn list(&self) -> Vec<serde_json::Value> {
         let out = self.run(&["ls", "--json"]);
@@ -423,4 +435,146 @@ fn a_stopped_client_during_a_flood_holds_up_neither_the_other_client_nor_the_ser
     typing.send(b"\x02q");
     assert_eq!(typing.wait_exit(), 0);
     assert_eq!(stopped.wait_exit(), 0);
+}
+
+#[test]
+fn sigterm_to_a_client_detaches_from_a_persistent_session_and_to_the_server_quits() {
+    let sessions = Sessions::new("signals");
+    let m = marker("signals");
+    let name = sessions.start(&[&format!("exec sleep 1000.{m}")]);
+    eventually("the pane to start", || sleepers(&m).len() == 1);
+    let mut client = sessions.attach(&name, 24, 80);
+    client.wait_text("running");
+    kill(client.pid, Signal::SIGTERM).unwrap();
+    assert_eq!(client.wait_exit(), 0);
+    client.wait_text(&format!("[detached from {name}]"));
+    assert_eq!(sleepers(&m).len(), 1, "the session goes on");
+    let mut client = sessions.attach(&name, 24, 80);
+    client.wait_text("running");
+    kill(sessions.server(&name), Signal::SIGTERM).unwrap();
+    assert_eq!(client.wait_exit(), 128 + Signal::SIGTERM as u32);
+    assert_eq!(sleepers(&m), vec![]);
+    assert_eq!(sessions.list(), Vec::<serde_json::Value>::new());
+}
+
+#[test]
+fn the_panes_take_the_size_of_the_client_active_last_and_others_still_draw() {
+    let sessions = Sessions::new("sizes");
+    let pane = "trap 'stty size' WINCH; stty size; while :; do sleep 0.1; done";
+    let name = sessions.start(&[pane]);
+    let mut small = sessions.attach(&name, 24, 80);
+    small.wait_text("21 78");
+    let mut big = sessions.attach(&name, 40, 120);
+    big.wait_text("37 118");
+    // The small client types (a command that changes nothing): the panes
+    // follow it, and the big one shows the smaller picture, padded.
+    small.send(b"\x02o");
+    small.wait_for("the size printed after 37 118", |s| {
+        let text = s.contents();
+        text.rfind("21 78") > text.find("37 118")
+    });
+    big.wait_for("the small picture", |s| {
+        let text = s.contents();
+        text.rfind("21 78") > text.find("37 118")
+    });
+    small.send(b"\x02q");
+    assert_eq!(small.wait_exit(), 0);
+    assert_eq!(big.wait_exit(), 0);
+}
+
+/// A raw connection to session `name`'s socket.
+fn connect(sessions: &Sessions, name: &str) -> std::os::unix::net::UnixStream {
+    let socket = sessions.runtime.0.join(format!("opmux/{name}.sock"));
+    std::os::unix::net::UnixStream::connect(socket).expect("connecting")
+}
+
+#[test]
+fn a_client_of_another_protocol_is_told_so_but_may_still_ask_and_stop() {
+    use opmux::protocol::{Control, Hello, Message, Want, read_message, write_message};
+    let sessions = Sessions::new("protocol");
+    let name = sessions.start(&["sleep 1000"]);
+    let hello = |want| {
+        Message::Control(Control::Hello(Hello {
+            protocol: 99,
+            version: "9.9.9".into(),
+            want,
+        }))
+    };
+    let mut stream = connect(&sessions, &name);
+    let attach = Want::Attach {
+        cols: 80,
+        rows: 24,
+        terminal_focused: true,
+    };
+    write_message(&mut stream, &hello(attach)).unwrap();
+    match read_message(&mut stream).unwrap() {
+        Some(Message::Control(Control::Refused { reason, protocol })) => {
+            assert_eq!(protocol, opmux::protocol::PROTOCOL);
+            assert!(reason.contains("protocol 99"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let mut stream = connect(&sessions, &name);
+    write_message(&mut stream, &hello(Want::Info)).unwrap();
+    match read_message(&mut stream).unwrap() {
+        Some(Message::Control(Control::Info(info))) => assert_eq!(info.name, name),
+        other => panic!("expected its info, got {other:?}"),
+    }
+    let mut stream = connect(&sessions, &name);
+    write_message(&mut stream, &hello(Want::Stop { now: true })).unwrap();
+    assert!(matches!(
+        read_message(&mut stream).unwrap(),
+        Some(Message::Control(Control::Stopped)) | None
+    ));
+    eventually("the session to end", || sessions.list().is_empty());
+}
+
+#[test]
+fn a_connection_that_never_says_hello_is_dropped() {
+    use std::io::Read;
+    let sessions = Sessions::new("silent");
+    let name = sessions.start(&["sleep 1000"]);
+    let mut stream = connect(&sessions, &name);
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let began = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    // The server closes it: end of file, not the test's timeout.
+    assert_eq!(stream.read(&mut buf).expect("closed, not timed out"), 0);
+    assert!(began.elapsed() >= std::time::Duration::from_secs(4));
+}
+
+#[test]
+fn attach_without_a_name_takes_the_session_used_last() {
+    let sessions = Sessions::new("recent");
+    let first = sessions.start(&["-s", "first", "cat"]);
+    let second = sessions.start(&["-s", "second", "cat"]);
+    for name in [&first, &second, &first] {
+        let mut client = sessions.attach(name, 24, 80);
+        client.wait_text("cat");
+        client.send(b"\x02d");
+        assert_eq!(client.wait_exit(), 0);
+        // Seconds are what ls keeps: the next use must fall in a later one.
+        let used = |s: &str| {
+            sessions
+                .list()
+                .into_iter()
+                .find(|x| x["name"] == s)
+                .map(|x| x["used_unix"].as_u64().unwrap())
+        };
+        let at = used(name);
+        eventually("a new second", || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                > at.unwrap()
+        });
+    }
+    let mut client = sessions.attach_default(24, 80);
+    client.wait_text("cat");
+    client.send(b"\x02d");
+    assert_eq!(client.wait_exit(), 0);
+    client.wait_text(&format!("[detached from {first}]"));
 }
