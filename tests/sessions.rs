@@ -306,7 +306,13 @@ fn a_socket_left_by_a_killed_server_is_cleaned_up_and_its_name_reused() {
     let server = sessions.server(&name);
     kill(server, Signal::SIGKILL).unwrap();
     eventually("the server to die", || !alive(server));
-    assert!(sessions.runtime.0.join("opmux/web.sock").exists());
+    // Its other threads may hold the socket a moment after its main one is
+    // a zombie; once they are gone too, the socket refuses connections.
+    let socket = sessions.runtime.0.join("opmux/web.sock");
+    eventually("the socket to refuse", || {
+        std::os::unix::net::UnixStream::connect(&socket).is_err()
+    });
+    assert!(socket.exists());
     assert_eq!(sessions.list(), Vec::<serde_json::Value>::new());
     assert!(!sessions.runtime.0.join("opmux/web.sock").exists());
     assert_eq!(sessions.start(&["-s", "web", "sleep 1000"]), "web");
