@@ -154,6 +154,9 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
     .context("setting the terminal up")?;
     spawn_signal_thread(signals, writer.clone());
     spawn_input_thread(writer.clone());
+    // What loading the configuration left free goes back to the system:
+    // from here on the client holds little.
+    crate::runtime::release_free_memory();
     let outcome = pump(&mut stream, &writer);
     if matches!(outcome, Outcome::Ended(..)) {
         // The session ended: once this client exits, nothing of it may be

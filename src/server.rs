@@ -45,6 +45,9 @@ use crate::{PaneId, Size};
 
 /// The shortest time between two frames: about 60 frames a second.
 pub const FRAME: Duration = Duration::from_micros(16_667);
+/// How long after the last frame the memory a burst of output left free is
+/// given back to the system. One wake-up per burst, none while idle.
+const TIDY_AFTER: Duration = Duration::from_millis(500);
 /// Copies to the clipboard kept for the next client while none is attached.
 const KEPT_COPIES: usize = 8;
 /// How long a new connection has to say what it wants.
@@ -827,6 +830,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     let mut held_until: Option<Instant> = None;
     // The frame due is a key's echo.
     let mut drawing_echo = false;
+    let mut tidy_at: Option<Instant> = None;
     loop {
         let now = Instant::now();
         if frame_at.is_some_and(|at| at <= now) {
@@ -836,6 +840,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
                 pane.dirty.store(false, Ordering::Release);
             }
             server.draw(now, std::mem::take(&mut drawing_echo));
+            tidy_at = Some(now + TIDY_AFTER);
             held_until = server
                 .clients
                 .iter()
@@ -895,6 +900,10 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
                 handle(&mut server, Event::Tick, &events);
             }
             () = sleep_until(watch.give_up_at.unwrap_or(now).into()), if watch.give_up_at.is_some() => {}
+            () = sleep_until(tidy_at.unwrap_or(now).into()), if tidy_at.is_some() => {
+                tidy_at = None;
+                runtime::release_free_memory();
+            }
             () = sleep_until(held_until.unwrap_or(now).into()), if held_until.is_some() => {
                 held_until = None;
                 server.needs_redraw = true;
