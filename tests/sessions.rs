@@ -584,3 +584,77 @@ fn attach_without_a_name_takes_the_session_used_last() {
     assert_eq!(client.wait_exit(), 0);
     client.wait_text(&format!("[detached from {first}]"));
 }
+
+#[test]
+fn a_name_too_long_for_a_unix_socket_is_refused_with_the_limit() {
+    let sessions = Sessions::new("long-name");
+    let name = "n".repeat(100);
+    let out = sessions.run(&["-d", "-s", &name, "sleep 1000"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("at most 107"), "{err}");
+    assert_eq!(sessions.list(), Vec::<serde_json::Value>::new());
+}
+
+#[test]
+fn detached_panes_have_the_given_size_then_keep_the_last_clients() {
+    let sessions = Sessions::new("detached-size");
+    let log = sessions.runtime.0.join("sizes");
+    let pane = format!(
+        "trap 'stty size >> {0}' WINCH; stty size >> {0}; while :; do sleep 0.1; done",
+        log.display()
+    );
+    let name = sessions.start(&["--size", "100x30", &pane]);
+    let lines = || -> Vec<String> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    // 30 rows less the status line and borders, 100 columns less borders.
+    eventually("the first size in the log", || {
+        lines().first().map(String::as_str) == Some("27 98")
+    });
+    let mut client = sessions.attach(&name, 24, 80);
+    eventually("the client's size", || {
+        lines().last().map(String::as_str) == Some("21 78")
+    });
+    client.send(b"\x02d");
+    assert_eq!(client.wait_exit(), 0);
+    // Detached, the panes keep the last client's size: no new size, even
+    // after the server answered another request.
+    sessions.run(&["ls"]);
+    assert_eq!(lines(), ["27 98", "21 78"]);
+}
+
+#[test]
+fn output_printed_while_detached_is_in_the_scrollback() {
+    let sessions = Sessions::new("detached-history");
+    let gate = sessions.runtime.0.join("gate");
+    let pane = format!(
+        "while [ ! -e {} ]; do sleep 0.05; done; seq 1 200 | sed 's/^/line-/'; exec sleep 1000",
+        gate.display()
+    );
+    let name = sessions.start(&[&pane]);
+    let mut first = sessions.attach(&name, 24, 80);
+    first.wait_text("running");
+    first.send(b"\x02d");
+    assert_eq!(first.wait_exit(), 0);
+    std::fs::write(&gate, "").unwrap();
+    let mut second = sessions.attach(&name, 24, 80);
+    second.wait_text("line-200");
+    // Scroll mode reaches back to lines that scrolled off while no one
+    // was attached.
+    second.send(b"\x02[");
+    second.send(b"g");
+    second.wait_for("line-1 on the top row", |s| {
+        s.contents()
+            .lines()
+            .nth(1)
+            .map(|l| l.trim_matches(['┃', ' ']))
+            == Some("line-1")
+    });
+    second.send(b"q\x02q");
+    assert_eq!(second.wait_exit(), 0);
+}
