@@ -20,6 +20,9 @@ use nix::sys::signal::{SigSet, Signal};
 
 use crate::protocol::{self, Control, Hello, Message, SessionInfo, Want};
 
+/// How long an info request waits for its answer.
+const INFO_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How a client's attach ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -36,6 +39,7 @@ pub enum Outcome {
 fn connect(socket: &Path, name: &str, want: Want) -> Result<UnixStream> {
     let mut stream = UnixStream::connect(socket)
         .with_context(|| format!("connecting to session {name} ({})", socket.display()))?;
+    stream.set_write_timeout(Some(INFO_LIMIT))?;
     protocol::write_message(
         &mut stream,
         &Message::Control(Control::Hello(Hello::new(want))),
@@ -57,6 +61,8 @@ fn read_control(stream: &mut UnixStream, name: &str) -> Result<Control> {
 /// What the session at `socket` is and does (`opmux ls`).
 pub fn info(socket: &Path, name: &str) -> Result<SessionInfo> {
     let mut stream = connect(socket, name, Want::Info)?;
+    // A server that hangs must not hang `opmux ls` with it.
+    stream.set_read_timeout(Some(INFO_LIMIT))?;
     match read_control(&mut stream, name)? {
         Control::Info(info) => Ok(info),
         Control::Refused { reason, .. } => bail!("{reason}"),
@@ -131,6 +137,8 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
         Control::Refused { reason, .. } => bail!("{reason}"),
         other => bail!("session {name} answered {other:?}"),
     };
+    // Attached, input waits for a busy server rather than being dropped.
+    stream.set_write_timeout(None)?;
     // Signals are taken by a thread of their own and passed on; blocked
     // before any other thread starts, so every thread inherits the mask.
     let mut signals = SigSet::empty();

@@ -109,7 +109,17 @@ impl Size {
     pub fn at_least_one(self) -> Self {
         Self::new(self.rows.max(1), self.cols.max(1))
     }
+
+    /// A terminal's size as a client reports it, made safe to draw at: at
+    /// least one cell and at most [`MAX_SIDE`] a side, so a confused or
+    /// hostile client cannot make the server allocate gigabytes of cells.
+    pub fn from_client(self) -> Self {
+        Self::new(self.rows.clamp(1, MAX_SIDE), self.cols.clamp(1, MAX_SIDE))
+    }
 }
+
+/// The most rows or columns a client's terminal is taken to have.
+pub const MAX_SIDE: u16 = 2000;
 
 /// Identifies a pane for as long as opmux runs. The panes from the
 /// configuration get 0, 1, 2… in order; a pane added at runtime gets the next

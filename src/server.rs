@@ -35,7 +35,7 @@ use crate::event::Event;
 use crate::keys::Keymap;
 use crate::pane::Pane;
 use crate::process;
-use crate::protocol::{self, Control, Decoder, Hello, Message, SessionInfo, Want};
+use crate::protocol::{self, Control, Decoder, Hello, Message, ProtocolError, SessionInfo, Want};
 use crate::registry::Claimed;
 use crate::runtime::{self, Host, Progress, Recount, Signals, apply, log_event};
 use crate::session::{Command, Effect, Session};
@@ -48,6 +48,13 @@ pub const FRAME: Duration = Duration::from_micros(16_667);
 /// How long after the last frame the memory a burst of output left free is
 /// given back to the system. One wake-up per burst, none while idle.
 const TIDY_AFTER: Duration = Duration::from_millis(500);
+/// How long accepting waits after it failed.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// How long the logs wait for output once processes survived SIGKILL.
+const AFTER_SURVIVORS: Duration = Duration::from_millis(500);
+/// How long a tied session waits for the terminal that started it to
+/// attach; without it, it stops as on a lost terminal.
+const TIE_LIMIT: Duration = Duration::from_secs(10);
 /// Copies to the clipboard kept for the next client while none is attached.
 const KEPT_COPIES: usize = 8;
 /// How long a new connection has to say what it wants.
@@ -130,6 +137,7 @@ fn run(start: Start, ready: OwnedFd) -> i32 {
         let _ = nix::unistd::dup2_stdout(&null);
         let _ = nix::unistd::dup2_stderr(&null);
     }
+    close_inherited(&[start.claimed.listener.as_raw_fd(), ready.as_raw_fd()]);
     let path = start.claimed.path.clone();
     install_panic_hook(path.clone());
     let outcome = tokio::runtime::Builder::new_current_thread()
@@ -137,31 +145,55 @@ fn run(start: Start, ready: OwnedFd) -> i32 {
         .build()
         .context("starting the async runtime")
         .and_then(|runtime| runtime.block_on(serve(start, ready)));
-    let _ = std::fs::remove_file(&path);
     match outcome {
         Ok(code) => code,
         Err(e) => {
             tracing::error!("the server failed: {e:#}");
+            let _ = std::fs::remove_file(&path);
             1
         }
     }
 }
 
-/// The sockets of attached clients, for the panic hook, which can reach
-/// nothing else: it tells each client the session ended and why.
-static CLIENT_SOCKETS: std::sync::Mutex<Vec<std::os::fd::RawFd>> =
-    std::sync::Mutex::new(Vec::new());
+/// Closes every file descriptor above stderr but `keep`: whatever the shell
+/// or a harness that started opmux left open (a pipe `$(opmux -d)` reads, a
+/// jobserver) must not stay open for the server's whole life.
+fn close_inherited(keep: &[std::os::fd::RawFd]) {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    // Read the whole list first: the listing has an fd of its own.
+    let fds: Vec<std::os::fd::RawFd> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in fds {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: nothing in this process owns these fds: the server has
+            // opened nothing of its own so far (the listing's own fd, closed
+            // already, only gives EBADF).
+            unsafe { nix::libc::close(fd) };
+        }
+    }
+}
+
+/// The sockets of connected clients, for the panic hook, which can reach
+/// nothing else, each with its count of messages queued: a socket with none
+/// queued stands between two messages.
+type Listed = (std::os::fd::RawFd, Arc<std::sync::atomic::AtomicUsize>);
+static CLIENT_SOCKETS: std::sync::Mutex<Vec<Listed>> = std::sync::Mutex::new(Vec::new());
 
 /// The exit status of a server that panicked.
 const PANICKED: i32 = 101;
 
-/// On a panic anywhere: SIGKILL every pane's processes, log it, tell every
-/// attached client (without waiting on one that stopped reading), remove
-/// the socket and exit non-zero.
+/// On a panic anywhere: SIGKILL every pane's processes first, then log it,
+/// tell every client that stands between two messages why the session
+/// ended (without waiting on one that stopped reading), close every
+/// client's connection, remove the socket and exit non-zero.
 fn install_panic_hook(socket: PathBuf) {
     std::panic::set_hook(Box::new(move |info| {
-        tracing::error!("panic: {info}");
         process::kill_everything_now();
+        tracing::error!("panic: {info}");
         let mut farewell = Vec::new();
         let message = format!("opmux: the server panicked: {info}");
         protocol::encode(
@@ -171,17 +203,21 @@ fn install_panic_hook(socket: PathBuf) {
             }),
             &mut farewell,
         );
+        let _ = std::fs::remove_file(&socket);
         let sockets = CLIENT_SOCKETS.lock().map(|s| s.clone()).unwrap_or_default();
-        for fd in sockets {
+        for (fd, queued) in sockets {
             // A listed fd belongs to a live connection: its writer unlists it
             // before the connection closes.
-            let _ = nix::sys::socket::send(
-                fd,
-                &farewell,
-                nix::sys::socket::MsgFlags::MSG_DONTWAIT | nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
-            );
+            if queued.load(Ordering::Acquire) == 0 {
+                let _ = nix::sys::socket::send(
+                    fd,
+                    &farewell,
+                    nix::sys::socket::MsgFlags::MSG_DONTWAIT
+                        | nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+                );
+            }
+            let _ = nix::sys::socket::shutdown(fd, nix::sys::socket::Shutdown::Both);
         }
-        let _ = std::fs::remove_file(&socket);
         std::process::exit(PANICKED);
     }));
 }
@@ -467,7 +503,11 @@ impl Server {
     /// Client `id` leaves and the session goes on, persistent from now on.
     fn detach(&mut self, id: u64) {
         tracing::info!(client = id, "detached");
-        self.persistent = true;
+        // The terminal that started the session detached: from now on no
+        // terminal's loss stops it.
+        if self.clients.iter().any(|c| c.id == id && c.tied) {
+            self.persistent = true;
+        }
         let session = self.name.clone();
         self.drop_client(id, Some(Control::Detached { session }));
     }
@@ -486,13 +526,19 @@ impl Server {
                 ?signal,
                 "the session's terminal is gone: stopping"
             );
-            return self.command(
+            let effects = self.command(
                 Command::Quit {
                     exit_code: code,
                     escalate,
                 },
                 now,
             );
+            // A client that got a signal stays to hear how the session
+            // ended; one whose connection ended is gone.
+            if signal.is_none() {
+                self.drop_client(id, None);
+            }
+            return effects;
         }
         match signal {
             Some(_) => self.detach(id),
@@ -506,6 +552,11 @@ impl Server {
 
     /// A message from an attached client.
     fn on_message(&mut self, id: u64, control: Control, now: Instant) -> Vec<Effect> {
+        // A connection that asked for info or a stop, or a client already
+        // gone, has no say.
+        if !self.clients.iter().any(|c| c.id == id) {
+            return Vec::new();
+        }
         match control {
             Control::Input(value) => match serde_json::from_value(value) {
                 Ok(event) => self.on_input(id, event, now),
@@ -531,13 +582,18 @@ impl Server {
     }
 
     fn resize_client(&mut self, id: u64, size: Size, now: Instant) -> Vec<Effect> {
-        let size = size.at_least_one();
+        let size = size.from_client();
         if let Some(client) = self.client(id) {
             client.size = size;
             client.painter.resize(size);
             client.due = true;
         }
-        self.follow(id, now)
+        // A terminal resized in the background does not take the panes
+        // from the client in use.
+        if self.latest == Some(id) {
+            return self.follow(id, now);
+        }
+        Vec::new()
     }
 
     /// One event from client `id`'s terminal.
@@ -556,8 +612,13 @@ impl Server {
             Term::FocusLost => Event::TerminalFocus(false),
             Term::Resize(cols, rows) => return self.resize_client(id, Size::new(rows, cols), now),
         };
-        self.used = SystemTime::now();
-        let mut effects = self.follow(id, now);
+        // Focus reports come by themselves; only what the user does makes
+        // this client the one the panes follow.
+        let mut effects = Vec::new();
+        if !matches!(event, Event::TerminalFocus(_)) {
+            self.used = SystemTime::now();
+            effects = self.follow(id, now);
+        }
         let Some(at) = self.clients.iter().position(|c| c.id == id) else {
             return effects;
         };
@@ -600,6 +661,9 @@ impl Server {
             if client.link.in_flight() {
                 client.due = true;
                 client.urgent |= echo;
+                let clipboard = &mut client.view.clipboard;
+                let extra = clipboard.len().saturating_sub(KEPT_COPIES);
+                clipboard.drain(..extra);
                 continue;
             }
             client.due = false;
@@ -641,7 +705,7 @@ struct Unlist(std::os::fd::RawFd);
 impl Drop for Unlist {
     fn drop(&mut self) {
         if let Ok(mut sockets) = CLIENT_SOCKETS.lock() {
-            sockets.retain(|&fd| fd != self.0);
+            sockets.retain(|(fd, _)| *fd != self.0);
         }
     }
 }
@@ -692,8 +756,18 @@ async fn next_message(reader: &mut OwnedReadHalf, decoder: &mut Decoder) -> Opti
         match decoder.next() {
             Ok(Some(message)) => return Some(message),
             Ok(None) => {}
+            // One message this build cannot read (from a newer client, or
+            // out of range) is skipped; the stream goes on.
+            Err(
+                e @ (ProtocolError::Unknown(_)
+                | ProtocolError::Invalid(_)
+                | ProtocolError::UnknownKind(_)),
+            ) => {
+                tracing::warn!(error = %e, "a client's message was skipped");
+                continue;
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "a client sent what is no message");
+                tracing::warn!(error = %e, "a client's stream broke");
                 return None;
             }
         }
@@ -714,9 +788,6 @@ fn link(
     to_loop: mpsc::Sender<FromClient>,
 ) -> (Link, tokio::task::JoinHandle<()>) {
     let fd = writer.as_ref().as_raw_fd();
-    if let Ok(mut sockets) = CLIENT_SOCKETS.lock() {
-        sockets.push(fd);
-    }
     let (queue, mut outbox) = unbounded_channel::<Outgoing>();
     let link = Link {
         socket: Arc::new(writer),
@@ -724,6 +795,9 @@ fn link(
         queued: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         in_flight: Arc::new(AtomicBool::new(false)),
     };
+    if let Ok(mut sockets) = CLIENT_SOCKETS.lock() {
+        sockets.push((fd, link.queued.clone()));
+    }
     let (socket, queued, in_flight) = (
         link.socket.clone(),
         link.queued.clone(),
@@ -771,6 +845,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         .listener
         .set_nonblocking(true)
         .context("making the socket non-blocking")?;
+    let socket_path = claimed.path.clone();
     let listener =
         tokio::net::UnixListener::from_std(claimed.listener).context("listening on the socket")?;
     let prefix = settings.prefix;
@@ -831,6 +906,8 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     // The frame due is a key's echo.
     let mut drawing_echo = false;
     let mut tidy_at: Option<Instant> = None;
+    // The terminal that started a tied session attaches at once.
+    let mut tie_by = server.tie_next.then(|| Instant::now() + TIE_LIMIT);
     loop {
         let now = Instant::now();
         if frame_at.is_some_and(|at| at <= now) {
@@ -876,17 +953,20 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
                 let effects = on_client(&mut server, message, Instant::now());
                 apply(&mut server, effects, &events);
             }
-            accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
-                    match crate::registry::peer_is_us(&stream) {
-                        Ok(true) => {
-                            next_id += 1;
-                            tokio::spawn(read_connection(stream, next_id, from_clients.clone()));
-                        }
-                        _ => tracing::warn!("a connection from another user was dropped"),
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => match crate::registry::peer_is_us(&stream) {
+                    Ok(true) => {
+                        next_id += 1;
+                        tokio::spawn(read_connection(stream, next_id, from_clients.clone()));
                     }
+                    _ => tracing::warn!("a connection from another user was dropped"),
+                },
+                Err(e) => {
+                    // Out of fds, say: trying again at once would spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(ACCEPT_PAUSE).await;
                 }
-            }
+            },
             Some(()) = signals.child.recv() => {
                 runtime::reap(&mut server, &mut |server, event| handle(server, event, &events));
                 recount.request();
@@ -900,6 +980,18 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
                 handle(&mut server, Event::Tick, &events);
             }
             () = sleep_until(watch.give_up_at.unwrap_or(now).into()), if watch.give_up_at.is_some() => {}
+            () = sleep_until(tie_by.unwrap_or(now).into()), if tie_by.is_some() => {
+                tie_by = None;
+                if server.tie_next && server.session.shutdown.is_none() {
+                    tracing::warn!("the terminal that started the session never attached: stopping");
+                    let quit = Command::Quit {
+                        exit_code: 128 + Signal::SIGHUP as i32,
+                        escalate: false,
+                    };
+                    let effects = server.command(quit, Instant::now());
+                    apply(&mut server, effects, &events);
+                }
+            }
             () = sleep_until(tidy_at.unwrap_or(now).into()), if tidy_at.is_some() => {
                 tidy_at = None;
                 runtime::release_free_memory();
@@ -934,10 +1026,15 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         None => server.session.shutdown.map_or(0, |s| s.exit_code),
     };
     if server.session.log_dir.is_some() {
-        runtime::finish_output(&mut server, &mut inbox, &mut |server, event| {
-            handle(server, event, &events)
-        })
-        .await;
+        let mut on_event = |server: &mut Server, event| handle(server, event, &events);
+        let finishing = runtime::finish_output(&mut server, &mut inbox, &mut on_event);
+        // Survivors of SIGKILL may hold a terminal open and keep writing:
+        // the shutdown's bound holds anyway.
+        if survivors.is_some() {
+            let _ = tokio::time::timeout(AFTER_SURVIVORS, finishing).await;
+        } else {
+            finishing.await;
+        }
         runtime::close_logs(&server.session);
     }
     process::reap();
@@ -968,6 +1065,9 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         }
     };
     let _ = tokio::time::timeout(FAREWELL_LIMIT, farewell).await;
+    // Removed while the listener still holds the name: a new session can
+    // only claim it once this one is gone.
+    let _ = std::fs::remove_file(&socket_path);
     Ok(code)
 }
 
@@ -1048,7 +1148,7 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                     rows,
                     terminal_focused,
                 } => {
-                    let size = Size::new(rows, cols).at_least_one();
+                    let size = Size::new(rows, cols).from_client();
                     let mut view = View::new(&server.session, Keymap::new(server.prefix));
                     view.terminal_focused = terminal_focused;
                     link.control(Control::Welcome {

@@ -658,3 +658,86 @@ fn output_printed_while_detached_is_in_the_scrollback() {
     second.send(b"q\x02q");
     assert_eq!(second.wait_exit(), 0);
 }
+
+#[test]
+fn a_client_claiming_a_huge_terminal_or_sending_garbage_does_not_take_the_server_down() {
+    use opmux::protocol::{Control, Hello, Message, Want, read_message, write_message};
+    use std::io::Write;
+    let sessions = Sessions::new("hostile");
+    let name = sessions.start(&["cat"]);
+    let mut stream = connect(&sessions, &name);
+    let huge = Want::Attach {
+        cols: u16::MAX,
+        rows: u16::MAX,
+        terminal_focused: true,
+    };
+    write_message(
+        &mut stream,
+        &Message::Control(Control::Hello(Hello::new(huge))),
+    )
+    .unwrap();
+    assert!(matches!(
+        read_message(&mut stream).unwrap(),
+        Some(Message::Control(Control::Welcome { .. }))
+    ));
+    // A message this build does not know, one that does not decode, and a
+    // resize out of range: each is skipped, and the connection goes on.
+    for body in [
+        &br#"{"teleport":{"to":"mars"}}"#[..],
+        b"{not json",
+        br#"{"resize":{"cols":70000,"rows":1}}"#,
+    ] {
+        let mut frame = ((body.len() + 1) as u32).to_be_bytes().to_vec();
+        frame.push(0);
+        frame.extend_from_slice(body);
+        stream.write_all(&frame).unwrap();
+    }
+    write_message(
+        &mut stream,
+        &Message::Control(Control::Resize {
+            cols: u16::MAX,
+            rows: u16::MAX,
+        }),
+    )
+    .unwrap();
+    write_message(&mut stream, &Message::Control(Control::Detach)).unwrap();
+    let detached = loop {
+        match read_message(&mut stream).expect("the connection goes on") {
+            Some(Message::Control(Control::Detached { session })) => break session,
+            Some(_) => continue,
+            None => panic!("the server hung up"),
+        }
+    };
+    assert_eq!(detached, name);
+    assert_eq!(sessions.list().len(), 1, "the server is still there");
+}
+
+#[test]
+fn the_server_keeps_no_file_the_shell_left_open() {
+    let sessions = Sessions::new("fds");
+    let opmux = env!("CARGO_BIN_EXE_opmux");
+    // fd 3 is the pipe the test reads: a server holding it would keep the
+    // pipe open, and `$(opmux -d ...)` would never return.
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("exec 3>&1; exec {opmux} -d 'sleep 1000'")])
+        .env("XDG_RUNTIME_DIR", &sessions.runtime.0)
+        .env(TAG_VAR, &sessions.tag)
+        .env("OPMUX_LOG", "off")
+        .current_dir(&sessions.runtime.0)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut out, &mut text);
+        let _ = done.send(text);
+    });
+    let text = finished
+        .recv_timeout(common::DEADLINE)
+        .expect("the output never ended: the server holds the pipe");
+    assert!(!text.trim().is_empty(), "the session's name");
+    let _ = child.wait();
+    assert_eq!(sessions.list().len(), 1);
+}
