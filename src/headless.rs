@@ -1,9 +1,10 @@
 //! The prefixed-line front end, for CI, containers and pipes: no screen is
 //! drawn; each line a pane renders is printed as `name | line`, with lines
-//! of its own for lifecycle events. The panes run exactly as in the TUI
-//! (PTYs, stop signals and timeouts, restart policies, dependencies), since
-//! the same [`App`] supervises them; this module decides what is printed,
-//! when opmux is done, and with which exit status.
+//! of its own for lifecycle events. The panes run exactly as in a session's
+//! server (PTYs, stop signals and timeouts, restart policies, dependencies),
+//! since the same session supervises them on the same loop (`driver`); this
+//! module decides what is printed, when opmux is done, and with which exit
+//! status.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -12,14 +13,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::Signal;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
-use tokio::time::sleep_until;
 
 use crate::app::{App, Effect};
 use crate::config::Settings;
+use crate::driver::{self, End};
 use crate::event::Event;
 use crate::pane::PaneState;
 use crate::process::{self, ExitStatus};
-use crate::runtime::{self, Progress, Recount, Signals, apply, log_event};
+use crate::runtime::{self, Signals, apply, log_event};
 use crate::ui::{duration_label, exit_label};
 use crate::{PaneId, Size};
 
@@ -338,8 +339,8 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
         pane.dirty
             .store(false, std::sync::atomic::Ordering::Release);
     }
-    let mut printer = Printer::new(&app, options.color);
-    let mut stdin = options
+    let printer = Printer::new(&app, options.color);
+    let stdin = options
         .stdin
         .as_ref()
         .and_then(|name| app.session.panes.iter().find(|p| &p.spec.name == name))
@@ -356,129 +357,38 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
         spawn_stdin_thread(events.clone());
     }
 
-    let mut recount = Recount::default();
-    let mut watch = runtime::ShutdownWatch::default();
-    // The first pane that failed on its own, and whether opmux stopped the
-    // panes itself (--kill-others), which makes their ends no failures.
-    let mut first_failure: Option<i32> = None;
-    let mut stopped_by_us = false;
-    let mut counted: HashMap<PaneId, u32> = HashMap::new();
-    // The exit status a signal to opmux (or a closed stdout) stands for.
-    let mut signalled: Option<i32> = None;
-    let mut survived = false;
-    loop {
-        let now = Instant::now();
-        if let Some(stdin) = &mut stdin {
-            stdin.forward(&mut app, &events);
-        }
-        printer.lifecycle(&app, now);
-        printer.flush();
-        if printer.broken && app.session.shutdown.is_none() {
-            // Nobody reads the output any more (a closed pipe): stop, as a
-            // pipeline's writer ends on SIGPIPE.
-            signalled = Some(128 + Signal::SIGPIPE as i32);
-            let effects = app.update(Event::Signal(Signal::SIGPIPE), now);
-            apply(&mut app, effects, &events);
-        }
-        // Failures, counted once per run, and --kill-others.
-        for pane in &app.session.panes {
-            let over = ended(&pane.state) || matches!(pane.state, PaneState::Restarting { .. });
-            if !over || counted.get(&pane.id) == Some(&pane.run) || pane.run == 0 {
-                continue;
-            }
-            counted.insert(pane.id, pane.run);
-            let failed = failure(&pane.state);
-            if app.session.shutdown.is_none() && first_failure.is_none() {
-                first_failure = failed;
-            }
-            let trigger = match options.kill_others {
-                KillOthers::Never => false,
-                KillOthers::OnExit => ended(&pane.state),
-                KillOthers::OnFailure => failed.is_some(),
-            };
-            if trigger && app.session.shutdown.is_none() {
-                stopped_by_us = true;
-            }
-        }
-        if stopped_by_us && app.session.shutdown.is_none() {
-            let effects = app.update(Event::Signal(Signal::SIGTERM), now);
-            apply(&mut app, effects, &events);
-        }
-        if app.session.shutdown.is_none() && app.session.panes.iter().all(|p| ended(&p.state)) {
-            // A pane still waiting will never start: what it was to do was
-            // not done, which is no success.
-            for pane in &app.session.panes {
-                if let PaneState::Waiting { on } = &pane.state {
-                    let text = format!("[never started: {on} ended first]");
-                    printer.line(pane.id, &pane.spec.name, &text, true);
-                    first_failure.get_or_insert(1);
-                }
-            }
-            // Everything ended by itself: stop whatever escaped the panes.
-            stopped_by_us = true;
-            let effects = app.update(Event::Signal(Signal::SIGTERM), now);
-            apply(&mut app, effects, &events);
-        }
-        match watch.progress(&app.session, &mut recount) {
-            Progress::Waiting => {}
-            Progress::Done => break,
-            Progress::Survivors(survivors) => {
-                eprintln!(
-                    "opmux: {} process(es) survived SIGKILL and were left running: {survivors:?}",
-                    survivors.len()
-                );
-                survived = true;
-                break;
-            }
-        }
-        let deadline = app.session.next_deadline();
-        let partial = printer.next_partial();
-        let mut on_event = |app: &mut App, event: Event, printer: &mut Printer| {
-            handle(app, event, &events, printer, &mut stdin);
-        };
-        tokio::select! {
-            Some(event) = inbox.recv() => {
-                on_event(&mut app, event, &mut printer);
-                runtime::drain(&mut app, &mut inbox, &mut |app, event| on_event(app, event, &mut printer));
-            }
-            Some(()) = signals.child.recv() => {
-                runtime::reap(&mut app, &mut |app, event| on_event(app, event, &mut printer));
-                recount.request();
-            }
-            Some(()) = signals.term.recv() => {
-                signalled.get_or_insert(128 + Signal::SIGTERM as i32);
-                on_event(&mut app, Event::Signal(Signal::SIGTERM), &mut printer);
-            }
-            Some(()) = signals.int.recv() => {
-                signalled.get_or_insert(128 + Signal::SIGINT as i32);
-                on_event(&mut app, Event::Signal(Signal::SIGINT), &mut printer);
-            }
-            Some(()) = signals.hup.recv() => {
-                signalled.get_or_insert(128 + Signal::SIGHUP as i32);
-                // No terminal hangs up here: a second SIGHUP is someone
-                // insisting, and escalates as a second SIGTERM does.
-                let signal = if app.session.shutdown.is_some() { Signal::SIGTERM } else { Signal::SIGHUP };
-                on_event(&mut app, Event::Signal(signal), &mut printer);
-            }
-            Some(()) = signals.winch.recv() => {}
-            () = sleep_until(deadline.unwrap_or(now).into()), if deadline.is_some() => {
-                on_event(&mut app, Event::Tick, &mut printer);
-            }
-            () = sleep_until(partial.unwrap_or(now).into()), if partial.is_some() => {
-                printer.flush_partials(&app, Instant::now());
-            }
-            () = sleep_until(watch.give_up_at.unwrap_or(now).into()), if watch.give_up_at.is_some() => {}
-            () = sleep_until(recount.at.unwrap_or(now).into()), if recount.at.is_some() => {
-                recount.done();
-                runtime::recount(&mut app, &mut watch, &mut |app, event| on_event(app, event, &mut printer));
-            }
-        }
-    }
-    // Whatever the programs still wrote reaches the logs and stdout.
-    let mut on_event = |app: &mut App, event: Event| {
-        handle(app, event, &events, &mut printer, &mut stdin);
+    let mut front = Headless {
+        app,
+        printer,
+        stdin,
+        kill_others: options.kill_others,
+        first_failure: None,
+        stopped_by_us: false,
+        counted: HashMap::new(),
+        signalled: None,
     };
-    runtime::finish_output(&mut app, &mut inbox, &mut on_event).await;
+    let end = driver::run(&mut front, &mut (), &mut signals, &events, &mut inbox).await;
+    let survived = match end {
+        End::Done => false,
+        End::Survivors(survivors) => {
+            eprintln!(
+                "opmux: {} process(es) survived SIGKILL and were left running: {survivors:?}",
+                survivors.len()
+            );
+            true
+        }
+    };
+    // Whatever the programs still wrote reaches the logs and stdout.
+    let mut on_event =
+        |front: &mut Headless, event: Event| driver::FrontEnd::handle(front, event, &events);
+    runtime::finish_output(&mut front, &mut inbox, &mut on_event).await;
+    let Headless {
+        app,
+        mut printer,
+        first_failure,
+        signalled,
+        ..
+    } = front;
     runtime::close_logs(&app.session);
     let ids: Vec<PaneId> = app.session.panes.iter().map(|p| p.id).collect();
     for id in ids {
@@ -491,6 +401,142 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
         return Ok(1);
     }
     Ok(signalled.or(first_failure).unwrap_or(0))
+}
+
+/// The prefixed-line front end's state for the loop.
+struct Headless {
+    app: App,
+    printer: Printer,
+    stdin: Option<Stdin>,
+    kill_others: KillOthers,
+    /// The first pane that failed on its own.
+    first_failure: Option<i32>,
+    /// opmux stopped the panes itself (--kill-others, or everything ended),
+    /// which makes their ends no failures.
+    stopped_by_us: bool,
+    /// The run each pane's end was counted for.
+    counted: HashMap<PaneId, u32>,
+    /// The exit status a signal to opmux (or a closed stdout) stands for.
+    signalled: Option<i32>,
+}
+
+impl runtime::Host for Headless {
+    fn session(&self) -> &crate::session::Session {
+        &self.app.session
+    }
+
+    fn session_mut(&mut self) -> &mut crate::session::Session {
+        &mut self.app.session
+    }
+
+    fn update(&mut self, event: Event, now: Instant) -> Vec<Effect> {
+        self.app.update(event, now)
+    }
+
+    fn remove_pane(
+        &mut self,
+        id: PaneId,
+        now: Instant,
+    ) -> (Option<crate::pane::Pane>, Vec<Effect>) {
+        self.app.remove_pane(id, now)
+    }
+}
+
+impl driver::FrontEnd for Headless {
+    type Sources = ();
+    type Wake = std::convert::Infallible;
+
+    fn next(_: &mut ()) -> impl std::future::Future<Output = Self::Wake> {
+        std::future::pending()
+    }
+
+    fn woke(&mut self, wake: Self::Wake, _: &UnboundedSender<Event>) {
+        match wake {}
+    }
+
+    fn turn(&mut self, events: &UnboundedSender<Event>, now: Instant) {
+        let app = &mut self.app;
+        if let Some(stdin) = &mut self.stdin {
+            stdin.forward(app, events);
+        }
+        self.printer.lifecycle(app, now);
+        self.printer.flush();
+        if self.printer.broken && app.session.shutdown.is_none() {
+            // Nobody reads the output any more (a closed pipe): stop, as a
+            // pipeline's writer ends on SIGPIPE.
+            self.signalled = Some(128 + Signal::SIGPIPE as i32);
+            let effects = app.update(Event::Signal(Signal::SIGPIPE), now);
+            apply(app, effects, events);
+        }
+        // Failures, counted once per run, and --kill-others.
+        for pane in &app.session.panes {
+            let over = ended(&pane.state) || matches!(pane.state, PaneState::Restarting { .. });
+            if !over || self.counted.get(&pane.id) == Some(&pane.run) || pane.run == 0 {
+                continue;
+            }
+            self.counted.insert(pane.id, pane.run);
+            let failed = failure(&pane.state);
+            if app.session.shutdown.is_none() && self.first_failure.is_none() {
+                self.first_failure = failed;
+            }
+            let trigger = match self.kill_others {
+                KillOthers::Never => false,
+                KillOthers::OnExit => ended(&pane.state),
+                KillOthers::OnFailure => failed.is_some(),
+            };
+            if trigger && app.session.shutdown.is_none() {
+                self.stopped_by_us = true;
+            }
+        }
+        if self.stopped_by_us && app.session.shutdown.is_none() {
+            let effects = app.update(Event::Signal(Signal::SIGTERM), now);
+            apply(app, effects, events);
+        }
+        if app.session.shutdown.is_none() && app.session.panes.iter().all(|p| ended(&p.state)) {
+            // A pane still waiting will never start: what it was to do was
+            // not done, which is no success.
+            for pane in &app.session.panes {
+                if let PaneState::Waiting { on } = &pane.state {
+                    let text = format!("[never started: {on} ended first]");
+                    self.printer.line(pane.id, &pane.spec.name, &text, true);
+                    self.first_failure.get_or_insert(1);
+                }
+            }
+            // Everything ended by itself: stop whatever escaped the panes.
+            self.stopped_by_us = true;
+            let effects = app.update(Event::Signal(Signal::SIGTERM), now);
+            apply(app, effects, events);
+        }
+    }
+
+    fn handle(&mut self, event: Event, events: &UnboundedSender<Event>) {
+        handle(
+            &mut self.app,
+            event,
+            events,
+            &mut self.printer,
+            &mut self.stdin,
+        );
+    }
+
+    fn signal(&mut self, signal: Signal, events: &UnboundedSender<Event>) {
+        self.signalled.get_or_insert(128 + signal as i32);
+        // No terminal hangs up here: a second SIGHUP is someone insisting,
+        // and escalates as a second SIGTERM does.
+        let signal = match signal {
+            Signal::SIGHUP if self.app.session.shutdown.is_some() => Signal::SIGTERM,
+            other => other,
+        };
+        self.handle(Event::Signal(signal), events);
+    }
+
+    fn due_at(&self) -> Option<Instant> {
+        self.printer.next_partial()
+    }
+
+    fn due(&mut self, _: &UnboundedSender<Event>, now: Instant) {
+        self.printer.flush_partials(&self.app, now);
+    }
 }
 
 fn handle(

@@ -50,12 +50,15 @@
 //!   redrawing only the rows a pane's screen reports changed (`pane::screen::Damage`).
 //!   - `ui::paint`: keeps what the terminal shows and sends only the rows a frame touched,
 //!     each frame as one synchronized update.
-//! - `runtime`: what the server and the headless front end share once panes run:
-//!   signals, carrying out effects (spawning, writing, signalling, removing) on any
-//!   `Host`, routing reaped children, counting a stopping pane's processes, closing
-//!   the logs.
+//! - `runtime`: what every front end needs once panes run: signals, carrying out
+//!   effects (spawning, writing, signalling, removing) on any `Host`, routing reaped
+//!   children, counting a stopping pane's processes, closing the logs.
+//! - `driver`: the one event loop both front ends run on: panes' events, signals,
+//!   reaping, recounts, deadlines and the shutdown's end, with a `FrontEnd` adding
+//!   what it shows, its own sources (clients) and its own timers (frames, lines).
 //! - `headless`: the prefixed-line front end (`--no-tui`, or stdout not a terminal): each
-//!   rendered line as `name | line`, lifecycle lines, the exit status from the panes'.
+//!   rendered line as `name | line`, lifecycle lines, the exit status from the panes';
+//!   a `FrontEnd` on the driver.
 //! - `registry`: where sessions' sockets live (a private folder per user), session
 //!   names, claiming a name under a lock, finding live sessions and clearing stale
 //!   sockets, and checking that a peer is the same user.
@@ -63,8 +66,8 @@
 //!   framed as length, kind and body; control messages are JSON, terminal output raw.
 //! - `server`: every session with a terminal runs here, in a process of its own,
 //!   detached from any terminal: the subreaper and reaper of its panes, listening on
-//!   its socket, the event loop and frame pacing, one view and one painter per
-//!   attached client, at most one frame on its way to each.
+//!   its socket, frame pacing, one view and one painter per attached client, at most
+//!   one frame on its way to each; a `FrontEnd` on the driver.
 //! - `client`: the attached terminal: raw mode, every terminal event and signal sent
 //!   to the server, frames written as they come, the terminal restored on every way
 //!   out; also the one-shot `info` and `stop` requests behind `ls` and `kill-session`.
@@ -73,6 +76,7 @@ pub mod app;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod driver;
 pub mod event;
 pub mod headless;
 pub mod keys;

@@ -28,16 +28,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc::{self, UnboundedSender, unbounded_channel};
-use tokio::time::sleep_until;
 
 use crate::config::Settings;
+use crate::driver::{self, End};
 use crate::event::Event;
 use crate::keys::Keymap;
 use crate::pane::Pane;
 use crate::process;
 use crate::protocol::{self, Control, Decoder, Hello, Message, ProtocolError, SessionInfo, Want};
 use crate::registry::Claimed;
-use crate::runtime::{self, Host, Progress, Recount, Signals, apply, log_event};
+use crate::runtime::{self, Host, Signals, apply, log_event};
 use crate::session::{Command, Effect, Session};
 use crate::ui;
 use crate::view::View;
@@ -61,9 +61,6 @@ const KEPT_COPIES: usize = 8;
 const HELLO_LIMIT: Duration = Duration::from_secs(5);
 /// How long the server waits at exit for clients to take their last words.
 const FAREWELL_LIMIT: Duration = Duration::from_secs(1);
-/// How often a countdown on screen is redrawn, and a stopping pane's
-/// processes counted again in case their end went unnoticed.
-const COUNTDOWN: Duration = Duration::from_millis(250);
 /// How long after a keystroke output from the focused pane counts as its echo.
 const ECHO_WINDOW: Duration = Duration::from_millis(250);
 /// How many messages from clients may wait for the loop before their readers
@@ -352,6 +349,148 @@ struct Server {
     typed: Option<Instant>,
     /// A frame is due now, out of turn.
     frame_now: bool,
+    /// An echo came in this wake-up: its frame is drawn at once.
+    echo_pending: bool,
+    /// The id the next connection gets.
+    next_id: u64,
+    /// When the next frame is drawn, if one is owed.
+    frame_at: Option<Instant>,
+    last_frame: Instant,
+    /// The frame due is a key's echo.
+    drawing_echo: bool,
+    /// A pane left as it was for a synchronized update is drawn by then.
+    held_until: Option<Instant>,
+    /// When the memory a burst of output left free is given back.
+    tidy_at: Option<Instant>,
+    /// When a tied session whose terminal never attached stops.
+    tie_by: Option<Instant>,
+}
+
+/// What the server listens to besides the panes and the signals.
+struct Sources {
+    listener: tokio::net::UnixListener,
+    client_inbox: mpsc::Receiver<FromClient>,
+}
+
+/// Something from the [`Sources`].
+enum Wake {
+    Connected(UnixStream),
+    Client(FromClient),
+    /// Accepting failed; the loop just goes on.
+    Nothing,
+}
+
+impl driver::FrontEnd for Server {
+    type Sources = Sources;
+    type Wake = Wake;
+
+    async fn next(sources: &mut Sources) -> Wake {
+        tokio::select! {
+            Some(message) = sources.client_inbox.recv() => Wake::Client(message),
+            accepted = sources.listener.accept() => match accepted {
+                Ok((stream, _)) => Wake::Connected(stream),
+                Err(e) => {
+                    // Out of fds, say: trying again at once would spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(ACCEPT_PAUSE).await;
+                    Wake::Nothing
+                }
+            },
+        }
+    }
+
+    fn woke(&mut self, wake: Wake, events: &UnboundedSender<Event>) {
+        match wake {
+            Wake::Connected(stream) => match crate::registry::peer_is_us(&stream) {
+                Ok(true) => {
+                    self.next_id += 1;
+                    let id = self.next_id;
+                    tokio::spawn(read_connection(stream, id, self.from_clients.clone()));
+                }
+                _ => tracing::warn!("a connection from another user was dropped"),
+            },
+            Wake::Client(message) => {
+                let effects = on_client(self, message, Instant::now());
+                apply(self, effects, events);
+            }
+            Wake::Nothing => {}
+        }
+    }
+
+    fn turn(&mut self, _events: &UnboundedSender<Event>, now: Instant) {
+        if self.frame_at.is_none_or(|at| at > now) {
+            return;
+        }
+        self.frame_at = None;
+        self.last_frame = now;
+        for pane in &self.session.panes {
+            pane.dirty.store(false, Ordering::Release);
+        }
+        let echo = std::mem::take(&mut self.drawing_echo);
+        self.draw(now, echo);
+        self.tidy_at = Some(now + TIDY_AFTER);
+        self.held_until = self
+            .clients
+            .iter()
+            .filter_map(|c| c.cache.held_until())
+            .min();
+    }
+
+    fn handle(&mut self, event: Event, events: &UnboundedSender<Event>) {
+        self.echo_pending |= is_echo(self, &event);
+        log_event(&self.session, &event);
+        let effects = Host::update(self, event, Instant::now());
+        apply(self, effects, events);
+    }
+
+    fn after_wake(&mut self) {
+        let echo = std::mem::take(&mut self.echo_pending);
+        if echo || std::mem::take(&mut self.frame_now) {
+            // One frame out of turn per keystroke: the echo shows at once.
+            if echo {
+                self.typed = None;
+            }
+            self.drawing_echo |= echo;
+            self.frame_at = Some(Instant::now());
+        } else if self.owes_frames() && self.frame_at.is_none() {
+            self.frame_at = Some((self.last_frame + FRAME).max(Instant::now()));
+        }
+    }
+
+    fn due_at(&self) -> Option<Instant> {
+        [self.frame_at, self.held_until, self.tidy_at, self.tie_by]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn due(&mut self, events: &UnboundedSender<Event>, now: Instant) {
+        // A frame due is drawn at the top of the next turn.
+        if self.held_until.is_some_and(|at| at <= now) {
+            self.held_until = None;
+            self.needs_redraw = true;
+        }
+        if self.tidy_at.is_some_and(|at| at <= now) {
+            self.tidy_at = None;
+            runtime::release_free_memory();
+        }
+        if self.tie_by.is_some_and(|at| at <= now) {
+            self.tie_by = None;
+            if self.tie_next && self.session.shutdown.is_none() {
+                tracing::warn!("the terminal that started the session never attached: stopping");
+                let quit = Command::Quit {
+                    exit_code: 128 + Signal::SIGHUP as i32,
+                    escalate: false,
+                };
+                let effects = self.command(quit, now);
+                apply(self, effects, events);
+            }
+        }
+    }
+
+    fn countdown(&mut self) {
+        self.needs_redraw = true;
+    }
 }
 
 impl Host for Server {
@@ -832,7 +971,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     let subreaper = process::become_subreaper();
     let log = crate::log::init();
     let (events, mut inbox) = unbounded_channel();
-    let (from_clients, mut client_inbox) = mpsc::channel(CLIENT_QUEUE);
+    let (from_clients, client_inbox) = mpsc::channel(CLIENT_QUEUE);
     let Start {
         settings,
         claimed,
@@ -864,9 +1003,17 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         folder,
         config,
         writers: Vec::new(),
-        from_clients: from_clients.clone(),
+        from_clients,
         typed: None,
         frame_now: false,
+        echo_pending: false,
+        next_id: 0,
+        frame_at: None,
+        last_frame: Instant::now() - FRAME,
+        drawing_echo: false,
+        held_until: None,
+        tidy_at: None,
+        tie_by: (!persistent).then(|| Instant::now() + TIE_LIMIT),
     };
     let mut notices = Vec::new();
     if let Err(e) = subreaper {
@@ -894,139 +1041,22 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     let _ = nix::unistd::write(&ready, b"1");
     drop(ready);
 
-    let mut next_id = 0u64;
-    let mut frame_at: Option<Instant> = None;
-    let mut last_frame = Instant::now() - FRAME;
-    let mut countdown_at: Option<Instant> = None;
-    let mut recount = Recount::default();
-    let mut watch = runtime::ShutdownWatch::default();
-    let mut survivors: Option<Vec<nix::unistd::Pid>> = None;
-    // A pane left as it was for a synchronized update is drawn by then.
-    let mut held_until: Option<Instant> = None;
-    // The frame due is a key's echo.
-    let mut drawing_echo = false;
-    let mut tidy_at: Option<Instant> = None;
-    // The terminal that started a tied session attaches at once.
-    let mut tie_by = server.tie_next.then(|| Instant::now() + TIE_LIMIT);
-    loop {
-        let now = Instant::now();
-        if frame_at.is_some_and(|at| at <= now) {
-            frame_at = None;
-            last_frame = now;
-            for pane in &server.session.panes {
-                pane.dirty.store(false, Ordering::Release);
-            }
-            server.draw(now, std::mem::take(&mut drawing_echo));
-            tidy_at = Some(now + TIDY_AFTER);
-            held_until = server
-                .clients
-                .iter()
-                .filter_map(|c| c.cache.held_until())
-                .min();
-        }
-        match watch.progress(&server.session, &mut recount) {
-            Progress::Waiting => {}
-            Progress::Done => break,
-            Progress::Survivors(left) => {
-                tracing::warn!(
-                    survivors = ?left,
-                    "processes still alive one second after SIGKILL; exiting anyway"
-                );
-                survivors = Some(left);
-                break;
-            }
-        }
-        if server.session.counting_down() && countdown_at.is_none() {
-            countdown_at = Some(Instant::now() + COUNTDOWN);
-        }
-        let deadline = server.session.next_deadline();
-        let mut echo = false;
-        tokio::select! {
-            Some(event) = inbox.recv() => {
-                echo = is_echo(&server, &event);
-                handle(&mut server, event, &events);
-                runtime::drain(&mut server, &mut inbox, &mut |server, event| {
-                    handle(server, event, &events)
-                });
-            }
-            Some(message) = client_inbox.recv() => {
-                let effects = on_client(&mut server, message, Instant::now());
-                apply(&mut server, effects, &events);
-            }
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => match crate::registry::peer_is_us(&stream) {
-                    Ok(true) => {
-                        next_id += 1;
-                        tokio::spawn(read_connection(stream, next_id, from_clients.clone()));
-                    }
-                    _ => tracing::warn!("a connection from another user was dropped"),
-                },
-                Err(e) => {
-                    // Out of fds, say: trying again at once would spin.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(ACCEPT_PAUSE).await;
-                }
-            },
-            Some(()) = signals.child.recv() => {
-                runtime::reap(&mut server, &mut |server, event| handle(server, event, &events));
-                recount.request();
-            }
-            Some(()) = signals.term.recv() => handle(&mut server, Event::Signal(Signal::SIGTERM), &events),
-            Some(()) = signals.int.recv() => handle(&mut server, Event::Signal(Signal::SIGINT), &events),
-            Some(()) = signals.hup.recv() => handle(&mut server, Event::Signal(Signal::SIGHUP), &events),
-            Some(()) = signals.winch.recv() => {}
-            () = sleep_until(frame_at.unwrap_or(now).into()), if frame_at.is_some() => {}
-            () = sleep_until(deadline.unwrap_or(now).into()), if deadline.is_some() => {
-                handle(&mut server, Event::Tick, &events);
-            }
-            () = sleep_until(watch.give_up_at.unwrap_or(now).into()), if watch.give_up_at.is_some() => {}
-            () = sleep_until(tie_by.unwrap_or(now).into()), if tie_by.is_some() => {
-                tie_by = None;
-                if server.tie_next && server.session.shutdown.is_none() {
-                    tracing::warn!("the terminal that started the session never attached: stopping");
-                    let quit = Command::Quit {
-                        exit_code: 128 + Signal::SIGHUP as i32,
-                        escalate: false,
-                    };
-                    let effects = server.command(quit, Instant::now());
-                    apply(&mut server, effects, &events);
-                }
-            }
-            () = sleep_until(tidy_at.unwrap_or(now).into()), if tidy_at.is_some() => {
-                tidy_at = None;
-                runtime::release_free_memory();
-            }
-            () = sleep_until(held_until.unwrap_or(now).into()), if held_until.is_some() => {
-                held_until = None;
-                server.needs_redraw = true;
-            }
-            () = sleep_until(countdown_at.unwrap_or(now).into()), if countdown_at.is_some() => {
-                countdown_at = None;
-                recount.request();
-                server.needs_redraw = true;
-            }
-            () = sleep_until(recount.at.unwrap_or(now).into()), if recount.at.is_some() => {
-                recount.done();
-                runtime::recount(&mut server, &mut watch, &mut |server, event| {
-                    handle(server, event, &events)
-                });
-            }
-        }
-        if echo || std::mem::take(&mut server.frame_now) {
-            // One frame out of turn per keystroke: the echo shows at once.
-            server.typed = None;
-            drawing_echo |= echo;
-            frame_at = Some(Instant::now());
-        } else if server.owes_frames() && frame_at.is_none() {
-            frame_at = Some((last_frame + FRAME).max(Instant::now()));
-        }
-    }
+    let mut sources = Sources {
+        listener,
+        client_inbox,
+    };
+    let end = driver::run(&mut server, &mut sources, &mut signals, &events, &mut inbox).await;
+    let survivors = match end {
+        End::Done => None,
+        End::Survivors(left) => Some(left),
+    };
     let code = match &survivors {
         Some(_) => 1,
         None => server.session.shutdown.map_or(0, |s| s.exit_code),
     };
     if server.session.log_dir.is_some() {
-        let mut on_event = |server: &mut Server, event| handle(server, event, &events);
+        let mut on_event =
+            |server: &mut Server, event| driver::FrontEnd::handle(server, event, &events);
         let finishing = runtime::finish_output(&mut server, &mut inbox, &mut on_event);
         // Survivors of SIGKILL may hold a terminal open and keep writing:
         // the shutdown's bound holds anyway.
@@ -1057,6 +1087,11 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     for stopper in std::mem::take(&mut server.stoppers) {
         stopper.link.control(Control::Stopped);
     }
+    // Writers may still tell the loop a frame is out: nobody listens now.
+    let Sources {
+        listener,
+        client_inbox,
+    } = sources;
     drop(client_inbox);
     let writers = std::mem::take(&mut server.writers);
     let farewell = async {
@@ -1068,6 +1103,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     // Removed while the listener still holds the name: a new session can
     // only claim it once this one is gone.
     let _ = std::fs::remove_file(&socket_path);
+    drop(listener);
     Ok(code)
 }
 
@@ -1102,12 +1138,6 @@ fn is_echo(server: &Server, event: &Event) -> bool {
         }
         _ => false,
     }
-}
-
-fn handle(server: &mut Server, event: Event, events: &UnboundedSender<Event>) {
-    log_event(&server.session, &event);
-    let effects = Host::update(server, event, Instant::now());
-    apply(server, effects, events);
 }
 
 /// A client connected, spoke or went away.
