@@ -242,6 +242,9 @@ fn all_threads_stopped(pid: nix::unistd::Pid) -> bool {
 #[test]
 fn row_opmux_stopped_and_continued() {
     let mut opmux = Opmux::start(&[ECHO, "exec sleep 60"], 24, 80);
+    // opmux drew its panes, so its terminal is raw: typed text no longer
+    // echoes by itself (the kernel's echo would pass `still_answers`).
+    opmux.wait_row(&["1 stty", "running", "2 exec", "running"]);
     // The cat is reading, raw, before opmux stops.
     still_answers(&mut opmux, "before-stop");
     kill(opmux.pid, Signal::SIGSTOP).unwrap();
