@@ -414,8 +414,17 @@ pub fn apply<H: Host>(app: &mut H, effects: Vec<Effect>, events: &UnboundedSende
     for effect in effects {
         match effect {
             Effect::Write(id, bytes) => {
-                if let Some(pty) = app.session().pane(id).and_then(|p| p.pty.as_ref()) {
-                    pty.write(bytes);
+                let dropped = app
+                    .session()
+                    .pane(id)
+                    .and_then(|p| p.pty.as_ref())
+                    .is_some_and(|pty| !pty.write(bytes));
+                if let Some(pane) = app.session_mut().pane_mut(id).filter(|_| dropped) {
+                    tracing::warn!(
+                        pane = pane.spec.name,
+                        "input dropped: the program is not reading"
+                    );
+                    pane.error = Some("input dropped: the program is not reading".into());
                 }
             }
             Effect::ResizePty(id, size) => {

@@ -181,7 +181,7 @@ impl Pty {
         // spawn fails, dropping the slave ends the reader, and with it the rest.
         let (reader, writer) = nonblocking_ends(pair.master.as_ref())?;
         let writer = Arc::new(writer);
-        let (input, input_rx) = Input::new();
+        let (input, input_rx) = Input::new(MAX_QUEUED_INPUT);
         let (chunks, chunks_rx) = mpsc::sync_channel::<Chunk>(PIPELINE_CHUNKS);
         let name = |role: &str| format!("pane{}-{role}", wiring.id.0 + 1);
         let priority = Arc::new(FloodPriority {
@@ -198,10 +198,10 @@ impl Pty {
             .name(name("parser"))
             .spawn(move || parse_loop(chunks_rx, parser_wiring, replies))
             .context("starting the parser thread")?;
-        let (queued, direct) = (input.queued.clone(), writer.clone());
+        let (counts, direct) = (input.counts(), writer.clone());
         thread::Builder::new()
             .name(name("writer"))
-            .spawn(move || write_loop(&writer, input_rx, &queued, wiring))
+            .spawn(move || write_loop(&writer, input_rx, &counts, wiring))
             .context("starting the writer thread")?;
 
         let child = pair
@@ -227,16 +227,16 @@ impl Pty {
     }
 
     /// Writes bytes to the program's input: at once if they fit and nothing
-    /// is queued before them, else through the writer. Never blocks.
-    pub fn write(&self, bytes: Vec<u8>) {
+    /// is queued before them, else through the writer. Never blocks. Returns
+    /// false when they were dropped: the program left [`MAX_QUEUED_INPUT`]
+    /// unread already.
+    pub fn write(&self, bytes: Vec<u8>) -> bool {
         let written = if self.input.queued.load(Ordering::Acquire) == 0 {
             crate::write_what_fits(&*self.direct, &bytes)
         } else {
             0
         };
-        if written < bytes.len() {
-            self.input.push(bytes[written..].to_vec());
-        }
+        written == bytes.len() || self.input.push(bytes[written..].to_vec())
     }
 
     /// Tells the kernel the terminal's new size, which sends SIGWINCH to the
@@ -305,28 +305,65 @@ impl std::fmt::Debug for Pty {
     }
 }
 
+/// The most input a pane's program may leave unread before more is
+/// dropped: a program that stopped reading (stopped, or busy) must not make
+/// opmux hold whatever is pasted or held down without bound.
+pub const MAX_QUEUED_INPUT: usize = 16 << 20;
+
 /// Input for the writer thread, with a count of what it has not written yet.
 #[derive(Clone)]
 struct Input {
     tx: mpsc::Sender<Vec<u8>>,
+    /// Messages queued and not written yet.
     queued: Arc<AtomicUsize>,
+    /// Bytes queued and not written yet.
+    bytes: Arc<AtomicUsize>,
+    /// The most bytes that may wait.
+    limit: usize,
+}
+
+/// What the writer thread counts down as it writes.
+struct Counts {
+    queued: Arc<AtomicUsize>,
+    bytes: Arc<AtomicUsize>,
 }
 
 impl Input {
-    fn new() -> (Self, Receiver<Vec<u8>>) {
+    fn new(limit: usize) -> (Self, Receiver<Vec<u8>>) {
         let (tx, rx) = mpsc::channel();
-        let queued = Arc::default();
-        (Self { tx, queued }, rx)
+        let input = Self {
+            tx,
+            queued: Arc::default(),
+            bytes: Arc::default(),
+            limit,
+        };
+        (input, rx)
     }
 
-    /// Queues bytes for the writer. Never blocks.
-    fn push(&self, bytes: Vec<u8>) {
+    fn counts(&self) -> Counts {
+        Counts {
+            queued: self.queued.clone(),
+            bytes: self.bytes.clone(),
+        }
+    }
+
+    /// Queues bytes for the writer, unless that would leave more than its
+    /// limit waiting: then they are dropped and it returns false. Never
+    /// blocks.
+    fn push(&self, bytes: Vec<u8>) -> bool {
+        let len = bytes.len();
+        if self.bytes.load(Ordering::Acquire) + len > self.limit {
+            return false;
+        }
+        self.bytes.fetch_add(len, Ordering::AcqRel);
         self.queued.fetch_add(1, Ordering::AcqRel);
         // The writer thread only ends once every sender is gone or after it
         // reported a write error, so a failed send has already been reported.
         if self.tx.send(bytes).is_err() {
             self.queued.fetch_sub(1, Ordering::AcqRel);
+            self.bytes.fetch_sub(len, Ordering::AcqRel);
         }
+        true
     }
 }
 
@@ -653,7 +690,7 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: Input) {
     }
 }
 
-fn write_loop(writer: &File, input: Receiver<Vec<u8>>, queued: &AtomicUsize, wiring: Wiring) {
+fn write_loop(writer: &File, input: Receiver<Vec<u8>>, counts: &Counts, wiring: Wiring) {
     let mut failed = false;
     for bytes in input {
         if !failed && let Err(e) = write_all(writer, &bytes) {
@@ -664,7 +701,8 @@ fn write_loop(writer: &File, input: Receiver<Vec<u8>>, queued: &AtomicUsize, wir
                 error: e.to_string(),
             });
         }
-        queued.fetch_sub(1, Ordering::AcqRel);
+        counts.bytes.fetch_sub(bytes.len(), Ordering::AcqRel);
+        counts.queued.fetch_sub(1, Ordering::AcqRel);
     }
     // Every sender is gone: the `Pty`, dropped only once no process of the
     // run is left, and the parser, gone at the end of output. So the newline
@@ -690,6 +728,23 @@ fn write_all(mut writer: &File, mut bytes: &[u8]) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn input_past_the_limit_is_dropped_and_the_queue_stays_bounded() {
+        let (input, unread) = super::Input::new(10);
+        assert!(input.push(b"12345".to_vec()));
+        assert!(input.push(b"67890".to_vec()));
+        // Nothing was written: one more byte is one too many.
+        assert!(!input.push(b"x".to_vec()));
+        assert_eq!(input.bytes.load(std::sync::atomic::Ordering::Acquire), 10);
+        // Once the writer took the first message, room is back.
+        let first = unread.recv().unwrap();
+        let counts = input.counts();
+        counts
+            .bytes
+            .fetch_sub(first.len(), std::sync::atomic::Ordering::AcqRel);
+        assert!(input.push(b"abc".to_vec()));
+    }
+
     use super::*;
 
     fn ahead(chunks: &[&[u8]]) -> Lookahead {
