@@ -454,22 +454,39 @@ impl Opmux {
     }
 }
 
-impl Drop for Opmux {
-    fn drop(&mut self) {
+impl Opmux {
+    /// Every live process of this run: opmux and what it started, the
+    /// server and its tree (escapees that cleared their environment too),
+    /// and whatever still carries the tag.
+    fn doomed(&self) -> Vec<Pid> {
         let table = ProcessTable::read();
         let mut doomed = table.descendants(self.pid);
-        // The server and what it runs, even processes that cleared their
-        // environment and so their tag.
+        doomed.push(self.pid);
         if let Some(server) = self.find_server() {
             doomed.push(server);
             doomed.extend(table.descendants(server));
         }
         doomed.extend(self.seen.iter().copied());
-        // Whatever escaped opmux's tree still carries the tag in its environment.
         doomed.extend(tagged(&self.tag));
-        let _ = kill(self.pid, Signal::SIGKILL);
-        for pid in doomed {
-            let _ = kill(pid, Signal::SIGKILL);
+        doomed.retain(|&pid| alive(pid));
+        doomed
+    }
+}
+
+impl Drop for Opmux {
+    fn drop(&mut self) {
+        // Again until nothing is left: opmux may have been forking its
+        // server (twice) just as the first round ran.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let doomed = self.doomed();
+            if doomed.is_empty() || Instant::now() > deadline {
+                break;
+            }
+            for pid in doomed {
+                let _ = kill(pid, Signal::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
         let _ = self.exit.recv_timeout(Duration::from_secs(5));
         let _ = std::fs::remove_dir_all(&self.runtime);
@@ -494,8 +511,17 @@ pub fn run_tag() -> String {
 /// Kills every process carrying `tag` (see [`TAG_VAR`]): what a test
 /// started, however far it strayed from the process it started.
 pub fn kill_tagged(tag: &str) {
-    for pid in tagged(tag) {
-        let _ = kill(pid, Signal::SIGKILL);
+    // Again until nothing is left: a process may fork as the last one dies.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let doomed: Vec<Pid> = tagged(tag).into_iter().filter(|&p| alive(p)).collect();
+        if doomed.is_empty() || Instant::now() > deadline {
+            break;
+        }
+        for pid in doomed {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
