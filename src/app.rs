@@ -13,7 +13,7 @@ use crate::event::Event;
 use crate::keys::Keymap;
 use crate::pane::Pane;
 use crate::session::{Command, Session};
-use crate::view::View;
+use crate::view::{self, View};
 use crate::{PaneId, Size};
 
 pub use crate::session::{Effect, Shutdown};
@@ -84,8 +84,11 @@ impl App {
             Event::Resize(size) => self.command(Command::Resize(size), now),
             event => self.session.handle(event, now),
         };
-        let reports = self.view.report_focus(&self.session);
-        effects.extend(self.commands(reports, now));
+        effects.extend(view::report_focus(
+            &mut self.session,
+            std::slice::from_mut(&mut self.view),
+            now,
+        ));
         self.view.clipboard.append(&mut self.session.copies);
         if !input
             || self.view.redraw
@@ -120,36 +123,18 @@ impl App {
     /// Carries out a command, keeping the view's scroll modes on their text
     /// when panes change size, and focusing a pane the view added.
     pub fn command(&mut self, command: Command, now: Instant) -> Vec<Effect> {
-        let added = matches!(command, Command::Add(_));
-        let memo = command
-            .may_resize()
-            .then(|| self.view.remember_scrolls(&self.session));
-        let panes = self.session.panes.len();
-        let effects = self.session.command(command, now);
-        if let Some(memo) = memo {
-            self.view.restore_scrolls(&self.session, memo);
-        }
-        if added
-            && self.session.panes.len() > panes
-            && let Some(id) = self.session.last_pane()
-        {
-            self.view.focus_pane(&self.session, id);
-        }
-        effects
+        let views = std::slice::from_mut(&mut self.view);
+        view::carry_out(&mut self.session, views, Some(0), command, now)
     }
 
     /// Takes a closed pane out, re-tiles the rest and returns it, so the
     /// runtime can close its log. The last pane closed ends opmux.
     pub fn remove_pane(&mut self, id: PaneId, now: Instant) -> (Option<Pane>, Vec<Effect>) {
-        let memo = self.view.remember_scrolls(&self.session);
-        let Some((index, pane, mut effects)) = self.session.remove_pane(id, now) else {
+        let views = std::slice::from_mut(&mut self.view);
+        let Some((pane, effects)) = view::remove_pane(&mut self.session, views, id, now) else {
             return (None, Vec::new());
         };
-        self.view.restore_scrolls(&self.session, memo);
-        self.view.pane_removed(index, id, self.session.panes.len());
         self.needs_redraw = true;
-        let reports = self.view.report_focus(&self.session);
-        effects.extend(self.commands(reports, now));
         (Some(pane), effects)
     }
 }

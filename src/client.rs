@@ -5,7 +5,7 @@
 //! one-shot requests that need no terminal: a session's info, and stop.
 
 use std::io::Write;
-use std::os::fd::{AsFd, FromRawFd};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -239,14 +239,9 @@ fn wait_gone(stream: &mut UnixStream, server: Option<nix::unistd::Pid>) {
     let Some(pid) = server.filter(|p| p.as_raw() > 0) else {
         return;
     };
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid.as_raw(), 0) };
-    let Ok(fd) = i32::try_from(fd) else { return };
-    if fd < 0 {
+    let Ok(fd) = crate::process::pidfd(pid) else {
         return;
-    }
-    // SAFETY: a new fd that nothing else owns.
-    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    };
     // A pidfd turns readable when its process has ended.
     let left = deadline.saturating_duration_since(std::time::Instant::now());
     let mut fds = [nix::poll::PollFd::new(

@@ -113,7 +113,6 @@ pub async fn run<F: FrontEnd>(
             Some(()) = signals.term.recv() => front.signal(Signal::SIGTERM, events),
             Some(()) = signals.int.recv() => front.signal(Signal::SIGINT, events),
             Some(()) = signals.hup.recv() => front.signal(Signal::SIGHUP, events),
-            Some(()) = signals.winch.recv() => {}
             () = sleep_until(deadline.unwrap_or(now).into()), if deadline.is_some() => {
                 handle(front, Event::Tick);
             }

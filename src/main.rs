@@ -131,14 +131,12 @@ fn launch(
     let dir = registry::socket_dir()?;
     let config = config_of(&settings);
     if let Some(config) = &config {
-        for (name, socket) in registry::live_sessions(&dir)? {
-            let Ok(info) = client::info(&socket, &name) else {
-                continue;
-            };
+        for (_, info) in sessions(&dir)? {
             if info.config.as_deref() == Some(&*config.to_string_lossy()) {
                 bail!(
                     "session {name} already runs {}; attach to it with `opmux attach {name}`",
-                    config.display()
+                    config.display(),
+                    name = info.name
                 );
             }
         }
@@ -229,9 +227,7 @@ fn run_verb(verb: Verb) -> Result<i32> {
 
 /// `opmux ls`'s table: one session a line.
 fn table(found: &[SessionInfo]) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = opmux::protocol::unix_seconds(std::time::SystemTime::now());
     let mut out = String::new();
     for info in found {
         let age = now.saturating_sub(info.started_unix);

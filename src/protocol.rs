@@ -91,6 +91,13 @@ pub enum Control {
     Stopped,
 }
 
+/// Seconds since the Unix epoch at `time` (0 before it), as the `_unix`
+/// fields of [`SessionInfo`] count.
+pub fn unix_seconds(time: std::time::SystemTime) -> u64 {
+    time.duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// The names [`Control`] is tagged with on the wire, to tell a message this
 /// build does not know from one it knows but cannot read.
 const CONTROL_NAMES: &[&str] = &[
@@ -247,18 +254,40 @@ pub fn encode(msg: &Message, out: &mut Vec<u8>) {
 pub fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     // Empty output still makes one (empty) message, so encoding is a faithful
     // round trip of every Message.
-    let mut chunks = bytes.chunks(MAX_MESSAGE - 1).peekable();
-    if chunks.peek().is_none() {
+    if bytes.is_empty() {
         out.extend_from_slice(&1u32.to_be_bytes());
         out.push(KIND_BYTES);
         return;
     }
     out.reserve(bytes.len() + HEADER * bytes.len().div_ceil(MAX_MESSAGE - 1));
-    for chunk in chunks {
+    for chunk in bytes.chunks(MAX_MESSAGE - 1) {
         out.extend_from_slice(&frame_len(chunk.len() + 1).to_be_bytes());
         out.push(KIND_BYTES);
         out.extend_from_slice(chunk);
     }
+}
+
+/// Starts a raw-bytes message at the end of `out` for bytes written right
+/// after it, such as a frame drawn there, so they need not be copied behind
+/// a header; [`finish_bytes`] with what this returns completes it.
+pub fn start_bytes(out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    out.push(KIND_BYTES);
+    start
+}
+
+/// Completes the message [`start_bytes`] began at `start`: its length, or,
+/// when the bytes are too many for one message, several messages instead.
+pub fn finish_bytes(out: &mut Vec<u8>, start: usize) {
+    let len = out.len() - start - 4;
+    if len > MAX_MESSAGE {
+        let body = out.split_off(start + HEADER);
+        out.truncate(start);
+        encode_bytes(&body, out);
+        return;
+    }
+    out[start..start + 4].copy_from_slice(&frame_len(len).to_be_bytes());
 }
 
 /// A frame length as the u32 of the wire. Lengths over `u32::MAX` only arise
@@ -404,13 +433,22 @@ pub fn read_message(r: &mut impl Read) -> Result<Option<Message>, ProtocolError>
         }
     }
     let len = check_len(u32::from_be_bytes(header))?;
-    let mut frame = Vec::new();
-    // `len` is at most MAX_MESSAGE, far below u64::MAX.
-    r.take(len as u64).read_to_end(&mut frame)?;
-    if frame.len() < len {
+    let mut kind = [0; 1];
+    r.read_exact(&mut kind).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => ProtocolError::Truncated,
+        _ => e.into(),
+    })?;
+    // The body is read into the buffer it is handed out in: terminal
+    // output is not copied again. `len` is at most MAX_MESSAGE.
+    let mut body = Vec::new();
+    r.take(len as u64 - 1).read_to_end(&mut body)?;
+    if body.len() < len - 1 {
         return Err(ProtocolError::Truncated);
     }
-    decode(frame[0], &frame[1..]).map(Some)
+    match kind[0] {
+        KIND_BYTES => Ok(Some(Message::Bytes(body))),
+        kind => decode(kind, &body).map(Some),
+    }
 }
 
 #[cfg(test)]
@@ -501,6 +539,17 @@ mod tests {
         out.push(kind);
         out.extend_from_slice(body);
         out
+    }
+
+    #[test]
+    fn bytes_written_behind_a_started_message_encode_as_encode_bytes_does() {
+        let mut started = b"before".to_vec();
+        let start = start_bytes(&mut started);
+        started.extend_from_slice(b"\x1b[2Jframe");
+        finish_bytes(&mut started, start);
+        let mut encoded = b"before".to_vec();
+        encode_bytes(b"\x1b[2Jframe", &mut encoded);
+        assert_eq!(started, encoded);
     }
 
     #[test]

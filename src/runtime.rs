@@ -27,7 +27,6 @@ pub struct Signals {
     pub term: tokio::signal::unix::Signal,
     pub int: tokio::signal::unix::Signal,
     pub hup: tokio::signal::unix::Signal,
-    pub winch: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -38,7 +37,6 @@ impl Signals {
             term: listen(SignalKind::terminate())?,
             int: listen(SignalKind::interrupt())?,
             hup: listen(SignalKind::hangup())?,
-            winch: listen(SignalKind::window_change())?,
         })
     }
 }

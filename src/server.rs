@@ -10,9 +10,9 @@
 //! frame per client is on its way, and while it is, that client's changes
 //! wait in its painter, so the next frame it gets brings it up to date.
 //!
-//! The loop and its pacing are the TUI's: draw on the leading edge, then at
-//! most once a [`FRAME`], no timer while nothing changes; stopping and
-//! quitting run through the same `runtime` as every front end.
+//! The server is a front end on the one loop (`driver`). Frames are paced as
+//! the terminal front end's always were: drawn on the leading edge, then at
+//! most once a [`FRAME`], no timer while nothing changes.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -35,12 +35,14 @@ use crate::event::Event;
 use crate::keys::Keymap;
 use crate::pane::Pane;
 use crate::process;
-use crate::protocol::{self, Control, Decoder, Hello, Message, ProtocolError, SessionInfo, Want};
+use crate::protocol::{
+    self, Control, Decoder, Hello, Message, ProtocolError, SessionInfo, Want, unix_seconds,
+};
 use crate::registry::Claimed;
 use crate::runtime::{self, Host, Signals, apply, log_event};
 use crate::session::{Command, Effect, Session};
 use crate::ui;
-use crate::view::View;
+use crate::view::{self, View};
 use crate::{PaneId, Size};
 
 /// The shortest time between two frames: about 60 frames a second.
@@ -266,12 +268,6 @@ impl Link {
         self.send(bytes, false);
     }
 
-    fn frame(&self, frame: &[u8]) {
-        let mut bytes = Vec::new();
-        protocol::encode_bytes(frame, &mut bytes);
-        self.send(bytes, true);
-    }
-
     fn send(&self, mut bytes: Vec<u8>, frame: bool) {
         if self.queued.load(Ordering::Acquire) == 0 {
             let mut written = 0;
@@ -482,7 +478,7 @@ impl driver::FrontEnd for Server {
                     exit_code: 128 + Signal::SIGHUP as i32,
                     escalate: false,
                 };
-                let effects = self.command(quit, now);
+                let effects = self.command(quit, None, now);
                 apply(self, effects, events);
             }
         }
@@ -511,57 +507,34 @@ impl Host for Server {
     }
 
     fn remove_pane(&mut self, id: PaneId, now: Instant) -> (Option<Pane>, Vec<Effect>) {
-        let memos: Vec<_> = self
-            .clients
-            .iter()
-            .map(|c| c.view.remember_scrolls(&self.session))
-            .collect();
-        let Some((index, pane, mut effects)) = self.session.remove_pane(id, now) else {
+        let removed = view::remove_pane(&mut self.session, &mut self.clients, id, now);
+        let Some((pane, effects)) = removed else {
             return (None, Vec::new());
         };
-        let left = self.session.panes.len();
-        for (client, memo) in self.clients.iter_mut().zip(memos) {
-            client.view.restore_scrolls(&self.session, memo);
-            client.view.pane_removed(index, id, left);
-        }
-        effects.extend(self.report_focus(now));
         self.needs_redraw = true;
         (Some(pane), effects)
     }
 }
 
+impl AsMut<View> for Client {
+    fn as_mut(&mut self) -> &mut View {
+        &mut self.view
+    }
+}
+
 impl Server {
-    /// Carries out a command from any source, keeping every view's scroll
-    /// modes on their text when panes change size.
-    fn command(&mut self, command: Command, now: Instant) -> Vec<Effect> {
-        let memos: Option<Vec<_>> = command.may_resize().then(|| {
-            self.clients
-                .iter()
-                .map(|c| c.view.remember_scrolls(&self.session))
-                .collect()
-        });
+    /// Carries out a command from any source (`from`: the client at that
+    /// place, whose view focuses a pane it added), keeping every view's
+    /// scroll modes on their text when panes change size.
+    fn command(&mut self, command: Command, from: Option<usize>, now: Instant) -> Vec<Effect> {
         // Input for a program changes nothing drawn until its echo comes.
         self.needs_redraw |= !matches!(command, Command::Write(..));
-        let effects = self.session.command(command, now);
-        if let Some(memos) = memos {
-            for (client, memo) in self.clients.iter_mut().zip(memos) {
-                client.view.restore_scrolls(&self.session, memo);
-            }
-        }
-        effects
+        view::carry_out(&mut self.session, &mut self.clients, from, command, now)
     }
 
     /// Focus reports each client's view owes the programs.
     fn report_focus(&mut self, now: Instant) -> Vec<Effect> {
-        let mut commands = Vec::new();
-        for client in &mut self.clients {
-            commands.extend(client.view.report_focus(&self.session));
-        }
-        let mut effects = Vec::new();
-        for command in commands {
-            effects.extend(self.session.command(command, now));
-        }
-        effects
+        view::report_focus(&mut self.session, &mut self.clients, now)
     }
 
     /// What programs put on the clipboard goes to the client active last;
@@ -571,9 +544,7 @@ impl Server {
             return;
         }
         if self.clients.is_empty() {
-            let copies = &mut self.session.copies;
-            let extra = copies.len().saturating_sub(KEPT_COPIES);
-            copies.drain(..extra);
+            keep_last(&mut self.session.copies, KEPT_COPIES);
             return;
         }
         let copies = std::mem::take(&mut self.session.copies);
@@ -601,7 +572,7 @@ impl Server {
         if self.session.size == size {
             return Vec::new();
         }
-        self.command(Command::Resize(size), now)
+        self.command(Command::Resize(size), None, now)
     }
 
     fn info(&self) -> SessionInfo {
@@ -665,13 +636,11 @@ impl Server {
                 ?signal,
                 "the session's terminal is gone: stopping"
             );
-            let effects = self.command(
-                Command::Quit {
-                    exit_code: code,
-                    escalate,
-                },
-                now,
-            );
+            let quit = Command::Quit {
+                exit_code: code,
+                escalate,
+            };
+            let effects = self.command(quit, None, now);
             // A client that got a signal stays to hear how the session
             // ended; one whose connection ended is gone.
             if signal.is_none() {
@@ -763,16 +732,8 @@ impl Server {
         };
         let before = picture(&self.clients[at].view);
         let commands = self.clients[at].view.input(&self.session, event);
-        let added = commands.iter().any(|c| matches!(c, Command::Add(_)));
-        let panes = self.session.panes.len();
         for command in commands {
-            effects.extend(self.command(command, now));
-        }
-        if added
-            && self.session.panes.len() > panes
-            && let Some(new) = self.session.last_pane()
-        {
-            self.clients[at].view.focus_pane(&self.session, new);
+            effects.extend(self.command(command, Some(at), now));
         }
         effects.extend(self.report_focus(now));
         if effects.iter().any(|e| matches!(e, Effect::Write(..))) {
@@ -800,9 +761,7 @@ impl Server {
             if client.link.in_flight() {
                 client.due = true;
                 client.urgent |= echo;
-                let clipboard = &mut client.view.clipboard;
-                let extra = clipboard.len().saturating_sub(KEPT_COPIES);
-                clipboard.drain(..extra);
+                keep_last(&mut client.view.clipboard, KEPT_COPIES);
                 continue;
             }
             client.due = false;
@@ -810,14 +769,19 @@ impl Server {
             for text in client.view.clipboard.drain(..) {
                 client.link.raw(crate::mouse::osc52(&text).as_bytes());
             }
-            let mut bytes = Vec::new();
+            // Drawn straight behind the message's header: a frame is not
+            // copied on its way to the socket.
+            let mut message = Vec::new();
+            let start = protocol::start_bytes(&mut message);
+            let header = message.len();
             let drawn = client
                 .painter
-                .draw(&mut CrosstermBackend::new(&mut bytes), |canvas| {
+                .draw(&mut CrosstermBackend::new(&mut message), |canvas| {
                     ui::render_cached(canvas, &self.session, &client.view, now, &mut client.cache)
                 });
-            if drawn.is_ok() && !bytes.is_empty() {
-                client.link.frame(&bytes);
+            if drawn.is_ok() && message.len() > header {
+                protocol::finish_bytes(&mut message, start);
+                client.link.send(message, true);
             }
         }
     }
@@ -826,6 +790,12 @@ impl Server {
     fn owes_frames(&self) -> bool {
         self.needs_redraw || self.clients.iter().any(|c| c.due && !c.link.in_flight())
     }
+}
+
+/// Drops all but the last `n` of `copies`: copies to the clipboard that
+/// wait for a client are bounded.
+fn keep_last(copies: &mut Vec<String>, n: usize) {
+    copies.drain(..copies.len().saturating_sub(n));
 }
 
 /// What decides whether input changed a client's own picture.
@@ -1107,12 +1077,6 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     Ok(code)
 }
 
-/// Seconds since the Unix epoch at `time`, 0 before it.
-fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// A client's renderer cache. Debug builds take the limit on synchronized
 /// updates from `OPMUX_TEST_SYNC_LIMIT_MS`, for the end-to-end tests.
 fn frame_cache() -> ui::FrameCache {
@@ -1155,21 +1119,15 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                 Want::Stop { now: at_once } => {
                     tracing::info!(at_once, "asked to stop");
                     server.stoppers.push(Stopper { link });
-                    let mut effects = server.command(
-                        Command::Quit {
-                            exit_code: 0,
-                            escalate: false,
-                        },
-                        now,
-                    );
+                    // With `now`, the second quit SIGKILLs at once, as a
+                    // second `C-b q` does.
+                    let quit = |escalate| Command::Quit {
+                        exit_code: 0,
+                        escalate,
+                    };
+                    let mut effects = server.command(quit(false), None, now);
                     if at_once {
-                        effects.extend(server.command(
-                            Command::Quit {
-                                exit_code: 0,
-                                escalate: true,
-                            },
-                            now,
-                        ));
+                        effects.extend(server.command(quit(true), None, now));
                     }
                     effects
                 }

@@ -198,10 +198,10 @@ impl Pty {
             .name(name("parser"))
             .spawn(move || parse_loop(chunks_rx, parser_wiring, replies))
             .context("starting the parser thread")?;
-        let (counts, direct) = (input.counts(), writer.clone());
+        let (queued, direct) = (input.queued.clone(), writer.clone());
         thread::Builder::new()
             .name(name("writer"))
-            .spawn(move || write_loop(&writer, input_rx, &counts, wiring))
+            .spawn(move || write_loop(&writer, input_rx, &queued, wiring))
             .context("starting the writer thread")?;
 
         let child = pair
@@ -310,22 +310,16 @@ impl std::fmt::Debug for Pty {
 /// opmux hold whatever is pasted or held down without bound.
 pub const MAX_QUEUED_INPUT: usize = 16 << 20;
 
-/// Input for the writer thread, with a count of what it has not written yet.
+/// Input for the writer thread, with a count of the bytes it has not
+/// written yet. Nothing empty is ever queued, so no bytes waiting is no
+/// message waiting.
 #[derive(Clone)]
 struct Input {
     tx: mpsc::Sender<Vec<u8>>,
-    /// Messages queued and not written yet.
-    queued: Arc<AtomicUsize>,
     /// Bytes queued and not written yet.
-    bytes: Arc<AtomicUsize>,
+    queued: Arc<AtomicUsize>,
     /// The most bytes that may wait.
     limit: usize,
-}
-
-/// What the writer thread counts down as it writes.
-struct Counts {
-    queued: Arc<AtomicUsize>,
-    bytes: Arc<AtomicUsize>,
 }
 
 impl Input {
@@ -334,17 +328,9 @@ impl Input {
         let input = Self {
             tx,
             queued: Arc::default(),
-            bytes: Arc::default(),
             limit,
         };
         (input, rx)
-    }
-
-    fn counts(&self) -> Counts {
-        Counts {
-            queued: self.queued.clone(),
-            bytes: self.bytes.clone(),
-        }
     }
 
     /// Queues bytes for the writer, unless that would leave more than its
@@ -352,16 +338,14 @@ impl Input {
     /// blocks.
     fn push(&self, bytes: Vec<u8>) -> bool {
         let len = bytes.len();
-        if self.bytes.load(Ordering::Acquire) + len > self.limit {
+        if self.queued.load(Ordering::Acquire) + len > self.limit {
             return false;
         }
-        self.bytes.fetch_add(len, Ordering::AcqRel);
-        self.queued.fetch_add(1, Ordering::AcqRel);
+        self.queued.fetch_add(len, Ordering::AcqRel);
         // The writer thread only ends once every sender is gone or after it
         // reported a write error, so a failed send has already been reported.
         if self.tx.send(bytes).is_err() {
-            self.queued.fetch_sub(1, Ordering::AcqRel);
-            self.bytes.fetch_sub(len, Ordering::AcqRel);
+            self.queued.fetch_sub(len, Ordering::AcqRel);
         }
         true
     }
@@ -690,7 +674,7 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: Input) {
     }
 }
 
-fn write_loop(writer: &File, input: Receiver<Vec<u8>>, counts: &Counts, wiring: Wiring) {
+fn write_loop(writer: &File, input: Receiver<Vec<u8>>, queued: &AtomicUsize, wiring: Wiring) {
     let mut failed = false;
     for bytes in input {
         if !failed && let Err(e) = write_all(writer, &bytes) {
@@ -701,8 +685,7 @@ fn write_loop(writer: &File, input: Receiver<Vec<u8>>, counts: &Counts, wiring: 
                 error: e.to_string(),
             });
         }
-        counts.bytes.fetch_sub(bytes.len(), Ordering::AcqRel);
-        counts.queued.fetch_sub(1, Ordering::AcqRel);
+        queued.fetch_sub(bytes.len(), Ordering::AcqRel);
     }
     // Every sender is gone: the `Pty`, dropped only once no process of the
     // run is left, and the parser, gone at the end of output. So the newline
@@ -735,12 +718,11 @@ mod tests {
         assert!(input.push(b"67890".to_vec()));
         // Nothing was written: one more byte is one too many.
         assert!(!input.push(b"x".to_vec()));
-        assert_eq!(input.bytes.load(std::sync::atomic::Ordering::Acquire), 10);
+        assert_eq!(input.queued.load(std::sync::atomic::Ordering::Acquire), 10);
         // Once the writer took the first message, room is back.
         let first = unread.recv().unwrap();
-        let counts = input.counts();
-        counts
-            .bytes
+        input
+            .queued
             .fetch_sub(first.len(), std::sync::atomic::Ordering::AcqRel);
         assert!(input.push(b"abc".to_vec()));
     }

@@ -46,6 +46,18 @@ pub enum Erase {
     Reset,
 }
 
+impl Erase {
+    /// What an erase in display (`CSI J`, or `CSI ? J`) with these
+    /// parameters erases that the history must follow.
+    fn of_ed(params: &[u8]) -> Option<Erase> {
+        match params {
+            b"2" => Some(Erase::Screen),
+            b"3" => Some(Erase::Saved),
+            _ => None,
+        }
+    }
+}
+
 /// The parser's callbacks, told of each [`Erase`] once the parser has
 /// carried it out, before any output after it.
 pub trait Erasing: vt100::Callbacks {
@@ -576,7 +588,10 @@ impl Rewriter {
         let unchanged = match rest[end] {
             b'm' => self.sgr_unchanged(&rest[..end]),
             b'h' | b'l' | b'g' | b'I' | b'Z' | b'r' | b's' | b'u' | b'p' => false,
-            b'J' => !matches!(&rest[..end], b"2" | b"3" | b"?2" | b"?3"),
+            b'J' => {
+                let params = &rest[..end];
+                Erase::of_ed(params.strip_prefix(b"?").unwrap_or(params)).is_none()
+            }
             f => (0x40..=0x7e).contains(&f),
         };
         (unchanged && len <= SEQUENCE_LIMIT).then_some(len)
@@ -835,14 +850,11 @@ impl Rewriter {
                 }
             }
             (true, None, b'r') => self.margins(parser, params, &seq),
-            (true, None | Some(b'?'), b'J') if matches!(params, b"2" | b"3") => {
+            (true, None | Some(b'?'), b'J') => {
                 self.out.extend_from_slice(&seq);
-                let erase = if params == b"3" {
-                    Erase::Saved
-                } else {
-                    Erase::Screen
-                };
-                self.erased(parser, erase);
+                if let Some(erase) = Erase::of_ed(params) {
+                    self.erased(parser, erase);
+                }
             }
             (true, None, b'I') => self.tab_forward(parser, number(params).max(1)),
             (true, None, b'Z') => self.tab_backward(parser, number(params).max(1)),

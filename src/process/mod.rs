@@ -176,6 +176,20 @@ fn kill_until_gone(find: impl Fn(&proc::ProcessTable) -> Vec<Pid>) {
     }
 }
 
+/// A pidfd for whichever process has `pid` now: it stays that process's
+/// however long it lives, and turns readable when it ends.
+#[cfg(target_os = "linux")]
+pub fn pidfd(pid: Pid) -> Result<std::os::fd::OwnedFd, Errno> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel just returned this fd, and nothing else owns it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
 /// Signals the very process the table saw as `pid`, never one that took its
 /// pid after it ended. A pidfd pins whichever process has the pid now; it is
 /// only used if that process started when the table's did.
@@ -188,33 +202,29 @@ fn signal_process(table: &proc::ProcessTable, pid: Pid, signal: Signal) {
     #[cfg(target_os = "linux")]
     {
         use nix::libc;
-        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
-        if fd >= 0 {
-            // SAFETY: the kernel just returned this fd, and nothing else owns it.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-            if proc::stat(pid).is_some_and(|now| now.start_time == seen.start_time) {
-                // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
-                let sent = unsafe {
-                    libc::syscall(
-                        libc::SYS_pidfd_send_signal,
-                        fd.as_raw_fd(),
-                        signal as libc::c_int,
-                        std::ptr::null::<libc::siginfo_t>(),
-                        0,
-                    )
-                };
-                if sent != 0 && Errno::last() != Errno::ESRCH {
-                    tracing::warn!(%pid, %signal, error = %Errno::last(), "could not signal");
+        use std::os::fd::AsRawFd;
+        match pidfd(pid) {
+            Ok(fd) => {
+                if proc::stat(pid).is_some_and(|now| now.start_time == seen.start_time) {
+                    // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
+                    let sent = unsafe {
+                        libc::syscall(
+                            libc::SYS_pidfd_send_signal,
+                            fd.as_raw_fd(),
+                            signal as libc::c_int,
+                            std::ptr::null::<libc::siginfo_t>(),
+                            0,
+                        )
+                    };
+                    if sent != 0 && Errno::last() != Errno::ESRCH {
+                        tracing::warn!(%pid, %signal, error = %Errno::last(), "could not signal");
+                    }
                 }
+                return;
             }
-            return;
-        }
-        match Errno::last() {
-            Errno::ENOSYS => {}
-            Errno::ESRCH => return,
-            error => {
+            Err(Errno::ENOSYS) => {}
+            Err(Errno::ESRCH) => return,
+            Err(error) => {
                 tracing::warn!(%pid, %signal, %error, "could not open a pidfd; signalling by pid");
             }
         }

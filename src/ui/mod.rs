@@ -145,8 +145,8 @@ pub fn render(frame: &mut Frame, app: &App, now: Instant) {
     }
 }
 
-/// Draws `session` as `view` shows it, over the last frame on `canvas`, redrawing what changed since
-/// (see [`FrameCache`]). A pane whose parser holds its screen is drawn from
+/// Draws `session` as `view` shows it, over the last frame on `canvas`,
+/// redrawing what changed since (see [`FrameCache`]). A pane whose parser holds its screen is drawn from
 /// its parser's copy or left as it was; in scroll mode, which reads the
 /// history too, the frame waits for it.
 pub fn render_cached(
@@ -188,7 +188,8 @@ pub fn render_cached(
         };
         let inner = layout::inner(rect).intersection(area);
         let kept_border = |title: Option<&str>| border(title, None);
-        if view.scroll(pane.id).is_none()
+        let scroll = view.scroll(pane.id);
+        if scroll.is_none()
             && cache
                 .panes
                 .get(&pane.id)
@@ -204,7 +205,7 @@ pub fn render_cached(
         // with no kept drawing (the layout changed, the terminal was
         // resized or a zoom toggled) is drawn as it is, update or not.
         let sync_limit = cache.sync_limit.unwrap_or(SYNC_LIMIT);
-        if view.scroll(pane.id).is_none()
+        if scroll.is_none()
             && let Some(since) = pane.published.synchronized_since()
             && now < since + sync_limit
             && cache.panes.contains_key(&pane.id)
@@ -221,7 +222,7 @@ pub fn render_cached(
                 pane.published.forget_copy();
                 screen
             }
-            None if view.scroll(pane.id).is_none() => {
+            None if scroll.is_none() => {
                 pane.published.want_copy();
                 let drawn = cache.panes.contains_key(&pane.id);
                 let copy = pane.published.take_copy().or_else(|| {
@@ -261,7 +262,7 @@ pub fn render_cached(
             // Scroll mode reads the history as well as the screen.
             None => pane.screen(),
         };
-        if let Some(scroll) = view.scroll(pane.id) {
+        if let Some(scroll) = scroll {
             // Drawn whole every frame, and afresh once it ends.
             cache.panes.remove(&pane.id);
             let lines = Lines::new(screen.history(), screen.vt());

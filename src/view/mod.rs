@@ -6,6 +6,7 @@
 //! own terminal's clipboard.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
@@ -18,9 +19,10 @@ use crate::event::Event;
 use crate::keys::{Action, Keymap, Modes, encode_key, encode_paste};
 use crate::layout::{self, Direction};
 use crate::mouse;
+use crate::pane::Pane;
 use crate::prompt::{self, Outcome, Prompt};
 use crate::scroll::{Lines, Point, Remembered, Scroll, Search};
-use crate::session::{Command, Session};
+use crate::session::{Command, Effect, Session};
 use crate::{Size, clean_text};
 
 /// Rows one notch of the mouse wheel scrolls.
@@ -750,6 +752,83 @@ impl View {
             _ => Vec::new(),
         }
     }
+}
+
+impl AsMut<View> for View {
+    fn as_mut(&mut self) -> &mut View {
+        self
+    }
+}
+
+/// Carries out `command` for the views attached to `session`: when panes
+/// may change size, every view's scroll modes stay on the text they showed,
+/// and a pane the view at `from` added gets that view's focus.
+pub fn carry_out<V: AsMut<View>>(
+    session: &mut Session,
+    views: &mut [V],
+    from: Option<usize>,
+    command: Command,
+    now: Instant,
+) -> Vec<Effect> {
+    let added = matches!(command, Command::Add(_));
+    let memos: Option<Vec<ScrollMemo>> = command.may_resize().then(|| {
+        views
+            .iter_mut()
+            .map(|v| v.as_mut().remember_scrolls(session))
+            .collect()
+    });
+    let panes = session.panes.len();
+    let effects = session.command(command, now);
+    for (view, memo) in views.iter_mut().zip(memos.into_iter().flatten()) {
+        view.as_mut().restore_scrolls(session, memo);
+    }
+    if added
+        && session.panes.len() > panes
+        && let (Some(view), Some(id)) = (from.and_then(|i| views.get_mut(i)), session.last_pane())
+    {
+        view.as_mut().focus_pane(session, id);
+    }
+    effects
+}
+
+/// The focus reports the views owe the programs (see [`View::report_focus`]),
+/// carried out.
+pub fn report_focus<V: AsMut<View>>(
+    session: &mut Session,
+    views: &mut [V],
+    now: Instant,
+) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    for view in views.iter_mut() {
+        for command in view.as_mut().report_focus(session) {
+            effects.extend(session.command(command, now));
+        }
+    }
+    effects
+}
+
+/// Takes a closed pane out of `session` and moves every view's focus and
+/// scroll mode off it; returns the pane, so its log can be closed, and what
+/// the removal asks for, the focus reports owed included.
+pub fn remove_pane<V: AsMut<View>>(
+    session: &mut Session,
+    views: &mut [V],
+    id: PaneId,
+    now: Instant,
+) -> Option<(Pane, Vec<Effect>)> {
+    let memos: Vec<ScrollMemo> = views
+        .iter_mut()
+        .map(|v| v.as_mut().remember_scrolls(session))
+        .collect();
+    let (index, pane, mut effects) = session.remove_pane(id, now)?;
+    let left = session.panes.len();
+    for (view, memo) in views.iter_mut().zip(memos) {
+        let view = view.as_mut();
+        view.restore_scrolls(session, memo);
+        view.pane_removed(index, id, left);
+    }
+    effects.extend(report_focus(session, views, now));
+    Some((pane, effects))
 }
 
 /// Sends a mouse event to pane `index`'s program, encoded as it asked.
