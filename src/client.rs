@@ -198,8 +198,10 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
 fn pump(stream: &mut UnixStream, writer: &Mutex<UnixStream>) -> Outcome {
     let mut out = std::io::stdout().lock();
     let mut terminal_lost = false;
+    // A frame, header and all, comes in one read.
+    let mut input = std::io::BufReader::with_capacity(64 * 1024, Polled(stream));
     loop {
-        match protocol::read_message(stream) {
+        match protocol::read_message(&mut input) {
             Ok(Some(Message::Bytes(bytes))) => {
                 if terminal_lost {
                     continue;
@@ -224,6 +226,24 @@ fn pump(stream: &mut UnixStream, writer: &Mutex<UnixStream>) -> Outcome {
             Ok(Some(Message::Control(_))) => {}
             Ok(None) | Err(_) => return Outcome::ServerGone,
         }
+    }
+}
+
+/// A connection read only once poll says it is readable. A thread blocked
+/// in a socket's read is also woken each time the server takes in what the
+/// input thread sent on the same socket; a poll for input is not, so a
+/// keystroke does not wake this thread for nothing.
+struct Polled<'a>(&'a UnixStream);
+
+impl std::io::Read for Polled<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut fds = [nix::poll::PollFd::new(
+            self.0.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        // Interrupted or not, the read below waits if need be.
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE);
+        std::io::Read::read(&mut self.0, buf)
     }
 }
 

@@ -193,3 +193,69 @@ fn input_a_program_does_not_read_yet_waits_in_order_without_blocking() {
     process::reap();
     drop(pty);
 }
+
+#[test]
+fn small_output_parsed_at_once_never_overtakes_larger_output_still_queued() {
+    let _children = one_at_a_time();
+    // How reads split the output varies from run to run: three runs make a
+    // reader that parses out of turn all but sure to be caught.
+    for _ in 0..3 {
+        blocks_and_small_lines_arrive_in_order();
+    }
+}
+
+fn blocks_and_small_lines_arrive_in_order() {
+    let screen = Arc::new(Mutex::new(Screen::new(Size::new(10, 60))));
+    screen.lock().collect_lines(true);
+    let (tx, mut events) = unbounded_channel();
+    let wiring = Wiring {
+        id: PaneId(4),
+        run: 1,
+        live_run: Arc::new(std::sync::atomic::AtomicU32::new(1)),
+        screen: screen.clone(),
+        dirty: Arc::new(AtomicBool::new(false)),
+        events: tx,
+        ready: None,
+        flood_nice: 0,
+    };
+    // Blocks of 60 lines, too big for the reader to parse itself, each
+    // followed by one short line, which it parses itself whenever the
+    // parser has nothing queued.
+    let (rounds, block) = (1000, 60);
+    let script = format!(
+        "blk=$(i=0; while [ $i -lt {block} ]; do i=$((i+1)); \
+         echo \"big line $i of a block long enough to be queued\"; done); \
+         n=0; while [ $n -lt {rounds} ]; do n=$((n+1)); \
+         printf '%s\\n' \"$blk\"; echo \"small $n\"; done"
+    );
+    let pty = Pty::spawn(&spec(&script), Size::new(10, 60), &[], wiring).unwrap();
+    loop {
+        match next(&mut events) {
+            Event::PaneOutput(_) => continue,
+            Event::PaneOutputClosed { .. } => break,
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+    let lines = screen.lock().take_lines();
+    let mut expected = Vec::new();
+    for n in 1..=rounds {
+        for i in 1..=block {
+            expected.push(format!("big line {i} of a block long enough to be queued"));
+        }
+        expected.push(format!("small {n}"));
+    }
+    if let Some(at) = (0..expected.len()).find(|&i| lines.get(i) != Some(&expected[i])) {
+        panic!(
+            "output out of order at line {at} of {}: got {:?}, expected {:?}",
+            lines.len(),
+            lines.get(at.saturating_sub(2)..(at + 3).min(lines.len())),
+            expected.get(at.saturating_sub(2)..at + 3),
+        );
+    }
+    waitid(
+        Id::Pid(pty.pid),
+        WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
+    )
+    .unwrap();
+    process::reap();
+}

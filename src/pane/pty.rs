@@ -3,7 +3,9 @@
 //!
 //! - the reader waits for output and passes chunks on at once, so the program
 //!   is only ever held back by a full pipeline, never by drawing; once the
-//!   run has printed a flood's worth, it lowers the run's priority;
+//!   run has printed a flood's worth, it lowers the run's priority. A small
+//!   chunk that finds the parser with nothing queued (an echo, a prompt) it
+//!   parses itself, saving a thread's wake-up;
 //! - the parser feeds the chunks to the pane's [`Screen`], forwards the replies
 //!   to terminal queries, and wakes the main task once per frame at most;
 //! - the writer takes the input the main task could not write at once, so a
@@ -189,14 +191,23 @@ impl Pty {
             ..Default::default()
         });
         let on_flood = priority.clone();
+        if wiring.ready.is_some() {
+            wiring.screen.lock().watch_scrolled_lines();
+        }
+        let parsing = Arc::new(Parsing {
+            wiring: wiring.clone(),
+            replies: input.clone(),
+            pending: AtomicUsize::new(0),
+            ready_seen: AtomicBool::new(false),
+        });
+        let for_reader = parsing.clone();
         thread::Builder::new()
             .name(name("reader"))
-            .spawn(move || read_loop(reader, chunks, &on_flood))
+            .spawn(move || read_loop(reader, chunks, &on_flood, &for_reader))
             .context("starting the reader thread")?;
-        let (parser_wiring, replies) = (wiring.clone(), input.clone());
         thread::Builder::new()
             .name(name("parser"))
-            .spawn(move || parse_loop(chunks_rx, parser_wiring, replies))
+            .spawn(move || parse_loop(chunks_rx, &parsing))
             .context("starting the parser thread")?;
         let (queued, direct) = (input.queued.clone(), writer.clone());
         thread::Builder::new()
@@ -396,12 +407,19 @@ enum Chunk {
     End(Option<String>),
 }
 
-/// Reads the program's output into the pipeline until it ends. Lowers the
+/// Reads the program's output until it ends. Small output that finds the
+/// parser with nothing pending is parsed here and now, which spares a key's
+/// echo a thread's wake-up; anything else goes down the pipeline. Lowers the
 /// run's priority once its output passes [`FLOOD_BYTES`]: counted here,
 /// where output arrives first, and done here, not by the main task, which
 /// may be busy starting other panes while the first ones flood, nor after
 /// parsing, which a flood among other floods may take a second to get to.
-fn read_loop(mut reader: File, chunks: SyncSender<Chunk>, priority: &Arc<FloodPriority>) {
+fn read_loop(
+    mut reader: File,
+    chunks: SyncSender<Chunk>,
+    priority: &Arc<FloodPriority>,
+    parsing: &Parsing,
+) {
     let mut buf = vec![0u8; READ_CHUNK];
     let mut flood = FloodWatch::default();
     let end = loop {
@@ -414,6 +432,13 @@ fn read_loop(mut reader: File, chunks: SyncSender<Chunk>, priority: &Arc<FloodPr
                 if flood.count(n) {
                     priority.flooded();
                 }
+                // Only the reader adds to `pending`, so none pending stays so
+                // until this chunk is parsed, and output stays in order.
+                if n <= INLINE_PARSE && parsing.pending.load(Ordering::Acquire) == 0 {
+                    parsing.parse_small(&buf[..n]);
+                    continue;
+                }
+                parsing.pending.fetch_add(1, Ordering::AcqRel);
                 if chunks.send(Chunk::Data(buf[..n].to_vec())).is_err() {
                     return;
                 }
@@ -426,6 +451,76 @@ fn read_loop(mut reader: File, chunks: SyncSender<Chunk>, priority: &Arc<FloodPr
         }
     };
     let _ = chunks.send(Chunk::End(end));
+}
+
+/// The most output the reader parses itself, when the parser has nothing
+/// pending: an echo, a prompt, a log line. More goes to the parser, which
+/// reads ahead of a flood and parses it while the reader keeps reading.
+const INLINE_PARSE: usize = 1024;
+
+/// What the reader and the parser share to parse a run's output in order,
+/// and what follows parsing.
+struct Parsing {
+    wiring: Wiring,
+    /// Where the replies to terminal queries go.
+    replies: Input,
+    /// Chunks the reader has sent to the parser and the parser has not
+    /// finished with.
+    pending: AtomicUsize,
+    /// Whether the run's `ready` line has been seen; changed only under the
+    /// screen's lock.
+    ready_seen: AtomicBool,
+}
+
+impl Parsing {
+    /// Parses a little output on the reader's thread.
+    fn parse_small(&self, data: &[u8]) {
+        let answer = {
+            let mut screen = self.wiring.screen.lock();
+            if self.wiring.live_run.load(Ordering::Acquire) == self.wiring.run {
+                screen.process(data);
+            }
+            self.after(&mut screen)
+        };
+        self.announce(answer);
+    }
+
+    /// What follows a stretch of parsing, with the screen still locked:
+    /// clipboard copies go out, the ready line is looked for. Returns the
+    /// screen's replies to terminal queries.
+    fn after(&self, screen: &mut Screen) -> Vec<u8> {
+        let wiring = &self.wiring;
+        for text in screen.take_copies() {
+            let _ = wiring.events.send(Event::PaneCopy {
+                pane: wiring.id,
+                run: wiring.run,
+                text,
+            });
+        }
+        if let Some(pattern) = &wiring.ready
+            && !self.ready_seen.load(Ordering::Acquire)
+            && screen.find_line(pattern)
+        {
+            self.ready_seen.store(true, Ordering::Release);
+            screen.stop_watching_lines();
+            let _ = wiring.events.send(Event::PaneReady {
+                pane: wiring.id,
+                run: wiring.run,
+            });
+        }
+        screen.take_replies()
+    }
+
+    /// Once the screen is unlocked: sends `answer` back to the program and
+    /// wakes the main task, unless a wake-up is already on its way.
+    fn announce(&self, answer: Vec<u8>) {
+        if !answer.is_empty() {
+            self.replies.push(answer);
+        }
+        if !self.wiring.dirty.swap(true, Ordering::AcqRel) {
+            let _ = self.wiring.events.send(Event::PaneOutput(self.wiring.id));
+        }
+    }
 }
 
 /// The most output the parser takes from the pipeline ahead of parsing it:
@@ -563,12 +658,9 @@ fn lower_priority(niceness: i32) {
     let _ = niceness;
 }
 
-fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: Input) {
+fn parse_loop(chunks: Receiver<Chunk>, parsing: &Parsing) {
+    let wiring = &parsing.wiring;
     let mut flood = FloodWatch::default();
-    let mut awaiting_ready = wiring.ready.as_ref();
-    if awaiting_ready.is_some() {
-        wiring.screen.lock().watch_scrolled_lines();
-    }
     let mut ahead = Lookahead::default();
     // The chunk being parsed, how much of it is done, and the counts of the
     // rest.
@@ -598,6 +690,8 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: Input) {
                 None => continue,
             }
         }
+        // Chunks parsed to their end in this stretch.
+        let mut finished = 0;
         let answer = {
             let mut screen = wiring.screen.lock();
             let live = wiring.live_run.load(Ordering::Acquire) == wiring.run;
@@ -632,6 +726,7 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: Input) {
                     break;
                 }
                 current = None;
+                finished += 1;
                 ahead.fill(&chunks);
                 if parsed >= PARSE_BUDGET
                     || !matches!(ahead.chunks.front(), Some((Chunk::Data(_), _)))
@@ -642,35 +737,15 @@ fn parse_loop(chunks: Receiver<Chunk>, wiring: Wiring, replies: Input) {
                     current = Some((data, 0, counts));
                 }
             }
-            let answer = screen.take_replies();
-            for text in screen.take_copies() {
-                let _ = wiring.events.send(Event::PaneCopy {
-                    pane: wiring.id,
-                    run: wiring.run,
-                    text,
-                });
-            }
-            if let Some(pattern) = awaiting_ready
-                && screen.find_line(pattern)
-            {
-                awaiting_ready = None;
-                screen.stop_watching_lines();
-                let _ = wiring.events.send(Event::PaneReady {
-                    pane: wiring.id,
-                    run: wiring.run,
-                });
-            }
+            let answer = parsing.after(&mut screen);
             // A fair unlock hands the lock to a waiting renderer instead of
             // letting this loop take it straight back under a flood.
             MutexGuard::unlock_fair(screen);
             answer
         };
-        if !answer.is_empty() {
-            replies.push(answer);
-        }
-        if !wiring.dirty.swap(true, Ordering::AcqRel) {
-            let _ = wiring.events.send(Event::PaneOutput(wiring.id));
-        }
+        parsing.announce(answer);
+        // Last: from here on the reader may parse on its own.
+        parsing.pending.fetch_sub(finished, Ordering::AcqRel);
     }
 }
 
