@@ -8,6 +8,11 @@
 //! redraws what changed, [`Canvas`] notes the span of each row it touched,
 //! and [`Painter::draw`] compares those spans alone, sending wide
 //! characters the way ratatui's own diff sends them.
+//!
+//! What the terminal shows is the last frame, so it is not kept a second
+//! time: a row's cells are copied aside when a frame first touches the row,
+//! and compared with what the frame drew there. A key's echo copies a row
+//! or two, and a client costs one frame's cells, not two.
 
 use ratatui::backend::Backend;
 use ratatui::buffer::{Buffer, Cell, CellWidth};
@@ -21,9 +26,56 @@ pub struct Canvas<'a> {
     buf: &'a mut Buffer,
     /// Per row of `buf`: the columns drawn on in this frame, if any.
     touched: &'a mut [Option<Span>],
+    /// The rows touched, as they were before: none on a blank canvas, which
+    /// has no earlier frame.
+    before: Option<&'a mut Before>,
     cursor: Option<Position>,
     fresh: bool,
 }
+
+/// Rows of the last frame as they were before the frame drawn over it
+/// touched them: what the terminal shows there.
+#[derive(Default)]
+struct Before {
+    /// Per row: where its copy starts in `cells`, once taken.
+    rows: Vec<Option<usize>>,
+    cells: Vec<Cell>,
+}
+
+impl Before {
+    /// Copies row `y` of `buf` aside, unless it already was in this frame.
+    fn keep(&mut self, buf: &Buffer, y: usize) {
+        if self.rows.len() != usize::from(buf.area.height) {
+            self.rows = vec![None; usize::from(buf.area.height)];
+        }
+        if self.rows[y].is_none() {
+            let width = usize::from(buf.area.width);
+            self.rows[y] = Some(self.cells.len());
+            self.cells
+                .extend_from_slice(&buf.content[y * width..(y + 1) * width]);
+        }
+    }
+
+    /// Row `y` as it was, if it was copied aside, `width` cells.
+    fn row(&self, y: usize, width: usize) -> Option<&[Cell]> {
+        let start = self.rows.get(y).copied().flatten()?;
+        Some(&self.cells[start..start + width])
+    }
+
+    /// Forgets this frame's rows. A frame that touched many leaves no
+    /// copy of them behind.
+    fn clear(&mut self, width: usize) {
+        self.rows.fill(None);
+        self.cells.clear();
+        if self.cells.capacity() > KEPT_ROWS * width {
+            self.cells = Vec::new();
+        }
+    }
+}
+
+/// How many rows' worth of room [`Before`] keeps between frames: enough for
+/// an echo and a status line.
+const KEPT_ROWS: usize = 4;
 
 impl<'a> Canvas<'a> {
     /// A canvas over `buf`, which must be blank, with `touched` as long as
@@ -32,6 +84,7 @@ impl<'a> Canvas<'a> {
         Self {
             buf,
             touched,
+            before: None,
             cursor: None,
             fresh: true,
         }
@@ -47,7 +100,7 @@ impl<'a> Canvas<'a> {
         self.fresh
     }
 
-    /// Notes that `area` is drawn on.
+    /// Notes that `area` is drawn on, and keeps what its rows showed.
     pub fn touch(&mut self, area: Rect) {
         let area = area.intersection(self.buf.area);
         if area.is_empty() {
@@ -58,7 +111,11 @@ impl<'a> Canvas<'a> {
             area.left() - self.buf.area.x,
             area.right() - self.buf.area.x,
         );
-        for touched in &mut self.touched[first..first + usize::from(area.height)] {
+        let rows = first..first + usize::from(area.height);
+        for (y, touched) in rows.clone().zip(&mut self.touched[rows]) {
+            if let Some(before) = &mut self.before {
+                before.keep(self.buf, y);
+            }
             *touched = Some(match *touched {
                 Some((from, to)) => (from.min(span.0), to.max(span.1)),
                 None => span,
@@ -114,11 +171,14 @@ pub type Span = (u16, u16);
 
 /// Keeps what the terminal shows and brings it up to date, frame by frame.
 pub struct Painter {
-    /// What the terminal shows.
-    shown: Buffer,
-    /// The frame being drawn: the last one, drawn over.
+    /// The frame being drawn: the last one, drawn over. Outside the rows
+    /// touched, it is what the terminal shows.
     next: Buffer,
-    /// Per row: the columns where `next` may differ from `shown`, if any.
+    /// The rows touched, as the terminal shows them.
+    before: Before,
+    /// Per row: the columns where `next` may differ from what the terminal
+    /// shows, if any. A row touched without a copy in `before` is compared
+    /// with a blank row: the terminal is cleared first.
     touched: Vec<Option<Span>>,
     /// Whether the cursor shows, once known.
     cursor_shown: Option<bool>,
@@ -133,8 +193,8 @@ impl Painter {
     pub fn new(size: Size) -> Self {
         let area = Rect::new(0, 0, size.cols, size.rows);
         Self {
-            shown: Buffer::empty(area),
             next: Buffer::empty(area),
+            before: Before::default(),
             touched: vec![Some((0, size.cols)); usize::from(size.rows)],
             cursor_shown: None,
             clear: true,
@@ -170,6 +230,7 @@ impl Painter {
         let mut canvas = Canvas {
             buf: &mut self.next,
             touched: &mut self.touched,
+            before: Some(&mut self.before),
             cursor: None,
             fresh: std::mem::take(&mut self.fresh),
         };
@@ -214,13 +275,21 @@ impl Painter {
     fn changes(&mut self) -> Vec<(u16, u16, Cell)> {
         let mut updates = Vec::new();
         let width = usize::from(self.next.area.width);
+        let mut blank = Vec::new();
         for (y, touched) in self.touched.iter_mut().enumerate() {
             let Some((from, to)) = touched.take() else {
                 continue;
             };
-            let row = y * width..(y + 1) * width;
-            let shown = &mut self.shown.content[row.clone()];
-            let next = &self.next.content[row];
+            let shown = match self.before.row(y, width) {
+                Some(row) => row,
+                None => {
+                    if blank.is_empty() {
+                        blank = vec![Cell::default(); width];
+                    }
+                    &blank
+                }
+            };
+            let next = &self.next.content[y * width..(y + 1) * width];
             // A cell on either side too: a wide character may straddle the
             // edge of a span.
             let mut from = usize::from(from).saturating_sub(1);
@@ -231,12 +300,8 @@ impl Painter {
             for (x, cell) in row_changes(shown, next, from, to) {
                 updates.push((x as u16, y as u16, cell.clone()));
             }
-            for (was, is) in shown[from..to].iter_mut().zip(&next[from..to]) {
-                if was != is {
-                    was.clone_from(is);
-                }
-            }
         }
+        self.before.clear(width);
         updates
     }
 }
@@ -322,6 +387,64 @@ mod tests {
             [(0, "世".into())]
         );
         assert_eq!(sent(&["世", " ", "c"], &["世", " ", "c"]), []);
+    }
+
+    /// After every frame, a terminal fed what the painter sent shows that
+    /// frame: frames of random strokes, some rows touched several times,
+    /// each stroke over cells an earlier one in the frame may have changed.
+    #[test]
+    fn the_terminal_shows_every_frame_drawn_over_the_last() {
+        use ratatui::backend::CrosstermBackend;
+        use ratatui::style::Color;
+        let (w, h) = (12u16, 5u16);
+        let mut painter = Painter::new(Size::new(h, w));
+        let nonzero = |n| std::num::NonZeroU16::new(n).unwrap();
+        let mut terminal = vt100::Parser::new(nonzero(h), nonzero(w), 0);
+        let mut seed = 7u64;
+        let mut random = move |n: u16| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((seed >> 33) % u64::from(n.max(1))) as u16
+        };
+        let colours = [Color::Reset, Color::Red, Color::Blue];
+        for frame in 0..400 {
+            let mut out = Vec::new();
+            painter
+                .draw(&mut CrosstermBackend::new(&mut out), |canvas| {
+                    for _ in 0..random(4) {
+                        let (x, y) = (random(w), random(h));
+                        let area = Rect::new(x, y, random(w - x) + 1, random(h - y) + 1);
+                        let buf = canvas.buffer_for(area);
+                        for _ in 0..=random(3) {
+                            let at = (area.x + random(area.width), area.y + random(area.height));
+                            buf[at]
+                                .set_symbol(["a", "b", " "][usize::from(random(3))])
+                                .set_fg(colours[usize::from(random(3))]);
+                        }
+                    }
+                })
+                .unwrap();
+            terminal.process(&out);
+            for (y, x) in (0..h).flat_map(|y| (0..w).map(move |x| (y, x))) {
+                let (drawn, shown) = (&painter.next[(x, y)], terminal.screen().cell(y, x).unwrap());
+                let symbol = match shown.contents() {
+                    "" => " ",
+                    text => text,
+                };
+                let fg = match shown.fgcolor() {
+                    vt100::Color::Default => Color::Reset,
+                    vt100::Color::Idx(1) => Color::Red,
+                    vt100::Color::Idx(4) => Color::Blue,
+                    other => panic!("unexpected colour {other:?}"),
+                };
+                assert_eq!(
+                    (drawn.symbol(), drawn.fg),
+                    (symbol, fg),
+                    "frame {frame}, row {y}, column {x}"
+                );
+            }
+        }
     }
 
     #[test]
