@@ -286,7 +286,7 @@ pub struct Cell<'a> {
 /// Walks a line's text cell by cell.
 struct Cells<'a> {
     text: &'a str,
-    runs: &'a [(u32, Pen)],
+    runs: Runs<'a>,
     pos: usize,
     col: usize,
     run: usize,
@@ -319,7 +319,7 @@ impl<'a> Iterator for Cells<'a> {
         } else {
             base
         };
-        while let Some(&(at, pen)) = self.runs.get(self.run) {
+        while let Some((at, pen)) = self.runs.get(self.run) {
             if at as usize > start {
                 break;
             }
@@ -342,16 +342,114 @@ impl<'a> Iterator for Cells<'a> {
 /// One logical line: rows joined where the program's output wrapped.
 ///
 /// The text is stored once, without escape codes; styles are kept as runs,
-/// each the byte offset where a pen starts. A line in the default style has
-/// no runs and costs one allocation, for its text.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// each the byte offset where a pen starts: text before the first run, or
+/// all of it when there are none, is in the default pen. A history holds
+/// thousands of lines, so a line takes 24 bytes and at most one allocation:
+/// a short ASCII line in the default style is kept inside those bytes, and
+/// any other in one block with its width, text and runs.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Line {
-    text: Box<str>,
-    /// Byte offset where a pen starts; text before the first run, or all of
-    /// it when there are none, is in the default pen.
-    runs: Box<[(u32, Pen)]>,
-    /// Display columns.
-    width: u32,
+    repr: Repr,
+}
+
+/// The most bytes of text a line keeps without an allocation.
+const INLINE: usize = 22;
+
+#[derive(Clone, PartialEq, Eq)]
+enum Repr {
+    /// ASCII text in the default pen, as long as its width.
+    Inline { len: u8, bytes: [u8; INLINE] },
+    /// The width and the text's length (u32, little-endian), the text,
+    /// then the runs, [`RUN_BYTES`] each. Built from a `&str` and never
+    /// changed, so the text is UTF-8.
+    Heap(Box<[u8]>),
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Self::Inline {
+            len: 0,
+            bytes: [0; INLINE],
+        }
+    }
+}
+
+impl std::fmt::Debug for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Line")
+            .field("text", &self.text())
+            .field("runs", &self.runs().iter().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A run packed into bytes: its offset (u32, little-endian), then the pen's
+/// foreground and background, four bytes each, and its flags.
+const RUN_BYTES: usize = 13;
+
+fn pack_colour(colour: vt100::Color) -> [u8; 4] {
+    match colour {
+        vt100::Color::Default => [0; 4],
+        vt100::Color::Idx(i) => [1, i, 0, 0],
+        vt100::Color::Rgb(r, g, b) => [2, r, g, b],
+    }
+}
+
+fn unpack_colour(bytes: &[u8]) -> vt100::Color {
+    match bytes[0] {
+        1 => vt100::Color::Idx(bytes[1]),
+        2 => vt100::Color::Rgb(bytes[1], bytes[2], bytes[3]),
+        _ => vt100::Color::Default,
+    }
+}
+
+fn pack_run((at, pen): (u32, Pen), out: &mut Vec<u8>) {
+    out.extend_from_slice(&at.to_le_bytes());
+    out.extend_from_slice(&pack_colour(pen.fg));
+    out.extend_from_slice(&pack_colour(pen.bg));
+    out.push(pen.flags);
+}
+
+/// A line's runs, as packed by [`pack_run`].
+#[derive(Clone, Copy)]
+struct Runs<'a>(&'a [u8]);
+
+impl<'a> Runs<'a> {
+    fn len(self) -> usize {
+        self.0.len() / RUN_BYTES
+    }
+
+    fn get(self, i: usize) -> Option<(u32, Pen)> {
+        let run = self.0.get(i * RUN_BYTES..(i + 1) * RUN_BYTES)?;
+        Some(Self::unpack(run))
+    }
+
+    fn unpack(run: &[u8]) -> (u32, Pen) {
+        let at = u32::from_le_bytes([run[0], run[1], run[2], run[3]]);
+        let pen = Pen {
+            fg: unpack_colour(&run[4..8]),
+            bg: unpack_colour(&run[8..12]),
+            flags: run[12],
+        };
+        (at, pen)
+    }
+
+    fn iter(self) -> impl Iterator<Item = (u32, Pen)> + 'a {
+        self.0.chunks_exact(RUN_BYTES).map(Self::unpack)
+    }
+
+    /// How many runs start at or before byte `byte`.
+    fn starting_by(self, byte: usize) -> usize {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let mid = (low + high) / 2;
+            match self.get(mid) {
+                Some((at, _)) if at as usize <= byte => low = mid + 1,
+                _ => high = mid,
+            }
+        }
+        low
+    }
 }
 
 impl Line {
@@ -368,15 +466,46 @@ impl Line {
     }
 
     fn new(text: &str, runs: &[(u32, Pen)]) -> Line {
-        let width = if text.is_ascii() {
+        let ascii = text.is_ascii();
+        if ascii && runs.is_empty() && text.len() <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            let len = text.len() as u8;
+            return Line {
+                repr: Repr::Inline { len, bytes },
+            };
+        }
+        let width = if ascii {
             text.len()
         } else {
-            cells_of(text, &[]).map(|c| usize::from(c.width)).sum()
+            cells_of(text, Runs(&[]))
+                .map(|c| usize::from(c.width))
+                .sum()
         };
+        let mut data = Vec::with_capacity(8 + text.len() + runs.len() * RUN_BYTES);
+        data.extend_from_slice(&offset(width).to_le_bytes());
+        data.extend_from_slice(&offset(text.len()).to_le_bytes());
+        data.extend_from_slice(text.as_bytes());
+        for &run in runs {
+            pack_run(run, &mut data);
+        }
         Line {
-            text: text.into(),
-            runs: runs.into(),
-            width: offset(width),
+            repr: Repr::Heap(data.into_boxed_slice()),
+        }
+    }
+
+    /// The width and the length of the text of a line kept in a block.
+    fn header(data: &[u8]) -> (usize, usize) {
+        let word = |at: usize| {
+            u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]) as usize
+        };
+        (word(0), word(4))
+    }
+
+    fn runs(&self) -> Runs<'_> {
+        match &self.repr {
+            Repr::Inline { .. } => Runs(&[]),
+            Repr::Heap(data) => Runs(&data[8 + Self::header(data).1..]),
         }
     }
 
@@ -398,37 +527,50 @@ impl Line {
 
     /// The line's text in runs of one pen each, in order.
     fn pieces(&self) -> impl Iterator<Item = (&str, Pen)> + '_ {
-        self.spans()
-            .map(move |(range, pen)| (&self.text[range], pen))
+        let text = self.text();
+        self.spans().map(move |(range, pen)| (&text[range], pen))
     }
 
     /// Returns the line's text without styles.
     pub fn text(&self) -> &str {
-        &self.text
+        let bytes = match &self.repr {
+            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Repr::Heap(data) => &data[8..8 + Self::header(data).1],
+        };
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
+        // SAFETY: the bytes were copied from a `&str` whole (see `new`) and
+        // are never changed.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
     /// Returns the columns the line takes unwrapped. Characters wider than
     /// one column count two, zero-width characters count nothing.
     pub fn width(&self) -> usize {
-        self.width as usize
+        match &self.repr {
+            Repr::Inline { len, .. } => usize::from(*len),
+            Repr::Heap(data) => Self::header(data).0,
+        }
     }
 
     /// Returns the pen the text at byte offset `byte` is drawn in; past the
     /// end, the pen of the last character.
     pub fn pen_at(&self, byte: usize) -> Pen {
-        let i = self.runs.partition_point(|&(at, _)| at as usize <= byte);
-        i.checked_sub(1)
-            .map_or_else(Pen::default, |i| self.runs[i].1)
+        let runs = self.runs();
+        runs.starting_by(byte)
+            .checked_sub(1)
+            .and_then(|i| runs.get(i))
+            .map_or_else(Pen::default, |(_, pen)| pen)
     }
 
     /// Returns the line's text split where the pen changes: byte ranges that
     /// cover the text in order, each with the pen it is drawn in.
     pub fn spans(&self) -> impl Iterator<Item = (Range<usize>, Pen)> + '_ {
-        let len = self.text.len();
-        let first = self.runs.first().map_or(len, |&(at, _)| at as usize);
+        let len = self.text().len();
+        let runs = self.runs();
+        let first = runs.get(0).map_or(len, |(at, _)| at as usize);
         let head = (first > 0).then(|| (0..first, Pen::default()));
-        let rest = self.runs.iter().enumerate().map(move |(i, &(at, pen))| {
-            let end = self.runs.get(i + 1).map_or(len, |&(next, _)| next as usize);
+        let rest = runs.iter().enumerate().map(move |(i, (at, pen))| {
+            let end = runs.get(i + 1).map_or(len, |(next, _)| next as usize);
             (at as usize..end, pen)
         });
         head.into_iter().chain(rest)
@@ -437,7 +579,7 @@ impl Line {
     /// Returns the line's cells in order: each character with the zero-width
     /// characters that follow it, its column, width and pen.
     pub fn cells(&self) -> impl Iterator<Item = Cell<'_>> {
-        cells_of(&self.text, &self.runs)
+        cells_of(self.text(), self.runs())
     }
 
     /// Returns how many display rows the line takes in a pane `width`
@@ -446,8 +588,8 @@ impl Line {
     /// terminals do.
     pub fn rows(&self, width: u16) -> usize {
         let width = usize::from(width.max(1));
-        if self.text.is_ascii() {
-            return self.text.len().div_ceil(width).max(1);
+        if self.text().is_ascii() {
+            return self.text().len().div_ceil(width).max(1);
         }
         let mut rows = 1;
         let mut col = 0;
@@ -467,8 +609,8 @@ impl Line {
     /// the end of the text for rows past the last.
     pub fn row_range(&self, width: u16, row: usize) -> Range<usize> {
         let width = usize::from(width.max(1));
-        let len = self.text.len();
-        if self.text.is_ascii() {
+        let len = self.text().len();
+        if self.text().is_ascii() {
             let start = row.saturating_mul(width).min(len);
             return start..(start + width).min(len);
         }
@@ -494,10 +636,10 @@ impl Line {
     /// holds byte offset `byte`; the line's width for offsets at or past the
     /// end.
     pub fn column_of(&self, byte: usize) -> usize {
-        if byte >= self.text.len() {
+        if byte >= self.text().len() {
             return self.width();
         }
-        if self.text.is_ascii() {
+        if self.text().is_ascii() {
             return byte;
         }
         self.cells()
@@ -509,11 +651,14 @@ impl Line {
     /// Returns an estimate of the heap this line holds, allocator rounding
     /// included; the line's own struct is not counted.
     pub fn heap_bytes(&self) -> usize {
-        alloc_size(self.text.len()) + alloc_size(std::mem::size_of_val(&*self.runs))
+        match &self.repr {
+            Repr::Inline { .. } => 0,
+            Repr::Heap(data) => alloc_size(data.len()),
+        }
     }
 }
 
-fn cells_of<'a>(text: &'a str, runs: &'a [(u32, Pen)]) -> Cells<'a> {
+fn cells_of<'a>(text: &'a str, runs: Runs<'a>) -> Cells<'a> {
     Cells {
         text,
         runs,
@@ -1198,10 +1343,60 @@ mod tests {
         assert_eq!(history.first_number(), 190_000);
         let heap = history.heap_bytes();
         eprintln!("heap_bytes for 10,000 of 200,000 lines: {heap}");
-        // Each kept line is a 40-byte slot in the deque plus one 32-byte
-        // malloc chunk for its 6 bytes of text: 72 bytes, 720 kB in all.
-        assert_eq!(std::mem::size_of::<Line>(), 40);
-        assert!(heap < 800_000, "heap_bytes = {heap}");
+        // Each kept line is a 24-byte slot in the deque that holds its 6
+        // bytes of text too: 240 kB in all.
+        assert_eq!(std::mem::size_of::<Line>(), 24);
+        assert!(heap < 260_000, "heap_bytes = {heap}");
+    }
+
+    #[test]
+    fn lines_kept_inline_or_in_a_block_read_back_the_same() {
+        let red = fg(vt100::Color::Idx(1));
+        let rgb = Pen::with(
+            vt100::Color::Rgb(1, 2, 3),
+            vt100::Color::Rgb(250, 251, 252),
+            [true, false, true, true, true],
+        );
+        let long = "x".repeat(INLINE + 1);
+        let cases: [&[(&str, Pen)]; 5] = [
+            &[("plain and short", Pen::default())],
+            &[(&long, Pen::default())],
+            &[("a", Pen::default()), ("b", red), ("c", rgb)],
+            &[("wide 世界", Pen::default())],
+            &[("", Pen::default())],
+        ];
+        for pieces in cases {
+            let line = Line::from_pieces(pieces.iter().copied());
+            let text: String = pieces.iter().map(|(t, _)| *t).collect();
+            assert_eq!(line.text(), text);
+            let width: usize = line.cells().map(|c| usize::from(c.width)).sum();
+            assert_eq!(line.width(), width, "{text:?}");
+            let got: Vec<(&str, Pen)> = line.pieces().collect();
+            let want: Vec<(&str, Pen)> = pieces
+                .iter()
+                .copied()
+                .filter(|(t, _)| !t.is_empty())
+                .collect();
+            assert_eq!(got, want);
+            for (byte, _) in text.char_indices() {
+                let mut at = 0;
+                let pen = pieces
+                    .iter()
+                    .find(|(t, _)| {
+                        at += t.len();
+                        byte < at
+                    })
+                    .map_or(Pen::default(), |(_, pen)| *pen);
+                assert_eq!(line.pen_at(byte), pen, "{text:?} at {byte}");
+            }
+        }
+        // Only a short ASCII line in the default pen goes without a block.
+        assert_eq!(
+            Line::from_pieces([("short", Pen::default())]).heap_bytes(),
+            0
+        );
+        assert!(Line::from_pieces([("short", red)]).heap_bytes() > 0);
+        assert!(Line::from_pieces([(long.as_str(), Pen::default())]).heap_bytes() > 0);
     }
 
     #[test]
