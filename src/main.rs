@@ -171,8 +171,18 @@ fn sessions(dir: &std::path::Path) -> Result<Vec<(std::path::PathBuf, SessionInf
     Ok(found)
 }
 
-/// The session a verb without a name acts on: the current folder's, else
-/// the one used last (attached to or typed into), else started last.
+/// The session of the pane this runs in, as `OPMUX` names its socket: its
+/// name and socket.
+fn own_session() -> Option<(String, std::path::PathBuf)> {
+    let socket = std::env::var_os(opmux::protocol::SESSION_VAR).filter(|v| !v.is_empty())?;
+    let socket = std::path::PathBuf::from(socket);
+    let name = registry::name_of(&socket)?;
+    Some((name, socket))
+}
+
+/// The session a verb without a name acts on: the one of the pane it runs
+/// in, else the current folder's, else the one used last (attached to or
+/// typed into), else started last.
 fn pick(dir: &std::path::Path, name: Option<String>) -> Result<(String, std::path::PathBuf)> {
     if let Some(name) = name {
         let socket = registry::socket_path(dir, &name)?;
@@ -182,6 +192,17 @@ fn pick(dir: &std::path::Path, name: Option<String>) -> Result<(String, std::pat
         {
             bail!("no session {name}");
         }
+        return Ok((name, socket));
+    }
+    if let Some((name, socket)) = own_session() {
+        client::info(&socket, &name).with_context(|| {
+            format!(
+                "{} names session {name} ({}), which does not answer; \
+                 give a session's name to use another",
+                opmux::protocol::SESSION_VAR,
+                socket.display()
+            )
+        })?;
         return Ok((name, socket));
     }
     let cwd = std::env::current_dir().context("reading the current folder")?;
@@ -206,6 +227,9 @@ fn run_verb(verb: Verb) -> Result<i32> {
     match verb {
         Verb::Attach { name } => {
             let (name, socket) = pick(&dir, name)?;
+            if own_session().is_some_and(|(_, own)| own == socket) {
+                bail!("session {name} cannot be shown inside one of its own panes");
+            }
             client::attach(&socket, &name)
         }
         Verb::KillSession { name, now } => {

@@ -25,6 +25,11 @@ use serde::{Deserialize, Serialize};
 /// stable handshake changes in a way an older peer would misread.
 pub const PROTOCOL: u32 = 1;
 
+/// The variable in every pane's environment that names its session's
+/// socket. A verb run in a pane without a session name acts on that
+/// session.
+pub const SESSION_VAR: &str = "OPMUX";
+
 /// The longest a message may claim to be (the length field's value). A longer
 /// length is refused before anything is allocated for it, so a confused or
 /// hostile peer cannot make us reserve gigabytes.

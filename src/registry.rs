@@ -180,6 +180,15 @@ pub fn socket_path(dir: &Path, name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The name of the session whose socket is `socket`, as [`socket_path`]
+/// made it.
+pub fn name_of(socket: &Path) -> Option<String> {
+    let file = socket.file_name()?.to_str()?;
+    let name = file.strip_suffix(SOCKET_SUFFIX)?;
+    check_name(name).ok()?;
+    Some(name.to_string())
+}
+
 /// Which name a new session asks [`claim`] for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wanted<'a> {

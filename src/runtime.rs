@@ -386,7 +386,13 @@ pub fn start_pane(session: &mut Session, index: usize, events: &UnboundedSender<
     };
     let pane = &mut session.panes[index];
     let tag = process::pane_tag(id.0);
-    match Pty::spawn(&pane.spec, size, &[(process::PANE_TAG_VAR, &tag)], wiring) {
+    let mut env = vec![(process::PANE_TAG_VAR, tag.as_str())];
+    for (key, value) in &session.pane_env {
+        if !pane.spec.env.iter().any(|(k, _)| k == key) {
+            env.push((key, value));
+        }
+    }
+    match Pty::spawn(&pane.spec, size, &env, wiring) {
         Ok(pty) => {
             process::register_pane(pty.pid);
             let pid = pty.pid;

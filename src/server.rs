@@ -958,8 +958,15 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     let listener =
         tokio::net::UnixListener::from_std(claimed.listener).context("listening on the socket")?;
     let prefix = settings.prefix;
+    let mut session = Session::from_settings(settings, size);
+    // A program in a pane reaches its own session with this, as `$TMUX`
+    // lets one reach tmux.
+    session.pane_env.push((
+        crate::protocol::SESSION_VAR.into(),
+        socket_path.to_string_lossy().into_owned(),
+    ));
     let mut server = Server {
-        session: Session::from_settings(settings, size),
+        session,
         clients: Vec::new(),
         name: claimed.name,
         prefix,

@@ -741,3 +741,76 @@ fn the_server_keeps_no_file_the_shell_left_open() {
     let _ = child.wait();
     assert_eq!(sessions.list().len(), 1);
 }
+
+#[test]
+fn every_pane_names_its_session_in_opmux_unless_its_env_drops_it() {
+    let sessions = Sessions::new("opmux-var");
+    let project = Scratch::new("sessions-opmux-var-project");
+    project.write(
+        "opmux.toml",
+        "[[pane]]\nname = \"told\"\ncmd = 'echo \"told [$OPMUX]\"; exec cat'\n\
+         [[pane]]\nname = \"untold\"\ncmd = 'echo \"untold [$OPMUX]\"; exec cat'\n\
+         env = { OPMUX = false }\n",
+    );
+    let config = project.0.join("opmux.toml");
+    let name = sessions.start(&["-c", config.to_str().unwrap()]);
+    let socket = sessions
+        .runtime
+        .0
+        .join("opmux")
+        .join(format!("{name}.sock"));
+    let mut client = sessions.attach(&name, 24, 240);
+    client.wait_text(&format!("told [{}]", socket.display()));
+    client.wait_text("untold []");
+    client.send(b"\x02q");
+    assert_eq!(client.wait_exit(), 0);
+}
+
+#[test]
+fn a_verb_run_in_a_pane_acts_on_that_panes_session() {
+    let sessions = Sessions::new("own-session");
+    let gate = sessions.runtime.0.join("gate");
+    let m = marker("own-session");
+    // Waits for the gate, then stops its own session with no name given.
+    let stopper = format!(
+        "while [ ! -e {} ]; do sleep 0.05; done; {} kill-session; exec sleep 1000.{m}",
+        gate.display(),
+        env!("CARGO_BIN_EXE_opmux")
+    );
+    let own = sessions.start(&["-s", "own", &stopper]);
+    // Another session in the same folder, used more recently: without
+    // OPMUX, a verb with no name would take this one.
+    let other = sessions.start(&["-s", "other", "cat"]);
+    let mut client = sessions.attach(&other, 24, 80);
+    client.wait_text("cat");
+    client.send(b"\x02d");
+    assert_eq!(client.wait_exit(), 0);
+    std::fs::write(&gate, "").expect("opening the gate");
+    eventually("the pane's own session to end", || {
+        sessions.list().iter().all(|s| s["name"] != own.as_str())
+    });
+    let listed = sessions.list();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["name"], other.as_str());
+}
+
+#[test]
+fn attach_refuses_to_show_a_session_inside_its_own_pane() {
+    let sessions = Sessions::new("self-attach");
+    let name = sessions.start(&["-s", "loop", "cat"]);
+    let socket = sessions
+        .runtime
+        .0
+        .join("opmux")
+        .join(format!("{name}.sock"));
+    for args in [&["attach"][..], &["attach", "loop"]] {
+        let out = sessions
+            .command(args)
+            .env("OPMUX", &socket)
+            .output()
+            .expect("running opmux");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains("inside one of its own panes"), "{err}");
+    }
+}

@@ -130,6 +130,9 @@ pub struct Session {
     pub scrollback: usize,
     /// The stop timeout of panes added at runtime.
     pub default_stop_timeout: Duration,
+    /// Variables every pane's programs get, unless the pane's own `env`
+    /// sets or drops them: `OPMUX`, the session's socket.
+    pub pane_env: Vec<(String, String)>,
 }
 
 impl Session {
@@ -152,6 +155,7 @@ impl Session {
             next_id: specs.len(),
             scrollback: crate::config::DEFAULT_SCROLLBACK,
             default_stop_timeout: crate::config::DEFAULT_STOP_TIMEOUT,
+            pane_env: Vec::new(),
         };
         let rects = layout::arrange(specs.len(), session.panes_area(), None, layout);
         session.panes = specs
