@@ -197,9 +197,11 @@ fn input_a_program_does_not_read_yet_waits_in_order_without_blocking() {
 #[test]
 fn small_output_parsed_at_once_never_overtakes_larger_output_still_queued() {
     let _children = one_at_a_time();
-    // How reads split the output varies from run to run: three runs make a
-    // reader that parses out of turn all but sure to be caught.
-    for _ in 0..3 {
+    // How reads split the output varies from run to run: many runs make a
+    // reader that parses out of turn all but sure to be caught. Each run
+    // prints less than a flood's worth, so its threads keep their priority
+    // and a loaded machine cannot starve them past the deadline.
+    for _ in 0..12 {
         blocks_and_small_lines_arrive_in_order();
     }
 }
@@ -218,10 +220,11 @@ fn blocks_and_small_lines_arrive_in_order() {
         ready: None,
         flood_nice: 0,
     };
-    // Blocks of 60 lines, too big for the reader to parse itself, each
-    // followed by one short line, which it parses itself whenever the
-    // parser has nothing queued.
-    let (rounds, block) = (1000, 60);
+    // Blocks of 24 lines (1,128 bytes), too big for the reader to parse
+    // itself, each followed by one short line, which it parses itself
+    // whenever the parser has nothing queued; 57 kB in all.
+    let (rounds, block) = (50, 24);
+    assert!(rounds * (block * 47 + 10) < opmux::pane::pty::FLOOD_BYTES);
     let script = format!(
         "blk=$(i=0; while [ $i -lt {block} ]; do i=$((i+1)); \
          echo \"big line $i of a block long enough to be queued\"; done); \
