@@ -124,13 +124,24 @@ pub struct VerbCli {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Verb {
-    /// Attaches this terminal to a session [default: the current folder's,
-    /// else the one used most recently].
+    /// Attaches this terminal to a session [default: the one of the pane
+    /// this runs in, else the current folder's, else the one used most
+    /// recently].
     #[command(visible_alias = "a")]
     Attach { name: Option<String> },
     /// Lists the sessions: name, folder, panes running, clients, age.
     Ls {
         /// Prints a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists a session's panes: number, name, state, pid, restarts,
+    /// readiness, how the last run ended, and the command.
+    Status {
+        /// The session [default: as for attach].
+        #[arg(short, long = "session")]
+        session: Option<String>,
+        /// Prints one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -144,7 +155,7 @@ pub enum Verb {
 }
 
 /// The verbs' names, as a first argument that is one of them reads.
-pub const VERBS: &[&str] = &["attach", "a", "ls", "kill-session"];
+pub const VERBS: &[&str] = &["attach", "a", "ls", "status", "kill-session"];
 
 fn parse_size(text: &str) -> Result<crate::Size, String> {
     let bad = || format!("`{text}` is not COLSxROWS, such as 80x24");

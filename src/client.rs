@@ -70,6 +70,17 @@ pub fn info(socket: &Path, name: &str) -> Result<SessionInfo> {
     }
 }
 
+/// Every pane of the session at `socket`, as `opmux status` reports it.
+pub fn status(socket: &Path, name: &str) -> Result<Vec<protocol::PaneStatus>> {
+    let mut stream = connect(socket, name, Want::Status)?;
+    stream.set_read_timeout(Some(INFO_LIMIT))?;
+    match read_control(&mut stream, name)? {
+        Control::Status { panes } => Ok(panes),
+        Control::Refused { reason, .. } => bail!("{reason}"),
+        other => bail!("session {name} answered {other:?}"),
+    }
+}
+
 /// Stops the session at `socket` as `C-b q` does (with `now`, SIGKILL at
 /// once) and waits until everything of it is gone.
 pub fn stop(socket: &Path, name: &str, now: bool) -> Result<()> {

@@ -237,6 +237,17 @@ fn run_verb(verb: Verb) -> Result<i32> {
             client::stop(&socket, &name, now)?;
             Ok(0)
         }
+        Verb::Status { session, json } => {
+            let (name, socket) = pick(&dir, session)?;
+            let panes = client::status(&socket, &name)?;
+            if json {
+                let report = serde_json::json!({ "v": 1, "session": name, "panes": panes });
+                println!("{}", opmux::protocol::json_line(&report)?);
+            } else {
+                print!("{}", status_table(&panes));
+            }
+            Ok(0)
+        }
         Verb::Ls { json } => {
             let found: Vec<SessionInfo> = sessions(&dir)?.into_iter().map(|(_, i)| i).collect();
             if json {
@@ -247,6 +258,56 @@ fn run_verb(verb: Verb) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `opmux status`'s table: a header, then one pane a line, cleaned of
+/// control characters.
+fn status_table(panes: &[opmux::protocol::PaneStatus]) -> String {
+    use opmux::clean_text;
+    let mut rows = vec![
+        [
+            "#", "NAME", "STATE", "PID", "RESTARTS", "READY", "EXIT", "COMMAND",
+        ]
+        .map(String::from),
+    ];
+    for pane in panes {
+        let exit = match (&pane.exit_signal, pane.exit_code) {
+            (Some(signal), _) => clean_text(signal),
+            (None, Some(code)) => code.to_string(),
+            (None, None) => "-".into(),
+        };
+        let command = match pane.command.as_slice() {
+            [_, flag, script] if flag == "-c" => script.clone(),
+            argv => argv.join(" "),
+        };
+        rows.push([
+            pane.number.to_string(),
+            clean_text(&pane.name),
+            pane.state.clone(),
+            pane.pid.map_or("-".into(), |pid| pid.to_string()),
+            pane.restarts.to_string(),
+            if pane.ready { "yes" } else { "no" }.into(),
+            exit,
+            clean_text(&command),
+        ]);
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// `opmux ls`'s table: one session a line.

@@ -94,6 +94,51 @@ pub enum Control {
     /// Server → client: the answer to a `stop` hello once the session has
     /// stopped. Stable across protocol versions.
     Stopped,
+    /// Server → client: the answer to a `status` hello, every pane in order.
+    Status { panes: Vec<PaneStatus> },
+}
+
+/// One pane as `opmux status` reports it. Fields may be added, never
+/// renamed or removed: scripts read them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaneStatus {
+    /// The pane's number, as its border shows it, from 1.
+    pub number: u32,
+    pub name: String,
+    /// One of `not-started`, `starting`, `waiting`, `running`, `stopping`,
+    /// `restarting`, `exited`, `failed`.
+    pub state: String,
+    /// The main process of the run, while the run is not over.
+    pub pid: Option<u32>,
+    /// Automatic restarts since the last manual start.
+    pub restarts: u32,
+    /// The current run printed a line matching the pane's `ready` pattern.
+    pub ready: bool,
+    /// How the last run ended, as a shell tells it: the exit code, or 128
+    /// plus the signal's number.
+    pub exit_code: Option<i32>,
+    /// The signal that ended the last run, if one did: `SIGTERM`.
+    pub exit_signal: Option<String>,
+    /// The program and its arguments.
+    pub command: Vec<String>,
+}
+
+/// `value` as one line of JSON in which every control character is
+/// escaped, C1 and DEL included (serde_json leaves those as they are), so
+/// that text from a pane printed to a terminal cannot act on it.
+pub fn json_line(value: &impl Serialize) -> serde_json::Result<String> {
+    let text = serde_json::to_string(value)?;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            // Outside strings JSON has no control characters at all, and
+            // serde_json escapes C0 ones itself.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
 }
 
 /// Seconds since the Unix epoch at `time` (0 before it), as the `_unix`
@@ -107,11 +152,11 @@ pub fn unix_seconds(time: std::time::SystemTime) -> u64 {
 /// build does not know from one it knows but cannot read.
 const CONTROL_NAMES: &[&str] = &[
     "hello", "input", "resize", "detach", "signal", "welcome", "refused", "info", "detached",
-    "ended", "stopped",
+    "ended", "stopped", "status",
 ];
 
 /// The names [`Want`] is tagged with on the wire.
-const WANT_NAMES: &[&str] = &["attach", "info", "stop"];
+const WANT_NAMES: &[&str] = &["attach", "info", "stop", "status"];
 
 /// A client's first message. Its fields are part of the stable handshake:
 /// never rename or remove them.
@@ -153,6 +198,8 @@ pub enum Want {
     Info,
     /// Stop the session: gracefully, or at once when `now`.
     Stop { now: bool },
+    /// Report every pane ([`Control::Status`]) and hang up.
+    Status,
 }
 
 /// What a server tells about its session. Stable across protocol versions:
@@ -219,7 +266,7 @@ pub fn check_hello(hello: &Hello) -> Result<(), Control> {
     }
     match hello.want {
         Want::Info | Want::Stop { .. } => Ok(()),
-        Want::Attach { .. } => Err(Control::Refused {
+        Want::Attach { .. } | Want::Status => Err(Control::Refused {
             reason: format!(
                 "opmux {} speaks protocol {}; this server (version {}) speaks protocol {}: \
                  use the opmux that started the session, or stop it with `opmux kill-session`",
@@ -469,6 +516,7 @@ mod tests {
             })),
             Control::Hello(Hello::new(Want::Info)),
             Control::Hello(Hello::new(Want::Stop { now: true })),
+            Control::Hello(Hello::new(Want::Status)),
             Control::Input(serde_json::json!({"key": {"code": "a", "mods": ["ctrl"]}})),
             Control::Resize { cols: 80, rows: 24 },
             Control::Detach,
@@ -495,7 +543,34 @@ mod tests {
                 message: None,
             },
             Control::Stopped,
+            Control::Status {
+                panes: vec![PaneStatus {
+                    number: 1,
+                    name: "api".into(),
+                    state: "exited".into(),
+                    pid: None,
+                    restarts: 2,
+                    ready: false,
+                    exit_code: Some(143),
+                    exit_signal: Some("SIGTERM".into()),
+                    command: vec!["/bin/sh".into(), "-c".into(), "serve".into()],
+                }],
+            },
         ]
+    }
+
+    #[test]
+    fn json_lines_escape_every_control_character_and_read_back_the_same() {
+        let text = "a\u{1b}[31m\u{7f}\u{85}\u{9b}2J\n\u{9c}z é";
+        let value = serde_json::json!({ "text": text });
+        let line = json_line(&value).unwrap();
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(
+            line.contains("\\u009b") && line.contains("\\u007f"),
+            "{line}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, value);
     }
 
     fn sample_info() -> SessionInfo {
@@ -812,6 +887,7 @@ mod tests {
         for want in [
             Want::Info,
             Want::Stop { now: true },
+            Want::Status,
             Want::Attach {
                 cols: 80,
                 rows: 24,

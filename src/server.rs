@@ -1123,6 +1123,12 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                     link.control(Control::Info(server.info()));
                     Vec::new()
                 }
+                Want::Status => {
+                    link.control(Control::Status {
+                        panes: server.session.status(),
+                    });
+                    Vec::new()
+                }
                 Want::Stop { now: at_once } => {
                     tracing::info!(at_once, "asked to stop");
                     server.stoppers.push(Stopper { link });

@@ -814,3 +814,70 @@ fn attach_refuses_to_show_a_session_inside_its_own_pane() {
         assert!(err.contains("inside one of its own panes"), "{err}");
     }
 }
+
+#[test]
+fn status_reports_every_pane_as_a_table_and_as_json_with_nothing_raw() {
+    let sessions = Sessions::new("status");
+    let m = marker("status");
+    let project = Scratch::new("sessions-status-project");
+    project.write(
+        "opmux.toml",
+        &format!(
+            "[[pane]]\nname = \"api\"\ncmd = \"echo ready; exec sleep 1000.{m}\"\nready = \"ready\"\n\
+             [[pane]]\nname = \"job\"\ncmd = \"printf 'x\\u009b31my'; exit 3\"\n"
+        ),
+    );
+    let config = project.0.join("opmux.toml");
+    let name = sessions.start(&["-c", config.to_str().unwrap()]);
+    let report = || -> serde_json::Value {
+        let out = sessions.run(&["status", "-s", &name, "--json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let raw = text(&out.stdout);
+        assert!(
+            !raw.chars().any(|c| c.is_control() && c != '\n'),
+            "a raw control character in {raw:?}"
+        );
+        serde_json::from_str(&raw).expect("status --json prints JSON")
+    };
+    eventually("api ready and job exited", || {
+        let r = report();
+        r["panes"][0]["ready"] == true && r["panes"][1]["state"] == "exited"
+    });
+    let r = report();
+    assert_eq!(r["v"], 1);
+    assert_eq!(r["session"], name.as_str());
+    let (api, job) = (&r["panes"][0], &r["panes"][1]);
+    assert_eq!(
+        (api["number"].clone(), api["name"].clone()),
+        (1.into(), "api".into())
+    );
+    assert_eq!(api["state"], "running");
+    let pid = api["pid"].as_i64().expect("a running pane has a pid") as i32;
+    assert_eq!(
+        sleepers(&m),
+        vec![Pid::from_raw(pid)],
+        "the pid is the pane's program"
+    );
+    assert_eq!(api["exit_code"], serde_json::Value::Null);
+    assert_eq!(
+        (job["state"].clone(), job["exit_code"].clone()),
+        ("exited".into(), 3.into())
+    );
+    assert_eq!(job["pid"], serde_json::Value::Null);
+    assert_eq!(job["ready"], false);
+    assert_eq!(job["command"][2], "printf 'x\u{9b}31my'; exit 3");
+    let out = sessions.run(&["status", "-s", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(!table.contains('\u{9b}'), "{table:?}");
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0][..4], ["#", "NAME", "STATE", "PID"]);
+    assert_eq!(
+        lines[1][..7],
+        ["1", "api", "running", &pid.to_string(), "0", "yes", "-"]
+    );
+    assert_eq!(lines[2][..7], ["2", "job", "exited", "-", "0", "no", "3"]);
+}

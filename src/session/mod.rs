@@ -136,6 +136,15 @@ pub struct Session {
 }
 
 impl Session {
+    /// Every pane as `opmux status` reports it, in order.
+    pub fn status(&self) -> Vec<crate::protocol::PaneStatus> {
+        self.panes
+            .iter()
+            .enumerate()
+            .map(|(i, pane)| pane_status(pane, i + 1))
+            .collect()
+    }
+
     /// Builds the panes, each with a screen already sized to its place in the
     /// layout, so the PTY can be given that size before the program starts.
     pub fn new(specs: Vec<PaneSpec>, size: Size, layout: LayoutKind) -> Self {
@@ -885,4 +894,32 @@ impl Session {
 pub fn inner_size(rect: Option<Rect>) -> Size {
     let inner = rect.map(layout::inner).unwrap_or_default();
     Size::new(inner.height, inner.width).at_least_one()
+}
+
+/// `pane`, numbered `number`, as `opmux status` reports it.
+fn pane_status(pane: &Pane, number: usize) -> crate::protocol::PaneStatus {
+    let (state, last) = match &pane.state {
+        PaneState::NotStarted => ("not-started", None),
+        PaneState::Starting => ("starting", None),
+        PaneState::Waiting { .. } => ("waiting", None),
+        PaneState::Running { .. } => ("running", None),
+        PaneState::Stopping { exit, .. } => ("stopping", *exit),
+        PaneState::Restarting { status, .. } => ("restarting", Some(*status)),
+        PaneState::Exited { status, .. } => ("exited", Some(*status)),
+        PaneState::Failed(_) => ("failed", None),
+    };
+    crate::protocol::PaneStatus {
+        number: number as u32,
+        name: pane.spec.name.clone(),
+        state: state.into(),
+        pid: pane.state.pid().map(|pid| pid.as_raw() as u32),
+        restarts: pane.supervision.restarts,
+        ready: pane.supervision.ready,
+        exit_code: last.map(ExitStatus::code),
+        exit_signal: last.and_then(|status| match status {
+            ExitStatus::Signaled(signal) => Some(signal.as_str().to_string()),
+            ExitStatus::Exited(_) => None,
+        }),
+        command: pane.spec.argv.clone(),
+    }
 }
