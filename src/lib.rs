@@ -63,14 +63,16 @@
 //!   names, claiming a name under a lock, finding live sessions and clearing stale
 //!   sockets, and checking that a peer is the same user.
 //! - `protocol`: the versioned messages between a session's server and its clients,
-//!   framed as length, kind and body; control messages are JSON, terminal output raw.
+//!   framed as length, kind and body; control messages are JSON, terminal output raw;
+//!   the report `status` prints, and JSON with every control character escaped.
 //! - `server`: every session with a terminal runs here, in a process of its own,
 //!   detached from any terminal: the subreaper and reaper of its panes, listening on
 //!   its socket, frame pacing, one view and one painter per attached client, at most
 //!   one frame on its way to each; a `FrontEnd` on the driver.
 //! - `client`: the attached terminal: raw mode, every terminal event and signal sent
 //!   to the server, frames written as they come, the terminal restored on every way
-//!   out; also the one-shot `info` and `stop` requests behind `ls` and `kill-session`.
+//!   out; also the one-shot `info`, `status` and `stop` requests behind `ls`, `status`
+//!   and `kill-session`.
 
 pub mod app;
 pub mod cli;
