@@ -32,6 +32,26 @@ fn spec(script: &str) -> PaneSpec {
     PaneSpec::new("test", vec!["/bin/sh".into(), "-c".into(), script.into()])
 }
 
+/// The wiring of pane `id`'s first run onto `screen`, and where its events
+/// arrive.
+fn wiring(
+    id: usize,
+    screen: &Arc<Mutex<Screen>>,
+) -> (Wiring, tokio::sync::mpsc::UnboundedReceiver<Event>) {
+    let (tx, events) = unbounded_channel();
+    let wiring = Wiring {
+        id: PaneId(id),
+        run: 1,
+        live_run: Arc::new(std::sync::atomic::AtomicU32::new(1)),
+        screen: screen.clone(),
+        dirty: Arc::new(AtomicBool::new(false)),
+        events: tx,
+        ready: None,
+        flood_nice: 0,
+    };
+    (wiring, events)
+}
+
 /// Waits for the next event, with a deadline instead of a sleep.
 fn next(events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> Event {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -47,17 +67,7 @@ fn next(events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> Event {
 fn output_and_stderr_reach_the_screen_and_the_reaper_gets_the_status() {
     let _children = one_at_a_time();
     let screen = Arc::new(Mutex::new(Screen::new(Size::new(10, 40))));
-    let (tx, mut events) = unbounded_channel();
-    let wiring = Wiring {
-        id: PaneId(7),
-        run: 1,
-        live_run: Arc::new(std::sync::atomic::AtomicU32::new(1)),
-        screen: screen.clone(),
-        dirty: Arc::new(AtomicBool::new(false)),
-        events: tx,
-        ready: None,
-        flood_nice: 0,
-    };
+    let (wiring, mut events) = wiring(7, &screen);
     let pty = Pty::spawn(
         &spec("printf 'hi '; stty size; echo \"tag=$OPMUX_TEST_TAG\"; echo oops >&2; exit 3"),
         Size::new(10, 40),
@@ -131,18 +141,8 @@ fn a_missing_working_folder_fails_the_spawn_instead_of_using_another() {
 fn input_a_program_does_not_read_yet_waits_in_order_without_blocking() {
     let _children = one_at_a_time();
     let screen = Arc::new(Mutex::new(Screen::new(Size::new(10, 60))));
-    let (tx, mut events) = unbounded_channel();
-    let dirty = Arc::new(AtomicBool::new(false));
-    let wiring = Wiring {
-        id: PaneId(3),
-        run: 1,
-        live_run: Arc::new(std::sync::atomic::AtomicU32::new(1)),
-        screen: screen.clone(),
-        dirty: dirty.clone(),
-        events: tx,
-        ready: None,
-        flood_nice: 0,
-    };
+    let (wiring, mut events) = wiring(3, &screen);
+    let dirty = wiring.dirty.clone();
     let scratch = std::env::temp_dir().join(format!("opmux-pty-input-{}", std::process::id()));
     let _ = std::fs::remove_file(&scratch);
     // Reads nothing until the file exists, then checks every line came, in
@@ -209,17 +209,7 @@ fn small_output_parsed_at_once_never_overtakes_larger_output_still_queued() {
 fn blocks_and_small_lines_arrive_in_order() {
     let screen = Arc::new(Mutex::new(Screen::new(Size::new(10, 60))));
     screen.lock().collect_lines(true);
-    let (tx, mut events) = unbounded_channel();
-    let wiring = Wiring {
-        id: PaneId(4),
-        run: 1,
-        live_run: Arc::new(std::sync::atomic::AtomicU32::new(1)),
-        screen: screen.clone(),
-        dirty: Arc::new(AtomicBool::new(false)),
-        events: tx,
-        ready: None,
-        flood_nice: 0,
-    };
+    let (wiring, mut events) = wiring(4, &screen);
     // Blocks of 24 lines (1,128 bytes), too big for the reader to parse
     // itself, each followed by one short line, which it parses itself
     // whenever the parser has nothing queued; 57 kB in all.
