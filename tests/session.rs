@@ -20,6 +20,15 @@ fn spec(name: &str) -> PaneSpec {
     PaneSpec::new(name, vec!["/bin/true".into()])
 }
 
+/// Pane `pane`'s main process ended with `status`, nothing of the run left.
+fn exited(pane: usize, status: ExitStatus) -> Event {
+    Event::PaneExited {
+        pane: PaneId(pane),
+        status,
+        left: 0,
+    }
+}
+
 /// A session of `n` panes, each started and reported running at `t0`.
 fn running(n: usize, t0: Instant) -> Session {
     let specs = (0..n).map(|i| spec(&format!("p{}", i + 1))).collect();
@@ -53,12 +62,7 @@ fn a_write_reaches_a_running_pane_and_nothing_else() {
         session.command(Command::Write(PaneId(7), b"x".to_vec()), t0),
         vec![]
     );
-    let exited = Event::PaneExited {
-        pane: PaneId(0),
-        status: ExitStatus::Exited(0),
-        left: 0,
-    };
-    session.handle(exited, t0);
+    session.handle(exited(0, ExitStatus::Exited(0)), t0);
     assert_eq!(
         session.command(Command::Write(PaneId(0), b"x".to_vec()), t0),
         vec![]
@@ -96,14 +100,7 @@ fn kill_restart_and_start_act_on_the_pane_they_name() {
         session.command(Command::Kill(PaneId(2)), t0),
         vec![Effect::Signal(PaneId(2), Signal::SIGKILL)]
     );
-    session.handle(
-        Event::PaneExited {
-            pane: PaneId(2),
-            status: ExitStatus::Signaled(Signal::SIGKILL),
-            left: 0,
-        },
-        t0,
-    );
+    session.handle(exited(2, ExitStatus::Signaled(Signal::SIGKILL)), t0);
     assert!(matches!(state(&session, 2), PaneState::Exited { .. }));
     assert_eq!(
         session.command(Command::Start(PaneId(2)), t0),
@@ -119,11 +116,7 @@ fn kill_restart_and_start_act_on_the_pane_they_name() {
             Effect::Signal(PaneId(0), Signal::SIGCONT)
         ]
     );
-    let ended = Event::PaneExited {
-        pane: PaneId(0),
-        status: ExitStatus::Signaled(Signal::SIGTERM),
-        left: 0,
-    };
+    let ended = exited(0, ExitStatus::Signaled(Signal::SIGTERM));
     assert_eq!(session.handle(ended, t0), vec![Effect::Start(PaneId(0))]);
     assert!(state(&session, 1).is_running(), "pane 2 was never named");
 }
@@ -134,11 +127,7 @@ fn close_stops_the_pane_and_asks_for_its_removal_once_its_run_is_over() {
     let mut session = running(3, t0);
     let effects = session.command(Command::Close(PaneId(1)), t0);
     assert_eq!(effects[0], Effect::Signal(PaneId(1), Signal::SIGTERM));
-    let ended = Event::PaneExited {
-        pane: PaneId(1),
-        status: ExitStatus::Signaled(Signal::SIGTERM),
-        left: 0,
-    };
+    let ended = exited(1, ExitStatus::Signaled(Signal::SIGTERM));
     assert_eq!(session.handle(ended, t0), vec![Effect::Remove(PaneId(1))]);
     let (index, pane, effects) = session.remove_pane(PaneId(1), t0).expect("it was there");
     assert_eq!((index, pane.id), (1, PaneId(1)));
@@ -166,11 +155,7 @@ fn the_last_pane_removed_ends_the_session() {
     let t0 = Instant::now();
     let mut session = running(1, t0);
     session.command(Command::Kill(PaneId(0)), t0);
-    let ended = Event::PaneExited {
-        pane: PaneId(0),
-        status: ExitStatus::Signaled(Signal::SIGKILL),
-        left: 0,
-    };
+    let ended = exited(0, ExitStatus::Signaled(Signal::SIGKILL));
     session.handle(ended, t0);
     session.command(Command::Close(PaneId(0)), t0);
     let (_, _, effects) = session.remove_pane(PaneId(0), t0).expect("it was there");
@@ -222,11 +207,7 @@ fn a_zoomed_pane_closed_passes_the_zoom_to_the_pane_in_its_place() {
     let mut session = running(3, t0);
     session.command(Command::Zoom(Some(PaneId(2))), t0);
     session.command(Command::Kill(PaneId(2)), t0);
-    let ended = Event::PaneExited {
-        pane: PaneId(2),
-        status: ExitStatus::Signaled(Signal::SIGKILL),
-        left: 0,
-    };
+    let ended = exited(2, ExitStatus::Signaled(Signal::SIGKILL));
     session.handle(ended, t0);
     session.command(Command::Close(PaneId(2)), t0);
     session.remove_pane(PaneId(2), t0);
