@@ -28,17 +28,6 @@ pub struct App {
     pub needs_redraw: bool,
 }
 
-/// What decides whether input changed the picture.
-#[derive(PartialEq, Eq)]
-struct Picture {
-    focus: usize,
-    zoom: Option<PaneId>,
-    show_help: bool,
-    armed: bool,
-    layout: LayoutKind,
-    panes: usize,
-}
-
 impl App {
     /// Builds the panes, each with a screen already sized to its place in the
     /// layout, so the PTY can be given that size before the program starts.
@@ -71,52 +60,25 @@ impl App {
     }
 
     pub fn update(&mut self, event: Event, now: Instant) -> Vec<Effect> {
-        let input = matches!(
-            event,
-            Event::Key(_) | Event::Mouse(_) | Event::Paste(_) | Event::TerminalFocus(_)
-        );
-        let before = self.picture();
-        let mut effects = match event {
+        let effects = match event {
             Event::Key(_) | Event::Mouse(_) | Event::Paste(_) | Event::TerminalFocus(_) => {
-                let commands = self.view.input(&self.session, event);
-                self.commands(commands, now)
+                let views = std::slice::from_mut(&mut self.view);
+                let (effects, changed) = view::input(&mut self.session, views, 0, event, now);
+                self.needs_redraw |= changed.session || changed.view;
+                effects
             }
-            Event::Resize(size) => self.command(Command::Resize(size), now),
-            event => self.session.handle(event, now),
+            Event::Resize(size) => {
+                self.needs_redraw = true;
+                self.command(Command::Resize(size), now)
+            }
+            event => {
+                self.needs_redraw = true;
+                self.session.handle(event, now)
+            }
         };
-        effects.extend(view::report_focus(
-            &mut self.session,
-            std::slice::from_mut(&mut self.view),
-            now,
-        ));
-        self.view.clipboard.append(&mut self.session.copies);
-        if !input
-            || self.view.redraw
-            || self.picture() != before
-            || effects.iter().any(|e| !matches!(e, Effect::Write(..)))
-        {
-            self.needs_redraw = true;
-        }
+        // Whatever the view asked to show is in the frame asked for.
         self.view.redraw = false;
-        effects
-    }
-
-    fn picture(&self) -> Picture {
-        Picture {
-            focus: self.view.focus,
-            zoom: self.session.zoom,
-            show_help: self.view.show_help,
-            armed: self.view.keymap.armed(),
-            layout: self.session.layout,
-            panes: self.session.panes.len(),
-        }
-    }
-
-    fn commands(&mut self, commands: Vec<Command>, now: Instant) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        for command in commands {
-            effects.extend(self.command(command, now));
-        }
+        self.view.clipboard.append(&mut self.session.copies);
         effects
     }
 

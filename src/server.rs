@@ -499,8 +499,8 @@ impl Host for Server {
     }
 
     fn update(&mut self, event: Event, now: Instant) -> Vec<Effect> {
-        let mut effects = self.session.handle(event, now);
-        effects.extend(self.report_focus(now));
+        // A process event moves no view's focus: no focus report is owed.
+        let effects = self.session.handle(event, now);
         self.pass_on_copies();
         self.needs_redraw = true;
         effects
@@ -730,12 +730,9 @@ impl Server {
         let Some(at) = self.clients.iter().position(|c| c.id == id) else {
             return effects;
         };
-        let before = picture(&self.clients[at].view);
-        let commands = self.clients[at].view.input(&self.session, event);
-        for command in commands {
-            effects.extend(self.command(command, Some(at), now));
-        }
-        effects.extend(self.report_focus(now));
+        let (more, changed) = view::input(&mut self.session, &mut self.clients, at, event, now);
+        effects.extend(more);
+        self.needs_redraw |= changed.session;
         if effects.iter().any(|e| matches!(e, Effect::Write(..))) {
             self.typed = Some(Instant::now());
         }
@@ -744,9 +741,7 @@ impl Server {
             self.detach(id);
             return effects;
         }
-        if std::mem::take(&mut client.view.redraw) || picture(&client.view) != before {
-            client.due = true;
-        }
+        client.due |= changed.view;
         effects
     }
 
@@ -796,16 +791,6 @@ impl Server {
 /// wait for a client are bounded.
 fn keep_last(copies: &mut Vec<String>, n: usize) {
     copies.drain(..copies.len().saturating_sub(n));
-}
-
-/// What decides whether input changed a client's own picture.
-fn picture(view: &View) -> (usize, bool, bool, bool) {
-    (
-        view.focus,
-        view.show_help,
-        view.keymap.armed(),
-        view.prompt.is_some(),
-    )
 }
 
 /// Takes a client's socket off the panic hook's list when its writer ends.

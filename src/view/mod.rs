@@ -791,6 +791,50 @@ pub fn carry_out<V: AsMut<View>>(
     effects
 }
 
+/// What carrying out one terminal event changed, besides its effects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Changed {
+    /// A command other than input for a program was carried out: what the
+    /// session shows may differ for every view.
+    pub session: bool,
+    /// The view's own picture changed (focus, help, the prefix, the prompt),
+    /// or it asked for a redraw.
+    pub view: bool,
+}
+
+/// One event from the terminal of `views[at]`: the commands its view makes
+/// of it, carried out, then the focus reports owed. A key that only goes to
+/// a pane changes nothing drawn until its echo comes back.
+pub fn input<V: AsMut<View>>(
+    session: &mut Session,
+    views: &mut [V],
+    at: usize,
+    event: Event,
+    now: Instant,
+) -> (Vec<Effect>, Changed) {
+    let picture = |view: &View| {
+        (
+            view.focus,
+            view.show_help,
+            view.keymap.armed(),
+            view.prompt.is_some(),
+        )
+    };
+    let view = views[at].as_mut();
+    let before = picture(view);
+    let commands = view.input(session, event);
+    let mut changed = Changed::default();
+    let mut effects = Vec::new();
+    for command in commands {
+        changed.session |= !matches!(command, Command::Write(..));
+        effects.extend(carry_out(session, views, Some(at), command, now));
+    }
+    effects.extend(report_focus(session, views, now));
+    let view = views[at].as_mut();
+    changed.view = std::mem::take(&mut view.redraw) || picture(view) != before;
+    (effects, changed)
+}
+
 /// The focus reports the views owe the programs (see [`View::report_focus`]),
 /// carried out.
 pub fn report_focus<V: AsMut<View>>(
