@@ -58,25 +58,30 @@ fn read_control(stream: &mut UnixStream, name: &str) -> Result<Control> {
     }
 }
 
-/// What the session at `socket` is and does (`opmux ls`).
-pub fn info(socket: &Path, name: &str) -> Result<SessionInfo> {
-    let mut stream = connect(socket, name, Want::Info)?;
+/// Asks the session at `socket` for `want` and returns its one answer; a
+/// refusal is an error that gives the server's reason.
+fn request(socket: &Path, name: &str, want: Want) -> Result<Control> {
+    let mut stream = connect(socket, name, want)?;
     // A server that hangs must not hang `opmux ls` with it.
     stream.set_read_timeout(Some(INFO_LIMIT))?;
     match read_control(&mut stream, name)? {
-        Control::Info(info) => Ok(info),
         Control::Refused { reason, .. } => bail!("{reason}"),
+        control => Ok(control),
+    }
+}
+
+/// What the session at `socket` is and does (`opmux ls`).
+pub fn info(socket: &Path, name: &str) -> Result<SessionInfo> {
+    match request(socket, name, Want::Info)? {
+        Control::Info(info) => Ok(info),
         other => bail!("session {name} answered {other:?}"),
     }
 }
 
 /// Every pane of the session at `socket`, as `opmux status` reports it.
 pub fn status(socket: &Path, name: &str) -> Result<Vec<protocol::PaneStatus>> {
-    let mut stream = connect(socket, name, Want::Status)?;
-    stream.set_read_timeout(Some(INFO_LIMIT))?;
-    match read_control(&mut stream, name)? {
+    match request(socket, name, Want::Status)? {
         Control::Status { panes } => Ok(panes),
-        Control::Refused { reason, .. } => bail!("{reason}"),
         other => bail!("session {name} answered {other:?}"),
     }
 }
@@ -248,12 +253,8 @@ struct Polled<'a>(&'a UnixStream);
 
 impl std::io::Read for Polled<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let mut fds = [nix::poll::PollFd::new(
-            self.0.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
         // Interrupted or not, the read below waits if need be.
-        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE);
+        crate::pane::pty::wait_for(self.0.as_fd(), nix::poll::PollFlags::POLLIN);
         std::io::Read::read(&mut self.0, buf)
     }
 }

@@ -57,6 +57,12 @@ pub trait FrontEnd: Host {
     /// That timer ran out.
     fn due(&mut self, events: &UnboundedSender<Event>, now: Instant);
 
+    /// Whether this front end shows countdowns (a restart's delay, a stop's
+    /// deadline), which then wake it every [`COUNTDOWN`].
+    fn shows_countdowns(&self) -> bool {
+        false
+    }
+
     /// A countdown on screen changed: it is shown again.
     fn countdown(&mut self) {}
 }
@@ -95,7 +101,12 @@ pub async fn run<F: FrontEnd>(
                 return End::Survivors(left);
             }
         }
-        if front.session().counting_down() && countdown_at.is_none() {
+        let ticking = if front.shows_countdowns() {
+            front.session().counting_down()
+        } else {
+            front.session().stopping()
+        };
+        if ticking && countdown_at.is_none() {
             countdown_at = Some(now + COUNTDOWN);
         }
         let deadline = front.session().next_deadline();

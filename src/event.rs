@@ -1,5 +1,6 @@
-//! The one enum every producer sends to the main task: the input thread, each
-//! pane's parser and writer threads, and the runtime's signal handlers.
+//! The one enum every producer sends to the main task: a front end's input
+//! (a client's terminal, the headless front end's stdin), each pane's reader,
+//! parser and writer threads, and the runtime's signal handlers.
 
 use crossterm::event::{KeyEvent, MouseEvent};
 

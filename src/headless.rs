@@ -596,7 +596,7 @@ impl Stdin {
         let Some(pane) = app.session.pane(self.pane) else {
             return;
         };
-        if !pane.state.is_running() || app.session.shutdown.is_some() {
+        if !app.session.takes_input(self.pane) {
             return;
         }
         let run = pane.run;

@@ -186,10 +186,7 @@ fn own_session() -> Option<(String, std::path::PathBuf)> {
 fn pick(dir: &std::path::Path, name: Option<String>) -> Result<(String, std::path::PathBuf)> {
     if let Some(name) = name {
         let socket = registry::socket_path(dir, &name)?;
-        if !registry::live_sessions(dir)?
-            .iter()
-            .any(|(n, _)| *n == name)
-        {
+        if !registry::is_live(&socket)? {
             bail!("no session {name}");
         }
         return Ok((name, socket));

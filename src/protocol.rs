@@ -492,7 +492,7 @@ pub fn read_message(r: &mut impl Read) -> Result<Option<Message>, ProtocolError>
     })?;
     // The body is read into the buffer it is handed out in: terminal
     // output is not copied again. `len` is at most MAX_MESSAGE.
-    let mut body = Vec::new();
+    let mut body = Vec::with_capacity((len - 1).min(64 << 10));
     r.take(len as u64 - 1).read_to_end(&mut body)?;
     if body.len() < len - 1 {
         return Err(ProtocolError::Truncated);

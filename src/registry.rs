@@ -180,6 +180,11 @@ pub fn socket_path(dir: &Path, name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Whether a server listens on `socket`.
+pub fn is_live(socket: &Path) -> Result<bool> {
+    Ok(probe(socket)? == Found::Live)
+}
+
 /// The name of the session whose socket is `socket`, as [`socket_path`]
 /// made it.
 pub fn name_of(socket: &Path) -> Option<String> {
@@ -254,17 +259,12 @@ pub fn live_sessions(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let entries = fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?;
     for entry in entries {
         let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
-        let file_name = entry.file_name();
-        let Some(name) = file_name
-            .to_str()
-            .and_then(|f| f.strip_suffix(SOCKET_SUFFIX))
-            .filter(|name| check_name(name).is_ok())
-        else {
+        let path = entry.path();
+        let Some(name) = name_of(&path) else {
             continue;
         };
-        let path = entry.path();
         match probe(&path)? {
-            Found::Live => live.push((name.to_string(), path)),
+            Found::Live => live.push((name, path)),
             Found::Stale => remove_stale(&path)?,
             Found::Missing | Found::NotSocket => {}
         }

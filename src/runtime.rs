@@ -1,9 +1,9 @@
 //! What both front ends share once panes run: listening for signals,
-//! carrying out the effects [`App::update`] asks for (spawning, writing,
+//! carrying out the effects a [`Host`] asks for (spawning, writing,
 //! resizing, signalling, removing), routing reaped children to their panes,
 //! counting a stopping pane's processes, and closing the logs at exit. The
-//! TUI (`tui`) and the prefixed-line front end (`headless`) differ only in
-//! what they show and how they pace it.
+//! server and the prefixed-line front end (`headless`) differ only in what
+//! they show and how they pace it.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};

@@ -303,7 +303,6 @@ struct Client {
     view: View,
     painter: ui::Painter,
     cache: ui::FrameCache,
-    size: Size,
     link: Link,
     /// A frame is owed once the one on its way is written.
     due: bool,
@@ -312,11 +311,6 @@ struct Client {
     urgent: bool,
     /// Losing this client is losing the terminal the session started in.
     tied: bool,
-}
-
-/// A connection waiting to hear that the session stopped.
-struct Stopper {
-    link: Link,
 }
 
 struct Server {
@@ -332,7 +326,8 @@ struct Server {
     needs_redraw: bool,
     /// The client that was active last; the panes take its size.
     latest: Option<u64>,
-    stoppers: Vec<Stopper>,
+    /// Connections waiting to hear that the session stopped.
+    stoppers: Vec<Link>,
     started: SystemTime,
     /// When a client last attached or typed.
     used: SystemTime,
@@ -484,6 +479,10 @@ impl driver::FrontEnd for Server {
         }
     }
 
+    fn shows_countdowns(&self) -> bool {
+        true
+    }
+
     fn countdown(&mut self) {
         self.needs_redraw = true;
     }
@@ -566,7 +565,12 @@ impl Server {
     /// The panes take the size of client `id`, which was just active.
     fn follow(&mut self, id: u64, now: Instant) -> Vec<Effect> {
         self.latest = Some(id);
-        let Some(size) = self.clients.iter().find(|c| c.id == id).map(|c| c.size) else {
+        let Some(size) = self
+            .clients
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.painter.size())
+        else {
             return Vec::new();
         };
         if self.session.size == size {
@@ -692,7 +696,6 @@ impl Server {
     fn resize_client(&mut self, id: u64, size: Size, now: Instant) -> Vec<Effect> {
         let size = size.from_client();
         if let Some(client) = self.client(id) {
-            client.size = size;
             client.painter.resize(size);
             client.due = true;
         }
@@ -1047,7 +1050,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         });
     }
     for stopper in std::mem::take(&mut server.stoppers) {
-        stopper.link.control(Control::Stopped);
+        stopper.control(Control::Stopped);
     }
     // Writers may still tell the loop a frame is out: nobody listens now.
     let Sources {
@@ -1116,7 +1119,7 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                 }
                 Want::Stop { now: at_once } => {
                     tracing::info!(at_once, "asked to stop");
-                    server.stoppers.push(Stopper { link });
+                    server.stoppers.push(link);
                     // With `now`, the second quit SIGKILLs at once, as a
                     // second `C-b q` does.
                     let quit = |escalate| Command::Quit {
@@ -1143,6 +1146,10 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                         pid: std::process::id(),
                     });
                     let tied = std::mem::take(&mut server.tie_next);
+                    if tied {
+                        // The terminal came: no deadline for it is left.
+                        server.tie_by = None;
+                    }
                     server.used = SystemTime::now();
                     tracing::info!(client = id, tied, %size.cols, %size.rows, "attached");
                     server.clients.push(Client {
@@ -1150,7 +1157,6 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                         view,
                         painter: ui::Painter::new(size),
                         cache: frame_cache(),
-                        size,
                         link,
                         due: true,
                         urgent: false,

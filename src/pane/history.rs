@@ -319,11 +319,12 @@ impl<'a> Iterator for Cells<'a> {
         } else {
             base
         };
-        while let Some((at, pen)) = self.runs.get(self.run) {
-            if at as usize > start {
+        // A pen is read only once its run is reached.
+        while let Some(run) = self.runs.0.get(self.run) {
+            if Runs::at(run) > start {
                 break;
             }
-            self.pen = pen;
+            self.pen = Runs::unpack(run).1;
             self.run += 1;
         }
         let cell = Cell {
@@ -412,43 +413,39 @@ fn pack_run((at, pen): (u32, Pen), out: &mut Vec<u8>) {
 
 /// A line's runs, as packed by [`pack_run`].
 #[derive(Clone, Copy)]
-struct Runs<'a>(&'a [u8]);
+struct Runs<'a>(&'a [[u8; RUN_BYTES]]);
 
 impl<'a> Runs<'a> {
-    fn len(self) -> usize {
-        self.0.len() / RUN_BYTES
+    /// The runs packed at the start of `bytes`.
+    fn of(bytes: &'a [u8]) -> Self {
+        Self(bytes.as_chunks().0)
     }
 
     fn get(self, i: usize) -> Option<(u32, Pen)> {
-        let run = self.0.get(i * RUN_BYTES..(i + 1) * RUN_BYTES)?;
-        Some(Self::unpack(run))
+        self.0.get(i).map(Self::unpack)
     }
 
-    fn unpack(run: &[u8]) -> (u32, Pen) {
-        let at = u32::from_le_bytes([run[0], run[1], run[2], run[3]]);
+    /// Where a run starts, read without its pen.
+    fn at(run: &[u8; RUN_BYTES]) -> usize {
+        u32::from_le_bytes([run[0], run[1], run[2], run[3]]) as usize
+    }
+
+    fn unpack(run: &[u8; RUN_BYTES]) -> (u32, Pen) {
         let pen = Pen {
             fg: unpack_colour(&run[4..8]),
             bg: unpack_colour(&run[8..12]),
             flags: run[12],
         };
-        (at, pen)
+        (Self::at(run) as u32, pen)
     }
 
     fn iter(self) -> impl Iterator<Item = (u32, Pen)> + 'a {
-        self.0.chunks_exact(RUN_BYTES).map(Self::unpack)
+        self.0.iter().map(Self::unpack)
     }
 
     /// How many runs start at or before byte `byte`.
     fn starting_by(self, byte: usize) -> usize {
-        let (mut low, mut high) = (0, self.len());
-        while low < high {
-            let mid = (low + high) / 2;
-            match self.get(mid) {
-                Some((at, _)) if at as usize <= byte => low = mid + 1,
-                _ => high = mid,
-            }
-        }
-        low
+        self.0.partition_point(|run| Self::at(run) <= byte)
     }
 }
 
@@ -505,7 +502,7 @@ impl Line {
     fn runs(&self) -> Runs<'_> {
         match &self.repr {
             Repr::Inline { .. } => Runs(&[]),
-            Repr::Heap(data) => Runs(&data[8 + Self::header(data).1..]),
+            Repr::Heap(data) => Runs::of(&data[8 + Self::header(data).1..]),
         }
     }
 

@@ -2,7 +2,8 @@
 //! has the pane's size, and runs the three threads that connect it to opmux:
 //!
 //! - the reader waits for output and passes chunks on at once, so the program
-//!   is only ever held back by a full pipeline, never by drawing; once the
+//!   is only ever held back by a full pipeline, never by drawing (at most,
+//!   parsing a small chunk, it waits for the screen's lock); once the
 //!   run has printed a flood's worth, it lowers the run's priority. A small
 //!   chunk that finds the parser with nothing queued (an echo, a prompt) it
 //!   parses itself, saving a thread's wake-up;
@@ -247,7 +248,9 @@ impl Pty {
         } else {
             0
         };
-        written == bytes.len() || self.input.push(bytes[written..].to_vec())
+        let mut bytes = bytes;
+        bytes.drain(..written);
+        bytes.is_empty() || self.input.push(bytes)
     }
 
     /// Tells the kernel the terminal's new size, which sends SIGWINCH to the
@@ -396,7 +399,7 @@ fn nonblocking_ends(master: &dyn MasterPty) -> Result<(File, File)> {
 }
 
 /// Waits until `fd` is ready for `events`, or has hung up.
-fn wait_for(fd: BorrowedFd, events: nix::poll::PollFlags) {
+pub(crate) fn wait_for(fd: BorrowedFd, events: nix::poll::PollFlags) {
     let mut fds = [nix::poll::PollFd::new(fd, events)];
     // EINTR only means another try.
     let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE);

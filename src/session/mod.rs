@@ -518,13 +518,22 @@ impl Session {
 
     /// Whether a countdown is on screen, which changes every second.
     pub fn counting_down(&self) -> bool {
+        self.stopping()
+            || self
+                .panes
+                .iter()
+                .any(|p| matches!(p.state, PaneState::Restarting { .. }))
+    }
+
+    /// Whether processes are being stopped: a shutdown, or a pane stopping.
+    /// Their processes are counted again now and then, in case their end
+    /// went unnoticed.
+    pub fn stopping(&self) -> bool {
         self.shutdown.is_some()
-            || self.panes.iter().any(|p| {
-                matches!(
-                    p.state,
-                    PaneState::Stopping { .. } | PaneState::Restarting { .. }
-                )
-            })
+            || self
+                .panes
+                .iter()
+                .any(|p| matches!(p.state, PaneState::Stopping { .. }))
     }
 
     /// SIGKILLs what outlived its stop deadline.

@@ -35,7 +35,6 @@ pub struct Canvas<'a> {
 
 /// Rows of the last frame as they were before the frame drawn over it
 /// touched them: what the terminal shows there.
-#[derive(Default)]
 struct Before {
     /// Per row: where its copy starts in `cells`, once taken.
     rows: Vec<Option<usize>>,
@@ -43,11 +42,16 @@ struct Before {
 }
 
 impl Before {
+    /// Room for the rows of a frame `rows` high.
+    fn new(rows: u16) -> Self {
+        Self {
+            rows: vec![None; usize::from(rows)],
+            cells: Vec::new(),
+        }
+    }
+
     /// Copies row `y` of `buf` aside, unless it already was in this frame.
     fn keep(&mut self, buf: &Buffer, y: usize) {
-        if self.rows.len() != usize::from(buf.area.height) {
-            self.rows = vec![None; usize::from(buf.area.height)];
-        }
         if self.rows[y].is_none() {
             let width = usize::from(buf.area.width);
             self.rows[y] = Some(self.cells.len());
@@ -62,12 +66,14 @@ impl Before {
         Some(&self.cells[start..start + width])
     }
 
-    /// Forgets this frame's rows. A frame that touched many leaves no
-    /// copy of them behind.
+    /// Forgets this frame's rows. The room a frame of many rows took is
+    /// kept while such frames come (a flood, scroll mode), and let go after
+    /// the first frame of a few rows, so an idle client holds no copy.
     fn clear(&mut self, width: usize) {
         self.rows.fill(None);
+        let few = self.cells.len() <= KEPT_ROWS * width;
         self.cells.clear();
-        if self.cells.capacity() > KEPT_ROWS * width {
+        if few && self.cells.capacity() > KEPT_ROWS * width {
             self.cells = Vec::new();
         }
     }
@@ -194,7 +200,7 @@ impl Painter {
         let area = Rect::new(0, 0, size.cols, size.rows);
         Self {
             next: Buffer::empty(area),
-            before: Before::default(),
+            before: Before::new(size.rows),
             touched: vec![Some((0, size.cols)); usize::from(size.rows)],
             cursor_shown: None,
             clear: true,

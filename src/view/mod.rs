@@ -693,9 +693,7 @@ impl View {
                     if !session.takes_input(pane.id) {
                         return Vec::new();
                     }
-                    let modes = Modes {
-                        application_cursor: pane.published.modes().application_cursor,
-                    };
+                    let modes = modes_of(session, index);
                     let key = KeyEvent::new(
                         if up { KeyCode::Up } else { KeyCode::Down },
                         KeyModifiers::NONE,
