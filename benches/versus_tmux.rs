@@ -56,7 +56,7 @@ const ROWS: u16 = 50;
 const COLS: u16 = 200;
 const LINES: u32 = 2_000_000;
 const FLOOD_RUNS: usize = 3;
-const KEYS: usize = 200;
+const KEYS: usize = 300;
 
 /// A multiplexer under test: how to start it on pane commands (the first one
 /// focused), and how to make it quit.
@@ -370,24 +370,54 @@ fn flood(contender: &Contender, scratch: &Path, run: usize) -> Option<(f64, f64)
 }
 
 /// Key-echo latencies in milliseconds, with `other` in a second pane.
-fn echo(contender: &Contender, other: &str) -> Option<Vec<f64>> {
-    let tag = format!("opmux-bench-{}-echo", std::process::id());
-    let mut session = Session::start(contender, &["stty raw -echo; exec cat", other], tag)?;
-    // Wait until the cat pane echoes at all, then let start-up settle.
-    let ready = Instant::now() + Duration::from_secs(10);
-    while session.echo(b'#').is_none() {
-        if Instant::now() > ready {
-            session.stop(contender);
-            return None;
+/// Echo times of `KEYS` keys typed into a `cat` pane of each contender,
+/// with `other` in a second pane. With `side_by_side`, every contender's
+/// session runs at once and they take turns key by key, so a change in the
+/// machine's state (another guest, the CPUs' clocks) falls on all of them
+/// alike; otherwise one after the other, for an `other` that would
+/// disturb the rest (a flood).
+fn echo(contenders: &[&Contender], other: &str, side_by_side: bool) -> Vec<Option<Vec<f64>>> {
+    if !side_by_side {
+        return contenders
+            .iter()
+            .map(|&c| echo(&[c], other, true).pop().flatten())
+            .collect();
+    }
+    let mut sessions: Vec<Option<Session>> = contenders
+        .iter()
+        .map(|c| {
+            let tag = format!("opmux-bench-{}-echo-{}", std::process::id(), c.name);
+            let mut session = Session::start(c, &["stty raw -echo; exec cat", other], tag)?;
+            // Wait until the cat pane echoes at all.
+            let ready = Instant::now() + Duration::from_secs(10);
+            while session.echo(b'#').is_none() {
+                if Instant::now() > ready {
+                    session.stop(c);
+                    return None;
+                }
+            }
+            Some(session)
+        })
+        .collect();
+    // Let start-up settle.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut times = vec![Vec::with_capacity(KEYS); contenders.len()];
+    for i in 0..KEYS {
+        for (session, times) in sessions.iter_mut().zip(&mut times) {
+            if let Some(session) = session {
+                session.type_key(i, times);
+            }
         }
     }
-    std::thread::sleep(Duration::from_millis(300));
-    let mut times = Vec::with_capacity(KEYS);
-    for i in 0..KEYS {
-        session.type_key(i, &mut times);
-    }
-    session.stop(contender);
-    Some(times)
+    sessions
+        .into_iter()
+        .zip(contenders)
+        .zip(times)
+        .map(|((session, c), times)| {
+            session?.stop(c);
+            Some(times)
+        })
+        .collect()
 }
 
 /// The resident memory of `pid` in KiB, from /proc.
@@ -816,14 +846,17 @@ fn main() {
     }
 
     if wanted("echo") {
-        for (label, other) in [
-            ("idle", "exec sleep 1000"),
-            ("flood in other pane", "exec yes flood"),
+        for (label, other, side_by_side) in [
+            ("idle", "exec sleep 1000", true),
+            ("flood in other pane", "exec yes flood", false),
         ] {
             let mut medians = Vec::new();
             let mut p90s = Vec::new();
-            for c in &contenders {
-                match echo(c, other) {
+            for (c, times) in contenders
+                .iter()
+                .zip(echo(&contenders, other, side_by_side))
+            {
+                match times {
                     Some(times) if !times.is_empty() => {
                         medians.push((c.name, percentile(&times, 0.5)));
                         p90s.push((c.name, percentile(&times, 0.9)));

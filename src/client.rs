@@ -1,6 +1,8 @@
 //! The client: small on purpose. It puts this terminal in raw mode, sends
-//! the server every terminal event and signal, writes the frames the server
-//! sends, and restores the terminal on every way out. The session, its
+//! the server every terminal event and signal, and restores the terminal on
+//! every way out. The server writes the frames to the terminal itself, as
+//! tmux's does; if it cannot open the terminal, it sends them and the
+//! client writes them. The session, its
 //! panes and the drawing all live in the server (`crate::server`). Also the
 //! one-shot requests that need no terminal: a session's info, and stop.
 
@@ -143,6 +145,9 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
             cols,
             rows,
             terminal_focused: true,
+            // The server writes frames to this terminal itself, which
+            // spares each frame a hop through this process.
+            tty: nix::unistd::ttyname(std::io::stdout()).ok(),
         },
     )?;
     let (session, server) = match read_control(&mut stream, name)? {
@@ -176,6 +181,8 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
         EnableFocusChange
     )
     .context("setting the terminal up")?;
+    // From here on the server may write frames to the terminal.
+    send(&writer, Control::Ready);
     spawn_signal_thread(signals, writer.clone());
     spawn_input_thread(writer.clone());
     // What loading the configuration left free goes back to the system:

@@ -68,11 +68,13 @@
 //! - `server`: every session with a terminal runs here, in a process of its own,
 //!   detached from any terminal: the subreaper and reaper of its panes, listening on
 //!   its socket, frame pacing, one view and one painter per attached client, at most
-//!   one frame on its way to each; a `FrontEnd` on the driver.
+//!   one frame on its way to each, written to the client's terminal by the server
+//!   itself where it can open it, else sent on the connection; a `FrontEnd` on the
+//!   driver.
 //! - `client`: the attached terminal: raw mode, every terminal event and signal sent
-//!   to the server, frames written as they come, the terminal restored on every way
-//!   out; also the one-shot `info`, `status` and `stop` requests behind `ls`, `status`
-//!   and `kill-session`.
+//!   to the server, frames written as they come when the server does not write them
+//!   itself, the terminal restored on every way out; also the one-shot `info`,
+//!   `status` and `stop` requests behind `ls`, `status` and `kill-session`.
 
 pub mod app;
 pub mod cli;

@@ -66,6 +66,9 @@ pub enum Control {
     Resize { cols: u16, rows: u16 },
     /// Client → server: the client leaves; the session goes on.
     Detach,
+    /// Client → server: the client's terminal is set up (raw mode, the
+    /// alternate screen): frames may go to it.
+    Ready,
     /// Client → server: the client got this signal (SIGTERM, SIGINT or
     /// SIGHUP); the server decides whether it quits the session or only
     /// detaches the client.
@@ -151,8 +154,8 @@ pub fn unix_seconds(time: std::time::SystemTime) -> u64 {
 /// The names [`Control`] is tagged with on the wire, to tell a message this
 /// build does not know from one it knows but cannot read.
 const CONTROL_NAMES: &[&str] = &[
-    "hello", "input", "resize", "detach", "signal", "welcome", "refused", "info", "detached",
-    "ended", "stopped", "status",
+    "hello", "input", "resize", "detach", "ready", "signal", "welcome", "refused", "info",
+    "detached", "ended", "stopped", "status",
 ];
 
 /// The names [`Want`] is tagged with on the wire.
@@ -193,6 +196,12 @@ pub enum Want {
         /// Whether the client's terminal has focus now, so focus reports
         /// start out right.
         terminal_focused: bool,
+        /// The client's terminal device. The server writes the client's
+        /// frames to it itself, as tmux's server does, once the client
+        /// says [`Control::Ready`]; without it, or if the server cannot
+        /// open it, frames come on the connection.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tty: Option<std::path::PathBuf>,
     },
     /// Describe the session ([`Control::Info`]) and hang up.
     Info,
@@ -513,6 +522,13 @@ mod tests {
                 cols: 120,
                 rows: 40,
                 terminal_focused: true,
+                tty: Some("/dev/pts/7".into()),
+            })),
+            Control::Hello(Hello::new(Want::Attach {
+                cols: 80,
+                rows: 24,
+                terminal_focused: false,
+                tty: None,
             })),
             Control::Hello(Hello::new(Want::Info)),
             Control::Hello(Hello::new(Want::Stop { now: true })),
@@ -520,6 +536,7 @@ mod tests {
             Control::Input(serde_json::json!({"key": {"code": "a", "mods": ["ctrl"]}})),
             Control::Resize { cols: 80, rows: 24 },
             Control::Detach,
+            Control::Ready,
             Control::Signal { signal: 15 },
             Control::Welcome {
                 protocol: PROTOCOL,
@@ -657,6 +674,7 @@ mod tests {
                 cols: 1,
                 rows: 1,
                 terminal_focused: false,
+                tty: None,
             },
         ] {
             let json = serde_json::to_value(&want).unwrap();
@@ -826,7 +844,8 @@ mod tests {
             Want::Attach {
                 cols: 100,
                 rows: 30,
-                terminal_focused: false
+                terminal_focused: false,
+                tty: None,
             }
         );
     }
@@ -840,6 +859,7 @@ mod tests {
                 cols: 80,
                 rows: 24,
                 terminal_focused: true,
+                tty: None,
             },
         };
         let Err(Control::Refused { reason, protocol }) = check_hello(&hello) else {
@@ -892,6 +912,7 @@ mod tests {
                 cols: 80,
                 rows: 24,
                 terminal_focused: false,
+                tty: None,
             },
         ] {
             assert_eq!(check_hello(&Hello::new(want)), Ok(()));

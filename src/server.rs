@@ -6,9 +6,13 @@
 //! the session. The panes follow the size of the client that was active
 //! last, as tmux's `window-size latest` does.
 //!
-//! A client that stops reading never holds the session up: at most one
-//! frame per client is on its way, and while it is, that client's changes
-//! wait in its painter, so the next frame it gets brings it up to date.
+//! The server writes a client's frames to the client's terminal itself, as
+//! tmux's does, once the client has set it up: a frame then takes no hop
+//! through the client. A terminal it cannot open gets its frames through
+//! the client. A terminal or client that stops reading never holds the
+//! session up: at most one frame per client is on its way, and while it is,
+//! that client's changes wait in its painter, so the next frame it gets
+//! brings it up to date.
 //!
 //! The server is a front end on the one loop (`driver`). Frames are paced as
 //! the terminal front end's always were: drawn on the leading edge, then at
@@ -24,7 +28,8 @@ use anyhow::{Context, Result, bail};
 use crossterm::event::KeyEvent;
 use nix::sys::signal::Signal;
 use ratatui::backend::CrosstermBackend;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc::{self, UnboundedSender, unbounded_channel};
@@ -236,47 +241,70 @@ enum FromClient {
     Drained(u64),
 }
 
-/// Encoded messages for a connection's writer task.
+/// Bytes for a connection's writer task.
 struct Outgoing {
     bytes: Vec<u8>,
     /// A frame: the loop sends no other until this one is written.
     frame: bool,
+    /// For the client's terminal, not its connection.
+    terminal: bool,
 }
 
-/// The way to a connection. While its writer task has nothing queued, a
-/// message goes straight to the socket without waiting; what the socket
-/// does not take at once goes to the writer task, which waits for it.
+/// The way to a connection, and to its client's terminal once the server
+/// writes to it. While the writer task has nothing queued, bytes go
+/// straight out without waiting; what is not taken at once goes to the
+/// writer task, which waits for room. Both ways share the one queue, so a
+/// goodbye on the connection never overtakes a frame still on its way to
+/// the terminal, and the client restores its terminal after the last frame.
 struct Link {
     socket: Arc<OwnedWriteHalf>,
+    /// The client's terminal, opened by the server, non-blocking.
+    terminal: Option<Arc<AsyncFd<std::fs::File>>>,
+    /// The client set its terminal up: frames may go to it.
+    terminal_ready: bool,
     queue: UnboundedSender<Outgoing>,
     /// Messages handed to the writer task and not written yet.
     queued: Arc<std::sync::atomic::AtomicUsize>,
     /// A frame is on its way: the next waits until it is written.
     in_flight: Arc<AtomicBool>,
+    writer: tokio::task::AbortHandle,
 }
 
 impl Link {
     fn control(&self, control: Control) {
         let mut bytes = Vec::new();
         protocol::encode(&Message::Control(control), &mut bytes);
-        self.send(bytes, false);
+        self.send(bytes, false, false);
     }
 
+    /// Bytes for the client's terminal: written to it by the server, or
+    /// sent for the client to write.
     fn raw(&self, raw: &[u8]) {
-        let mut bytes = Vec::new();
-        protocol::encode_bytes(raw, &mut bytes);
-        self.send(bytes, false);
+        if self.terminal.is_some() {
+            self.send(raw.to_vec(), false, true);
+        } else {
+            let mut bytes = Vec::new();
+            protocol::encode_bytes(raw, &mut bytes);
+            self.send(bytes, false, false);
+        }
     }
 
-    fn send(&self, mut bytes: Vec<u8>, frame: bool) {
+    /// Whether frames go to the client's terminal, without a header.
+    fn writes_terminal(&self) -> bool {
+        self.terminal.is_some()
+    }
+
+    /// Whether a frame can be drawn for the client now.
+    fn takes_frames(&self) -> bool {
+        !self.in_flight.load(Ordering::Acquire) && (self.terminal.is_none() || self.terminal_ready)
+    }
+
+    fn send(&self, mut bytes: Vec<u8>, frame: bool, terminal: bool) {
         if self.queued.load(Ordering::Acquire) == 0 {
-            let mut written = 0;
-            while written < bytes.len() {
-                match self.socket.try_write(&bytes[written..]) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => written += n,
-                }
-            }
+            let written = match &self.terminal {
+                Some(tty) if terminal => crate::write_what_fits(tty.get_ref(), &bytes),
+                _ => write_what_fits(&self.socket, &bytes),
+            };
             if written == bytes.len() {
                 return;
             }
@@ -286,15 +314,54 @@ impl Link {
             self.in_flight.store(true, Ordering::Release);
         }
         self.queued.fetch_add(1, Ordering::AcqRel);
-        if self.queue.send(Outgoing { bytes, frame }).is_err() {
+        let out = Outgoing {
+            bytes,
+            frame,
+            terminal,
+        };
+        if self.queue.send(out).is_err() {
             self.queued.fetch_sub(1, Ordering::AcqRel);
             self.in_flight.store(false, Ordering::Release);
         }
     }
 
-    fn in_flight(&self) -> bool {
-        self.in_flight.load(Ordering::Acquire)
+    /// The client is gone: nothing more goes to what was its terminal,
+    /// which its shell has again.
+    fn cut(&self) {
+        self.writer.abort();
     }
+}
+
+/// Writes what `socket` takes of `bytes` now; returns how much.
+fn write_what_fits(socket: &OwnedWriteHalf, bytes: &[u8]) -> usize {
+    let mut written = 0;
+    while written < bytes.len() {
+        match socket.try_write(&bytes[written..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => written += n,
+        }
+    }
+    written
+}
+
+/// Opens the terminal a client named, for the server to write its frames
+/// to: only a terminal of the server's own user, never as a controlling
+/// terminal, non-blocking so a slow terminal holds nothing up.
+fn open_terminal(path: &std::path::Path) -> Option<AsyncFd<std::fs::File>> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let own = file.metadata().ok()?.uid() == nix::unistd::getuid().as_raw();
+    if !own || !nix::unistd::isatty(&file).unwrap_or(false) {
+        tracing::warn!(path = %path.display(), "a client named a terminal that is not its own");
+        return None;
+    }
+    // SAFETY: the File owns its descriptor, which stays open and the same
+    // for as long as the AsyncFd holds it.
+    unsafe { AsyncFd::register_with_interest(file, Interest::WRITABLE) }.ok()
 }
 
 /// An attached client.
@@ -682,6 +749,14 @@ impl Server {
                 self.detach(id);
                 Vec::new()
             }
+            Control::Ready => {
+                if let Some(client) = self.client(id) {
+                    client.link.terminal_ready = true;
+                    client.due = true;
+                    self.frame_now = true;
+                }
+                Vec::new()
+            }
             Control::Signal { signal } => {
                 let signal = Signal::try_from(signal).unwrap_or(Signal::SIGHUP);
                 self.lost(id, Some(signal), now)
@@ -756,7 +831,7 @@ impl Server {
             if !(all || client.due) {
                 continue;
             }
-            if client.link.in_flight() {
+            if !client.link.takes_frames() {
                 client.due = true;
                 client.urgent |= echo;
                 keep_last(&mut client.view.clipboard, KEPT_COPIES);
@@ -768,9 +843,10 @@ impl Server {
                 client.link.raw(crate::mouse::osc52(&text).as_bytes());
             }
             // Drawn straight behind the message's header: a frame is not
-            // copied on its way to the socket.
+            // copied on its way to the socket. The terminal takes it bare.
             let mut message = Vec::new();
-            let start = protocol::start_bytes(&mut message);
+            let start =
+                (!client.link.writes_terminal()).then(|| protocol::start_bytes(&mut message));
             let header = message.len();
             let drawn = client
                 .painter
@@ -778,15 +854,18 @@ impl Server {
                     ui::render_cached(canvas, &self.session, &client.view, now, &mut client.cache)
                 });
             if drawn.is_ok() && message.len() > header {
-                protocol::finish_bytes(&mut message, start);
-                client.link.send(message, true);
+                if let Some(start) = start {
+                    protocol::finish_bytes(&mut message, start);
+                }
+                let terminal = client.link.writes_terminal();
+                client.link.send(message, true, terminal);
             }
         }
     }
 
     /// Whether some client has a frame owed.
     fn owes_frames(&self) -> bool {
-        self.needs_redraw || self.clients.iter().any(|c| c.due && !c.link.in_flight())
+        self.needs_redraw || self.clients.iter().any(|c| c.due && c.link.takes_frames())
     }
 }
 
@@ -875,53 +954,94 @@ async fn next_message(reader: &mut OwnedReadHalf, decoder: &mut Decoder) -> Opti
     }
 }
 
-/// Makes the link to connection `id` and starts its writer task, which
-/// writes what the socket did not take at once, in order, and tells the
-/// loop when a frame is out, so it can send the next. While the task runs,
-/// the panic hook knows the client's socket.
+/// Makes the link to connection `id`, and to its client's `terminal` if
+/// the server writes to it, and starts its writer task, which writes what
+/// was not taken at once, in order, and tells the loop when a frame is out,
+/// so it can send the next. While the task runs, the panic hook knows the
+/// client's socket.
 fn link(
     id: u64,
     writer: OwnedWriteHalf,
+    terminal: Option<AsyncFd<std::fs::File>>,
     to_loop: mpsc::Sender<FromClient>,
 ) -> (Link, tokio::task::JoinHandle<()>) {
     let fd = writer.as_ref().as_raw_fd();
     let (queue, mut outbox) = unbounded_channel::<Outgoing>();
-    let link = Link {
-        socket: Arc::new(writer),
-        queue,
-        queued: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
-        in_flight: Arc::new(AtomicBool::new(false)),
-    };
+    let socket = Arc::new(writer);
+    let terminal = terminal.map(Arc::new);
+    let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let in_flight = Arc::new(AtomicBool::new(false));
     if let Ok(mut sockets) = CLIENT_SOCKETS.lock() {
-        sockets.push((fd, link.queued.clone()));
+        sockets.push((fd, queued.clone()));
     }
-    let (socket, queued, in_flight) = (
-        link.socket.clone(),
-        link.queued.clone(),
-        link.in_flight.clone(),
-    );
-    let task = tokio::spawn(async move {
-        let _listed = Unlist(fd);
-        while let Some(out) = outbox.recv().await {
-            let mut written = 0;
-            while written < out.bytes.len() {
-                if socket.writable().await.is_err() {
-                    return;
+    let task = tokio::spawn({
+        let (socket, terminal) = (socket.clone(), terminal.clone());
+        let (queued, in_flight) = (queued.clone(), in_flight.clone());
+        async move {
+            let _listed = Unlist(fd);
+            // A terminal that failed (hung up) takes nothing more, and no
+            // frame is drawn for it again; the connection still carries
+            // what the client is told, its goodbye above all.
+            let mut terminal_lost = false;
+            while let Some(out) = outbox.recv().await {
+                let written = match &terminal {
+                    Some(tty) if out.terminal => {
+                        !terminal_lost && write_to_terminal(tty, &out.bytes).await.is_ok()
+                    }
+                    _ => {
+                        if write_to_socket(&socket, &out.bytes).await.is_err() {
+                            return;
+                        }
+                        true
+                    }
+                };
+                terminal_lost |= !written;
+                queued.fetch_sub(1, Ordering::AcqRel);
+                if out.frame && written {
+                    in_flight.store(false, Ordering::Release);
+                    let _ = to_loop.send(FromClient::Drained(id)).await;
                 }
-                match socket.try_write(&out.bytes[written..]) {
-                    Ok(n) => written += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => return,
-                }
-            }
-            queued.fetch_sub(1, Ordering::AcqRel);
-            if out.frame {
-                in_flight.store(false, Ordering::Release);
-                let _ = to_loop.send(FromClient::Drained(id)).await;
             }
         }
     });
+    let link = Link {
+        socket,
+        terminal,
+        terminal_ready: false,
+        queue,
+        queued,
+        in_flight,
+        writer: task.abort_handle(),
+    };
     (link, task)
+}
+
+async fn write_to_socket(socket: &OwnedWriteHalf, bytes: &[u8]) -> std::io::Result<()> {
+    let mut written = 0;
+    while written < bytes.len() {
+        socket.writable().await?;
+        match socket.try_write(&bytes[written..]) {
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+async fn write_to_terminal(tty: &AsyncFd<std::fs::File>, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut written = 0;
+    while written < bytes.len() {
+        let mut ready = tty.writable().await?;
+        match ready.try_io(|tty| tty.get_ref().write(&bytes[written..])) {
+            Ok(Ok(n)) => written += n,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_would_block) => {}
+        }
+    }
+    Ok(())
 }
 
 async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
@@ -1103,7 +1223,11 @@ fn is_echo(server: &Server, event: &Event) -> bool {
 fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effect> {
     match message {
         FromClient::Hello { id, hello, writer } => {
-            let (link, task) = link(id, writer, server.from_clients.clone());
+            let terminal = match &hello.want {
+                Want::Attach { tty: Some(tty), .. } => open_terminal(tty),
+                _ => None,
+            };
+            let (link, task) = link(id, writer, terminal, server.from_clients.clone());
             server.writers.retain(|writer| !writer.is_finished());
             server.writers.push(task);
             match hello.want {
@@ -1136,6 +1260,7 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                     cols,
                     rows,
                     terminal_focused,
+                    ..
                 } => {
                     let size = Size::new(rows, cols).from_client();
                     let mut view = View::new(&server.session, Keymap::new(server.prefix));
@@ -1171,7 +1296,8 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
         }
         FromClient::Message(id, control) => server.on_message(id, control, now),
         FromClient::Gone(id) => {
-            if server.clients.iter().any(|c| c.id == id) {
+            if let Some(client) = server.client(id) {
+                client.link.cut();
                 server.lost(id, None, now)
             } else {
                 Vec::new()

@@ -2,7 +2,7 @@
 //! into the pane's screen, and its exit reaped by opmux's one reaper.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
@@ -202,11 +202,30 @@ fn small_output_parsed_at_once_never_overtakes_larger_output_still_queued() {
     // prints less than a flood's worth, so its threads keep their priority
     // and a loaded machine cannot starve them past the deadline.
     for _ in 0..12 {
-        blocks_and_small_lines_arrive_in_order();
+        blocks_and_small_lines_arrive_in_order(None);
     }
 }
 
-fn blocks_and_small_lines_arrive_in_order() {
+#[test]
+fn output_read_by_the_main_task_while_quiet_stays_in_order_with_the_readers() {
+    let _children = one_at_a_time();
+    // Spawned on a runtime, a quiet pane's output is read by a task of
+    // that runtime until a read fills its buffer or a frame is still owed,
+    // then by the reader again: the same output, the hand-over in between.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for _ in 0..12 {
+        blocks_and_small_lines_arrive_in_order(Some(&runtime));
+    }
+}
+
+/// Prints blocks of lines, each followed by a short line, and checks that
+/// every line reaches the screen in order; with `runtime`, the pane is
+/// spawned and its events awaited on it, and each wake-up clears the
+/// pane's dirty flag, as drawing a frame does.
+fn blocks_and_small_lines_arrive_in_order(runtime: Option<&tokio::runtime::Runtime>) {
     let screen = Arc::new(Mutex::new(Screen::new(Size::new(10, 60))));
     screen.lock().collect_lines(true);
     let (wiring, mut events) = wiring(4, &screen);
@@ -221,14 +240,35 @@ fn blocks_and_small_lines_arrive_in_order() {
          n=0; while [ $n -lt {rounds} ]; do n=$((n+1)); \
          printf '%s\\n' \"$blk\"; echo \"small $n\"; done"
     );
-    let pty = Pty::spawn(&spec(&script), Size::new(10, 60), &[], wiring).unwrap();
-    loop {
-        match next(&mut events) {
-            Event::PaneOutput(_) => continue,
-            Event::PaneOutputClosed { .. } => break,
-            other => panic!("unexpected event {other:?}"),
+    let dirty = wiring.dirty.clone();
+    let pty = match runtime {
+        None => {
+            let pty = Pty::spawn(&spec(&script), Size::new(10, 60), &[], wiring).unwrap();
+            loop {
+                match next(&mut events) {
+                    Event::PaneOutput(_) => continue,
+                    Event::PaneOutputClosed { .. } => break,
+                    other => panic!("unexpected event {other:?}"),
+                }
+            }
+            pty
         }
-    }
+        Some(runtime) => runtime.block_on(async {
+            let pty = Pty::spawn(&spec(&script), Size::new(10, 60), &[], wiring).unwrap();
+            loop {
+                let event = tokio::time::timeout(Duration::from_secs(20), events.recv())
+                    .await
+                    .expect("no event from the pane within 20 s")
+                    .expect("event channel closed");
+                match event {
+                    Event::PaneOutput(_) => dirty.store(false, Ordering::Release),
+                    Event::PaneOutputClosed { .. } => break,
+                    other => panic!("unexpected event {other:?}"),
+                }
+            }
+            pty
+        }),
+    };
     let lines = screen.lock().take_lines();
     let mut expected = Vec::new();
     for n in 1..=rounds {

@@ -153,6 +153,38 @@ fn a_detached_session_keeps_running_and_a_new_client_sees_what_it_printed_meanwh
     assert_eq!(sessions.list(), Vec::<serde_json::Value>::new());
 }
 
+/// Whether `pid` has `path` open.
+fn holds_open(pid: Pid, path: &std::path::Path) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path))
+}
+
+#[test]
+fn the_server_draws_into_an_attached_terminal_and_lets_it_go_on_detach() {
+    let sessions = Sessions::new("terminal");
+    let name = sessions.start(&["cat"]);
+    let server = sessions.server(&name);
+    let mut client = sessions.attach(&name, 24, 80);
+    let tty = client.tty();
+    client.wait_text("1 cat");
+    // The frames come from the server itself, as tmux's do.
+    assert!(
+        holds_open(server, &tty),
+        "the server has not opened {tty:?}"
+    );
+    client.send(b"typed-here");
+    client.wait_text("typed-here");
+    client.send(b"\x02d");
+    assert_eq!(client.wait_exit(), 0);
+    client.wait_text(&format!("[detached from {name}]"));
+    eventually("the server to let the terminal go", || {
+        !holds_open(server, &tty)
+    });
+}
+
 #[test]
 fn two_clients_type_into_one_session_and_see_each_other() {
     let sessions = Sessions::new("two");
@@ -511,6 +543,7 @@ fn a_client_of_another_protocol_is_told_so_but_may_still_ask_and_stop() {
         cols: 80,
         rows: 24,
         terminal_focused: true,
+        tty: None,
     };
     write_message(&mut stream, &hello(attach)).unwrap();
     match read_message(&mut stream).unwrap() {
@@ -666,10 +699,13 @@ fn a_client_claiming_a_huge_terminal_or_sending_garbage_does_not_take_the_server
     let sessions = Sessions::new("hostile");
     let name = sessions.start(&["cat"]);
     let mut stream = connect(&sessions, &name);
+    // Not a terminal: the server writes nothing to it, and the frames
+    // come on the connection.
     let huge = Want::Attach {
         cols: u16::MAX,
         rows: u16::MAX,
         terminal_focused: true,
+        tty: Some("/dev/null".into()),
     };
     write_message(
         &mut stream,
@@ -701,14 +737,17 @@ fn a_client_claiming_a_huge_terminal_or_sending_garbage_does_not_take_the_server
     )
     .unwrap();
     write_message(&mut stream, &Message::Control(Control::Detach)).unwrap();
+    let mut frames = 0;
     let detached = loop {
         match read_message(&mut stream).expect("the connection goes on") {
             Some(Message::Control(Control::Detached { session })) => break session,
+            Some(Message::Bytes(_)) => frames += 1,
             Some(_) => continue,
             None => panic!("the server hung up"),
         }
     };
     assert_eq!(detached, name);
+    assert!(frames > 0, "no frame came on the connection");
     assert_eq!(sessions.list().len(), 1, "the server is still there");
 }
 

@@ -6,7 +6,10 @@
 //!   parsing a small chunk, it waits for the screen's lock); once the
 //!   run has printed a flood's worth, it lowers the run's priority. A small
 //!   chunk that finds the parser with nothing queued (an echo, a prompt) it
-//!   parses itself, saving a thread's wake-up;
+//!   parses itself, saving a thread's wake-up, and then hands the PTY to
+//!   the main task, which reads it while output stays small (an echo then
+//!   wakes the main task directly, as tmux's server is woken) and hands it
+//!   back once output grows;
 //! - the parser feeds the chunks to the pane's [`Screen`], forwards the replies
 //!   to terminal queries, and wakes the main task once per frame at most;
 //! - the writer takes the input the main task could not write at once, so a
@@ -202,9 +205,10 @@ impl Pty {
             ready_seen: AtomicBool::new(false),
         });
         let for_reader = parsing.clone();
+        let quiet = QuietReads::start(&reader, &parsing);
         thread::Builder::new()
             .name(name("reader"))
-            .spawn(move || read_loop(reader, chunks, &on_flood, &for_reader))
+            .spawn(move || read_loop(reader, chunks, &on_flood, &for_reader, quiet))
             .context("starting the reader thread")?;
         thread::Builder::new()
             .name(name("parser"))
@@ -422,6 +426,7 @@ fn read_loop(
     chunks: SyncSender<Chunk>,
     priority: &Arc<FloodPriority>,
     parsing: &Parsing,
+    mut quiet: Option<QuietReads>,
 ) {
     let mut buf = vec![0u8; READ_CHUNK];
     let mut flood = FloodWatch::default();
@@ -439,6 +444,12 @@ fn read_loop(
                 // until this chunk is parsed, and output stays in order.
                 if n <= INLINE_PARSE && parsing.pending.load(Ordering::Acquire) == 0 {
                     parsing.parse_small(&buf[..n]);
+                    // Quiet again: the main task reads until output grows.
+                    if let Some(main) = &quiet
+                        && !main.take_turn()
+                    {
+                        quiet = None;
+                    }
                     continue;
                 }
                 parsing.pending.fetch_add(1, Ordering::AcqRel);
@@ -454,6 +465,98 @@ fn read_loop(
         }
     };
     let _ = chunks.send(Chunk::End(end));
+}
+
+/// The reader's side of a quiet pane's hand-over: while a pane prints
+/// little (an echo, a prompt, a line now and then), the main task reads and
+/// parses its output itself, woken by the PTY as tmux's server is, which
+/// spares each echo the reader's wake-up on its way to a frame. Output that
+/// grows hands the PTY back to the reader, so a flood never wakes the main
+/// task more than its frames do.
+///
+/// One side reads at a time and hands over only with nothing queued for the
+/// parser, so output stays in order: the reader stops reading until the
+/// main task gives the PTY back.
+struct QuietReads {
+    /// Tells the main task's reading task it is its turn.
+    turn: tokio::sync::mpsc::UnboundedSender<()>,
+    /// The PTY comes back here.
+    back: mpsc::Receiver<()>,
+}
+
+impl QuietReads {
+    /// Starts the main task's side on the runtime the caller runs in;
+    /// `None` outside a runtime, where the reader alone reads.
+    fn start(reader: &File, parsing: &Arc<Parsing>) -> Option<Self> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let pty = reader.try_clone().ok()?;
+        let (turn, turns) = tokio::sync::mpsc::unbounded_channel();
+        let (give_back, back) = mpsc::channel();
+        runtime.spawn(read_while_quiet(pty, turns, give_back, parsing.clone()));
+        Some(Self { turn, back })
+    }
+
+    /// Hands the PTY to the main task and waits until it comes back.
+    /// Returns false if the main task's side is gone: the reader then
+    /// reads on its own.
+    fn take_turn(&self) -> bool {
+        self.turn.send(()).is_ok() && self.back.recv().is_ok()
+    }
+}
+
+/// The main task's side of [`QuietReads`]: on each turn, reads and parses
+/// small output as it comes, until a read fills the buffer or finds a frame
+/// still owed for the last one, which is output coming faster than frames;
+/// then gives the PTY back. The end of output, or any error, goes back to
+/// the reader too, which reads it again and reports it; this side then ends.
+async fn read_while_quiet(
+    pty: File,
+    mut turns: tokio::sync::mpsc::UnboundedReceiver<()>,
+    give_back: mpsc::Sender<()>,
+    parsing: Arc<Parsing>,
+) {
+    use tokio::io::{Interest, unix::AsyncFd};
+    let mut pty = Some(pty);
+    let mut buf = [0u8; INLINE_PARSE];
+    while turns.recv().await.is_some() {
+        let Some(file) = pty.take() else { return };
+        // SAFETY: the File owns its descriptor, which stays open and the
+        // same until `into_inner` takes the File back.
+        let watched = match unsafe { AsyncFd::register_with_interest(file, Interest::READABLE) } {
+            Ok(watched) => watched,
+            Err(e) => {
+                tracing::debug!(
+                    "a quiet pane's output stays with its reader: {}",
+                    e.to_string()
+                );
+                let _ = give_back.send(());
+                return;
+            }
+        };
+        let over = loop {
+            let Ok(mut ready) = watched.readable().await else {
+                break true;
+            };
+            match ready.try_io(|file| file.get_ref().read(&mut buf)) {
+                Err(_would_block) => {}
+                Ok(Ok(n)) if n > 0 => {
+                    let owed = parsing.wiring.dirty.load(Ordering::Acquire);
+                    parsing.parse_small(&buf[..n]);
+                    if owed || n == buf.len() {
+                        break false;
+                    }
+                }
+                Ok(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
+                Ok(_) => break true,
+            }
+        };
+        // Out of the runtime's poll set first: the reader's reads must not
+        // wake the main task.
+        pty = Some(watched.into_inner());
+        if give_back.send(()).is_err() || over {
+            return;
+        }
+    }
 }
 
 /// The most output the reader parses itself, when the parser has nothing

@@ -442,6 +442,12 @@ impl Opmux {
         now
     }
 
+    /// The device of opmux's terminal, `/dev/pts/N`.
+    pub fn tty(&self) -> std::path::PathBuf {
+        let master = self.master.as_ref().expect("the terminal was hung up");
+        master.tty_name().expect("the terminal's device")
+    }
+
     /// The local flags of opmux's terminal, to check raw mode was undone.
     pub fn local_flags(&self) -> nix::sys::termios::LocalFlags {
         let master = self.master.as_ref().expect("the terminal was hung up");
