@@ -1,8 +1,8 @@
-//! The client: small on purpose. It puts this terminal in raw mode, sends
-//! the server every terminal event and signal, and restores the terminal on
-//! every way out. The server writes the frames to the terminal itself, as
-//! tmux's does; if it cannot open the terminal, it sends them and the
-//! client writes them. The session, its
+//! The client: small on purpose. It puts this terminal in raw mode, passes
+//! its signals and size changes on to the server, and restores the terminal
+//! on every way out. The server reads the terminal's input and writes the
+//! frames to it itself, as tmux's does; if it cannot open the terminal, the
+//! client reads the input and sends it, and writes the frames it is sent. The session, its
 //! panes and the drawing all live in the server (`crate::server`). Also the
 //! one-shot requests that need no terminal: a session's info, and stop.
 
@@ -150,11 +150,18 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
             tty: nix::unistd::ttyname(std::io::stdout()).ok(),
         },
     )?;
-    let (session, server) = match read_control(&mut stream, name)? {
+    let (session, server, server_reads) = match read_control(&mut stream, name)? {
         // The server's pid, to wait for it to be gone when the session ends.
-        Control::Welcome { session, pid, .. } => {
-            (session, Some(nix::unistd::Pid::from_raw(pid as i32)))
-        }
+        Control::Welcome {
+            session,
+            pid,
+            terminal,
+            ..
+        } => (
+            session,
+            Some(nix::unistd::Pid::from_raw(pid as i32)),
+            terminal,
+        ),
         Control::Refused { reason, .. } => bail!("{reason}"),
         other => bail!("session {name} answered {other:?}"),
     };
@@ -165,6 +172,11 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
     let mut signals = SigSet::empty();
     for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
         signals.add(signal);
+    }
+    // With the server reading the terminal, a size change is the one
+    // thing about it the client still tells.
+    if server_reads {
+        signals.add(Signal::SIGWINCH);
     }
     signals.thread_block().context("blocking signals")?;
     let writer = Arc::new(Mutex::new(
@@ -181,10 +193,12 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
         EnableFocusChange
     )
     .context("setting the terminal up")?;
-    // From here on the server may write frames to the terminal.
+    // From here on the server may draw on the terminal and read it.
     send(&writer, Control::Ready);
     spawn_signal_thread(signals, writer.clone());
-    spawn_input_thread(writer.clone());
+    if !server_reads {
+        spawn_input_thread(writer.clone());
+    }
     // What loading the configuration left free goes back to the system:
     // from here on the client holds little.
     crate::runtime::release_free_memory();
@@ -296,18 +310,23 @@ fn send(writer: &Mutex<UnixStream>, control: Control) {
     let _ = protocol::write_message(&mut *stream, &Message::Control(control));
 }
 
-/// Passes SIGTERM, SIGINT and SIGHUP on to the server.
+/// Passes SIGTERM, SIGINT and SIGHUP on to the server, and the terminal's
+/// size after a SIGWINCH.
 fn spawn_signal_thread(signals: SigSet, writer: Arc<Mutex<UnixStream>>) {
     let _ = std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             while let Ok(signal) = signals.wait() {
-                send(
-                    &writer,
-                    Control::Signal {
+                let control = match signal {
+                    Signal::SIGWINCH => match crossterm::terminal::size() {
+                        Ok((cols, rows)) => Control::Resize { cols, rows },
+                        Err(_) => continue,
+                    },
+                    signal => Control::Signal {
                         signal: signal as i32,
                     },
-                );
+                };
+                send(&writer, control);
             }
         });
 }

@@ -27,6 +27,8 @@
 //!   `process::proc` reads the process table from /proc.
 //! - `event`: the `Event` enum every producer sends to the main task.
 //! - `keys`: the prefix state machine and xterm encoding of keys (pure).
+//! - `input`: what a terminal sends (keys, mouse, pastes, focus) parsed into the events
+//!   crossterm gives, for the server, which reads its clients' terminals (pure).
 //! - `mouse`: mouse reports in the encoding a pane's program asked for, and OSC 52 (pure).
 //! - `prompt`: the one-line editor with history behind `C-b c`, `C-b ,` and search (pure).
 //! - `scroll`: scroll mode: history and screen as one run of lines, the view anchored on
@@ -68,13 +70,13 @@
 //! - `server`: every session with a terminal runs here, in a process of its own,
 //!   detached from any terminal: the subreaper and reaper of its panes, listening on
 //!   its socket, frame pacing, one view and one painter per attached client, at most
-//!   one frame on its way to each, written to the client's terminal by the server
-//!   itself where it can open it, else sent on the connection; a `FrontEnd` on the
-//!   driver.
-//! - `client`: the attached terminal: raw mode, every terminal event and signal sent
-//!   to the server, frames written as they come when the server does not write them
-//!   itself, the terminal restored on every way out; also the one-shot `info`,
-//!   `status` and `stop` requests behind `ls`, `status` and `kill-session`.
+//!   one frame on its way to each; where it can open a client's terminal, it reads
+//!   the input from it and writes the frames to it itself, else both go on the
+//!   connection; a `FrontEnd` on the driver.
+//! - `client`: the attached terminal: raw mode, signals and size changes sent to the
+//!   server (and the input and frames when the server cannot open the terminal), the
+//!   terminal restored on every way out; also the one-shot `info`, `status` and `stop`
+//!   requests behind `ls`, `status` and `kill-session`.
 
 pub mod app;
 pub mod cli;
@@ -83,6 +85,7 @@ pub mod config;
 pub mod driver;
 pub mod event;
 pub mod headless;
+pub mod input;
 pub mod keys;
 pub mod layout;
 pub mod log;

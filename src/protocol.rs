@@ -67,7 +67,8 @@ pub enum Control {
     /// Client → server: the client leaves; the session goes on.
     Detach,
     /// Client → server: the client's terminal is set up (raw mode, the
-    /// alternate screen): frames may go to it.
+    /// alternate screen, the input modes): the server may draw on it and
+    /// read from it.
     Ready,
     /// Client → server: the client got this signal (SIGTERM, SIGINT or
     /// SIGHUP); the server decides whether it quits the session or only
@@ -81,6 +82,10 @@ pub enum Control {
         session: String,
         #[serde(default)]
         pid: u32,
+        /// The server reads the client's terminal itself, once the client
+        /// says [`Control::Ready`]: the client then reads none of it.
+        #[serde(default)]
+        terminal: bool,
     },
     /// Server → client: the hello was refused; `protocol` is the server's, so
     /// the client can say which opmux to use. Stable across protocol versions.
@@ -196,10 +201,11 @@ pub enum Want {
         /// Whether the client's terminal has focus now, so focus reports
         /// start out right.
         terminal_focused: bool,
-        /// The client's terminal device. The server writes the client's
-        /// frames to it itself, as tmux's server does, once the client
-        /// says [`Control::Ready`]; without it, or if the server cannot
-        /// open it, frames come on the connection.
+        /// The client's terminal device. The server reads the client's
+        /// input from it and writes its frames to it itself, as tmux's
+        /// server does, once the client says [`Control::Ready`]; without
+        /// it, or if the server cannot open it, input and frames go on the
+        /// connection.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tty: Option<std::path::PathBuf>,
     },
@@ -542,6 +548,7 @@ mod tests {
                 protocol: PROTOCOL,
                 session: "web".into(),
                 pid: 4321,
+                terminal: true,
             },
             Control::Refused {
                 reason: "no".into(),

@@ -6,10 +6,10 @@
 //! the session. The panes follow the size of the client that was active
 //! last, as tmux's `window-size latest` does.
 //!
-//! The server writes a client's frames to the client's terminal itself, as
-//! tmux's does, once the client has set it up: a frame then takes no hop
-//! through the client. A terminal it cannot open gets its frames through
-//! the client. A terminal or client that stops reading never holds the
+//! The server reads a client's terminal and draws on it itself, as tmux's
+//! does, once the client has set it up: a key and its echo then take no hop
+//! through the client. A terminal it cannot open is read and drawn on by
+//! the client, which passes input and frames on the connection. A terminal or client that stops reading never holds the
 //! session up: at most one frame per client is on its way, and while it is,
 //! that client's changes wait in its painter, so the next frame it gets
 //! brings it up to date.
@@ -239,6 +239,10 @@ enum FromClient {
     Gone(u64),
     /// Client `id`'s last frame has been written.
     Drained(u64),
+    /// What client `id`'s terminal sent, read by the server.
+    Typed(u64, Vec<crossterm::event::Event>),
+    /// Client `id`'s terminal hung up under the server's read.
+    TerminalLost(u64),
 }
 
 /// Bytes for a connection's writer task.
@@ -268,6 +272,18 @@ struct Link {
     /// A frame is on its way: the next waits until it is written.
     in_flight: Arc<AtomicBool>,
     writer: tokio::task::AbortHandle,
+    /// The task reading the client's terminal, once it runs.
+    reader: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Link {
+    /// A client the session is done with has its terminal back at once:
+    /// not one more key is read from it.
+    fn drop(&mut self) {
+        if let Some(reader) = &self.reader {
+            reader.abort();
+        }
+    }
 }
 
 impl Link {
@@ -329,6 +345,46 @@ impl Link {
     /// which its shell has again.
     fn cut(&self) {
         self.writer.abort();
+        if let Some(reader) = &self.reader {
+            reader.abort();
+        }
+    }
+
+    /// Starts reading the client's terminal for client `id`: its keys,
+    /// mouse and pastes come to the loop as events, without a hop through
+    /// the client.
+    fn read_terminal(&mut self, id: u64, to_loop: mpsc::Sender<FromClient>) {
+        let Some(tty) = self.terminal.clone() else {
+            return;
+        };
+        if self.reader.is_some() {
+            return;
+        }
+        let task = tokio::spawn(async move {
+            let mut parser = crate::input::InputParser::default();
+            let mut buf = vec![0u8; 4096];
+            loop {
+                let Ok(mut ready) = tty.readable().await else {
+                    break;
+                };
+                match ready.try_io(|tty| std::io::Read::read(&mut tty.get_ref(), &mut buf)) {
+                    Err(_would_block) => {}
+                    Ok(Ok(n)) if n > 0 => {
+                        let events = parser.feed(&buf[..n]);
+                        if !events.is_empty()
+                            && to_loop.send(FromClient::Typed(id, events)).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    // The end of input, or an error: the terminal hung up.
+                    Ok(_) => break,
+                }
+            }
+            let _ = to_loop.send(FromClient::TerminalLost(id)).await;
+        });
+        self.reader = Some(task.abort_handle());
     }
 }
 
@@ -344,12 +400,14 @@ fn write_what_fits(socket: &OwnedWriteHalf, bytes: &[u8]) -> usize {
     written
 }
 
-/// Opens the terminal a client named, for the server to write its frames
-/// to: only a terminal of the server's own user, never as a controlling
-/// terminal, non-blocking so a slow terminal holds nothing up.
+/// Opens the terminal a client named, for the server to read its input
+/// from and write its frames to: only a terminal of the server's own user,
+/// never as a controlling terminal, non-blocking so a slow terminal holds
+/// nothing up.
 fn open_terminal(path: &std::path::Path) -> Option<AsyncFd<std::fs::File>> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let file = std::fs::OpenOptions::new()
+        .read(true)
         .write(true)
         .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
         .open(path)
@@ -361,7 +419,7 @@ fn open_terminal(path: &std::path::Path) -> Option<AsyncFd<std::fs::File>> {
     }
     // SAFETY: the File owns its descriptor, which stays open and the same
     // for as long as the AsyncFd holds it.
-    unsafe { AsyncFd::register_with_interest(file, Interest::WRITABLE) }.ok()
+    unsafe { AsyncFd::register_with_interest(file, Interest::READABLE | Interest::WRITABLE) }.ok()
 }
 
 /// An attached client.
@@ -750,8 +808,10 @@ impl Server {
                 Vec::new()
             }
             Control::Ready => {
+                let to_loop = self.from_clients.clone();
                 if let Some(client) = self.client(id) {
                     client.link.terminal_ready = true;
+                    client.link.read_terminal(id, to_loop);
                     client.due = true;
                     self.frame_now = true;
                 }
@@ -1012,6 +1072,7 @@ fn link(
         queued,
         in_flight,
         writer: task.abort_handle(),
+        reader: None,
     };
     (link, task)
 }
@@ -1269,6 +1330,7 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                         protocol: protocol::PROTOCOL,
                         session: server.name.clone(),
                         pid: std::process::id(),
+                        terminal: link.writes_terminal(),
                     });
                     let tied = std::mem::take(&mut server.tie_next);
                     if tied {
@@ -1299,6 +1361,24 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
             if let Some(client) = server.client(id) {
                 client.link.cut();
                 server.lost(id, None, now)
+            } else {
+                Vec::new()
+            }
+        }
+        FromClient::Typed(id, events) => {
+            let mut effects = Vec::new();
+            for event in events {
+                // What came after a detach key is not the session's.
+                if server.client(id).is_none() {
+                    break;
+                }
+                effects.extend(server.on_input(id, event, now));
+            }
+            effects
+        }
+        FromClient::TerminalLost(id) => {
+            if server.clients.iter().any(|c| c.id == id) {
+                server.lost(id, Some(Signal::SIGHUP), now)
             } else {
                 Vec::new()
             }

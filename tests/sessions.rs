@@ -163,20 +163,23 @@ fn holds_open(pid: Pid, path: &std::path::Path) -> bool {
 }
 
 #[test]
-fn the_server_draws_into_an_attached_terminal_and_lets_it_go_on_detach() {
+fn the_server_reads_and_draws_an_attached_terminal_itself_and_lets_it_go_on_detach() {
     let sessions = Sessions::new("terminal");
     let name = sessions.start(&["cat"]);
     let server = sessions.server(&name);
     let mut client = sessions.attach(&name, 24, 80);
     let tty = client.tty();
     client.wait_text("1 cat");
-    // The frames come from the server itself, as tmux's do.
+    // Keys and frames go between the terminal and the server, as tmux's
+    // do: even with the client process stopped, typing is echoed.
     assert!(
         holds_open(server, &tty),
         "the server has not opened {tty:?}"
     );
+    kill(client.pid, Signal::SIGSTOP).unwrap();
     client.send(b"typed-here");
     client.wait_text("typed-here");
+    kill(client.pid, Signal::SIGCONT).unwrap();
     client.send(b"\x02d");
     assert_eq!(client.wait_exit(), 0);
     client.wait_text(&format!("[detached from {name}]"));
