@@ -145,6 +145,50 @@ pub enum Verb {
         #[arg(long)]
         json: bool,
     },
+    /// Types TEXT into a pane, its words joined with spaces as `echo` joins
+    /// them; no Enter is added.
+    Send {
+        /// The session [default: as for attach].
+        #[arg(short, long = "session")]
+        session: Option<String>,
+        /// The pane: its name, or its number as its border shows it.
+        pane: String,
+        #[arg(required = true, allow_hyphen_values = true)]
+        text: Vec<String>,
+        /// Reads TEXT as tmux key names: Enter, Escape, Tab, BSpace, Up,
+        /// PageDown, F5, C-c, M-x; a word that names no key is typed as it is.
+        #[arg(long, conflicts_with = "paste")]
+        keys: bool,
+        /// Sends TEXT as a paste, bracketed if the pane's program asked for
+        /// that.
+        #[arg(long)]
+        paste: bool,
+    },
+    /// Prints what a pane shows, as text.
+    Screen {
+        /// The session [default: as for attach].
+        #[arg(short, long = "session")]
+        session: Option<String>,
+        /// The pane: its name, or its number as its border shows it.
+        pane: String,
+        /// Keeps colours and attributes, as SGR sequences only.
+        #[arg(long)]
+        ansi: bool,
+        /// Adds the last N lines of the pane's scrollback, before the screen.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        history: u32,
+        /// Prints one JSON object: rows, history, cursor, size and title.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Starts panes, as `C-b s` does; returns once each runs.
+    Start(PaneVerb),
+    /// Stops panes, as `C-b x` does; returns once each has stopped.
+    Stop(PaneVerb),
+    /// Restarts panes, as `C-b r` does; returns once each new run runs.
+    Restart(PaneVerb),
+    /// SIGKILLs panes, as `C-b X` does; returns once each run is over.
+    Kill(PaneVerb),
     /// Stops a session as `C-b q` does and waits until nothing of it is left.
     KillSession {
         name: Option<String>,
@@ -154,8 +198,31 @@ pub enum Verb {
     },
 }
 
+/// The panes a pane verb acts on.
+#[derive(Debug, clap::Args)]
+pub struct PaneVerb {
+    /// The session [default: as for attach].
+    #[arg(short, long = "session")]
+    pub session: Option<String>,
+    /// Each pane: its name, or its number as its border shows it.
+    #[arg(required = true)]
+    pub panes: Vec<String>,
+}
+
 /// The verbs' names, as a first argument that is one of them reads.
-pub const VERBS: &[&str] = &["attach", "a", "ls", "status", "kill-session"];
+pub const VERBS: &[&str] = &[
+    "attach",
+    "a",
+    "ls",
+    "status",
+    "kill-session",
+    "send",
+    "screen",
+    "start",
+    "stop",
+    "restart",
+    "kill",
+];
 
 fn parse_size(text: &str) -> Result<crate::Size, String> {
     let bad = || format!("`{text}` is not COLSxROWS, such as 80x24");

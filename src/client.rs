@@ -72,6 +72,18 @@ fn request(socket: &Path, name: &str, want: Want) -> Result<Control> {
     }
 }
 
+/// Asks the session at `socket` for a control verb's `want` and waits as
+/// long as it takes for the answer: a pane verb answers once its change has
+/// happened. A refusal or a failure is an error that gives the reason.
+pub fn control(socket: &Path, name: &str, want: Want) -> Result<Control> {
+    let mut stream = connect(socket, name, want)?;
+    match read_control(&mut stream, name)? {
+        Control::Refused { reason, .. } => bail!("{reason}"),
+        Control::Failed { message } => bail!("{}", crate::clean_text(&message)),
+        control => Ok(control),
+    }
+}
+
 /// What the session at `socket` is and does (`opmux ls`).
 pub fn info(socket: &Path, name: &str) -> Result<SessionInfo> {
     match request(socket, name, Want::Info)? {

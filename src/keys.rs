@@ -228,6 +228,56 @@ fn modifier_param(mods: KeyModifiers) -> u8 {
         + 4 * u8::from(mods.contains(KeyModifiers::CONTROL))
 }
 
+/// A key written as tmux names it: `Enter`, `Escape`, `Tab`, `BSpace`,
+/// `Space`, `Up`, `PageDown` (`NPage`), `DC`, `F5`, or one character, after
+/// any of the modifiers `C-`, `M-` and `S-`, as in `C-c` or `M-Left`. Names
+/// are matched whatever their case; `None` for a word that names no key.
+pub fn parse_key_name(word: &str) -> Option<KeyEvent> {
+    let mut modifiers = KeyModifiers::NONE;
+    let mut rest = word;
+    while let Some((modifier, after)) = rest.split_at_checked(2)
+        && !after.is_empty()
+    {
+        modifiers |= match modifier {
+            "C-" | "c-" => KeyModifiers::CONTROL,
+            "M-" | "m-" => KeyModifiers::ALT,
+            "S-" | "s-" => KeyModifiers::SHIFT,
+            _ => break,
+        };
+        rest = after;
+    }
+    let mut chars = rest.chars();
+    let code = match (chars.next(), chars.next()) {
+        (Some(c), None) => KeyCode::Char(c),
+        _ => match rest.to_ascii_lowercase().as_str() {
+            "enter" => KeyCode::Enter,
+            "escape" | "esc" => KeyCode::Esc,
+            "tab" => KeyCode::Tab,
+            "btab" => KeyCode::BackTab,
+            "bspace" | "backspace" => KeyCode::Backspace,
+            "space" => KeyCode::Char(' '),
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "pageup" | "ppage" | "pgup" => KeyCode::PageUp,
+            "pagedown" | "npage" | "pgdn" => KeyCode::PageDown,
+            "insert" | "ic" => KeyCode::Insert,
+            "delete" | "dc" => KeyCode::Delete,
+            name => {
+                let n: u8 = name.strip_prefix('f')?.parse().ok()?;
+                if !(1..=12).contains(&n) {
+                    return None;
+                }
+                KeyCode::F(n)
+            }
+        },
+    };
+    Some(KeyEvent::new(code, modifiers))
+}
+
 /// Encodes a key the way xterm does, or `None` for keys that have no byte form.
 pub fn encode_key(key: KeyEvent, modes: Modes) -> Option<Vec<u8>> {
     let mods = key.modifiers & (KeyModifiers::SHIFT | KeyModifiers::ALT | KeyModifiers::CONTROL);
@@ -335,6 +385,46 @@ mod tests {
     const CTRL: KeyModifiers = KeyModifiers::CONTROL;
     const ALT: KeyModifiers = KeyModifiers::ALT;
     const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
+
+    #[test]
+    fn tmux_key_names_name_the_keys_they_do_in_tmux() {
+        let cases: &[(&str, KeyCode, KeyModifiers)] = &[
+            ("Enter", KeyCode::Enter, NONE),
+            ("enter", KeyCode::Enter, NONE),
+            ("Escape", KeyCode::Esc, NONE),
+            ("Tab", KeyCode::Tab, NONE),
+            ("BTab", KeyCode::BackTab, NONE),
+            ("BSpace", KeyCode::Backspace, NONE),
+            ("Space", KeyCode::Char(' '), NONE),
+            ("Up", KeyCode::Up, NONE),
+            ("NPage", KeyCode::PageDown, NONE),
+            ("PageUp", KeyCode::PageUp, NONE),
+            ("DC", KeyCode::Delete, NONE),
+            ("IC", KeyCode::Insert, NONE),
+            ("F5", KeyCode::F(5), NONE),
+            ("F12", KeyCode::F(12), NONE),
+            ("C-c", KeyCode::Char('c'), CTRL),
+            ("M-x", KeyCode::Char('x'), ALT),
+            ("C-M-Left", KeyCode::Left, CTRL.union(ALT)),
+            ("S-Up", KeyCode::Up, SHIFT),
+            ("x", KeyCode::Char('x'), NONE),
+            ("-", KeyCode::Char('-'), NONE),
+            ("C--", KeyCode::Char('-'), CTRL),
+            ("é", KeyCode::Char('é'), NONE),
+        ];
+        for &(name, code, mods) in cases {
+            assert_eq!(parse_key_name(name), Some(key(code, mods)), "{name}");
+        }
+        for word in ["hello", "F13", "F0", "C-", "X-a", ""] {
+            assert_eq!(parse_key_name(word), None, "{word}");
+        }
+        // What they type, through the same encoding as keys typed in a pane.
+        let typed = |name| encode_key(parse_key_name(name).unwrap(), Modes::default());
+        assert_eq!(typed("C-c"), Some(b"\x03".to_vec()));
+        assert_eq!(typed("M-x"), Some(b"\x1bx".to_vec()));
+        assert_eq!(typed("Enter"), Some(b"\r".to_vec()));
+        assert_eq!(typed("F5"), Some(b"\x1b[15~".to_vec()));
+    }
 
     #[test]
     fn keys_encode_as_xterm_does() {

@@ -10,10 +10,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use opmux::cli::{Cli, ColorChoice, VERBS, Verb, VerbCli};
+use opmux::cli::{Cli, ColorChoice, PaneVerb, VERBS, Verb, VerbCli};
 use opmux::config::{Env, Settings};
 use opmux::headless::{KillOthers, Options};
-use opmux::protocol::SessionInfo;
+use opmux::protocol::{Control, PaneAction, SessionInfo, Want};
 use opmux::{client, registry, server};
 
 fn main() -> ExitCode {
@@ -245,6 +245,58 @@ fn run_verb(verb: Verb) -> Result<i32> {
             }
             Ok(0)
         }
+        Verb::Send {
+            session,
+            pane,
+            text,
+            keys,
+            paste,
+        } => {
+            let (name, socket) = pick(&dir, session)?;
+            let text = text.join(" ");
+            let want = Want::Send {
+                pane,
+                text,
+                keys,
+                paste,
+            };
+            client::control(&socket, &name, want)?;
+            Ok(0)
+        }
+        Verb::Screen {
+            session,
+            pane,
+            ansi,
+            history,
+            json,
+        } => {
+            let (name, socket) = pick(&dir, session)?;
+            let want = Want::Screen {
+                pane,
+                ansi,
+                history,
+            };
+            let Control::Screen(dump) = client::control(&socket, &name, want)? else {
+                bail!("session {name} answered something else than a screen");
+            };
+            if json {
+                let mut report = serde_json::to_value(&dump)?;
+                report["v"] = 1.into();
+                println!("{}", opmux::protocol::json_line(&report)?);
+            } else {
+                let mut out = String::new();
+                for line in dump.history.iter().chain(&dump.rows) {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+                print!("{out}");
+            }
+            Ok(0)
+        }
+        Verb::Start(panes) => act(&dir, PaneAction::Start, panes),
+        Verb::Stop(panes) => act(&dir, PaneAction::Stop, panes),
+        Verb::Restart(panes) => act(&dir, PaneAction::Restart, panes),
+        Verb::Kill(panes) => act(&dir, PaneAction::Kill, panes),
         Verb::Ls { json } => {
             let found: Vec<SessionInfo> = sessions(&dir)?.into_iter().map(|(_, i)| i).collect();
             if json {
@@ -255,6 +307,18 @@ fn run_verb(verb: Verb) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `opmux start|stop|restart|kill`: returns once every pane's change has
+/// happened.
+fn act(dir: &std::path::Path, action: PaneAction, verb: PaneVerb) -> Result<i32> {
+    let (name, socket) = pick(dir, verb.session)?;
+    let want = Want::Act {
+        action,
+        panes: verb.panes,
+    };
+    client::control(&socket, &name, want)?;
+    Ok(0)
 }
 
 /// `opmux status`'s table: a header, then one pane a line, cleaned of

@@ -104,6 +104,41 @@ pub enum Control {
     Stopped,
     /// Server → client: the answer to a `status` hello, every pane in order.
     Status { panes: Vec<PaneStatus> },
+    /// Server → client: what a control verb asked for has happened.
+    Done,
+    /// Server → client: the answer to a `screen` hello.
+    Screen(ScreenDump),
+    /// Server → client: a control verb could not be done (an unknown pane).
+    Failed { message: String },
+}
+
+/// What a pane verb does, as `C-b s`, `C-b x`, `C-b r` and `C-b X` do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaneAction {
+    Start,
+    Stop,
+    Restart,
+    Kill,
+}
+
+/// What a pane shows, for `opmux screen`. Every string is cleaned of
+/// control sequences, or keeps SGR alone when colours were asked for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreenDump {
+    /// The pane's number, as its border shows it, from 1.
+    pub number: u32,
+    pub name: String,
+    /// The title its program set, if any.
+    pub title: String,
+    /// The screen's size: rows, columns.
+    pub size: [u16; 2],
+    /// Where the cursor is: row, column, from 0.
+    pub cursor: [u16; 2],
+    /// The last lines of the scrollback, oldest first, as many as asked.
+    pub history: Vec<String>,
+    /// Every row of the screen, without trailing blanks.
+    pub rows: Vec<String>,
 }
 
 /// One pane as `opmux status` reports it. Fields may be added, never
@@ -160,11 +195,11 @@ pub fn unix_seconds(time: std::time::SystemTime) -> u64 {
 /// build does not know from one it knows but cannot read.
 const CONTROL_NAMES: &[&str] = &[
     "hello", "input", "resize", "detach", "ready", "signal", "welcome", "refused", "info",
-    "detached", "ended", "stopped", "status",
+    "detached", "ended", "stopped", "status", "done", "screen", "failed",
 ];
 
 /// The names [`Want`] is tagged with on the wire.
-const WANT_NAMES: &[&str] = &["attach", "info", "stop", "status"];
+const WANT_NAMES: &[&str] = &["attach", "info", "stop", "status", "act", "send", "screen"];
 
 /// A client's first message. Its fields are part of the stable handshake:
 /// never rename or remove them.
@@ -215,6 +250,31 @@ pub enum Want {
     Stop { now: bool },
     /// Report every pane ([`Control::Status`]) and hang up.
     Status,
+    /// Act on panes, each named by its name or number; [`Control::Done`]
+    /// once every one has started, or stopped, as asked.
+    Act {
+        action: PaneAction,
+        panes: Vec<String>,
+    },
+    /// Type `text` into a pane: as it is, as tmux key names (`keys`), or as
+    /// a paste, bracketed if the program asked for that (`paste`).
+    Send {
+        pane: String,
+        text: String,
+        #[serde(default)]
+        keys: bool,
+        #[serde(default)]
+        paste: bool,
+    },
+    /// What a pane shows ([`Control::Screen`]), with `history` lines of
+    /// its scrollback, and colours as SGR when `ansi`.
+    Screen {
+        pane: String,
+        #[serde(default)]
+        ansi: bool,
+        #[serde(default)]
+        history: u32,
+    },
 }
 
 /// What a server tells about its session. Stable across protocol versions:
@@ -281,7 +341,11 @@ pub fn check_hello(hello: &Hello) -> Result<(), Control> {
     }
     match hello.want {
         Want::Info | Want::Stop { .. } => Ok(()),
-        Want::Attach { .. } | Want::Status => Err(Control::Refused {
+        Want::Attach { .. }
+        | Want::Status
+        | Want::Act { .. }
+        | Want::Send { .. }
+        | Want::Screen { .. } => Err(Control::Refused {
             reason: format!(
                 "opmux {} speaks protocol {}; this server (version {}) speaks protocol {}: \
                  use the opmux that started the session, or stop it with `opmux kill-session`",
@@ -539,6 +603,34 @@ mod tests {
             Control::Hello(Hello::new(Want::Info)),
             Control::Hello(Hello::new(Want::Stop { now: true })),
             Control::Hello(Hello::new(Want::Status)),
+            Control::Hello(Hello::new(Want::Act {
+                action: PaneAction::Restart,
+                panes: vec!["api".into(), "2".into()],
+            })),
+            Control::Hello(Hello::new(Want::Send {
+                pane: "agent".into(),
+                text: "C-c Enter".into(),
+                keys: true,
+                paste: false,
+            })),
+            Control::Hello(Hello::new(Want::Screen {
+                pane: "1".into(),
+                ansi: true,
+                history: 20,
+            })),
+            Control::Done,
+            Control::Failed {
+                message: "no pane `x`".into(),
+            },
+            Control::Screen(ScreenDump {
+                number: 1,
+                name: "api".into(),
+                title: "t".into(),
+                size: [24, 80],
+                cursor: [3, 4],
+                history: vec!["old".into()],
+                rows: vec!["now".into(), String::new()],
+            }),
             Control::Input(serde_json::json!({"key": {"code": "a", "mods": ["ctrl"]}})),
             Control::Resize { cols: 80, rows: 24 },
             Control::Detach,
@@ -682,6 +774,21 @@ mod tests {
                 rows: 1,
                 terminal_focused: false,
                 tty: None,
+            },
+            Want::Act {
+                action: PaneAction::Kill,
+                panes: vec![],
+            },
+            Want::Send {
+                pane: "1".into(),
+                text: String::new(),
+                keys: false,
+                paste: true,
+            },
+            Want::Screen {
+                pane: "1".into(),
+                ansi: false,
+                history: 0,
             },
         ] {
             let json = serde_json::to_value(&want).unwrap();

@@ -41,10 +41,12 @@ use crate::keys::Keymap;
 use crate::pane::Pane;
 use crate::process;
 use crate::protocol::{
-    self, Control, Decoder, Hello, Message, ProtocolError, SessionInfo, Want, unix_seconds,
+    self, Control, Decoder, Hello, Message, PaneAction, ProtocolError, SessionInfo, Want,
+    unix_seconds,
 };
 use crate::registry::Claimed;
 use crate::runtime::{self, Host, Signals, apply, log_event};
+use crate::session::control::Until;
 use crate::session::{Command, Effect, Session};
 use crate::ui;
 use crate::view::{self, View};
@@ -453,6 +455,9 @@ struct Server {
     latest: Option<u64>,
     /// Connections waiting to hear that the session stopped.
     stoppers: Vec<Link>,
+    /// Pane verbs waiting for their change to happen, each with what it
+    /// waits for.
+    acting: Vec<(Link, Vec<Until>)>,
     started: SystemTime,
     /// When a client last attached or typed.
     used: SystemTime,
@@ -560,6 +565,7 @@ impl driver::FrontEnd for Server {
     }
 
     fn after_wake(&mut self) {
+        self.answer_acts();
         let echo = std::mem::take(&mut self.echo_pending);
         if echo || std::mem::take(&mut self.frame_now) {
             // One frame out of turn per keystroke: the echo shows at once.
@@ -923,6 +929,93 @@ impl Server {
         }
     }
 
+    /// Tells each pane verb whose change has happened that it is done.
+    fn answer_acts(&mut self) {
+        let session = &self.session;
+        self.acting.retain_mut(|(link, until)| {
+            until.retain(|u| !session.holds(*u));
+            if until.is_empty() {
+                link.control(Control::Done);
+            }
+            !until.is_empty()
+        });
+    }
+
+    /// A control verb's request (`act`, `send`, `screen`), answered on
+    /// `link` now or, for a pane verb, once its change has happened.
+    fn control(&mut self, link: Link, want: Want, now: Instant) -> Vec<Effect> {
+        let failed = |link: &Link, message: String| link.control(Control::Failed { message });
+        match want {
+            Want::Act { action, panes } => {
+                let ids = match self.session.find_all(&panes) {
+                    Ok(ids) => ids,
+                    Err(message) => {
+                        failed(&link, message);
+                        return Vec::new();
+                    }
+                };
+                let mut effects = Vec::new();
+                let mut until = Vec::new();
+                for id in ids {
+                    until.extend(self.session.until(action, id));
+                    let command = match action {
+                        PaneAction::Start => Command::Start(id),
+                        PaneAction::Stop => Command::Stop(id),
+                        PaneAction::Restart => Command::Restart(id),
+                        PaneAction::Kill => Command::Kill(id),
+                    };
+                    effects.extend(self.command(command, None, now));
+                }
+                self.acting.push((link, until));
+                effects
+            }
+            Want::Send {
+                pane,
+                text,
+                keys,
+                paste,
+            } => match self.session.find_all(&[pane]) {
+                Ok(ids) if !self.session.takes_input(ids[0]) => {
+                    let name = &self.session.pane(ids[0]).map(|p| p.spec.name.clone());
+                    failed(
+                        &link,
+                        format!(
+                            "pane {} is not running",
+                            crate::clean_text(name.as_deref().unwrap_or(""))
+                        ),
+                    );
+                    Vec::new()
+                }
+                Ok(ids) => {
+                    let bytes = self.session.typed(ids[0], &text, keys, paste);
+                    let effects = self.command(Command::Write(ids[0], bytes), None, now);
+                    link.control(Control::Done);
+                    effects
+                }
+                Err(message) => {
+                    failed(&link, message);
+                    Vec::new()
+                }
+            },
+            Want::Screen {
+                pane,
+                ansi,
+                history,
+            } => {
+                let dump = self.session.find_all(&[pane]).and_then(|ids| {
+                    let dump = self.session.screen_dump(ids[0], ansi, history as usize);
+                    dump.ok_or_else(|| "the pane is gone".to_string())
+                });
+                match dump {
+                    Ok(dump) => link.control(Control::Screen(dump)),
+                    Err(message) => failed(&link, message),
+                }
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Whether some client has a frame owed.
     fn owes_frames(&self) -> bool {
         self.needs_redraw || self.clients.iter().any(|c| c.due && c.link.takes_frames())
@@ -1144,6 +1237,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         needs_redraw: true,
         latest: None,
         stoppers: Vec::new(),
+        acting: Vec::new(),
         started: SystemTime::now(),
         used: SystemTime::UNIX_EPOCH,
         folder,
@@ -1301,6 +1395,9 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                         panes: server.session.status(),
                     });
                     Vec::new()
+                }
+                want @ (Want::Act { .. } | Want::Send { .. } | Want::Screen { .. }) => {
+                    server.control(link, want, now)
                 }
                 Want::Stop { now: at_once } => {
                     tracing::info!(at_once, "asked to stop");

@@ -923,3 +923,184 @@ fn status_reports_every_pane_as_a_table_and_as_json_with_nothing_raw() {
     );
     assert_eq!(lines[2][..7], ["2", "job", "exited", "-", "0", "no", "3"]);
 }
+
+impl Sessions {
+    /// `opmux ARGS` that must succeed; its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "opmux {args:?} failed: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// Pane `number` (from 1) of session `name`, as `status --json` says.
+    fn pane(&self, name: &str, number: usize) -> serde_json::Value {
+        let out = self.ok(&["status", "-s", name, "--json"]);
+        let report: serde_json::Value = serde_json::from_str(&out).expect("status prints JSON");
+        report["panes"][number - 1].clone()
+    }
+}
+
+/// Whether `text` holds an escape sequence other than SGR, or a C0 or C1
+/// control other than a line feed.
+fn has_raw_controls(text: &str) -> bool {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.next() != Some('[') {
+                return true;
+            }
+            loop {
+                match chars.next() {
+                    Some('0'..='9' | ';') => {}
+                    Some('m') => break,
+                    _ => return true,
+                }
+            }
+        } else if c.is_control() && c != '\n' {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn send_types_into_a_pane_and_screen_shows_it_with_nothing_raw() {
+    let sessions = Sessions::new("send-screen");
+    let hostile = "printf 'before\\n\\033[31mred\\033[0m \\033]0;ti\\001tle\\007\
+                   \\033]52;c;aGk=\\007\\302\\233 31m c1 \\033[5n\\033P+q\\033\\\\done\\n'; \
+                   exec sleep 1000";
+    let name = sessions.start(&["-n", "typist", "cat", hostile]);
+    sessions.ok(&["send", "-s", &name, "typist", "hello", "there"]);
+    eventually("the typed words on cat's screen", || {
+        sessions
+            .ok(&["screen", "-s", &name, "typist"])
+            .contains("hello there")
+    });
+    // By number, as the border shows it.
+    eventually("the hostile pane's last line", || {
+        sessions.ok(&["screen", "-s", &name, "2"]).contains("done")
+    });
+    let plain = sessions.ok(&["screen", "-s", &name, "2", "--history", "5"]);
+    assert!(plain.contains("red"), "{plain:?}");
+    assert!(!plain.contains('\x1b'), "an escape in {plain:?}");
+    assert!(!has_raw_controls(&plain), "{plain:?}");
+    let ansi = sessions.ok(&["screen", "-s", &name, "2", "--ansi"]);
+    assert!(ansi.contains("\x1b[0;31mred"), "no colour in {ansi:?}");
+    assert!(!has_raw_controls(&ansi), "more than SGR in {ansi:?}");
+    let json = sessions.ok(&["screen", "-s", &name, "2", "--json"]);
+    assert!(!json.trim_end().chars().any(char::is_control), "{json:?}");
+    let dump: serde_json::Value = serde_json::from_str(&json).expect("screen --json is JSON");
+    assert_eq!(dump["v"], 1);
+    assert_eq!(dump["name"], "printf");
+    assert_eq!(dump["number"], 2);
+    assert_eq!(dump["title"], "title");
+    let rows = dump["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), dump["size"][0].as_u64().unwrap() as usize);
+    assert!(rows.iter().any(|r| r.as_str().unwrap().contains("done")));
+    // An unknown pane is an error that names it.
+    let out = sessions.run(&["send", "-s", &name, "nosuch", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("`nosuch`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn send_keys_and_paste_type_what_the_keys_and_a_bracketed_paste_send() {
+    let sessions = Sessions::new("send-keys");
+    let trap = "trap 'echo got-int' INT; while :; do sleep 0.05; done";
+    let paste = "printf '\\033[?2004h'; exec cat -v";
+    let name = sessions.start(&["-n", "trap", "-n", "paste", trap, paste]);
+    // The trap is set once the shell runs its loop; C-c until it says so.
+    eventually("C-c to interrupt the loop", || {
+        sessions.ok(&["send", "-s", &name, "trap", "--keys", "C-c"]);
+        sessions
+            .ok(&["screen", "-s", &name, "trap"])
+            .contains("got-int")
+    });
+    sessions.ok(&["send", "-s", &name, "paste", "--paste", "pasted"]);
+    sessions.ok(&["send", "-s", &name, "paste", "--keys", "Enter"]);
+    eventually("the paste, bracketed, echoed by cat -v", || {
+        sessions
+            .ok(&["screen", "-s", &name, "paste"])
+            .contains("^[[200~pasted^[[201~")
+    });
+}
+
+#[test]
+fn pane_verbs_do_what_their_keys_do_and_return_once_it_has_happened() {
+    let sessions = Sessions::new("pane-verbs");
+    let m = marker("pane-verbs");
+    // It takes its time to stop, so a verb that returned early would find
+    // it still stopping.
+    let slow = format!("trap 'sleep 0.3; exit 0' TERM; sleep 1000.{m} & wait");
+    let name = sessions.start(&["-n", "svc", &slow]);
+    let pid = |pane: &serde_json::Value| pane["pid"].as_i64().map(|p| Pid::from_raw(p as i32));
+    eventually("the pane to run", || {
+        sessions.pane(&name, 1)["state"] == "running"
+    });
+    let first = pid(&sessions.pane(&name, 1)).expect("a pid");
+    // Each verb's change is there the moment it returns: no waiting here.
+    sessions.ok(&["restart", "-s", &name, "svc"]);
+    let pane = sessions.pane(&name, 1);
+    assert_eq!(pane["state"], "running", "{pane}");
+    let second = pid(&pane).expect("a pid");
+    assert_ne!(first, second, "the same run");
+    assert!(!alive(first), "the first run is still there");
+    sessions.ok(&["stop", "-s", &name, "1"]);
+    let pane = sessions.pane(&name, 1);
+    assert_eq!(pane["state"], "exited", "{pane}");
+    assert_eq!(pane["exit_code"], 0, "{pane}");
+    assert!(sleepers(&m).is_empty(), "the program outlived stop");
+    // A manual stop is not restarted; start starts it.
+    sessions.ok(&["start", "-s", &name, "svc"]);
+    assert_eq!(sessions.pane(&name, 1)["state"], "running");
+    sessions.ok(&["kill", "-s", &name, "svc"]);
+    let pane = sessions.pane(&name, 1);
+    assert_eq!(pane["state"], "exited", "{pane}");
+    assert_eq!(pane["exit_signal"], "SIGKILL");
+    assert_eq!(pane["restarts"], 0);
+}
+
+#[test]
+fn panes_have_unique_names_and_a_name_wins_over_a_number() {
+    let sessions = Sessions::new("pane-names");
+    let name = sessions.start(&[
+        "-n",
+        "2",
+        "echo first-pane; exec sleep 1000",
+        "echo second-pane; exec sleep 1000",
+        "echo third-pane; exec sleep 1000",
+    ]);
+    let names: Vec<String> = (1..=3)
+        .map(|n| {
+            sessions.pane(&name, n)["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(names, ["2", "echo", "echo-2"]);
+    eventually("every pane's line", || {
+        sessions
+            .ok(&["screen", "-s", &name, "3"])
+            .contains("third-pane")
+    });
+    // `2` is the first pane's name before it is the second pane's number.
+    assert!(
+        sessions
+            .ok(&["screen", "-s", &name, "2"])
+            .contains("first-pane")
+    );
+    assert!(
+        sessions
+            .ok(&["screen", "-s", &name, "echo-2"])
+            .contains("third-pane")
+    );
+}

@@ -8,6 +8,8 @@
 //! commands. It does no I/O itself, so tests drive a session whose panes
 //! have no PTY and check what it asks for.
 
+pub mod control;
+
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -167,13 +169,40 @@ impl Session {
             pane_env: Vec::new(),
         };
         let rects = layout::arrange(specs.len(), session.panes_area(), None, layout);
-        session.panes = specs
-            .into_iter()
-            .zip(rects)
-            .enumerate()
-            .map(|(i, (spec, rect))| Pane::new(PaneId(i), spec, inner_size(rect)))
-            .collect();
+        for (i, (mut spec, rect)) in specs.into_iter().zip(rects).enumerate() {
+            spec.name = session.unique_name(&spec.name, None);
+            session
+                .panes
+                .push(Pane::new(PaneId(i), spec, inner_size(rect)));
+        }
         session
+    }
+
+    /// `wanted`, or the first of `wanted-2`, `wanted-3`… that no pane but
+    /// `except` is named: a pane's name names one pane.
+    fn unique_name(&self, wanted: &str, except: Option<PaneId>) -> String {
+        let taken = |name: &str| {
+            self.panes
+                .iter()
+                .any(|p| p.spec.name == name && Some(p.id) != except)
+        };
+        if !taken(wanted) {
+            return wanted.to_string();
+        }
+        (2..)
+            .map(|n| format!("{wanted}-{n}"))
+            .find(|name| !taken(name))
+            .unwrap_or_default()
+    }
+
+    /// The pane a control verb names: the one with that exact name, else
+    /// the one with that number as its border shows it, from 1.
+    pub fn find(&self, name: &str) -> Option<PaneId> {
+        if let Some(pane) = self.panes.iter().find(|p| p.spec.name == name) {
+            return Some(pane.id);
+        }
+        let number: usize = name.parse().ok()?;
+        self.panes.get(number.checked_sub(1)?).map(|p| p.id)
     }
 
     /// Builds the session for `settings` on a terminal of `size`.
@@ -415,6 +444,7 @@ impl Session {
             }
             Command::Rename(id, name) => {
                 let name = clean_text(name.trim());
+                let name = self.unique_name(&name, Some(id));
                 if let Some(pane) = self.pane_mut(id).filter(|_| !name.is_empty()) {
                     pane.spec.name = name;
                     pane.spec.named = true;
@@ -750,7 +780,8 @@ impl Session {
     /// Adds a pane for `spec` at the end and starts it. The screen gets its
     /// place in the new layout first, so the program starts at its real
     /// size.
-    pub fn add_pane(&mut self, spec: PaneSpec) -> Vec<Effect> {
+    pub fn add_pane(&mut self, mut spec: PaneSpec) -> Vec<Effect> {
+        spec.name = self.unique_name(&spec.name, None);
         let id = PaneId(self.next_id);
         self.next_id += 1;
         let pane = Pane::new(id, spec, Size::new(1, 1));

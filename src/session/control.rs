@@ -1,0 +1,180 @@
+//! What the control verbs ask of a session: the bytes `send` types, the
+//! screen `screen` shows, and when what `start`, `stop`, `restart` and
+//! `kill` asked for has happened. No socket here: the server carries the
+//! requests and answers.
+
+use super::Session;
+use crate::PaneId;
+use crate::keys::{Modes, encode_key, encode_paste};
+use crate::pane::PaneState;
+use crate::pane::history::Pen;
+use crate::protocol::{PaneAction, ScreenDump};
+
+/// When a pane verb's change has happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    /// A run after run `.1` has started (or waits on a dependency, or
+    /// could not start).
+    Started(PaneId, u32),
+    /// Run `.1` is over.
+    Over(PaneId, u32),
+}
+
+impl Session {
+    /// The panes `names` stand for, or a message naming the first that
+    /// stands for none.
+    pub fn find_all(&self, names: &[String]) -> Result<Vec<PaneId>, String> {
+        names
+            .iter()
+            .map(|name| {
+                self.find(name).ok_or_else(|| {
+                    format!("no pane is named or numbered `{}`", crate::clean_text(name))
+                })
+            })
+            .collect()
+    }
+
+    /// What to wait for once `action` was asked of pane `id`, or `None`
+    /// when it needs no waiting (a start of a pane that runs).
+    pub fn until(&self, action: PaneAction, id: PaneId) -> Option<Until> {
+        let pane = self.pane(id)?;
+        match action {
+            PaneAction::Start if pane.state.is_alive() => None,
+            PaneAction::Start | PaneAction::Restart => Some(Until::Started(id, pane.run)),
+            PaneAction::Stop | PaneAction::Kill => Some(Until::Over(id, pane.run)),
+        }
+    }
+
+    /// Whether `until` holds now. A pane that is gone holds nothing back.
+    pub fn holds(&self, until: Until) -> bool {
+        let (Until::Started(id, _) | Until::Over(id, _)) = until;
+        let Some(pane) = self.pane(id) else {
+            return true;
+        };
+        match until {
+            Until::Started(_, run) => {
+                matches!(pane.state, PaneState::Waiting { .. } | PaneState::Failed(_))
+                    || pane.run > run
+                        && !matches!(pane.state, PaneState::Starting | PaneState::NotStarted)
+            }
+            Until::Over(_, run) => {
+                pane.run > run
+                    || !matches!(
+                        pane.state,
+                        PaneState::Starting
+                            | PaneState::Running { .. }
+                            | PaneState::Stopping { .. }
+                    )
+            }
+        }
+    }
+
+    /// The bytes that type `text` into pane `id`: as it is; as tmux key
+    /// names separated by blanks (`keys`), a word that names no key typed
+    /// as it is, as tmux's `send-keys` does; or as a paste (`paste`),
+    /// bracketed if the program asked for that.
+    pub fn typed(&self, id: PaneId, text: &str, keys: bool, paste: bool) -> Vec<u8> {
+        let Some(pane) = self.pane(id) else {
+            return Vec::new();
+        };
+        let modes = pane.published.modes();
+        if paste {
+            return encode_paste(text, modes.bracketed_paste);
+        }
+        if !keys {
+            return text.as_bytes().to_vec();
+        }
+        let key_modes = Modes {
+            application_cursor: modes.application_cursor,
+        };
+        let mut out = Vec::new();
+        for word in text.split_whitespace() {
+            match crate::keys::parse_key_name(word).and_then(|key| encode_key(key, key_modes)) {
+                Some(bytes) => out.extend(bytes),
+                None => out.extend_from_slice(word.as_bytes()),
+            }
+        }
+        out
+    }
+
+    /// What pane `id` shows, with the last `history` lines of its
+    /// scrollback: plain text, or with its colours and attributes as SGR
+    /// (`ansi`), and nothing else a program printed.
+    pub fn screen_dump(&self, id: PaneId, ansi: bool, history: usize) -> Option<ScreenDump> {
+        let index = self.index_of(id)?;
+        let pane = &self.panes[index];
+        let screen = pane.screen();
+        let vt = screen.vt();
+        let (rows, cols) = vt.size();
+        let (rows, cols) = (rows.get(), cols.get());
+        let kept = screen.history();
+        let lines: Vec<String> = kept
+            .iter()
+            .skip(kept.len().saturating_sub(history))
+            .map(|line| {
+                if !ansi {
+                    return crate::clean_text(line.text());
+                }
+                let mut out = Vec::new();
+                for (range, pen) in line.spans() {
+                    pen.write_sgr(&mut out);
+                    out.extend(crate::clean_text(&line.text()[range]).bytes());
+                }
+                finish_sgr(out)
+            })
+            .collect();
+        let shown = (0..rows)
+            .map(|row| {
+                let mut out = Vec::new();
+                let mut pen = Pen::default();
+                let mut blanks = 0;
+                for col in 0..cols {
+                    let Some(cell) = vt.cell(row, col) else {
+                        break;
+                    };
+                    if cell.is_wide_continuation() {
+                        continue;
+                    }
+                    let here = if ansi { Pen::of_cell(cell) } else { pen };
+                    if !cell.has_contents() && here.is_default() {
+                        blanks += 1;
+                        continue;
+                    }
+                    out.extend(std::iter::repeat_n(b' ', blanks));
+                    blanks = 0;
+                    if here != pen {
+                        here.write_sgr(&mut out);
+                        pen = here;
+                    }
+                    match cell.has_contents() {
+                        true => out.extend(crate::clean_text(cell.contents()).bytes()),
+                        false => out.push(b' '),
+                    }
+                }
+                if ansi {
+                    finish_sgr(out)
+                } else {
+                    String::from_utf8_lossy(&out).into_owned()
+                }
+            })
+            .collect();
+        let (row, col) = vt.cursor_position();
+        Some(ScreenDump {
+            number: index as u32 + 1,
+            name: pane.spec.name.clone(),
+            title: screen.title().map(crate::clean_text).unwrap_or_default(),
+            size: [rows, cols],
+            cursor: [row, col],
+            history: lines,
+            rows: shown,
+        })
+    }
+}
+
+/// A line of SGR and text, its attributes reset at the end if it set any.
+fn finish_sgr(mut out: Vec<u8>) -> String {
+    if out.contains(&0x1b) {
+        out.extend_from_slice(b"\x1b[m");
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
