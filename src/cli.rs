@@ -181,6 +181,22 @@ pub enum Verb {
         #[arg(long)]
         json: bool,
     },
+    /// Waits until a pane's condition holds: exits 0 then, 1 on timeout, 3
+    /// once it can no longer hold (the pane ended for good without it).
+    Wait {
+        /// The session [default: as for attach].
+        #[arg(short, long = "session")]
+        session: Option<String>,
+        /// The pane: its name, or its number as its border shows it.
+        pane: String,
+        /// running, ready, exited, succeeded, or match:REGEX on the lines the
+        /// pane shows and prints.
+        #[arg(long, value_name = "COND")]
+        until: String,
+        /// Gives up after SECS seconds [default: never].
+        #[arg(long, value_name = "SECS", value_parser = parse_wait)]
+        timeout: Option<Duration>,
+    },
     /// Starts panes, as `C-b s` does; returns once each runs.
     Start(PaneVerb),
     /// Stops panes, as `C-b x` does; returns once each has stopped.
@@ -218,6 +234,7 @@ pub const VERBS: &[&str] = &[
     "kill-session",
     "send",
     "screen",
+    "wait",
     "start",
     "stop",
     "restart",
@@ -241,6 +258,16 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    match Duration::try_from_secs_f64(secs) {
+        Ok(timeout) if !timeout.is_zero() => Ok(timeout),
+        _ => Err(format!("`{text}` is not a number of seconds above 0")),
+    }
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {

@@ -84,6 +84,47 @@ pub fn control(socket: &Path, name: &str, want: Want) -> Result<Control> {
     }
 }
 
+/// `opmux wait`: 0 once the condition holds, 1 after `timeout`, 3 once it
+/// can no longer hold, 2 for a pane or condition that makes no sense.
+pub fn wait(
+    socket: &Path,
+    name: &str,
+    want: Want,
+    timeout: Option<std::time::Duration>,
+) -> Result<i32> {
+    let mut stream = connect(socket, name, want)?;
+    stream.set_read_timeout(timeout)?;
+    let answer = match protocol::read_message(&mut stream) {
+        Ok(Some(Message::Control(control))) => control,
+        Ok(_) => bail!("session {name} hung up"),
+        Err(protocol::ProtocolError::Io(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            eprintln!("opmux: timed out");
+            return Ok(1);
+        }
+        Err(e) => bail!("reading from session {name}: {e}"),
+    };
+    Ok(match answer {
+        Control::Done => 0,
+        Control::Never { reason } => {
+            eprintln!("opmux: {}", crate::clean_text(&reason));
+            3
+        }
+        Control::Failed { message }
+        | Control::Refused {
+            reason: message, ..
+        } => {
+            eprintln!("opmux: {}", crate::clean_text(&message));
+            2
+        }
+        other => bail!("session {name} answered {other:?}"),
+    })
+}
+
 /// What the session at `socket` is and does (`opmux ls`).
 pub fn info(socket: &Path, name: &str) -> Result<SessionInfo> {
     match request(socket, name, Want::Info)? {

@@ -39,8 +39,9 @@
 //!   runtime, and the shutdown; driven by `Command`s addressed to a pane and by
 //!   process events, answering with `Effect`s; it knows no terminal and no client.
 //!   `session::control` answers the control verbs: panes found by name or number,
-//!   the bytes `send` types, the screen `screen` prints (cleaned, or SGR alone), and
-//!   when a `start`, `stop`, `restart` or `kill` has happened.
+//!   the bytes `send` types, the screen `screen` prints (cleaned, or SGR alone), when
+//!   a `start`, `stop`, `restart` or `kill` has happened, and whether what `wait`
+//!   waits for holds, or never will.
 //! - `view`: one client's view of the session: focus, the prefix state, help, the
 //!   prompt, scroll mode and selections, mouse routing, focus reports; it reads the
 //!   session and turns input into commands.
@@ -79,8 +80,8 @@
 //! - `client`: the attached terminal: raw mode, signals and size changes sent to the
 //!   server (and the input and frames when the server cannot open the terminal), the
 //!   terminal restored on every way out; also the one-shot requests behind `ls`,
-//!   `status`, `kill-session` and the control verbs (`send`, `screen`, `start`, `stop`,
-//!   `restart`, `kill`), which wait for their answer.
+//!   `status`, `kill-session` and the control verbs (`send`, `screen`, `wait`, `start`,
+//!   `stop`, `restart`, `kill`), which wait for their answer.
 
 pub mod app;
 pub mod cli;

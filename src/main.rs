@@ -293,6 +293,15 @@ fn run_verb(verb: Verb) -> Result<i32> {
             }
             Ok(0)
         }
+        Verb::Wait {
+            session,
+            pane,
+            until,
+            timeout,
+        } => {
+            let (name, socket) = pick(&dir, session)?;
+            client::wait(&socket, &name, Want::Wait { pane, until }, timeout)
+        }
         Verb::Start(panes) => act(&dir, PaneAction::Start, panes),
         Verb::Stop(panes) => act(&dir, PaneAction::Stop, panes),
         Verb::Restart(panes) => act(&dir, PaneAction::Restart, panes),

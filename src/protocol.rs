@@ -110,6 +110,8 @@ pub enum Control {
     Screen(ScreenDump),
     /// Server → client: a control verb could not be done (an unknown pane).
     Failed { message: String },
+    /// Server → client: what `wait` waits for can no longer happen.
+    Never { reason: String },
 }
 
 /// What a pane verb does, as `C-b s`, `C-b x`, `C-b r` and `C-b X` do.
@@ -195,11 +197,13 @@ pub fn unix_seconds(time: std::time::SystemTime) -> u64 {
 /// build does not know from one it knows but cannot read.
 const CONTROL_NAMES: &[&str] = &[
     "hello", "input", "resize", "detach", "ready", "signal", "welcome", "refused", "info",
-    "detached", "ended", "stopped", "status", "done", "screen", "failed",
+    "detached", "ended", "stopped", "status", "done", "screen", "failed", "never",
 ];
 
 /// The names [`Want`] is tagged with on the wire.
-const WANT_NAMES: &[&str] = &["attach", "info", "stop", "status", "act", "send", "screen"];
+const WANT_NAMES: &[&str] = &[
+    "attach", "info", "stop", "status", "act", "send", "screen", "wait",
+];
 
 /// A client's first message. Its fields are part of the stable handshake:
 /// never rename or remove them.
@@ -266,6 +270,10 @@ pub enum Want {
         #[serde(default)]
         paste: bool,
     },
+    /// Answer [`Control::Done`] once `until` holds for the pane (`running`,
+    /// `ready`, `exited`, `succeeded`, `match:REGEX`), [`Control::Never`]
+    /// once it cannot.
+    Wait { pane: String, until: String },
     /// What a pane shows ([`Control::Screen`]), with `history` lines of
     /// its scrollback, and colours as SGR when `ansi`.
     Screen {
@@ -345,6 +353,7 @@ pub fn check_hello(hello: &Hello) -> Result<(), Control> {
         | Want::Status
         | Want::Act { .. }
         | Want::Send { .. }
+        | Want::Wait { .. }
         | Want::Screen { .. } => Err(Control::Refused {
             reason: format!(
                 "opmux {} speaks protocol {}; this server (version {}) speaks protocol {}: \
@@ -619,6 +628,13 @@ mod tests {
                 history: 20,
             })),
             Control::Done,
+            Control::Never {
+                reason: "api exited 1".into(),
+            },
+            Control::Hello(Hello::new(Want::Wait {
+                pane: "api".into(),
+                until: "match:listening on".into(),
+            })),
             Control::Failed {
                 message: "no pane `x`".into(),
             },

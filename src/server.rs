@@ -46,7 +46,7 @@ use crate::protocol::{
 };
 use crate::registry::Claimed;
 use crate::runtime::{self, Host, Signals, apply, log_event};
-use crate::session::control::Until;
+use crate::session::control::{Condition, Until, Verdict, Watch};
 use crate::session::{Command, Effect, Session};
 use crate::ui;
 use crate::view::{self, View};
@@ -263,6 +263,8 @@ struct Outgoing {
 /// goodbye on the connection never overtakes a frame still on its way to
 /// the terminal, and the client restores its terminal after the last frame.
 struct Link {
+    /// The connection's id.
+    id: u64,
     socket: Arc<OwnedWriteHalf>,
     /// The client's terminal, opened by the server, non-blocking.
     terminal: Option<Arc<AsyncFd<std::fs::File>>>,
@@ -458,6 +460,8 @@ struct Server {
     /// Pane verbs waiting for their change to happen, each with what it
     /// waits for.
     acting: Vec<(Link, Vec<Until>)>,
+    /// `opmux wait`s not answered yet.
+    waiting: Vec<(Link, Watch)>,
     started: SystemTime,
     /// When a client last attached or typed.
     used: SystemTime,
@@ -929,7 +933,8 @@ impl Server {
         }
     }
 
-    /// Tells each pane verb whose change has happened that it is done.
+    /// Tells each pane verb whose change has happened that it is done, and
+    /// each wait whose condition holds, or never will, so.
     fn answer_acts(&mut self) {
         let session = &self.session;
         self.acting.retain_mut(|(link, until)| {
@@ -939,6 +944,8 @@ impl Server {
             }
             !until.is_empty()
         });
+        self.waiting
+            .retain_mut(|(link, watch)| !answer_wait(session, link, watch));
     }
 
     /// A control verb's request (`act`, `send`, `screen`), answered on
@@ -997,6 +1004,20 @@ impl Server {
                     Vec::new()
                 }
             },
+            Want::Wait { pane, until } => {
+                let watch = self.session.find_all(&[pane]).and_then(|ids| {
+                    Ok(Watch::new(&self.session, ids[0], Condition::parse(&until)?))
+                });
+                match watch {
+                    Ok(mut watch) => {
+                        if !answer_wait(&self.session, &link, &mut watch) {
+                            self.waiting.push((link, watch));
+                        }
+                    }
+                    Err(message) => failed(&link, message),
+                }
+                Vec::new()
+            }
             Want::Screen {
                 pane,
                 ansi,
@@ -1020,6 +1041,24 @@ impl Server {
     fn owes_frames(&self) -> bool {
         self.needs_redraw || self.clients.iter().any(|c| c.due && c.link.takes_frames())
     }
+}
+
+/// Answers a wait on `link` if its condition holds, or never will;
+/// returns whether it did.
+fn answer_wait(session: &Session, link: &Link, watch: &mut Watch) -> bool {
+    match watch.check(session) {
+        Verdict::Holds => link.control(Control::Done),
+        Verdict::Never => {
+            let name = session
+                .pane(watch.pane)
+                .map_or_else(|| "the pane".into(), |p| crate::clean_text(&p.spec.name));
+            link.control(Control::Never {
+                reason: format!("pane {name} ended for good without it"),
+            });
+        }
+        Verdict::Pending => return false,
+    }
+    true
 }
 
 /// Drops all but the last `n` of `copies`: copies to the clipboard that
@@ -1158,6 +1197,7 @@ fn link(
         }
     });
     let link = Link {
+        id,
         socket,
         terminal,
         terminal_ready: false,
@@ -1238,6 +1278,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         latest: None,
         stoppers: Vec::new(),
         acting: Vec::new(),
+        waiting: Vec::new(),
         started: SystemTime::now(),
         used: SystemTime::UNIX_EPOCH,
         folder,
@@ -1396,9 +1437,10 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                     });
                     Vec::new()
                 }
-                want @ (Want::Act { .. } | Want::Send { .. } | Want::Screen { .. }) => {
-                    server.control(link, want, now)
-                }
+                want @ (Want::Act { .. }
+                | Want::Send { .. }
+                | Want::Screen { .. }
+                | Want::Wait { .. }) => server.control(link, want, now),
                 Want::Stop { now: at_once } => {
                     tracing::info!(at_once, "asked to stop");
                     server.stoppers.push(link);
@@ -1455,6 +1497,9 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
         }
         FromClient::Message(id, control) => server.on_message(id, control, now),
         FromClient::Gone(id) => {
+            // A verb that gave up waiting is forgotten.
+            server.acting.retain(|(link, _)| link.id != id);
+            server.waiting.retain(|(link, _)| link.id != id);
             if let Some(client) = server.client(id) {
                 client.link.cut();
                 server.lost(id, None, now)

@@ -1104,3 +1104,76 @@ fn panes_have_unique_names_and_a_name_wins_over_a_number() {
             .contains("third-pane")
     );
 }
+
+#[test]
+fn wait_returns_when_its_condition_holds_1_on_timeout_and_3_when_it_never_can() {
+    let sessions = Sessions::new("wait");
+    let m = marker("wait");
+    let gate = sessions.runtime.0.join("gate");
+    let project = Scratch::new("sessions-wait-project");
+    // Each run waits for the gate, takes it, and only then says it is ready.
+    project.write(
+        "opmux.toml",
+        &format!(
+            "[[pane]]\nname = \"api\"\nready = \"^ready\"\ncmd = \"while [ ! -e {g} ]; do sleep 0.02; done; \
+             rm {g}; echo ready; exec sleep 1000.{m}\"\n\
+             [[pane]]\nname = \"job\"\ncmd = \"echo working; sleep 0.2; exit 4\"\n",
+            g = gate.display()
+        ),
+    );
+    let config = project.0.join("opmux.toml");
+    let name = sessions.start(&["-c", config.to_str().unwrap()]);
+    // Without a timeout of its own, a wait is bounded by the deadline all
+    // end-to-end waits have, so a broken one fails instead of hanging.
+    let wait = |pane: &str, until: &str, timeout: Option<&str>| {
+        let secs = timeout.unwrap_or("20");
+        sessions.run(&[
+            "wait",
+            "-s",
+            &name,
+            pane,
+            "--until",
+            until,
+            "--timeout",
+            secs,
+        ])
+    };
+    let code = |out: Output| out.status.code();
+    // Not ready while the gate is shut: a timeout, 1.
+    assert_eq!(code(wait("api", "ready", Some("0.3"))), Some(1));
+    let mut waiting = sessions
+        .command(&[
+            "wait",
+            "-s",
+            &name,
+            "api",
+            "--until",
+            "ready",
+            "--timeout",
+            "20",
+        ])
+        .spawn()
+        .expect("starting opmux wait");
+    std::fs::write(&gate, "").unwrap();
+    let status = waiting.wait().expect("waiting for opmux wait");
+    assert_eq!(status.code(), Some(0));
+    // A condition that holds returns at once; readiness belongs to a run, so
+    // after a restart the new run is not ready until it says so.
+    assert_eq!(code(wait("api", "running", None)), Some(0));
+    assert_eq!(code(wait("api", "match:^rea", None)), Some(0));
+    sessions.ok(&["restart", "-s", &name, "api"]);
+    assert_eq!(code(wait("api", "ready", Some("0.3"))), Some(1));
+    std::fs::write(&gate, "").unwrap();
+    assert_eq!(code(wait("api", "ready", Some("20"))), Some(0));
+    // A match on a line still to come.
+    assert_eq!(code(wait("job", "match:work", None)), Some(0));
+    // It can never succeed once it failed: 3, and why.
+    let out = wait("job", "succeeded", None);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("job"), "{}", text(&out.stderr));
+    assert_eq!(code(wait("job", "ready", None)), Some(3));
+    assert_eq!(code(wait("job", "exited", None)), Some(0));
+    // Nonsense is an error of its own, 2.
+    assert_eq!(code(wait("job", "soon", None)), Some(2));
+    assert_eq!(code(wait("nosuch", "exited", None)), Some(2));
+}

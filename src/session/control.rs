@@ -178,3 +178,121 @@ fn finish_sgr(mut out: Vec<u8>) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// What `opmux wait` waits for.
+#[derive(Clone, Debug)]
+pub enum Condition {
+    /// The pane's program runs.
+    Running,
+    /// The current run printed its `ready` line.
+    Ready,
+    /// The pane's run is over, or could not start, and no restart is
+    /// coming.
+    Exited,
+    /// The pane's run exited with 0.
+    Succeeded,
+    /// A line the pane shows now, or any line it prints after, matches.
+    Match(regex::Regex),
+}
+
+impl Condition {
+    /// Reads `running`, `ready`, `exited`, `succeeded` or `match:REGEX`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Ok(match text {
+            "running" => Self::Running,
+            "ready" => Self::Ready,
+            "exited" => Self::Exited,
+            "succeeded" => Self::Succeeded,
+            _ => match text.strip_prefix("match:") {
+                Some(pattern) => Self::Match(
+                    regex::Regex::new(pattern)
+                        .map_err(|e| format!("`{pattern}` is not a regular expression: {e}"))?,
+                ),
+                None => {
+                    return Err(format!(
+                        "`{text}` is not a condition: running, ready, exited, succeeded or \
+                         match:REGEX"
+                    ));
+                }
+            },
+        })
+    }
+}
+
+/// Where a wait stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Holds,
+    /// It can no longer hold: the pane ended for good without it (no
+    /// restart is coming), or failed when success was waited for.
+    Never,
+    Pending,
+}
+
+/// One `opmux wait`: a pane, a condition, and for a match the first line
+/// of the pane's history it has not looked at.
+#[derive(Debug)]
+pub struct Watch {
+    pub pane: PaneId,
+    condition: Condition,
+    next_line: u64,
+}
+
+impl Watch {
+    pub fn new(session: &Session, pane: PaneId, condition: Condition) -> Self {
+        let next_line = session.pane(pane).map_or(0, |p| {
+            let screen = p.screen();
+            let history = screen.history();
+            history.first_number() + history.len() as u64
+        });
+        Self {
+            pane,
+            condition,
+            next_line,
+        }
+    }
+
+    /// Where the wait stands now. A match looks at every row on the
+    /// screen and at the lines that scrolled off since it last looked.
+    pub fn check(&mut self, session: &Session) -> Verdict {
+        let Some(pane) = session.pane(self.pane) else {
+            return Verdict::Never;
+        };
+        let over = matches!(pane.state, PaneState::Exited { .. } | PaneState::Failed(_));
+        let holds = match &self.condition {
+            Condition::Running => pane.state.is_running(),
+            Condition::Ready => pane.supervision.ready,
+            Condition::Exited => over,
+            Condition::Succeeded => match pane.state {
+                PaneState::Exited { status, .. } => {
+                    if status.code() != 0 {
+                        return Verdict::Never;
+                    }
+                    true
+                }
+                PaneState::Failed(_) => return Verdict::Never,
+                _ => false,
+            },
+            Condition::Match(pattern) => {
+                let screen = pane.screen();
+                let history = screen.history();
+                let first = history.first_number();
+                let from = self.next_line.saturating_sub(first) as usize;
+                let scrolled = (from..history.len())
+                    .filter_map(|i| history.get(i))
+                    .any(|line| pattern.is_match(line.text()));
+                // The last line may be open and still grow: it is looked at
+                // again next time.
+                self.next_line = first + history.len().saturating_sub(1) as u64;
+                let vt = screen.vt();
+                let (_, cols) = vt.size();
+                scrolled || vt.rows(0, cols.get()).any(|row| pattern.is_match(&row))
+            }
+        };
+        match (holds, over) {
+            (true, _) => Verdict::Holds,
+            (false, true) => Verdict::Never,
+            (false, false) => Verdict::Pending,
+        }
+    }
+}
