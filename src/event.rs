@@ -48,6 +48,13 @@ pub enum Event {
         run: u32,
     },
     /// The pane's program was started.
+    /// The run's program asked for the user: a bell, a notification, a
+    /// line matching its `attention` pattern.
+    PaneAlert {
+        pane: PaneId,
+        run: u32,
+        alert: crate::pane::screen::Alert,
+    },
     PaneStarted {
         pane: PaneId,
         pid: Pid,

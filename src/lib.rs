@@ -38,6 +38,9 @@
 //!   restart policies with backoff), zoom and layout, panes added and closed at
 //!   runtime, and the shutdown; driven by `Command`s addressed to a pane and by
 //!   process events, answering with `Effect`s; it knows no terminal and no client.
+//!   It also keeps each pane's attention (a bell, a notification, a line matching
+//!   `attention`, quiet after output for `idle_after`, a run ended unwatched) until
+//!   a view focuses the pane or something is typed into it.
 //!   `session::control` answers the control verbs: panes found by name or number,
 //!   the bytes `send` types, the screen `screen` prints (cleaned, or SGR alone), when
 //!   a `start`, `stop`, `restart` or `kill` has happened, and whether what `wait`

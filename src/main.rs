@@ -336,7 +336,15 @@ fn status_table(panes: &[opmux::protocol::PaneStatus]) -> String {
     use opmux::clean_text;
     let mut rows = vec![
         [
-            "#", "NAME", "STATE", "PID", "RESTARTS", "READY", "EXIT", "COMMAND",
+            "#",
+            "NAME",
+            "STATE",
+            "PID",
+            "RESTARTS",
+            "READY",
+            "EXIT",
+            "ATTENTION",
+            "COMMAND",
         ]
         .map(String::from),
     ];
@@ -358,10 +366,11 @@ fn status_table(panes: &[opmux::protocol::PaneStatus]) -> String {
             pane.restarts.to_string(),
             if pane.ready { "yes" } else { "no" }.into(),
             exit,
+            pane.attention.as_deref().map_or("-".into(), clean_text),
             clean_text(&command),
         ]);
     }
-    let widths: Vec<usize> = (0..8)
+    let widths: Vec<usize> = (0..9)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();

@@ -166,6 +166,10 @@ pub struct PaneStatus {
     pub exit_signal: Option<String>,
     /// The program and its arguments.
     pub command: Vec<String>,
+    /// Why the pane wants the user (`bell`, `notified: …`, `asks: …`,
+    /// `idle`, `ended`), until someone focuses it or types into it.
+    #[serde(default)]
+    pub attention: Option<String>,
 }
 
 /// `value` as one line of JSON in which every control character is
@@ -686,6 +690,7 @@ mod tests {
                     exit_code: Some(143),
                     exit_signal: Some("SIGTERM".into()),
                     command: vec!["/bin/sh".into(), "-c".into(), "serve".into()],
+                    attention: Some("asks: Proceed? (y/n)".into()),
                 }],
             },
         ]

@@ -374,6 +374,9 @@ pub fn start_pane(session: &mut Session, index: usize, events: &UnboundedSender<
             screen.start_again(RESTART_BANNER.as_bytes());
         }
     }
+    // A new run's first output announces itself, as any output after a
+    // frame does: the session learns the pane is active.
+    pane.dirty.store(false, Ordering::Release);
     let wiring = Wiring {
         id,
         run: pane.run,
@@ -382,6 +385,7 @@ pub fn start_pane(session: &mut Session, index: usize, events: &UnboundedSender<
         dirty: pane.dirty.clone(),
         events: events.clone(),
         ready: pane.spec.ready.as_ref().map(|r| r.0.clone()),
+        attention: pane.spec.attention.as_ref().map(|r| r.0.clone()),
         flood_nice: session.flood_nice,
     };
     let pane = &mut session.panes[index];

@@ -462,6 +462,8 @@ struct Server {
     acting: Vec<(Link, Vec<Until>)>,
     /// `opmux wait`s not answered yet.
     waiting: Vec<(Link, Watch)>,
+    /// Panes' bells ring the clients' terminals (`bell = "on"`).
+    bell: bool,
     started: SystemTime,
     /// When a client last attached or typed.
     used: SystemTime,
@@ -569,6 +571,7 @@ impl driver::FrontEnd for Server {
     }
 
     fn after_wake(&mut self) {
+        self.watch();
         self.answer_acts();
         let echo = std::mem::take(&mut self.echo_pending);
         if echo || std::mem::take(&mut self.frame_now) {
@@ -933,6 +936,30 @@ impl Server {
         }
     }
 
+    /// Tells the session which panes the clients have focused, so a pane
+    /// a client has just focused has its attention seen; and rings the
+    /// clients' bells for the panes' bells.
+    fn watch(&mut self) {
+        let watched: Vec<PaneId> = self
+            .clients
+            .iter()
+            .filter_map(|c| c.view.focused(&self.session))
+            .collect();
+        for &id in &watched {
+            if !self.session.watched.contains(&id) {
+                self.session.acknowledge(id);
+                self.needs_redraw = true;
+            }
+        }
+        self.session.watched = watched;
+        if std::mem::take(&mut self.session.bells) > 0 && self.bell {
+            // The one thing a pane prints that reaches a terminal as it is.
+            for client in &self.clients {
+                client.link.raw(b"\x07");
+            }
+        }
+    }
+
     /// Tells each pane verb whose change has happened that it is done, and
     /// each wait whose condition holds, or never will, so.
     fn answer_acts(&mut self) {
@@ -1260,6 +1287,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     let listener =
         tokio::net::UnixListener::from_std(claimed.listener).context("listening on the socket")?;
     let prefix = settings.prefix;
+    let bell = settings.bell == crate::config::Bell::On;
     let mut session = Session::from_settings(settings, size);
     // A program in a pane reaches its own session with this, as `$TMUX`
     // lets one reach tmux.
@@ -1278,6 +1306,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         latest: None,
         stoppers: Vec::new(),
         acting: Vec::new(),
+        bell,
         waiting: Vec::new(),
         started: SystemTime::now(),
         used: SystemTime::UNIX_EPOCH,

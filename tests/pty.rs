@@ -47,6 +47,7 @@ fn wiring(
         dirty: Arc::new(AtomicBool::new(false)),
         events: tx,
         ready: None,
+        attention: None,
         flood_nice: 0,
     };
     (wiring, events)
@@ -126,6 +127,7 @@ fn a_missing_working_folder_fails_the_spawn_instead_of_using_another() {
         dirty: Arc::new(AtomicBool::new(false)),
         events: tx,
         ready: None,
+        attention: None,
         flood_nice: 0,
     };
     let mut spec = spec("true");

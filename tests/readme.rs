@@ -46,7 +46,17 @@ fn the_readme_example_config_loads_as_written() {
         .replace("env_file = \".env\"", "");
     let settings = opmux::config::file::parse_str(&text, "README example").unwrap();
     let names: Vec<&str> = settings.panes.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["db", "api", "migrate"]);
+    assert_eq!(names, ["db", "api", "agent", "migrate"]);
+    let agent = &settings.panes[2];
+    assert!(
+        agent
+            .attention
+            .as_ref()
+            .unwrap()
+            .0
+            .is_match("Apply it? (y/n)")
+    );
+    assert_eq!(agent.idle_after, Some(std::time::Duration::from_secs(5)));
 }
 
 #[test]

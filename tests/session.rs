@@ -282,3 +282,112 @@ fn input_from_a_terminal_is_not_the_sessions_to_act_on() {
     assert_eq!(session.handle(Event::Paste("x".into()), t0), vec![]);
     assert!(session.shutdown.is_none());
 }
+
+fn attention(session: &Session, id: usize) -> Option<opmux::pane::Attention> {
+    session
+        .pane(PaneId(id))
+        .expect("the pane")
+        .attention
+        .clone()
+}
+
+#[test]
+fn idle_after_fires_once_output_has_gone_quiet_for_that_long_and_never_before_any() {
+    use opmux::pane::Attention;
+    let t0 = Instant::now();
+    let mut specs = vec![spec("quiet"), spec("talker")];
+    for spec in &mut specs {
+        spec.idle_after = Some(Duration::from_secs(5));
+    }
+    let mut session = Session::new(specs, SIZE, LayoutKind::Tiled);
+    session.start();
+    for i in 0..2 {
+        let started = Event::PaneStarted {
+            pane: PaneId(i),
+            pid: Pid::from_raw(999_101 + i as i32),
+        };
+        session.handle(started, t0);
+    }
+    // Nothing printed yet: no deadline, and no idle however long it waits.
+    assert_eq!(session.next_deadline(), None);
+    session.handle(Event::Tick, t0 + Duration::from_secs(60));
+    assert_eq!(attention(&session, 0), None);
+    // Output, then quiet: idle at output + 5 s, not a moment before.
+    let t1 = t0 + Duration::from_secs(61);
+    session.handle(Event::PaneOutput(PaneId(1)), t1);
+    assert_eq!(session.next_deadline(), Some(t1 + Duration::from_secs(5)));
+    session.handle(Event::Tick, t1 + Duration::from_millis(4_999));
+    assert_eq!(attention(&session, 1), None);
+    // More output pushes it back.
+    let t2 = t1 + Duration::from_secs(4);
+    session.handle(Event::PaneOutput(PaneId(1)), t2);
+    session.handle(Event::Tick, t1 + Duration::from_secs(5));
+    assert_eq!(attention(&session, 1), None);
+    session.handle(Event::Tick, t2 + Duration::from_secs(5));
+    assert_eq!(attention(&session, 1), Some(Attention::Idle));
+    assert!(session.pane(PaneId(1)).unwrap().idle);
+    // Once: no deadline until it prints again, and the quiet one never fired.
+    assert_eq!(session.next_deadline(), None);
+    assert_eq!(attention(&session, 0), None);
+    session.handle(Event::PaneOutput(PaneId(1)), t2 + Duration::from_secs(6));
+    assert!(!session.pane(PaneId(1)).unwrap().idle);
+}
+
+#[test]
+fn a_run_that_ends_unwatched_raises_attention_and_a_watched_one_does_not() {
+    use opmux::pane::Attention;
+    let t0 = Instant::now();
+    let mut session = running(3, t0);
+    session.watched = vec![PaneId(0)];
+    session.handle(exited(0, ExitStatus::Exited(0)), t0);
+    session.handle(exited(1, ExitStatus::Exited(1)), t0);
+    assert_eq!(attention(&session, 0), None);
+    assert_eq!(attention(&session, 1), Some(Attention::Ended));
+    // Focusing it is seeing it.
+    session.acknowledge(PaneId(1));
+    assert_eq!(attention(&session, 1), None);
+    // Nothing is asked of anyone while everything stops.
+    session.command(
+        Command::Quit {
+            exit_code: 0,
+            escalate: false,
+        },
+        t0,
+    );
+    session.handle(exited(2, ExitStatus::Signaled(Signal::SIGTERM)), t0);
+    assert_eq!(attention(&session, 2), None);
+}
+
+#[test]
+fn bells_notifications_and_asking_lines_raise_attention_and_typing_answers_it() {
+    use opmux::pane::Attention;
+    use opmux::pane::screen::Alert;
+    let t0 = Instant::now();
+    let mut session = running(2, t0);
+    let run = session.pane(PaneId(0)).unwrap().run;
+    let alert = |alert, run| Event::PaneAlert {
+        pane: PaneId(0),
+        run,
+        alert,
+    };
+    session.handle(alert(Alert::Bell, run), t0);
+    assert_eq!(attention(&session, 0), Some(Attention::Bell));
+    assert_eq!(session.bells, 1, "a bell for the terminals");
+    session.handle(alert(Alert::Notify("done".into()), run), t0);
+    assert_eq!(
+        attention(&session, 0),
+        Some(Attention::Notified("done".into()))
+    );
+    session.handle(alert(Alert::Matched("Proceed? (y/n)".into()), run), t0);
+    assert_eq!(
+        attention(&session, 0).map(|a| a.label()),
+        Some("asks: Proceed? (y/n)".into())
+    );
+    // Typing into it answers it.
+    session.command(Command::Write(PaneId(0), b"y\r".to_vec()), t0);
+    assert_eq!(attention(&session, 0), None);
+    // A late alert from an earlier run is not this run's.
+    session.handle(alert(Alert::Bell, run.wrapping_sub(1)), t0);
+    assert_eq!(attention(&session, 0), None);
+    assert_eq!(attention(&session, 1), None);
+}

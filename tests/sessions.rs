@@ -1177,3 +1177,108 @@ fn wait_returns_when_its_condition_holds_1_on_timeout_and_3_when_it_never_can() 
     assert_eq!(code(wait("job", "soon", None)), Some(2));
     assert_eq!(code(wait("nosuch", "exited", None)), Some(2));
 }
+
+#[test]
+fn each_attention_source_raises_its_marker_and_focusing_clears_it() {
+    let sessions = Sessions::new("attention");
+    let gate = sessions.runtime.0.join("ring");
+    let project = Scratch::new("sessions-attention-project");
+    let pane = |name: &str, extra: &str, cmd: &str| {
+        format!("[[pane]]\nname = \"{name}\"\n{extra}cmd = \"{cmd}\"\n")
+    };
+    let config = [
+        pane("main", "", "cat"),
+        pane(
+            "bell",
+            "",
+            &format!(
+                "while [ ! -e {} ]; do sleep 0.02; done; printf '\\\\a'; exec sleep 1000",
+                gate.display()
+            ),
+        ),
+        pane(
+            "notify",
+            "",
+            "printf '\\\\033]9;tests done\\\\007'; exec sleep 1000",
+        ),
+        pane(
+            "asks",
+            "attention = '\\(y/n\\)'\n",
+            "printf 'Proceed? (y/n) '; exec sleep 1000",
+        ),
+        pane(
+            "busy",
+            "idle_after = \"300ms\"\n",
+            "echo busy; exec sleep 1000",
+        ),
+        pane("silent", "idle_after = \"300ms\"\n", "exec sleep 1000"),
+        pane("ends", "", "exit 0"),
+    ]
+    .concat();
+    project.write("opmux.toml", &config);
+    let config = project.0.join("opmux.toml");
+    let name = sessions.start(&["-c", config.to_str().unwrap()]);
+    let attention = |n: usize| sessions.pane(&name, n)["attention"].clone();
+    eventually("every source but the bell to raise attention", || {
+        [3, 4, 5, 7].iter().all(|&n| !attention(n).is_null())
+    });
+    assert_eq!(attention(3), "notified: tests done");
+    assert_eq!(attention(4), "asks: Proceed? (y/n)");
+    assert_eq!(attention(5), "idle");
+    assert_eq!(attention(7), "ended");
+    // Silence only counts after output: the pane that never printed is not
+    // idle, though as long has passed as for the one that did.
+    assert!(attention(6).is_null(), "{}", attention(6));
+    let idle = sessions.run(&[
+        "wait",
+        "-s",
+        &name,
+        "silent",
+        "--until",
+        "idle",
+        "--timeout",
+        "0.5",
+    ]);
+    assert_eq!(idle.status.code(), Some(1));
+    let busy = sessions.run(&[
+        "wait",
+        "-s",
+        &name,
+        "busy",
+        "--until",
+        "attention",
+        "--timeout",
+        "20",
+    ]);
+    assert_eq!(busy.status.code(), Some(0));
+    // An attached terminal shows each marker, and hears the bell.
+    let mut client = sessions.attach(&name, 40, 200);
+    client.wait_text("● notified: tests done");
+    client.wait_text("● asks: Proceed? (y/n)");
+    client.wait_text("● idle");
+    client.wait_text("● ended");
+    let heard = client.received().len();
+    std::fs::write(&gate, "").unwrap();
+    client.wait_text("● bell");
+    eventually("the bell to reach the terminal", || {
+        client.received()[heard..].contains(&0x07)
+    });
+    // Focusing a pane clears its marker; the others keep theirs.
+    for (n, marker) in [
+        (2, "● bell"),
+        (3, "● notified"),
+        (4, "● asks"),
+        (5, "● idle"),
+        (7, "● ended"),
+    ] {
+        client.send(format!("\x02{n}").as_bytes());
+        eventually(&format!("pane {n}'s attention to clear"), || {
+            attention(n).is_null()
+        });
+        client.wait_for(&format!("{marker} gone"), |screen| {
+            !screen.contents().contains(marker)
+        });
+    }
+    client.send(b"\x02q");
+    assert_eq!(client.wait_exit(), 0);
+}

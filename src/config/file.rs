@@ -25,6 +25,7 @@ struct RawFile {
     scrollback: Option<usize>,
     flood_nice: Option<Spanned<i64>>,
     clipboard: Option<super::Clipboard>,
+    bell: Option<super::Bell>,
     persist: Option<bool>,
     stop_timeout: Option<Spanned<f64>>,
     log_dir: Option<String>,
@@ -48,6 +49,8 @@ struct RawPane {
     stop_timeout: Option<Spanned<f64>>,
     depends_on: Option<Spanned<DependsOn>>,
     ready: Option<Spanned<String>>,
+    attention: Option<Spanned<String>>,
+    idle_after: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -203,6 +206,18 @@ impl Source<'_> {
     }
 }
 
+/// A field's regular expression, or an error naming the field and place.
+fn pattern(source: &Source<'_>, text: &Spanned<String>, field: &str) -> Result<regex::Regex> {
+    regex::Regex::new(text.get_ref()).map_err(|e| {
+        let why = e.to_string();
+        let last = why.lines().last().unwrap_or("").trim().to_string();
+        anyhow!(
+            "{}: field `{field}`: not a valid pattern: {last}",
+            source.at(text.span().start)
+        )
+    })
+}
+
 fn seconds(source: &Source<'_>, value: &Spanned<f64>) -> Result<Duration> {
     let secs = *value.get_ref();
     if !(0.0..=super::MAX_STOP_TIMEOUT_SECS).contains(&secs) {
@@ -331,6 +346,7 @@ pub fn parse(
             })?;
     }
     settings.clipboard = raw.clipboard.unwrap_or_default();
+    settings.bell = raw.bell.unwrap_or_default();
     settings.persist = raw.persist.unwrap_or(false);
     settings.log_dir = raw.log_dir.map(|dir| base.join(dir));
     let top_timeout = raw
@@ -442,15 +458,23 @@ pub fn parse(
             .or(top_timeout)
             .unwrap_or(super::DEFAULT_STOP_TIMEOUT);
         if let Some(ready) = &raw.ready {
-            let pattern = regex::Regex::new(ready.get_ref()).map_err(|e| {
-                let why = e.to_string();
-                let last = why.lines().last().unwrap_or("").trim().to_string();
-                anyhow!(
-                    "{}: field `ready`: not a valid pattern: {last}",
-                    source.at(ready.span().start)
-                )
-            })?;
-            pane.ready = Some(ReadyPattern(pattern));
+            pane.ready = Some(ReadyPattern(pattern(&source, ready, "ready")?));
+        }
+        if let Some(attention) = &raw.attention {
+            pane.attention = Some(ReadyPattern(pattern(&source, attention, "attention")?));
+        }
+        if let Some(idle) = &raw.idle_after {
+            let Some(after) = super::parse_duration(idle.get_ref()).filter(|d| !d.is_zero()) else {
+                return source.error(
+                    idle.span().start,
+                    "idle_after",
+                    format_args!(
+                        "`{}` is not a time above 0, such as \"5s\" or \"500ms\"",
+                        clean_text(idle.get_ref())
+                    ),
+                );
+            };
+            pane.idle_after = Some(after);
         }
         let deps: Vec<(String, Option<Condition>)> =
             match raw.depends_on.as_ref().map(Spanned::get_ref) {
@@ -602,7 +626,7 @@ depends_on = { db = "started", api = "ready" }
             ),
             (
                 "colour = 1\n",
-                "opmux.toml:1:1: unknown field `colour`; the fields here are prefix, layout, scrollback, flood_nice, clipboard, persist, stop_timeout, log_dir, env, env_file, pane",
+                "opmux.toml:1:1: unknown field `colour`; the fields here are prefix, layout, scrollback, flood_nice, clipboard, bell, persist, stop_timeout, log_dir, env, env_file, pane",
             ),
             (
                 "[[pane]]\nname = \"web\"\n",
@@ -655,6 +679,18 @@ depends_on = { db = "started", api = "ready" }
             (
                 "[[pane]]\ncmd = \"x\"\nready = \"((\"\n",
                 "opmux.toml:3:9: field `ready`: not a valid pattern: error: unclosed group",
+            ),
+            (
+                "[[pane]]\ncmd = \"x\"\nattention = \"(y/n\"\n",
+                "opmux.toml:3:13: field `attention`: not a valid pattern: error: unclosed group",
+            ),
+            (
+                "[[pane]]\ncmd = \"x\"\nidle_after = \"soon\"\n",
+                "opmux.toml:3:14: field `idle_after`: `soon` is not a time above 0, such as \"5s\" or \"500ms\"",
+            ),
+            (
+                "bell = \"loud\"\n[[pane]]\ncmd = \"x\"\n",
+                "opmux.toml:1:8: field `bell`: unknown variant `loud`, expected `on` or `off`",
             ),
             (
                 "[[pane]]\ncmd = 5\n",

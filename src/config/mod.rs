@@ -48,6 +48,10 @@ pub struct PaneSpec {
     pub depends_on: Vec<Dependency>,
     /// The pane counts as ready once a rendered line of its output matches.
     pub ready: Option<ReadyPattern>,
+    /// A rendered line that matches raises the pane's attention.
+    pub attention: Option<ReadyPattern>,
+    /// Quiet this long after printing raises the pane's attention.
+    pub idle_after: Option<Duration>,
 }
 
 /// When a pane whose program ended is started again by itself.
@@ -191,6 +195,8 @@ impl PaneSpec {
             max_restarts: None,
             depends_on: Vec::new(),
             ready: None,
+            attention: None,
+            idle_after: None,
         }
     }
 
@@ -251,8 +257,37 @@ pub struct Settings {
     /// Whether a pane's program may put text on the system clipboard (OSC
     /// 52), which opmux then passes on to the outer terminal.
     pub clipboard: Clipboard,
+    /// Whether panes' bells ring the attached terminals' (`bell`).
+    pub bell: Bell,
     /// Losing the terminal only detaches it (`persist = true`, `--persist`).
     pub persist: bool,
+}
+
+/// Whether a pane's bell rings the attached terminals' bells.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bell {
+    #[default]
+    On,
+    Off,
+}
+
+/// Reads a time written as `5s`, `500ms`, `2m` or a number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let number: f64 = number.trim().parse().ok()?;
+    let secs = match unit {
+        "ms" => number / 1000.0,
+        "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 /// Who may use the system clipboard besides the user's own copies.
@@ -278,6 +313,7 @@ impl Default for Settings {
             sources: Vec::new(),
             flood_nice: DEFAULT_FLOOD_NICE,
             clipboard: Clipboard::Deny,
+            bell: Bell::On,
             persist: false,
         }
     }

@@ -124,6 +124,43 @@ pub struct Pane {
     pub supervision: Supervision,
     /// The user closed the pane: it is removed once its run is over.
     pub closing: bool,
+    /// The pane wants the user, and why, until someone focuses it or types
+    /// into it.
+    pub attention: Option<Attention>,
+    /// When its output was last seen, while no `idle_after` quiet has
+    /// followed it: silence only counts after activity.
+    pub active_at: Option<Instant>,
+    /// It printed, then stayed quiet for its `idle_after`; until it prints
+    /// again.
+    pub idle: bool,
+}
+
+/// Why a pane wants the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attention {
+    /// Its program rang the bell.
+    Bell,
+    /// Its program sent a desktop notification.
+    Notified(String),
+    /// A line it printed matched its `attention` pattern.
+    Asked(String),
+    /// It printed, then stayed quiet for its `idle_after`.
+    Idle,
+    /// Its run ended while no one had it focused.
+    Ended,
+}
+
+impl Attention {
+    /// A few words for a title, an event or `opmux status`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Bell => "bell".into(),
+            Self::Notified(text) => format!("notified: {text}"),
+            Self::Asked(line) => format!("asks: {}", line.trim()),
+            Self::Idle => "idle".into(),
+            Self::Ended => "ended".into(),
+        }
+    }
 }
 
 /// What the restart policy and readiness need to remember across runs.
@@ -174,6 +211,9 @@ impl Pane {
             output_open: false,
             supervision: Supervision::default(),
             closing: false,
+            attention: None,
+            active_at: None,
+            idle: false,
         }
     }
 

@@ -69,6 +69,9 @@ pub struct Wiring {
     /// The pane's `ready` pattern; the parser reports the first rendered
     /// line that matches it.
     pub ready: Option<regex::Regex>,
+    /// The pane's `attention` pattern; the parser reports each rendered
+    /// line that matches it.
+    pub attention: Option<regex::Regex>,
     /// How many nice steps lower the run's programs go once it floods.
     pub flood_nice: u8,
 }
@@ -195,7 +198,7 @@ impl Pty {
             ..Default::default()
         });
         let on_flood = priority.clone();
-        if wiring.ready.is_some() {
+        if wiring.ready.is_some() || wiring.attention.is_some() {
             wiring.screen.lock().watch_scrolled_lines();
         }
         let parsing = Arc::new(Parsing {
@@ -603,15 +606,23 @@ impl Parsing {
                 text,
             });
         }
-        if let Some(pattern) = &wiring.ready
-            && !self.ready_seen.load(Ordering::Acquire)
-            && screen.find_line(pattern)
-        {
+        let ready = (wiring.ready.as_ref()).filter(|_| !self.ready_seen.load(Ordering::Acquire));
+        let (alerts, ready_found) = screen.take_alerts(wiring.attention.as_ref(), ready);
+        if ready_found {
             self.ready_seen.store(true, Ordering::Release);
-            screen.stop_watching_lines();
+            if wiring.attention.is_none() {
+                screen.stop_watching_lines();
+            }
             let _ = wiring.events.send(Event::PaneReady {
                 pane: wiring.id,
                 run: wiring.run,
+            });
+        }
+        for alert in alerts {
+            let _ = wiring.events.send(Event::PaneAlert {
+                pane: wiring.id,
+                run: wiring.run,
+                alert,
             });
         }
         screen.take_replies()

@@ -22,9 +22,15 @@ struct Hooks {
     /// Texts the program asked to put on the clipboard with OSC 52, decoded;
     /// whether they get there is the app's decision.
     copies: Vec<String>,
-    /// Rows pushed off the top while a `ready` pattern is awaited, as text
-    /// with formatting codes; wrapped rows join into one line.
+    /// Bells and desktop notifications not taken yet.
+    alerts: Vec<Alert>,
+    /// Rows pushed off the top while a `ready` or `attention` pattern is
+    /// looked for, as text with formatting codes; wrapped rows join into
+    /// one line.
     scrolled: Option<String>,
+    /// The number (as `rows_scrolled` counts) of the first row of each line
+    /// in `scrolled`.
+    scrolled_starts: VecDeque<u64>,
     /// Reads each row that scrolls off once, for all of the above and below.
     capture: RowCapture,
     /// Where every rendered line goes once it scrolls off, if anywhere.
@@ -104,7 +110,9 @@ impl Default for Hooks {
             replies: Vec::new(),
             title: None,
             copies: Vec::new(),
+            alerts: Vec::new(),
             scrolled: None,
+            scrolled_starts: VecDeque::new(),
             capture: RowCapture::default(),
             log: None,
             history: History::new(crate::config::DEFAULT_SCROLLBACK),
@@ -309,6 +317,35 @@ impl vt100::Callbacks for Hooks {
         }
     }
 
+    fn audible_bell(&mut self, _: &mut vt100::Screen) {
+        // A burst of bells is one.
+        if self.alerts.last() != Some(&Alert::Bell) && self.alerts.len() < MAX_ALERTS {
+            self.alerts.push(Alert::Bell);
+        }
+    }
+
+    /// OSC 9 (a desktop notification; `9;4` is a progress report) and
+    /// OSC 777 `notify`.
+    fn unhandled_osc(&mut self, _: &mut vt100::Screen, params: &[&[u8]]) {
+        let text = |parts: &[&[u8]]| {
+            let joined: Vec<String> = parts
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect();
+            let clean = clean_text(&joined.join(": "));
+            clean.chars().take(MAX_NOTIFICATION).collect::<String>()
+        };
+        let message = match params {
+            [b"9", b"4", ..] => return,
+            [b"9", rest @ ..] => text(rest),
+            [b"777", b"notify", rest @ ..] => text(rest),
+            _ => return,
+        };
+        if self.alerts.len() < MAX_ALERTS {
+            self.alerts.push(Alert::Notify(message));
+        }
+    }
+
     fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
         self.title = Some(clean_text(&String::from_utf8_lossy(title)));
     }
@@ -379,6 +416,9 @@ impl vt100::Callbacks for Hooks {
         // newline vt100 writes before the next row is already there.
         let text = text.strip_prefix('\n').unwrap_or(text);
         if let Some(scrolled) = &mut self.scrolled {
+            if scrolled.is_empty() || scrolled.ends_with('\n') {
+                self.scrolled_starts.push_back(number);
+            }
             scrolled.push_str(text);
             if ended {
                 scrolled.push('\n');
@@ -443,6 +483,22 @@ impl Erasing for Hooks {
 const OSC_LIMIT: usize = 1024;
 /// The most clipboard requests kept between two takes.
 const MAX_COPIES: usize = 8;
+/// The most alerts kept between two looks: a program ringing in a loop
+/// raises attention once a look anyway.
+const MAX_ALERTS: usize = 16;
+/// The longest desktop notification kept, in characters.
+pub const MAX_NOTIFICATION: usize = 200;
+
+/// Something a pane's program did to ask for the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Alert {
+    /// It rang the bell.
+    Bell,
+    /// A desktop notification (OSC 9 or OSC 777), cleaned and cut short.
+    Notify(String),
+    /// A rendered line matched the pane's `attention` pattern.
+    Matched(String),
+}
 
 /// Whether `b` moves the cursor down a line, as LF, VT and FF do.
 fn is_line_feed(b: u8) -> bool {
@@ -462,6 +518,9 @@ impl Hooks {
         }
         if let Some(scrolled) = &mut self.scrolled {
             let keep = scrolled.rfind('\n').map_or(0, |i| i + 1);
+            if keep < scrolled.len() {
+                self.scrolled_starts.pop_back();
+            }
             scrolled.truncate(keep);
         }
     }
@@ -623,6 +682,9 @@ pub struct Screen {
     between_sequences: bool,
     /// Rewrites the output into what vt100 understands, on its way in.
     rewriter: Rewriter,
+    /// The lines on screen that matched the `attention` pattern already:
+    /// the number of each one's first row, and what matched.
+    attention_seen: Vec<(u64, String)>,
 }
 
 impl Screen {
@@ -638,6 +700,7 @@ impl Screen {
             damage: (0, Damage::All),
             between_sequences: true,
             rewriter: Rewriter::default(),
+            attention_seen: Vec::new(),
         }
     }
 
@@ -1011,10 +1074,119 @@ impl Screen {
         lines
     }
 
+    /// The lines that scrolled off since the last call, rendered, each with
+    /// the number of its first row; an unfinished last line, which may
+    /// still grow, comes next time.
+    fn take_scrolled_lines(&mut self) -> Vec<(u64, String)> {
+        let hooks = self.parser.callbacks_mut();
+        let Some(text) = &mut hooks.scrolled else {
+            return Vec::new();
+        };
+        let done = match text.rfind('\n') {
+            Some(end) => {
+                let rest = text.split_off(end + 1);
+                std::mem::replace(text, rest)
+            }
+            None => return Vec::new(),
+        };
+        let plain: String = vt100::capture::basic_formatted_to_plain(&done).collect();
+        plain
+            .lines()
+            .map(|line| {
+                let start = hooks.scrolled_starts.pop_front().unwrap_or_default();
+                (start, line.to_string())
+            })
+            .collect()
+    }
+
+    /// The lines on screen, wrapped rows joined, each with the number (as
+    /// `rows_scrolled` counts) of its first row.
+    fn numbered_screen_lines(&self) -> Vec<(u64, String)> {
+        let vt = self.parser.screen();
+        let top = self.parser.callbacks().rows_scrolled;
+        let (rows, cols) = vt.size();
+        let mut lines = Vec::new();
+        let mut line = String::new();
+        let mut start = 0;
+        for (row, text) in vt.rows(0, cols.get()).enumerate() {
+            if line.is_empty() {
+                start = row;
+            }
+            line.push_str(&text);
+            let wrapped = u16::try_from(row).is_ok_and(|r| r + 1 < rows.get() && vt.row_wrapped(r));
+            if !wrapped {
+                let text = std::mem::take(&mut line).trim_end().to_string();
+                lines.push((top + start as u64, text));
+            }
+        }
+        lines
+    }
+
+    /// What the program's output asks of the user since the last call:
+    /// bells, desktop notifications, and each line matching `attention`
+    /// (`ready` is looked for in the same lines: returns whether it was
+    /// found). A line counts once, however long it stays on screen and
+    /// whatever is typed after the match, and not again as it scrolls
+    /// off; that includes the line the cursor is on, which a `(y/n)`
+    /// prompt never ends. A line that stops matching counts again when a
+    /// match comes back to it, as a program redrawing a question in place
+    /// asks again.
+    pub fn take_alerts(
+        &mut self,
+        attention: Option<&regex::Regex>,
+        ready: Option<&regex::Regex>,
+    ) -> (Vec<Alert>, bool) {
+        let mut alerts = std::mem::take(&mut self.parser.callbacks_mut().alerts);
+        if attention.is_none() && ready.is_none() {
+            return (alerts, false);
+        }
+        self.watch_scrolled_lines();
+        let scrolled = self.take_scrolled_lines();
+        let visible = self.numbered_screen_lines();
+        let top = self.parser.callbacks().rows_scrolled;
+        let mut ready_found = false;
+        if let Some(ready) = ready {
+            ready_found = scrolled
+                .iter()
+                .chain(&visible)
+                .any(|(_, l)| ready.is_match(l));
+        }
+        if let Some(pattern) = attention {
+            let seen = &mut self.attention_seen;
+            for (number, line) in &scrolled {
+                let Some(found) = pattern.find(line) else {
+                    continue;
+                };
+                if !seen.iter().any(|(n, m)| n == number && m == found.as_str()) {
+                    alerts.push(Alert::Matched(line.clone()));
+                }
+            }
+            seen.retain(|(n, _)| *n >= top);
+            for (number, line) in &visible {
+                let found = pattern.find(line).map(|m| m.as_str().to_string());
+                if found.is_some()
+                    && seen
+                        .iter()
+                        .any(|(n, m)| n == number && Some(m) == found.as_ref())
+                {
+                    continue;
+                }
+                seen.retain(|(n, _)| n != number);
+                if let Some(found) = found {
+                    seen.push((*number, found));
+                    alerts.push(Alert::Matched(line.clone()));
+                }
+            }
+        }
+        (alerts, ready_found)
+    }
+
     /// Stops keeping rows for [`Screen::find_line`], once the line it
     /// looked for was found.
     pub fn stop_watching_lines(&mut self) {
-        self.parser.callbacks_mut().scrolled = None;
+        let hooks = self.parser.callbacks_mut();
+        hooks.scrolled = None;
+        hooks.scrolled_starts.clear();
     }
 
     /// Starts keeping the rows that scroll off, for [`Screen::find_line`].
@@ -1031,40 +1203,11 @@ impl Screen {
     /// line wrapped over are joined first.
     pub fn find_line(&mut self, pattern: &regex::Regex) -> bool {
         self.watch_scrolled_lines();
-        let mut found = false;
-        if let Some(text) = &mut self.parser.callbacks_mut().scrolled {
-            let plain: String = vt100::capture::basic_formatted_to_plain(text).collect();
-            found = plain.lines().any(|line| pattern.is_match(line));
-            // Keep only an unfinished last line, which may still grow.
-            let keep = if text.ends_with('\n') {
-                0
-            } else {
-                text.rfind('\n').map_or(text.len(), |i| text.len() - i - 1)
-            };
-            let tail = text.split_off(text.len() - keep);
-            *text = if tail.contains('\n') {
-                String::new()
-            } else {
-                tail
-            };
-        }
-        if found {
-            return true;
-        }
-        let vt = self.parser.screen();
-        let (rows, cols) = vt.size();
-        let mut line = String::new();
-        for (row, text) in vt.rows(0, cols.get()).enumerate() {
-            line.push_str(text.trim_end());
-            let wrapped = u16::try_from(row).is_ok_and(|r| r + 1 < rows.get() && vt.row_wrapped(r));
-            if !wrapped {
-                if pattern.is_match(&line) {
-                    return true;
-                }
-                line.clear();
-            }
-        }
-        false
+        let scrolled = self.take_scrolled_lines();
+        scrolled
+            .iter()
+            .chain(&self.numbered_screen_lines())
+            .any(|(_, line)| pattern.is_match(line))
     }
 
     /// Resizes the screen, keeping what the main screen shows. Its logical
@@ -1424,6 +1567,68 @@ mod tests {
                 text
             })
             .collect()
+    }
+
+    #[test]
+    fn bells_and_notifications_are_alerts_and_progress_reports_are_not() {
+        let mut screen = Screen::new(Size::new(4, 30));
+        screen.process(b"a\x07\x07b\x1b]9;build done\x07\x1b]9;4;1;50\x07");
+        screen.process(b"\x1b]777;notify;CI;all \x01green\x1b\\");
+        let (alerts, _) = screen.take_alerts(None, None);
+        assert_eq!(
+            alerts,
+            vec![
+                Alert::Bell,
+                Alert::Notify("build done".into()),
+                Alert::Notify("CI: all green".into()),
+            ]
+        );
+        // Taken once.
+        assert_eq!(screen.take_alerts(None, None).0, vec![]);
+        let long = "x".repeat(MAX_NOTIFICATION * 2);
+        screen.process(format!("\x1b]9;{long}\x07").as_bytes());
+        let (alerts, _) = screen.take_alerts(None, None);
+        assert_eq!(alerts, vec![Alert::Notify("x".repeat(MAX_NOTIFICATION))]);
+    }
+
+    #[test]
+    fn an_asking_line_is_an_alert_once_even_unended_and_while_it_stays_or_scrolls_off() {
+        let ask = regex::Regex::new(r"\(y/n\)").unwrap();
+        let mut screen = Screen::new(Size::new(3, 30));
+        // A prompt never ends its line: it counts as it stands.
+        screen.process(b"working\r\nProceed? (y/n) ");
+        let asked = |alerts: Vec<Alert>| -> Vec<String> {
+            alerts
+                .into_iter()
+                .filter_map(|a| match a {
+                    Alert::Matched(line) => Some(line),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            asked(screen.take_alerts(Some(&ask), None).0),
+            ["Proceed? (y/n)"]
+        );
+        // Still on screen, as more output comes: not again.
+        screen.process(b"y\r\nok\r\n");
+        assert_eq!(
+            asked(screen.take_alerts(Some(&ask), None).0),
+            Vec::<String>::new()
+        );
+        // Scrolled off: not again either; a new asking line is.
+        screen.process(b"a\r\nb\r\nc\r\nOverwrite? (y/n)\r\n");
+        assert_eq!(
+            asked(screen.take_alerts(Some(&ask), None).0),
+            ["Overwrite? (y/n)"]
+        );
+        // Lines that scrolled off between two looks are looked at too, and
+        // `ready` is found among the same lines.
+        let ready = regex::Regex::new("^listening").unwrap();
+        screen.process(b"Delete? (y/n)\r\nlistening\r\n1\r\n2\r\n3\r\n4\r\n");
+        let (alerts, found) = screen.take_alerts(Some(&ask), Some(&ready));
+        assert_eq!(asked(alerts), ["Delete? (y/n)"]);
+        assert!(found);
     }
 
     #[test]

@@ -193,6 +193,10 @@ pub enum Condition {
     Succeeded,
     /// A line the pane shows now, or any line it prints after, matches.
     Match(regex::Regex),
+    /// The pane wants the user.
+    Attention,
+    /// It printed, then stayed quiet for its `idle_after`.
+    Idle,
 }
 
 impl Condition {
@@ -203,6 +207,8 @@ impl Condition {
             "ready" => Self::Ready,
             "exited" => Self::Exited,
             "succeeded" => Self::Succeeded,
+            "attention" => Self::Attention,
+            "idle" => Self::Idle,
             _ => match text.strip_prefix("match:") {
                 Some(pattern) => Self::Match(
                     regex::Regex::new(pattern)
@@ -210,8 +216,8 @@ impl Condition {
                 ),
                 None => {
                     return Err(format!(
-                        "`{text}` is not a condition: running, ready, exited, succeeded or \
-                         match:REGEX"
+                        "`{text}` is not a condition: running, ready, exited, succeeded, \
+                         attention, idle or match:REGEX"
                     ));
                 }
             },
@@ -261,6 +267,8 @@ impl Watch {
         let over = matches!(pane.state, PaneState::Exited { .. } | PaneState::Failed(_));
         let holds = match &self.condition {
             Condition::Running => pane.state.is_running(),
+            Condition::Attention => pane.attention.is_some(),
+            Condition::Idle => pane.idle,
             Condition::Ready => pane.supervision.ready,
             Condition::Exited => over,
             Condition::Succeeded => match pane.state {

@@ -18,7 +18,7 @@ use ratatui::layout::Rect;
 use crate::config::{Condition, LayoutKind, PaneSpec, RestartPolicy, Settings};
 use crate::event::Event;
 use crate::layout;
-use crate::pane::{Pane, PaneState, Supervision};
+use crate::pane::{Attention, Pane, PaneState, Supervision};
 use crate::process::ExitStatus;
 use crate::{PaneId, Size, clean_text};
 
@@ -123,6 +123,11 @@ pub struct Session {
     /// Texts panes' programs put on the clipboard (OSC 52), for the front
     /// end to pass on.
     pub copies: Vec<String>,
+    /// The panes some attached view has focused, set by the front end: a
+    /// run that ends in one of them raises no attention.
+    pub watched: Vec<PaneId>,
+    /// Bells rung by panes since the front end last passed them on.
+    pub bells: u32,
     /// The size every pane's program is given when nothing is drawn (the
     /// prefixed-line front end), instead of its place in the layout.
     pub pty_size: Option<Size>,
@@ -162,6 +167,8 @@ impl Session {
             flood_nice: crate::config::DEFAULT_FLOOD_NICE,
             clipboard_allowed: false,
             copies: Vec::new(),
+            watched: Vec::new(),
+            bells: 0,
             pty_size: None,
             next_id: specs.len(),
             scrollback: crate::config::DEFAULT_SCROLLBACK,
@@ -339,8 +346,32 @@ impl Session {
             | Event::Mouse(_)
             | Event::Paste(_)
             | Event::TerminalFocus(_)
-            | Event::PaneOutput(_)
             | Event::Stdin(_) => Vec::new(),
+            Event::PaneOutput(id) => {
+                if let Some(pane) = self.pane_mut(id)
+                    && pane.spec.idle_after.is_some()
+                {
+                    pane.active_at = Some(now);
+                    pane.idle = false;
+                }
+                Vec::new()
+            }
+            Event::PaneAlert { pane, run, alert } => {
+                let Some(index) = self.index_of(pane).filter(|&i| self.panes[i].run == run) else {
+                    return Vec::new();
+                };
+                use crate::pane::screen::Alert;
+                let why = match alert {
+                    Alert::Bell => {
+                        self.bells = self.bells.saturating_add(1);
+                        Attention::Bell
+                    }
+                    Alert::Notify(text) => Attention::Notified(text),
+                    Alert::Matched(line) => Attention::Asked(line),
+                };
+                self.raise(index, why);
+                Vec::new()
+            }
             Event::Resize(size) => self.command(Command::Resize(size), now),
             // The terminal is gone: nobody can see or stop the panes any more.
             // It never escalates a shutdown already under way: a hang-up
@@ -427,6 +458,8 @@ impl Session {
         match command {
             Command::Write(id, bytes) => {
                 if self.takes_input(id) {
+                    // Typing into a pane answers what it asked.
+                    self.acknowledge(id);
                     return vec![Effect::Write(id, bytes)];
                 }
             }
@@ -543,7 +576,23 @@ impl Session {
             _ => None,
         });
         let shutdown = self.shutdown.filter(|s| !s.killed).map(|s| s.deadline);
-        panes.chain(restarts).chain(shutdown).min()
+        let idle = self.panes.iter().filter_map(idle_at);
+        panes.chain(restarts).chain(shutdown).chain(idle).min()
+    }
+
+    /// Raises pane `index`'s attention for `why`; the latest reason is
+    /// the one kept.
+    fn raise(&mut self, index: usize, why: Attention) {
+        let pane = &mut self.panes[index];
+        tracing::info!(pane = pane.spec.name, why = why.label(), "attention");
+        pane.attention = Some(why);
+    }
+
+    /// Someone focused pane `id` or typed into it: what it asked is seen.
+    pub fn acknowledge(&mut self, id: PaneId) {
+        if let Some(pane) = self.pane_mut(id) {
+            pane.attention = None;
+        }
     }
 
     /// Whether a countdown is on screen, which changes every second.
@@ -595,6 +644,14 @@ impl Session {
                 }
             }
         }
+        for index in 0..self.panes.len() {
+            if idle_at(&self.panes[index]).is_some_and(|at| at <= now) {
+                let pane = &mut self.panes[index];
+                pane.active_at = None;
+                pane.idle = true;
+                self.raise(index, Attention::Idle);
+            }
+        }
         effects
     }
 
@@ -644,6 +701,9 @@ impl Session {
         }
         if pane.closing {
             return vec![Effect::Remove(pane.id)];
+        }
+        if !self.watched.contains(&pane.id) {
+            self.raise(index, Attention::Ended);
         }
         let mut effects = if restart {
             vec![self.start_run(index)]
@@ -937,6 +997,11 @@ pub fn inner_size(rect: Option<Rect>) -> Size {
 }
 
 /// `pane`, numbered `number`, as `opmux status` reports it.
+/// When pane `pane` turns idle, if it printed and has an `idle_after`.
+fn idle_at(pane: &Pane) -> Option<Instant> {
+    Some(pane.active_at? + pane.spec.idle_after?)
+}
+
 fn pane_status(pane: &Pane, number: usize) -> crate::protocol::PaneStatus {
     let (state, last) = match &pane.state {
         PaneState::NotStarted => ("not-started", None),
@@ -961,5 +1026,6 @@ fn pane_status(pane: &Pane, number: usize) -> crate::protocol::PaneStatus {
             ExitStatus::Exited(_) => None,
         }),
         command: pane.spec.argv.clone(),
+        attention: pane.attention.as_ref().map(|why| clean_text(&why.label())),
     }
 }

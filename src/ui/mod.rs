@@ -572,6 +572,20 @@ fn pane_border(
         ),
         Span::raw(" "),
     ];
+    // The pane wants the user: the first thing after its name.
+    if let Some(why) = &pane.attention {
+        spans.push(Span::styled(
+            format!(
+                " ● {} ",
+                truncate(&why.label(), usize::from(width / 3).max(6))
+            ),
+            Style::new()
+                .fg(Color::Black)
+                .bg(Color::LightMagenta)
+                .add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::raw(" "));
+    }
     if let Some(label) = scroll_label {
         // Before the state, which a narrow border cuts first.
         spans.push(Span::styled(
