@@ -197,6 +197,17 @@ pub enum Verb {
         #[arg(long, value_name = "SECS", value_parser = parse_wait)]
         timeout: Option<Duration>,
     },
+    /// Prints one line per event as it happens (started, ready, exited,
+    /// restarting, gave_up, attention, attention_cleared, idle, added,
+    /// removed, attached, detached) until the session ends.
+    Events {
+        /// The session [default: as for attach].
+        #[arg(short, long = "session")]
+        session: Option<String>,
+        /// One JSON object per line, with a `v` field.
+        #[arg(long)]
+        json: bool,
+    },
     /// Starts panes, as `C-b s` does; returns once each runs.
     Start(PaneVerb),
     /// Stops panes, as `C-b x` does; returns once each has stopped.
@@ -235,6 +246,7 @@ pub const VERBS: &[&str] = &[
     "send",
     "screen",
     "wait",
+    "events",
     "start",
     "stop",
     "restart",

@@ -125,6 +125,57 @@ pub fn wait(
     })
 }
 
+/// `opmux events`: prints each event the session at `socket` sends, as a
+/// line of text or JSON, until the session ends.
+pub fn events(socket: &Path, name: &str, json: bool) -> Result<i32> {
+    let mut stream = connect(socket, name, Want::Events)?;
+    let mut out = std::io::stdout().lock();
+    loop {
+        let line = match protocol::read_message(&mut stream) {
+            Ok(Some(Message::Control(Control::Event(line)))) => line,
+            Ok(Some(Message::Control(Control::Refused { reason, .. }))) => bail!("{reason}"),
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => return Ok(0),
+        };
+        let text = if json {
+            protocol::json_line(&line)?
+        } else {
+            event_text(&line)
+        };
+        // A reader that went away (a closed pipe) ends this one.
+        if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+            return Ok(0);
+        }
+    }
+}
+
+/// An event as a line of text: its time, its pane, what, and the details.
+fn event_text(line: &protocol::EventLine) -> String {
+    let seconds = line.time_ms / 1000;
+    let (h, m, s) = ((seconds / 3600) % 24, (seconds / 60) % 60, seconds % 60);
+    let mut text = format!("{h:02}:{m:02}:{s:02} UTC");
+    if let (Some(pane), Some(number)) = (&line.pane, line.number) {
+        text.push_str(&format!(" {number} {pane}"));
+    }
+    text.push(' ');
+    text.push_str(&line.event);
+    let details = [
+        line.pid.map(|p| format!("pid {p}")),
+        line.exit_code.map(|c| format!("status {c}")),
+        line.exit_signal.clone(),
+        line.delay_ms.map(|d| format!("in {} ms", d)),
+        line.restart.map(|r| format!("restart {r}")),
+        line.why.clone(),
+        line.client.map(|c| format!("client {c}")),
+        line.missed.map(|n| format!("{n} events")),
+    ];
+    for detail in details.into_iter().flatten() {
+        text.push_str(", ");
+        text.push_str(&detail);
+    }
+    crate::clean_text(&text)
+}
+
 /// What the session at `socket` is and does (`opmux ls`).
 pub fn info(socket: &Path, name: &str) -> Result<SessionInfo> {
     match request(socket, name, Want::Info)? {

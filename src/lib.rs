@@ -40,7 +40,8 @@
 //!   process events, answering with `Effect`s; it knows no terminal and no client.
 //!   It also keeps each pane's attention (a bell, a notification, a line matching
 //!   `attention`, quiet after output for `idle_after`, a run ended unwatched) until
-//!   a view focuses the pane or something is typed into it.
+//!   a view focuses the pane or something is typed into it, and notes what happens
+//!   to the panes while someone reads `opmux events`.
 //!   `session::control` answers the control verbs: panes found by name or number,
 //!   the bytes `send` types, the screen `screen` prints (cleaned, or SGR alone), when
 //!   a `start`, `stop`, `restart` or `kill` has happened, and whether what `wait`
@@ -83,8 +84,8 @@
 //! - `client`: the attached terminal: raw mode, signals and size changes sent to the
 //!   server (and the input and frames when the server cannot open the terminal), the
 //!   terminal restored on every way out; also the one-shot requests behind `ls`,
-//!   `status`, `kill-session` and the control verbs (`send`, `screen`, `wait`, `start`,
-//!   `stop`, `restart`, `kill`), which wait for their answer.
+//!   `status`, `kill-session` and the control verbs (`send`, `screen`, `wait`, `events`,
+//!   `start`, `stop`, `restart`, `kill`), which wait for their answer.
 
 pub mod app;
 pub mod cli;

@@ -302,6 +302,10 @@ fn run_verb(verb: Verb) -> Result<i32> {
             let (name, socket) = pick(&dir, session)?;
             client::wait(&socket, &name, Want::Wait { pane, until }, timeout)
         }
+        Verb::Events { session, json } => {
+            let (name, socket) = pick(&dir, session)?;
+            client::events(&socket, &name, json)
+        }
         Verb::Start(panes) => act(&dir, PaneAction::Start, panes),
         Verb::Stop(panes) => act(&dir, PaneAction::Stop, panes),
         Verb::Restart(panes) => act(&dir, PaneAction::Restart, panes),

@@ -112,6 +112,51 @@ pub enum Control {
     Failed { message: String },
     /// Server → client: what `wait` waits for can no longer happen.
     Never { reason: String },
+    /// Server → client: something happened, for `opmux events`.
+    Event(Box<EventLine>),
+}
+
+/// One line of `opmux events`. Fields may be added, never renamed or
+/// removed: scripts read them. Every string is cleaned of control
+/// characters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventLine {
+    /// The schema's version: 1.
+    pub v: u32,
+    /// When it happened, in milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// `started`, `ready`, `exited`, `restarting`, `gave_up`, `attention`,
+    /// `attention_cleared`, `idle`, `added`, `removed`, `attached`,
+    /// `detached`, or `missed` (this reader fell behind).
+    pub event: String,
+    /// The pane's name and number, for a pane's event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pane: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u32>,
+    /// `started`: the run's main process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// `exited`: the exit code (128 + the signal's number for a signal),
+    /// and the signal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_signal: Option<String>,
+    /// `restarting`: after how long, and which restart this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<u32>,
+    /// `attention`: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// `attached`, `detached`: the client's number in this session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<u64>,
+    /// `missed`: how many events this reader missed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed: Option<u64>,
 }
 
 /// What a pane verb does, as `C-b s`, `C-b x`, `C-b r` and `C-b X` do.
@@ -201,7 +246,7 @@ pub fn unix_seconds(time: std::time::SystemTime) -> u64 {
 /// build does not know from one it knows but cannot read.
 const CONTROL_NAMES: &[&str] = &[
     "hello", "input", "resize", "detach", "ready", "signal", "welcome", "refused", "info",
-    "detached", "ended", "stopped", "status", "done", "screen", "failed", "never",
+    "detached", "ended", "stopped", "status", "done", "screen", "failed", "never", "event",
 ];
 
 /// The names [`Want`] is tagged with on the wire.
@@ -278,6 +323,9 @@ pub enum Want {
     /// `ready`, `exited`, `succeeded`, `match:REGEX`), [`Control::Never`]
     /// once it cannot.
     Wait { pane: String, until: String },
+    /// Every event from now on, one [`Control::Event`] each, until the
+    /// session ends.
+    Events,
     /// What a pane shows ([`Control::Screen`]), with `history` lines of
     /// its scrollback, and colours as SGR when `ansi`.
     Screen {
@@ -358,6 +406,7 @@ pub fn check_hello(hello: &Hello) -> Result<(), Control> {
         | Want::Act { .. }
         | Want::Send { .. }
         | Want::Wait { .. }
+        | Want::Events
         | Want::Screen { .. } => Err(Control::Refused {
             reason: format!(
                 "opmux {} speaks protocol {}; this server (version {}) speaks protocol {}: \
@@ -632,6 +681,17 @@ mod tests {
                 history: 20,
             })),
             Control::Done,
+            Control::Hello(Hello::new(Want::Events)),
+            Control::Event(Box::new(EventLine {
+                v: 1,
+                time_ms: 1_700_000_000_000,
+                event: "exited".into(),
+                pane: Some("api".into()),
+                number: Some(1),
+                exit_code: Some(143),
+                exit_signal: Some("SIGTERM".into()),
+                ..EventLine::default()
+            })),
             Control::Never {
                 reason: "api exited 1".into(),
             },

@@ -41,13 +41,13 @@ use crate::keys::Keymap;
 use crate::pane::Pane;
 use crate::process;
 use crate::protocol::{
-    self, Control, Decoder, Hello, Message, PaneAction, ProtocolError, SessionInfo, Want,
-    unix_seconds,
+    self, Control, Decoder, EventLine, Hello, Message, PaneAction, ProtocolError, SessionInfo,
+    Want, unix_seconds,
 };
 use crate::registry::Claimed;
 use crate::runtime::{self, Host, Signals, apply, log_event};
 use crate::session::control::{Condition, Until, Verdict, Watch};
-use crate::session::{Command, Effect, Session};
+use crate::session::{Command, Effect, Happened, Note, Session};
 use crate::ui;
 use crate::view::{self, View};
 use crate::{PaneId, Size};
@@ -309,6 +309,11 @@ impl Link {
         }
     }
 
+    /// Messages queued and not written yet.
+    fn backlog(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
     /// Whether frames go to the client's terminal, without a header.
     fn writes_terminal(&self) -> bool {
         self.terminal.is_some()
@@ -464,6 +469,11 @@ struct Server {
     waiting: Vec<(Link, Watch)>,
     /// Panes' bells ring the clients' terminals (`bell = "on"`).
     bell: bool,
+    /// `opmux events` readers, each with the events it missed while it
+    /// read too slowly.
+    readers: Vec<(Link, u64)>,
+    /// Clients attached or detached since the readers were last told.
+    client_events: Vec<EventLine>,
     started: SystemTime,
     /// When a client last attached or typed.
     used: SystemTime,
@@ -573,6 +583,7 @@ impl driver::FrontEnd for Server {
     fn after_wake(&mut self) {
         self.watch();
         self.answer_acts();
+        self.tell_readers();
         let echo = std::mem::take(&mut self.echo_pending);
         if echo || std::mem::take(&mut self.frame_now) {
             // One frame out of turn per keystroke: the echo shows at once.
@@ -746,6 +757,7 @@ impl Server {
         if let Some(last) = last {
             client.link.control(last);
         }
+        self.client_event(id, "detached");
         if self.latest == Some(id) {
             self.latest = self.clients.last().map(|c| c.id);
         }
@@ -960,6 +972,60 @@ impl Server {
         }
     }
 
+    /// Sends what happened since the last wake to every `opmux events`
+    /// reader. A reader that has fallen behind misses events rather than
+    /// have them pile up here, and is told how many it missed.
+    fn tell_readers(&mut self) {
+        if self.readers.is_empty() {
+            self.session.noting = false;
+            self.session.notes.clear();
+            self.client_events.clear();
+            return;
+        }
+        let time_ms = unix_millis();
+        let mut lines: Vec<EventLine> = self
+            .session
+            .notes
+            .drain(..)
+            .map(|note| event_line(note, time_ms))
+            .collect();
+        lines.append(&mut self.client_events);
+        if lines.is_empty() {
+            return;
+        }
+        for (link, missed) in &mut self.readers {
+            if link.backlog() > READER_BACKLOG {
+                *missed += lines.len() as u64;
+                continue;
+            }
+            if *missed > 0 {
+                link.control(Control::Event(Box::new(EventLine {
+                    v: 1,
+                    time_ms,
+                    event: "missed".into(),
+                    missed: Some(std::mem::take(missed)),
+                    ..EventLine::default()
+                })));
+            }
+            for line in &lines {
+                link.control(Control::Event(Box::new(line.clone())));
+            }
+        }
+    }
+
+    /// Notes that client `id` attached or detached, for the readers.
+    fn client_event(&mut self, id: u64, event: &str) {
+        if !self.readers.is_empty() {
+            self.client_events.push(EventLine {
+                v: 1,
+                time_ms: unix_millis(),
+                event: event.into(),
+                client: Some(id),
+                ..EventLine::default()
+            });
+        }
+    }
+
     /// Tells each pane verb whose change has happened that it is done, and
     /// each wait whose condition holds, or never will, so.
     fn answer_acts(&mut self) {
@@ -1068,6 +1134,57 @@ impl Server {
     fn owes_frames(&self) -> bool {
         self.needs_redraw || self.clients.iter().any(|c| c.due && c.link.takes_frames())
     }
+}
+
+/// The most messages an `opmux events` reader may leave unread before it
+/// misses events.
+const READER_BACKLOG: usize = 1024;
+
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A session note as a line of `opmux events`, cleaned.
+fn event_line(note: Note, time_ms: u64) -> EventLine {
+    let mut line = EventLine {
+        v: 1,
+        time_ms,
+        pane: Some(crate::clean_text(&note.name)),
+        number: Some(note.number),
+        ..EventLine::default()
+    };
+    line.event = match note.what {
+        Happened::Started { pid } => {
+            line.pid = Some(pid);
+            "started"
+        }
+        Happened::Ready => "ready",
+        Happened::Exited(status) => {
+            line.exit_code = Some(status.code());
+            if let crate::process::ExitStatus::Signaled(signal) = status {
+                line.exit_signal = Some(signal.as_str().to_string());
+            }
+            "exited"
+        }
+        Happened::Restarting { delay, attempt } => {
+            line.delay_ms = Some(delay.as_millis() as u64);
+            line.restart = Some(attempt);
+            "restarting"
+        }
+        Happened::GaveUp => "gave_up",
+        Happened::Attention(why) => {
+            let idle = why == crate::pane::Attention::Idle;
+            line.why = Some(crate::clean_text(&why.label()));
+            if idle { "idle" } else { "attention" }
+        }
+        Happened::AttentionCleared => "attention_cleared",
+        Happened::Added => "added",
+        Happened::Removed => "removed",
+    }
+    .into();
+    line
 }
 
 /// Answers a wait on `link` if its condition holds, or never will;
@@ -1307,6 +1424,8 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         stoppers: Vec::new(),
         acting: Vec::new(),
         bell,
+        readers: Vec::new(),
+        client_events: Vec::new(),
         waiting: Vec::new(),
         started: SystemTime::now(),
         used: SystemTime::UNIX_EPOCH,
@@ -1466,6 +1585,11 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                     });
                     Vec::new()
                 }
+                Want::Events => {
+                    server.session.noting = true;
+                    server.readers.push((link, 0));
+                    Vec::new()
+                }
                 want @ (Want::Act { .. }
                 | Want::Send { .. }
                 | Want::Screen { .. }
@@ -1517,6 +1641,7 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                         urgent: false,
                         tied,
                     });
+                    server.client_event(id, "attached");
                     let mut effects = server.follow(id, now);
                     effects.extend(server.report_focus(now));
                     server.pass_on_copies();
@@ -1529,6 +1654,7 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
             // A verb that gave up waiting is forgotten.
             server.acting.retain(|(link, _)| link.id != id);
             server.waiting.retain(|(link, _)| link.id != id);
+            server.readers.retain(|(link, _)| link.id != id);
             if let Some(client) = server.client(id) {
                 client.link.cut();
                 server.lost(id, None, now)

@@ -1282,3 +1282,74 @@ fn each_attention_source_raises_its_marker_and_focusing_clears_it() {
     client.send(b"\x02q");
     assert_eq!(client.wait_exit(), 0);
 }
+
+#[test]
+fn events_json_lines_parse_and_arrive_in_order() {
+    use std::io::BufRead;
+    let sessions = Sessions::new("events");
+    let m = marker("events");
+    let name = sessions.start(&["-n", "svc", &format!("exec sleep 1000.{m}")]);
+    let mut reader = sessions
+        .command(&["events", "-s", &name, "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting opmux events");
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = reader.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.expect("a line")).is_err() {
+                return;
+            }
+        }
+    });
+    let next = |within: u64| -> Option<serde_json::Value> {
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(within))
+            .ok()?;
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        Some(serde_json::from_str(&line).expect("each line is JSON"))
+    };
+    // Restart until the reader is known to be listening: a started event.
+    let mut first = None;
+    for _ in 0..10 {
+        sessions.ok(&["restart", "-s", &name, "svc"]);
+        while let Some(event) = next(2) {
+            if event["event"] == "started" {
+                first = Some(event);
+                break;
+            }
+        }
+        if first.is_some() {
+            break;
+        }
+    }
+    let first = first.expect("no started event after 10 restarts");
+    // Drained: what comes next is what these verbs did, in order.
+    while next(0).is_some() {}
+    sessions.ok(&["stop", "-s", &name, "svc"]);
+    sessions.ok(&["start", "-s", &name, "svc"]);
+    let mut order = Vec::new();
+    let mut last_time = first["time_ms"].as_u64().expect("a time");
+    while order.last().map(String::as_str) != Some("started") {
+        let event = next(20).expect("an event within 20 s");
+        assert_eq!(event["v"], 1, "{event}");
+        let time = event["time_ms"].as_u64().expect("a time");
+        assert!(time >= last_time, "out of order: {event}");
+        last_time = time;
+        assert_eq!(event["pane"], "svc", "{event}");
+        let kind = event["event"].as_str().unwrap().to_string();
+        match kind.as_str() {
+            "exited" => assert_eq!(event["exit_signal"], "SIGTERM", "{event}"),
+            "started" => assert!(event["pid"].as_u64().is_some(), "{event}"),
+            "attention" => assert_eq!(event["why"], "ended", "{event}"),
+            _ => {}
+        }
+        order.push(kind);
+    }
+    assert_eq!(order, ["exited", "attention", "started"]);
+    // The session's end ends the reader.
+    sessions.ok(&["kill-session", &name]);
+    let status = reader.wait().expect("waiting for opmux events");
+    assert_eq!(status.code(), Some(0));
+}

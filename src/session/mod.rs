@@ -90,6 +90,28 @@ impl Command {
     }
 }
 
+/// Something that happened to a pane, for `opmux events`: the pane's name
+/// and number then, and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub name: String,
+    pub number: u32,
+    pub what: Happened,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Happened {
+    Started { pid: u32 },
+    Ready,
+    Exited(ExitStatus),
+    Restarting { delay: Duration, attempt: u32 },
+    GaveUp,
+    Attention(Attention),
+    AttentionCleared,
+    Added,
+    Removed,
+}
+
 /// A shutdown in progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shutdown {
@@ -128,6 +150,11 @@ pub struct Session {
     pub watched: Vec<PaneId>,
     /// Bells rung by panes since the front end last passed them on.
     pub bells: u32,
+    /// What happened to the panes since the front end last took it, for
+    /// `opmux events`; kept only while `noting`.
+    pub notes: Vec<Note>,
+    /// Someone reads the notes.
+    pub noting: bool,
     /// The size every pane's program is given when nothing is drawn (the
     /// prefixed-line front end), instead of its place in the layout.
     pub pty_size: Option<Size>,
@@ -169,6 +196,8 @@ impl Session {
             copies: Vec::new(),
             watched: Vec::new(),
             bells: 0,
+            notes: Vec::new(),
+            noting: false,
             pty_size: None,
             next_id: specs.len(),
             scrollback: crate::config::DEFAULT_SCROLLBACK,
@@ -391,11 +420,18 @@ impl Session {
                 Vec::new()
             }
             Event::PaneStarted { pane, pid } => {
-                if let Some(pane) = self.pane_mut(pane) {
+                if let Some(index) = self.index_of(pane) {
+                    let pane = &mut self.panes[index];
                     pane.state = PaneState::Running { pid, since: now };
                     pane.output_open = true;
                     pane.error = None;
                     pane.supervision.ready = false;
+                    self.note(
+                        index,
+                        Happened::Started {
+                            pid: pid.as_raw() as u32,
+                        },
+                    );
                 }
                 self.wake_waiters()
             }
@@ -411,8 +447,9 @@ impl Session {
                 Vec::new()
             }
             Event::PaneReady { pane, run } => {
-                if let Some(pane) = self.pane_mut(pane).filter(|p| p.run == run) {
-                    pane.supervision.ready = true;
+                if let Some(index) = self.index_of(pane).filter(|&i| self.panes[i].run == run) {
+                    self.panes[index].supervision.ready = true;
+                    self.note(index, Happened::Ready);
                 }
                 self.wake_waiters()
             }
@@ -580,18 +617,33 @@ impl Session {
         panes.chain(restarts).chain(shutdown).chain(idle).min()
     }
 
+    /// Notes that `what` happened to pane `index`, if anyone reads notes.
+    fn note(&mut self, index: usize, what: Happened) {
+        if self.noting {
+            self.notes.push(Note {
+                name: self.panes[index].spec.name.clone(),
+                number: index as u32 + 1,
+                what,
+            });
+        }
+    }
+
     /// Raises pane `index`'s attention for `why`; the latest reason is
     /// the one kept.
     fn raise(&mut self, index: usize, why: Attention) {
         let pane = &mut self.panes[index];
         tracing::info!(pane = pane.spec.name, why = why.label(), "attention");
-        pane.attention = Some(why);
+        pane.attention = Some(why.clone());
+        self.note(index, Happened::Attention(why));
     }
 
     /// Someone focused pane `id` or typed into it: what it asked is seen.
     pub fn acknowledge(&mut self, id: PaneId) {
-        if let Some(pane) = self.pane_mut(id) {
-            pane.attention = None;
+        let Some(index) = self.index_of(id) else {
+            return;
+        };
+        if self.panes[index].attention.take().is_some() {
+            self.note(index, Happened::AttentionCleared);
         }
     }
 
@@ -688,6 +740,8 @@ impl Session {
         };
         let ran = now.saturating_duration_since(since);
         pane.state = PaneState::Exited { status, ran };
+        self.note(index, Happened::Exited(status));
+        let pane = &mut self.panes[index];
         // Readiness belongs to a run; the next one must print its line again.
         pane.supervision.ready = false;
         if status == ExitStatus::Exited(0) {
@@ -702,7 +756,8 @@ impl Session {
         if pane.closing {
             return vec![Effect::Remove(pane.id)];
         }
-        if !self.watched.contains(&pane.id) {
+        // A run ended by a restart asked for is followed at once by the next.
+        if !restart && !self.watched.contains(&pane.id) {
             self.raise(index, Attention::Ended);
         }
         let mut effects = if restart {
@@ -740,6 +795,7 @@ impl Session {
             .is_some_and(|max| sup.restarts >= max)
         {
             sup.gave_up = true;
+            self.note(index, Happened::GaveUp);
             return;
         }
         if ran >= BACKOFF_RESET {
@@ -750,12 +806,14 @@ impl Session {
             .min(BACKOFF_CAP);
         sup.backoff = sup.backoff.saturating_add(1);
         sup.restarts += 1;
+        let attempt = sup.restarts;
         pane.state = PaneState::Restarting {
             at: now + delay,
-            attempt: sup.restarts,
+            attempt,
             status,
             ran,
         };
+        self.note(index, Happened::Restarting { delay, attempt });
     }
 
     /// A manual start or restart: automatic restarts are on again and their
@@ -856,6 +914,7 @@ impl Session {
         // The new pane has no PTY yet: its size goes with the start.
         effects.retain(|e| !matches!(e, Effect::ResizePty(pane, _) if *pane == id));
         let index = self.panes.len() - 1;
+        self.note(index, Happened::Added);
         effects.push(self.start_run(index));
         effects
     }
@@ -885,6 +944,7 @@ impl Session {
     /// move their focus. The last pane closed ends the session.
     pub fn remove_pane(&mut self, id: PaneId, now: Instant) -> Option<(usize, Pane, Vec<Effect>)> {
         let index = self.index_of(id)?;
+        self.note(index, Happened::Removed);
         let pane = self.panes.remove(index);
         if self.panes.is_empty() {
             self.zoom = None;
