@@ -688,6 +688,52 @@ fn attach(contender: &Contender) -> Option<Vec<f64>> {
     Some(times)
 }
 
+/// How many times each control command runs.
+const CONTROL_RUNS: usize = 200;
+
+/// Milliseconds each run of two control commands took against a detached
+/// session with a full screen in a `cat` pane: reading the screen (`opmux
+/// screen` beside `tmux capture-pane -p`), and typing a key (`opmux send`
+/// beside `tmux send-keys`). Runs alternate between the two commands.
+fn control(contender: &Contender) -> Option<(Vec<f64>, Vec<f64>)> {
+    let tag = format!("opmux-bench-{}-control", std::process::id());
+    let panes = ["seq 1 100; exec cat".to_string()];
+    if !start_detached(contender, &panes, &tag) {
+        return None;
+    }
+    let (mut screen, mut send) = (Command::new("tmux"), Command::new("tmux"));
+    if contender.name == "opmux" {
+        screen = opmux_command(&["screen", "-s", &tag, "1"]);
+        send = opmux_command(&["send", "-s", &tag, "1", "x"]);
+    } else {
+        screen.args(["-L", &tag, "capture-pane", "-p", "-t", "0"]);
+        send.args(["-L", &tag, "send-keys", "-t", "0", "x"]);
+    }
+    let timed = |cmd: &mut Command| {
+        let start = Instant::now();
+        let ok = cmd.output().is_ok_and(|out| out.status.success());
+        ok.then(|| start.elapsed().as_secs_f64() * 1e3)
+    };
+    // The screen is full once the last number shows.
+    let ready = Instant::now() + Duration::from_secs(10);
+    while !screen
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("100"))
+    {
+        if Instant::now() > ready {
+            stop_detached(contender, &tag);
+            return None;
+        }
+    }
+    let (mut reads, mut writes) = (Vec::new(), Vec::new());
+    for _ in 0..CONTROL_RUNS {
+        reads.extend(timed(&mut screen));
+        writes.extend(timed(&mut send));
+    }
+    stop_detached(contender, &tag);
+    Some((reads, writes))
+}
+
 /// CPU seconds a detached session's server with 4 idle panes uses in 10 s.
 fn idle_detached(contender: &Contender) -> Option<f64> {
     let tag = format!("opmux-bench-{}-idle", std::process::id());
@@ -944,6 +990,25 @@ fn main() {
             "ms",
             &medians,
         );
+    }
+    if wanted("control") {
+        let (mut reads, mut writes) = (Vec::new(), Vec::new());
+        let (mut reads_p99, mut writes_p99) = (Vec::new(), Vec::new());
+        for c in &sessions {
+            match control(c) {
+                Some((r, w)) if !r.is_empty() && !w.is_empty() => {
+                    reads.push((c.name, percentile(&r, 0.5)));
+                    reads_p99.push((c.name, percentile(&r, 0.99)));
+                    writes.push((c.name, percentile(&w, 0.5)));
+                    writes_p99.push((c.name, percentile(&w, 0.99)));
+                }
+                _ => println!("  {} failed to run control commands", c.name),
+            }
+        }
+        report("screen / capture-pane, median", "ms", &reads);
+        report("screen / capture-pane, p99", "ms", &reads_p99);
+        report("send / send-keys, median", "ms", &writes);
+        report("send / send-keys, p99", "ms", &writes_p99);
     }
     if wanted("idle") {
         let mut cpu = Vec::new();

@@ -208,6 +208,19 @@ pub enum Verb {
         #[arg(long)]
         json: bool,
     },
+    /// Adds a pane running CMD, as `C-b c` does, and prints its name once
+    /// it runs. One CMD argument runs with `sh -c`; several are a program
+    /// and its arguments.
+    Run {
+        /// The session [default: as for attach].
+        #[arg(short, long = "session")]
+        session: Option<String>,
+        /// The pane's name [default: its program's]; a taken one gets -2.
+        #[arg(short = 'n', long = "name")]
+        name: Option<String>,
+        #[arg(required = true, last = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
     /// Starts panes, as `C-b s` does; returns once each runs.
     Start(PaneVerb),
     /// Stops panes, as `C-b x` does; returns once each has stopped.
@@ -247,6 +260,7 @@ pub const VERBS: &[&str] = &[
     "screen",
     "wait",
     "events",
+    "run",
     "start",
     "stop",
     "restart",

@@ -306,6 +306,21 @@ fn run_verb(verb: Verb) -> Result<i32> {
             let (name, socket) = pick(&dir, session)?;
             client::events(&socket, &name, json)
         }
+        Verb::Run {
+            session,
+            name,
+            command,
+        } => {
+            let (session, socket) = pick(&dir, session)?;
+            let want = Want::Run { name, command };
+            match client::control(&socket, &session, want)? {
+                Control::Status { panes } if panes.len() == 1 => {
+                    println!("{}", opmux::clean_text(&panes[0].name));
+                    Ok(0)
+                }
+                _ => bail!("session {session} did not say which pane it added"),
+            }
+        }
         Verb::Start(panes) => act(&dir, PaneAction::Start, panes),
         Verb::Stop(panes) => act(&dir, PaneAction::Stop, panes),
         Verb::Restart(panes) => act(&dir, PaneAction::Restart, panes),

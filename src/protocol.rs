@@ -326,6 +326,15 @@ pub enum Want {
     /// Every event from now on, one [`Control::Event`] each, until the
     /// session ends.
     Events,
+    /// Add a pane running `command` (one string runs with `sh -c`, several
+    /// are a program and its arguments), named `name` or after its
+    /// program, as `C-b c` does; answered with its [`Control::Status`]
+    /// once it runs.
+    Run {
+        #[serde(default)]
+        name: Option<String>,
+        command: Vec<String>,
+    },
     /// What a pane shows ([`Control::Screen`]), with `history` lines of
     /// its scrollback, and colours as SGR when `ansi`.
     Screen {
@@ -407,6 +416,7 @@ pub fn check_hello(hello: &Hello) -> Result<(), Control> {
         | Want::Send { .. }
         | Want::Wait { .. }
         | Want::Events
+        | Want::Run { .. }
         | Want::Screen { .. } => Err(Control::Refused {
             reason: format!(
                 "opmux {} speaks protocol {}; this server (version {}) speaks protocol {}: \
@@ -682,6 +692,10 @@ mod tests {
             })),
             Control::Done,
             Control::Hello(Hello::new(Want::Events)),
+            Control::Hello(Hello::new(Want::Run {
+                name: Some("worker".into()),
+                command: vec!["python3".into(), "-m".into(), "http.server".into()],
+            })),
             Control::Event(Box::new(EventLine {
                 v: 1,
                 time_ms: 1_700_000_000_000,

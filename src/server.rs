@@ -34,7 +34,7 @@ use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc::{self, UnboundedSender, unbounded_channel};
 
-use crate::config::Settings;
+use crate::config::{PaneSpec, Settings};
 use crate::driver::{self, End};
 use crate::event::Event;
 use crate::keys::Keymap;
@@ -464,7 +464,7 @@ struct Server {
     stoppers: Vec<Link>,
     /// Pane verbs waiting for their change to happen, each with what it
     /// waits for.
-    acting: Vec<(Link, Vec<Until>)>,
+    acting: Vec<Acting>,
     /// `opmux wait`s not answered yet.
     waiting: Vec<(Link, Watch)>,
     /// Panes' bells ring the clients' terminals (`bell = "on"`).
@@ -1030,12 +1030,23 @@ impl Server {
     /// each wait whose condition holds, or never will, so.
     fn answer_acts(&mut self) {
         let session = &self.session;
-        self.acting.retain_mut(|(link, until)| {
-            until.retain(|u| !session.holds(*u));
-            if until.is_empty() {
-                link.control(Control::Done);
+        self.acting.retain_mut(|acting| {
+            acting.until.retain(|u| !session.holds(*u));
+            if !acting.until.is_empty() {
+                return true;
             }
-            !until.is_empty()
+            let answer = match acting.report {
+                Some(id) => Control::Status {
+                    panes: session
+                        .index_of(id)
+                        .and_then(|i| session.status().into_iter().nth(i))
+                        .into_iter()
+                        .collect(),
+                },
+                None => Control::Done,
+            };
+            acting.link.control(answer);
+            false
         });
         self.waiting
             .retain_mut(|(link, watch)| !answer_wait(session, link, watch));
@@ -1066,7 +1077,11 @@ impl Server {
                     };
                     effects.extend(self.command(command, None, now));
                 }
-                self.acting.push((link, until));
+                self.acting.push(Acting {
+                    link,
+                    until,
+                    report: None,
+                });
                 effects
             }
             Want::Send {
@@ -1097,6 +1112,41 @@ impl Server {
                     Vec::new()
                 }
             },
+            Want::Run { name, command } => {
+                if command.is_empty() || self.session.shutdown.is_some() {
+                    let why = if command.is_empty() {
+                        "no command to run"
+                    } else {
+                        "the session is stopping"
+                    };
+                    failed(&link, why.into());
+                    return Vec::new();
+                }
+                let mut spec = match command.as_slice() {
+                    [line] => PaneSpec::shell(line),
+                    argv => PaneSpec {
+                        named: false,
+                        ..PaneSpec::new(crate::config::default_name(&argv[0]), argv.to_vec())
+                    },
+                };
+                if let Some(name) = name
+                    .map(|n| crate::clean_text(n.trim()))
+                    .filter(|n| !n.is_empty())
+                {
+                    spec.name = name;
+                    spec.named = true;
+                }
+                spec.stop_timeout = self.session.default_stop_timeout;
+                let effects = self.command(Command::Add(spec), None, now);
+                if let Some(id) = self.session.last_pane() {
+                    self.acting.push(Acting {
+                        link,
+                        until: vec![Until::Started(id, 0)],
+                        report: Some(id),
+                    });
+                }
+                effects
+            }
             Want::Wait { pane, until } => {
                 let watch = self.session.find_all(&[pane]).and_then(|ids| {
                     Ok(Watch::new(&self.session, ids[0], Condition::parse(&until)?))
@@ -1134,6 +1184,15 @@ impl Server {
     fn owes_frames(&self) -> bool {
         self.needs_redraw || self.clients.iter().any(|c| c.due && c.link.takes_frames())
     }
+}
+
+/// A pane verb waiting for its change to happen.
+struct Acting {
+    link: Link,
+    until: Vec<Until>,
+    /// The pane whose status is the answer (`run`); else the answer is
+    /// [`Control::Done`].
+    report: Option<PaneId>,
 }
 
 /// The most messages an `opmux events` reader may leave unread before it
@@ -1591,6 +1650,7 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                     Vec::new()
                 }
                 want @ (Want::Act { .. }
+                | Want::Run { .. }
                 | Want::Send { .. }
                 | Want::Screen { .. }
                 | Want::Wait { .. }) => server.control(link, want, now),
@@ -1652,7 +1712,7 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
         FromClient::Message(id, control) => server.on_message(id, control, now),
         FromClient::Gone(id) => {
             // A verb that gave up waiting is forgotten.
-            server.acting.retain(|(link, _)| link.id != id);
+            server.acting.retain(|acting| acting.link.id != id);
             server.waiting.retain(|(link, _)| link.id != id);
             server.readers.retain(|(link, _)| link.id != id);
             if let Some(client) = server.client(id) {

@@ -1353,3 +1353,40 @@ fn events_json_lines_parse_and_arrive_in_order() {
     let status = reader.wait().expect("waiting for opmux events");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn run_adds_a_pane_as_c_b_c_does_and_prints_its_unique_name() {
+    let sessions = Sessions::new("run");
+    let name = sessions.start(&["-n", "web", "cat"]);
+    let added = sessions.ok(&[
+        "run",
+        "-s",
+        &name,
+        "-n",
+        "web",
+        "--",
+        "echo from-run; exec sleep 1000",
+    ]);
+    assert_eq!(added.trim(), "web-2");
+    // It runs by the time run returns.
+    let pane = sessions.pane(&name, 2);
+    assert_eq!(
+        (pane["name"].as_str(), pane["state"].as_str()),
+        (Some("web-2"), Some("running"))
+    );
+    eventually("its output", || {
+        sessions
+            .ok(&["screen", "-s", &name, "web-2"])
+            .contains("from-run")
+    });
+    // Several words are a program and its arguments, not a shell line.
+    let added = sessions.ok(&[
+        "run", "-s", &name, "--", "printf", "%s|", "one two", "three",
+    ]);
+    assert_eq!(added.trim(), "printf");
+    eventually("printf's arguments, each as given", || {
+        sessions
+            .ok(&["screen", "-s", &name, "printf"])
+            .contains("one two|three|")
+    });
+}
