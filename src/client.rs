@@ -223,6 +223,19 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Raw mode, the alternate screen, and the input modes opmux reads.
+fn set_terminal_up() -> Result<()> {
+    crossterm::terminal::enable_raw_mode().context("switching the terminal to raw mode")?;
+    crossterm::execute!(
+        std::io::stdout(),
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        EnableBracketedPaste,
+        EnableFocusChange
+    )
+    .context("setting the terminal up")
+}
+
 /// Leaves the terminal as the shell had it.
 fn restore_terminal() {
     let mut out = std::io::stdout();
@@ -274,7 +287,12 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
     // Signals are taken by a thread of their own and passed on; blocked
     // before any other thread starts, so every thread inherits the mask.
     let mut signals = SigSet::empty();
-    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+    for signal in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGTSTP,
+    ] {
         signals.add(signal);
     }
     // With the server reading the terminal, a size change is the one
@@ -287,16 +305,8 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
         stream.try_clone().context("sharing the connection")?,
     ));
     install_panic_hook();
-    crossterm::terminal::enable_raw_mode().context("switching the terminal to raw mode")?;
     let guard = TerminalGuard;
-    crossterm::execute!(
-        std::io::stdout(),
-        EnterAlternateScreen,
-        EnableMouseCapture,
-        EnableBracketedPaste,
-        EnableFocusChange
-    )
-    .context("setting the terminal up")?;
+    set_terminal_up()?;
     // From here on the server may draw on the terminal and read it.
     send(&writer, Control::Ready);
     spawn_signal_thread(signals, writer.clone());
@@ -364,6 +374,18 @@ fn pump(stream: &mut UnixStream, writer: &Mutex<UnixStream>) -> Outcome {
             Ok(Some(Message::Control(Control::Ended { status, message }))) => {
                 return Outcome::Ended(status, message);
             }
+            // SIGTSTP: the server has let go of the terminal; the shell gets
+            // it back as it was, until this client is continued.
+            Ok(Some(Message::Control(Control::Suspended))) => {
+                restore_terminal();
+                let _ = nix::sys::signal::raise(Signal::SIGSTOP);
+                if set_terminal_up().is_ok() {
+                    if let Ok((cols, rows)) = crossterm::terminal::size() {
+                        send(writer, Control::Resize { cols, rows });
+                    }
+                    send(writer, Control::Ready);
+                }
+            }
             Ok(Some(Message::Control(_))) => {}
             Ok(None) | Err(_) => return Outcome::ServerGone,
         }
@@ -414,14 +436,16 @@ fn send(writer: &Mutex<UnixStream>, control: Control) {
     let _ = protocol::write_message(&mut *stream, &Message::Control(control));
 }
 
-/// Passes SIGTERM, SIGINT and SIGHUP on to the server, and the terminal's
-/// size after a SIGWINCH.
+/// Passes SIGTERM, SIGINT and SIGHUP on to the server, the terminal's size
+/// after a SIGWINCH, and asks it to let go of the terminal on SIGTSTP.
 fn spawn_signal_thread(signals: SigSet, writer: Arc<Mutex<UnixStream>>) {
     let _ = std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             while let Ok(signal) = signals.wait() {
                 let control = match signal {
+                    // Suspended once the server let go of the terminal.
+                    Signal::SIGTSTP => Control::Suspend,
                     Signal::SIGWINCH => match crossterm::terminal::size() {
                         Ok((cols, rows)) => Control::Resize { cols, rows },
                         Err(_) => continue,

@@ -70,6 +70,12 @@ pub enum Control {
     /// alternate screen, the input modes): the server may draw on it and
     /// read from it.
     Ready,
+    /// Client → server: the client is being suspended (SIGTSTP); the server
+    /// lets go of its terminal until it says [`Control::Ready`] again.
+    Suspend,
+    /// Server → client: the terminal is let go of, every frame before this
+    /// written; the client may hand it back to the shell.
+    Suspended,
     /// Client → server: the client got this signal (SIGTERM, SIGINT or
     /// SIGHUP); the server decides whether it quits the session or only
     /// detaches the client.
@@ -245,8 +251,26 @@ pub fn unix_seconds(time: std::time::SystemTime) -> u64 {
 /// The names [`Control`] is tagged with on the wire, to tell a message this
 /// build does not know from one it knows but cannot read.
 const CONTROL_NAMES: &[&str] = &[
-    "hello", "input", "resize", "detach", "ready", "signal", "welcome", "refused", "info",
-    "detached", "ended", "stopped", "status", "done", "screen", "failed", "never", "event",
+    "hello",
+    "input",
+    "resize",
+    "detach",
+    "ready",
+    "suspend",
+    "suspended",
+    "signal",
+    "welcome",
+    "refused",
+    "info",
+    "detached",
+    "ended",
+    "stopped",
+    "status",
+    "done",
+    "screen",
+    "failed",
+    "never",
+    "event",
 ];
 
 /// The names [`Want`] is tagged with on the wire.
@@ -729,6 +753,8 @@ mod tests {
             Control::Resize { cols: 80, rows: 24 },
             Control::Detach,
             Control::Ready,
+            Control::Suspend,
+            Control::Suspended,
             Control::Signal { signal: 15 },
             Control::Welcome {
                 protocol: PROTOCOL,

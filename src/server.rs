@@ -832,6 +832,19 @@ impl Server {
                 self.detach(id);
                 Vec::new()
             }
+            Control::Suspend => {
+                if let Some(client) = self.client(id) {
+                    client.link.terminal_ready = false;
+                    if let Some(reader) = client.link.reader.take() {
+                        reader.abort();
+                    }
+                    // The shell will have drawn over it: all of it next time.
+                    let size = client.painter.size();
+                    client.painter.resize(size);
+                    client.link.control(Control::Suspended);
+                }
+                Vec::new()
+            }
             Control::Ready => {
                 let to_loop = self.from_clients.clone();
                 if let Some(client) = self.client(id) {

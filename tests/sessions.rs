@@ -1390,3 +1390,52 @@ fn run_adds_a_pane_as_c_b_c_does_and_prints_its_unique_name() {
             .contains("one two|three|")
     });
 }
+
+#[test]
+fn a_suspended_client_gives_the_terminal_back_and_takes_it_again_when_continued() {
+    let sessions = Sessions::new("suspend");
+    let name = sessions.start(&["-n", "typist", "cat"]);
+    let mut client = sessions.attach(&name, 24, 80);
+    client.wait_text("1 typist");
+    kill(client.pid, Signal::SIGTSTP).unwrap();
+    // Its shell's terminal again: line mode and echo, the alternate screen
+    // left, and nothing typed now reaches the session.
+    eventually("the terminal restored", || {
+        client
+            .local_flags()
+            .contains(nix::sys::termios::LocalFlags::ICANON)
+    });
+    // A shell reads the line typed now, and opmux does not: were the
+    // server still reading, it would take the line first.
+    let tty = client.tty();
+    let (tx, line) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut shell = std::fs::File::open(tty).expect("opening the terminal");
+        let mut buf = [0u8; 256];
+        let n = shell.read(&mut buf).unwrap_or(0);
+        let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+    });
+    client.send(b"for-the-shell\n");
+    let read = line
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the shell's read");
+    assert_eq!(read, "for-the-shell\n");
+    // Continued, it takes the terminal back, redrawn whole, and typing
+    // reaches the pane again.
+    kill(client.pid, Signal::SIGCONT).unwrap();
+    eventually("raw mode again", || {
+        !client
+            .local_flags()
+            .contains(nix::sys::termios::LocalFlags::ICANON)
+    });
+    client.wait_text("1 typist");
+    client.send(b"back-again");
+    eventually("typing reaching the pane", || {
+        sessions
+            .ok(&["screen", "-s", &name, "typist"])
+            .contains("back-again")
+    });
+    client.send(b"\x02d");
+    assert_eq!(client.wait_exit(), 0);
+}
