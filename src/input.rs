@@ -28,6 +28,11 @@ const MAX_PENDING: usize = 16 << 20;
 #[derive(Default)]
 pub struct InputParser {
     pending: Vec<u8>,
+    /// How much of a paste at the start of `pending` was searched for its
+    /// end marker already.
+    paste_scanned: usize,
+    /// The rest of a paste too big to hold is being dropped.
+    skipping_paste: bool,
 }
 
 /// What the start of some input is.
@@ -43,13 +48,90 @@ enum Parsed {
 }
 
 impl InputParser {
-    /// The events in `bytes`, one read's worth of the terminal's input.
+    /// The events in `bytes`, one read's worth of the terminal's input. An
+    /// escape that ends the read (`ESC`, `ESC [`, `ESC O`) waits: it may be
+    /// the start of a sequence the next read finishes, or the Escape key,
+    /// Alt-[ or Alt-O, which [`InputParser::flush`] says once no more comes.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<Event> {
         self.pending.extend_from_slice(bytes);
+        let events = self.parse_pending(false);
+        if self.pending.len() > MAX_PENDING {
+            match self.pending.starts_with(PASTE_START) {
+                // A paste too big to hold: what came of it goes in, and the
+                // rest up to its end marker is dropped, never typed.
+                true => {
+                    let text = String::from_utf8_lossy(&self.pending[PASTE_START.len()..]);
+                    let mut events = events;
+                    events.push(Event::Paste(text.into_owned()));
+                    tracing::warn!(bytes = self.pending.len(), "a paste too big was cut short");
+                    self.pending.clear();
+                    self.skipping_paste = true;
+                    return events;
+                }
+                false => {
+                    tracing::warn!(
+                        bytes = self.pending.len(),
+                        "unfinished terminal input dropped"
+                    );
+                    self.pending.clear();
+                }
+            }
+        }
+        events
+    }
+
+    /// Whether an escape waits for more input to say what it is.
+    pub fn waiting_escape(&self) -> bool {
+        self.pending.first() == Some(&ESC)
+    }
+
+    /// No more input came: a waiting escape is what it is alone (Escape,
+    /// Alt-[, Alt-O), and a sequence cut short is dropped.
+    pub fn flush(&mut self) -> Vec<Event> {
+        let events = self.parse_pending(true);
+        self.pending.clear();
+        events
+    }
+
+    fn parse_pending(&mut self, flush: bool) -> Vec<Event> {
+        if self.skipping_paste {
+            match find(&self.pending, PASTE_END) {
+                Some(end) => {
+                    self.pending.drain(..end + PASTE_END.len());
+                    self.skipping_paste = false;
+                }
+                None => {
+                    // Keep what could be the start of the end marker.
+                    let keep = self.pending.len().min(PASTE_END.len() - 1);
+                    self.pending.drain(..self.pending.len() - keep);
+                    return Vec::new();
+                }
+            }
+        }
         let mut events = Vec::new();
         let mut at = 0;
         while at < self.pending.len() {
-            match parse(&self.pending[at..]) {
+            let input = &self.pending[at..];
+            // A paste's end is looked for only in what came since the last
+            // look, so a long paste is not searched again for every read.
+            let parsed = if input.starts_with(PASTE_START) {
+                let from = self.paste_scanned.max(PASTE_START.len());
+                match find(&input[from.min(input.len())..], PASTE_END) {
+                    Some(end) => {
+                        let end = from + end;
+                        let text = String::from_utf8_lossy(&input[PASTE_START.len()..end]);
+                        self.paste_scanned = 0;
+                        Parsed::Done(Some(Event::Paste(text.into_owned())), end + PASTE_END.len())
+                    }
+                    None => {
+                        self.paste_scanned = input.len().saturating_sub(PASTE_END.len() - 1);
+                        Parsed::Incomplete
+                    }
+                }
+            } else {
+                parse(input, flush)
+            };
+            match parsed {
                 Parsed::Done(event, n) => {
                     events.extend(event);
                     at += n;
@@ -59,15 +141,13 @@ impl InputParser {
             }
         }
         self.pending.drain(..at);
-        if self.pending.len() > MAX_PENDING {
-            tracing::warn!(
-                bytes = self.pending.len(),
-                "unfinished terminal input dropped"
-            );
-            self.pending.clear();
-        }
         events
     }
+}
+
+/// Where `needle` first starts in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn key(code: KeyCode, modifiers: KeyModifiers) -> Option<Event> {
@@ -78,9 +158,11 @@ fn plain(code: KeyCode) -> Option<Event> {
     key(code, KeyModifiers::NONE)
 }
 
-fn parse(input: &[u8]) -> Parsed {
+/// What the start of `input` is; with `flush`, no more input is coming,
+/// so an escape that could start a sequence is the key it is alone.
+fn parse(input: &[u8], flush: bool) -> Parsed {
     match input[0] {
-        ESC => parse_escape(input),
+        ESC => parse_escape(input, flush),
         b'\r' => Parsed::Done(plain(KeyCode::Enter), 1),
         b'\t' => Parsed::Done(plain(KeyCode::Tab), 1),
         0x7f => Parsed::Done(plain(KeyCode::Backspace), 1),
@@ -131,16 +213,18 @@ fn parse_char(input: &[u8]) -> Parsed {
     }
 }
 
-fn parse_escape(input: &[u8]) -> Parsed {
+fn parse_escape(input: &[u8], flush: bool) -> Parsed {
     match (input.get(1), input.get(2)) {
-        // Nothing after it in this read: the Escape key.
+        // Nothing after it yet: the Escape key, once no more comes.
+        (None, _) if !flush => Parsed::Incomplete,
         (None, _) => Parsed::Done(plain(KeyCode::Esc), 1),
         (Some(&ESC), _) => Parsed::Done(plain(KeyCode::Esc), 2),
+        (Some(b'O' | b'['), None) if !flush => Parsed::Incomplete,
         (Some(b'O'), Some(&c)) => Parsed::Done(ss3(c), 3),
         (Some(b'['), Some(_)) => parse_csi(input),
-        // ESC O or ESC [ ending a read, or ESC before another key: that
-        // key with Alt.
-        (Some(_), _) => match parse(&input[1..]) {
+        // ESC O or ESC [ with nothing after, or ESC before another key:
+        // that key with Alt.
+        (Some(_), _) => match parse(&input[1..], flush) {
             Parsed::Done(Some(Event::Key(mut k)), n) => {
                 k.modifiers |= KeyModifiers::ALT;
                 Parsed::Done(Some(Event::Key(k)), n + 1)
@@ -191,17 +275,6 @@ fn parse_csi(input: &[u8]) -> Parsed {
             }
             Some(_) => Parsed::Invalid(6),
         },
-        _ if input.starts_with(PASTE_START) => {
-            let body = &input[PASTE_START.len()..];
-            match body.windows(PASTE_END.len()).position(|w| w == PASTE_END) {
-                Some(end) => {
-                    let text = String::from_utf8_lossy(&body[..end]).into_owned();
-                    let used = PASTE_START.len() + end + PASTE_END.len();
-                    Parsed::Done(Some(Event::Paste(text)), used)
-                }
-                None => Parsed::Incomplete,
-            }
-        }
         _ => {
             // Parameter and intermediate bytes, then the final byte.
             let Some(end) = input[2..].iter().position(|b| !(0x20..=0x3f).contains(b)) else {
@@ -382,8 +455,12 @@ fn mouse(cb: u8, column: u16, row: u16) -> Option<Event> {
 mod tests {
     use super::*;
 
+    /// The events in `bytes` read at once, and nothing after them.
     fn events(bytes: &[u8]) -> Vec<Event> {
-        InputParser::default().feed(bytes)
+        let mut parser = InputParser::default();
+        let mut events = parser.feed(bytes);
+        events.extend(parser.flush());
+        events
     }
 
     fn k(code: KeyCode, modifiers: KeyModifiers) -> Event {
@@ -538,16 +615,63 @@ mod tests {
         assert_eq!(parser.feed(b"\x1b[<0;1;"), vec![]);
         assert_eq!(
             parser.feed(b"2M\x1b"),
+            vec![Event::Mouse(MouseEvent {
+                kind: MouseEventKind::Down(MouseButton::Left),
+                column: 0,
+                row: 1,
+                modifiers: NONE,
+            })]
+        );
+        assert_eq!(parser.flush(), vec![k(KeyCode::Esc, NONE)]);
+    }
+
+    #[test]
+    fn an_escape_ending_a_read_waits_for_the_next_and_is_a_key_only_if_none_comes() {
+        let mut parser = InputParser::default();
+        for (first, rest, event) in [
+            (&b"\x1b"[..], &b"[A"[..], k(KeyCode::Up, NONE)),
+            (b"\x1b[", b"200~hi\x1b[201~", Event::Paste("hi".into())),
+            (b"\x1bO", b"P", k(KeyCode::F(1), NONE)),
+            (b"x\x1b", b"y", k(KeyCode::Char('y'), ALT)),
+        ] {
+            let got = parser.feed(first);
+            assert!(parser.waiting_escape(), "{first:?}");
+            assert!(
+                got.iter().all(|e| *e == k(KeyCode::Char('x'), NONE)),
+                "{got:?}"
+            );
+            assert_eq!(parser.feed(rest), vec![event], "{first:?} then {rest:?}");
+            assert!(!parser.waiting_escape());
+        }
+        for (alone, event) in [
+            (&b"\x1b"[..], k(KeyCode::Esc, NONE)),
+            (b"\x1b[", k(KeyCode::Char('['), ALT)),
+            (b"\x1bO", k(KeyCode::Char('O'), ALT | SHIFT)),
+        ] {
+            assert_eq!(parser.feed(alone), vec![]);
+            assert_eq!(parser.flush(), vec![event], "{alone:?}");
+        }
+    }
+
+    #[test]
+    fn a_paste_is_searched_once_and_one_too_big_is_cut_never_typed() {
+        let mut parser = InputParser::default();
+        assert_eq!(parser.feed(b"\x1b[200~part one, "), vec![]);
+        assert_eq!(parser.feed(b"part two\x1b[20"), vec![]);
+        assert_eq!(
+            parser.feed(b"1~z"),
             vec![
-                Event::Mouse(MouseEvent {
-                    kind: MouseEventKind::Down(MouseButton::Left),
-                    column: 0,
-                    row: 1,
-                    modifiers: NONE,
-                }),
-                k(KeyCode::Esc, NONE)
+                Event::Paste("part one, part two".into()),
+                k(KeyCode::Char('z'), NONE)
             ]
         );
+        // Over the limit: what came is pasted, the rest up to the end is
+        // dropped, and what follows the paste is typed again.
+        let big = vec![b'a'; MAX_PENDING + 1];
+        let events = parser.feed(&[PASTE_START, &big[..]].concat());
+        assert!(matches!(&events[..], [Event::Paste(text)] if text.len() > MAX_PENDING));
+        assert_eq!(parser.feed(b"more\nthat is not typed\x1b[2"), vec![]);
+        assert_eq!(parser.feed(b"01~q"), vec![k(KeyCode::Char('q'), NONE)]);
     }
 
     #[test]

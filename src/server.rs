@@ -373,7 +373,25 @@ impl Link {
             let mut parser = crate::input::InputParser::default();
             let mut buf = vec![0u8; 4096];
             loop {
-                let Ok(mut ready) = tty.readable().await else {
+                // An escape that ended the last read is a key of its own
+                // unless more follows at once, as a sequence's rest does.
+                let ready = if parser.waiting_escape() {
+                    match tokio::time::timeout(ESCAPE_TIME, tty.readable()).await {
+                        Ok(ready) => ready,
+                        Err(_) => {
+                            let events = parser.flush();
+                            if !events.is_empty()
+                                && to_loop.send(FromClient::Typed(id, events)).await.is_err()
+                            {
+                                return;
+                            }
+                            continue;
+                        }
+                    }
+                } else {
+                    tty.readable().await
+                };
+                let Ok(mut ready) = ready else {
                     break;
                 };
                 match ready.try_io(|tty| std::io::Read::read(&mut tty.get_ref(), &mut buf)) {
@@ -414,17 +432,28 @@ fn write_what_fits(socket: &OwnedWriteHalf, bytes: &[u8]) -> usize {
 /// never as a controlling terminal, non-blocking so a slow terminal holds
 /// nothing up.
 fn open_terminal(path: &std::path::Path) -> Option<AsyncFd<std::fs::File>> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+    let refuse = || {
+        tracing::warn!(path = %path.display(), "a client named a terminal that is not its own");
+        None
+    };
+    // Looked at before it is opened, so nothing but a character device of
+    // this user is ever opened, and checked again once open.
+    let before = std::fs::symlink_metadata(path).ok()?;
+    let uid = nix::unistd::getuid().as_raw();
+    if !before.file_type().is_char_device() || before.uid() != uid {
+        return refuse();
+    }
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
+        .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK | nix::libc::O_NOFOLLOW)
         .open(path)
         .ok()?;
-    let own = file.metadata().ok()?.uid() == nix::unistd::getuid().as_raw();
-    if !own || !nix::unistd::isatty(&file).unwrap_or(false) {
-        tracing::warn!(path = %path.display(), "a client named a terminal that is not its own");
-        return None;
+    let after = file.metadata().ok()?;
+    let same = after.dev() == before.dev() && after.ino() == before.ino();
+    if !same || !nix::unistd::isatty(&file).unwrap_or(false) {
+        return refuse();
     }
     // SAFETY: the File owns its descriptor, which stays open and the same
     // for as long as the AsyncFd holds it.
@@ -980,7 +1009,11 @@ impl Server {
         if std::mem::take(&mut self.session.bells) > 0 && self.bell {
             // The one thing a pane prints that reaches a terminal as it is.
             for client in &self.clients {
-                client.link.raw(b"\x07");
+                // Not to a terminal the client has not set up, or has
+                // handed back to its shell.
+                if client.link.terminal.is_none() || client.link.terminal_ready {
+                    client.link.raw(b"\x07");
+                }
             }
         }
     }
@@ -1071,6 +1104,10 @@ impl Server {
         let failed = |link: &Link, message: String| link.control(Control::Failed { message });
         match want {
             Want::Act { action, panes } => {
+                if self.session.shutdown.is_some() {
+                    failed(&link, "the session is stopping".into());
+                    return Vec::new();
+                }
                 let ids = match self.session.find_all(&panes) {
                     Ok(ids) => ids,
                     Err(message) => {
@@ -1439,11 +1476,24 @@ async fn write_to_socket(socket: &OwnedWriteHalf, bytes: &[u8]) -> std::io::Resu
     Ok(())
 }
 
+/// How long the rest of an escape sequence may take to come before the
+/// escape is the Escape key (tmux's `escape-time`; terminals send a
+/// sequence at once, a slow link may split it).
+const ESCAPE_TIME: Duration = Duration::from_millis(25);
+
+/// How long a terminal may take no output before the server gives up on
+/// it (a terminal stopped with XOFF, a hung emulator): the client's
+/// goodbye on the connection, queued behind, must not wait for ever.
+const TERMINAL_STALL_LIMIT: Duration = Duration::from_secs(10);
+
 async fn write_to_terminal(tty: &AsyncFd<std::fs::File>, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut written = 0;
     while written < bytes.len() {
-        let mut ready = tty.writable().await?;
+        let Ok(ready) = tokio::time::timeout(TERMINAL_STALL_LIMIT, tty.writable()).await else {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        };
+        let mut ready = ready?;
         match ready.try_io(|tty| tty.get_ref().write(&bytes[written..])) {
             Ok(Ok(n)) => written += n,
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}

@@ -233,14 +233,17 @@ fn blocks_and_small_lines_arrive_in_order(runtime: Option<&tokio::runtime::Runti
     let (wiring, mut events) = wiring(4, &screen);
     // Blocks of 24 lines (1,128 bytes), too big for the reader to parse
     // itself, each followed by one short line, which it parses itself
-    // whenever the parser has nothing queued; 57 kB in all.
+    // whenever the parser has nothing queued, and every fifth round a line
+    // after a pause, which goes to the main task when there is one; 57 kB
+    // in all.
     let (rounds, block) = (50, 24);
     assert!(rounds * (block * 47 + 10) < opmux::pane::pty::FLOOD_BYTES);
     let script = format!(
         "blk=$(i=0; while [ $i -lt {block} ]; do i=$((i+1)); \
          echo \"big line $i of a block long enough to be queued\"; done); \
          n=0; while [ $n -lt {rounds} ]; do n=$((n+1)); \
-         printf '%s\\n' \"$blk\"; echo \"small $n\"; done"
+         printf '%s\\n' \"$blk\"; echo \"small $n\"; \
+         if [ $((n % 5)) -eq 0 ]; then sleep 0.03; echo \"after a pause $n\"; fi; done"
     );
     let dirty = wiring.dirty.clone();
     let pty = match runtime {
@@ -278,6 +281,9 @@ fn blocks_and_small_lines_arrive_in_order(runtime: Option<&tokio::runtime::Runti
             expected.push(format!("big line {i} of a block long enough to be queued"));
         }
         expected.push(format!("small {n}"));
+        if n % 5 == 0 {
+            expected.push(format!("after a pause {n}"));
+        }
     }
     if let Some(at) = (0..expected.len()).find(|&i| lines.get(i) != Some(&expected[i])) {
         panic!(

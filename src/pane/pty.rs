@@ -433,6 +433,9 @@ fn read_loop(
 ) {
     let mut buf = vec![0u8; READ_CHUNK];
     let mut flood = FloodWatch::default();
+    // When output last came: only output after a pause is handed to the
+    // main task, so a stream of small chunks stays here.
+    let mut last_read: Option<std::time::Instant> = None;
     let end = loop {
         match reader.read(&mut buf) {
             Ok(0) => break None,
@@ -440,6 +443,8 @@ fn read_loop(
                 wait_for(reader.as_fd(), nix::poll::PollFlags::POLLIN);
             }
             Ok(n) => {
+                let after_pause = last_read.is_none_or(|at| at.elapsed() >= QUIET_GAP);
+                last_read = Some(std::time::Instant::now());
                 if flood.count(n) {
                     priority.flooded();
                 }
@@ -448,10 +453,12 @@ fn read_loop(
                 if n <= INLINE_PARSE && parsing.pending.load(Ordering::Acquire) == 0 {
                     parsing.parse_small(&buf[..n]);
                     // Quiet again: the main task reads until output grows.
-                    if let Some(main) = &quiet
-                        && !main.take_turn()
-                    {
-                        quiet = None;
+                    if after_pause && let Some(main) = &quiet {
+                        if !main.take_turn() {
+                            quiet = None;
+                        }
+                        // Given back: output is coming faster than frames.
+                        last_read = Some(std::time::Instant::now());
                     }
                     continue;
                 }
@@ -561,6 +568,10 @@ async fn read_while_quiet(
         }
     }
 }
+
+/// How long output must pause before the reader hands a small chunk's PTY
+/// to the main task: about a frame.
+const QUIET_GAP: std::time::Duration = std::time::Duration::from_millis(16);
 
 /// The most output the reader parses itself, when the parser has nothing
 /// pending: an echo, a prompt, a log line. More goes to the parser, which

@@ -486,6 +486,9 @@ const MAX_COPIES: usize = 8;
 /// The most alerts kept between two looks: a program ringing in a loop
 /// raises attention once a look anyway.
 const MAX_ALERTS: usize = 16;
+/// The asking lines remembered, so a line scrolling off is not taken for a
+/// new one: more than a screen holds.
+const MAX_SEEN: usize = 256;
 /// The longest desktop notification kept, in characters.
 pub const MAX_NOTIFICATION: usize = 200;
 
@@ -1142,8 +1145,12 @@ impl Screen {
         }
         self.watch_scrolled_lines();
         let scrolled = self.take_scrolled_lines();
-        let visible = self.numbered_screen_lines();
-        let top = self.parser.callbacks().rows_scrolled;
+        let mut visible = self.numbered_screen_lines();
+        // The top row goes on with a line whose start scrolled off: that
+        // line is looked at whole once all of it has.
+        if self.parser.callbacks().after_wrap && !visible.is_empty() {
+            visible.remove(0);
+        }
         let mut ready_found = false;
         if let Some(ready) = ready {
             ready_found = scrolled
@@ -1161,7 +1168,6 @@ impl Screen {
                     alerts.push(Alert::Matched(line.clone()));
                 }
             }
-            seen.retain(|(n, _)| *n >= top);
             for (number, line) in &visible {
                 let found = pattern.find(line).map(|m| m.as_str().to_string());
                 if found.is_some()
@@ -1176,6 +1182,10 @@ impl Screen {
                     seen.push((*number, found));
                     alerts.push(Alert::Matched(line.clone()));
                 }
+            }
+            // Lines long gone are forgotten, so the list stays short.
+            if seen.len() > MAX_SEEN {
+                seen.drain(..seen.len() - MAX_SEEN);
             }
         }
         (alerts, ready_found)
@@ -1589,6 +1599,31 @@ mod tests {
         screen.process(format!("\x1b]9;{long}\x07").as_bytes());
         let (alerts, _) = screen.take_alerts(None, None);
         assert_eq!(alerts, vec![Alert::Notify("x".repeat(MAX_NOTIFICATION))]);
+    }
+
+    #[test]
+    fn a_wrapped_asking_line_is_one_alert_as_it_scrolls_off_row_by_row() {
+        let ask = regex::Regex::new(r"\(y/n\)").unwrap();
+        let mut screen = Screen::new(Size::new(3, 10));
+        // As a pane with an `attention` pattern starts.
+        screen.watch_scrolled_lines();
+        let mut alerts = Vec::new();
+        // Two rows wide, then scrolled off one row at a time, looked at
+        // after each row.
+        for chunk in [
+            &b"abcdefghijklmnop (y/n)\r\n"[..],
+            b"1\r\n",
+            b"2\r\n",
+            b"3\r\n",
+            b"4\r\n",
+        ] {
+            screen.process(chunk);
+            alerts.extend(screen.take_alerts(Some(&ask), None).0);
+        }
+        assert_eq!(
+            alerts,
+            vec![Alert::Matched("abcdefghijklmnop (y/n)".into())]
+        );
     }
 
     #[test]

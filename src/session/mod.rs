@@ -701,7 +701,11 @@ impl Session {
                 let pane = &mut self.panes[index];
                 pane.active_at = None;
                 pane.idle = true;
-                self.raise(index, Attention::Idle);
+                // Someone looking at it needs no marker (the quiet after
+                // their own typing is theirs); a wait for idle still sees it.
+                if !self.watched.contains(&pane.id) {
+                    self.raise(index, Attention::Idle);
+                }
             }
         }
         effects
@@ -740,6 +744,9 @@ impl Session {
         };
         let ran = now.saturating_duration_since(since);
         pane.state = PaneState::Exited { status, ran };
+        // Quiet after the end is no idle program.
+        pane.active_at = None;
+        pane.idle = false;
         self.note(index, Happened::Exited(status));
         let pane = &mut self.panes[index];
         // Readiness belongs to a run; the next one must print its line again.
