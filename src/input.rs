@@ -455,6 +455,13 @@ fn mouse(cb: u8, column: u16, row: u16) -> Option<Event> {
 mod tests {
     use super::*;
 
+    /// Checks that each input is read as its one event.
+    fn each_one(cases: &[(&[u8], Event)]) {
+        for (bytes, event) in cases {
+            assert_eq!(events(bytes), vec![event.clone()], "{bytes:?}");
+        }
+    }
+
     /// The events in `bytes` read at once, and nothing after them.
     fn events(bytes: &[u8]) -> Vec<Event> {
         let mut parser = InputParser::default();
@@ -501,9 +508,7 @@ mod tests {
             (b"\x1b[", k(Char('['), ALT)),
             (b"\x1bO", k(Char('O'), ALT | SHIFT)),
         ];
-        for (bytes, event) in cases {
-            assert_eq!(events(bytes), vec![event.clone()], "{bytes:?}");
-        }
+        each_one(cases);
     }
 
     #[test]
@@ -540,9 +545,7 @@ mod tests {
             (b"\x1b[[A", k(F(1), NONE)),
             (b"\x1b[[E", k(F(5), NONE)),
         ];
-        for (bytes, event) in cases {
-            assert_eq!(events(bytes), vec![event.clone()], "{bytes:?}");
-        }
+        each_one(cases);
     }
 
     #[test]
@@ -572,9 +575,7 @@ mod tests {
             (b"\x1b[M !!", at(Down(Left), 0, 0, NONE)),
             (b"\x1b[M#*+", at(Up(Left), 9, 10, NONE)),
         ];
-        for (bytes, event) in cases {
-            assert_eq!(events(bytes), vec![event.clone()], "{bytes:?}");
-        }
+        each_one(cases);
     }
 
     #[test]

@@ -328,7 +328,7 @@ impl Link {
         if self.queued.load(Ordering::Acquire) == 0 {
             let written = match &self.terminal {
                 Some(tty) if terminal => crate::write_what_fits(tty.get_ref(), &bytes),
-                _ => write_what_fits(&self.socket, &bytes),
+                _ => crate::write_what_fits(TryWrite(&self.socket), &bytes),
             };
             if written == bytes.len() {
                 return;
@@ -415,16 +415,17 @@ impl Link {
     }
 }
 
-/// Writes what `socket` takes of `bytes` now; returns how much.
-fn write_what_fits(socket: &OwnedWriteHalf, bytes: &[u8]) -> usize {
-    let mut written = 0;
-    while written < bytes.len() {
-        match socket.try_write(&bytes[written..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => written += n,
-        }
+/// A connection's writing half, written without waiting.
+struct TryWrite<'a>(&'a OwnedWriteHalf);
+
+impl std::io::Write for TryWrite<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.try_write(bytes)
     }
-    written
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Opens the terminal a client named, for the server to read its input
