@@ -499,6 +499,8 @@ struct Server {
     waiting: Vec<(Link, Watch)>,
     /// Panes' bells ring the clients' terminals (`bell = "on"`).
     bell: bool,
+    /// Panes' desktop notifications reach them (`notify = "allow"`).
+    notify: bool,
     /// `opmux events` readers, each with the events it missed while it
     /// read too slowly.
     readers: Vec<(Link, u64)>,
@@ -1007,13 +1009,23 @@ impl Server {
             }
         }
         self.session.watched = watched;
+        let mut out = Vec::new();
         if std::mem::take(&mut self.session.bells) > 0 && self.bell {
             // The one thing a pane prints that reaches a terminal as it is.
+            out.push(0x07);
+        }
+        for text in std::mem::take(&mut self.session.notifications) {
+            // Cleaned and cut short where the screen took them.
+            if self.notify {
+                out.extend(format!("\x1b]9;{text}\x07").bytes());
+            }
+        }
+        if !out.is_empty() {
             for client in &self.clients {
                 // Not to a terminal the client has not set up, or has
                 // handed back to its shell.
                 if client.link.terminal.is_none() || client.link.terminal_ready {
-                    client.link.raw(b"\x07");
+                    client.link.raw(&out);
                 }
             }
         }
@@ -1528,6 +1540,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         tokio::net::UnixListener::from_std(claimed.listener).context("listening on the socket")?;
     let prefix = settings.prefix;
     let bell = settings.bell == crate::config::Bell::On;
+    let notify = settings.notify == crate::config::Notify::Allow;
     let mut session = Session::from_settings(settings, size);
     // A program in a pane reaches its own session with this, as `$TMUX`
     // lets one reach tmux.
@@ -1547,6 +1560,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         stoppers: Vec::new(),
         acting: Vec::new(),
         bell,
+        notify,
         readers: Vec::new(),
         client_events: Vec::new(),
         waiting: Vec::new(),

@@ -1199,7 +1199,10 @@ fn each_attention_source_raises_its_marker_and_focusing_clears_it() {
         pane(
             "notify",
             "",
-            "printf '\\\\033]9;tests done\\\\007'; exec sleep 1000",
+            &format!(
+                "while [ ! -e {} ]; do sleep 0.02; done; printf '\\\\033]9;tests done\\\\007'; exec sleep 1000",
+                gate.display()
+            ),
         ),
         pane(
             "asks",
@@ -1215,14 +1218,14 @@ fn each_attention_source_raises_its_marker_and_focusing_clears_it() {
         pane("ends", "", "exit 0"),
     ]
     .concat();
-    project.write("opmux.toml", &config);
+    project.write("opmux.toml", &format!("notify = \"allow\"\n{config}"));
     let config = project.0.join("opmux.toml");
     let name = sessions.start(&["-c", config.to_str().unwrap()]);
     let attention = |n: usize| sessions.pane(&name, n)["attention"].clone();
-    eventually("every source but the bell to raise attention", || {
-        [3, 4, 5, 7].iter().all(|&n| !attention(n).is_null())
-    });
-    assert_eq!(attention(3), "notified: tests done");
+    eventually(
+        "the sources that need no terminal to raise attention",
+        || [4, 5, 7].iter().all(|&n| !attention(n).is_null()),
+    );
     assert_eq!(attention(4), "asks: Proceed? (y/n)");
     assert_eq!(attention(5), "idle");
     assert_eq!(attention(7), "ended");
@@ -1251,17 +1254,24 @@ fn each_attention_source_raises_its_marker_and_focusing_clears_it() {
         "20",
     ]);
     assert_eq!(busy.status.code(), Some(0));
-    // An attached terminal shows each marker, and hears the bell.
+    // An attached terminal shows each marker, hears the bell and, with
+    // notify = "allow", gets the notification.
     let mut client = sessions.attach(&name, 40, 200);
-    client.wait_text("● notified: tests done");
     client.wait_text("● asks: Proceed? (y/n)");
     client.wait_text("● idle");
     client.wait_text("● ended");
     let heard = client.received().len();
     std::fs::write(&gate, "").unwrap();
     client.wait_text("● bell");
-    eventually("the bell to reach the terminal", || {
-        client.received()[heard..].contains(&0x07)
+    client.wait_text("● notified: tests done");
+    assert_eq!(attention(3), "notified: tests done");
+    let passed = |needle: &[u8]| {
+        let got = client.received();
+        got[heard..].windows(needle.len()).any(|w| w == needle)
+    };
+    eventually("the bell to reach the terminal", || passed(b"\x07"));
+    eventually("the notification to reach the terminal", || {
+        passed(b"\x1b]9;tests done\x07")
     });
     // Focusing a pane clears its marker; the others keep theirs.
     for (n, marker) in [

@@ -26,6 +26,7 @@ struct RawFile {
     flood_nice: Option<Spanned<i64>>,
     clipboard: Option<super::Clipboard>,
     bell: Option<super::Bell>,
+    notify: Option<super::Notify>,
     persist: Option<bool>,
     stop_timeout: Option<Spanned<f64>>,
     log_dir: Option<String>,
@@ -347,6 +348,7 @@ pub fn parse(
     }
     settings.clipboard = raw.clipboard.unwrap_or_default();
     settings.bell = raw.bell.unwrap_or_default();
+    settings.notify = raw.notify.unwrap_or_default();
     settings.persist = raw.persist.unwrap_or(false);
     settings.log_dir = raw.log_dir.map(|dir| base.join(dir));
     let top_timeout = raw
@@ -626,7 +628,7 @@ depends_on = { db = "started", api = "ready" }
             ),
             (
                 "colour = 1\n",
-                "opmux.toml:1:1: unknown field `colour`; the fields here are prefix, layout, scrollback, flood_nice, clipboard, bell, persist, stop_timeout, log_dir, env, env_file, pane",
+                "opmux.toml:1:1: unknown field `colour`; the fields here are prefix, layout, scrollback, flood_nice, clipboard, bell, notify, persist, stop_timeout, log_dir, env, env_file, pane",
             ),
             (
                 "[[pane]]\nname = \"web\"\n",

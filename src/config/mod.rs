@@ -259,6 +259,9 @@ pub struct Settings {
     pub clipboard: Clipboard,
     /// Whether panes' bells ring the attached terminals' (`bell`).
     pub bell: Bell,
+    /// Whether panes' desktop notifications reach the attached terminals
+    /// (`notify`).
+    pub notify: Notify,
     /// Losing the terminal only detaches it (`persist = true`, `--persist`).
     pub persist: bool,
 }
@@ -270,6 +273,15 @@ pub enum Bell {
     #[default]
     On,
     Off,
+}
+
+/// Whether panes' desktop notifications reach the attached terminals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Notify {
+    #[default]
+    Deny,
+    Allow,
 }
 
 /// Reads a time written as `5s`, `500ms`, `2m` or a number of seconds.
@@ -314,6 +326,7 @@ impl Default for Settings {
             flood_nice: DEFAULT_FLOOD_NICE,
             clipboard: Clipboard::Deny,
             bell: Bell::On,
+            notify: Notify::Deny,
             persist: false,
         }
     }

@@ -150,6 +150,9 @@ pub struct Session {
     pub watched: Vec<PaneId>,
     /// Bells rung by panes since the front end last passed them on.
     pub bells: u32,
+    /// Desktop notifications from panes since the front end last passed
+    /// them on (the last few), cleaned and cut short.
+    pub notifications: Vec<String>,
     /// What happened to the panes since the front end last took it, for
     /// `opmux events`; kept only while `noting`.
     pub notes: Vec<Note>,
@@ -196,6 +199,7 @@ impl Session {
             copies: Vec::new(),
             watched: Vec::new(),
             bells: 0,
+            notifications: Vec::new(),
             notes: Vec::new(),
             noting: false,
             pty_size: None,
@@ -395,7 +399,13 @@ impl Session {
                         self.bells = self.bells.saturating_add(1);
                         Attention::Bell
                     }
-                    Alert::Notify(text) => Attention::Notified(text),
+                    Alert::Notify(text) => {
+                        if self.notifications.len() >= KEPT_NOTIFICATIONS {
+                            self.notifications.remove(0);
+                        }
+                        self.notifications.push(text.clone());
+                        Attention::Notified(text)
+                    }
                     Alert::Matched(line) => Attention::Asked(line),
                 };
                 self.raise(index, why);
@@ -1064,6 +1074,9 @@ pub fn inner_size(rect: Option<Rect>) -> Size {
 }
 
 /// `pane`, numbered `number`, as `opmux status` reports it.
+/// Desktop notifications kept for the front end between two looks.
+const KEPT_NOTIFICATIONS: usize = 8;
+
 /// When pane `pane` turns idle, if it printed and has an `idle_after`.
 fn idle_at(pane: &Pane) -> Option<Instant> {
     Some(pane.active_at? + pane.spec.idle_after?)
