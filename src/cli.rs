@@ -208,6 +208,22 @@ pub enum Verb {
         #[arg(long)]
         json: bool,
     },
+    /// Prints a pane's rendered lines: colours stripped, progress redraws
+    /// in their final form, wrapped rows joined.
+    Logs {
+        /// The session [default: as for attach].
+        #[arg(short, long = "session")]
+        session: Option<String>,
+        /// The pane: its name, or its number as its border shows it.
+        pane: String,
+        /// Only the last N lines [default: every line it keeps].
+        #[arg(short = 'n', long = "lines", value_name = "N")]
+        lines: Option<u32>,
+        /// Goes on printing each line as the pane finishes it, until the
+        /// pane or the session is gone.
+        #[arg(short, long)]
+        follow: bool,
+    },
     /// Adds a pane running CMD, as `C-b c` does, and prints its name once
     /// it runs. One CMD argument runs with `sh -c`; several are a program
     /// and its arguments.
@@ -260,6 +276,7 @@ pub const VERBS: &[&str] = &[
     "screen",
     "wait",
     "events",
+    "logs",
     "run",
     "start",
     "stop",

@@ -149,6 +149,38 @@ pub fn events(socket: &Path, name: &str, json: bool) -> Result<i32> {
     }
 }
 
+/// `opmux logs`: prints the pane's lines the session at `socket` sends
+/// until it says it is done or hangs up.
+pub fn logs(socket: &Path, name: &str, want: Want) -> Result<i32> {
+    let mut stream = connect(socket, name, want)?;
+    let mut out = std::io::stdout().lock();
+    loop {
+        match protocol::read_message(&mut stream) {
+            Ok(Some(Message::Control(Control::Lines { lines }))) => {
+                let mut text = String::new();
+                for line in &lines {
+                    text.push_str(&crate::clean_text(line));
+                    text.push('\n');
+                }
+                // A reader that went away (a closed pipe) ends this one.
+                if out
+                    .write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
+                    return Ok(0);
+                }
+            }
+            Ok(Some(Message::Control(Control::Failed { message }))) => {
+                bail!("{}", crate::clean_text(&message))
+            }
+            Ok(Some(Message::Control(Control::Refused { reason, .. }))) => bail!("{reason}"),
+            Ok(Some(Message::Control(Control::Done))) | Ok(None) | Err(_) => return Ok(0),
+            Ok(Some(_)) => {}
+        }
+    }
+}
+
 /// An event as a line of text: its time, its pane, what, and the details.
 fn event_text(line: &protocol::EventLine) -> String {
     let seconds = line.time_ms / 1000;

@@ -85,7 +85,7 @@
 //!   server (and the input and frames when the server cannot open the terminal), the
 //!   terminal restored on every way out; also the one-shot requests behind `ls`,
 //!   `status`, `kill-session` and the control verbs (`send`, `screen`, `wait`, `events`,
-//!   `run`, `start`, `stop`, `restart`, `kill`), which wait for their answer.
+//!   `logs`, `run`, `start`, `stop`, `restart`, `kill`), which wait for their answer.
 
 pub mod app;
 pub mod cli;

@@ -302,6 +302,20 @@ fn run_verb(verb: Verb) -> Result<i32> {
             let (name, socket) = pick(&dir, session)?;
             client::wait(&socket, &name, Want::Wait { pane, until }, timeout)
         }
+        Verb::Logs {
+            session,
+            pane,
+            lines,
+            follow,
+        } => {
+            let (name, socket) = pick(&dir, session)?;
+            let want = Want::Logs {
+                pane,
+                lines,
+                follow,
+            };
+            client::logs(&socket, &name, want)
+        }
         Verb::Events { session, json } => {
             let (name, socket) = pick(&dir, session)?;
             client::events(&socket, &name, json)

@@ -120,6 +120,8 @@ pub enum Control {
     Never { reason: String },
     /// Server → client: something happened, for `opmux events`.
     Event(Box<EventLine>),
+    /// Server → client: a pane's rendered lines, for `opmux logs`, cleaned.
+    Lines { lines: Vec<String> },
 }
 
 /// One line of `opmux events`. Fields may be added, never renamed or
@@ -271,11 +273,12 @@ const CONTROL_NAMES: &[&str] = &[
     "failed",
     "never",
     "event",
+    "lines",
 ];
 
 /// The names [`Want`] is tagged with on the wire.
 const WANT_NAMES: &[&str] = &[
-    "attach", "info", "stop", "status", "act", "send", "screen", "wait",
+    "attach", "info", "stop", "status", "act", "send", "screen", "wait", "events", "run", "logs",
 ];
 
 /// A client's first message. Its fields are part of the stable handshake:
@@ -350,6 +353,16 @@ pub enum Want {
     /// Every event from now on, one [`Control::Event`] each, until the
     /// session ends.
     Events,
+    /// A pane's rendered lines ([`Control::Lines`]): its last `lines`, or
+    /// all it keeps; with `follow`, then each line as it is finished,
+    /// until the pane or the session is gone.
+    Logs {
+        pane: String,
+        #[serde(default)]
+        lines: Option<u32>,
+        #[serde(default)]
+        follow: bool,
+    },
     /// Add a pane running `command` (one string runs with `sh -c`, several
     /// are a program and its arguments), named `name` or after its
     /// program, as `C-b c` does; answered with its [`Control::Status`]
@@ -440,6 +453,7 @@ pub fn check_hello(hello: &Hello) -> Result<(), Control> {
         | Want::Send { .. }
         | Want::Wait { .. }
         | Want::Events
+        | Want::Logs { .. }
         | Want::Run { .. }
         | Want::Screen { .. } => Err(Control::Refused {
             reason: format!(
@@ -716,6 +730,14 @@ mod tests {
             })),
             Control::Done,
             Control::Hello(Hello::new(Want::Events)),
+            Control::Hello(Hello::new(Want::Logs {
+                pane: "api".into(),
+                lines: Some(20),
+                follow: true,
+            })),
+            Control::Lines {
+                lines: vec!["GET /".into(), String::new()],
+            },
             Control::Hello(Hello::new(Want::Run {
                 name: Some("worker".into()),
                 command: vec!["python3".into(), "-m".into(), "http.server".into()],
@@ -910,6 +932,20 @@ mod tests {
                 pane: "1".into(),
                 ansi: false,
                 history: 0,
+            },
+            Want::Wait {
+                pane: "1".into(),
+                until: "ready".into(),
+            },
+            Want::Events,
+            Want::Run {
+                name: None,
+                command: vec!["true".into()],
+            },
+            Want::Logs {
+                pane: "1".into(),
+                lines: None,
+                follow: false,
             },
         ] {
             let json = serde_json::to_value(&want).unwrap();

@@ -506,6 +506,11 @@ struct Server {
     readers: Vec<(Link, u64)>,
     /// Clients attached or detached since the readers were last told.
     client_events: Vec<EventLine>,
+    /// `opmux logs -f` readers: the pane, and the number of the next line
+    /// each is owed.
+    followers: Vec<(Link, PaneId, u64)>,
+    /// When the followers are looked at again, while one is behind.
+    follow_again: Option<Instant>,
     started: SystemTime,
     /// When a client last attached or typed.
     used: SystemTime,
@@ -616,6 +621,7 @@ impl driver::FrontEnd for Server {
         self.watch();
         self.answer_acts();
         self.tell_readers();
+        self.tell_followers();
         let echo = std::mem::take(&mut self.echo_pending);
         if echo || std::mem::take(&mut self.frame_now) {
             // One frame out of turn per keystroke: the echo shows at once.
@@ -630,13 +636,23 @@ impl driver::FrontEnd for Server {
     }
 
     fn due_at(&self) -> Option<Instant> {
-        [self.frame_at, self.held_until, self.tidy_at, self.tie_by]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.frame_at,
+            self.held_until,
+            self.tidy_at,
+            self.tie_by,
+            self.follow_again,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn due(&mut self, events: &UnboundedSender<Event>, now: Instant) {
+        // The followers are looked at after this wake.
+        if self.follow_again.is_some_and(|at| at <= now) {
+            self.follow_again = None;
+        }
         // A frame due is drawn at the top of the next turn.
         if self.held_until.is_some_and(|at| at <= now) {
             self.held_until = None;
@@ -1072,6 +1088,44 @@ impl Server {
         }
     }
 
+    /// Sends each `opmux logs -f` reader the lines its pane finished since
+    /// it last got some. A reader that has fallen behind gets nothing
+    /// until it catches up: the pane is never held back and nothing piles
+    /// up here; the lines the history evicted meanwhile are counted and
+    /// said in a marker line.
+    fn tell_followers(&mut self) {
+        let session = &self.session;
+        let mut behind = false;
+        self.followers.retain_mut(|(link, pane, next)| {
+            let Some(pane) = session.pane(*pane) else {
+                link.control(Control::Done);
+                return false;
+            };
+            // As much as it has room for, a message at a time.
+            loop {
+                if link.backlog() > FOLLOWER_BACKLOG {
+                    behind = true;
+                    return true;
+                }
+                let (mut lines, after, missed) =
+                    pane.screen().finished_lines(*next, LINES_A_MESSAGE);
+                *next = after;
+                if missed > 0 {
+                    lines.insert(0, format!("[opmux: {missed} lines missed]"));
+                }
+                if lines.is_empty() {
+                    return true;
+                }
+                link.control(Control::Lines {
+                    lines: lines.iter().map(|l| crate::clean_text(l)).collect(),
+                });
+            }
+        });
+        // A reader behind is looked at again soon, output or not: a
+        // timer only while one is behind.
+        self.follow_again = behind.then(|| Instant::now() + FOLLOW_AGAIN);
+    }
+
     /// Notes that client `id` attached or detached, for the readers.
     fn client_event(&mut self, id: u64, event: &str) {
         if !self.readers.is_empty() {
@@ -1257,6 +1311,17 @@ struct Acting {
     /// [`Control::Done`].
     report: Option<PaneId>,
 }
+
+/// The most messages of lines an `opmux logs -f` reader may leave unread
+/// (each up to [`LINES_A_MESSAGE`] lines) before it is behind: a few
+/// hundred kilobytes at most wait for it here.
+const FOLLOWER_BACKLOG: usize = 4;
+
+/// How soon a follower that was behind is looked at again.
+const FOLLOW_AGAIN: Duration = Duration::from_millis(50);
+
+/// The most lines one message of `opmux logs` carries.
+const LINES_A_MESSAGE: usize = 1024;
 
 /// The most messages an `opmux events` reader may leave unread before it
 /// misses events.
@@ -1563,6 +1628,8 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         notify,
         readers: Vec::new(),
         client_events: Vec::new(),
+        followers: Vec::new(),
+        follow_again: None,
         waiting: Vec::new(),
         started: SystemTime::now(),
         used: SystemTime::UNIX_EPOCH,
@@ -1722,6 +1789,43 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                     });
                     Vec::new()
                 }
+                Want::Logs {
+                    pane,
+                    lines,
+                    follow,
+                } => {
+                    match server.session.find_all(&[pane]) {
+                        Err(message) => link.control(Control::Failed { message }),
+                        Ok(ids) => {
+                            let id = ids[0];
+                            let from = server.session.pane(id).map_or(0, |pane| {
+                                let screen = pane.screen();
+                                // Where the lines end now, to count back from.
+                                let history = screen.history();
+                                let kept = history.first_number() + history.finished() as u64;
+                                let (_, end, _) = screen.finished_lines(kept, usize::MAX);
+                                match lines {
+                                    Some(n) => end.saturating_sub(u64::from(n)),
+                                    None => history.first_number(),
+                                }
+                            });
+                            if follow {
+                                server.followers.push((link, id, from));
+                                server.tell_followers();
+                            } else {
+                                let (lines, _, _) = server
+                                    .session
+                                    .pane(id)
+                                    .map(|p| p.screen().finished_lines(from, usize::MAX))
+                                    .unwrap_or_default();
+                                let lines = lines.iter().map(|l| crate::clean_text(l)).collect();
+                                link.control(Control::Lines { lines });
+                                link.control(Control::Done);
+                            }
+                        }
+                    }
+                    Vec::new()
+                }
                 Want::Events => {
                     server.session.noting = true;
                     server.readers.push((link, 0));
@@ -1793,6 +1897,7 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
             server.acting.retain(|acting| acting.link.id != id);
             server.waiting.retain(|(link, _)| link.id != id);
             server.readers.retain(|(link, _)| link.id != id);
+            server.followers.retain(|(link, ..)| link.id != id);
             if let Some(client) = server.client(id) {
                 client.link.cut();
                 server.lost(id, None, now)

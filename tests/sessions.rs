@@ -10,7 +10,10 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
-use common::{Opmux, Scratch, TAG_VAR, alive, eventually, kill_tagged, marker, run_tag, sleepers};
+use common::{
+    Opmux, Scratch, TAG_VAR, alive, eventually, eventually_within, kill_tagged, marker, run_tag,
+    sleepers,
+};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -1448,4 +1451,91 @@ fn a_suspended_client_gives_the_terminal_back_and_takes_it_again_when_continued(
     });
     client.send(b"\x02d");
     assert_eq!(client.wait_exit(), 0);
+}
+
+#[test]
+fn logs_prints_rendered_lines_follows_new_ones_and_says_what_a_slow_reader_missed() {
+    use std::io::{BufRead, Read};
+    let sessions = Sessions::new("logs");
+    let gate = sessions.runtime.0.join("go");
+    let done = sessions.runtime.0.join("flood-done");
+    let ticker = format!(
+        "printf 'early 1\\n\\033[32mearly\\033[0m 2\\n'; while [ ! -e {} ]; do sleep 0.02; done; \
+         for i in 1 2 3 4 5; do echo \"later $i\"; done; exec sleep 1000",
+        gate.display()
+    );
+    let flood = format!(
+        "while [ ! -e {} ]; do sleep 0.02; done; seq 1 300000; touch {}; exec sleep 1000",
+        gate.display(),
+        done.display()
+    );
+    let name = sessions.start(&["-n", "ticker", "-n", "flood", &ticker, &flood]);
+    eventually("the early lines", || {
+        sessions.ok(&["logs", "-s", &name, "ticker"]) == "early 1\nearly 2\n"
+    });
+    assert_eq!(
+        sessions.ok(&["logs", "-s", &name, "ticker", "-n", "1"]),
+        "early 2\n"
+    );
+    // One follower reads as lines come; one never reads during the flood.
+    let follow = |pane: &str| {
+        sessions
+            .command(&["logs", "-s", &name, pane, "-f", "-n", "0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting opmux logs -f")
+    };
+    let mut reader = follow("ticker");
+    let mut stalled = follow("flood");
+    let server = sessions.server(&name);
+    let start = rss_kib(server);
+    std::fs::write(&gate, "").unwrap();
+    let mut lines = std::io::BufReader::new(reader.stdout.take().unwrap()).lines();
+    for i in 1..=5 {
+        let line = lines.next().expect("a line").expect("readable");
+        assert_eq!(line, format!("later {i}"));
+    }
+    // The flood runs to its end with its follower reading nothing, and the
+    // server does not hold what that follower does not take.
+    eventually_within(
+        "the flood to end",
+        std::time::Duration::from_secs(60),
+        || done.exists(),
+    );
+    let grown = rss_kib(server).saturating_sub(start);
+    assert!(grown < 32 * 1024, "the server grew by {grown} KiB");
+    // Reading at last: it is told how many lines it missed, and catches up
+    // to the flood's last line.
+    let (tx, caught_up) = std::sync::mpsc::channel();
+    let mut stdout = stalled.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+            if out.ends_with(b"\n300000\n") {
+                break;
+            }
+        }
+        let _ = tx.send(String::from_utf8_lossy(&out).into_owned());
+    });
+    let out = caught_up
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the follower to catch up");
+    assert!(
+        out.contains(" lines missed]"),
+        "no marker in {} bytes",
+        out.len()
+    );
+    assert!(
+        out.ends_with("\n300000\n"),
+        "{:?}",
+        &out[out.len().saturating_sub(80)..]
+    );
+    sessions.ok(&["kill-session", &name]);
+    let _ = stalled.wait();
+    let _ = reader.wait();
 }

@@ -973,6 +973,12 @@ impl History {
         self.lines.len() + usize::from(self.tail == Tail::Open)
     }
 
+    /// Returns the number of finished lines kept: the open last line, if
+    /// any, left out.
+    pub fn finished(&self) -> usize {
+        self.lines.len()
+    }
+
     /// Returns whether no line is kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

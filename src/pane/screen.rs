@@ -1102,6 +1102,68 @@ impl Screen {
             .collect()
     }
 
+    /// The finished rendered lines from line `from` on, as `opmux logs`
+    /// follows them, at most `max`: the history's lines, then the lines on
+    /// screen above the cursor's. Lines are numbered from the first the
+    /// pane ever kept; a line on screen keeps its number as it scrolls into
+    /// the history. Returns the lines, the number of the next, and how
+    /// many before them were evicted unread. The alternate screen adds
+    /// nothing: a full-screen program's screen is no log of lines.
+    pub fn finished_lines(&self, from: u64, max: usize) -> (Vec<String>, u64, u64) {
+        let hooks = self.parser.callbacks();
+        let history = &hooks.history;
+        let first = history.first_number();
+        let missed = first.saturating_sub(from);
+        let mut at = from.max(first);
+        let mut lines = Vec::new();
+        // The history's last line stays open after its row scrolled off;
+        // it is finished unless it goes on in the screen's top row.
+        let open = history.len() > history.finished();
+        let finished = first + history.finished() as u64 + u64::from(open && !hooks.after_wrap);
+        while at < finished && lines.len() < max {
+            if let Some(line) = history.get((at - first) as usize) {
+                lines.push(line.text().to_string());
+            }
+            at += 1;
+        }
+        let vt = self.parser.screen();
+        if at < finished || vt.alternate_screen() {
+            return (lines, at, missed);
+        }
+        // The lines on screen that end above the cursor's row, the first
+        // joined to the history's open line when it goes on with it.
+        let (cursor, _) = vt.cursor_position();
+        let rows = u64::from(vt.size().0.get());
+        let numbered = self.numbered_screen_lines();
+        let starts: Vec<u64> = numbered
+            .iter()
+            .map(|(n, _)| n - hooks.rows_scrolled)
+            .collect();
+        let mut visible = Vec::new();
+        for (i, (_, text)) in numbered.into_iter().enumerate() {
+            let next_start = starts.get(i + 1).copied().unwrap_or(rows);
+            if next_start > u64::from(cursor) {
+                break;
+            }
+            visible.push(text);
+        }
+        if hooks.after_wrap
+            && open
+            && let Some(open) = history.get(history.len() - 1)
+            && let Some(top) = visible.first_mut()
+        {
+            *top = format!("{}{top}", open.text());
+        }
+        for text in visible.into_iter().skip((at - finished) as usize) {
+            if lines.len() >= max {
+                break;
+            }
+            lines.push(text);
+            at += 1;
+        }
+        (lines, at, missed)
+    }
+
     /// The lines on screen, wrapped rows joined, each with the number (as
     /// `rows_scrolled` counts) of its first row.
     fn numbered_screen_lines(&self) -> Vec<(u64, String)> {
@@ -1599,6 +1661,50 @@ mod tests {
         screen.process(format!("\x1b]9;{long}\x07").as_bytes());
         let (alerts, _) = screen.take_alerts(None, None);
         assert_eq!(alerts, vec![Alert::Notify("x".repeat(MAX_NOTIFICATION))]);
+    }
+
+    #[test]
+    fn finished_lines_are_numbered_once_across_history_and_screen() {
+        let mut screen = Screen::new(Size::new(3, 10));
+        let mut got = Vec::new();
+        let mut next = 0;
+        // A line wider than the screen wraps, and its rows scroll off one
+        // at a time; it is one line, finished once all of it is.
+        for chunk in [
+            &b"a\r\nb"[..],
+            b"\r\n",
+            b"c\r\nd\r\n",
+            b"e",
+            b"\r\nf\r\ng\r\nh",
+            b"\r\n0123456789abcdefghijklmn",
+            b"\r\ni\r\n",
+            b"j\r\nk\r\n",
+        ] {
+            screen.process(chunk);
+            let (lines, after, missed) = screen.finished_lines(next, usize::MAX);
+            assert_eq!(missed, 0);
+            got.extend(lines);
+            next = after;
+        }
+        assert_eq!(
+            got,
+            [
+                "a",
+                "b",
+                "c",
+                "d",
+                "e",
+                "f",
+                "g",
+                "h",
+                "0123456789abcdefghijklmn",
+                "i",
+                "j",
+                "k"
+            ]
+        );
+        assert_eq!(screen.finished_lines(0, usize::MAX).0, got);
+        assert_eq!(screen.finished_lines(5, 1).0, ["f"]);
     }
 
     #[test]
