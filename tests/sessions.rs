@@ -1539,3 +1539,24 @@ fn logs_prints_rendered_lines_follows_new_ones_and_says_what_a_slow_reader_misse
     let _ = stalled.wait();
     let _ = reader.wait();
 }
+
+#[test]
+fn a_pane_added_at_runtime_takes_the_sessions_stop_timeout() {
+    let sessions = Sessions::new("run-timeout");
+    let m = marker("run-timeout");
+    let name = sessions.start(&["--stop-timeout", "0.3", "-n", "first", "cat"]);
+    let stubborn = format!("trap '' TERM; sleep 1000.{m}; true");
+    sessions.ok(&["run", "-s", &name, "-n", "stubborn", "--", &stubborn]);
+    eventually("the stubborn sleep to start", || sleepers(&m).len() == 1);
+    // It ignores its stop signal: SIGKILL comes after the session's 0.3 s,
+    // not the default 5 s.
+    let began = std::time::Instant::now();
+    sessions.ok(&["stop", "-s", &name, "stubborn"]);
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(4),
+        "stop took {:?}",
+        began.elapsed()
+    );
+    assert!(sleepers(&m).is_empty());
+    assert_eq!(sessions.pane(&name, 2)["exit_signal"], "SIGKILL");
+}

@@ -240,6 +240,9 @@ impl LayoutKind {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     pub panes: Vec<PaneSpec>,
+    /// The stop timeout of panes added at runtime: the command line's,
+    /// else the file's top-level one, else the default.
+    pub stop_timeout: Duration,
     /// The key that starts a command (`C-b` by default).
     pub prefix: KeyEvent,
     pub layout: LayoutKind,
@@ -317,6 +320,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             panes: Vec::new(),
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
             prefix: crate::keys::DEFAULT_PREFIX,
             layout: LayoutKind::Tiled,
             scrollback: DEFAULT_SCROLLBACK,
@@ -444,6 +448,8 @@ impl Settings {
         for pane in &mut settings.panes[from_file..] {
             pane.stop_timeout = timeout;
         }
+        // Panes added at runtime (C-b c, opmux run) take the same.
+        settings.stop_timeout = timeout;
         // Names given in different places (opmux.toml, a Procfile, -n) may
         // clash too; each place checks its own with line numbers.
         let mut given = std::collections::HashSet::new();

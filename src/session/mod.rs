@@ -248,6 +248,7 @@ impl Session {
     /// Builds the session for `settings` on a terminal of `size`.
     pub fn from_settings(settings: Settings, size: Size) -> Self {
         let mut session = Self::new(settings.panes, size, settings.layout);
+        session.default_stop_timeout = settings.stop_timeout;
         session.log_dir = settings.log_dir;
         session.log_time = settings.log_time;
         session.flood_nice = settings.flood_nice;
