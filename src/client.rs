@@ -66,18 +66,20 @@ fn request(socket: &Path, name: &str, want: Want) -> Result<Control> {
     let mut stream = connect(socket, name, want)?;
     // A server that hangs must not hang `opmux ls` with it.
     stream.set_read_timeout(Some(INFO_LIMIT))?;
-    match read_control(&mut stream, name)? {
-        Control::Refused { reason, .. } => bail!("{reason}"),
-        control => Ok(control),
-    }
+    answer(&mut stream, name)
 }
 
 /// Asks the session at `socket` for a control verb's `want` and waits as
 /// long as it takes for the answer: a pane verb answers once its change has
 /// happened. A refusal or a failure is an error that gives the reason.
 pub fn control(socket: &Path, name: &str, want: Want) -> Result<Control> {
-    let mut stream = connect(socket, name, want)?;
-    match read_control(&mut stream, name)? {
+    answer(&mut connect(socket, name, want)?, name)
+}
+
+/// The next answer on `stream`; a refusal or a failure is an error that
+/// gives the server's reason.
+fn answer(stream: &mut UnixStream, name: &str) -> Result<Control> {
+    match read_control(stream, name)? {
         Control::Refused { reason, .. } => bail!("{reason}"),
         Control::Failed { message } => bail!("{}", crate::clean_text(&message)),
         control => Ok(control),
@@ -128,55 +130,66 @@ pub fn wait(
 /// `opmux events`: prints each event the session at `socket` sends, as a
 /// line of text or JSON, until the session ends.
 pub fn events(socket: &Path, name: &str, json: bool) -> Result<i32> {
-    let mut stream = connect(socket, name, Want::Events)?;
-    let mut out = std::io::stdout().lock();
-    loop {
-        let line = match protocol::read_message(&mut stream) {
-            Ok(Some(Message::Control(Control::Event(line)))) => line,
-            Ok(Some(Message::Control(Control::Refused { reason, .. }))) => bail!("{reason}"),
-            Ok(Some(_)) => continue,
-            Ok(None) | Err(_) => return Ok(0),
+    print_stream(socket, name, Want::Events, |control| {
+        let Control::Event(line) = control else {
+            return Ok(None);
         };
         let text = if json {
             protocol::json_line(&line)?
         } else {
             event_text(&line)
         };
-        // A reader that went away (a closed pipe) ends this one.
-        if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
-            return Ok(0);
-        }
-    }
+        Ok(Some(text + "\n"))
+    })
 }
 
 /// `opmux logs`: prints the pane's lines the session at `socket` sends
 /// until it says it is done or hangs up.
 pub fn logs(socket: &Path, name: &str, want: Want) -> Result<i32> {
+    print_stream(socket, name, want, |control| {
+        let Control::Lines { lines } = control else {
+            return Ok(None);
+        };
+        let mut text = String::new();
+        for line in &lines {
+            text.push_str(&crate::clean_text(line));
+            text.push('\n');
+        }
+        Ok(Some(text))
+    })
+}
+
+/// Prints what `text` makes of each message the session at `socket` sends
+/// for `want`, until it says it is done or hangs up, or standard output is
+/// closed (a reader gone from the end of a pipe); a refusal or a failure is
+/// an error.
+fn print_stream(
+    socket: &Path,
+    name: &str,
+    want: Want,
+    mut text: impl FnMut(Control) -> Result<Option<String>>,
+) -> Result<i32> {
     let mut stream = connect(socket, name, want)?;
     let mut out = std::io::stdout().lock();
     loop {
-        match protocol::read_message(&mut stream) {
-            Ok(Some(Message::Control(Control::Lines { lines }))) => {
-                let mut text = String::new();
-                for line in &lines {
-                    text.push_str(&crate::clean_text(line));
-                    text.push('\n');
-                }
-                // A reader that went away (a closed pipe) ends this one.
-                if out
-                    .write_all(text.as_bytes())
-                    .and_then(|()| out.flush())
-                    .is_err()
-                {
-                    return Ok(0);
-                }
-            }
-            Ok(Some(Message::Control(Control::Failed { message }))) => {
-                bail!("{}", crate::clean_text(&message))
-            }
-            Ok(Some(Message::Control(Control::Refused { reason, .. }))) => bail!("{reason}"),
-            Ok(Some(Message::Control(Control::Done))) | Ok(None) | Err(_) => return Ok(0),
-            Ok(Some(_)) => {}
+        let control = match protocol::read_message(&mut stream) {
+            Ok(Some(Message::Control(control))) => control,
+            Ok(Some(Message::Bytes(_))) => continue,
+            Ok(None) | Err(_) => return Ok(0),
+        };
+        let printed = match control {
+            Control::Done => return Ok(0),
+            Control::Refused { reason, .. } => bail!("{reason}"),
+            Control::Failed { message } => bail!("{}", crate::clean_text(&message)),
+            other => text(other)?,
+        };
+        if let Some(printed) = printed
+            && out
+                .write_all(printed.as_bytes())
+                .and_then(|()| out.flush())
+                .is_err()
+        {
+            return Ok(0);
         }
     }
 }

@@ -167,6 +167,18 @@ pub struct EventLine {
     pub missed: Option<u64>,
 }
 
+impl EventLine {
+    /// An `event` at `time_ms`, every detail left out.
+    pub fn new(event: &str, time_ms: u64) -> Self {
+        Self {
+            v: 1,
+            time_ms,
+            event: event.into(),
+            ..Self::default()
+        }
+    }
+}
+
 /// What a pane verb does, as `C-b s`, `C-b x`, `C-b r` and `C-b X` do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

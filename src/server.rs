@@ -375,38 +375,27 @@ impl Link {
             loop {
                 // An escape that ended the last read is a key of its own
                 // unless more follows at once, as a sequence's rest does.
-                let ready = if parser.waiting_escape() {
-                    match tokio::time::timeout(ESCAPE_TIME, tty.readable()).await {
-                        Ok(ready) => ready,
-                        Err(_) => {
-                            let events = parser.flush();
-                            if !events.is_empty()
-                                && to_loop.send(FromClient::Typed(id, events)).await.is_err()
-                            {
-                                return;
-                            }
-                            continue;
-                        }
-                    }
-                } else {
-                    tty.readable().await
+                let ready = match parser.waiting_escape() {
+                    true => tokio::time::timeout(ESCAPE_TIME, tty.readable()).await.ok(),
+                    false => Some(tty.readable().await),
                 };
-                let Ok(mut ready) = ready else {
-                    break;
-                };
-                match ready.try_io(|tty| std::io::Read::read(&mut tty.get_ref(), &mut buf)) {
-                    Err(_would_block) => {}
-                    Ok(Ok(n)) if n > 0 => {
-                        let events = parser.feed(&buf[..n]);
-                        if !events.is_empty()
-                            && to_loop.send(FromClient::Typed(id, events)).await.is_err()
+                let events = match ready {
+                    None => parser.flush(),
+                    Some(Err(_)) => break,
+                    Some(Ok(mut ready)) => {
+                        match ready.try_io(|tty| std::io::Read::read(&mut tty.get_ref(), &mut buf))
                         {
-                            return;
+                            Err(_would_block) => continue,
+                            Ok(Ok(n)) if n > 0 => parser.feed(&buf[..n]),
+                            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                            // The end of input, or an error: the terminal hung up.
+                            Ok(_) => break,
                         }
                     }
-                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    // The end of input, or an error: the terminal hung up.
-                    Ok(_) => break,
+                };
+                if !events.is_empty() && to_loop.send(FromClient::Typed(id, events)).await.is_err()
+                {
+                    return;
                 }
             }
             let _ = to_loop.send(FromClient::TerminalLost(id)).await;
@@ -1074,13 +1063,11 @@ impl Server {
                 continue;
             }
             if *missed > 0 {
-                link.control(Control::Event(Box::new(EventLine {
-                    v: 1,
-                    time_ms,
-                    event: "missed".into(),
+                let line = EventLine {
                     missed: Some(std::mem::take(missed)),
-                    ..EventLine::default()
-                })));
+                    ..EventLine::new("missed", time_ms)
+                };
+                link.control(Control::Event(Box::new(line)));
             }
             for line in &lines {
                 link.control(Control::Event(Box::new(line.clone())));
@@ -1130,11 +1117,8 @@ impl Server {
     fn client_event(&mut self, id: u64, event: &str) {
         if !self.readers.is_empty() {
             self.client_events.push(EventLine {
-                v: 1,
-                time_ms: unix_millis(),
-                event: event.into(),
                 client: Some(id),
-                ..EventLine::default()
+                ..EventLine::new(event, unix_millis())
             });
         }
     }
@@ -1150,11 +1134,7 @@ impl Server {
             }
             let answer = match acting.report {
                 Some(id) => Control::Status {
-                    panes: session
-                        .index_of(id)
-                        .and_then(|i| session.status().into_iter().nth(i))
-                        .into_iter()
-                        .collect(),
+                    panes: session.pane_status(id).into_iter().collect(),
                 },
                 None => Control::Done,
             };
@@ -1165,8 +1145,9 @@ impl Server {
             .retain_mut(|(link, watch)| !answer_wait(session, link, watch));
     }
 
-    /// A control verb's request (`act`, `send`, `screen`), answered on
-    /// `link` now or, for a pane verb, once its change has happened.
+    /// A control verb's request, answered on `link` now, or once a pane
+    /// verb's change has happened or a wait's condition holds; an
+    /// `events` or `logs -f` reader is kept and told as things happen.
     fn control(&mut self, link: Link, want: Want, now: Instant) -> Vec<Effect> {
         let failed = |link: &Link, message: String| link.control(Control::Failed { message });
         match want {
@@ -1206,21 +1187,17 @@ impl Server {
                 text,
                 keys,
                 paste,
-            } => match self.session.find_all(&[pane]) {
-                Ok(ids) if !self.session.takes_input(ids[0]) => {
-                    let name = &self.session.pane(ids[0]).map(|p| p.spec.name.clone());
+            } => match self.session.find_named(&pane) {
+                Ok(id) if !self.session.takes_input(id) => {
                     failed(
                         &link,
-                        format!(
-                            "pane {} is not running",
-                            crate::clean_text(name.as_deref().unwrap_or(""))
-                        ),
+                        format!("pane {} is not running", crate::clean_text(&pane)),
                     );
                     Vec::new()
                 }
-                Ok(ids) => {
-                    let bytes = self.session.typed(ids[0], &text, keys, paste);
-                    let effects = self.command(Command::Write(ids[0], bytes), None, now);
+                Ok(id) => {
+                    let bytes = self.session.typed(id, &text, keys, paste);
+                    let effects = self.command(Command::Write(id, bytes), None, now);
                     link.control(Control::Done);
                     effects
                 }
@@ -1241,10 +1218,7 @@ impl Server {
                 }
                 let mut spec = match command.as_slice() {
                     [line] => PaneSpec::shell(line),
-                    argv => PaneSpec {
-                        named: false,
-                        ..PaneSpec::new(crate::config::default_name(&argv[0]), argv.to_vec())
-                    },
+                    _ => PaneSpec::program(command),
                 };
                 if let Some(name) = name
                     .map(|n| crate::clean_text(n.trim()))
@@ -1265,9 +1239,10 @@ impl Server {
                 effects
             }
             Want::Wait { pane, until } => {
-                let watch = self.session.find_all(&[pane]).and_then(|ids| {
-                    Ok(Watch::new(&self.session, ids[0], Condition::parse(&until)?))
-                });
+                let watch = self
+                    .session
+                    .find_named(&pane)
+                    .and_then(|id| Ok(Watch::new(&self.session, id, Condition::parse(&until)?)));
                 match watch {
                     Ok(mut watch) => {
                         if !answer_wait(&self.session, &link, &mut watch) {
@@ -1283,8 +1258,8 @@ impl Server {
                 ansi,
                 history,
             } => {
-                let dump = self.session.find_all(&[pane]).and_then(|ids| {
-                    let dump = self.session.screen_dump(ids[0], ansi, history as usize);
+                let dump = self.session.find_named(&pane).and_then(|id| {
+                    let dump = self.session.screen_dump(id, ansi, history as usize);
                     dump.ok_or_else(|| "the pane is gone".to_string())
                 });
                 match dump {
@@ -1293,7 +1268,43 @@ impl Server {
                 }
                 Vec::new()
             }
-            _ => Vec::new(),
+            Want::Logs {
+                pane,
+                lines,
+                follow,
+            } => {
+                let Some((id, pane)) = self
+                    .session
+                    .find_named(&pane)
+                    .map_err(|message| failed(&link, message))
+                    .ok()
+                    .and_then(|id| Some((id, self.session.pane(id)?)))
+                else {
+                    return Vec::new();
+                };
+                let screen = pane.screen();
+                let from = match lines {
+                    Some(n) => screen.finished_end().saturating_sub(u64::from(n)),
+                    None => screen.history().first_number(),
+                };
+                if follow {
+                    drop(screen);
+                    self.followers.push((link, id, from));
+                    self.tell_followers();
+                } else {
+                    let (lines, _, _) = screen.finished_lines(from, usize::MAX);
+                    let lines = lines.iter().map(|l| crate::clean_text(l)).collect();
+                    link.control(Control::Lines { lines });
+                    link.control(Control::Done);
+                }
+                Vec::new()
+            }
+            Want::Events => {
+                self.session.noting = true;
+                self.readers.push((link, 0));
+                Vec::new()
+            }
+            Want::Attach { .. } | Want::Info | Want::Stop { .. } | Want::Status => Vec::new(),
         }
     }
 
@@ -1336,11 +1347,9 @@ fn unix_millis() -> u64 {
 /// A session note as a line of `opmux events`, cleaned.
 fn event_line(note: Note, time_ms: u64) -> EventLine {
     let mut line = EventLine {
-        v: 1,
-        time_ms,
         pane: Some(crate::clean_text(&note.name)),
         number: Some(note.number),
-        ..EventLine::default()
+        ..EventLine::new("", time_ms)
     };
     line.event = match note.what {
         Happened::Started { pid } => {
@@ -1789,53 +1798,13 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                     });
                     Vec::new()
                 }
-                Want::Logs {
-                    pane,
-                    lines,
-                    follow,
-                } => {
-                    match server.session.find_all(&[pane]) {
-                        Err(message) => link.control(Control::Failed { message }),
-                        Ok(ids) => {
-                            let id = ids[0];
-                            let from = server.session.pane(id).map_or(0, |pane| {
-                                let screen = pane.screen();
-                                // Where the lines end now, to count back from.
-                                let history = screen.history();
-                                let kept = history.first_number() + history.finished() as u64;
-                                let (_, end, _) = screen.finished_lines(kept, usize::MAX);
-                                match lines {
-                                    Some(n) => end.saturating_sub(u64::from(n)),
-                                    None => history.first_number(),
-                                }
-                            });
-                            if follow {
-                                server.followers.push((link, id, from));
-                                server.tell_followers();
-                            } else {
-                                let (lines, _, _) = server
-                                    .session
-                                    .pane(id)
-                                    .map(|p| p.screen().finished_lines(from, usize::MAX))
-                                    .unwrap_or_default();
-                                let lines = lines.iter().map(|l| crate::clean_text(l)).collect();
-                                link.control(Control::Lines { lines });
-                                link.control(Control::Done);
-                            }
-                        }
-                    }
-                    Vec::new()
-                }
-                Want::Events => {
-                    server.session.noting = true;
-                    server.readers.push((link, 0));
-                    Vec::new()
-                }
                 want @ (Want::Act { .. }
                 | Want::Run { .. }
                 | Want::Send { .. }
                 | Want::Screen { .. }
-                | Want::Wait { .. }) => server.control(link, want, now),
+                | Want::Wait { .. }
+                | Want::Logs { .. }
+                | Want::Events) => server.control(link, want, now),
                 Want::Stop { now: at_once } => {
                     tracing::info!(at_once, "asked to stop");
                     server.stoppers.push(link);

@@ -200,6 +200,15 @@ impl PaneSpec {
         }
     }
 
+    /// A pane running `argv`, a program and its arguments, named after the
+    /// program.
+    pub fn program(argv: Vec<String>) -> Self {
+        Self {
+            named: false,
+            ..Self::new(default_name(&argv[0]), argv)
+        }
+    }
+
     /// A pane running `line` with `/bin/sh -c`, named after its first word.
     pub fn shell(line: &str) -> Self {
         Self {

@@ -220,4 +220,11 @@ impl Pane {
     pub fn screen(&self) -> MutexGuard<'_, Screen> {
         self.screen.lock()
     }
+
+    /// The input modes its program set that encoding a key depends on.
+    pub fn key_modes(&self) -> crate::keys::Modes {
+        crate::keys::Modes {
+            application_cursor: self.published.modes().application_cursor,
+        }
+    }
 }

@@ -443,8 +443,9 @@ fn read_loop(
                 wait_for(reader.as_fd(), nix::poll::PollFlags::POLLIN);
             }
             Ok(n) => {
-                let after_pause = last_read.is_none_or(|at| at.elapsed() >= QUIET_GAP);
-                last_read = Some(std::time::Instant::now());
+                let now = std::time::Instant::now();
+                let after_pause = last_read.is_none_or(|at| now - at >= QUIET_GAP);
+                last_read = Some(now);
                 if flood.count(n) {
                     priority.flooded();
                 }
@@ -526,19 +527,15 @@ async fn read_while_quiet(
     parsing: Arc<Parsing>,
 ) {
     use tokio::io::{Interest, unix::AsyncFd};
-    let mut pty = Some(pty);
+    let mut pty = pty;
     let mut buf = [0u8; INLINE_PARSE];
     while turns.recv().await.is_some() {
-        let Some(file) = pty.take() else { return };
         // SAFETY: the File owns its descriptor, which stays open and the
         // same until `into_inner` takes the File back.
-        let watched = match unsafe { AsyncFd::register_with_interest(file, Interest::READABLE) } {
+        let watched = match unsafe { AsyncFd::register_with_interest(pty, Interest::READABLE) } {
             Ok(watched) => watched,
             Err(e) => {
-                tracing::debug!(
-                    "a quiet pane's output stays with its reader: {}",
-                    e.to_string()
-                );
+                tracing::debug!("a quiet pane's output stays with its reader: {e}");
                 let _ = give_back.send(());
                 return;
             }
@@ -562,7 +559,7 @@ async fn read_while_quiet(
         };
         // Out of the runtime's poll set first: the reader's reads must not
         // wake the main task.
-        pty = Some(watched.into_inner());
+        pty = watched.into_inner();
         if give_back.send(()).is_err() || over {
             return;
         }

@@ -1060,21 +1060,34 @@ impl Screen {
 
     /// [`Screen::screen_lines`] from row `first` on.
     fn screen_lines_from(&self, first: usize) -> Vec<String> {
-        let vt = self.parser.screen();
-        let (rows, cols) = vt.size();
-        let mut lines = Vec::new();
-        let mut line = String::new();
-        for (row, text) in vt.rows(0, cols.get()).enumerate().skip(first) {
-            line.push_str(&text);
-            let wrapped = u16::try_from(row).is_ok_and(|r| r + 1 < rows.get() && vt.row_wrapped(r));
-            if !wrapped {
-                lines.push(std::mem::take(&mut line).trim_end().to_string());
-            }
-        }
+        let mut lines: Vec<String> = self.rows_joined(first).map(|(_, line)| line).collect();
         while lines.last().is_some_and(String::is_empty) {
             lines.pop();
         }
         lines
+    }
+
+    /// The lines on screen from row `first` on, wrapped rows joined and
+    /// trailing blanks cut, each with the row it starts on.
+    fn rows_joined(&self, first: usize) -> impl Iterator<Item = (usize, String)> + '_ {
+        let vt = self.parser.screen();
+        let (rows, cols) = vt.size();
+        let mut line = String::new();
+        let mut start = first;
+        vt.rows(0, cols.get())
+            .enumerate()
+            .skip(first)
+            .filter_map(move |(row, text)| {
+                line.push_str(&text);
+                let wrapped =
+                    u16::try_from(row).is_ok_and(|r| r + 1 < rows.get() && vt.row_wrapped(r));
+                if wrapped {
+                    return None;
+                }
+                let joined = (start, std::mem::take(&mut line).trim_end().to_string());
+                start = row + 1;
+                Some(joined)
+            })
     }
 
     /// The lines that scrolled off since the last call, rendered, each with
@@ -1132,21 +1145,16 @@ impl Screen {
         }
         // The lines on screen that end above the cursor's row, the first
         // joined to the history's open line when it goes on with it.
-        let (cursor, _) = vt.cursor_position();
-        let rows = u64::from(vt.size().0.get());
-        let numbered = self.numbered_screen_lines();
-        let starts: Vec<u64> = numbered
-            .iter()
-            .map(|(n, _)| n - hooks.rows_scrolled)
+        let cursor = usize::from(vt.cursor_position().0);
+        let on_screen: Vec<(usize, String)> = self.rows_joined(0).collect();
+        // A line ends on the row before the next one starts.
+        let ends_above = |&i: &usize| on_screen.get(i + 1).is_some_and(|(row, _)| *row <= cursor);
+        let finished_here = (0..on_screen.len()).take_while(ends_above).count();
+        let mut visible: Vec<String> = on_screen
+            .into_iter()
+            .take(finished_here)
+            .map(|(_, line)| line)
             .collect();
-        let mut visible = Vec::new();
-        for (i, (_, text)) in numbered.into_iter().enumerate() {
-            let next_start = starts.get(i + 1).copied().unwrap_or(rows);
-            if next_start > u64::from(cursor) {
-                break;
-            }
-            visible.push(text);
-        }
         if hooks.after_wrap
             && open
             && let Some(open) = history.get(history.len() - 1)
@@ -1164,27 +1172,22 @@ impl Screen {
         (lines, at, missed)
     }
 
+    /// The number the next finished line will have (see
+    /// [`Screen::finished_lines`]).
+    pub fn finished_end(&self) -> u64 {
+        let history = self.history();
+        // Past the history's finished lines, only those on screen are read.
+        let kept = history.first_number() + history.finished() as u64;
+        self.finished_lines(kept, usize::MAX).1
+    }
+
     /// The lines on screen, wrapped rows joined, each with the number (as
     /// `rows_scrolled` counts) of its first row.
     fn numbered_screen_lines(&self) -> Vec<(u64, String)> {
-        let vt = self.parser.screen();
         let top = self.parser.callbacks().rows_scrolled;
-        let (rows, cols) = vt.size();
-        let mut lines = Vec::new();
-        let mut line = String::new();
-        let mut start = 0;
-        for (row, text) in vt.rows(0, cols.get()).enumerate() {
-            if line.is_empty() {
-                start = row;
-            }
-            line.push_str(&text);
-            let wrapped = u16::try_from(row).is_ok_and(|r| r + 1 < rows.get() && vt.row_wrapped(r));
-            if !wrapped {
-                let text = std::mem::take(&mut line).trim_end().to_string();
-                lines.push((top + start as u64, text));
-            }
-        }
-        lines
+        self.rows_joined(0)
+            .map(|(row, line)| (top + row as u64, line))
+            .collect()
     }
 
     /// What the program's output asks of the user since the last call:
@@ -1253,33 +1256,20 @@ impl Screen {
         (alerts, ready_found)
     }
 
-    /// Stops keeping rows for [`Screen::find_line`], once the line it
-    /// looked for was found.
+    /// Stops keeping rows for [`Screen::take_alerts`], once nothing is
+    /// looked for in them any more.
     pub fn stop_watching_lines(&mut self) {
         let hooks = self.parser.callbacks_mut();
         hooks.scrolled = None;
         hooks.scrolled_starts.clear();
     }
 
-    /// Starts keeping the rows that scroll off, for [`Screen::find_line`].
+    /// Starts keeping the rows that scroll off, for [`Screen::take_alerts`].
     pub fn watch_scrolled_lines(&mut self) {
         let hooks = self.parser.callbacks_mut();
         if hooks.scrolled.is_none() {
             hooks.scrolled = Some(Default::default());
         }
-    }
-
-    /// Whether a rendered text line (what the screen shows, without colours
-    /// and after carriage-return redraws) matches `pattern`: lines that
-    /// scrolled off since the last call, then the lines on screen. Rows a
-    /// line wrapped over are joined first.
-    pub fn find_line(&mut self, pattern: &regex::Regex) -> bool {
-        self.watch_scrolled_lines();
-        let scrolled = self.take_scrolled_lines();
-        scrolled
-            .iter()
-            .chain(&self.numbered_screen_lines())
-            .any(|(_, line)| pattern.is_match(line))
     }
 
     /// Resizes the screen, keeping what the main screen shows. Its logical
@@ -1661,6 +1651,12 @@ mod tests {
         screen.process(format!("\x1b]9;{long}\x07").as_bytes());
         let (alerts, _) = screen.take_alerts(None, None);
         assert_eq!(alerts, vec![Alert::Notify("x".repeat(MAX_NOTIFICATION))]);
+    }
+
+    /// Whether a line since the last look matches `ready`, as the parser
+    /// looks for a pane's ready line.
+    fn found(screen: &mut Screen, ready: &regex::Regex) -> bool {
+        screen.take_alerts(None, Some(ready)).1
     }
 
     #[test]
@@ -2127,7 +2123,7 @@ mod tests {
             screen.watch_scrolled_lines();
             screen.process(bytes);
             assert_eq!(
-                screen.find_line(&ready),
+                found(&mut screen, &ready),
                 *expected,
                 "{:?}",
                 String::from_utf8_lossy(bytes)
@@ -2135,7 +2131,7 @@ mod tests {
         }
         let mut narrow = Screen::new(Size::new(5, 20));
         narrow.process(b"listening on port 123456\r\n");
-        assert!(narrow.find_line(&ready), "a wrapped line is joined");
+        assert!(found(&mut narrow, &ready), "a wrapped line is joined");
     }
 
     #[test]
@@ -2147,9 +2143,9 @@ mod tests {
         for i in 0..10 {
             screen.process(format!("noise {i}\r\n").as_bytes());
         }
-        assert!(screen.find_line(&ready));
+        assert!(found(&mut screen, &ready));
         assert!(
-            !screen.find_line(&ready),
+            !found(&mut screen, &ready),
             "scrolled lines are looked at once"
         );
     }
@@ -2321,7 +2317,7 @@ mod tests {
         let mut screen = line_screen(20);
         screen.watch_scrolled_lines();
         screen.process(b"{\"level\":\"info\",\"msg\":\"server listening on 8080\"}\r\nnext\r\n");
-        assert!(screen.find_line(&ready));
+        assert!(found(&mut screen, &ready));
     }
 
     /// Every line the pane kept, the history's and then the screen's, as
@@ -2647,7 +2643,7 @@ mod tests {
         screen.watch_scrolled_lines();
         let mut expected = vec!["ready".to_string(), long.clone()];
         screen.process(format!("ready\r\n{long}\r\n").as_bytes());
-        assert!(screen.find_line(&ready));
+        assert!(found(&mut screen, &ready));
         // The long line went off in part: its first row is in the history.
         screen.process(b"noise\r\n");
         expected.push("noise".into());
@@ -2664,7 +2660,7 @@ mod tests {
             screen.process(format!("more {i}\r\n").as_bytes());
             expected.push(format!("more {i}"));
         }
-        assert!(!screen.find_line(&ready), "ready was matched already");
+        assert!(!found(&mut screen, &ready), "ready was matched already");
         let history: Vec<&str> = screen.history().iter().map(|l| l.text()).collect();
         assert_eq!(history, expected[..history.len()]);
         assert_eq!(screen.close_log(), None);

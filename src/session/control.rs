@@ -5,7 +5,7 @@
 
 use super::Session;
 use crate::PaneId;
-use crate::keys::{Modes, encode_key, encode_paste};
+use crate::keys::{encode_key, encode_paste};
 use crate::pane::PaneState;
 use crate::pane::history::Pen;
 use crate::protocol::{PaneAction, ScreenDump};
@@ -21,17 +21,16 @@ pub enum Until {
 }
 
 impl Session {
+    /// The pane `name` stands for, or a message saying none does.
+    pub fn find_named(&self, name: &str) -> Result<PaneId, String> {
+        self.find(name)
+            .ok_or_else(|| format!("no pane is named or numbered `{}`", crate::clean_text(name)))
+    }
+
     /// The panes `names` stand for, or a message naming the first that
     /// stands for none.
     pub fn find_all(&self, names: &[String]) -> Result<Vec<PaneId>, String> {
-        names
-            .iter()
-            .map(|name| {
-                self.find(name).ok_or_else(|| {
-                    format!("no pane is named or numbered `{}`", crate::clean_text(name))
-                })
-            })
-            .collect()
+        names.iter().map(|name| self.find_named(name)).collect()
     }
 
     /// What to wait for once `action` was asked of pane `id`, or `None`
@@ -77,16 +76,13 @@ impl Session {
         let Some(pane) = self.pane(id) else {
             return Vec::new();
         };
-        let modes = pane.published.modes();
         if paste {
-            return encode_paste(text, modes.bracketed_paste);
+            return encode_paste(text, pane.published.modes().bracketed_paste);
         }
         if !keys {
             return text.as_bytes().to_vec();
         }
-        let key_modes = Modes {
-            application_cursor: modes.application_cursor,
-        };
+        let key_modes = pane.key_modes();
         let mut out = Vec::new();
         for word in text.split_whitespace() {
             match crate::keys::parse_key_name(word).and_then(|key| encode_key(key, key_modes)) {

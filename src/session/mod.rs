@@ -182,6 +182,12 @@ impl Session {
             .collect()
     }
 
+    /// Pane `id` as `opmux status` reports it, if it is still there.
+    pub fn pane_status(&self, id: PaneId) -> Option<crate::protocol::PaneStatus> {
+        let index = self.index_of(id)?;
+        Some(pane_status(&self.panes[index], index + 1))
+    }
+
     /// Builds the panes, each with a screen already sized to its place in the
     /// layout, so the PTY can be given that size before the program starts.
     pub fn new(specs: Vec<PaneSpec>, size: Size, layout: LayoutKind) -> Self {

@@ -103,9 +103,7 @@ fn modes_of(session: &Session, index: usize) -> Modes {
     session
         .panes
         .get(index)
-        .map_or_else(Modes::default, |pane| Modes {
-            application_cursor: pane.published.modes().application_cursor,
-        })
+        .map_or_else(Modes::default, Pane::key_modes)
 }
 
 impl View {
