@@ -193,7 +193,8 @@ pub enum Verb {
         /// pane shows and prints.
         #[arg(long, value_name = "COND")]
         until: String,
-        /// Gives up after SECS seconds [default: never].
+        /// Gives up after SECS seconds [default: never]; a session named
+        /// with -s that is not there yet is waited for meanwhile.
         #[arg(long, value_name = "SECS", value_parser = parse_wait)]
         timeout: Option<Duration>,
     },

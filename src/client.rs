@@ -76,12 +76,19 @@ pub fn control(socket: &Path, name: &str, want: Want) -> Result<Control> {
     answer(&mut connect(socket, name, want)?, name)
 }
 
-/// The next answer on `stream`; a refusal or a failure is an error that
-/// gives the server's reason.
+/// What the session would not do, or could not find: an unknown pane, a
+/// pane not running, a refused attach. The verbs exit with 2 for it, as for
+/// an unknown session.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// The next answer on `stream`; a refusal or a failure is a [`Refused`]
+/// that gives the server's reason.
 fn answer(stream: &mut UnixStream, name: &str) -> Result<Control> {
     match read_control(stream, name)? {
-        Control::Refused { reason, .. } => bail!("{reason}"),
-        Control::Failed { message } => bail!("{}", crate::clean_text(&message)),
+        Control::Refused { reason, .. } => Err(Refused(reason).into()),
+        Control::Failed { message } => Err(Refused(crate::clean_text(&message)).into()),
         control => Ok(control),
     }
 }
@@ -179,8 +186,10 @@ fn print_stream(
         };
         let printed = match control {
             Control::Done => return Ok(0),
-            Control::Refused { reason, .. } => bail!("{reason}"),
-            Control::Failed { message } => bail!("{}", crate::clean_text(&message)),
+            Control::Refused { reason, .. } => return Err(Refused(reason).into()),
+            Control::Failed { message } => {
+                return Err(Refused(crate::clean_text(&message)).into());
+            }
             other => text(other)?,
         };
         if let Some(printed) = printed

@@ -4,11 +4,15 @@
 //! server (PTYs, stop signals and timeouts, restart policies, dependencies),
 //! since the same session supervises them on the same loop (`driver`); this
 //! module decides what is printed, when opmux is done, and with which exit
-//! status.
+//! status. The session has a name and a socket as a server's does, and takes
+//! the control verbs on it (`control`); each pane's last printed lines are
+//! kept for them (`pane::recent`), and `attach` is refused, there being
+//! nothing to draw.
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::Signal;
@@ -16,10 +20,15 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use crate::app::{App, Effect};
 use crate::config::Settings;
+use crate::control::{self, Controlled, Controls};
 use crate::driver::{self, End};
 use crate::event::Event;
-use crate::pane::PaneState;
+use crate::link::{FromClient, Listening, Writers};
+use crate::pane::recent::Recent;
+use crate::pane::{Pane, PaneState};
 use crate::process::{self, ExitStatus};
+use crate::protocol::{Control, SessionInfo, Want, unix_seconds};
+use crate::registry::Claimed;
 use crate::runtime::{self, Signals, apply, log_event};
 use crate::ui::{duration_label, exit_label};
 use crate::{PaneId, Size};
@@ -28,6 +37,9 @@ use crate::{PaneId, Size};
 pub const PTY_SIZE: Size = Size::new(24, 160);
 /// An unfinished line is printed once it has stood this long.
 pub const PARTIAL_AFTER: Duration = Duration::from_secs(1);
+/// The rendered lines each pane keeps for `opmux screen`, `logs` and `wait
+/// match:`, which have no history to read here.
+pub const KEPT_LINES: usize = 1000;
 
 /// When every pane is stopped because one ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +65,16 @@ pub struct Options {
 /// The colours the prefixes cycle through, as SGR parameters.
 const PALETTE: &[&str] = &["36", "33", "32", "35", "34", "31", "96", "93", "92", "95"];
 
+/// The session's socket, claimed before anything starts, and what `opmux
+/// ls` says of the session.
+pub struct Socket {
+    pub claimed: Claimed,
+    /// The folder it was started in.
+    pub folder: PathBuf,
+    /// The opmux.toml or Procfile the panes came from.
+    pub config: Option<PathBuf>,
+}
+
 /// Checks that the options fit the panes, before anything starts.
 pub fn check(settings: &Settings, options: &Options) -> Result<()> {
     if let Some(name) = &options.stdin
@@ -67,14 +89,15 @@ pub fn check(settings: &Settings, options: &Options) -> Result<()> {
     Ok(())
 }
 
-/// Runs the panes without drawing until every one has ended for good;
-/// returns opmux's exit status. The options must have passed [`check`].
-pub fn run(settings: Settings, options: Options) -> Result<i32> {
+/// Runs the panes without drawing until every one has ended for good,
+/// taking control verbs on `socket` if there is one; returns opmux's exit
+/// status. The options must have passed [`check`].
+pub fn run(settings: Settings, options: Options, socket: Option<Socket>) -> Result<i32> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(event_loop(settings, options))
+    runtime.block_on(event_loop(settings, options, socket))
 }
 
 /// Prints lines with their pane's prefix, and remembers what it printed of
@@ -152,10 +175,19 @@ impl Printer {
         }
     }
 
+    /// A pane added at runtime gets the next colour, and the prefixes
+    /// widen for its name if need be.
+    fn add(&mut self, pane: &Pane) {
+        let next = PALETTE[self.colors.len() % PALETTE.len()];
+        self.colors.entry(pane.id).or_insert(next);
+        self.width = self.width.max(pane.spec.name.chars().count());
+    }
+
     /// Prints the lines pane `id` finished, minus what was printed of the
     /// first one while it was unfinished, and notes when what it has
-    /// started since is due.
-    fn drain(&mut self, app: &App, id: PaneId, now: Instant) {
+    /// started since is due. The lines are kept, as printed, for the
+    /// control verbs.
+    fn drain(&mut self, app: &mut App, id: PaneId, now: Instant) {
         let Some(pane) = app.session.pane(id) else {
             return;
         };
@@ -168,7 +200,7 @@ impl Printer {
                 screen.redrawn(),
             )
         };
-        for line in lines {
+        for line in &lines {
             let printed = self.partial.remove(&id).map(|(p, _)| p).unwrap_or_default();
             // The rest of a line printed unfinished, unless it was redrawn
             // since (a progress bar): then all of it.
@@ -178,7 +210,12 @@ impl Printer {
                         self.line(id, &name, rest, false);
                     }
                 }
-                _ => self.line(id, &name, &line, false),
+                _ => self.line(id, &name, line, false),
+            }
+        }
+        if let Some(recent) = app.session.pane_mut(id).and_then(|p| p.recent.as_mut()) {
+            for line in lines {
+                recent.push(line);
             }
         }
         // Due a second after it first stood unfinished, however often it
@@ -193,7 +230,7 @@ impl Printer {
 
     /// Prints what is left of pane `id`'s output once it has ended: the
     /// finished lines and, as a line of its own, an unfinished one.
-    fn finish(&mut self, app: &App, id: PaneId, now: Instant) {
+    fn finish(&mut self, app: &mut App, id: PaneId, now: Instant) {
         self.drain(app, id, now);
         let Some(pane) = app.session.pane(id) else {
             return;
@@ -248,8 +285,9 @@ impl Printer {
 
     /// Prints a line for each pane whose state changed in a way worth
     /// telling: it exited, failed, is waiting, or will restart.
-    fn lifecycle(&mut self, app: &App, now: Instant) {
-        for pane in &app.session.panes {
+    fn lifecycle(&mut self, app: &mut App, now: Instant) {
+        for index in 0..app.session.panes.len() {
+            let pane = &app.session.panes[index];
             // A run's end is told after the last of its output.
             if pane.output_open && !pane.state.is_alive() {
                 continue;
@@ -275,6 +313,7 @@ impl Printer {
                 // Why it could not start was written to its screen.
                 self.finish(app, pane.id, now);
             }
+            let pane = &app.session.panes[index];
             let before = self.seen.insert(pane.id, label.clone());
             // Restarting's countdown changes every moment: one line per wait.
             let same = before.as_deref().is_some_and(|b| {
@@ -317,7 +356,24 @@ fn failure(state: &PaneState) -> Option<i32> {
     }
 }
 
-async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
+/// Sets pane `pane` up for this front end: a one-row screen whose every
+/// line feed scrolls the line off into the line sink, no history, and the
+/// last lines kept for the control verbs.
+fn set_up(pane: &mut Pane, raw: bool) {
+    {
+        let mut screen = pane.screen();
+        screen.resize(Size::new(1, PTY_SIZE.cols));
+        screen.collect_lines(raw);
+        // Nothing scrolls back without a screen: no history to keep.
+        screen.set_scrollback(0);
+    }
+    pane.recent = Some(Recent::new(KEPT_LINES));
+    // Nothing is drawn: the first output must announce itself.
+    pane.dirty
+        .store(false, std::sync::atomic::Ordering::Release);
+}
+
+async fn event_loop(settings: Settings, options: Options, socket: Option<Socket>) -> Result<i32> {
     let mut signals = Signals::listen()?;
     if let Err(e) = process::become_subreaper() {
         eprintln!("opmux: not a subreaper ({e}): escaped processes may outlive opmux");
@@ -328,16 +384,26 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
     let (events, mut inbox) = unbounded_channel();
     let mut app = App::from_settings(settings, PTY_SIZE);
     app.session.pty_size = Some(PTY_SIZE);
-    for pane in &app.session.panes {
-        let mut screen = pane.screen();
-        // One row: every line feed scrolls the line off, into the sink.
-        screen.resize(Size::new(1, PTY_SIZE.cols));
-        screen.collect_lines(options.raw);
-        // Nothing scrolls back without a screen: no history to keep.
-        screen.set_scrollback(0);
-        // Nothing is drawn: the first output must announce itself.
-        pane.dirty
-            .store(false, std::sync::atomic::Ordering::Release);
+    for pane in &mut app.session.panes {
+        set_up(pane, options.raw);
+    }
+    let mut listening = None;
+    let mut named = None;
+    if let Some(Socket {
+        claimed,
+        folder,
+        config,
+    }) = socket
+    {
+        listening = Some(Listening::from_std(claimed.listener)?);
+        app.session.reachable_at(&claimed.path);
+        named = Some(Named {
+            name: claimed.name,
+            socket: claimed.path,
+            folder,
+            config,
+            started: SystemTime::now(),
+        });
     }
     let printer = Printer::new(&app, options.color);
     let stdin = options
@@ -361,13 +427,25 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
         app,
         printer,
         stdin,
+        raw: options.raw,
         kill_others: options.kill_others,
         first_failure: None,
         stopped_by_us: false,
         counted: HashMap::new(),
         signalled: None,
+        controls: Controls::default(),
+        writers: Writers::default(),
+        to_loop: listening.as_ref().map(Listening::to_loop),
+        named,
     };
-    let end = driver::run(&mut front, &mut (), &mut signals, &events, &mut inbox).await;
+    let end = driver::run(
+        &mut front,
+        &mut listening,
+        &mut signals,
+        &events,
+        &mut inbox,
+    )
+    .await;
     let survived = match end {
         End::Done => false,
         End::Survivors(survivors) => {
@@ -383,24 +461,41 @@ async fn event_loop(settings: Settings, options: Options) -> Result<i32> {
         |front: &mut Headless, event: Event| driver::FrontEnd::handle(front, event, &events);
     runtime::finish_output(&mut front, &mut inbox, &mut on_event).await;
     let Headless {
-        app,
+        mut app,
         mut printer,
         first_failure,
         signalled,
+        mut controls,
+        writers,
+        named,
         ..
     } = front;
     runtime::close_logs(&app.session);
     let ids: Vec<PaneId> = app.session.panes.iter().map(|p| p.id).collect();
     for id in ids {
-        printer.finish(&app, id, Instant::now());
+        printer.finish(&mut app, id, Instant::now());
     }
-    printer.lifecycle(&app, Instant::now());
+    printer.lifecycle(&mut app, Instant::now());
     printer.flush();
     process::reap();
+    controls.stopped();
+    if let (Some(listening), Some(named)) = (listening, named) {
+        let limit = crate::server::FAREWELL_LIMIT;
+        listening.close(writers, &named.socket, limit).await;
+    }
     if survived {
         return Ok(1);
     }
     Ok(signalled.or(first_failure).unwrap_or(0))
+}
+
+/// What `opmux ls` says of a session with a socket.
+struct Named {
+    name: String,
+    socket: PathBuf,
+    folder: PathBuf,
+    config: Option<PathBuf>,
+    started: SystemTime,
 }
 
 /// The prefixed-line front end's state for the loop.
@@ -408,6 +503,8 @@ struct Headless {
     app: App,
     printer: Printer,
     stdin: Option<Stdin>,
+    /// Lines are printed as the programs wrote them (`--raw`).
+    raw: bool,
     kill_others: KillOthers,
     /// The first pane that failed on its own.
     first_failure: Option<i32>,
@@ -418,6 +515,78 @@ struct Headless {
     counted: HashMap<PaneId, u32>,
     /// The exit status a signal to opmux (or a closed stdout) stands for.
     signalled: Option<i32>,
+    /// The control verbs' connections waiting for answers.
+    controls: Controls,
+    writers: Writers,
+    /// Where the connections' tasks tell the loop what happened, with a
+    /// socket.
+    to_loop: Option<tokio::sync::mpsc::Sender<FromClient>>,
+    /// The session's name and socket, with a socket.
+    named: Option<Named>,
+}
+
+impl Headless {
+    /// What a connection said: a control verb's request, or that it went.
+    fn on_connection(&mut self, message: FromClient, now: Instant) -> Vec<Effect> {
+        let FromClient::Hello { id, hello, writer } = message else {
+            if let FromClient::Gone(id) = message {
+                self.controls.forget(id);
+            }
+            return Vec::new();
+        };
+        let (Some(to_loop), Some(named)) = (self.to_loop.clone(), &self.named) else {
+            return Vec::new();
+        };
+        let link = self.writers.link(id, writer, None, to_loop);
+        match hello.want {
+            Want::Info => {
+                let session = &self.app.session;
+                let running = session.panes.iter().filter(|p| p.state.is_alive());
+                link.control(Control::Info(SessionInfo {
+                    name: named.name.clone(),
+                    folder: named.folder.display().to_string(),
+                    config: named.config.as_ref().map(|c| c.display().to_string()),
+                    panes_running: running.count() as u32,
+                    panes_total: session.panes.len() as u32,
+                    clients: 0,
+                    started_unix: unix_seconds(named.started),
+                    pid: std::process::id(),
+                    used_unix: 0,
+                    no_tui: true,
+                }));
+                Vec::new()
+            }
+            Want::Attach { .. } => {
+                let name = &named.name;
+                link.control(Control::Refused {
+                    reason: format!(
+                        "session {name} runs without a screen (--no-tui): there is nothing to \
+                         attach to; `opmux status`, `screen`, `logs` and the other verbs reach it"
+                    ),
+                    protocol: crate::protocol::PROTOCOL,
+                });
+                Vec::new()
+            }
+            want => control::request(self, link, want, now),
+        }
+    }
+}
+
+impl Controlled for Headless {
+    fn parts(&mut self) -> (&mut Controls, &mut crate::session::Session) {
+        (&mut self.controls, &mut self.app.session)
+    }
+
+    fn carry_out(&mut self, command: crate::session::Command, now: Instant) -> Vec<Effect> {
+        let panes = self.app.session.panes.len();
+        let effects = self.app.command(command, now);
+        // A pane added at runtime is set up before its program starts.
+        for pane in self.app.session.panes.iter_mut().skip(panes) {
+            set_up(pane, self.raw);
+            self.printer.add(pane);
+        }
+        effects
+    }
 }
 
 impl runtime::Host for Headless {
@@ -443,15 +612,19 @@ impl runtime::Host for Headless {
 }
 
 impl driver::FrontEnd for Headless {
-    type Sources = ();
-    type Wake = std::convert::Infallible;
+    type Sources = Option<Listening>;
+    type Wake = FromClient;
 
-    fn next(_: &mut ()) -> impl std::future::Future<Output = Self::Wake> {
-        std::future::pending()
+    async fn next(sources: &mut Option<Listening>) -> FromClient {
+        match sources {
+            Some(listening) => listening.next().await,
+            None => std::future::pending().await,
+        }
     }
 
-    fn woke(&mut self, wake: Self::Wake, _: &UnboundedSender<Event>) {
-        match wake {}
+    fn woke(&mut self, message: FromClient, events: &UnboundedSender<Event>) {
+        let effects = self.on_connection(message, Instant::now());
+        apply(self, effects, events);
     }
 
     fn turn(&mut self, events: &UnboundedSender<Event>, now: Instant) {
@@ -530,12 +703,23 @@ impl driver::FrontEnd for Headless {
         self.handle(Event::Signal(signal), events);
     }
 
+    fn after_wake(&mut self) {
+        self.controls.answer(&mut self.app.session);
+        // Bells and notifications go to no terminal here.
+        self.app.session.bells = 0;
+        self.app.session.notifications.clear();
+    }
+
     fn due_at(&self) -> Option<Instant> {
-        self.printer.next_partial()
+        [self.printer.next_partial(), self.controls.due_at()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn due(&mut self, _: &UnboundedSender<Event>, now: Instant) {
         self.printer.flush_partials(&self.app, now);
+        self.controls.due(now);
     }
 }
 

@@ -15,6 +15,8 @@
 //!   unanswered (DECRQM included), tracks the modes it ignores (focus events 1004,
 //!   synchronized output 2026), matches `ready` patterns, writes the pane's log of
 //!   rendered lines and collects finished lines for the headless front end;
+//!   `pane::recent` keeps the last of those lines where no history does, for the
+//!   control verbs;
 //!   `pane::rewrite` turns the sequences and modes vt100 lacks (DEC graphics, insert
 //!   mode, autowrap off, tab stops, SGR forms, conceal, DECCOLM, ...) into ones it
 //!   knows on their way to the parser; `pane::history` keeps the rows that scrolled off
@@ -43,9 +45,10 @@
 //!   a view focuses the pane or something is typed into it, and notes what happens
 //!   to the panes while someone reads `opmux events`.
 //!   `session::control` answers the control verbs: panes found by name or number,
-//!   the bytes `send` types, the screen `screen` prints (cleaned, or SGR alone), when
-//!   a `start`, `stop`, `restart` or `kill` has happened, and whether what `wait`
-//!   waits for holds, or never will.
+//!   the bytes `send` types, the screen `screen` prints (cleaned, or SGR alone; the
+//!   last lines kept, for a pane without a screen), when a `start`, `stop`,
+//!   `restart` or `kill` has happened, and whether what `wait` waits for holds, or
+//!   never will.
 //! - `view`: one client's view of the session: focus, the prefix state, help, the
 //!   prompt, scroll mode and selections, mouse routing, focus reports; it reads the
 //!   session and turns input into commands.
@@ -68,7 +71,17 @@
 //!   what it shows, its own sources (clients) and its own timers (frames, lines).
 //! - `headless`: the prefixed-line front end (`--no-tui`, or stdout not a terminal): each
 //!   rendered line as `name | line`, lifecycle lines, the exit status from the panes';
-//!   a `FrontEnd` on the driver.
+//!   its session has a socket too and takes the control verbs; a `FrontEnd` on the
+//!   driver.
+//! - `link`: a session's socket, for both front ends: accepting only the same user,
+//!   each connection's hello and messages read for the loop, and the `Link` that
+//!   writes to a connection (and to a client's terminal the server opened) without
+//!   ever making the loop wait.
+//! - `control`: the control verbs' requests, for both front ends: turned into the
+//!   session's commands, each connection kept until its answer is due (a pane verb's
+//!   change happened, a wait's condition holds, the session stopped), and the
+//!   `events` and `logs -f` readers told as things happen, dropping rather than
+//!   queueing for a slow one.
 //! - `registry`: where sessions' sockets live (a private folder per user), session
 //!   names, claiming a name under a lock, finding live sessions and clearing stale
 //!   sockets, and checking that a peer is the same user.
@@ -77,7 +90,7 @@
 //!   the report `status` prints, and JSON with every control character escaped.
 //! - `server`: every session with a terminal runs here, in a process of its own,
 //!   detached from any terminal: the subreaper and reaper of its panes, listening on
-//!   its socket, frame pacing, one view and one painter per attached client, at most
+//!   its socket (`link`, `control`), frame pacing, one view and one painter per attached client, at most
 //!   one frame on its way to each; where it can open a client's terminal, it reads
 //!   the input from it and writes the frames to it itself, else both go on the
 //!   connection; a `FrontEnd` on the driver.
@@ -91,12 +104,14 @@ pub mod app;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod control;
 pub mod driver;
 pub mod event;
 pub mod headless;
 pub mod input;
 pub mod keys;
 pub mod layout;
+pub mod link;
 pub mod log;
 pub mod mouse;
 pub mod pane;

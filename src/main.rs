@@ -75,20 +75,58 @@ fn main() -> ExitCode {
             eprintln!("opmux: {e:#}");
             return ExitCode::from(2);
         }
-        opmux::headless::run(settings, options)
+        // A socket for the control verbs, as a session with a screen has;
+        // without a folder for it the panes still run.
+        let socket = match registry::socket_dir() {
+            Err(e) => {
+                eprintln!("opmux: no control socket: {e:#}");
+                None
+            }
+            Ok(dir) => match claim(&cli, &settings, &cwd, &dir) {
+                Ok((claimed, config)) => Some(opmux::headless::Socket {
+                    claimed,
+                    folder: cwd.clone(),
+                    config,
+                }),
+                Err(e) => {
+                    eprintln!("opmux: {e:#}");
+                    return ExitCode::from(2);
+                }
+            },
+        };
+        opmux::headless::run(settings, options, socket)
     } else {
         start_attached(&cli, settings, &cwd)
     };
     exit_with(outcome)
 }
 
+/// Exits with `outcome`'s status; an error is printed, and exits with 2
+/// when it names something that does not exist (a session, a pane) or
+/// that the session would not do.
 fn exit_with(outcome: Result<i32>) -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
             eprintln!("opmux: {e:#}");
-            ExitCode::FAILURE
+            match e.downcast_ref::<client::Refused>() {
+                Some(_) => ExitCode::from(2),
+                None => ExitCode::FAILURE,
+            }
         }
+    }
+}
+
+/// The sessions there are, for an error about one that is not.
+fn session_names(dir: &std::path::Path) -> String {
+    let names: Vec<String> = registry::live_sessions(dir)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    match names.is_empty() {
+        true => "there are no sessions".into(),
+        false => format!("the sessions are {}", names.join(", ")),
     }
 }
 
@@ -119,6 +157,36 @@ fn start_detached(cli: &Cli, settings: Settings, cwd: &std::path::Path) -> Resul
     Ok(())
 }
 
+/// Claims the session's name and socket in `dir`; returns them with the
+/// configuration file the panes came from. A second session of one
+/// opmux.toml is refused: two copies of a stack fight over its ports.
+fn claim(
+    cli: &Cli,
+    settings: &Settings,
+    cwd: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<(registry::Claimed, Option<std::path::PathBuf>)> {
+    let config = config_of(settings);
+    if let Some(config) = &config {
+        for (_, info) in sessions(dir)? {
+            if info.config.as_deref() == Some(&*config.to_string_lossy()) {
+                let name = info.name;
+                let hint = match info.no_tui {
+                    true => format!("stop it with `opmux kill-session {name}`"),
+                    false => format!("attach to it with `opmux attach {name}`"),
+                };
+                bail!("session {name} already runs {}; {hint}", config.display());
+            }
+        }
+    }
+    let base = registry::default_name(config.as_deref().and_then(|c| c.parent()).unwrap_or(cwd));
+    let wanted = match &cli.session {
+        Some(name) => registry::Wanted::Exact(name),
+        None => registry::Wanted::Default(&base),
+    };
+    Ok((registry::claim(dir, wanted)?, config))
+}
+
 /// Claims the session's name and starts its server; returns the name and
 /// the socket once its panes are launched.
 fn launch(
@@ -129,24 +197,7 @@ fn launch(
     persistent: bool,
 ) -> Result<(String, std::path::PathBuf)> {
     let dir = registry::socket_dir()?;
-    let config = config_of(&settings);
-    if let Some(config) = &config {
-        for (_, info) in sessions(&dir)? {
-            if info.config.as_deref() == Some(&*config.to_string_lossy()) {
-                bail!(
-                    "session {name} already runs {}; attach to it with `opmux attach {name}`",
-                    config.display(),
-                    name = info.name
-                );
-            }
-        }
-    }
-    let base = registry::default_name(config.as_deref().and_then(|c| c.parent()).unwrap_or(cwd));
-    let wanted = match &cli.session {
-        Some(name) => registry::Wanted::Exact(name),
-        None => registry::Wanted::Default(&base),
-    };
-    let claimed = registry::claim(&dir, wanted)?;
+    let (claimed, config) = claim(cli, &settings, cwd, &dir)?;
     let name = claimed.name.clone();
     let socket = claimed.path.clone();
     server::spawn(server::Start {
@@ -184,10 +235,20 @@ fn own_session() -> Option<(String, std::path::PathBuf)> {
 /// in, else the current folder's, else the one used last (attached to or
 /// typed into), else started last.
 fn pick(dir: &std::path::Path, name: Option<String>) -> Result<(String, std::path::PathBuf)> {
+    pick_among(dir, name, |_| true)
+}
+
+/// As [`pick`], choosing by default only among the sessions `fits` takes.
+fn pick_among(
+    dir: &std::path::Path,
+    name: Option<String>,
+    fits: impl Fn(&SessionInfo) -> bool,
+) -> Result<(String, std::path::PathBuf)> {
     if let Some(name) = name {
         let socket = registry::socket_path(dir, &name)?;
         if !registry::is_live(&socket)? {
-            bail!("no session {name}");
+            let names = session_names(dir);
+            return Err(client::Refused(format!("no session {name}; {names}")).into());
         }
         return Ok((name, socket));
     }
@@ -203,7 +264,8 @@ fn pick(dir: &std::path::Path, name: Option<String>) -> Result<(String, std::pat
         return Ok((name, socket));
     }
     let cwd = std::env::current_dir().context("reading the current folder")?;
-    let found = sessions(dir)?;
+    let mut found = sessions(dir)?;
+    found.retain(|(_, info)| fits(info));
     let here = found
         .iter()
         .filter(|(_, info)| std::path::Path::new(&info.folder) == cwd)
@@ -215,15 +277,22 @@ fn pick(dir: &std::path::Path, name: Option<String>) -> Result<(String, std::pat
     });
     match chosen {
         Some((socket, info)) => Ok((info.name.clone(), socket.clone())),
-        None => bail!("no sessions"),
+        None => {
+            let names = session_names(dir);
+            Err(client::Refused(format!("no session to use; {names}")).into())
+        }
     }
 }
+
+/// How often `opmux wait` looks for a session that is not there yet.
+const SESSION_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 fn run_verb(verb: Verb) -> Result<i32> {
     let dir = registry::socket_dir()?;
     match verb {
         Verb::Attach { name } => {
-            let (name, socket) = pick(&dir, name)?;
+            // Without a name, only a session with a screen.
+            let (name, socket) = pick_among(&dir, name, |info| !info.no_tui)?;
             if own_session().is_some_and(|(_, own)| own == socket) {
                 bail!("session {name} cannot be shown inside one of its own panes");
             }
@@ -299,8 +368,26 @@ fn run_verb(verb: Verb) -> Result<i32> {
             until,
             timeout,
         } => {
-            let (name, socket) = pick(&dir, session)?;
-            client::wait(&socket, &name, Want::Wait { pane, until }, timeout)
+            // A session named but not there yet (a `--no-tui` run just
+            // started in the background) is waited for too, within the
+            // timeout.
+            let started = std::time::Instant::now();
+            let (name, socket) = loop {
+                match pick(&dir, session.clone()) {
+                    Ok(found) => break found,
+                    Err(e) => match (timeout, &session) {
+                        (Some(limit), Some(_)) if started.elapsed() < limit => {
+                            std::thread::sleep(SESSION_POLL);
+                        }
+                        _ => return Err(e),
+                    },
+                }
+            };
+            let left = timeout.map(|limit| {
+                let left = limit.saturating_sub(started.elapsed());
+                left.max(std::time::Duration::from_millis(1))
+            });
+            client::wait(&socket, &name, Want::Wait { pane, until }, left)
         }
         Verb::Logs {
             session,
@@ -434,9 +521,13 @@ fn table(found: &[SessionInfo]) -> String {
             3600..86400 => format!("{}h", age / 3600),
             _ => format!("{}d", age / 86400),
         };
+        let clients = match info.no_tui {
+            true => "no screen".to_string(),
+            false => format!("{} attached", info.clients),
+        };
         out.push_str(&format!(
-            "{}\t{}\t{}/{} panes running\t{} attached\t{}\n",
-            info.name, info.folder, info.panes_running, info.panes_total, info.clients, age
+            "{}\t{}\t{}/{} panes running\t{clients}\t{}\n",
+            info.name, info.folder, info.panes_running, info.panes_total, age
         ));
     }
     out

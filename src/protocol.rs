@@ -417,6 +417,10 @@ pub struct SessionInfo {
     /// epoch; 0 from a server that does not say.
     #[serde(default)]
     pub used_unix: u64,
+    /// The session runs without a screen (`--no-tui`): the verbs reach it,
+    /// `attach` does not.
+    #[serde(default)]
+    pub no_tui: bool,
 }
 
 /// Why bytes from the socket could not be read as a message. The kinds are
@@ -855,6 +859,7 @@ mod tests {
             started_unix: 1_700_000_000,
             pid: 4242,
             used_unix: 1_700_000_100,
+            no_tui: false,
         }
     }
 
@@ -1237,7 +1242,7 @@ mod tests {
         assert_eq!(json(&Control::Stopped), r#""stopped""#);
         assert_eq!(
             json(&Control::Info(sample_info())),
-            r#"{"info":{"name":"web","folder":"/home/me/web","config":"/home/me/web/opmux.toml","panes_running":2,"panes_total":3,"clients":1,"started_unix":1700000000,"pid":4242,"used_unix":1700000100}}"#
+            r#"{"info":{"name":"web","folder":"/home/me/web","config":"/home/me/web/opmux.toml","panes_running":2,"panes_total":3,"clients":1,"started_unix":1700000000,"pid":4242,"used_unix":1700000100,"no_tui":false}}"#
         );
     }
 

@@ -20,34 +20,27 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use crossterm::event::KeyEvent;
 use nix::sys::signal::Signal;
 use ratatui::backend::CrosstermBackend;
-use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
-use tokio::net::UnixStream;
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc::{self, UnboundedSender, unbounded_channel};
 
-use crate::config::{PaneSpec, Settings};
+use crate::config::Settings;
+use crate::control::{self, Controlled, Controls};
 use crate::driver::{self, End};
 use crate::event::Event;
 use crate::keys::Keymap;
+use crate::link::{CLIENT_SOCKETS, FromClient, Link, Listening, Writers, open_terminal};
 use crate::pane::Pane;
 use crate::process;
-use crate::protocol::{
-    self, Control, Decoder, EventLine, Hello, Message, PaneAction, ProtocolError, SessionInfo,
-    Want, unix_seconds,
-};
+use crate::protocol::{self, Control, Message, SessionInfo, Want, unix_seconds};
 use crate::registry::Claimed;
 use crate::runtime::{self, Host, Signals, apply, log_event};
-use crate::session::control::{Condition, Until, Verdict, Watch};
-use crate::session::{Command, Effect, Happened, Note, Session};
+use crate::session::{Command, Effect, Session};
 use crate::ui;
 use crate::view::{self, View};
 use crate::{PaneId, Size};
@@ -57,8 +50,6 @@ pub const FRAME: Duration = Duration::from_micros(16_667);
 /// How long after the last frame the memory a burst of output left free is
 /// given back to the system. One wake-up per burst, none while idle.
 const TIDY_AFTER: Duration = Duration::from_millis(500);
-/// How long accepting waits after it failed.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// How long the logs wait for output once processes survived SIGKILL.
 const AFTER_SURVIVORS: Duration = Duration::from_millis(500);
 /// How long a tied session waits for the terminal that started it to
@@ -66,15 +57,10 @@ const AFTER_SURVIVORS: Duration = Duration::from_millis(500);
 const TIE_LIMIT: Duration = Duration::from_secs(10);
 /// Copies to the clipboard kept for the next client while none is attached.
 const KEPT_COPIES: usize = 8;
-/// How long a new connection has to say what it wants.
-const HELLO_LIMIT: Duration = Duration::from_secs(5);
-/// How long the server waits at exit for clients to take their last words.
-const FAREWELL_LIMIT: Duration = Duration::from_secs(1);
+/// How long the session waits at exit for clients to take their last words.
+pub const FAREWELL_LIMIT: Duration = Duration::from_secs(1);
 /// How long after a keystroke output from the focused pane counts as its echo.
 const ECHO_WINDOW: Duration = Duration::from_millis(250);
-/// How many messages from clients may wait for the loop before their readers
-/// wait too.
-const CLIENT_QUEUE: usize = 64;
 
 /// How a new session's server is started.
 pub struct Start {
@@ -183,12 +169,6 @@ fn close_inherited(keep: &[std::os::fd::RawFd]) {
     }
 }
 
-/// The sockets of connected clients, for the panic hook, which can reach
-/// nothing else, each with its count of messages queued: a socket with none
-/// queued stands between two messages.
-type Listed = (std::os::fd::RawFd, Arc<std::sync::atomic::AtomicUsize>);
-static CLIENT_SOCKETS: std::sync::Mutex<Vec<Listed>> = std::sync::Mutex::new(Vec::new());
-
 /// The exit status of a server that panicked.
 const PANICKED: i32 = 101;
 
@@ -228,228 +208,6 @@ fn install_panic_hook(socket: PathBuf) {
     }));
 }
 
-/// What a client's connection tells the loop.
-enum FromClient {
-    /// A connection said hello.
-    Hello {
-        id: u64,
-        hello: Hello,
-        writer: OwnedWriteHalf,
-    },
-    Message(u64, Control),
-    /// The connection ended.
-    Gone(u64),
-    /// Client `id`'s last frame has been written.
-    Drained(u64),
-    /// What client `id`'s terminal sent, read by the server.
-    Typed(u64, Vec<crossterm::event::Event>),
-    /// Client `id`'s terminal hung up under the server's read.
-    TerminalLost(u64),
-}
-
-/// Bytes for a connection's writer task.
-struct Outgoing {
-    bytes: Vec<u8>,
-    /// A frame: the loop sends no other until this one is written.
-    frame: bool,
-    /// For the client's terminal, not its connection.
-    terminal: bool,
-}
-
-/// The way to a connection, and to its client's terminal once the server
-/// writes to it. While the writer task has nothing queued, bytes go
-/// straight out without waiting; what is not taken at once goes to the
-/// writer task, which waits for room. Both ways share the one queue, so a
-/// goodbye on the connection never overtakes a frame still on its way to
-/// the terminal, and the client restores its terminal after the last frame.
-struct Link {
-    /// The connection's id.
-    id: u64,
-    socket: Arc<OwnedWriteHalf>,
-    /// The client's terminal, opened by the server, non-blocking.
-    terminal: Option<Arc<AsyncFd<std::fs::File>>>,
-    /// The client set its terminal up: frames may go to it.
-    terminal_ready: bool,
-    queue: UnboundedSender<Outgoing>,
-    /// Messages handed to the writer task and not written yet.
-    queued: Arc<std::sync::atomic::AtomicUsize>,
-    /// A frame is on its way: the next waits until it is written.
-    in_flight: Arc<AtomicBool>,
-    writer: tokio::task::AbortHandle,
-    /// The task reading the client's terminal, once it runs.
-    reader: Option<tokio::task::AbortHandle>,
-}
-
-impl Drop for Link {
-    /// A client the session is done with has its terminal back at once:
-    /// not one more key is read from it.
-    fn drop(&mut self) {
-        if let Some(reader) = &self.reader {
-            reader.abort();
-        }
-    }
-}
-
-impl Link {
-    fn control(&self, control: Control) {
-        let mut bytes = Vec::new();
-        protocol::encode(&Message::Control(control), &mut bytes);
-        self.send(bytes, false, false);
-    }
-
-    /// Bytes for the client's terminal: written to it by the server, or
-    /// sent for the client to write.
-    fn raw(&self, raw: &[u8]) {
-        if self.terminal.is_some() {
-            self.send(raw.to_vec(), false, true);
-        } else {
-            let mut bytes = Vec::new();
-            protocol::encode_bytes(raw, &mut bytes);
-            self.send(bytes, false, false);
-        }
-    }
-
-    /// Messages queued and not written yet.
-    fn backlog(&self) -> usize {
-        self.queued.load(Ordering::Acquire)
-    }
-
-    /// Whether frames go to the client's terminal, without a header.
-    fn writes_terminal(&self) -> bool {
-        self.terminal.is_some()
-    }
-
-    /// Whether a frame can be drawn for the client now.
-    fn takes_frames(&self) -> bool {
-        !self.in_flight.load(Ordering::Acquire) && (self.terminal.is_none() || self.terminal_ready)
-    }
-
-    fn send(&self, mut bytes: Vec<u8>, frame: bool, terminal: bool) {
-        if self.queued.load(Ordering::Acquire) == 0 {
-            let written = match &self.terminal {
-                Some(tty) if terminal => crate::write_what_fits(tty.get_ref(), &bytes),
-                _ => crate::write_what_fits(TryWrite(&self.socket), &bytes),
-            };
-            if written == bytes.len() {
-                return;
-            }
-            bytes.drain(..written);
-        }
-        if frame {
-            self.in_flight.store(true, Ordering::Release);
-        }
-        self.queued.fetch_add(1, Ordering::AcqRel);
-        let out = Outgoing {
-            bytes,
-            frame,
-            terminal,
-        };
-        if self.queue.send(out).is_err() {
-            self.queued.fetch_sub(1, Ordering::AcqRel);
-            self.in_flight.store(false, Ordering::Release);
-        }
-    }
-
-    /// The client is gone: nothing more goes to what was its terminal,
-    /// which its shell has again.
-    fn cut(&self) {
-        self.writer.abort();
-        if let Some(reader) = &self.reader {
-            reader.abort();
-        }
-    }
-
-    /// Starts reading the client's terminal for client `id`: its keys,
-    /// mouse and pastes come to the loop as events, without a hop through
-    /// the client.
-    fn read_terminal(&mut self, id: u64, to_loop: mpsc::Sender<FromClient>) {
-        let Some(tty) = self.terminal.clone() else {
-            return;
-        };
-        if self.reader.is_some() {
-            return;
-        }
-        let task = tokio::spawn(async move {
-            let mut parser = crate::input::InputParser::default();
-            let mut buf = vec![0u8; 4096];
-            loop {
-                // An escape that ended the last read is a key of its own
-                // unless more follows at once, as a sequence's rest does.
-                let ready = match parser.waiting_escape() {
-                    true => tokio::time::timeout(ESCAPE_TIME, tty.readable()).await.ok(),
-                    false => Some(tty.readable().await),
-                };
-                let events = match ready {
-                    None => parser.flush(),
-                    Some(Err(_)) => break,
-                    Some(Ok(mut ready)) => {
-                        match ready.try_io(|tty| std::io::Read::read(&mut tty.get_ref(), &mut buf))
-                        {
-                            Err(_would_block) => continue,
-                            Ok(Ok(n)) if n > 0 => parser.feed(&buf[..n]),
-                            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                            // The end of input, or an error: the terminal hung up.
-                            Ok(_) => break,
-                        }
-                    }
-                };
-                if !events.is_empty() && to_loop.send(FromClient::Typed(id, events)).await.is_err()
-                {
-                    return;
-                }
-            }
-            let _ = to_loop.send(FromClient::TerminalLost(id)).await;
-        });
-        self.reader = Some(task.abort_handle());
-    }
-}
-
-/// A connection's writing half, written without waiting.
-struct TryWrite<'a>(&'a OwnedWriteHalf);
-
-impl std::io::Write for TryWrite<'_> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.try_write(bytes)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Opens the terminal a client named, for the server to read its input
-/// from and write its frames to: only a terminal of the server's own user,
-/// never as a controlling terminal, non-blocking so a slow terminal holds
-/// nothing up.
-fn open_terminal(path: &std::path::Path) -> Option<AsyncFd<std::fs::File>> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
-    let refuse = || {
-        tracing::warn!(path = %path.display(), "a client named a terminal that is not its own");
-        None
-    };
-    // Looked at before it is opened, so nothing but a character device of
-    // this user is ever opened, and checked again once open.
-    let before = std::fs::symlink_metadata(path).ok()?;
-    let uid = nix::unistd::getuid().as_raw();
-    if !before.file_type().is_char_device() || before.uid() != uid {
-        return refuse();
-    }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK | nix::libc::O_NOFOLLOW)
-        .open(path)
-        .ok()?;
-    let after = file.metadata().ok()?;
-    let same = after.dev() == before.dev() && after.ino() == before.ino();
-    if !same || !nix::unistd::isatty(&file).unwrap_or(false) {
-        return refuse();
-    }
-    // SAFETY: the File owns its descriptor, which stays open and the same
-    // for as long as the AsyncFd holds it.
-    unsafe { AsyncFd::register_with_interest(file, Interest::READABLE | Interest::WRITABLE) }.ok()
-}
-
 /// An attached client.
 struct Client {
     id: u64,
@@ -479,43 +237,27 @@ struct Server {
     needs_redraw: bool,
     /// The client that was active last; the panes take its size.
     latest: Option<u64>,
-    /// Connections waiting to hear that the session stopped.
-    stoppers: Vec<Link>,
-    /// Pane verbs waiting for their change to happen, each with what it
-    /// waits for.
-    acting: Vec<Acting>,
-    /// `opmux wait`s not answered yet.
-    waiting: Vec<(Link, Watch)>,
+    /// The control verbs' connections waiting for answers.
+    controls: Controls,
     /// Panes' bells ring the clients' terminals (`bell = "on"`).
     bell: bool,
     /// Panes' desktop notifications reach them (`notify = "allow"`).
     notify: bool,
-    /// `opmux events` readers, each with the events it missed while it
-    /// read too slowly.
-    readers: Vec<(Link, u64)>,
-    /// Clients attached or detached since the readers were last told.
-    client_events: Vec<EventLine>,
-    /// `opmux logs -f` readers: the pane, and the number of the next line
-    /// each is owed.
-    followers: Vec<(Link, PaneId, u64)>,
-    /// When the followers are looked at again, while one is behind.
-    follow_again: Option<Instant>,
     started: SystemTime,
     /// When a client last attached or typed.
     used: SystemTime,
     folder: PathBuf,
     config: Option<PathBuf>,
     /// The writers, to wait for at exit.
-    writers: Vec<tokio::task::JoinHandle<()>>,
-    from_clients: mpsc::Sender<FromClient>,
+    writers: Writers,
+    /// Where a client's tasks tell the loop what happened.
+    to_loop: mpsc::Sender<FromClient>,
     /// When input was last written to a pane. Its echo is drawn at once.
     typed: Option<Instant>,
     /// A frame is due now, out of turn.
     frame_now: bool,
     /// An echo came in this wake-up: its frame is drawn at once.
     echo_pending: bool,
-    /// The id the next connection gets.
-    next_id: u64,
     /// When the next frame is drawn, if one is owed.
     frame_at: Option<Instant>,
     last_frame: Instant,
@@ -529,55 +271,17 @@ struct Server {
     tie_by: Option<Instant>,
 }
 
-/// What the server listens to besides the panes and the signals.
-struct Sources {
-    listener: tokio::net::UnixListener,
-    client_inbox: mpsc::Receiver<FromClient>,
-}
-
-/// Something from the [`Sources`].
-enum Wake {
-    Connected(UnixStream),
-    Client(FromClient),
-    /// Accepting failed; the loop just goes on.
-    Nothing,
-}
-
 impl driver::FrontEnd for Server {
-    type Sources = Sources;
-    type Wake = Wake;
+    type Sources = Listening;
+    type Wake = FromClient;
 
-    async fn next(sources: &mut Sources) -> Wake {
-        tokio::select! {
-            Some(message) = sources.client_inbox.recv() => Wake::Client(message),
-            accepted = sources.listener.accept() => match accepted {
-                Ok((stream, _)) => Wake::Connected(stream),
-                Err(e) => {
-                    // Out of fds, say: trying again at once would spin.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(ACCEPT_PAUSE).await;
-                    Wake::Nothing
-                }
-            },
-        }
+    fn next(sources: &mut Listening) -> impl std::future::Future<Output = FromClient> {
+        sources.next()
     }
 
-    fn woke(&mut self, wake: Wake, events: &UnboundedSender<Event>) {
-        match wake {
-            Wake::Connected(stream) => match crate::registry::peer_is_us(&stream) {
-                Ok(true) => {
-                    self.next_id += 1;
-                    let id = self.next_id;
-                    tokio::spawn(read_connection(stream, id, self.from_clients.clone()));
-                }
-                _ => tracing::warn!("a connection from another user was dropped"),
-            },
-            Wake::Client(message) => {
-                let effects = on_client(self, message, Instant::now());
-                apply(self, effects, events);
-            }
-            Wake::Nothing => {}
-        }
+    fn woke(&mut self, message: FromClient, events: &UnboundedSender<Event>) {
+        let effects = on_client(self, message, Instant::now());
+        apply(self, effects, events);
     }
 
     fn turn(&mut self, _events: &UnboundedSender<Event>, now: Instant) {
@@ -608,9 +312,7 @@ impl driver::FrontEnd for Server {
 
     fn after_wake(&mut self) {
         self.watch();
-        self.answer_acts();
-        self.tell_readers();
-        self.tell_followers();
+        self.controls.answer(&mut self.session);
         let echo = std::mem::take(&mut self.echo_pending);
         if echo || std::mem::take(&mut self.frame_now) {
             // One frame out of turn per keystroke: the echo shows at once.
@@ -630,7 +332,7 @@ impl driver::FrontEnd for Server {
             self.held_until,
             self.tidy_at,
             self.tie_by,
-            self.follow_again,
+            self.controls.due_at(),
         ]
         .into_iter()
         .flatten()
@@ -638,10 +340,7 @@ impl driver::FrontEnd for Server {
     }
 
     fn due(&mut self, events: &UnboundedSender<Event>, now: Instant) {
-        // The followers are looked at after this wake.
-        if self.follow_again.is_some_and(|at| at <= now) {
-            self.follow_again = None;
-        }
+        self.controls.due(now);
         // A frame due is drawn at the top of the next turn.
         if self.held_until.is_some_and(|at| at <= now) {
             self.held_until = None;
@@ -698,6 +397,16 @@ impl Host for Server {
         };
         self.needs_redraw = true;
         (Some(pane), effects)
+    }
+}
+
+impl Controlled for Server {
+    fn parts(&mut self) -> (&mut Controls, &mut Session) {
+        (&mut self.controls, &mut self.session)
+    }
+
+    fn carry_out(&mut self, command: Command, now: Instant) -> Vec<Effect> {
+        self.command(command, None, now)
     }
 }
 
@@ -782,6 +491,7 @@ impl Server {
             started_unix: unix_seconds(self.started),
             pid: std::process::id(),
             used_unix: unix_seconds(self.used),
+            no_tui: false,
         }
     }
 
@@ -794,7 +504,7 @@ impl Server {
         if let Some(last) = last {
             client.link.control(last);
         }
-        self.client_event(id, "detached");
+        self.controls.client_event(id, "detached");
         if self.latest == Some(id) {
             self.latest = self.clients.last().map(|c| c.id);
         }
@@ -883,7 +593,7 @@ impl Server {
                 Vec::new()
             }
             Control::Ready => {
-                let to_loop = self.from_clients.clone();
+                let to_loop = self.to_loop.clone();
                 if let Some(client) = self.client(id) {
                     client.link.terminal_ready = true;
                     client.link.read_terminal(id, to_loop);
@@ -1036,369 +746,10 @@ impl Server {
         }
     }
 
-    /// Sends what happened since the last wake to every `opmux events`
-    /// reader. A reader that has fallen behind misses events rather than
-    /// have them pile up here, and is told how many it missed.
-    fn tell_readers(&mut self) {
-        if self.readers.is_empty() {
-            self.session.noting = false;
-            self.session.notes.clear();
-            self.client_events.clear();
-            return;
-        }
-        let time_ms = unix_millis();
-        let mut lines: Vec<EventLine> = self
-            .session
-            .notes
-            .drain(..)
-            .map(|note| event_line(note, time_ms))
-            .collect();
-        lines.append(&mut self.client_events);
-        if lines.is_empty() {
-            return;
-        }
-        for (link, missed) in &mut self.readers {
-            if link.backlog() > READER_BACKLOG {
-                *missed += lines.len() as u64;
-                continue;
-            }
-            if *missed > 0 {
-                let line = EventLine {
-                    missed: Some(std::mem::take(missed)),
-                    ..EventLine::new("missed", time_ms)
-                };
-                link.control(Control::Event(Box::new(line)));
-            }
-            for line in &lines {
-                link.control(Control::Event(Box::new(line.clone())));
-            }
-        }
-    }
-
-    /// Sends each `opmux logs -f` reader the lines its pane finished since
-    /// it last got some. A reader that has fallen behind gets nothing
-    /// until it catches up: the pane is never held back and nothing piles
-    /// up here; the lines the history evicted meanwhile are counted and
-    /// said in a marker line.
-    fn tell_followers(&mut self) {
-        let session = &self.session;
-        let mut behind = false;
-        self.followers.retain_mut(|(link, pane, next)| {
-            let Some(pane) = session.pane(*pane) else {
-                link.control(Control::Done);
-                return false;
-            };
-            // As much as it has room for, a message at a time.
-            loop {
-                if link.backlog() > FOLLOWER_BACKLOG {
-                    behind = true;
-                    return true;
-                }
-                let (mut lines, after, missed) =
-                    pane.screen().finished_lines(*next, LINES_A_MESSAGE);
-                *next = after;
-                if missed > 0 {
-                    lines.insert(0, format!("[opmux: {missed} lines missed]"));
-                }
-                if lines.is_empty() {
-                    return true;
-                }
-                link.control(Control::Lines {
-                    lines: lines.iter().map(|l| crate::clean_text(l)).collect(),
-                });
-            }
-        });
-        // A reader behind is looked at again soon, output or not: a
-        // timer only while one is behind.
-        self.follow_again = behind.then(|| Instant::now() + FOLLOW_AGAIN);
-    }
-
-    /// Notes that client `id` attached or detached, for the readers.
-    fn client_event(&mut self, id: u64, event: &str) {
-        if !self.readers.is_empty() {
-            self.client_events.push(EventLine {
-                client: Some(id),
-                ..EventLine::new(event, unix_millis())
-            });
-        }
-    }
-
-    /// Tells each pane verb whose change has happened that it is done, and
-    /// each wait whose condition holds, or never will, so.
-    fn answer_acts(&mut self) {
-        let session = &self.session;
-        self.acting.retain_mut(|acting| {
-            acting.until.retain(|u| !session.holds(*u));
-            if !acting.until.is_empty() {
-                return true;
-            }
-            let answer = match acting.report {
-                Some(id) => Control::Status {
-                    panes: session.pane_status(id).into_iter().collect(),
-                },
-                None => Control::Done,
-            };
-            acting.link.control(answer);
-            false
-        });
-        self.waiting
-            .retain_mut(|(link, watch)| !answer_wait(session, link, watch));
-    }
-
-    /// A control verb's request, answered on `link` now, or once a pane
-    /// verb's change has happened or a wait's condition holds; an
-    /// `events` or `logs -f` reader is kept and told as things happen.
-    fn control(&mut self, link: Link, want: Want, now: Instant) -> Vec<Effect> {
-        let failed = |link: &Link, message: String| link.control(Control::Failed { message });
-        match want {
-            Want::Act { action, panes } => {
-                if self.session.shutdown.is_some() {
-                    failed(&link, "the session is stopping".into());
-                    return Vec::new();
-                }
-                let ids = match self.session.find_all(&panes) {
-                    Ok(ids) => ids,
-                    Err(message) => {
-                        failed(&link, message);
-                        return Vec::new();
-                    }
-                };
-                let mut effects = Vec::new();
-                let mut until = Vec::new();
-                for id in ids {
-                    until.extend(self.session.until(action, id));
-                    let command = match action {
-                        PaneAction::Start => Command::Start(id),
-                        PaneAction::Stop => Command::Stop(id),
-                        PaneAction::Restart => Command::Restart(id),
-                        PaneAction::Kill => Command::Kill(id),
-                    };
-                    effects.extend(self.command(command, None, now));
-                }
-                self.acting.push(Acting {
-                    link,
-                    until,
-                    report: None,
-                });
-                effects
-            }
-            Want::Send {
-                pane,
-                text,
-                keys,
-                paste,
-            } => match self.session.find_named(&pane) {
-                Ok(id) if !self.session.takes_input(id) => {
-                    failed(
-                        &link,
-                        format!("pane {} is not running", crate::clean_text(&pane)),
-                    );
-                    Vec::new()
-                }
-                Ok(id) => {
-                    let bytes = self.session.typed(id, &text, keys, paste);
-                    let effects = self.command(Command::Write(id, bytes), None, now);
-                    link.control(Control::Done);
-                    effects
-                }
-                Err(message) => {
-                    failed(&link, message);
-                    Vec::new()
-                }
-            },
-            Want::Run { name, command } => {
-                if command.is_empty() || self.session.shutdown.is_some() {
-                    let why = if command.is_empty() {
-                        "no command to run"
-                    } else {
-                        "the session is stopping"
-                    };
-                    failed(&link, why.into());
-                    return Vec::new();
-                }
-                let mut spec = match command.as_slice() {
-                    [line] => PaneSpec::shell(line),
-                    _ => PaneSpec::program(command),
-                };
-                if let Some(name) = name
-                    .map(|n| crate::clean_text(n.trim()))
-                    .filter(|n| !n.is_empty())
-                {
-                    spec.name = name;
-                    spec.named = true;
-                }
-                spec.stop_timeout = self.session.default_stop_timeout;
-                let effects = self.command(Command::Add(spec), None, now);
-                if let Some(id) = self.session.last_pane() {
-                    self.acting.push(Acting {
-                        link,
-                        until: vec![Until::Started(id, 0)],
-                        report: Some(id),
-                    });
-                }
-                effects
-            }
-            Want::Wait { pane, until } => {
-                let watch = self
-                    .session
-                    .find_named(&pane)
-                    .and_then(|id| Ok(Watch::new(&self.session, id, Condition::parse(&until)?)));
-                match watch {
-                    Ok(mut watch) => {
-                        if !answer_wait(&self.session, &link, &mut watch) {
-                            self.waiting.push((link, watch));
-                        }
-                    }
-                    Err(message) => failed(&link, message),
-                }
-                Vec::new()
-            }
-            Want::Screen {
-                pane,
-                ansi,
-                history,
-            } => {
-                let dump = self.session.find_named(&pane).and_then(|id| {
-                    let dump = self.session.screen_dump(id, ansi, history as usize);
-                    dump.ok_or_else(|| "the pane is gone".to_string())
-                });
-                match dump {
-                    Ok(dump) => link.control(Control::Screen(dump)),
-                    Err(message) => failed(&link, message),
-                }
-                Vec::new()
-            }
-            Want::Logs {
-                pane,
-                lines,
-                follow,
-            } => {
-                let Some((id, pane)) = self
-                    .session
-                    .find_named(&pane)
-                    .map_err(|message| failed(&link, message))
-                    .ok()
-                    .and_then(|id| Some((id, self.session.pane(id)?)))
-                else {
-                    return Vec::new();
-                };
-                let screen = pane.screen();
-                let from = match lines {
-                    Some(n) => screen.finished_end().saturating_sub(u64::from(n)),
-                    None => screen.history().first_number(),
-                };
-                if follow {
-                    drop(screen);
-                    self.followers.push((link, id, from));
-                    self.tell_followers();
-                } else {
-                    let (lines, _, _) = screen.finished_lines(from, usize::MAX);
-                    let lines = lines.iter().map(|l| crate::clean_text(l)).collect();
-                    link.control(Control::Lines { lines });
-                    link.control(Control::Done);
-                }
-                Vec::new()
-            }
-            Want::Events => {
-                self.session.noting = true;
-                self.readers.push((link, 0));
-                Vec::new()
-            }
-            Want::Attach { .. } | Want::Info | Want::Stop { .. } | Want::Status => Vec::new(),
-        }
-    }
-
     /// Whether some client has a frame owed.
     fn owes_frames(&self) -> bool {
         self.needs_redraw || self.clients.iter().any(|c| c.due && c.link.takes_frames())
     }
-}
-
-/// A pane verb waiting for its change to happen.
-struct Acting {
-    link: Link,
-    until: Vec<Until>,
-    /// The pane whose status is the answer (`run`); else the answer is
-    /// [`Control::Done`].
-    report: Option<PaneId>,
-}
-
-/// The most messages of lines an `opmux logs -f` reader may leave unread
-/// (each up to [`LINES_A_MESSAGE`] lines) before it is behind: a few
-/// hundred kilobytes at most wait for it here.
-const FOLLOWER_BACKLOG: usize = 4;
-
-/// How soon a follower that was behind is looked at again.
-const FOLLOW_AGAIN: Duration = Duration::from_millis(50);
-
-/// The most lines one message of `opmux logs` carries.
-const LINES_A_MESSAGE: usize = 1024;
-
-/// The most messages an `opmux events` reader may leave unread before it
-/// misses events.
-const READER_BACKLOG: usize = 1024;
-
-fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// A session note as a line of `opmux events`, cleaned.
-fn event_line(note: Note, time_ms: u64) -> EventLine {
-    let mut line = EventLine {
-        pane: Some(crate::clean_text(&note.name)),
-        number: Some(note.number),
-        ..EventLine::new("", time_ms)
-    };
-    line.event = match note.what {
-        Happened::Started { pid } => {
-            line.pid = Some(pid);
-            "started"
-        }
-        Happened::Ready => "ready",
-        Happened::Exited(status) => {
-            line.exit_code = Some(status.code());
-            if let crate::process::ExitStatus::Signaled(signal) = status {
-                line.exit_signal = Some(signal.as_str().to_string());
-            }
-            "exited"
-        }
-        Happened::Restarting { delay, attempt } => {
-            line.delay_ms = Some(delay.as_millis() as u64);
-            line.restart = Some(attempt);
-            "restarting"
-        }
-        Happened::GaveUp => "gave_up",
-        Happened::Attention(why) => {
-            let idle = why == crate::pane::Attention::Idle;
-            line.why = Some(crate::clean_text(&why.label()));
-            if idle { "idle" } else { "attention" }
-        }
-        Happened::AttentionCleared => "attention_cleared",
-        Happened::Added => "added",
-        Happened::Removed => "removed",
-    }
-    .into();
-    line
-}
-
-/// Answers a wait on `link` if its condition holds, or never will;
-/// returns whether it did.
-fn answer_wait(session: &Session, link: &Link, watch: &mut Watch) -> bool {
-    match watch.check(session) {
-        Verdict::Holds => link.control(Control::Done),
-        Verdict::Never => {
-            let name = session
-                .pane(watch.pane)
-                .map_or_else(|| "the pane".into(), |p| crate::clean_text(&p.spec.name));
-            link.control(Control::Never {
-                reason: format!("pane {name} ended for good without it"),
-            });
-        }
-        Verdict::Pending => return false,
-    }
-    true
 }
 
 /// Drops all but the last `n` of `copies`: copies to the clipboard that
@@ -1407,196 +758,11 @@ fn keep_last(copies: &mut Vec<String>, n: usize) {
     copies.drain(..copies.len().saturating_sub(n));
 }
 
-/// Takes a client's socket off the panic hook's list when its writer ends.
-struct Unlist(std::os::fd::RawFd);
-
-impl Drop for Unlist {
-    fn drop(&mut self) {
-        if let Ok(mut sockets) = CLIENT_SOCKETS.lock() {
-            sockets.retain(|(fd, _)| *fd != self.0);
-        }
-    }
-}
-
-/// Reads a connection's hello, then its messages, for the loop.
-async fn read_connection(stream: UnixStream, id: u64, to_loop: mpsc::Sender<FromClient>) {
-    let (mut reader, mut writer) = stream.into_split();
-    let mut decoder = Decoder::new();
-    let hello = tokio::time::timeout(HELLO_LIMIT, next_message(&mut reader, &mut decoder)).await;
-    let hello = match hello {
-        Ok(Some(Message::Control(Control::Hello(hello)))) => hello,
-        Ok(_) => return,
-        Err(_) => {
-            tracing::info!(client = id, "no hello in time: dropped");
-            return;
-        }
-    };
-    if let Err(refusal) = protocol::check_hello(&hello) {
-        let mut out = Vec::new();
-        protocol::encode(&Message::Control(refusal), &mut out);
-        let _ = writer.write_all(&out).await;
-        return;
-    }
-    if to_loop
-        .send(FromClient::Hello { id, hello, writer })
-        .await
-        .is_err()
-    {
-        return;
-    }
-    while let Some(message) = next_message(&mut reader, &mut decoder).await {
-        if let Message::Control(control) = message
-            && to_loop
-                .send(FromClient::Message(id, control))
-                .await
-                .is_err()
-        {
-            return;
-        }
-    }
-    let _ = to_loop.send(FromClient::Gone(id)).await;
-}
-
-/// The next message on a connection; `None` at its end or on garbage.
-async fn next_message(reader: &mut OwnedReadHalf, decoder: &mut Decoder) -> Option<Message> {
-    let mut buf = [0u8; 4096];
-    loop {
-        match decoder.next() {
-            Ok(Some(message)) => return Some(message),
-            Ok(None) => {}
-            // One message this build cannot read (from a newer client, or
-            // out of range) is skipped; the stream goes on.
-            Err(
-                e @ (ProtocolError::Unknown(_)
-                | ProtocolError::Invalid(_)
-                | ProtocolError::UnknownKind(_)),
-            ) => {
-                tracing::warn!(error = %e, "a client's message was skipped");
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "a client's stream broke");
-                return None;
-            }
-        }
-        match reader.read(&mut buf).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => decoder.push(&buf[..n]),
-        }
-    }
-}
-
-/// Makes the link to connection `id`, and to its client's `terminal` if
-/// the server writes to it, and starts its writer task, which writes what
-/// was not taken at once, in order, and tells the loop when a frame is out,
-/// so it can send the next. While the task runs, the panic hook knows the
-/// client's socket.
-fn link(
-    id: u64,
-    writer: OwnedWriteHalf,
-    terminal: Option<AsyncFd<std::fs::File>>,
-    to_loop: mpsc::Sender<FromClient>,
-) -> (Link, tokio::task::JoinHandle<()>) {
-    let fd = writer.as_ref().as_raw_fd();
-    let (queue, mut outbox) = unbounded_channel::<Outgoing>();
-    let socket = Arc::new(writer);
-    let terminal = terminal.map(Arc::new);
-    let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let in_flight = Arc::new(AtomicBool::new(false));
-    if let Ok(mut sockets) = CLIENT_SOCKETS.lock() {
-        sockets.push((fd, queued.clone()));
-    }
-    let task = tokio::spawn({
-        let (socket, terminal) = (socket.clone(), terminal.clone());
-        let (queued, in_flight) = (queued.clone(), in_flight.clone());
-        async move {
-            let _listed = Unlist(fd);
-            // A terminal that failed (hung up) takes nothing more, and no
-            // frame is drawn for it again; the connection still carries
-            // what the client is told, its goodbye above all.
-            let mut terminal_lost = false;
-            while let Some(out) = outbox.recv().await {
-                let written = match &terminal {
-                    Some(tty) if out.terminal => {
-                        !terminal_lost && write_to_terminal(tty, &out.bytes).await.is_ok()
-                    }
-                    _ => {
-                        if write_to_socket(&socket, &out.bytes).await.is_err() {
-                            return;
-                        }
-                        true
-                    }
-                };
-                terminal_lost |= !written;
-                queued.fetch_sub(1, Ordering::AcqRel);
-                if out.frame && written {
-                    in_flight.store(false, Ordering::Release);
-                    let _ = to_loop.send(FromClient::Drained(id)).await;
-                }
-            }
-        }
-    });
-    let link = Link {
-        id,
-        socket,
-        terminal,
-        terminal_ready: false,
-        queue,
-        queued,
-        in_flight,
-        writer: task.abort_handle(),
-        reader: None,
-    };
-    (link, task)
-}
-
-async fn write_to_socket(socket: &OwnedWriteHalf, bytes: &[u8]) -> std::io::Result<()> {
-    let mut written = 0;
-    while written < bytes.len() {
-        socket.writable().await?;
-        match socket.try_write(&bytes[written..]) {
-            Ok(n) => written += n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// How long the rest of an escape sequence may take to come before the
-/// escape is the Escape key (tmux's `escape-time`; terminals send a
-/// sequence at once, a slow link may split it).
-const ESCAPE_TIME: Duration = Duration::from_millis(25);
-
-/// How long a terminal may take no output before the server gives up on
-/// it (a terminal stopped with XOFF, a hung emulator): the client's
-/// goodbye on the connection, queued behind, must not wait for ever.
-const TERMINAL_STALL_LIMIT: Duration = Duration::from_secs(10);
-
-async fn write_to_terminal(tty: &AsyncFd<std::fs::File>, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut written = 0;
-    while written < bytes.len() {
-        let Ok(ready) = tokio::time::timeout(TERMINAL_STALL_LIMIT, tty.writable()).await else {
-            return Err(std::io::ErrorKind::TimedOut.into());
-        };
-        let mut ready = ready?;
-        match ready.try_io(|tty| tty.get_ref().write(&bytes[written..])) {
-            Ok(Ok(n)) => written += n,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_would_block) => {}
-        }
-    }
-    Ok(())
-}
-
 async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     let mut signals = Signals::listen()?;
     let subreaper = process::become_subreaper();
     let log = crate::log::init();
     let (events, mut inbox) = unbounded_channel();
-    let (from_clients, client_inbox) = mpsc::channel(CLIENT_QUEUE);
     let Start {
         settings,
         claimed,
@@ -1605,23 +771,13 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         folder,
         config,
     } = start;
-    claimed
-        .listener
-        .set_nonblocking(true)
-        .context("making the socket non-blocking")?;
     let socket_path = claimed.path.clone();
-    let listener =
-        tokio::net::UnixListener::from_std(claimed.listener).context("listening on the socket")?;
+    let listening = Listening::from_std(claimed.listener)?;
     let prefix = settings.prefix;
     let bell = settings.bell == crate::config::Bell::On;
     let notify = settings.notify == crate::config::Notify::Allow;
     let mut session = Session::from_settings(settings, size);
-    // A program in a pane reaches its own session with this, as `$TMUX`
-    // lets one reach tmux.
-    session.pane_env.push((
-        crate::protocol::SESSION_VAR.into(),
-        socket_path.to_string_lossy().into_owned(),
-    ));
+    session.reachable_at(&socket_path);
     let mut server = Server {
         session,
         clients: Vec::new(),
@@ -1631,25 +787,18 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         tie_next: !persistent,
         needs_redraw: true,
         latest: None,
-        stoppers: Vec::new(),
-        acting: Vec::new(),
+        controls: Controls::default(),
         bell,
         notify,
-        readers: Vec::new(),
-        client_events: Vec::new(),
-        followers: Vec::new(),
-        follow_again: None,
-        waiting: Vec::new(),
         started: SystemTime::now(),
         used: SystemTime::UNIX_EPOCH,
         folder,
         config,
-        writers: Vec::new(),
-        from_clients,
+        writers: Writers::default(),
+        to_loop: listening.to_loop(),
         typed: None,
         frame_now: false,
         echo_pending: false,
-        next_id: 0,
         frame_at: None,
         last_frame: Instant::now() - FRAME,
         drawing_echo: false,
@@ -1683,10 +832,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     let _ = nix::unistd::write(&ready, b"1");
     drop(ready);
 
-    let mut sources = Sources {
-        listener,
-        client_inbox,
-    };
+    let mut sources = listening;
     let end = driver::run(&mut server, &mut sources, &mut signals, &events, &mut inbox).await;
     let survivors = match end {
         End::Done => None,
@@ -1726,26 +872,9 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
             message: message.clone(),
         });
     }
-    for stopper in std::mem::take(&mut server.stoppers) {
-        stopper.control(Control::Stopped);
-    }
-    // Writers may still tell the loop a frame is out: nobody listens now.
-    let Sources {
-        listener,
-        client_inbox,
-    } = sources;
-    drop(client_inbox);
+    server.controls.stopped();
     let writers = std::mem::take(&mut server.writers);
-    let farewell = async {
-        for writer in writers {
-            let _ = writer.await;
-        }
-    };
-    let _ = tokio::time::timeout(FAREWELL_LIMIT, farewell).await;
-    // Removed while the listener still holds the name: a new session can
-    // only claim it once this one is gone.
-    let _ = std::fs::remove_file(&socket_path);
-    drop(listener);
+    sources.close(writers, &socket_path, FAREWELL_LIMIT).await;
     Ok(code)
 }
 
@@ -1784,41 +913,12 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                 Want::Attach { tty: Some(tty), .. } => open_terminal(tty),
                 _ => None,
             };
-            let (link, task) = link(id, writer, terminal, server.from_clients.clone());
-            server.writers.retain(|writer| !writer.is_finished());
-            server.writers.push(task);
+            let to_loop = server.to_loop.clone();
+            let link = server.writers.link(id, writer, terminal, to_loop);
             match hello.want {
                 Want::Info => {
                     link.control(Control::Info(server.info()));
                     Vec::new()
-                }
-                Want::Status => {
-                    link.control(Control::Status {
-                        panes: server.session.status(),
-                    });
-                    Vec::new()
-                }
-                want @ (Want::Act { .. }
-                | Want::Run { .. }
-                | Want::Send { .. }
-                | Want::Screen { .. }
-                | Want::Wait { .. }
-                | Want::Logs { .. }
-                | Want::Events) => server.control(link, want, now),
-                Want::Stop { now: at_once } => {
-                    tracing::info!(at_once, "asked to stop");
-                    server.stoppers.push(link);
-                    // With `now`, the second quit SIGKILLs at once, as a
-                    // second `C-b q` does.
-                    let quit = |escalate| Command::Quit {
-                        exit_code: 0,
-                        escalate,
-                    };
-                    let mut effects = server.command(quit(false), None, now);
-                    if at_once {
-                        effects.extend(server.command(quit(true), None, now));
-                    }
-                    effects
                 }
                 Want::Attach {
                     cols,
@@ -1852,21 +952,19 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                         urgent: false,
                         tied,
                     });
-                    server.client_event(id, "attached");
+                    server.controls.client_event(id, "attached");
                     let mut effects = server.follow(id, now);
                     effects.extend(server.report_focus(now));
                     server.pass_on_copies();
                     effects
                 }
+                want => control::request(server, link, want, now),
             }
         }
         FromClient::Message(id, control) => server.on_message(id, control, now),
         FromClient::Gone(id) => {
             // A verb that gave up waiting is forgotten.
-            server.acting.retain(|acting| acting.link.id != id);
-            server.waiting.retain(|(link, _)| link.id != id);
-            server.readers.retain(|(link, _)| link.id != id);
-            server.followers.retain(|(link, ..)| link.id != id);
+            server.controls.forget(id);
             if let Some(client) = server.client(id) {
                 client.link.cut();
                 server.lost(id, None, now)

@@ -4,11 +4,21 @@
 
 use std::process::{Command, Output};
 
+/// opmux with a socket folder of this test binary's own and no `OPMUX`:
+/// a run never names or reaches a session of whoever runs the tests.
+fn command() -> Command {
+    use std::os::unix::fs::PermissionsExt;
+    let runtime = std::env::temp_dir().join(format!("opmux-cli-run-{}", std::process::id()));
+    std::fs::create_dir_all(&runtime).expect("making a runtime folder");
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
+        .expect("making the runtime folder private");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_opmux"));
+    cmd.env("XDG_RUNTIME_DIR", runtime).env_remove("OPMUX");
+    cmd
+}
+
 fn opmux(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_opmux"))
-        .args(args)
-        .output()
-        .expect("running opmux")
+    command().args(args).output().expect("running opmux")
 }
 
 fn stderr(out: &Output) -> String {
@@ -69,7 +79,7 @@ fn mistakes_exit_non_zero_with_a_message_and_no_escape_sequences() {
 /// Runs opmux with `args` in `dir`, killing it if it takes over 20 s: a
 /// file that never ends must not hang the test when it regresses.
 fn opmux_in(dir: &std::path::Path, args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_opmux"))
+    let mut child = command()
         .args(args)
         .current_dir(dir)
         .stdin(std::process::Stdio::null())

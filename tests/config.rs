@@ -247,7 +247,9 @@ fn run_headless(
 ) -> std::process::Output {
     use std::process::{Command, Stdio};
     let tag = common::run_tag();
-    let child = Command::new(env!("CARGO_BIN_EXE_opmux"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_opmux"));
+    common::private_runtime(&mut cmd, &tag);
+    let child = cmd
         .arg("--no-tui")
         .args(args)
         .current_dir(dir)
@@ -266,7 +268,10 @@ fn run_headless(
     });
     let limit = common::DEADLINE * 6;
     match rx.recv_timeout(limit) {
-        Ok(out) => out.expect("waiting for opmux"),
+        Ok(out) => {
+            let _ = std::fs::remove_dir_all(common::runtime_of(&tag));
+            out.expect("waiting for opmux")
+        }
         Err(_) => {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             common::kill_tagged(&tag);

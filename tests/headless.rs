@@ -20,6 +20,7 @@ fn opmux() -> (Command, String) {
     cmd.env("OPMUX_LOG", "off")
         .env_remove("NO_COLOR")
         .env(common::TAG_VAR, &tag);
+    common::private_runtime(&mut cmd, &tag);
     (cmd, tag)
 }
 
@@ -51,7 +52,10 @@ fn finish(child: Child, tag: &str) -> Output {
         let _ = tx.send(child.wait_with_output());
     });
     match rx.recv_timeout(RUN_DEADLINE) {
-        Ok(out) => out.expect("waiting for opmux"),
+        Ok(out) => {
+            let _ = std::fs::remove_dir_all(common::runtime_of(tag));
+            out.expect("waiting for opmux")
+        }
         Err(_) => {
             let _ = kill(pid, Signal::SIGKILL);
             common::kill_tagged(tag);

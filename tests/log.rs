@@ -22,6 +22,7 @@ const MAX_BYTES: u64 = 10 * 1024 * 1024;
 fn run_with(scratch: &Scratch, env: &[(&str, Option<&str>)]) {
     let tag = common::run_tag();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_opmux"));
+    common::private_runtime(&mut cmd, &tag);
     cmd.args(["--no-tui", "echo hi"])
         .env("HOME", scratch.0.join("home"))
         .env_remove("XDG_STATE_HOME")

@@ -22,6 +22,32 @@ use nix::unistd::Pid;
 struct Sessions {
     runtime: Scratch,
     tag: String,
+    /// The `--no-tui` sessions it started, each with the lines it printed.
+    no_tui: std::cell::RefCell<Vec<NoTui>>,
+}
+
+/// A `--no-tui` session run by a test, and what it has printed so far.
+struct NoTui {
+    child: std::process::Child,
+    printed: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+/// How a test's session runs: in a server (`opmux -d`), or in the
+/// prefixed-line front end (`opmux --no-tui`), which takes the same verbs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Detached,
+    NoTui,
+}
+
+impl Mode {
+    /// A short word for folder names: socket paths are short.
+    fn tag(self) -> &'static str {
+        match self {
+            Mode::Detached => "d",
+            Mode::NoTui => "n",
+        }
+    }
 }
 
 impl Sessions {
@@ -32,7 +58,70 @@ impl Sessions {
         Self {
             runtime,
             tag: run_tag(),
+            no_tui: Default::default(),
         }
+    }
+
+    /// Starts a session as `mode` says and returns its name.
+    fn start_as(&self, mode: Mode, args: &[&str]) -> String {
+        match mode {
+            Mode::Detached => self.start(args),
+            Mode::NoTui => self.start_no_tui(args),
+        }
+    }
+
+    /// Starts `opmux --no-tui` with `args` (named `nt1`, `nt2`, ... unless
+    /// they name it), its output read into [`NoTui::printed`], and returns
+    /// its name once it answers.
+    fn start_no_tui(&self, args: &[&str]) -> String {
+        use std::io::Read;
+        let number = self.no_tui.borrow().len() + 1;
+        let mut all = vec!["--no-tui".to_string()];
+        let name = match args.iter().position(|a| *a == "-s") {
+            Some(at) => args[at + 1].to_string(),
+            None => {
+                let name = format!("nt{number}");
+                all.extend(["-s".to_string(), name.clone()]);
+                name
+            }
+        };
+        all.extend(args.iter().map(|a| a.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let mut child = self
+            .command(&all)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("starting opmux --no-tui");
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let into = printed.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    return;
+                }
+                into.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        self.no_tui.borrow_mut().push(NoTui { child, printed });
+        eventually(&format!("session {name} to answer"), || {
+            self.run(&["status", "-s", &name]).status.success()
+        });
+        name
+    }
+
+    /// What `--no-tui` session number `number` (from 1) has printed.
+    fn printed(&self, number: usize) -> String {
+        self.no_tui.borrow()[number - 1]
+            .printed
+            .lock()
+            .unwrap()
+            .clone()
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -115,6 +204,9 @@ impl Sessions {
 impl Drop for Sessions {
     fn drop(&mut self) {
         kill_tagged(&self.tag);
+        for mut no_tui in self.no_tui.take() {
+            let _ = no_tui.child.wait();
+        }
     }
 }
 
@@ -972,11 +1064,20 @@ fn has_raw_controls(text: &str) -> bool {
 
 #[test]
 fn send_types_into_a_pane_and_screen_shows_it_with_nothing_raw() {
-    let sessions = Sessions::new("send-screen");
+    send_and_screen(Mode::Detached);
+}
+
+#[test]
+fn send_and_screen_work_the_same_on_a_no_tui_session() {
+    send_and_screen(Mode::NoTui);
+}
+
+fn send_and_screen(mode: Mode) {
+    let sessions = Sessions::new(&format!("send-screen-{}", mode.tag()));
     let hostile = "printf 'before\\n\\033[31mred\\033[0m \\033]0;ti\\001tle\\007\
                    \\033]52;c;aGk=\\007\\302\\233 31m c1 \\033[5n\\033P+q\\033\\\\done\\n'; \
                    exec sleep 1000";
-    let name = sessions.start(&["-n", "typist", "cat", hostile]);
+    let name = sessions.start_as(mode, &["-n", "typist", "cat", hostile]);
     sessions.ok(&["send", "-s", &name, "typist", "hello", "there"]);
     eventually("the typed words on cat's screen", || {
         sessions
@@ -992,7 +1093,10 @@ fn send_types_into_a_pane_and_screen_shows_it_with_nothing_raw() {
     assert!(!plain.contains('\x1b'), "an escape in {plain:?}");
     assert!(!has_raw_controls(&plain), "{plain:?}");
     let ansi = sessions.ok(&["screen", "-s", &name, "2", "--ansi"]);
-    assert!(ansi.contains("\x1b[0;31mred"), "no colour in {ansi:?}");
+    // Without a screen only the text of each line is kept.
+    if mode == Mode::Detached {
+        assert!(ansi.contains("\x1b[0;31mred"), "no colour in {ansi:?}");
+    }
     assert!(!has_raw_controls(&ansi), "more than SGR in {ansi:?}");
     let json = sessions.ok(&["screen", "-s", &name, "2", "--json"]);
     assert!(!json.trim_end().chars().any(char::is_control), "{json:?}");
@@ -1004,14 +1108,17 @@ fn send_types_into_a_pane_and_screen_shows_it_with_nothing_raw() {
     let rows = dump["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), dump["size"][0].as_u64().unwrap() as usize);
     assert!(rows.iter().any(|r| r.as_str().unwrap().contains("done")));
-    // An unknown pane is an error that names it.
+    // An unknown pane is an error that names it and the panes there are;
+    // so is an unknown session.
     let out = sessions.run(&["send", "-s", &name, "nosuch", "x"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("`nosuch`"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(2));
+    let said = text(&out.stderr);
+    assert!(said.contains("`nosuch`"), "{said}");
+    assert!(said.contains("1 typist, 2 printf"), "{said}");
+    let out = sessions.run(&["screen", "-s", "nosuch", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = text(&out.stderr);
+    assert!(said.contains(&format!("the sessions are {name}")), "{said}");
 }
 
 #[test]
@@ -1038,12 +1145,22 @@ fn send_keys_and_paste_type_what_the_keys_and_a_bracketed_paste_send() {
 
 #[test]
 fn pane_verbs_do_what_their_keys_do_and_return_once_it_has_happened() {
-    let sessions = Sessions::new("pane-verbs");
-    let m = marker("pane-verbs");
+    pane_verbs(Mode::Detached);
+}
+
+#[test]
+fn pane_verbs_work_the_same_on_a_no_tui_session() {
+    pane_verbs(Mode::NoTui);
+}
+
+fn pane_verbs(mode: Mode) {
+    let sessions = Sessions::new(&format!("pane-verbs-{}", mode.tag()));
+    let m = marker(&format!("pane-verbs-{}", mode.tag()));
     // It takes its time to stop, so a verb that returned early would find
-    // it still stopping.
+    // it still stopping. A second pane keeps a `--no-tui` session, which
+    // ends once every pane has, running while the first is stopped.
     let slow = format!("trap 'sleep 0.3; exit 0' TERM; sleep 1000.{m} & wait");
-    let name = sessions.start(&["-n", "svc", &slow]);
+    let name = sessions.start_as(mode, &["-n", "svc", &slow, "exec sleep 1000"]);
     let pid = |pane: &serde_json::Value| pane["pid"].as_i64().map(|p| Pid::from_raw(p as i32));
     eventually("the pane to run", || {
         sessions.pane(&name, 1)["state"] == "running"
@@ -1110,10 +1227,19 @@ fn panes_have_unique_names_and_a_name_wins_over_a_number() {
 
 #[test]
 fn wait_returns_when_its_condition_holds_1_on_timeout_and_3_when_it_never_can() {
-    let sessions = Sessions::new("wait");
-    let m = marker("wait");
+    wait_conditions(Mode::Detached);
+}
+
+#[test]
+fn wait_works_the_same_on_a_no_tui_session() {
+    wait_conditions(Mode::NoTui);
+}
+
+fn wait_conditions(mode: Mode) {
+    let sessions = Sessions::new(&format!("wait-{}", mode.tag()));
+    let m = marker(&format!("wait-{}", mode.tag()));
     let gate = sessions.runtime.0.join("gate");
-    let project = Scratch::new("sessions-wait-project");
+    let project = Scratch::new(&format!("sessions-wait-project-{}", mode.tag()));
     // Each run waits for the gate, takes it, and only then says it is ready.
     project.write(
         "opmux.toml",
@@ -1125,7 +1251,7 @@ fn wait_returns_when_its_condition_holds_1_on_timeout_and_3_when_it_never_can() 
         ),
     );
     let config = project.0.join("opmux.toml");
-    let name = sessions.start(&["-c", config.to_str().unwrap()]);
+    let name = sessions.start_as(mode, &["-c", config.to_str().unwrap()]);
     // Without a timeout of its own, a wait is bounded by the deadline all
     // end-to-end waits have, so a broken one fails instead of hanging.
     let wait = |pane: &str, until: &str, timeout: Option<&str>| {
@@ -1298,10 +1424,22 @@ fn each_attention_source_raises_its_marker_and_focusing_clears_it() {
 
 #[test]
 fn events_json_lines_parse_and_arrive_in_order() {
+    events_in_order(Mode::Detached);
+}
+
+#[test]
+fn events_work_the_same_on_a_no_tui_session() {
+    events_in_order(Mode::NoTui);
+}
+
+fn events_in_order(mode: Mode) {
     use std::io::BufRead;
-    let sessions = Sessions::new("events");
-    let m = marker("events");
-    let name = sessions.start(&["-n", "svc", &format!("exec sleep 1000.{m}")]);
+    let sessions = Sessions::new(&format!("events-{}", mode.tag()));
+    let m = marker(&format!("events-{}", mode.tag()));
+    // The second pane keeps a `--no-tui` session running while the first
+    // is stopped.
+    let svc = format!("exec sleep 1000.{m}");
+    let name = sessions.start_as(mode, &["-n", "svc", &svc, "exec sleep 1000"]);
     let mut reader = sessions
         .command(&["events", "-s", &name, "--json"])
         .stdout(std::process::Stdio::piped())
@@ -1328,7 +1466,7 @@ fn events_json_lines_parse_and_arrive_in_order() {
     for _ in 0..10 {
         sessions.ok(&["restart", "-s", &name, "svc"]);
         while let Some(event) = next(2) {
-            if event["event"] == "started" {
+            if event["event"] == "started" && event["pane"] == "svc" {
                 first = Some(event);
                 break;
             }
@@ -1559,4 +1697,160 @@ fn a_pane_added_at_runtime_takes_the_sessions_stop_timeout() {
     );
     assert!(sleepers(&m).is_empty());
     assert_eq!(sessions.pane(&name, 2)["exit_signal"], "SIGKILL");
+}
+
+#[test]
+fn a_no_tui_session_is_named_and_shows_its_last_lines_as_its_pty_would() {
+    let sessions = Sessions::new("no-tui-lines");
+    let count = "seq 1 100; printf 'Continue? '; exec sleep 1000";
+    let own = "echo \"reach me at $OPMUX\"; exec sleep 1000";
+    let name = sessions.start_no_tui(&["-n", "count", "-n", "own", count, own]);
+    let listed = sessions.list();
+    let me = listed
+        .iter()
+        .find(|s| s["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("{name} not in {listed:?}"));
+    assert_eq!(
+        (me["no_tui"].clone(), me["clients"].clone()),
+        (true.into(), 0.into())
+    );
+    let ls = sessions.ok(&["ls"]);
+    assert!(ls.contains("no screen"), "{ls}");
+    eventually("the prompt on the pane's screen", || {
+        sessions
+            .ok(&["screen", "-s", &name, "count"])
+            .contains("Continue?")
+    });
+    // As many lines as its PTY has rows (24): the last 23 it finished and
+    // the one it is writing, where the cursor is.
+    let json = sessions.ok(&["screen", "-s", &name, "count", "--json", "--history", "5"]);
+    let dump: serde_json::Value = serde_json::from_str(&json).expect("screen --json is JSON");
+    let rows: Vec<&str> = (dump["rows"].as_array().expect("rows").iter())
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    let wanted: Vec<String> = (78..=100).map(|n| n.to_string()).collect();
+    assert_eq!(rows.len(), 24, "{rows:?}");
+    assert_eq!(rows[..23], wanted[..], "{rows:?}");
+    assert_eq!(rows[23], "Continue?");
+    assert_eq!(dump["cursor"], serde_json::json!([23, 10]));
+    assert_eq!(dump["size"], serde_json::json!([24, 160]));
+    assert_eq!(
+        dump["history"],
+        serde_json::json!(["73", "74", "75", "76", "77"])
+    );
+    // Its rendered lines, all or the last few.
+    let all = sessions.ok(&["logs", "-s", &name, "count"]);
+    let wanted: Vec<String> = (1..=100).map(|n| n.to_string()).collect();
+    assert_eq!(all.lines().collect::<Vec<_>>(), wanted);
+    assert_eq!(
+        sessions.ok(&["logs", "-s", &name, "count", "-n", "2"]),
+        "99\n100\n"
+    );
+    // Its panes reach it through OPMUX, as a server's do.
+    let socket = sessions.runtime.0.join("opmux").join(&name);
+    let said = format!("reach me at {}", socket.display());
+    eventually("the pane to print OPMUX", || {
+        sessions.ok(&["screen", "-s", &name, "own"]).contains(&said)
+    });
+    // What it prints is unchanged for it.
+    assert!(sessions.printed(1).contains("count | 100\n"));
+    // Nothing to attach to, and it says so.
+    let out = sessions.run(&["attach", &name]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("without a screen"),
+        "{}",
+        text(&out.stderr)
+    );
+    // kill-session stops it, and its socket goes.
+    sessions.ok(&["kill-session", &name]);
+    let status = sessions.no_tui.borrow_mut()[0]
+        .child
+        .wait()
+        .expect("waiting for it");
+    assert_eq!(status.code(), Some(0));
+    assert!(!socket.exists(), "the socket outlived the session");
+}
+
+#[test]
+fn attention_on_a_no_tui_session_is_raised_by_each_source_and_cleared_by_input() {
+    let sessions = Sessions::new("no-tui-attention");
+    let gate = sessions.runtime.0.join("ring");
+    let project = Scratch::new("sessions-no-tui-attention-project");
+    let pane = |name: &str, extra: &str, cmd: &str| {
+        format!("[[pane]]\nname = \"{name}\"\n{extra}cmd = \"{cmd}\"\n")
+    };
+    let wait_gate = format!("while [ ! -e {} ]; do sleep 0.02; done", gate.display());
+    let config = [
+        pane(
+            "bell",
+            "",
+            &format!("{wait_gate}; printf '\\\\a'; exec cat"),
+        ),
+        pane(
+            "notify",
+            "",
+            &format!("{wait_gate}; printf '\\\\033]9;tests done\\\\007'; exec cat"),
+        ),
+        pane(
+            "asks",
+            "attention = '\\(y/n\\)'\n",
+            "printf 'Proceed? (y/n) '; exec cat",
+        ),
+        pane(
+            "busy",
+            "idle_after = \"300ms\"\n",
+            "echo busy; exec sleep 1000",
+        ),
+        pane("silent", "idle_after = \"300ms\"\n", "exec sleep 1000"),
+        pane("ends", "", "exit 0"),
+    ]
+    .concat();
+    project.write("opmux.toml", &config);
+    let config = project.0.join("opmux.toml");
+    let name = sessions.start_no_tui(&["-c", config.to_str().unwrap()]);
+    let attention = |n: usize| sessions.pane(&name, n)["attention"].clone();
+    eventually("the sources that need no gate to raise attention", || {
+        [3, 4, 6].iter().all(|&n| !attention(n).is_null())
+    });
+    assert_eq!(attention(3), "asks: Proceed? (y/n)");
+    assert_eq!(attention(4), "idle");
+    assert_eq!(attention(6), "ended");
+    // Silence only counts after output.
+    let idle = sessions.run(&[
+        "wait",
+        "-s",
+        &name,
+        "silent",
+        "--until",
+        "idle",
+        "--timeout",
+        "0.5",
+    ]);
+    assert_eq!(idle.status.code(), Some(1));
+    assert!(attention(5).is_null(), "{}", attention(5));
+    std::fs::write(&gate, "").unwrap();
+    let raised = |pane: &str| {
+        let args = [
+            "wait",
+            "-s",
+            &name,
+            pane,
+            "--until",
+            "attention",
+            "--timeout",
+            "20",
+        ];
+        sessions.run(&args).status.code()
+    };
+    assert_eq!(raised("bell"), Some(0));
+    assert_eq!(raised("notify"), Some(0));
+    assert_eq!(attention(1), "bell");
+    assert_eq!(attention(2), "notified: tests done");
+    // Nothing focuses a pane here: input reaching it clears its attention.
+    for n in [1, 2, 3] {
+        sessions.ok(&["send", "-s", &name, &n.to_string(), "y"]);
+        assert!(attention(n).is_null(), "pane {n}: {}", attention(n));
+    }
+    assert_eq!(attention(6), "ended", "a pane nobody typed into keeps it");
 }

@@ -5,6 +5,7 @@
 pub mod history;
 pub mod pty;
 pub mod published;
+pub mod recent;
 mod reflow;
 pub mod rewrite;
 pub mod screen;
@@ -133,6 +134,10 @@ pub struct Pane {
     /// It printed, then stayed quiet for its `idle_after`; until it prints
     /// again.
     pub idle: bool,
+    /// The lines it rendered, kept by a front end whose screens keep no
+    /// history (the prefixed-line one); `None` where the screen's history
+    /// has them.
+    pub recent: Option<recent::Recent>,
 }
 
 /// Why a pane wants the user.
@@ -214,11 +219,38 @@ impl Pane {
             attention: None,
             active_at: None,
             idle: false,
+            recent: None,
         }
     }
 
     pub fn screen(&self) -> MutexGuard<'_, Screen> {
         self.screen.lock()
+    }
+
+    /// Its finished rendered lines from number `from` on, at most `max`,
+    /// from the history or from [`Pane::recent`]: the lines, the number
+    /// of the next, and how many before them are gone unread.
+    pub fn finished_lines(&self, from: u64, max: usize) -> (Vec<String>, u64, u64) {
+        match &self.recent {
+            Some(recent) => recent.from(from, max),
+            None => self.screen().finished_lines(from, max),
+        }
+    }
+
+    /// The number its next finished line will have.
+    pub fn finished_end(&self) -> u64 {
+        match &self.recent {
+            Some(recent) => recent.end(),
+            None => self.screen().finished_end(),
+        }
+    }
+
+    /// The number of the first finished line it still has.
+    pub fn first_line(&self) -> u64 {
+        match &self.recent {
+            Some(recent) => recent.first(),
+            None => self.screen().history().first_number(),
+        }
     }
 
     /// The input modes its program set that encoding a key depends on.

@@ -23,8 +23,16 @@ pub enum Until {
 impl Session {
     /// The pane `name` stands for, or a message saying none does.
     pub fn find_named(&self, name: &str) -> Result<PaneId, String> {
-        self.find(name)
-            .ok_or_else(|| format!("no pane is named or numbered `{}`", crate::clean_text(name)))
+        self.find(name).ok_or_else(|| {
+            let panes: Vec<String> = (self.panes.iter().enumerate())
+                .map(|(i, p)| format!("{} {}", i + 1, crate::clean_text(&p.spec.name)))
+                .collect();
+            format!(
+                "no pane is named or numbered `{}`; the panes are {}",
+                crate::clean_text(name),
+                panes.join(", ")
+            )
+        })
     }
 
     /// The panes `names` stand for, or a message naming the first that
@@ -99,6 +107,9 @@ impl Session {
     pub fn screen_dump(&self, id: PaneId, ansi: bool, history: usize) -> Option<ScreenDump> {
         let index = self.index_of(id)?;
         let pane = &self.panes[index];
+        if pane.recent.is_some() {
+            return self.recent_dump(index, history);
+        }
         let screen = pane.screen();
         let vt = screen.vt();
         let (rows, cols) = vt.size();
@@ -163,6 +174,40 @@ impl Session {
             cursor: [row, col],
             history: lines,
             rows: shown,
+        })
+    }
+}
+
+impl Session {
+    /// What the pane at `index` shows where its screen keeps one row and
+    /// no history (the prefixed-line front end): its last rendered lines
+    /// as a terminal of its PTY's size would show them, the line being
+    /// written last, where the cursor is; as plain text, since only text
+    /// is kept. `history` more lines come before them.
+    fn recent_dump(&self, index: usize, history: usize) -> Option<ScreenDump> {
+        let pane = &self.panes[index];
+        let recent = pane.recent.as_ref()?;
+        let screen = pane.screen();
+        let size = self.pty_size.unwrap_or_else(|| screen.size());
+        let above = usize::from(size.rows).saturating_sub(1);
+        let kept: Vec<String> = recent
+            .last(above + history)
+            .map(crate::clean_text)
+            .collect();
+        let (earlier, shown) = kept.split_at(kept.len().saturating_sub(above));
+        let current = crate::clean_text(&screen.unfinished_line());
+        let cursor = [shown.len() as u16, screen.vt().cursor_position().1];
+        let mut rows = shown.to_vec();
+        rows.push(current);
+        rows.resize(usize::from(size.rows).max(rows.len()), String::new());
+        Some(ScreenDump {
+            number: index as u32 + 1,
+            name: pane.spec.name.clone(),
+            title: screen.title().map(crate::clean_text).unwrap_or_default(),
+            size: [size.rows, size.cols],
+            cursor,
+            history: earlier.to_vec(),
+            rows,
         })
     }
 }
@@ -242,10 +287,17 @@ pub struct Watch {
 
 impl Watch {
     pub fn new(session: &Session, pane: PaneId, condition: Condition) -> Self {
-        let next_line = session.pane(pane).map_or(0, |p| {
-            let screen = p.screen();
-            let history = screen.history();
-            history.first_number() + history.len() as u64
+        let next_line = session.pane(pane).map_or(0, |p| match &p.recent {
+            // The lines a terminal of the PTY's size would show now.
+            Some(recent) => {
+                let rows = session.pty_size.map_or(1, |size| u64::from(size.rows));
+                recent.end().saturating_sub(rows - 1).max(recent.first())
+            }
+            None => {
+                let screen = p.screen();
+                let history = screen.history();
+                history.first_number() + history.len() as u64
+            }
         });
         Self {
             pane,
@@ -277,6 +329,13 @@ impl Watch {
                 PaneState::Failed(_) => return Verdict::Never,
                 _ => false,
             },
+            Condition::Match(pattern) if pane.recent.is_some() => {
+                // Lines printed, then the line still being written.
+                let (lines, next, _) = pane.finished_lines(self.next_line, usize::MAX);
+                self.next_line = next;
+                lines.iter().any(|line| pattern.is_match(line))
+                    || pattern.is_match(&pane.screen().unfinished_line())
+            }
             Condition::Match(pattern) => {
                 let screen = pane.screen();
                 let history = screen.history();

@@ -173,6 +173,16 @@ pub struct Session {
 }
 
 impl Session {
+    /// Gives every pane started from now on the session's socket in
+    /// `OPMUX`: a program in a pane reaches its own session with it, as
+    /// `$TMUX` lets one reach tmux.
+    pub fn reachable_at(&mut self, socket: &std::path::Path) {
+        self.pane_env.push((
+            crate::protocol::SESSION_VAR.into(),
+            socket.to_string_lossy().into_owned(),
+        ));
+    }
+
     /// Every pane as `opmux status` reports it, in order.
     pub fn status(&self) -> Vec<crate::protocol::PaneStatus> {
         self.panes

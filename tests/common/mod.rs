@@ -111,7 +111,7 @@ impl Opmux {
         // Tests that want opmux's log ask for it; the rest keep it off.
         cmd.env("OPMUX_LOG", "off");
         // Sessions of their own, never those of whoever runs the tests.
-        let runtime = std::env::temp_dir().join(format!("opmux-run-{tag}"));
+        let runtime = runtime_of(&tag);
         std::fs::create_dir_all(&runtime).expect("making a runtime folder");
         std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
             .expect("making the runtime folder private");
@@ -514,9 +514,28 @@ pub fn run_tag() -> String {
     )
 }
 
+/// The socket folder of runs tagged `tag` (`XDG_RUNTIME_DIR`).
+pub fn runtime_of(tag: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("opmux-run-{tag}"))
+}
+
+/// Gives `cmd`, a run of opmux tagged `tag`, a socket folder of its own
+/// and no `OPMUX`: the session it names and starts (a `--no-tui` run has
+/// one too) is never among those of whoever runs the tests. Removed with
+/// [`kill_tagged`].
+pub fn private_runtime(cmd: &mut std::process::Command, tag: &str) {
+    let runtime = runtime_of(tag);
+    std::fs::create_dir_all(&runtime).expect("making a runtime folder");
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
+        .expect("making the runtime folder private");
+    cmd.env("XDG_RUNTIME_DIR", &runtime).env_remove("OPMUX");
+}
+
 /// Kills every process carrying `tag` (see [`TAG_VAR`]): what a test
-/// started, however far it strayed from the process it started.
+/// started, however far it strayed from the process it started; and
+/// removes the socket folder of its runs.
 pub fn kill_tagged(tag: &str) {
+    let _ = std::fs::remove_dir_all(runtime_of(tag));
     // Again until nothing is left: a process may fork as the last one dies.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
