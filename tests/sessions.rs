@@ -1854,3 +1854,19 @@ fn attention_on_a_no_tui_session_is_raised_by_each_source_and_cleared_by_input()
     }
     assert_eq!(attention(6), "ended", "a pane nobody typed into keeps it");
 }
+
+#[test]
+fn wait_with_a_timeout_waits_for_a_named_session_to_appear() {
+    let sessions = Sessions::new("wait-appear");
+    let args = ["wait", "-s", "later", "svc", "--until", "running"];
+    // Without a timeout, a session that is not there is an error at once.
+    let out = sessions.run(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let mut waiting = sessions
+        .command(&[&args[..], &["--timeout", "20"]].concat())
+        .spawn()
+        .expect("starting opmux wait");
+    sessions.start_no_tui(&["-s", "later", "-n", "svc", "exec sleep 1000"]);
+    let status = waiting.wait().expect("waiting for opmux wait");
+    assert_eq!(status.code(), Some(0));
+}
