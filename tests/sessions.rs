@@ -1870,3 +1870,37 @@ fn wait_with_a_timeout_waits_for_a_named_session_to_appear() {
     let status = waiting.wait().expect("waiting for opmux wait");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn run_on_a_no_tui_session_adds_a_pane_that_prints_and_is_followed_like_the_others() {
+    use std::io::BufRead;
+    let sessions = Sessions::new("no-tui-run");
+    let name = sessions.start_no_tui(&["-n", "first", "exec sleep 1000"]);
+    let added = sessions.ok(&["run", "-s", &name, "-n", "first", "--", "exec cat"]);
+    assert_eq!(added.trim(), "first-2");
+    let mut follower = sessions
+        .command(&["logs", "-s", &name, "first-2", "-f"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting opmux logs -f");
+    let stdout = follower.stdout.take().expect("piped stdout");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.expect("a line")).is_err() {
+                return;
+            }
+        }
+    });
+    sessions.ok(&["send", "-s", &name, "first-2", "typed in"]);
+    sessions.ok(&["send", "-s", &name, "first-2", "--keys", "Enter"]);
+    // The terminal's echo, then cat's copy: each a line of its own.
+    let within = std::time::Duration::from_secs(20);
+    assert_eq!(lines.recv_timeout(within).expect("a line"), "typed in");
+    assert_eq!(lines.recv_timeout(within).expect("a line"), "typed in");
+    eventually("the added pane's lines printed with its prefix", || {
+        sessions.printed(1).contains("first-2 | typed in\n")
+    });
+    sessions.ok(&["kill-session", &name]);
+    assert_eq!(follower.wait().expect("waiting for logs -f").code(), Some(0));
+}
