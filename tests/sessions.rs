@@ -40,6 +40,22 @@ enum Mode {
     NoTui,
 }
 
+/// Two tests with one body: one against a session run by a server, one
+/// against a `--no-tui` session.
+macro_rules! in_both_modes {
+    ($body:ident: $detached:ident, $no_tui:ident) => {
+        #[test]
+        fn $detached() {
+            $body(Mode::Detached);
+        }
+
+        #[test]
+        fn $no_tui() {
+            $body(Mode::NoTui);
+        }
+    };
+}
+
 impl Mode {
     /// A short word for folder names: socket paths are short.
     fn tag(self) -> &'static str {
@@ -1062,15 +1078,11 @@ fn has_raw_controls(text: &str) -> bool {
     false
 }
 
-#[test]
-fn send_types_into_a_pane_and_screen_shows_it_with_nothing_raw() {
-    send_and_screen(Mode::Detached);
-}
-
-#[test]
-fn send_and_screen_work_the_same_on_a_no_tui_session() {
-    send_and_screen(Mode::NoTui);
-}
+in_both_modes!(
+    send_and_screen:
+    send_types_into_a_pane_and_screen_shows_it_with_nothing_raw,
+    send_and_screen_work_the_same_on_a_no_tui_session
+);
 
 fn send_and_screen(mode: Mode) {
     let sessions = Sessions::new(&format!("send-screen-{}", mode.tag()));
@@ -1143,15 +1155,11 @@ fn send_keys_and_paste_type_what_the_keys_and_a_bracketed_paste_send() {
     });
 }
 
-#[test]
-fn pane_verbs_do_what_their_keys_do_and_return_once_it_has_happened() {
-    pane_verbs(Mode::Detached);
-}
-
-#[test]
-fn pane_verbs_work_the_same_on_a_no_tui_session() {
-    pane_verbs(Mode::NoTui);
-}
+in_both_modes!(
+    pane_verbs:
+    pane_verbs_do_what_their_keys_do_and_return_once_it_has_happened,
+    pane_verbs_work_the_same_on_a_no_tui_session
+);
 
 fn pane_verbs(mode: Mode) {
     let sessions = Sessions::new(&format!("pane-verbs-{}", mode.tag()));
@@ -1225,15 +1233,11 @@ fn panes_have_unique_names_and_a_name_wins_over_a_number() {
     );
 }
 
-#[test]
-fn wait_returns_when_its_condition_holds_1_on_timeout_and_3_when_it_never_can() {
-    wait_conditions(Mode::Detached);
-}
-
-#[test]
-fn wait_works_the_same_on_a_no_tui_session() {
-    wait_conditions(Mode::NoTui);
-}
+in_both_modes!(
+    wait_conditions:
+    wait_returns_when_its_condition_holds_1_on_timeout_and_3_when_it_never_can,
+    wait_works_the_same_on_a_no_tui_session
+);
 
 fn wait_conditions(mode: Mode) {
     let sessions = Sessions::new(&format!("wait-{}", mode.tag()));
@@ -1422,15 +1426,11 @@ fn each_attention_source_raises_its_marker_and_focusing_clears_it() {
     assert_eq!(client.wait_exit(), 0);
 }
 
-#[test]
-fn events_json_lines_parse_and_arrive_in_order() {
-    events_in_order(Mode::Detached);
-}
-
-#[test]
-fn events_work_the_same_on_a_no_tui_session() {
-    events_in_order(Mode::NoTui);
-}
+in_both_modes!(
+    events_in_order:
+    events_json_lines_parse_and_arrive_in_order,
+    events_work_the_same_on_a_no_tui_session
+);
 
 fn events_in_order(mode: Mode) {
     use std::io::BufRead;
@@ -1902,5 +1902,8 @@ fn run_on_a_no_tui_session_adds_a_pane_that_prints_and_is_followed_like_the_othe
         sessions.printed(1).contains("first-2 | typed in\n")
     });
     sessions.ok(&["kill-session", &name]);
-    assert_eq!(follower.wait().expect("waiting for logs -f").code(), Some(0));
+    assert_eq!(
+        follower.wait().expect("waiting for logs -f").code(),
+        Some(0)
+    );
 }
