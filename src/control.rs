@@ -114,11 +114,15 @@ impl Controls {
         }
     }
 
-    /// The session has stopped: tells every `kill-session` so.
-    pub fn stopped(&mut self) {
+    /// The session has stopped: tells every `kill-session` so, and lets go
+    /// of every other connection, whose writer then ends once it has
+    /// written what it has: a reader or a wait sees the connection end
+    /// rather than hold the session's exit up.
+    pub fn end(&mut self) {
         for stopper in std::mem::take(&mut self.stoppers) {
             stopper.control(Control::Stopped);
         }
+        *self = Self::default();
     }
 
     /// Tells each pane verb whose change has happened that it is done, and

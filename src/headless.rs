@@ -93,11 +93,29 @@ pub fn check(settings: &Settings, options: &Options) -> Result<()> {
 /// taking control verbs on `socket` if there is one; returns opmux's exit
 /// status. The options must have passed [`check`].
 pub fn run(settings: Settings, options: Options, socket: Option<Socket>) -> Result<i32> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Until the loop has removed it, the socket goes with a failure or a
+    // panic: no session answers it.
+    let mut claimed = Unclaim(socket.as_ref().map(|s| s.claimed.path.clone()));
+    let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(event_loop(settings, options, socket))
+        .context("starting the async runtime")
+        .and_then(|runtime| runtime.block_on(event_loop(settings, options, socket)));
+    if outcome.is_ok() {
+        claimed.0 = None;
+    }
+    outcome
+}
+
+/// Removes a claimed socket when dropped.
+struct Unclaim(Option<PathBuf>);
+
+impl Drop for Unclaim {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// Prints lines with their pane's prefix, and remembers what it printed of
@@ -105,6 +123,8 @@ pub fn run(settings: Settings, options: Options, socket: Option<Socket>) -> Resu
 struct Printer {
     out: std::io::BufWriter<std::io::Stdout>,
     color: bool,
+    /// Lines are the programs' bytes (`--raw`).
+    raw: bool,
     width: usize,
     /// Each pane's prefix colour, by id.
     colors: HashMap<PaneId, &'static str>,
@@ -121,7 +141,7 @@ struct Printer {
 }
 
 impl Printer {
-    fn new(app: &App, color: bool) -> Self {
+    fn new(app: &App, color: bool, raw: bool) -> Self {
         let width = app
             .session
             .panes
@@ -139,6 +159,7 @@ impl Printer {
         Self {
             out: std::io::BufWriter::new(std::io::stdout()),
             color,
+            raw,
             width,
             colors,
             partial: HashMap::new(),
@@ -213,9 +234,15 @@ impl Printer {
                 _ => self.line(id, &name, line, false),
             }
         }
+        let raw = self.raw;
         if let Some(recent) = app.session.pane_mut(id).and_then(|p| p.recent.as_mut()) {
             for line in lines {
-                recent.push(line);
+                // The verbs read text: a raw line's escape codes go.
+                recent.push(if raw {
+                    crate::pane::recent::plain(&line)
+                } else {
+                    line
+                });
             }
         }
         // Due a second after it first stood unfinished, however often it
@@ -405,7 +432,7 @@ async fn event_loop(settings: Settings, options: Options, socket: Option<Socket>
             started: SystemTime::now(),
         });
     }
-    let printer = Printer::new(&app, options.color);
+    let printer = Printer::new(&app, options.color, options.raw);
     let stdin = options
         .stdin
         .as_ref()
@@ -432,6 +459,7 @@ async fn event_loop(settings: Settings, options: Options, socket: Option<Socket>
         first_failure: None,
         stopped_by_us: false,
         counted: HashMap::new(),
+        added: Default::default(),
         signalled: None,
         controls: Controls::default(),
         writers: Writers::default(),
@@ -478,7 +506,9 @@ async fn event_loop(settings: Settings, options: Options, socket: Option<Socket>
     printer.lifecycle(&mut app, Instant::now());
     printer.flush();
     process::reap();
-    controls.stopped();
+    // The last lines and events, then the end.
+    controls.answer(&mut app.session);
+    controls.end();
     if let (Some(listening), Some(named)) = (listening, named) {
         let limit = crate::server::FAREWELL_LIMIT;
         listening.close(writers, &named.socket, limit).await;
@@ -513,6 +543,8 @@ struct Headless {
     stopped_by_us: bool,
     /// The run each pane's end was counted for.
     counted: HashMap<PaneId, u32>,
+    /// The panes `opmux run` added.
+    added: std::collections::HashSet<PaneId>,
     /// The exit status a signal to opmux (or a closed stdout) stands for.
     signalled: Option<i32>,
     /// The control verbs' connections waiting for answers.
@@ -584,6 +616,7 @@ impl Controlled for Headless {
         for pane in self.app.session.panes.iter_mut().skip(panes) {
             set_up(pane, self.raw);
             self.printer.add(pane);
+            self.added.insert(pane.id);
         }
         effects
     }
@@ -641,13 +674,18 @@ impl driver::FrontEnd for Headless {
             let effects = app.update(Event::Signal(Signal::SIGPIPE), now);
             apply(app, effects, events);
         }
-        // Failures, counted once per run, and --kill-others.
+        // Failures, counted once per run, and --kill-others. A run someone
+        // stopped or killed (`opmux stop`, `kill`) did not end on its own,
+        // and a pane added by `opmux run` is no part of what was started.
         for pane in &app.session.panes {
             let over = ended(&pane.state) || matches!(pane.state, PaneState::Restarting { .. });
             if !over || self.counted.get(&pane.id) == Some(&pane.run) || pane.run == 0 {
                 continue;
             }
             self.counted.insert(pane.id, pane.run);
+            if !pane.supervision.auto_restart || self.added.contains(&pane.id) {
+                continue;
+            }
             let failed = failure(&pane.state);
             if app.session.shutdown.is_none() && self.first_failure.is_none() {
                 self.first_failure = failed;

@@ -872,7 +872,9 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
             message: message.clone(),
         });
     }
-    server.controls.stopped();
+    // The last lines and events, then the end.
+    server.controls.answer(&mut server.session);
+    server.controls.end();
     let writers = std::mem::take(&mut server.writers);
     sources.close(writers, &socket_path, FAREWELL_LIMIT).await;
     Ok(code)

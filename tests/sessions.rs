@@ -1194,6 +1194,15 @@ fn pane_verbs(mode: Mode) {
     assert_eq!(pane["state"], "exited", "{pane}");
     assert_eq!(pane["exit_signal"], "SIGKILL");
     assert_eq!(pane["restarts"], 0);
+    if mode == Mode::NoTui {
+        // Runs someone stopped or killed are no failures of the run.
+        sessions.ok(&["kill-session", &name]);
+        let status = sessions.no_tui.borrow_mut()[0]
+            .child
+            .wait()
+            .expect("waiting for it");
+        assert_eq!(status.code(), Some(0));
+    }
 }
 
 #[test]
@@ -1875,9 +1884,27 @@ fn wait_with_a_timeout_waits_for_a_named_session_to_appear() {
 fn run_on_a_no_tui_session_adds_a_pane_that_prints_and_is_followed_like_the_others() {
     use std::io::BufRead;
     let sessions = Sessions::new("no-tui-run");
-    let name = sessions.start_no_tui(&["-n", "first", "exec sleep 1000"]);
+    let gate = sessions.runtime.0.join("gate");
+    // It ticks once a pane has been added: its lines stay lines.
+    let ticks = format!(
+        "while [ ! -e {} ]; do sleep 0.02; done; for i in 1 2 3 4 5; do echo tick $i; done; \
+         exec sleep 1000",
+        gate.display()
+    );
+    let name = sessions.start_no_tui(&["--kill-others", "-n", "first", &ticks]);
     let added = sessions.ok(&["run", "-s", &name, "-n", "first", "--", "exec cat"]);
     assert_eq!(added.trim(), "first-2");
+    std::fs::write(&gate, "").unwrap();
+    eventually("the ticks printed", || {
+        sessions.printed(1).contains("tick 5")
+    });
+    let printed = sessions.printed(1);
+    for n in 1..=5 {
+        assert!(
+            printed.contains(&format!("first   | tick {n}\n")),
+            "{printed}"
+        );
+    }
     let mut follower = sessions
         .command(&["logs", "-s", &name, "first-2", "-f"])
         .stdout(std::process::Stdio::piped())
@@ -1901,9 +1928,47 @@ fn run_on_a_no_tui_session_adds_a_pane_that_prints_and_is_followed_like_the_othe
     eventually("the added pane's lines printed with its prefix", || {
         sessions.printed(1).contains("first-2 | typed in\n")
     });
+    // A pane `run` added ending stops nothing, even with --kill-others.
+    sessions.ok(&["kill", "-s", &name, "first-2"]);
+    assert_eq!(sessions.pane(&name, 1)["state"], "running");
     sessions.ok(&["kill-session", &name]);
     assert_eq!(
         follower.wait().expect("waiting for logs -f").code(),
         Some(0)
     );
+    let status = sessions.no_tui.borrow_mut()[0]
+        .child
+        .wait()
+        .expect("waiting for it");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn a_raw_no_tui_session_gives_the_verbs_text() {
+    let sessions = Sessions::new("no-tui-raw");
+    let pane = "printf '\\033[32mready\\033[0m now\\n50%%\\r100%%\\n\\033[1mask\\033[0m '; \
+                exec sleep 1000";
+    let name = sessions.start_no_tui(&["--raw", "-n", "r", pane]);
+    let wait = [
+        "wait",
+        "-s",
+        &name,
+        "r",
+        "--until",
+        "match:^ready now$",
+        "--timeout",
+        "20",
+    ];
+    assert_eq!(sessions.run(&wait).status.code(), Some(0));
+    eventually("the unfinished line", || {
+        sessions.ok(&["screen", "-s", &name, "r"]).contains("ask")
+    });
+    assert_eq!(
+        sessions.ok(&["logs", "-s", &name, "r"]),
+        "ready now\n100%\n"
+    );
+    let screen = sessions.ok(&["screen", "-s", &name, "r"]);
+    assert!(screen.starts_with("ready now\n100%\nask\n"), "{screen:?}");
+    // What it prints stays raw.
+    assert!(sessions.printed(1).contains("\x1b[32mready"));
 }

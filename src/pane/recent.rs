@@ -75,9 +75,60 @@ impl Recent {
     }
 }
 
+/// The text of a line as a program wrote it (`--raw`): escape sequences
+/// (CSI, OSC, DCS and the like, and two-byte ones) and other control
+/// characters left out, and what a carriage return went back over
+/// dropped, as a terminal would have overwritten it.
+pub fn plain(raw: &str) -> String {
+    let raw = raw.rsplit('\r').find(|part| !part.is_empty()).unwrap_or("");
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => match chars.next() {
+                // CSI: parameters and intermediates up to a final byte.
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('\x40'..='\x7e').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                // Strings, up to BEL or ST (ESC \\).
+                Some(']' | 'P' | 'X' | '^' | '_') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\x07' || (c == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                // Intermediates, then a final byte (ESC ( B); or a final
+                // byte alone (ESC =).
+                Some(' '..='/') => {
+                    while chars.next_if(|c| (' '..='/').contains(c)).is_some() {}
+                    chars.next();
+                }
+                _ => {}
+            },
+            c if c.is_control() && c != '\t' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_raw_line_loses_its_escapes_and_what_a_carriage_return_overwrote() {
+        assert_eq!(plain("\x1b[32mready\x1b[0m now"), "ready now");
+        assert_eq!(plain("\x1b]0;title\x07text\x1b]8;;u\x1b\\link"), "textlink");
+        assert_eq!(plain("50%\r100%\r"), "100%");
+        assert_eq!(plain("a\x1b(Bb\x1b=c\x08\u{9b}d"), "abcd");
+        assert_eq!(plain("\x1b[1"), "");
+    }
 
     #[test]
     fn lines_are_numbered_and_the_oldest_dropped_and_counted() {

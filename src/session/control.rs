@@ -195,7 +195,8 @@ impl Session {
             .map(crate::clean_text)
             .collect();
         let (earlier, shown) = kept.split_at(kept.len().saturating_sub(above));
-        let current = crate::clean_text(&screen.unfinished_line());
+        let mut current = crate::pane::recent::plain(&screen.unfinished_line());
+        current.truncate(current.trim_end().len());
         let cursor = [shown.len() as u16, screen.vt().cursor_position().1];
         let mut rows = shown.to_vec();
         rows.push(current);
@@ -334,7 +335,9 @@ impl Watch {
                 let (lines, next, _) = pane.finished_lines(self.next_line, usize::MAX);
                 self.next_line = next;
                 lines.iter().any(|line| pattern.is_match(line))
-                    || pattern.is_match(&pane.screen().unfinished_line())
+                    || pattern.is_match(&crate::pane::recent::plain(
+                        &pane.screen().unfinished_line(),
+                    ))
             }
             Condition::Match(pattern) => {
                 let screen = pane.screen();

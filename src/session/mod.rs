@@ -997,6 +997,11 @@ impl Session {
     /// Gives every visible pane whose inner size changed its new size: the
     /// screen at once, the PTY through an effect. Hidden panes keep theirs.
     fn relayout(&mut self) -> Vec<Effect> {
+        // Panes of one fixed PTY size (the prefixed-line front end's) are
+        // laid out by no one: their screens are the front end's to size.
+        if self.pty_size.is_some() {
+            return Vec::new();
+        }
         let rects = self.pane_rects();
         let mut effects = Vec::new();
         for (pane, rect) in self.panes.iter_mut().zip(rects) {
