@@ -328,7 +328,7 @@ pub fn request<H: Controlled>(host: &mut H, link: Link, want: Want, now: Instant
                 spec.named = true;
             }
             spec.stop_timeout = host.session().default_stop_timeout;
-            let effects = host.carry_out(Command::Add(spec), now);
+            let effects = host.carry_out(Command::Add(Box::new(spec)), now);
             if let Some(id) = host.session().last_pane() {
                 host.parts().0.acting.push(Acting {
                     link,

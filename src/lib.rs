@@ -7,7 +7,8 @@
 //! - `cli`: the clap definitions of the command line, nothing else.
 //! - `config`: turns the command line, an opmux.toml (`config::file`) and Procfiles
 //!   (`config::procfile`) into `Settings` and `PaneSpec`s, checking them before the
-//!   terminal is touched; errors name file, line, column and field.
+//!   terminal is touched; errors name file, line, column and field. `config::ports`
+//!   chooses the panes' ports and expands `${port}` and `${NAME.port}`.
 //! - `pane`: one pane is a process plus its screen. `pane::pty` is the only user of
 //!   portable-pty (sized spawn with `iutf8`, resize, reader/parser/writer threads, the
 //!   parser's lookahead that spares history reads of rows a flood will evict);

@@ -464,6 +464,7 @@ fn status_table(panes: &[opmux::protocol::PaneStatus]) -> String {
             "READY",
             "EXIT",
             "ATTENTION",
+            "PORT",
             "COMMAND",
         ]
         .map(String::from),
@@ -487,10 +488,11 @@ fn status_table(panes: &[opmux::protocol::PaneStatus]) -> String {
             if pane.ready { "yes" } else { "no" }.into(),
             exit,
             pane.attention.as_deref().map_or("-".into(), clean_text),
+            pane.port.map_or("-".into(), |port| port.to_string()),
             clean_text(&command),
         ]);
     }
-    let widths: Vec<usize> = (0..9)
+    let widths: Vec<usize> = (0..10)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();

@@ -235,6 +235,9 @@ pub struct PaneStatus {
     /// `idle`, `ended`), until someone focuses it or types into it.
     #[serde(default)]
     pub attention: Option<String>,
+    /// Its TCP port (`port` in opmux.toml), given to it as `PORT`.
+    #[serde(default)]
+    pub port: Option<u16>,
 }
 
 /// `value` as one line of JSON in which every control character is
@@ -829,6 +832,7 @@ mod tests {
                     exit_signal: Some("SIGTERM".into()),
                     command: vec!["/bin/sh".into(), "-c".into(), "serve".into()],
                     attention: Some("asks: Proceed? (y/n)".into()),
+                    port: Some(5000),
                 }],
             },
         ]

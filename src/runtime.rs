@@ -396,7 +396,22 @@ pub fn start_pane(session: &mut Session, index: usize, events: &UnboundedSender<
             env.push((key, value));
         }
     }
-    match Pty::spawn(&pane.spec, size, &env, wiring) {
+    // A port something else holds fails the run, not the session.
+    let spawned = match pane
+        .spec
+        .port
+        .filter(|&port| !crate::config::ports::is_free(port))
+    {
+        Some(port) => {
+            let holder = process::proc::tcp_listener(port).map(|who| format!(" by {who}"));
+            Err(anyhow::anyhow!(
+                "port {port} is in use{}",
+                holder.unwrap_or_default()
+            ))
+        }
+        None => Pty::spawn(&pane.spec, size, &env, wiring),
+    };
+    match spawned {
         Ok(pty) => {
             process::register_pane(pty.pid);
             let pid = pty.pid;

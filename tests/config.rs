@@ -18,6 +18,31 @@ fn panes_from_the_local_opmux_toml_run_with_their_names() {
 }
 
 #[test]
+fn a_panes_port_shows_in_its_title_and_a_held_one_says_who_holds_it() {
+    let dir = Scratch::new("port-title");
+    let held = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("a listener");
+    let taken = held.local_addr().unwrap().port();
+    dir.write(
+        "opmux.toml",
+        &format!(
+            "[[pane]]\nname = \"api\"\nport = \"auto\"\ncmd = \"echo on $PORT; exec cat\"\n\
+             [[pane]]\nname = \"fixed\"\nport = {taken}\ncmd = \"exec cat\"\n"
+        ),
+    );
+    let opmux = Opmux::start_in(&dir.0, &[], 24, 160, &[]);
+    opmux.wait_text("on 5");
+    let text = opmux.text();
+    let after = &text[text.find("on 5").unwrap() + 3..];
+    let port: String = after.chars().take_while(char::is_ascii_digit).collect();
+    opmux.wait_text(&format!("1 api  :{port}"));
+    opmux.wait_text(&format!(
+        "failed: port {taken} is in use by {}",
+        std::process::id()
+    ));
+    drop(held);
+}
+
+#[test]
 fn a_procfile_runs_each_process_in_its_pane() {
     let dir = Scratch::new("procfile");
     let procfile = dir.write("Procfile", "# dev processes\nweb: echo web-started; exec cat\n\nworker: echo worker-started; exec cat\n");

@@ -46,7 +46,14 @@ fn the_readme_example_config_loads_as_written() {
         .replace("env_file = \".env\"", "");
     let settings = opmux::config::file::parse_str(&text, "README example").unwrap();
     let names: Vec<&str> = settings.panes.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["db", "api", "agent", "migrate"]);
+    assert_eq!(names, ["db", "api", "agent", "web", "migrate"]);
+    // The automatic port reaches the command and the pane that refers to it.
+    let (api, web) = (&settings.panes[1], &settings.panes[3]);
+    let port = api.port.expect("api has a port").to_string();
+    assert_eq!(api.argv.last(), Some(&port));
+    assert_eq!(web.port, Some(3000));
+    let url = format!("http://localhost:{port}");
+    assert!(web.env.contains(&("API_URL".into(), Some(url))));
     let agent = &settings.panes[2];
     assert!(
         agent

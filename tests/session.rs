@@ -167,7 +167,7 @@ fn the_last_pane_removed_ends_the_session() {
 fn an_added_pane_goes_last_starts_at_its_place_and_takes_a_zoom() {
     let t0 = Instant::now();
     let mut session = running(2, t0);
-    let effects = session.command(Command::Add(spec("new")), t0);
+    let effects = session.command(Command::Add(Box::new(spec("new"))), t0);
     // The two old panes shrink to make room; the new one starts at its size.
     assert_eq!(effects.last(), Some(&Effect::Start(PaneId(2))));
     assert!(
@@ -176,7 +176,7 @@ fn an_added_pane_goes_last_starts_at_its_place_and_takes_a_zoom() {
     );
     assert_eq!(session.last_pane(), Some(PaneId(2)));
     session.command(Command::Zoom(Some(PaneId(0))), t0);
-    session.command(Command::Add(spec("newer")), t0);
+    session.command(Command::Add(Box::new(spec("newer"))), t0);
     assert_eq!(session.zoom, Some(PaneId(3)));
     let rects = session.pane_rects();
     assert_eq!(rects.iter().filter(|r| r.is_some()).count(), 1);
@@ -259,7 +259,7 @@ fn quit_stops_every_pane_and_ignores_pane_commands_from_then_on() {
     for command in [
         Command::Start(PaneId(0)),
         Command::Restart(PaneId(1)),
-        Command::Add(spec("late")),
+        Command::Add(Box::new(spec("late"))),
         Command::NextLayout,
         Command::Write(PaneId(0), b"x".to_vec()),
     ] {

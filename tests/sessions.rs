@@ -1972,3 +1972,76 @@ fn a_raw_no_tui_session_gives_the_verbs_text() {
     // What it prints stays raw.
     assert!(sessions.printed(1).contains("\x1b[32mready"));
 }
+
+#[test]
+fn automatic_ports_differ_skip_a_taken_one_and_reach_other_panes() {
+    let sessions = Sessions::new("ports");
+    // A port this test holds: the first automatic one must skip it.
+    let held = std::net::TcpListener::bind(("0.0.0.0", 0)).expect("a listener");
+    let base = held.local_addr().unwrap().port();
+    let project = Scratch::new("sessions-ports-project");
+    project.write(
+        "opmux.toml",
+        &format!(
+            "port_base = {base}\nport_step = 1\n\
+             [[pane]]\nname = \"api\"\nport = \"auto\"\ncmd = \"echo api on $PORT; exec sleep 1000\"\n\
+             [[pane]]\nname = \"web\"\nport = \"auto\"\nenv = {{ API = \"http://localhost:${{api.port}}\" }}\n\
+             cmd = \"echo web on ${{port}} to $API; exec sleep 1000\"\n"
+        ),
+    );
+    let config = project.0.join("opmux.toml");
+    let name = sessions.start_no_tui(&["-c", config.to_str().unwrap()]);
+    let port = |n: usize| {
+        let pane = sessions.pane(&name, n);
+        pane["port"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no port in {pane}")) as u16
+    };
+    let (api, web) = (port(1), port(2));
+    assert!(api > base && web > api, "base {base}, api {api}, web {web}");
+    eventually("both panes' lines", || {
+        let printed = sessions.printed(1);
+        printed.contains(&format!("api | api on {api}\n"))
+            && printed.contains(&format!("web | web on {web} to http://localhost:{api}\n"))
+    });
+    let table = sessions.ok(&["status", "-s", &name]);
+    assert!(
+        table.lines().nth(1).unwrap().contains(&format!(" {api} ")),
+        "{table}"
+    );
+    drop(held);
+}
+
+#[test]
+fn a_fixed_port_someone_holds_fails_that_panes_run_and_says_who() {
+    let sessions = Sessions::new("port-held");
+    let held = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("a listener");
+    let port = held.local_addr().unwrap().port();
+    let project = Scratch::new("sessions-port-held-project");
+    project.write(
+        "opmux.toml",
+        &format!(
+            "[[pane]]\nname = \"fixed\"\nport = {port}\ncmd = \"echo should not run\"\n\
+             [[pane]]\nname = \"other\"\ncmd = \"echo other runs; exec sleep 1000\"\n"
+        ),
+    );
+    let config = project.0.join("opmux.toml");
+    let name = sessions.start_no_tui(&["-c", config.to_str().unwrap()]);
+    eventually("the pane to fail", || {
+        sessions.pane(&name, 1)["state"] == "failed"
+    });
+    let who = format!("port {port} is in use by {} (", std::process::id());
+    eventually("the reason printed", || {
+        let printed = sessions.printed(1);
+        printed.contains(&format!("fixed | [failed: {who}"))
+            && printed.contains("other | other runs")
+    });
+    assert!(!sessions.printed(1).contains("should not run"));
+    assert_eq!(sessions.pane(&name, 2)["state"], "running");
+    // Once the port is free, a start runs it.
+    drop(held);
+    sessions.ok(&["start", "-s", &name, "fixed"]);
+    eventually("the pane's line", || {
+        sessions.printed(1).contains("fixed | should not run")
+    });
+}

@@ -11,6 +11,7 @@ use nix::sys::signal::Signal;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::ports::{self, Wanted};
 use super::{
     Condition, LayoutKind, PaneSpec, ReadyPattern, RestartPolicy, Settings, check_dependencies,
     closest, default_name, parse_key, parse_signal,
@@ -32,6 +33,8 @@ struct RawFile {
     log_dir: Option<String>,
     env: Option<BTreeMap<String, Spanned<EnvValue>>>,
     env_file: Option<Spanned<String>>,
+    port_base: Option<Spanned<i64>>,
+    port_step: Option<Spanned<i64>>,
     #[serde(default)]
     pane: Vec<Spanned<RawPane>>,
 }
@@ -52,6 +55,14 @@ struct RawPane {
     ready: Option<Spanned<String>>,
     attention: Option<Spanned<String>>,
     idle_after: Option<Spanned<String>>,
+    port: Option<Spanned<PortValue>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged, expecting = "expected a port number, or \"auto\"")]
+enum PortValue {
+    Number(i64),
+    Text(String),
 }
 
 #[derive(Deserialize)]
@@ -207,6 +218,47 @@ impl Source<'_> {
     }
 }
 
+/// `port_base` or `port_step`: a port number above 0.
+fn port_setting(source: &Source<'_>, value: Option<&Spanned<i64>>, field: &str) -> Result<u16> {
+    let Some(value) = value else {
+        return Ok(match field {
+            "port_base" => ports::DEFAULT_BASE,
+            _ => ports::DEFAULT_STEP,
+        });
+    };
+    match u16::try_from(*value.get_ref()) {
+        Ok(n) if n > 0 => Ok(n),
+        _ => source.error(
+            value.span().start,
+            field,
+            format_args!("{} is not a number from 1 to 65535", value.get_ref()),
+        ),
+    }
+}
+
+/// A pane's `port`: a number from 1 to 65535, or "auto".
+fn wanted_port(source: &Source<'_>, value: &Spanned<PortValue>) -> Result<Wanted> {
+    match value.get_ref() {
+        PortValue::Number(n) => match u16::try_from(*n) {
+            Ok(port) if port > 0 => Ok(Wanted::Fixed(port)),
+            _ => source.error(
+                value.span().start,
+                "port",
+                format_args!("{n} is not a port: give a number from 1 to 65535, or \"auto\""),
+            ),
+        },
+        PortValue::Text(text) if text == "auto" => Ok(Wanted::Auto),
+        PortValue::Text(text) => source.error(
+            value.span().start,
+            "port",
+            format_args!(
+                "`{}` is not a port: give a number from 1 to 65535, or \"auto\"",
+                clean_text(text)
+            ),
+        ),
+    }
+}
+
 /// A field's regular expression, or an error naming the field and place.
 fn pattern(source: &Source<'_>, text: &Spanned<String>, field: &str) -> Result<regex::Regex> {
     regex::Regex::new(text.get_ref()).map_err(|e| {
@@ -234,10 +286,13 @@ fn seconds(source: &Source<'_>, value: &Spanned<f64>) -> Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Environment entries, each with where it was written.
+type Placed = Vec<((String, Option<String>), usize)>;
+
 fn env_entries(
     source: &Source<'_>,
     table: Option<BTreeMap<String, Spanned<EnvValue>>>,
-) -> Result<Vec<(String, Option<String>)>> {
+) -> Result<Placed> {
     let mut entries = Vec::new();
     for (key, value) in table.unwrap_or_default() {
         let set = match value.get_ref() {
@@ -255,7 +310,7 @@ fn env_entries(
                 );
             }
         };
-        entries.push((key, set));
+        entries.push(((key, set), value.span().start));
     }
     Ok(entries)
 }
@@ -356,11 +411,20 @@ pub fn parse(
         .as_ref()
         .map(|t| seconds(&source, t))
         .transpose()?;
-    let mut shared_env = match &raw.env_file {
-        Some(value) => env_file(&source, base, value)?,
+    let mut shared_env: Placed = match &raw.env_file {
+        Some(value) => (env_file(&source, base, value)?.into_iter())
+            .map(|entry| (entry, value.span().start))
+            .collect(),
         None => Vec::new(),
     };
     shared_env.extend(env_entries(&source, raw.env)?);
+    let port_base = port_setting(&source, raw.port_base.as_ref(), "port_base")?;
+    let port_step = port_setting(&source, raw.port_step.as_ref(), "port_step")?;
+    // Per pane: where its `cmd` and each of its variables were written, and
+    // the port it asked for, with where.
+    let mut cmd_places = Vec::new();
+    let mut env_places: Vec<Vec<usize>> = Vec::new();
+    let mut wanted_ports = Vec::new();
 
     let mut raw_deps = Vec::new();
     let mut places = Vec::new();
@@ -433,8 +497,15 @@ pub fn parse(
             }
             pane.cwd = Some(dir);
         }
-        pane.env = shared_env.clone();
-        pane.env.extend(env_entries(&source, raw.env)?);
+        let mut env = shared_env.clone();
+        env.extend(env_entries(&source, raw.env)?);
+        env_places.push(env.iter().map(|(_, at)| *at).collect());
+        pane.env = env.into_iter().map(|(entry, _)| entry).collect();
+        cmd_places.push(cmd_at);
+        wanted_ports.push(match &raw.port {
+            Some(port) => Some((wanted_port(&source, port)?, port.span().start)),
+            None => None,
+        });
         pane.autostart = raw.autostart.unwrap_or(true);
         pane.restart = raw.restart.unwrap_or_default();
         pane.max_restarts = raw.max_restarts;
@@ -494,6 +565,31 @@ pub fn parse(
     for (pane, deps) in settings.panes.iter_mut().zip(resolved) {
         pane.depends_on = deps;
     }
+    let wanted: Vec<Option<Wanted>> = wanted_ports.iter().map(|w| w.map(|(w, _)| w)).collect();
+    let ports = ports::assign(&wanted, port_base, port_step, ports::is_free).or_else(|why| {
+        let at = wanted_ports.iter().flatten().map(|(_, at)| *at).next();
+        source.error(at.unwrap_or(0), "port", why)
+    })?;
+    let names: Vec<String> = settings.panes.iter().map(|p| p.name.clone()).collect();
+    let port_of = |name: &str| names.iter().position(|n| n == name).map(|i| ports[i]);
+    for (index, pane) in settings.panes.iter_mut().enumerate() {
+        let own = ports[index];
+        for arg in &mut pane.argv {
+            *arg = ports::expand(arg, own, &port_of)
+                .or_else(|why| source.error(cmd_places[index], "cmd", why))?;
+        }
+        for (i, (_, value)) in pane.env.iter_mut().enumerate() {
+            if let Some(value) = value {
+                *value = ports::expand(value, own, &port_of)
+                    .or_else(|why| source.error(env_places[index][i], "env", why))?;
+            }
+        }
+        pane.port = own;
+        if let Some(port) = own {
+            // Over any PORT from `env` or `env_file`; `--check` says so.
+            pane.env.push(("PORT".into(), Some(port.to_string())));
+        }
+    }
     Ok(Loaded {
         settings,
         stop_timeout: top_timeout,
@@ -515,6 +611,52 @@ mod tests {
             .map(|_| ())
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn ports_are_given_as_port_and_expanded_where_referred_to() {
+        let text = "port_base = 61000\nport_step = 7\n\
+            env = { API = \"http://localhost:${api.port}\" }\n\
+            [[pane]]\nname = \"api\"\nport = 6100\ncmd = \"serve ${port} $${port}\"\n\
+            [[pane]]\nname = \"web\"\ncmd = \"web --api ${api.port} ${HOME}\"\n";
+        let settings = parse_str(text, "opmux.toml").unwrap();
+        let (api, web) = (&settings.panes[0], &settings.panes[1]);
+        assert_eq!(api.port, Some(6100));
+        assert_eq!(api.argv[2], "serve 6100 ${port}");
+        let env = |pane: &PaneSpec, key: &str| {
+            let found = pane.env.iter().rev().find(|(k, _)| k == key);
+            found.and_then(|(_, v)| v.clone())
+        };
+        assert_eq!(env(api, "PORT").as_deref(), Some("6100"));
+        assert_eq!(env(api, "API").as_deref(), Some("http://localhost:6100"));
+        assert_eq!(web.port, None);
+        assert_eq!(web.argv[2], "web --api 6100 ${HOME}");
+        assert_eq!(env(web, "PORT"), None);
+    }
+
+    #[test]
+    fn a_bad_port_or_reference_is_named_with_its_place_and_field() {
+        let bad = error("[[pane]]\ncmd = \"x\"\nport = \"soon\"\n");
+        assert!(bad.starts_with("opmux.toml:3:8: field `port`"), "{bad}");
+        assert!(bad.contains("\"auto\""), "{bad}");
+        let zero = error("[[pane]]\ncmd = \"x\"\nport = 70000\n");
+        assert!(zero.contains("70000 is not a port"), "{zero}");
+        let base = error("port_base = 0\n[[pane]]\ncmd = \"x\"\n");
+        assert!(
+            base.starts_with("opmux.toml:1:13: field `port_base`"),
+            "{base}"
+        );
+        let unknown = error("[[pane]]\ncmd = \"x ${db.port}\"\n");
+        assert!(
+            unknown.starts_with("opmux.toml:2:7: field `cmd`"),
+            "{unknown}"
+        );
+        assert!(unknown.contains("no pane is named `db`"), "{unknown}");
+        let none = error(
+            "[[pane]]\nname = \"db\"\ncmd = \"x\"\n[[pane]]\ncmd = \"y\"\nenv = { U = \"${db.port}\" }\n",
+        );
+        assert!(none.starts_with("opmux.toml:6:13: field `env`"), "{none}");
+        assert!(none.contains("pane `db` has no port"), "{none}");
     }
 
     #[test]
@@ -628,7 +770,7 @@ depends_on = { db = "started", api = "ready" }
             ),
             (
                 "colour = 1\n",
-                "opmux.toml:1:1: unknown field `colour`; the fields here are prefix, layout, scrollback, flood_nice, clipboard, bell, notify, persist, stop_timeout, log_dir, env, env_file, pane",
+                "opmux.toml:1:1: unknown field `colour`; the fields here are prefix, layout, scrollback, flood_nice, clipboard, bell, notify, persist, stop_timeout, log_dir, env, env_file, port_base, port_step, pane",
             ),
             (
                 "[[pane]]\nname = \"web\"\n",

@@ -7,6 +7,7 @@
 //! with the command line and checks what spans panes (names, dependencies).
 
 pub mod file;
+pub mod ports;
 pub mod procfile;
 
 use std::collections::HashMap;
@@ -52,6 +53,9 @@ pub struct PaneSpec {
     pub attention: Option<ReadyPattern>,
     /// Quiet this long after printing raises the pane's attention.
     pub idle_after: Option<Duration>,
+    /// Its TCP port, chosen when the file loaded: in its environment as
+    /// `PORT`, and checked free before each run.
+    pub port: Option<u16>,
 }
 
 /// When a pane whose program ended is started again by itself.
@@ -197,6 +201,7 @@ impl PaneSpec {
             ready: None,
             attention: None,
             idle_after: None,
+            port: None,
         }
     }
 
@@ -537,6 +542,9 @@ pub fn describe(settings: &Settings) -> String {
                 .collect();
             notes.push(format!("after {}", deps.join(", ")));
         }
+        if let Some(port) = pane.port {
+            notes.push(format!("port {port}"));
+        }
         if let Some(ready) = &pane.ready {
             notes.push(format!("ready at /{}/", ready.0.as_str()));
         }
@@ -557,6 +565,14 @@ pub fn describe(settings: &Settings) -> String {
             let _ = write!(out, "  ({})", notes.join("; "));
         }
         out.push('\n');
+        // The port went in last: a PORT from `env` or `env_file` is lost.
+        let ports_set = pane.env.iter().filter(|(key, _)| key == "PORT").count();
+        if let Some(port) = pane.port.filter(|_| ports_set > 1) {
+            let _ = writeln!(
+                out,
+                "     warning: PORT from its env is replaced by its port, {port}"
+            );
+        }
     }
     out
 }

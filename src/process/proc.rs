@@ -134,6 +134,46 @@ pub fn environ_value(pid: Pid, key: &str) -> Option<String> {
     })
 }
 
+/// The process listening on TCP `port`, as `pid (name)`, where /proc can
+/// tell: the listening socket's inode from /proc/net/tcp or tcp6, then the
+/// process holding it among those this user may look into.
+pub fn tcp_listener(port: u16) -> Option<String> {
+    let inode = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .find_map(|table| {
+            let text = std::fs::read_to_string(table).ok()?;
+            listening_inode(&text, port)
+        })?;
+    let wanted = format!("socket:[{inode}]");
+    let pids = std::fs::read_dir("/proc").ok()?;
+    pids.flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+                fds.flatten().any(|fd| {
+                    std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == &*wanted)
+                })
+            })
+        })
+        .map(|pid| {
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            format!("{pid} ({})", crate::clean_text(name.trim()))
+        })
+}
+
+/// The inode of the socket listening on `port` in a /proc/net/tcp table.
+fn listening_inode(table: &str, port: u16) -> Option<u64> {
+    const LISTEN: &str = "0A";
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (_, local_port) = fields.get(1)?.rsplit_once(':')?;
+        let listening = *fields.get(3)? == LISTEN;
+        (listening && u16::from_str_radix(local_port, 16).ok()? == port)
+            .then(|| fields.get(9)?.parse().ok())
+            .flatten()
+    })
+}
+
 /// Whether `pid` has the terminal `tty` as its standard input, output or error.
 pub fn uses_tty(pid: Pid, tty: &std::path::Path) -> bool {
     (0..3).any(|fd| {
@@ -179,6 +219,26 @@ pub fn stat(pid: Pid) -> Option<ProcessInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_listener_on_a_port_is_found_with_its_process() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
+             0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4242 1\n   \
+             1: 0100007F:1F91 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1000        0 4343 1\n";
+        assert_eq!(listening_inode(table, 8080), Some(4242));
+        assert_eq!(
+            listening_inode(table, 8081),
+            None,
+            "an established one is no listener"
+        );
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held = tcp_listener(port).expect("this test's own listener");
+        assert!(
+            held.starts_with(&format!("{} (", std::process::id())),
+            "{held}"
+        );
+    }
 
     #[test]
     fn stat_with_spaces_and_parens_in_the_name_parses() {

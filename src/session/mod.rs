@@ -66,7 +66,7 @@ pub enum Command {
     /// Stop it and take it out once its run is over.
     Close(PaneId),
     /// A new pane, started at once at the end of the list.
-    Add(PaneSpec),
+    Add(Box<PaneSpec>),
     /// A new name for the pane.
     Rename(PaneId, String),
     /// Zoom this pane to the whole area, or go back to the layout.
@@ -552,7 +552,7 @@ impl Session {
                 self.layout = self.layout.next();
                 return self.relayout();
             }
-            Command::Add(spec) => return self.add_pane(spec),
+            Command::Add(spec) => return self.add_pane(*spec),
             Command::Stop(id) => return self.stop_command(id, now),
             Command::Start(id) => return self.start_command(id, now),
             Command::Restart(id) => {
@@ -1129,5 +1129,6 @@ fn pane_status(pane: &Pane, number: usize) -> crate::protocol::PaneStatus {
         }),
         command: pane.spec.argv.clone(),
         attention: pane.attention.as_ref().map(|why| clean_text(&why.label())),
+        port: pane.spec.port,
     }
 }

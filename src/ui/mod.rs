@@ -572,6 +572,9 @@ fn pane_border(
         ),
         Span::raw(" "),
     ];
+    if let Some(port) = pane.spec.port {
+        spans.push(Span::styled(format!(":{port} "), Style::new().fg(MUTED)));
+    }
     // The pane wants the user: the first thing after its name.
     if let Some(why) = &pane.attention {
         spans.push(Span::styled(

@@ -281,7 +281,7 @@ impl View {
                     Asking::NewPane if !text.trim().is_empty() && session.shutdown.is_none() => {
                         let mut spec = PaneSpec::shell(text.trim());
                         spec.stop_timeout = session.default_stop_timeout;
-                        vec![Command::Add(spec)]
+                        vec![Command::Add(Box::new(spec))]
                     }
                     Asking::Rename(id) => vec![Command::Rename(id, text)],
                     Asking::Search { pane, backwards } => {
