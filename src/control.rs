@@ -50,18 +50,27 @@ pub struct Controls {
     /// Pane verbs waiting for their change to happen, each with what it
     /// waits for.
     acting: Vec<Acting>,
-    /// `opmux wait`s not answered yet.
-    waiting: Vec<(Link, Watch)>,
+    /// `opmux wait`s not answered yet, each with a watch per pane it
+    /// waits for (`@group`: every pane of the group).
+    waiting: Vec<(Link, Vec<Watch>)>,
     /// `opmux events` readers, each with the events it missed while it
     /// read too slowly.
     readers: Vec<(Link, u64)>,
     /// Clients attached or detached since the readers were last told.
     client_events: Vec<EventLine>,
-    /// `opmux logs -f` readers: the pane, and the number of the next line
-    /// each is owed.
-    followers: Vec<(Link, PaneId, u64)>,
+    /// `opmux logs -f` readers.
+    followers: Vec<Follower>,
     /// When the followers are looked at again, while one is behind.
     follow_again: Option<Instant>,
+}
+
+/// An `opmux logs -f` reader: each pane it follows (`@group`: several),
+/// with the number of the next line it is owed.
+struct Follower {
+    link: Link,
+    panes: Vec<(PaneId, u64)>,
+    /// Lines start with their pane's name, for a group.
+    named: bool,
 }
 
 /// A pane verb waiting for its change to happen.
@@ -88,7 +97,7 @@ impl Controls {
         self.acting.retain(|acting| acting.link.id != id);
         self.waiting.retain(|(link, _)| link.id != id);
         self.readers.retain(|(link, _)| link.id != id);
-        self.followers.retain(|(link, ..)| link.id != id);
+        self.followers.retain(|follower| follower.link.id != id);
         self.stoppers.retain(|link| link.id != id);
     }
 
@@ -143,7 +152,7 @@ impl Controls {
             false
         });
         self.waiting
-            .retain_mut(|(link, watch)| !answer_wait(session, link, watch));
+            .retain_mut(|(link, watches)| !answer_wait(session, link, watches));
     }
 
     /// Sends what happened since the last wake to every `opmux events`
@@ -191,29 +200,40 @@ impl Controls {
     /// marker line.
     fn tell_followers(&mut self, session: &Session) {
         let mut behind = false;
-        self.followers.retain_mut(|(link, pane, next)| {
-            let Some(pane) = session.pane(*pane) else {
+        self.followers.retain_mut(|follower| {
+            let link = &follower.link;
+            // A pane gone is followed no more; a reader of none is done.
+            follower
+                .panes
+                .retain(|(pane, _)| session.pane(*pane).is_some());
+            if follower.panes.is_empty() {
                 link.control(Control::Done);
                 return false;
-            };
-            // As much as it has room for, a message at a time.
-            loop {
-                if link.backlog() > FOLLOWER_BACKLOG {
-                    behind = true;
-                    return true;
-                }
-                let (mut lines, after, missed) = pane.finished_lines(*next, LINES_A_MESSAGE);
-                *next = after;
-                if missed > 0 {
-                    lines.insert(0, format!("[opmux: {missed} lines missed]"));
-                }
-                if lines.is_empty() {
-                    return true;
-                }
-                link.control(Control::Lines {
-                    lines: lines.iter().map(|l| crate::clean_text(l)).collect(),
-                });
             }
+            for (id, next) in &mut follower.panes {
+                let Some(pane) = session.pane(*id) else {
+                    continue;
+                };
+                // As much as it has room for, a message at a time.
+                loop {
+                    if link.backlog() > FOLLOWER_BACKLOG {
+                        behind = true;
+                        return true;
+                    }
+                    let (mut lines, after, missed) = pane.finished_lines(*next, LINES_A_MESSAGE);
+                    *next = after;
+                    if missed > 0 {
+                        lines.insert(0, format!("[opmux: {missed} lines missed]"));
+                    }
+                    if lines.is_empty() {
+                        break;
+                    }
+                    link.control(Control::Lines {
+                        lines: logged(&pane.spec.name, &lines, follower.named),
+                    });
+                }
+            }
+            true
         });
         // A reader behind is looked at again soon, output or not: a
         // timer only while one is behind.
@@ -340,13 +360,15 @@ pub fn request<H: Controlled>(host: &mut H, link: Link, want: Want, now: Instant
         }
         Want::Wait { pane, until } => {
             let session = host.session();
-            let watch = session
-                .find_named(&pane)
-                .and_then(|id| Ok(Watch::new(session, id, Condition::parse(&until)?)));
-            match watch {
-                Ok(mut watch) => {
-                    if !answer_wait(session, &link, &mut watch) {
-                        host.parts().0.waiting.push((link, watch));
+            let watches = session.find_all(&[pane]).and_then(|ids| {
+                let condition = Condition::parse(&until)?;
+                let watch = |id| Watch::new(session, id, condition.clone());
+                Ok(ids.into_iter().map(watch).collect::<Vec<_>>())
+            });
+            match watches {
+                Ok(mut watches) => {
+                    if !answer_wait(session, &link, &mut watches) {
+                        host.parts().0.waiting.push((link, watches));
                     }
                 }
                 Err(message) => failed(&link, message),
@@ -375,26 +397,37 @@ pub fn request<H: Controlled>(host: &mut H, link: Link, want: Want, now: Instant
             follow,
         } => {
             let session = host.session();
-            let Some((id, pane)) = session
-                .find_named(&pane)
-                .map_err(|message| failed(&link, message))
-                .ok()
-                .and_then(|id| Some((id, session.pane(id)?)))
-            else {
-                return Vec::new();
+            let named = pane.starts_with('@');
+            let ids = match session.find_all(&[pane]) {
+                Ok(ids) => ids,
+                Err(message) => {
+                    failed(&link, message);
+                    return Vec::new();
+                }
             };
-            let from = match lines {
-                Some(n) => pane.finished_end().saturating_sub(u64::from(n)),
-                None => pane.first_line(),
-            };
+            let panes: Vec<(PaneId, u64)> = (ids.iter())
+                .filter_map(|&id| {
+                    let pane = session.pane(id)?;
+                    let from = match lines {
+                        Some(n) => pane.finished_end().saturating_sub(u64::from(n)),
+                        None => pane.first_line(),
+                    };
+                    Some((id, from))
+                })
+                .collect();
             if follow {
                 let (controls, session) = host.parts();
-                controls.followers.push((link, id, from));
+                controls.followers.push(Follower { link, panes, named });
                 controls.tell_followers(session);
             } else {
-                let (lines, _, _) = pane.finished_lines(from, usize::MAX);
-                let lines = lines.iter().map(|l| crate::clean_text(l)).collect();
-                link.control(Control::Lines { lines });
+                for (id, from) in panes {
+                    let Some(pane) = session.pane(id) else {
+                        continue;
+                    };
+                    let (lines, _, _) = pane.finished_lines(from, usize::MAX);
+                    let lines = logged(&pane.spec.name, &lines, named);
+                    link.control(Control::Lines { lines });
+                }
                 link.control(Control::Done);
             }
             Vec::new()
@@ -454,20 +487,42 @@ fn event_line(note: Note, time_ms: u64) -> EventLine {
     line
 }
 
-/// Answers a wait on `link` if its condition holds, or never will;
-/// returns whether it did.
-fn answer_wait(session: &Session, link: &Link, watch: &mut Watch) -> bool {
-    match watch.check(session) {
-        Verdict::Holds => link.control(Control::Done),
+/// Lines of pane `name` for `opmux logs`, cleaned, and after the pane's
+/// name when several panes' lines are mixed (`named`).
+fn logged(name: &str, lines: &[String], named: bool) -> Vec<String> {
+    let name = crate::clean_text(name);
+    (lines.iter())
+        .map(|line| match named {
+            true => format!("{name} | {}", crate::clean_text(line)),
+            false => crate::clean_text(line),
+        })
+        .collect()
+}
+
+/// Answers a wait on `link` once its condition has held for every pane it
+/// waits for, or can no longer hold for one; returns whether it did.
+fn answer_wait(session: &Session, link: &Link, watches: &mut Vec<Watch>) -> bool {
+    let mut never = None;
+    watches.retain_mut(|watch| match watch.check(session) {
+        Verdict::Holds => false,
         Verdict::Never => {
-            let name = session
-                .pane(watch.pane)
-                .map_or_else(|| "the pane".into(), |p| crate::clean_text(&p.spec.name));
-            link.control(Control::Never {
-                reason: format!("pane {name} ended for good without it"),
-            });
+            never.get_or_insert(watch.pane);
+            true
         }
-        Verdict::Pending => return false,
+        Verdict::Pending => true,
+    });
+    if let Some(pane) = never {
+        let name = session
+            .pane(pane)
+            .map_or_else(|| "the pane".into(), |p| crate::clean_text(&p.spec.name));
+        link.control(Control::Never {
+            reason: format!("pane {name} ended for good without it"),
+        });
+        return true;
     }
-    true
+    if watches.is_empty() {
+        link.control(Control::Done);
+        return true;
+    }
+    false
 }

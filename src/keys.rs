@@ -23,6 +23,7 @@ pub const KEY_HELP: &[(&str, &str)] = &[
     ("C-b x", "stop (again: kill)"),
     ("C-b s", "start the pane again"),
     ("C-b r", "restart the pane"),
+    ("C-b R", "restart the pane's group"),
     ("C-b X", "kill the pane (SIGKILL)"),
     ("C-b q", "quit: stop all, exit"),
     ("C-b d", "detach, keep running"),
@@ -75,6 +76,9 @@ pub enum Action {
     StartPane,
     /// Stop the focused pane, then start it again.
     RestartPane,
+    /// Restart every pane of the focused pane's group, in dependency order
+    /// (the focused pane alone if it has no group).
+    RestartGroup,
     /// SIGKILL every process of the focused pane at once.
     KillPane,
     /// Switch to the next layout.
@@ -207,6 +211,7 @@ fn command(key: KeyEvent, is_prefix: bool, prefix: &KeyEvent, modes: Modes) -> A
             'x' => Action::StopPane,
             's' => Action::StartPane,
             'r' => Action::RestartPane,
+            'R' => Action::RestartGroup,
             'X' => Action::KillPane,
             ' ' => Action::NextLayout,
             'c' => Action::NewPane,
@@ -697,6 +702,7 @@ mod tests {
             (KeyCode::Char('X'), SHIFT, Action::KillPane),
             (KeyCode::Char('s'), NONE, Action::StartPane),
             (KeyCode::Char('r'), NONE, Action::RestartPane),
+            (KeyCode::Char('R'), SHIFT, Action::RestartGroup),
             (KeyCode::Char('o'), NONE, Action::FocusNext),
             (KeyCode::Char('z'), NONE, Action::ToggleZoom),
             (KeyCode::Char('?'), SHIFT, Action::ToggleHelp),

@@ -238,6 +238,9 @@ pub struct PaneStatus {
     /// Its TCP port (`port` in opmux.toml), given to it as `PORT`.
     #[serde(default)]
     pub port: Option<u16>,
+    /// Its group (`group` in opmux.toml), which `@group` names.
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 /// `value` as one line of JSON in which every control character is
@@ -833,6 +836,7 @@ mod tests {
                     command: vec!["/bin/sh".into(), "-c".into(), "serve".into()],
                     attention: Some("asks: Proceed? (y/n)".into()),
                     port: Some(5000),
+                    group: Some("backend".into()),
                 }],
             },
         ]

@@ -2045,3 +2045,59 @@ fn a_fixed_port_someone_holds_fails_that_panes_run_and_says_who() {
         sessions.printed(1).contains("fixed | should not run")
     });
 }
+
+#[test]
+fn a_group_stands_for_its_panes_in_the_verbs() {
+    let sessions = Sessions::new("groups");
+    let m = marker("groups");
+    let project = Scratch::new("sessions-groups-project");
+    project.write(
+        "opmux.toml",
+        &format!(
+            "[[pane]]\nname = \"api\"\ngroup = \"backend\"\ndepends_on = [\"db\"]\n\
+             cmd = \"echo api up; exec sleep 1000.{m}\"\n\
+             [[pane]]\nname = \"web\"\ngroup = \"frontend\"\ncmd = \"echo web up; exec sleep 1000.{m}\"\n\
+             [[pane]]\nname = \"db\"\ngroup = \"backend\"\ncmd = \"echo db up; exec sleep 1000.{m}\"\n"
+        ),
+    );
+    let config = project.0.join("opmux.toml");
+    let name = sessions.start(&["-c", config.to_str().unwrap()]);
+    let wait = |until: &str| {
+        let args = [
+            "wait",
+            "-s",
+            &name,
+            "@backend",
+            "--until",
+            until,
+            "--timeout",
+            "20",
+        ];
+        sessions.run(&args).status.code()
+    };
+    assert_eq!(wait("running"), Some(0));
+    assert_eq!(sessions.pane(&name, 1)["group"], "backend");
+    let pid = |n: usize| sessions.pane(&name, n)["pid"].as_i64();
+    let before = [pid(1), pid(2), pid(3)];
+    sessions.ok(&["restart", "-s", &name, "@backend"]);
+    assert_eq!(wait("running"), Some(0));
+    let after = [pid(1), pid(2), pid(3)];
+    assert_ne!(after[0], before[0], "api was not restarted");
+    assert_eq!(after[1], before[1], "web, of another group, was restarted");
+    assert_ne!(after[2], before[2], "db was not restarted");
+    eventually("both runs' lines", || {
+        let logs = sessions.ok(&["logs", "-s", &name, "@backend"]);
+        logs.matches("api | api up\n").count() == 2 && logs.matches("db | db up\n").count() == 2
+    });
+    // A group that does not exist names those that do.
+    let out = sessions.run(&["stop", "-s", &name, "@nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("the groups are @backend, @frontend"),
+        "{said}"
+    );
+    sessions.ok(&["stop", "-s", &name, "@backend"]);
+    assert_eq!(wait("exited"), Some(0));
+    assert_eq!(sessions.pane(&name, 2)["state"], "running");
+}

@@ -212,3 +212,33 @@ fn nothing_is_sent_to_a_pane_once_the_session_stops() {
     assert_eq!(prefixed(&mut view, &session, KeyCode::Char('c')), vec![]);
     assert!(view.prompt.is_none(), "no new pane once stopping");
 }
+
+#[test]
+fn c_b_capital_r_restarts_the_focused_panes_group_in_dependency_order() {
+    use opmux::config::{Condition, Dependency};
+    let mut specs: Vec<PaneSpec> = ["api", "web", "db"]
+        .iter()
+        .map(|name| PaneSpec::new(*name, vec!["/bin/true".into()]))
+        .collect();
+    specs[0].group = Some("backend".into());
+    specs[2].group = Some("backend".into());
+    // api waits for db: db restarts first.
+    specs[0].depends_on = vec![Dependency {
+        pane: 2,
+        condition: Condition::Started,
+    }];
+    let mut session = Session::new(specs, Size::new(24, 80), LayoutKind::Tiled);
+    session.start();
+    let mut view = View::new(&session, Keymap::default());
+    let upper_r = KeyCode::Char('R');
+    assert_eq!(
+        prefixed(&mut view, &session, upper_r),
+        [Command::Restart(PaneId(2)), Command::Restart(PaneId(0))]
+    );
+    // A pane of no group restarts alone.
+    view.focus_pane(&session, PaneId(1));
+    assert_eq!(
+        prefixed(&mut view, &session, upper_r),
+        [Command::Restart(PaneId(1))]
+    );
+}

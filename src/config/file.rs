@@ -56,6 +56,7 @@ struct RawPane {
     attention: Option<Spanned<String>>,
     idle_after: Option<Spanned<String>>,
     port: Option<Spanned<PortValue>>,
+    group: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -506,6 +507,21 @@ pub fn parse(
             Some(port) => Some((wanted_port(&source, port)?, port.span().start)),
             None => None,
         });
+        if let Some(group) = &raw.group {
+            let name = group.get_ref();
+            let fits = |c: char| c.is_alphanumeric() || "-_.".contains(c);
+            if name.is_empty() || !name.chars().all(fits) {
+                return source.error(
+                    group.span().start,
+                    "group",
+                    format_args!(
+                        "`{}` is not a group name: letters, digits, `-`, `_` and `.` only",
+                        clean_text(name)
+                    ),
+                );
+            }
+            pane.group = Some(name.clone());
+        }
         pane.autostart = raw.autostart.unwrap_or(true);
         pane.restart = raw.restart.unwrap_or_default();
         pane.max_restarts = raw.max_restarts;
@@ -641,6 +657,11 @@ mod tests {
         assert!(bad.contains("\"auto\""), "{bad}");
         let zero = error("[[pane]]\ncmd = \"x\"\nport = 70000\n");
         assert!(zero.contains("70000 is not a port"), "{zero}");
+        let group = error("[[pane]]\ncmd = \"x\"\ngroup = \"back end\"\n");
+        assert!(
+            group.starts_with("opmux.toml:3:9: field `group`"),
+            "{group}"
+        );
         let base = error("port_base = 0\n[[pane]]\ncmd = \"x\"\n");
         assert!(
             base.starts_with("opmux.toml:1:13: field `port_base`"),

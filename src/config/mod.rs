@@ -56,6 +56,9 @@ pub struct PaneSpec {
     /// Its TCP port, chosen when the file loaded: in its environment as
     /// `PORT`, and checked free before each run.
     pub port: Option<u16>,
+    /// The group it belongs to (`group`): the control verbs take `@group`
+    /// for all of its panes, and `C-b R` restarts them together.
+    pub group: Option<String>,
 }
 
 /// When a pane whose program ended is started again by itself.
@@ -202,6 +205,7 @@ impl PaneSpec {
             attention: None,
             idle_after: None,
             port: None,
+            group: None,
         }
     }
 
@@ -541,6 +545,9 @@ pub fn describe(settings: &Settings) -> String {
                 .map(|d| format!("{} {}", settings.panes[d.pane].name, d.condition.name()))
                 .collect();
             notes.push(format!("after {}", deps.join(", ")));
+        }
+        if let Some(group) = &pane.group {
+            notes.push(format!("group @{group}"));
         }
         if let Some(port) = pane.port {
             notes.push(format!("port {port}"));

@@ -35,10 +35,67 @@ impl Session {
         })
     }
 
-    /// The panes `names` stand for, or a message naming the first that
-    /// stands for none.
+    /// The panes `names` stand for, each once, or a message naming the
+    /// first that stands for none. `@group` stands for every pane of the
+    /// group, in dependency order.
     pub fn find_all(&self, names: &[String]) -> Result<Vec<PaneId>, String> {
-        names.iter().map(|name| self.find_named(name)).collect()
+        let mut ids = Vec::new();
+        for name in names {
+            let found = match name.strip_prefix('@') {
+                Some(group) => self.group(group)?,
+                None => vec![self.find_named(name)?],
+            };
+            for id in found {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The panes of group `group`, in dependency order, or a message naming
+    /// the groups there are.
+    pub fn group(&self, group: &str) -> Result<Vec<PaneId>, String> {
+        let members: Vec<PaneId> = (self.panes.iter())
+            .filter(|p| p.spec.group.as_deref() == Some(group))
+            .map(|p| p.id)
+            .collect();
+        if members.is_empty() {
+            let mut groups: Vec<&str> = (self.panes.iter())
+                .filter_map(|p| p.spec.group.as_deref())
+                .collect();
+            groups.sort_unstable();
+            groups.dedup();
+            let there = match groups.is_empty() {
+                true => "no pane has a group".to_string(),
+                false => format!("the groups are @{}", groups.join(", @")),
+            };
+            return Err(format!(
+                "no pane is in group `@{}`; {there}",
+                crate::clean_text(group)
+            ));
+        }
+        Ok(self.dependency_order(&members))
+    }
+
+    /// `ids` with every pane after the panes among them it depends on,
+    /// otherwise in their order.
+    pub fn dependency_order(&self, ids: &[PaneId]) -> Vec<PaneId> {
+        let depends = |id: PaneId, on: PaneId| {
+            self.pane(id)
+                .is_some_and(|p| p.spec.depends_on.iter().any(|d| PaneId(d.pane) == on))
+        };
+        let mut left: Vec<PaneId> = ids.to_vec();
+        let mut order = Vec::with_capacity(ids.len());
+        while !left.is_empty() {
+            let ready = (left.iter())
+                .position(|&id| !left.iter().any(|&other| other != id && depends(id, other)))
+                // A cycle cannot load; whatever is left keeps its order.
+                .unwrap_or(0);
+            order.push(left.remove(ready));
+        }
+        order
     }
 
     /// What to wait for once `action` was asked of pane `id`, or `None`

@@ -1130,5 +1130,6 @@ fn pane_status(pane: &Pane, number: usize) -> crate::protocol::PaneStatus {
         command: pane.spec.argv.clone(),
         attention: pane.attention.as_ref().map(|why| clean_text(&why.label())),
         port: pane.spec.port,
+        group: pane.spec.group.clone(),
     }
 }

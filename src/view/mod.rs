@@ -249,6 +249,14 @@ impl View {
             Action::StopPane => return focused.map(Command::Stop).into_iter().collect(),
             Action::StartPane => return focused.map(Command::Start).into_iter().collect(),
             Action::RestartPane => return focused.map(Command::Restart).into_iter().collect(),
+            Action::RestartGroup => {
+                let group = (session.panes.get(self.focus)).and_then(|p| p.spec.group.as_deref());
+                let panes = match group {
+                    Some(group) => session.group(group).unwrap_or_default(),
+                    None => focused.into_iter().collect(),
+                };
+                return panes.into_iter().map(Command::Restart).collect();
+            }
             Action::KillPane => return focused.map(Command::Kill).into_iter().collect(),
             Action::ClosePane => return focused.map(Command::Close).into_iter().collect(),
             Action::AwaitCommand | Action::Nothing => {}
