@@ -474,6 +474,10 @@ fn event_line(note: Note, time_ms: u64) -> EventLine {
             "restarting"
         }
         Happened::GaveUp => "gave_up",
+        Happened::Unhealthy(why) => {
+            line.why = Some(crate::clean_text(&why));
+            "unhealthy"
+        }
         Happened::Attention(why) => {
             let idle = why == crate::pane::Attention::Idle;
             line.why = Some(crate::clean_text(&why.label()));

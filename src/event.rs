@@ -47,7 +47,14 @@ pub enum Event {
         pane: PaneId,
         run: u32,
     },
-    /// The pane's program was started.
+    /// A try of run `run`'s readiness probe (`live`: its liveness probe):
+    /// it succeeded, or why not.
+    Probe {
+        pane: PaneId,
+        run: u32,
+        live: bool,
+        result: Result<(), String>,
+    },
     /// The run's program asked for the user: a bell, a notification, a
     /// line matching its `attention` pattern.
     PaneAlert {

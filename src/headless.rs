@@ -351,12 +351,12 @@ impl Printer {
             }
             // What the TUI shows in the title: a log that could not be
             // opened, an input or output error.
-            if let Some(error) = &pane.error
-                && self.errors.get(&pane.id) != Some(error)
-            {
-                self.errors.insert(pane.id, error.clone());
-                let text = format!("[! {error}]");
-                self.line(pane.id, &pane.spec.name, &text, true);
+            for error in [&pane.error, &pane.health].into_iter().flatten() {
+                if self.errors.get(&pane.id) != Some(error) {
+                    self.errors.insert(pane.id, error.clone());
+                    let text = format!("[! {error}]");
+                    self.line(pane.id, &pane.spec.name, &text, true);
+                }
             }
         }
     }

@@ -8,7 +8,8 @@
 //! - `config`: turns the command line, an opmux.toml (`config::file`) and Procfiles
 //!   (`config::procfile`) into `Settings` and `PaneSpec`s, checking them before the
 //!   terminal is touched; errors name file, line, column and field. `config::ports`
-//!   chooses the panes' ports and expands `${port}` and `${NAME.port}`.
+//!   chooses the panes' ports and expands `${port}` and `${NAME.port}`;
+//!   `config::probe` describes health probes.
 //! - `pane`: one pane is a process plus its screen. `pane::pty` is the only user of
 //!   portable-pty (sized spawn with `iutf8`, resize, reader/parser/writer threads, the
 //!   parser's lookahead that spares history reads of rows a flood will evict);
@@ -27,7 +28,11 @@
 //!   a copy of a busy screen for drawing.
 //! - `process`: process lifecycle: subreaper, the one reaper (`waitpid`), finding a pane's
 //!   processes (session, foreground group, tagged escapees) and signalling them by pidfd;
-//!   `process::proc` reads the process table from /proc.
+//!   probes' commands are started here so that their ends reach them;
+//!   `process::proc` reads the process table, and who listens on a port, from /proc.
+//! - `probe`: a run's health probes (HTTP with ureq on blocking threads, TCP, a
+//!   command started and reaped through `process`), tasks beside the loop that send
+//!   each try's result as an event; the session decides readiness and health.
 //! - `event`: the `Event` enum every producer sends to the main task.
 //! - `keys`: the prefix state machine and xterm encoding of keys (pure).
 //! - `input`: what a terminal sends (keys, mouse, pastes, focus) parsed into the events
@@ -116,6 +121,7 @@ pub mod link;
 pub mod log;
 pub mod mouse;
 pub mod pane;
+pub mod probe;
 pub mod process;
 pub mod prompt;
 pub mod protocol;

@@ -416,6 +416,22 @@ pub fn start_pane(session: &mut Session, index: usize, events: &UnboundedSender<
             process::register_pane(pty.pid);
             let pid = pty.pid;
             pane.pty = Some(pty);
+            if pane.spec.ready_probe.is_some() || pane.spec.live_probe.is_some() {
+                let mut env = session
+                    .pane_env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Some(v.clone())));
+                let mut place = crate::probe::Place {
+                    cwd: pane.spec.cwd.clone(),
+                    env: env.by_ref().collect(),
+                };
+                place.env.extend(pane.spec.env.iter().cloned());
+                let probes = [
+                    pane.spec.ready_probe.as_ref(),
+                    pane.spec.live_probe.as_ref(),
+                ];
+                pane.probes = crate::probe::start(id, pane.run, probes, &place, events);
+            }
             Event::PaneStarted { pane: id, pid }
         }
         Err(e) => {

@@ -465,3 +465,53 @@ cmd = "run-cache"
     );
     assert_eq!(text.lines().next(), Some(heading.as_str()), "{text}");
 }
+
+/// A tiny HTTP server on 127.0.0.1 for probes to ask: it answers 200 while
+/// `healthy` holds, else 503. Returns its port.
+fn health_server(healthy: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("a listener");
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let status = match healthy.load(std::sync::atomic::Ordering::SeqCst) {
+                true => "200 OK",
+                false => "503 Service Unavailable",
+            };
+            let answer =
+                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn an_http_readiness_probe_releases_a_dependent_and_a_failing_liveness_probe_stops_the_run() {
+    use std::sync::atomic::Ordering;
+    let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let port = health_server(healthy.clone());
+    let dir = Scratch::new("http-probes");
+    let probe = format!("http = \"http://127.0.0.1:{port}/health\", interval = \"100ms\"");
+    dir.write(
+        "opmux.toml",
+        &format!(
+            "[[pane]]\nname = \"api\"\ncmd = \"exec cat\"\n\
+             ready_probe = {{ {probe} }}\n\
+             live_probe = {{ {probe}, failure_threshold = 3 }}\n\
+             [[pane]]\nname = \"web\"\ndepends_on = [\"api\"]\ncmd = \"echo web released; exec cat\"\n"
+        ),
+    );
+    let opmux = Opmux::start_in(&dir.0, &[], 24, 160, &[]);
+    opmux.wait_text("waiting for api");
+    healthy.store(true, Ordering::SeqCst);
+    opmux.wait_text("web released");
+    opmux.wait_text("ready");
+    // Sick now: three failures in a row stop the run, which stays failed
+    // (restart = "never"), and the title says why.
+    healthy.store(false, Ordering::SeqCst);
+    opmux.wait_text("liveness failed: HTTP 503");
+    opmux.wait_text("killed SIGTERM");
+}

@@ -2101,3 +2101,66 @@ fn a_group_stands_for_its_panes_in_the_verbs() {
     assert_eq!(wait("exited"), Some(0));
     assert_eq!(sessions.pane(&name, 2)["state"], "running");
 }
+
+#[test]
+fn tcp_and_exec_probes_judge_readiness_and_health() {
+    let sessions = Sessions::new("probes");
+    let gone = sessions.runtime.0.join("gone");
+    // A port nothing listens on until the test does.
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let project = Scratch::new("sessions-probes-project");
+    project.write(
+        "opmux.toml",
+        &format!(
+            "[[pane]]\nname = \"db\"\ncmd = \"exec sleep 1000\"\n\
+             ready_probe = {{ tcp = {port}, interval = \"100ms\" }}\n\
+             [[pane]]\nname = \"web\"\ndepends_on = [\"db\"]\ncmd = \"echo web released; exec sleep 1000\"\n\
+             [[pane]]\nname = \"worker\"\ncmd = \"exec sleep 1000\"\nrestart = \"on-failure\"\n\
+             live_probe = {{ exec = \"test ! -e {}\", interval = \"100ms\", failure_threshold = 2 }}\n",
+            gone.display()
+        ),
+    );
+    let config = project.0.join("opmux.toml");
+    let name = sessions.start_no_tui(&["-c", config.to_str().unwrap()]);
+    let wait = |pane: &str, until: &str, timeout: &str| {
+        let args = [
+            "wait",
+            "-s",
+            &name,
+            pane,
+            "--until",
+            until,
+            "--timeout",
+            timeout,
+        ];
+        sessions.run(&args).status.code()
+    };
+    assert_eq!(
+        wait("db", "ready", "0.5"),
+        Some(1),
+        "ready with nothing listening"
+    );
+    assert_eq!(sessions.pane(&name, 2)["state"], "waiting");
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port again");
+    assert_eq!(wait("db", "ready", "20"), Some(0));
+    assert_eq!(wait("web", "match:web released", "20"), Some(0));
+    // The worker is healthy while the file is missing; once it exists, two
+    // failed tries stop the run as a failure, and on-failure restarts it.
+    assert_eq!(sessions.pane(&name, 3)["restarts"], 0);
+    std::fs::write(&gone, "").unwrap();
+    eventually("the unhealthy run restarted", || {
+        sessions.pane(&name, 3)["restarts"] == 1
+    });
+    std::fs::remove_file(&gone).unwrap();
+    let printed = sessions.printed(1);
+    let why = format!(
+        "worker | [! liveness failed: `test ! -e {}` exited 1]",
+        gone.display()
+    );
+    assert!(printed.contains(&why), "{printed}");
+    drop(listener);
+}

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::ports::{self, Wanted};
+use super::probe::{self, Check, Probe};
 use super::{
     Condition, LayoutKind, PaneSpec, ReadyPattern, RestartPolicy, Settings, check_dependencies,
     closest, default_name, parse_key, parse_signal,
@@ -57,6 +58,20 @@ struct RawPane {
     idle_after: Option<Spanned<String>>,
     port: Option<Spanned<PortValue>>,
     group: Option<Spanned<String>>,
+    ready_probe: Option<Spanned<RawProbe>>,
+    live_probe: Option<Spanned<RawProbe>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProbe {
+    http: Option<String>,
+    tcp: Option<PortValue>,
+    exec: Option<String>,
+    interval: Option<String>,
+    timeout: Option<String>,
+    initial_delay: Option<String>,
+    failure_threshold: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -217,6 +232,81 @@ impl Source<'_> {
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
         .then_some(key)
     }
+}
+
+/// A `ready_probe` or `live_probe` table: one of `http`, `tcp` and `exec`,
+/// and its timing.
+fn read_probe(source: &Source<'_>, value: &Spanned<RawProbe>, field: &str) -> Result<Probe> {
+    let at = value.span().start;
+    let raw = value.get_ref();
+    let check = match (&raw.http, &raw.tcp, &raw.exec) {
+        (Some(url), None, None) => {
+            if !url.starts_with("http://") {
+                return source.error(
+                    at,
+                    field,
+                    format_args!(
+                        "`{}` is not an http:// URL (https is not supported)",
+                        clean_text(url)
+                    ),
+                );
+            }
+            Check::Http(url.clone())
+        }
+        (None, Some(PortValue::Number(port)), None) => match u16::try_from(*port) {
+            Ok(port) if port > 0 => Check::Tcp(port.to_string()),
+            _ => return source.error(at, field, format_args!("{port} is not a port")),
+        },
+        (None, Some(PortValue::Text(address)), None) => Check::Tcp(address.clone()),
+        (None, None, Some(command)) if !command.trim().is_empty() => Check::Exec(command.clone()),
+        _ => {
+            return source.error(
+                at,
+                field,
+                "give exactly one of http = \"http://…\", tcp = PORT or exec = \"command\"",
+            );
+        }
+    };
+    let live = field == "live_probe";
+    let time = |text: &Option<String>, what: &str, default: Duration, zero: bool| match text {
+        None => Ok(default),
+        Some(text) => match super::parse_duration(text).filter(|d| zero || !d.is_zero()) {
+            Some(duration) => Ok(duration),
+            None => source.error(
+                at,
+                field,
+                format_args!(
+                    "{what} `{}` is not a time such as \"2s\" or \"500ms\"",
+                    clean_text(text)
+                ),
+            ),
+        },
+    };
+    let default_interval = match live {
+        true => probe::LIVE_INTERVAL,
+        false => probe::READY_INTERVAL,
+    };
+    let failure_threshold = match (raw.failure_threshold, live) {
+        (None, _) => probe::FAILURE_THRESHOLD,
+        (Some(n), true) if (1..=1000).contains(&n) => n as u32,
+        (Some(n), true) => {
+            return source.error(
+                at,
+                field,
+                format_args!("failure_threshold {n} is not from 1 to 1000"),
+            );
+        }
+        (Some(_), false) => {
+            return source.error(at, field, "failure_threshold is for live_probe");
+        }
+    };
+    Ok(Probe {
+        check,
+        interval: time(&raw.interval, "interval", default_interval, false)?,
+        timeout: time(&raw.timeout, "timeout", probe::TIMEOUT, false)?,
+        initial_delay: time(&raw.initial_delay, "initial_delay", Duration::ZERO, true)?,
+        failure_threshold,
+    })
 }
 
 /// `port_base` or `port_step`: a port number above 0.
@@ -426,6 +516,7 @@ pub fn parse(
     let mut cmd_places = Vec::new();
     let mut env_places: Vec<Vec<usize>> = Vec::new();
     let mut wanted_ports = Vec::new();
+    let mut probe_places: Vec<[Option<usize>; 2]> = Vec::new();
 
     let mut raw_deps = Vec::new();
     let mut places = Vec::new();
@@ -522,6 +613,15 @@ pub fn parse(
             }
             pane.group = Some(name.clone());
         }
+        let ready_probe = raw.ready_probe.as_ref();
+        pane.ready_probe = ready_probe
+            .map(|p| read_probe(&source, p, "ready_probe"))
+            .transpose()?;
+        let live_probe = raw.live_probe.as_ref();
+        pane.live_probe = live_probe
+            .map(|p| read_probe(&source, p, "live_probe"))
+            .transpose()?;
+        probe_places.push([ready_probe, live_probe].map(|p| p.map(|p| p.span().start)));
         pane.autostart = raw.autostart.unwrap_or(true);
         pane.restart = raw.restart.unwrap_or_default();
         pane.max_restarts = raw.max_restarts;
@@ -598,6 +698,26 @@ pub fn parse(
             if let Some(value) = value {
                 *value = ports::expand(value, own, &port_of)
                     .or_else(|why| source.error(env_places[index][i], "env", why))?;
+            }
+        }
+        let probes = [pane.ready_probe.as_mut(), pane.live_probe.as_mut()];
+        for (probe, (at, field)) in probes
+            .into_iter()
+            .zip((probe_places[index].iter()).zip(["ready_probe", "live_probe"]))
+        {
+            let (Some(probe), Some(at)) = (probe, at) else {
+                continue;
+            };
+            let text = match &mut probe.check {
+                Check::Http(text) | Check::Tcp(text) | Check::Exec(text) => text,
+            };
+            *text =
+                ports::expand(text, own, &port_of).or_else(|why| source.error(*at, field, why))?;
+            // A bare port number is one on this machine.
+            if let Check::Tcp(address) = &mut probe.check
+                && address.parse::<u16>().is_ok()
+            {
+                *address = format!("localhost:{address}");
             }
         }
         pane.port = own;
@@ -678,6 +798,51 @@ mod tests {
         );
         assert!(none.starts_with("opmux.toml:6:13: field `env`"), "{none}");
         assert!(none.contains("pane `db` has no port"), "{none}");
+    }
+
+    #[test]
+    fn probes_are_read_with_their_timing_and_ports() {
+        let text = "[[pane]]\nname = \"api\"\nport = 6200\ncmd = \"x\"\n\
+            ready_probe = { http = \"http://localhost:${port}/health\", initial_delay = \"2s\" }\n\
+            live_probe = { tcp = \"${port}\", interval = \"5s\", timeout = \"300ms\", failure_threshold = 4 }\n";
+        let settings = parse_str(text, "opmux.toml").unwrap();
+        let api = &settings.panes[0];
+        let ready = api.ready_probe.as_ref().unwrap();
+        assert_eq!(
+            ready.check,
+            Check::Http("http://localhost:6200/health".into())
+        );
+        assert_eq!(ready.initial_delay, Duration::from_secs(2));
+        assert_eq!(ready.interval, probe::READY_INTERVAL);
+        let live = api.live_probe.as_ref().unwrap();
+        assert_eq!(live.check, Check::Tcp("localhost:6200".into()));
+        assert_eq!(
+            (live.interval, live.timeout),
+            (Duration::from_secs(5), Duration::from_millis(300))
+        );
+        assert_eq!(live.failure_threshold, 4);
+    }
+
+    #[test]
+    fn a_bad_probe_is_named_with_its_place_and_field() {
+        let two = error("[[pane]]\ncmd = \"x\"\nready_probe = { tcp = 1, exec = \"y\" }\n");
+        assert!(
+            two.starts_with("opmux.toml:3:15: field `ready_probe`: give exactly one"),
+            "{two}"
+        );
+        let https = error("[[pane]]\ncmd = \"x\"\nlive_probe = { http = \"https://a\" }\n");
+        assert!(https.contains("not an http:// URL"), "{https}");
+        let time =
+            error("[[pane]]\ncmd = \"x\"\nlive_probe = { exec = \"y\", interval = \"soon\" }\n");
+        assert!(time.contains("interval `soon` is not a time"), "{time}");
+        let threshold =
+            error("[[pane]]\ncmd = \"x\"\nready_probe = { exec = \"y\", failure_threshold = 2 }\n");
+        assert!(
+            threshold.contains("failure_threshold is for live_probe"),
+            "{threshold}"
+        );
+        let unknown = error("[[pane]]\ncmd = \"x\"\nlive_probe = { exec = \"y\", period = 2 }\n");
+        assert!(unknown.contains("unknown field `period`"), "{unknown}");
     }
 
     #[test]
@@ -823,7 +988,7 @@ depends_on = { db = "started", api = "ready" }
             ),
             (
                 "[[pane]]\nname = \"db\"\ncmd = \"x\"\n[[pane]]\ncmd = \"y\"\ndepends_on = { db = \"ready\" }\n",
-                "opmux.toml:6:14: field `depends_on`: `db` is awaited as \"ready\" but sets no `ready` pattern",
+                "opmux.toml:6:14: field `depends_on`: `db` is awaited as \"ready\" but sets no `ready` pattern or `ready_probe`",
             ),
             (
                 "[[pane]]\ncmd = \"x\"\n[[pane]]\ncmd = \"x y\"\n",

@@ -8,6 +8,7 @@
 
 pub mod file;
 pub mod ports;
+pub mod probe;
 pub mod procfile;
 
 use std::collections::HashMap;
@@ -59,6 +60,12 @@ pub struct PaneSpec {
     /// The group it belongs to (`group`): the control verbs take `@group`
     /// for all of its panes, and `C-b R` restarts them together.
     pub group: Option<String>,
+    /// Checked after each start until it first succeeds: the pane is ready
+    /// then (and once its `ready` line shows, if it has one too).
+    pub ready_probe: Option<probe::Probe>,
+    /// Checked while the pane runs: failing `failure_threshold` times in a
+    /// row stops the run as a failure.
+    pub live_probe: Option<probe::Probe>,
 }
 
 /// When a pane whose program ended is started again by itself.
@@ -206,6 +213,8 @@ impl PaneSpec {
             idle_after: None,
             port: None,
             group: None,
+            ready_probe: None,
+            live_probe: None,
         }
     }
 
@@ -555,6 +564,12 @@ pub fn describe(settings: &Settings) -> String {
         if let Some(ready) = &pane.ready {
             notes.push(format!("ready at /{}/", ready.0.as_str()));
         }
+        if let Some(probe) = &pane.ready_probe {
+            notes.push(format!("ready when {}", probe.describe()));
+        }
+        if let Some(probe) = &pane.live_probe {
+            notes.push(format!("live while {}", probe.describe()));
+        }
         match (pane.restart, pane.max_restarts) {
             (RestartPolicy::Never, _) => {}
             (policy, None) => notes.push(format!("restart {}", policy.label())),
@@ -661,14 +676,15 @@ pub fn check_dependencies(
                 );
             }
             // The list form waits for readiness where the dependency defines it.
-            let condition = condition.unwrap_or(if panes[pane].ready.is_some() {
+            let ready = panes[pane].ready.is_some() || panes[pane].ready_probe.is_some();
+            let condition = condition.unwrap_or(if ready {
                 Condition::Ready
             } else {
                 Condition::Started
             });
-            if condition == Condition::Ready && panes[pane].ready.is_none() {
+            if condition == Condition::Ready && !ready {
                 bail!(
-                    "{}: field `depends_on`: `{name}` is awaited as \"ready\" but sets no `ready` pattern",
+                    "{}: field `depends_on`: `{name}` is awaited as \"ready\" but sets no `ready` pattern or `ready_probe`",
                     at(i)
                 );
             }

@@ -138,6 +138,17 @@ pub struct Pane {
     /// history (the prefixed-line one); `None` where the screen's history
     /// has them.
     pub recent: Option<recent::Recent>,
+    /// The current run printed its `ready` line.
+    pub ready_line: bool,
+    /// The current run's readiness probe succeeded.
+    pub ready_probed: bool,
+    /// The current run's liveness probe failures in a row.
+    pub live_failures: u32,
+    /// Why the last run was stopped as unhealthy (`liveness failed: …`),
+    /// shown in the title until the next run.
+    pub health: Option<String>,
+    /// The current run's probe tasks, stopped when it ends.
+    pub probes: Vec<tokio::task::AbortHandle>,
 }
 
 /// Why a pane wants the user.
@@ -220,6 +231,18 @@ impl Pane {
             active_at: None,
             idle: false,
             recent: None,
+            ready_line: false,
+            ready_probed: false,
+            live_failures: 0,
+            health: None,
+            probes: Vec::new(),
+        }
+    }
+
+    /// Stops the current run's probes.
+    pub fn stop_probes(&mut self) {
+        for probe in self.probes.drain(..) {
+            probe.abort();
         }
     }
 

@@ -62,7 +62,64 @@ pub fn reap() -> Vec<(Pid, ExitStatus)> {
         }
     }
     live.retain(|pid| !reaped.iter().any(|(gone, _)| gone == pid));
+    // A probe's command goes back to the probe that waits for it.
+    let mut probes = probes();
+    reaped.retain(
+        |&(pid, status)| match probes.iter().position(|(p, _)| *p == pid) {
+            Some(at) => {
+                let (_, to) = probes.swap_remove(at);
+                let _ = to.send(status);
+                false
+            }
+            None => true,
+        },
+    );
     reaped
+}
+
+/// The commands probes started and not reaped yet, each with where its
+/// status goes.
+type ProbeWaiters = Vec<(Pid, tokio::sync::oneshot::Sender<ExitStatus>)>;
+static PROBES: Mutex<ProbeWaiters> = Mutex::new(Vec::new());
+
+fn probes() -> std::sync::MutexGuard<'static, ProbeWaiters> {
+    PROBES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Starts a probe's `command` with `sh -c`, in a process group of its own
+/// (so a timeout can kill all of it), with no input or output, and returns
+/// its pid and where its status comes once [`reap`] collects it.
+pub fn spawn_probe(
+    command: &str,
+    cwd: Option<&std::path::Path>,
+    env: &[(String, Option<String>)],
+) -> std::io::Result<(Pid, tokio::sync::oneshot::Receiver<ExitStatus>)> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(command)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0);
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
+    for (key, value) in env {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    // Listed before the reaper can see it end.
+    let mut waiting = probes();
+    let child = cmd.spawn()?;
+    let pid = Pid::from_raw(child.id() as i32);
+    let (to, from) = tokio::sync::oneshot::channel();
+    waiting.push((pid, to));
+    Ok((pid, from))
 }
 
 /// Pids of the pane main processes that are still running. The panic hook reads

@@ -101,11 +101,18 @@ pub struct Note {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Happened {
-    Started { pid: u32 },
+    Started {
+        pid: u32,
+    },
     Ready,
     Exited(ExitStatus),
-    Restarting { delay: Duration, attempt: u32 },
+    Restarting {
+        delay: Duration,
+        attempt: u32,
+    },
     GaveUp,
+    /// Its liveness probe failed too often: the run is being stopped.
+    Unhealthy(String),
     Attention(Attention),
     AttentionCleared,
     Added,
@@ -475,10 +482,55 @@ impl Session {
             }
             Event::PaneReady { pane, run } => {
                 if let Some(index) = self.index_of(pane).filter(|&i| self.panes[i].run == run) {
-                    self.panes[index].supervision.ready = true;
-                    self.note(index, Happened::Ready);
+                    self.panes[index].ready_line = true;
+                    self.update_ready(index);
                 }
                 self.wake_waiters()
+            }
+            Event::Probe {
+                pane,
+                run,
+                live,
+                result,
+            } => {
+                let Some(index) = self.index_of(pane).filter(|&i| {
+                    let pane = &self.panes[i];
+                    pane.run == run && matches!(pane.state, PaneState::Running { .. })
+                }) else {
+                    return Vec::new();
+                };
+                let pane = &mut self.panes[index];
+                match (live, result) {
+                    (false, Ok(())) => {
+                        pane.ready_probed = true;
+                        self.update_ready(index);
+                        return self.wake_waiters();
+                    }
+                    (false, Err(_)) => {}
+                    (true, Ok(())) => pane.live_failures = 0,
+                    // A run still getting ready is not judged on health: a
+                    // server not listening yet is starting, not sick.
+                    (true, Err(_))
+                        if !pane.supervision.ready
+                            && (pane.spec.ready.is_some() || pane.spec.ready_probe.is_some()) => {}
+                    (true, Err(why)) => {
+                        pane.live_failures += 1;
+                        let threshold = pane
+                            .spec
+                            .live_probe
+                            .as_ref()
+                            .map_or(1, |p| p.failure_threshold);
+                        if pane.live_failures >= threshold {
+                            let why = format!("liveness failed: {}", crate::clean_text(&why));
+                            tracing::warn!(pane = pane.spec.name, why, "stopping an unhealthy run");
+                            pane.health = Some(why.clone());
+                            self.note(index, Happened::Unhealthy(why));
+                            // A failed run: the restart policy decides.
+                            return self.begin_stop(index, now, None, false);
+                        }
+                    }
+                }
+                Vec::new()
             }
             Event::PaneFailed { pane, error } => {
                 let Some(index) = self.index_of(pane) else {
@@ -487,6 +539,7 @@ impl Session {
                 let pane = &mut self.panes[index];
                 pane.state = PaneState::Failed(error);
                 pane.pty = None;
+                pane.stop_probes();
                 // A program that could not start (not built yet, a folder
                 // gone) is a failed run to the restart policy, 127 as a
                 // shell says for a missing command.
@@ -771,6 +824,7 @@ impl Session {
         };
         let ran = now.saturating_duration_since(since);
         pane.state = PaneState::Exited { status, ran };
+        pane.stop_probes();
         // Quiet after the end is no idle program.
         pane.active_at = None;
         pane.idle = false;
@@ -850,6 +904,18 @@ impl Session {
         self.note(index, Happened::Restarting { delay, attempt });
     }
 
+    /// Marks pane `index`'s run ready once its `ready` line has shown and
+    /// its readiness probe has succeeded, as far as it has each.
+    fn update_ready(&mut self, index: usize) {
+        let pane = &mut self.panes[index];
+        let line = pane.spec.ready.is_none() || pane.ready_line;
+        let probed = pane.spec.ready_probe.is_none() || pane.ready_probed;
+        if line && probed && !pane.supervision.ready {
+            pane.supervision.ready = true;
+            self.note(index, Happened::Ready);
+        }
+    }
+
     /// A manual start or restart: automatic restarts are on again and their
     /// count and backoff start over.
     fn reset_supervision(&mut self, index: usize) {
@@ -865,6 +931,11 @@ impl Session {
     fn start_run(&mut self, index: usize) -> Effect {
         let pane = &mut self.panes[index];
         pane.run += 1;
+        // Readiness and health belong to a run.
+        pane.ready_line = false;
+        pane.ready_probed = false;
+        pane.live_failures = 0;
+        pane.health = None;
         // Out of Waiting at once, so no later wake-up starts it a second time.
         pane.state = PaneState::Starting;
         Effect::Start(pane.id)

@@ -599,7 +599,7 @@ fn pane_border(
     }
     spans.push(Span::styled(state, state_style));
     spans.push(Span::raw(" "));
-    if let Some(error) = &pane.error {
+    for error in [&pane.health, &pane.error].into_iter().flatten() {
         spans.push(Span::styled(
             format!("! {error} "),
             Style::new().fg(Color::Red),
