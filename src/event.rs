@@ -55,6 +55,8 @@ pub enum Event {
         live: bool,
         result: Result<(), String>,
     },
+    /// Files changed under a folder some pane watches.
+    FilesChanged(Vec<std::path::PathBuf>),
     /// The run's program asked for the user: a bell, a notification, a
     /// line matching its `attention` pattern.
     PaneAlert {

@@ -446,6 +446,7 @@ async fn event_loop(settings: Settings, options: Options, socket: Option<Socket>
         });
     let effects = app.start();
     apply(&mut app, effects, &events);
+    let _watcher = crate::watch::start(&mut app.session, &events);
     if stdin.is_some() {
         spawn_stdin_thread(events.clone());
     }

@@ -9,7 +9,8 @@
 //!   (`config::procfile`) into `Settings` and `PaneSpec`s, checking them before the
 //!   terminal is touched; errors name file, line, column and field. `config::ports`
 //!   chooses the panes' ports and expands `${port}` and `${NAME.port}`;
-//!   `config::probe` describes health probes.
+//!   `config::probe` describes health probes and `config::watch` the files whose
+//!   changes restart a pane.
 //! - `pane`: one pane is a process plus its screen. `pane::pty` is the only user of
 //!   portable-pty (sized spawn with `iutf8`, resize, reader/parser/writer threads, the
 //!   parser's lookahead that spares history reads of rows a flood will evict);
@@ -33,6 +34,8 @@
 //! - `probe`: a run's health probes (HTTP with ureq on blocking threads, TCP, a
 //!   command started and reaped through `process`), tasks beside the loop that send
 //!   each try's result as an event; the session decides readiness and health.
+//! - `watch`: one file watcher (notify) for every pane that watches files; changes
+//!   go to the session as events, which restarts panes once a burst is over.
 //! - `event`: the `Event` enum every producer sends to the main task.
 //! - `keys`: the prefix state machine and xterm encoding of keys (pure).
 //! - `input`: what a terminal sends (keys, mouse, pastes, focus) parsed into the events
@@ -132,6 +135,7 @@ pub mod server;
 pub mod session;
 pub mod ui;
 pub mod view;
+pub mod watch;
 
 /// A size in character cells. vt100 and ratatui order these as (rows, cols) and
 /// crossterm as (cols, rows); naming the fields keeps the two from being swapped.

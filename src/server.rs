@@ -827,6 +827,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     }
     let effects = server.session.start();
     apply(&mut server, effects, &events);
+    let _watcher = crate::watch::start(&mut server.session, &events);
     // Every pane that starts on its own was launched or waits: whoever
     // started the server may go on.
     let _ = nix::unistd::write(&ready, b"1");

@@ -2164,3 +2164,67 @@ fn tcp_and_exec_probes_judge_readiness_and_health() {
     assert!(printed.contains(&why), "{printed}");
     drop(listener);
 }
+
+#[test]
+fn a_burst_of_changes_to_watched_files_restarts_once_and_its_dependents_after_it() {
+    use std::io::BufRead;
+    let sessions = Sessions::new("watch");
+    let project = Scratch::new("sessions-watch-project");
+    std::fs::create_dir_all(project.0.join("src/gen")).unwrap();
+    project.write("src/main.rs", "");
+    project.write(
+        "opmux.toml",
+        "[[pane]]\nname = \"api\"\ncmd = \"echo run >> api-runs; exec sleep 1000\"\n\
+         watch = [\"src/**/*.rs\"]\nwatch_ignore = [\"src/gen/**\"]\nwatch_debounce = \"500ms\"\n\
+         restart_dependents = true\n\
+         [[pane]]\nname = \"web\"\ndepends_on = [\"api\"]\ncmd = \"echo run >> web-runs; exec sleep 1000\"\n",
+    );
+    let config = project.0.join("opmux.toml");
+    let name = sessions.start_no_tui(&["-c", config.to_str().unwrap()]);
+    let runs = |pane: &str| project.lines(&format!("{pane}-runs")).len();
+    eventually("both first runs", || runs("api") == 1 && runs("web") == 1);
+    let mut reader = sessions
+        .command(&["events", "-s", &name, "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting opmux events");
+    let (tx, events) = std::sync::mpsc::channel();
+    let stdout = reader.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let event: serde_json::Value = serde_json::from_str(&line.expect("a line")).unwrap();
+            if tx.send(event).is_err() {
+                return;
+            }
+        }
+    });
+    // The reader listens once it has seen an event: a restart by hand.
+    sessions.ok(&["restart", "-s", &name, "web"]);
+    let within = std::time::Duration::from_secs(20);
+    while events.recv_timeout(within).expect("an event")["event"] != "started" {}
+    eventually("web's second run", || runs("web") == 2);
+    // Ten writes in a burst: one restart of each.
+    for n in 0..10 {
+        project.write("src/main.rs", &format!("// {n}\n"));
+    }
+    let mut started = Vec::new();
+    while started.len() < 2 {
+        let event = events.recv_timeout(within).expect("an event");
+        if event["event"] == "started" {
+            started.push(event["pane"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(
+        started,
+        ["api", "web"],
+        "the dependent restarts after its dependency"
+    );
+    // An ignored file, and time for a second restart of the burst if there
+    // were one: nothing more starts.
+    project.write("src/gen/out.rs", "");
+    let more = events.recv_timeout(std::time::Duration::from_secs(1));
+    assert!(more.is_err(), "{more:?}");
+    assert_eq!((runs("api"), runs("web")), (2, 3));
+    sessions.ok(&["kill-session", &name]);
+    let _ = reader.wait();
+}

@@ -60,6 +60,10 @@ struct RawPane {
     group: Option<Spanned<String>>,
     ready_probe: Option<Spanned<RawProbe>>,
     live_probe: Option<Spanned<RawProbe>>,
+    watch: Option<Spanned<Vec<String>>>,
+    watch_ignore: Option<Spanned<Vec<String>>>,
+    watch_debounce: Option<Spanned<String>>,
+    restart_dependents: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -622,6 +626,46 @@ pub fn parse(
             .map(|p| read_probe(&source, p, "live_probe"))
             .transpose()?;
         probe_places.push([ready_probe, live_probe].map(|p| p.map(|p| p.span().start)));
+        if let Some(watch) = &raw.watch {
+            let debounce = match &raw.watch_debounce {
+                None => super::watch::DEBOUNCE,
+                Some(text) => super::parse_duration(text.get_ref()).ok_or_else(|| {
+                    anyhow!(
+                        "{}: field `watch_debounce`: `{}` is not a time such as \"500ms\"",
+                        source.at(text.span().start),
+                        clean_text(text.get_ref())
+                    )
+                })?,
+            };
+            let ignore = raw.watch_ignore.as_ref().map(|i| i.get_ref().clone());
+            let root = pane.cwd.clone().unwrap_or_else(|| base.to_path_buf());
+            let patterns = watch.get_ref().clone();
+            if patterns.is_empty() {
+                return source.error(watch.span().start, "watch", "give at least one pattern");
+            }
+            let made =
+                super::watch::Watch::new(&root, patterns, ignore.unwrap_or_default(), debounce);
+            pane.watch = Some(made.or_else(|why| {
+                let at = match &raw.watch_ignore {
+                    Some(ignore) if why.contains("not a pattern") && !why.is_empty() => {
+                        let bad = why.split('`').nth(1).unwrap_or("");
+                        match ignore.get_ref().iter().any(|p| p == bad) {
+                            true => (ignore.span().start, "watch_ignore"),
+                            false => (watch.span().start, "watch"),
+                        }
+                    }
+                    _ => (watch.span().start, "watch"),
+                };
+                source.error(at.0, at.1, why)
+            })?);
+        } else if let Some(ignore) = &raw.watch_ignore {
+            return source.error(
+                ignore.span().start,
+                "watch_ignore",
+                "it needs `watch` beside it",
+            );
+        }
+        pane.restart_dependents = raw.restart_dependents.unwrap_or(false);
         pane.autostart = raw.autostart.unwrap_or(true);
         pane.restart = raw.restart.unwrap_or_default();
         pane.max_restarts = raw.max_restarts;
@@ -843,6 +887,27 @@ mod tests {
         );
         let unknown = error("[[pane]]\ncmd = \"x\"\nlive_probe = { exec = \"y\", period = 2 }\n");
         assert!(unknown.contains("unknown field `period`"), "{unknown}");
+    }
+
+    #[test]
+    fn a_bad_watch_is_named_with_its_place_and_field() {
+        let bad = error("[[pane]]\ncmd = \"x\"\nwatch = [\"src/[\"]\n");
+        assert!(
+            bad.starts_with("opmux.toml:3:9: field `watch`: `src/[` is not a pattern"),
+            "{bad}"
+        );
+        let ignore = error("[[pane]]\ncmd = \"x\"\nwatch = [\"a\"]\nwatch_ignore = [\"{\"]\n");
+        assert!(
+            ignore.starts_with("opmux.toml:4:16: field `watch_ignore`"),
+            "{ignore}"
+        );
+        let alone = error("[[pane]]\ncmd = \"x\"\nwatch_ignore = [\"a\"]\n");
+        assert!(alone.contains("needs `watch` beside it"), "{alone}");
+        let time = error("[[pane]]\ncmd = \"x\"\nwatch = [\"a\"]\nwatch_debounce = \"soon\"\n");
+        assert!(
+            time.starts_with("opmux.toml:4:18: field `watch_debounce`"),
+            "{time}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod file;
 pub mod ports;
 pub mod probe;
 pub mod procfile;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -66,6 +67,10 @@ pub struct PaneSpec {
     /// Checked while the pane runs: failing `failure_threshold` times in a
     /// row stops the run as a failure.
     pub live_probe: Option<probe::Probe>,
+    /// Files whose changes restart it (`watch`).
+    pub watch: Option<watch::Watch>,
+    /// A restart on change restarts the panes that depend on it too.
+    pub restart_dependents: bool,
 }
 
 /// When a pane whose program ended is started again by itself.
@@ -215,6 +220,8 @@ impl PaneSpec {
             group: None,
             ready_probe: None,
             live_probe: None,
+            watch: None,
+            restart_dependents: false,
         }
     }
 
@@ -569,6 +576,16 @@ pub fn describe(settings: &Settings) -> String {
         }
         if let Some(probe) = &pane.live_probe {
             notes.push(format!("live while {}", probe.describe()));
+        }
+        if let Some(watch) = &pane.watch {
+            let mut note = format!("restarts on changes to {}", watch.patterns.join(", "));
+            if !watch.ignore.is_empty() {
+                note.push_str(&format!(" but {}", watch.ignore.join(", ")));
+            }
+            if pane.restart_dependents {
+                note.push_str(", with its dependents");
+            }
+            notes.push(note);
         }
         match (pane.restart, pane.max_restarts) {
             (RestartPolicy::Never, _) => {}

@@ -149,6 +149,9 @@ pub struct Pane {
     pub health: Option<String>,
     /// The current run's probe tasks, stopped when it ends.
     pub probes: Vec<tokio::task::AbortHandle>,
+    /// When a change to a file it watches restarts it, once the changes
+    /// have paused for its `watch_debounce`.
+    pub change_at: Option<Instant>,
 }
 
 /// Why a pane wants the user.
@@ -236,6 +239,7 @@ impl Pane {
             live_failures: 0,
             health: None,
             probes: Vec::new(),
+            change_at: None,
         }
     }
 

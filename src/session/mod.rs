@@ -565,6 +565,17 @@ impl Session {
             // part of a hang-up, which never escalates (see InputClosed).
             Event::Signal(signal) => self.quit(now, 128 + signal as i32, signal != Signal::SIGHUP),
             Event::Tick => self.expire(now),
+            Event::FilesChanged(paths) => {
+                for pane in &mut self.panes {
+                    if let Some(watch) = &pane.spec.watch
+                        && paths.iter().any(|path| watch.wants(path))
+                    {
+                        // The restart waits for the burst to be over.
+                        pane.change_at = Some(now + watch.debounce);
+                    }
+                }
+                Vec::new()
+            }
         }
     }
 
@@ -694,7 +705,13 @@ impl Session {
         });
         let shutdown = self.shutdown.filter(|s| !s.killed).map(|s| s.deadline);
         let idle = self.panes.iter().filter_map(idle_at);
-        panes.chain(restarts).chain(shutdown).chain(idle).min()
+        let changes = self.panes.iter().filter_map(|p| p.change_at);
+        panes
+            .chain(restarts)
+            .chain(shutdown)
+            .chain(idle)
+            .chain(changes)
+            .min()
     }
 
     /// Notes that `what` happened to pane `index`, if anyone reads notes.
@@ -777,6 +794,14 @@ impl Session {
             }
         }
         for index in 0..self.panes.len() {
+            if self.panes[index].change_at.is_some_and(|at| at <= now) {
+                self.panes[index].change_at = None;
+                if self.shutdown.is_none() {
+                    effects.extend(self.restart_on_change(index, now));
+                }
+            }
+        }
+        for index in 0..self.panes.len() {
             if idle_at(&self.panes[index]).is_some_and(|at| at <= now) {
                 let pane = &mut self.panes[index];
                 pane.active_at = None;
@@ -848,8 +873,10 @@ impl Session {
         if !restart && !self.watched.contains(&pane.id) {
             self.raise(index, Attention::Ended);
         }
+        // Its dependencies are looked at again: a dependency restarted with
+        // it is waited for.
         let mut effects = if restart {
-            vec![self.start_run(index)]
+            self.launch(index)
         } else {
             self.apply_restart_policy(index, status, ran, now);
             Vec::new()
@@ -902,6 +929,45 @@ impl Session {
             ran,
         };
         self.note(index, Happened::Restarting { delay, attempt });
+    }
+
+    /// Files pane `index` watches changed: a running pane, or one waiting to
+    /// restart, starts again (its stop signal, then a start); one stopped
+    /// by hand or given up on stays as it is. With `restart_dependents`,
+    /// the panes that depend on it follow, in dependency order, each
+    /// waiting for what it depends on.
+    fn restart_on_change(&mut self, index: usize, now: Instant) -> Vec<Effect> {
+        let id = self.panes[index].id;
+        tracing::info!(
+            pane = self.panes[index].spec.name,
+            "files changed: restarting"
+        );
+        let mut restarted = vec![id];
+        if self.panes[index].spec.restart_dependents {
+            let mut i = 0;
+            while i < restarted.len() {
+                let on = restarted[i];
+                for pane in &self.panes {
+                    let depends = pane.spec.depends_on.iter().any(|d| PaneId(d.pane) == on);
+                    if depends && !restarted.contains(&pane.id) {
+                        restarted.push(pane.id);
+                    }
+                }
+                i += 1;
+            }
+        }
+        let mut effects = Vec::new();
+        for pane in self.dependency_order(&restarted) {
+            let Some(index) = self.index_of(pane) else {
+                continue;
+            };
+            effects.extend(match self.panes[index].state {
+                PaneState::Running { .. } => self.stop(index, now, true),
+                PaneState::Restarting { .. } => self.launch(index),
+                _ => Vec::new(),
+            });
+        }
+        effects
     }
 
     /// Marks pane `index`'s run ready once its `ready` line has shown and
