@@ -138,3 +138,17 @@ fn the_mutation_testing_table_names_files_and_tests_that_exist() {
     }
     assert!(root.join(".cargo/mutants.toml").exists());
 }
+
+#[test]
+fn the_process_compose_example_loads_as_written() {
+    let start = README
+        .find("becomes\n\n```toml\n[[pane]]\nname = \"db\"\ncmd = \"postgres")
+        .expect("the process-compose example");
+    let text = &README[start + "becomes\n\n```toml\n".len()..];
+    let text = &text[..text.find("```").expect("end of the example")];
+    let settings = opmux::config::file::parse_str(text, "README example").unwrap();
+    let api = &settings.panes[1];
+    assert_eq!(api.port, Some(8080));
+    assert!(api.ready_probe.is_some() && api.live_probe.is_some() && api.watch.is_some());
+    assert_eq!(api.depends_on[0].condition, opmux::config::Condition::Ready);
+}
