@@ -284,15 +284,19 @@ pub fn request<H: Controlled>(host: &mut H, link: Link, want: Want, now: Instant
             };
             let mut effects = Vec::new();
             let mut until = Vec::new();
-            for id in ids {
+            for &id in &ids {
                 until.extend(host.session().until(action, id));
                 let command = match action {
                     PaneAction::Start => Command::Start(id),
                     PaneAction::Stop => Command::Stop(id),
-                    PaneAction::Restart => Command::Restart(id),
+                    // Several at once, together (below).
+                    PaneAction::Restart => continue,
                     PaneAction::Kill => Command::Kill(id),
                 };
                 effects.extend(host.carry_out(command, now));
+            }
+            if action == PaneAction::Restart {
+                effects.extend(host.carry_out(Command::RestartAll(ids), now));
             }
             host.parts().0.acting.push(Acting {
                 link,

@@ -57,6 +57,8 @@ pub enum Event {
     },
     /// Files changed under a folder some pane watches.
     FilesChanged(Vec<std::path::PathBuf>),
+    /// The file watcher failed (too many folders for inotify, say).
+    WatchFailed(String),
     /// The run's program asked for the user: a bell, a notification, a
     /// line matching its `attention` pattern.
     PaneAlert {

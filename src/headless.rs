@@ -351,7 +351,10 @@ impl Printer {
             }
             // What the TUI shows in the title: a log that could not be
             // opened, an input or output error.
-            for error in [&pane.error, &pane.health].into_iter().flatten() {
+            for error in [&pane.error, &pane.health, &pane.unwatched]
+                .into_iter()
+                .flatten()
+            {
                 if self.errors.get(&pane.id) != Some(error) {
                     self.errors.insert(pane.id, error.clone());
                     let text = format!("[! {error}]");

@@ -99,16 +99,29 @@ pub async fn check(check: &Check, timeout: Duration, place: &Place) -> Result<()
             let (pid, status) =
                 crate::process::spawn_probe(command, place.cwd.as_deref(), &place.env)
                     .map_err(|e| format!("`{command}` could not start: {e}"))?;
-            match tokio::time::timeout(timeout, status).await {
+            // Killed if the try is given up on: at its timeout, or when the
+            // run ends and its probes stop.
+            let mut running = KillOnDrop(Some(pid));
+            let answer = match tokio::time::timeout(timeout, status).await {
                 Ok(Ok(status)) if status.code() == 0 => Ok(()),
                 Ok(Ok(status)) => Err(format!("`{command}` exited {}", status.code())),
                 Ok(Err(_)) => Err(format!("`{command}` was lost")),
-                Err(_) => {
-                    // Its whole group: a shell's children too.
-                    let _ = killpg(pid, Signal::SIGKILL);
-                    Err(late())
-                }
-            }
+                Err(_) => return Err(late()),
+            };
+            running.0 = None;
+            answer
+        }
+    }
+}
+
+/// A probe's command, whose whole process group (a shell's children too)
+/// is SIGKILLed when this is dropped while it still runs.
+struct KillOnDrop(Option<nix::unistd::Pid>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = killpg(pid, Signal::SIGKILL);
         }
     }
 }

@@ -38,8 +38,12 @@ pub fn start(
         .collect();
     let to_loop = events.clone();
     let made = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
-        let Ok(event) = result else {
-            return;
+        let event = match result {
+            Ok(event) => event,
+            Err(e) => {
+                let _ = to_loop.send(Event::WatchFailed(e.to_string()));
+                return;
+            }
         };
         // Reading a file changes nothing.
         if matches!(event.kind, EventKind::Access(_)) || event.paths.is_empty() {
@@ -65,13 +69,13 @@ pub fn start(
 
 /// Says in the title of each pane watching below `root` (every watching
 /// pane, for `None`) that its files are not watched, and why.
-fn not_watching(session: &mut Session, root: Option<&PathBuf>, why: &str) {
+pub fn not_watching(session: &mut Session, root: Option<&PathBuf>, why: &str) {
     for pane in &mut session.panes {
         let Some(watch) = &pane.spec.watch else {
             continue;
         };
         if root.is_none_or(|root| watch.root.starts_with(root)) {
-            pane.error = Some(format!("not watching files: {}", crate::clean_text(why)));
+            pane.unwatched = Some(format!("not watching files: {}", crate::clean_text(why)));
         }
     }
 }

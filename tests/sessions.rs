@@ -2054,10 +2054,10 @@ fn a_group_stands_for_its_panes_in_the_verbs() {
     project.write(
         "opmux.toml",
         &format!(
-            "[[pane]]\nname = \"api\"\ngroup = \"backend\"\ndepends_on = [\"db\"]\n\
+            "[[pane]]\nname = \"api\"\ngroup = \"backend\"\ndepends_on = {{ db = \"ready\" }}\n\
              cmd = \"echo api up; exec sleep 1000.{m}\"\n\
              [[pane]]\nname = \"web\"\ngroup = \"frontend\"\ncmd = \"echo web up; exec sleep 1000.{m}\"\n\
-             [[pane]]\nname = \"db\"\ngroup = \"backend\"\ncmd = \"echo db up; exec sleep 1000.{m}\"\n"
+             [[pane]]\nname = \"db\"\ngroup = \"backend\"\nready = \"db up\"\ncmd = \"echo db up; exec sleep 1000.{m}\"\n"
         ),
     );
     let config = project.0.join("opmux.toml");
@@ -2076,6 +2076,8 @@ fn a_group_stands_for_its_panes_in_the_verbs() {
         sessions.run(&args).status.code()
     };
     assert_eq!(wait("running"), Some(0));
+    // A pane with nothing to be ready by (api) is ready once it runs.
+    assert_eq!(wait("ready"), Some(0));
     assert_eq!(sessions.pane(&name, 1)["group"], "backend");
     let pid = |n: usize| sessions.pane(&name, n)["pid"].as_i64();
     let before = [pid(1), pid(2), pid(3)];
@@ -2097,6 +2099,11 @@ fn a_group_stands_for_its_panes_in_the_verbs() {
         said.contains("the groups are @backend, @frontend"),
         "{said}"
     );
+    // A restart by hand with its dependency stopped by hand runs at once,
+    // as it always has.
+    sessions.ok(&["stop", "-s", &name, "db"]);
+    sessions.ok(&["restart", "-s", &name, "api"]);
+    assert_eq!(sessions.pane(&name, 1)["state"], "running");
     sessions.ok(&["stop", "-s", &name, "@backend"]);
     assert_eq!(wait("exited"), Some(0));
     assert_eq!(sessions.pane(&name, 2)["state"], "running");
@@ -2105,6 +2112,7 @@ fn a_group_stands_for_its_panes_in_the_verbs() {
 #[test]
 fn tcp_and_exec_probes_judge_readiness_and_health() {
     let sessions = Sessions::new("probes");
+    let m = marker("probes");
     let gone = sessions.runtime.0.join("gone");
     // A port nothing listens on until the test does.
     let port = std::net::TcpListener::bind(("127.0.0.1", 0))
@@ -2119,8 +2127,10 @@ fn tcp_and_exec_probes_judge_readiness_and_health() {
             "[[pane]]\nname = \"db\"\ncmd = \"exec sleep 1000\"\n\
              ready_probe = {{ tcp = {port}, interval = \"100ms\" }}\n\
              [[pane]]\nname = \"web\"\ndepends_on = [\"db\"]\ncmd = \"echo web released; exec sleep 1000\"\n\
-             [[pane]]\nname = \"worker\"\ncmd = \"exec sleep 1000\"\nrestart = \"on-failure\"\n\
-             live_probe = {{ exec = \"test ! -e {}\", interval = \"100ms\", failure_threshold = 2 }}\n",
+             [[pane]]\nname = \"worker\"\ncmd = \"trap 'exit 0' TERM; sleep 1000 & wait\"\nrestart = \"on-failure\"\n\
+             live_probe = {{ exec = \"test ! -e {}\", interval = \"100ms\", failure_threshold = 2 }}\n\
+             [[pane]]\nname = \"slow\"\ncmd = \"exec sleep 1000\"\n\
+             live_probe = {{ exec = \"sleep 1000.{m}\", timeout = \"60s\" }}\n",
             gone.display()
         ),
     );
@@ -2148,8 +2158,13 @@ fn tcp_and_exec_probes_judge_readiness_and_health() {
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port again");
     assert_eq!(wait("db", "ready", "20"), Some(0));
     assert_eq!(wait("web", "match:web released", "20"), Some(0));
+    // A probe's command still running when the run ends goes with it.
+    eventually("the slow probe's command", || !sleepers(&m).is_empty());
+    sessions.ok(&["stop", "-s", &name, "slow"]);
+    eventually("the probe's command gone", || sleepers(&m).is_empty());
     // The worker is healthy while the file is missing; once it exists, two
-    // failed tries stop the run as a failure, and on-failure restarts it.
+    // failed tries stop the run as a failure (though it exits 0), and
+    // on-failure restarts it.
     assert_eq!(sessions.pane(&name, 3)["restarts"], 0);
     std::fs::write(&gone, "").unwrap();
     eventually("the unhealthy run restarted", || {
@@ -2174,8 +2189,9 @@ fn a_burst_of_changes_to_watched_files_restarts_once_and_its_dependents_after_it
     project.write("src/main.rs", "");
     project.write(
         "opmux.toml",
-        "[[pane]]\nname = \"api\"\ncmd = \"echo run >> api-runs; exec sleep 1000\"\n\
-         watch = [\"src/**/*.rs\"]\nwatch_ignore = [\"src/gen/**\"]\nwatch_debounce = \"500ms\"\n\
+        "log_dir = \"logs\"\n\
+         [[pane]]\nname = \"api\"\ncmd = \"echo run >> api-runs; trap 'sleep 0.3; exit 0' TERM; sleep 1000 & wait\"\n\
+         watch = [\"src/**/*.rs\", \"**/*.log\"]\nwatch_ignore = [\"src/gen/**\"]\nwatch_debounce = \"500ms\"\n\
          restart_dependents = true\n\
          [[pane]]\nname = \"web\"\ndepends_on = [\"api\"]\ncmd = \"echo run >> web-runs; exec sleep 1000\"\n",
     );

@@ -15,6 +15,7 @@ use opmux::config::{Condition, Dependency, PaneSpec, ReadyPattern, RestartPolicy
 use opmux::event::Event;
 use opmux::pane::{PaneState, Supervision};
 use opmux::process::ExitStatus;
+use opmux::session::Command;
 use opmux::ui::state_label;
 use opmux::{PaneId, Size};
 
@@ -1043,4 +1044,46 @@ fn a_manual_restart_leaves_a_succeeded_dependency_met() {
     assert_eq!(started(&mut app, 0, now), vec![]);
     focus(&mut app, 1, now);
     assert_eq!(command_at(&mut app, 's', now), vec![start(1)]);
+}
+
+#[test]
+fn panes_restarted_together_start_again_in_dependency_order() {
+    let t0 = Instant::now();
+    // web (0) waits for db (1) to have started.
+    let specs = vec![after(spec("web"), 1, Condition::Started), spec("db")];
+    let mut app = booted(specs, t0);
+    let both = vec![PaneId(0), PaneId(1)];
+    let effects = app.command(Command::RestartAll(both), t0);
+    // Stopped in dependency order: db first.
+    let stops: Vec<Effect> = effects
+        .into_iter()
+        .filter(|e| matches!(e, Effect::Signal(_, Signal::SIGTERM)))
+        .collect();
+    assert_eq!(
+        stops,
+        [signal(1, Signal::SIGTERM), signal(0, Signal::SIGTERM)]
+    );
+    // web is gone first, but waits for db's next run, not its last.
+    assert_eq!(
+        exit(&mut app, 0, ExitStatus::Signaled(Signal::SIGTERM), t0),
+        vec![]
+    );
+    assert!(
+        title(&app, 0, t0).contains("waiting for db"),
+        "{}",
+        title(&app, 0, t0)
+    );
+    assert_eq!(
+        exit(&mut app, 1, ExitStatus::Signaled(Signal::SIGTERM), t0),
+        vec![start(1)]
+    );
+    assert_eq!(started(&mut app, 1, t0), vec![start(0)]);
+    // A restart of web alone, later, starts it at once.
+    assert_eq!(started(&mut app, 0, t0), vec![]);
+    let effects = app.command(Command::RestartAll(vec![PaneId(0)]), t0);
+    assert_eq!(effects.len(), 2, "{effects:?}");
+    assert_eq!(
+        exit(&mut app, 0, ExitStatus::Signaled(Signal::SIGTERM), t0),
+        vec![start(0)]
+    );
 }

@@ -233,12 +233,12 @@ fn c_b_capital_r_restarts_the_focused_panes_group_in_dependency_order() {
     let upper_r = KeyCode::Char('R');
     assert_eq!(
         prefixed(&mut view, &session, upper_r),
-        [Command::Restart(PaneId(2)), Command::Restart(PaneId(0))]
+        [Command::RestartAll(vec![PaneId(2), PaneId(0)])]
     );
     // A pane of no group restarts alone.
     view.focus_pane(&session, PaneId(1));
     assert_eq!(
         prefixed(&mut view, &session, upper_r),
-        [Command::Restart(PaneId(1))]
+        [Command::RestartAll(vec![PaneId(1)])]
     );
 }

@@ -152,6 +152,11 @@ pub struct Pane {
     /// When a change to a file it watches restarts it, once the changes
     /// have paused for its `watch_debounce`.
     pub change_at: Option<Instant>,
+    /// Why the files it watches are not watched, shown in its title.
+    pub unwatched: Option<String>,
+    /// The panes it was restarted together with that it depends on, each
+    /// with its run then: its next run waits for their next.
+    pub follows: Vec<(PaneId, u32)>,
 }
 
 /// Why a pane wants the user.
@@ -240,6 +245,8 @@ impl Pane {
             health: None,
             probes: Vec::new(),
             change_at: None,
+            unwatched: None,
+            follows: Vec::new(),
         }
     }
 

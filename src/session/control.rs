@@ -375,7 +375,13 @@ impl Watch {
             Condition::Running => pane.state.is_running(),
             Condition::Attention => pane.attention.is_some(),
             Condition::Idle => pane.idle,
-            Condition::Ready => pane.supervision.ready,
+            // A pane with nothing to be ready by is ready once it runs.
+            Condition::Ready => {
+                pane.supervision.ready
+                    || (pane.spec.ready.is_none()
+                        && pane.spec.ready_probe.is_none()
+                        && pane.state.is_running())
+            }
             Condition::Exited => over,
             Condition::Succeeded => match pane.state {
                 PaneState::Exited { status, .. } => {

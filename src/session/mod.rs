@@ -58,6 +58,9 @@ pub enum Command {
     Start(PaneId),
     /// Stop it now and start it again.
     Restart(PaneId),
+    /// Restart these panes together, in dependency order: each waits, in
+    /// its next run, for the next run of what it depends on among them.
+    RestartAll(Vec<PaneId>),
     /// Its stop signal, SIGKILL after its timeout; again while it stops
     /// kills at once.
     Stop(PaneId),
@@ -364,6 +367,14 @@ impl Session {
             // which is their id; a pane closed since then no longer holds
             // anyone back.
             let other = self.pane(PaneId(dep.pane))?;
+            // One restarted together with this pane is awaited in its next
+            // run.
+            let pane = &self.panes[index];
+            let restarted =
+                (pane.follows.iter()).any(|&(on, run)| on == other.id && other.run <= run);
+            if restarted {
+                return Some(other.spec.name.clone());
+            }
             let met = match dep.condition {
                 // Started for real: the runtime reported the program running.
                 Condition::Started => matches!(
@@ -544,7 +555,8 @@ impl Session {
                 // gone) is a failed run to the restart policy, 127 as a
                 // shell says for a missing command.
                 if self.shutdown.is_none() {
-                    self.apply_restart_policy(index, ExitStatus::Exited(127), Duration::ZERO, now);
+                    let status = ExitStatus::Exited(127);
+                    self.apply_restart_policy(index, status, true, Duration::ZERO, now);
                 }
                 Vec::new()
             }
@@ -565,7 +577,16 @@ impl Session {
             // part of a hang-up, which never escalates (see InputClosed).
             Event::Signal(signal) => self.quit(now, 128 + signal as i32, signal != Signal::SIGHUP),
             Event::Tick => self.expire(now),
-            Event::FilesChanged(paths) => {
+            Event::WatchFailed(why) => {
+                crate::watch::not_watching(self, None, &why);
+                Vec::new()
+            }
+            Event::FilesChanged(mut paths) => {
+                // The panes' own logs change as they run.
+                if let Some(logs) = &self.log_dir {
+                    let logs = std::fs::canonicalize(logs).unwrap_or_else(|_| logs.clone());
+                    paths.retain(|path| !path.starts_with(&logs));
+                }
                 for pane in &mut self.panes {
                     if let Some(watch) = &pane.spec.watch
                         && paths.iter().any(|path| watch.wants(path))
@@ -624,12 +645,23 @@ impl Session {
                     return Vec::new();
                 };
                 self.reset_supervision(index);
+                let follows = !self.panes[index].follows.is_empty();
                 return match self.panes[index].state {
                     ref state if state.is_alive() => self.stop(index, now, true),
                     // Never started: its dependencies still apply, as with C-b s.
                     PaneState::NotStarted => self.launch(index),
+                    _ if follows => self.launch(index),
                     _ => vec![self.start_run(index)],
                 };
+            }
+            Command::RestartAll(ids) => {
+                let ordered = self.dependency_order(&ids);
+                self.follow_together(&ordered);
+                let mut effects = Vec::new();
+                for id in ordered {
+                    effects.extend(self.command(Command::Restart(id), now));
+                }
+                return effects;
             }
             Command::Kill(id) => {
                 let Some(index) = self.index_of(id) else {
@@ -857,7 +889,9 @@ impl Session {
         let pane = &mut self.panes[index];
         // Readiness belongs to a run; the next one must print its line again.
         pane.supervision.ready = false;
-        if status == ExitStatus::Exited(0) {
+        // A run stopped as unhealthy failed, whatever it exited with.
+        let failed = status != ExitStatus::Exited(0) || pane.health.is_some();
+        if !failed {
             pane.supervision.succeeded = true;
         }
         // Closing our side of the PTY only now, when nothing of the run is
@@ -873,12 +907,14 @@ impl Session {
         if !restart && !self.watched.contains(&pane.id) {
             self.raise(index, Attention::Ended);
         }
-        // Its dependencies are looked at again: a dependency restarted with
-        // it is waited for.
-        let mut effects = if restart {
+        // A dependency restarted with it (a group, its dependents) is
+        // waited for; otherwise it starts again at once, as before.
+        let mut effects = if restart && !self.panes[index].follows.is_empty() {
             self.launch(index)
+        } else if restart {
+            vec![self.start_run(index)]
         } else {
-            self.apply_restart_policy(index, status, ran, now);
+            self.apply_restart_policy(index, status, failed, ran, now);
             Vec::new()
         };
         effects.extend(self.wake_waiters());
@@ -891,13 +927,14 @@ impl Session {
         &mut self,
         index: usize,
         status: ExitStatus,
+        failed: bool,
         ran: Duration,
         now: Instant,
     ) {
         let pane = &mut self.panes[index];
         let wanted = match pane.spec.restart {
             RestartPolicy::Never => false,
-            RestartPolicy::OnFailure => status != ExitStatus::Exited(0),
+            RestartPolicy::OnFailure => failed,
             RestartPolicy::Always => true,
         };
         let sup = &mut pane.supervision;
@@ -956,8 +993,10 @@ impl Session {
                 i += 1;
             }
         }
+        let ordered = self.dependency_order(&restarted);
+        self.follow_together(&ordered);
         let mut effects = Vec::new();
-        for pane in self.dependency_order(&restarted) {
+        for pane in ordered {
             let Some(index) = self.index_of(pane) else {
                 continue;
             };
@@ -968,6 +1007,22 @@ impl Session {
             });
         }
         effects
+    }
+
+    /// Marks each of `ids` to wait, in its next run, for the next run of
+    /// the panes among them it depends on.
+    fn follow_together(&mut self, ids: &[PaneId]) {
+        for &id in ids {
+            let Some(index) = self.index_of(id) else {
+                continue;
+            };
+            let follows: Vec<(PaneId, u32)> = (self.panes[index].spec.depends_on.iter())
+                .map(|dep| PaneId(dep.pane))
+                .filter(|on| *on != id && ids.contains(on))
+                .filter_map(|on| Some((on, self.pane(on)?.run)))
+                .collect();
+            self.panes[index].follows = follows;
+        }
     }
 
     /// Marks pane `index`'s run ready once its `ready` line has shown and
@@ -1002,6 +1057,7 @@ impl Session {
         pane.ready_probed = false;
         pane.live_failures = 0;
         pane.health = None;
+        pane.follows.clear();
         // Out of Waiting at once, so no later wake-up starts it a second time.
         pane.state = PaneState::Starting;
         Effect::Start(pane.id)
@@ -1033,6 +1089,8 @@ impl Session {
         let PaneState::Running { pid, since } = pane.state else {
             return Vec::new();
         };
+        // A run on its way out is probed no more.
+        pane.stop_probes();
         pane.state = PaneState::Stopping {
             pid,
             since,

@@ -255,7 +255,7 @@ impl View {
                     Some(group) => session.group(group).unwrap_or_default(),
                     None => focused.into_iter().collect(),
                 };
-                return panes.into_iter().map(Command::Restart).collect();
+                return vec![Command::RestartAll(panes)];
             }
             Action::KillPane => return focused.map(Command::Kill).into_iter().collect(),
             Action::ClosePane => return focused.map(Command::Close).into_iter().collect(),
