@@ -489,7 +489,7 @@ fn health_server(healthy: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u16 
 }
 
 #[test]
-fn an_http_readiness_probe_releases_a_dependent_and_a_failing_liveness_probe_stops_the_run() {
+fn an_http_readiness_probe_releases_a_dependent_and_a_failing_liveness_probe_restarts_the_pane() {
     use std::sync::atomic::Ordering;
     let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let port = health_server(healthy.clone());
@@ -498,7 +498,7 @@ fn an_http_readiness_probe_releases_a_dependent_and_a_failing_liveness_probe_sto
     dir.write(
         "opmux.toml",
         &format!(
-            "[[pane]]\nname = \"api\"\ncmd = \"exec cat\"\n\
+            "[[pane]]\nname = \"api\"\ncmd = \"echo run >> runs; exec cat\"\nrestart = \"on-failure\"\n\
              ready_probe = {{ {probe} }}\n\
              live_probe = {{ {probe}, failure_threshold = 3 }}\n\
              [[pane]]\nname = \"web\"\ndepends_on = [\"api\"]\ncmd = \"echo web released; exec cat\"\n"
@@ -509,9 +509,14 @@ fn an_http_readiness_probe_releases_a_dependent_and_a_failing_liveness_probe_sto
     healthy.store(true, Ordering::SeqCst);
     opmux.wait_text("web released");
     opmux.wait_text("ready");
-    // Sick now: three failures in a row stop the run, which stays failed
-    // (restart = "never"), and the title says why.
+    // Sick now: three failures in a row stop the run as a failure, which
+    // on-failure restarts; the title says why until a run is ready again.
     healthy.store(false, Ordering::SeqCst);
     opmux.wait_text("liveness failed: HTTP 503");
-    opmux.wait_text("killed SIGTERM");
+    common::eventually("the second run", || dir.lines("runs").len() == 2);
+    opmux.wait_text("liveness failed: HTTP 503");
+    healthy.store(true, Ordering::SeqCst);
+    opmux.wait_for("the reason gone once ready again", |screen| {
+        !screen.contents().contains("liveness failed")
+    });
 }

@@ -144,9 +144,11 @@ pub struct Pane {
     pub ready_probed: bool,
     /// The current run's liveness probe failures in a row.
     pub live_failures: u32,
-    /// Why the last run was stopped as unhealthy (`liveness failed: …`),
-    /// shown in the title until the next run.
+    /// Why a run was stopped as unhealthy (`liveness failed: …`), shown
+    /// in the title until a later run is ready or passes its probe.
     pub health: Option<String>,
+    /// The current run was stopped as unhealthy: its end is a failure.
+    pub unhealthy: bool,
     /// The current run's probe tasks, stopped when it ends.
     pub probes: Vec<tokio::task::AbortHandle>,
     /// When a change to a file it watches restarts it, once the changes
@@ -243,6 +245,7 @@ impl Pane {
             ready_probed: false,
             live_failures: 0,
             health: None,
+            unhealthy: false,
             probes: Vec::new(),
             change_at: None,
             unwatched: None,

@@ -518,7 +518,10 @@ impl Session {
                         return self.wake_waiters();
                     }
                     (false, Err(_)) => {}
-                    (true, Ok(())) => pane.live_failures = 0,
+                    (true, Ok(())) => {
+                        pane.live_failures = 0;
+                        pane.health = None;
+                    }
                     // A run still getting ready is not judged on health: a
                     // server not listening yet is starting, not sick.
                     (true, Err(_))
@@ -535,6 +538,7 @@ impl Session {
                             let why = format!("liveness failed: {}", crate::clean_text(&why));
                             tracing::warn!(pane = pane.spec.name, why, "stopping an unhealthy run");
                             pane.health = Some(why.clone());
+                            pane.unhealthy = true;
                             self.note(index, Happened::Unhealthy(why));
                             // A failed run: the restart policy decides.
                             return self.begin_stop(index, now, None, false);
@@ -890,7 +894,7 @@ impl Session {
         // Readiness belongs to a run; the next one must print its line again.
         pane.supervision.ready = false;
         // A run stopped as unhealthy failed, whatever it exited with.
-        let failed = status != ExitStatus::Exited(0) || pane.health.is_some();
+        let failed = status != ExitStatus::Exited(0) || pane.unhealthy;
         if !failed {
             pane.supervision.succeeded = true;
         }
@@ -1033,6 +1037,7 @@ impl Session {
         let probed = pane.spec.ready_probe.is_none() || pane.ready_probed;
         if line && probed && !pane.supervision.ready {
             pane.supervision.ready = true;
+            pane.health = None;
             self.note(index, Happened::Ready);
         }
     }
@@ -1056,7 +1061,7 @@ impl Session {
         pane.ready_line = false;
         pane.ready_probed = false;
         pane.live_failures = 0;
-        pane.health = None;
+        pane.unhealthy = false;
         pane.follows.clear();
         // Out of Waiting at once, so no later wake-up starts it a second time.
         pane.state = PaneState::Starting;
