@@ -108,6 +108,8 @@
 //!   terminal restored on every way out; also the one-shot requests behind `ls`,
 //!   `status`, `kill-session` and the control verbs (`send`, `screen`, `wait`, `events`,
 //!   `logs`, `run`, `start`, `stop`, `restart`, `kill`), which wait for their answer.
+//!   The attached client runs as its own program, `opmux-attach`
+//!   (`src/bin/opmux-attach.rs`), where it is installed beside `opmux`.
 
 pub mod app;
 pub mod cli;

@@ -147,7 +147,30 @@ fn start_attached(cli: &Cli, settings: Settings, cwd: &std::path::Path) -> Resul
     let size = opmux::Size::new(rows, cols).at_least_one();
     let persistent = settings.persist;
     let (name, socket) = launch(cli, settings, cwd, size, persistent)?;
-    client::attach(&socket, &name)
+    attach(&socket, &name)
+}
+
+/// Attaches this terminal to session `name`. The client runs as
+/// `opmux-attach`, installed beside this program, when it is there: a
+/// program of its own maps only the client's code, about 2 MiB less than
+/// this process, which parsed the configuration and started the server,
+/// would keep mapped for as long as it stays attached. Without it, this
+/// process is the client.
+fn attach(socket: &std::path::Path, name: &str) -> Result<i32> {
+    use std::os::unix::process::CommandExt;
+    if let Some(lean) = std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name("opmux-attach"))
+        .filter(|lean| lean.is_file())
+    {
+        // exec returns only if the program could not be started; this
+        // process is the client then.
+        let _ = std::process::Command::new(&lean)
+            .arg(socket)
+            .arg(name)
+            .exec();
+    }
+    client::attach(socket, name)
 }
 
 /// Starts a session in a server of its own and prints its name.
@@ -296,7 +319,7 @@ fn run_verb(verb: Verb) -> Result<i32> {
             if own_session().is_some_and(|(_, own)| own == socket) {
                 bail!("session {name} cannot be shown inside one of its own panes");
             }
-            client::attach(&socket, &name)
+            attach(&socket, &name)
         }
         Verb::KillSession { name, now } => {
             let (name, socket) = pick(&dir, name)?;

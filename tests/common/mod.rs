@@ -93,6 +93,19 @@ impl Opmux {
         cols: u16,
         env: &[(&str, &str)],
     ) -> Self {
+        let program = std::path::Path::new(env!("CARGO_BIN_EXE_opmux"));
+        Self::start_program(program, dir, args, rows, cols, env)
+    }
+
+    /// Starts `program`, an opmux binary, in folder `dir`.
+    pub fn start_program(
+        program: &std::path::Path,
+        dir: &std::path::Path,
+        args: &[&str],
+        rows: u16,
+        cols: u16,
+        env: &[(&str, &str)],
+    ) -> Self {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -101,7 +114,7 @@ impl Opmux {
                 pixel_height: 0,
             })
             .expect("openpty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_opmux"));
+        let mut cmd = CommandBuilder::new(program);
         cmd.args(args);
         cmd.env("TERM", "xterm-256color");
         cmd.env("SHELL", "/bin/sh");

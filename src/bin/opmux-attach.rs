@@ -1,0 +1,23 @@
+//! The attached client alone, for `opmux` to hand the terminal to once the
+//! session runs: a program of its own maps only the client's code, where
+//! the process that parsed the configuration and started the server would
+//! keep all of its pages for as long as it stays attached.
+//! `opmux-attach SOCKET NAME`; not meant to be run by hand.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let [_, socket, name] = args.as_slice() else {
+        eprintln!("opmux-attach: run by opmux as `opmux-attach SOCKET NAME`");
+        return ExitCode::from(2);
+    };
+    let name = name.to_string_lossy();
+    match opmux::client::attach(std::path::Path::new(socket), &name) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("opmux: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
