@@ -129,6 +129,13 @@ pub enum Verb {
     /// recently].
     #[command(visible_alias = "a")]
     Attach { name: Option<String> },
+    /// Prints a completion script for the shell: bash, zsh or fish.
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Prints the manual page (roff): options, verbs, keys and opmux.toml.
+    Man,
     /// Lists the sessions: name, folder, panes running, clients, age.
     Ls {
         /// Prints a JSON array instead of a table.
@@ -270,6 +277,8 @@ pub struct PaneVerb {
 pub const VERBS: &[&str] = &[
     "attach",
     "a",
+    "completions",
+    "man",
     "ls",
     "status",
     "kill-session",
@@ -284,6 +293,26 @@ pub const VERBS: &[&str] = &[
     "restart",
     "kill",
 ];
+
+/// The shells `opmux completions` writes for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The whole command line as one clap command: the options and COMMANDs of
+/// a start, with the verbs as subcommands, for completions and the man page.
+pub fn full_command() -> clap::Command {
+    use clap::CommandFactory;
+    let verbs = VerbCli::command();
+    let mut all = Cli::command().subcommand_negates_reqs(true);
+    for verb in verbs.get_subcommands() {
+        all = all.subcommand(verb.clone());
+    }
+    all
+}
 
 fn parse_size(text: &str) -> Result<crate::Size, String> {
     let bad = || format!("`{text}` is not COLSxROWS, such as 80x24");

@@ -4,7 +4,10 @@
 //! Layout, one line per module; data flows from the panes to the task that owns
 //! the session (the server's, or the headless front end's), which draws it:
 //!
-//! - `cli`: the clap definitions of the command line, nothing else.
+//! - `cli`: the clap definitions of the command line, nothing else (and the whole of
+//!   it as one clap command, for completions and the man page).
+//! - `manual`: `opmux man`, the roff page: clap's sections, then the keys and the
+//!   opmux.toml reference.
 //! - `config`: turns the command line, an opmux.toml (`config::file`) and Procfiles
 //!   (`config::procfile`) into `Settings` and `PaneSpec`s, checking them before the
 //!   terminal is touched; errors name file, line, column and field. `config::ports`
@@ -124,6 +127,7 @@ pub mod keys;
 pub mod layout;
 pub mod link;
 pub mod log;
+pub mod manual;
 pub mod mouse;
 pub mod pane;
 pub mod probe;

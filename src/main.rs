@@ -311,7 +311,11 @@ fn pick_among(
 const SESSION_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 fn run_verb(verb: Verb) -> Result<i32> {
-    let dir = registry::socket_dir()?;
+    // These two need no session, and no socket folder.
+    let dir = match verb {
+        Verb::Completions { .. } | Verb::Man => std::path::PathBuf::new(),
+        _ => registry::socket_dir()?,
+    };
     match verb {
         Verb::Attach { name } => {
             // Without a name, only a session with a screen.
@@ -449,6 +453,25 @@ fn run_verb(verb: Verb) -> Result<i32> {
         Verb::Stop(panes) => act(&dir, PaneAction::Stop, panes),
         Verb::Restart(panes) => act(&dir, PaneAction::Restart, panes),
         Verb::Kill(panes) => act(&dir, PaneAction::Kill, panes),
+        Verb::Completions { shell } => {
+            use clap_complete::Shell;
+            let shell = match shell {
+                opmux::cli::CompletionShell::Bash => Shell::Bash,
+                opmux::cli::CompletionShell::Zsh => Shell::Zsh,
+                opmux::cli::CompletionShell::Fish => Shell::Fish,
+            };
+            let mut command = opmux::cli::full_command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "opmux", &mut script);
+            // A reader that stops early (`| head`) is no error.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
+            Ok(0)
+        }
+        Verb::Man => {
+            let page = opmux::manual::page();
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), page.as_bytes());
+            Ok(0)
+        }
         Verb::Ls { json } => {
             let found: Vec<SessionInfo> = sessions(&dir)?.into_iter().map(|(_, i)| i).collect();
             if json {

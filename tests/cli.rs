@@ -140,3 +140,91 @@ fn a_config_procfile_or_env_file_that_is_no_regular_file_is_refused() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `program` with `args`, `input` on its standard input; returns its
+/// status and what it printed on both outputs.
+fn feed(program: &str, args: &[&str], input: &[u8]) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {program}: {e}"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    (out.status.success(), said)
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The long options `opmux --help` lists.
+fn long_options() -> Vec<String> {
+    let help = stdout(&opmux(&["--help"]));
+    let mut options: Vec<String> = help
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == '=')
+        .filter(|word| word.starts_with("--") && word.len() > 2)
+        .map(|word| {
+            word.trim_end_matches(|c: char| !c.is_alphanumeric())
+                .to_string()
+        })
+        .collect();
+    options.sort();
+    options.dedup();
+    assert!(options.len() > 15, "{options:?}");
+    options
+}
+
+#[test]
+fn the_bash_completion_script_is_valid_bash_and_knows_every_option_and_verb() {
+    let script = opmux(&["completions", "bash"]);
+    assert!(script.status.success(), "{}", stderr(&script));
+    let (valid, said) = feed("bash", &["-n"], &script.stdout);
+    assert!(valid, "bash -n: {said}");
+    let script = stdout(&script);
+    for option in long_options() {
+        assert!(script.contains(&option), "{option} not completed");
+    }
+    for verb in [
+        "attach",
+        "status",
+        "send",
+        "screen",
+        "wait",
+        "logs",
+        "man",
+        "completions",
+    ] {
+        assert!(script.contains(verb), "{verb} not completed");
+    }
+    for shell in ["zsh", "fish"] {
+        let other = opmux(&["completions", shell]);
+        assert!(other.status.success(), "{shell}: {}", stderr(&other));
+        let other = stdout(&other);
+        for option in long_options() {
+            let bare = option.trim_start_matches('-');
+            assert!(other.contains(bare), "{option} not in the {shell} script");
+        }
+    }
+}
+
+#[test]
+fn the_man_page_is_clean_roff_and_names_every_option() {
+    let page = opmux(&["man"]);
+    assert!(page.status.success(), "{}", stderr(&page));
+    let (clean, said) = feed("groff", &["-man", "-ww", "-z"], &page.stdout);
+    assert!(clean && said.is_empty(), "groff warns: {said}");
+    let page = stdout(&page);
+    for option in long_options() {
+        // roff writes a dash as \-.
+        let written = option.replace('-', "\\-");
+        assert!(page.contains(&written), "{option} not on the man page");
+    }
+    for section in [".SH KEYS", ".SH FILES", ".SH SUBCOMMANDS"] {
+        assert!(page.contains(section), "no {section}");
+    }
+}
