@@ -9,7 +9,14 @@ use clap::Parser;
 /// Run several long-lived commands side by side, each in its own terminal pane,
 /// and stop all of their processes when you quit.
 #[derive(Debug, Parser)]
-#[command(name = "opmux", version, about, long_about = None)]
+#[command(
+    name = "opmux",
+    version,
+    about,
+    long_about = None,
+    after_help = SHORT_EXAMPLES,
+    after_long_help = LONG_EXAMPLES
+)]
 pub struct Cli {
     /// Shell command lines, one pane each, run with `/bin/sh -c`. With none,
     /// opmux opens one pane running $SHELL.
@@ -18,100 +25,176 @@ pub struct Cli {
 
     /// Names the panes in order; repeat it once per pane. A pane without a name
     /// is named after its command's first word.
-    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    #[arg(
+        short = 'n',
+        long = "name",
+        value_name = "NAME",
+        help_heading = "Panes"
+    )]
     pub names: Vec<String>,
 
     /// Seconds a pane's processes get between the stop signal and SIGKILL
     /// [default: 5, or the config file's `stop_timeout`].
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, help_heading = "Panes", hide_short_help = true)]
     pub stop_timeout: Option<Duration>,
 
     /// Loads panes and settings from this opmux.toml. Without it, and with no
     /// COMMAND, ./opmux.toml is loaded if it exists.
-    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        help_heading = "Panes"
+    )]
     pub config: Option<PathBuf>,
 
     /// Appends each pane's rendered output lines to DIR/NAME.log
     /// [default: the config file's `log_dir`].
-    #[arg(long, value_name = "DIR")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Logging",
+        hide_short_help = true
+    )]
     pub log_dir: Option<PathBuf>,
 
     /// How the panes share the screen; `C-b Space` cycles through the three
     /// [default: the config file's `layout`, else tiled].
-    #[arg(long, value_enum, value_name = "LAYOUT")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "LAYOUT",
+        help_heading = "Panes",
+        hide_short_help = true
+    )]
     pub layout: Option<crate::config::LayoutKind>,
 
     /// Lines of history each pane keeps for scroll mode
     /// [default: the config file's `scrollback`, else 10000].
-    #[arg(long, value_name = "LINES")]
+    #[arg(
+        long,
+        value_name = "LINES",
+        help_heading = "Panes",
+        hide_short_help = true
+    )]
     pub scrollback: Option<usize>,
 
     /// How many nice steps lower the programs of panes flooding with
     /// output run once there are as many floods as CPUs, so the keyboard
     /// and quieter panes stay quick; 0 leaves them alone [default: the
     /// config file's `flood_nice`, else 15].
-    #[arg(long, value_name = "0-19", value_parser = clap::value_parser!(u8).range(0..=19))]
+    #[arg(long, value_name = "0-19", value_parser = clap::value_parser!(u8).range(0..=19), help_heading = "Panes", hide_short_help = true)]
     pub flood_nice: Option<u8>,
 
     /// Starts each line of the --log-dir logs with an ISO 8601 timestamp.
-    #[arg(long)]
+    #[arg(long, help_heading = "Logging", hide_short_help = true)]
     pub log_time: bool,
 
     /// Prints each pane's output lines as `name | line` instead of drawing
     /// panes; also when stdout is not a terminal.
-    #[arg(long)]
+    #[arg(long, help_heading = "Without a terminal")]
     pub no_tui: bool,
 
     /// Colours the `name |` prefixes without the TUI [default: auto, which
     /// is off under NO_COLOR or when stdout is not a terminal].
-    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto",
+        help_heading = "Without a terminal",
+        hide_short_help = true
+    )]
     pub color: ColorChoice,
 
     /// Without the TUI: prints the programs' bytes split at line feeds,
     /// escape codes and all, instead of the lines they render.
-    #[arg(long)]
+    #[arg(long, help_heading = "Without a terminal", hide_short_help = true)]
     pub raw: bool,
 
     /// Without the TUI: stops every pane when any pane ends.
-    #[arg(long)]
+    #[arg(long, help_heading = "Without a terminal", hide_short_help = true)]
     pub kill_others: bool,
 
     /// Without the TUI: stops every pane when any pane fails.
-    #[arg(long)]
+    #[arg(long, help_heading = "Without a terminal", hide_short_help = true)]
     pub kill_others_on_fail: bool,
 
     /// Without the TUI: forwards opmux's standard input to the pane NAME.
-    #[arg(long, value_name = "NAME")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        help_heading = "Without a terminal",
+        hide_short_help = true
+    )]
     pub stdin: Option<String>,
 
     /// Adds a pane for each `name: command` line of this Procfile.
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Panes",
+        hide_short_help = true
+    )]
     pub procfile: Option<PathBuf>,
 
     /// Checks the configuration (FILE, or what -c/--procfile/./opmux.toml
     /// name) and prints the panes it would run, in start order, then exits.
-    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    #[arg(long, value_name = "FILE", num_args = 0..=1, help_heading = "Panes")]
     pub check: Option<Option<PathBuf>>,
 
     /// Names the session [default: the folder of the opmux.toml, else of
     /// the current folder, numbered if taken].
-    #[arg(short = 's', long = "session", value_name = "NAME")]
+    #[arg(
+        short = 's',
+        long = "session",
+        value_name = "NAME",
+        help_heading = "Sessions"
+    )]
     pub session: Option<String>,
 
     /// Starts the session detached: prints its name once its panes are
     /// launched and exits; `opmux attach` shows it.
-    #[arg(short = 'd', long = "detached", conflicts_with = "no_tui")]
+    #[arg(
+        short = 'd',
+        long = "detached",
+        conflicts_with = "no_tui",
+        help_heading = "Sessions"
+    )]
     pub detached: bool,
 
     /// Keeps the session running when its terminal goes away: losing the
     /// terminal then only detaches it, as `C-b d` does.
-    #[arg(long)]
+    #[arg(long, help_heading = "Sessions", hide_short_help = true)]
     pub persist: bool,
 
     /// The panes' size until a client attaches, as COLSxROWS.
-    #[arg(long, value_name = "COLSxROWS", value_parser = parse_size, default_value = "80x24")]
+    #[arg(long, value_name = "COLSxROWS", value_parser = parse_size, default_value = "80x24", help_heading = "Sessions", hide_short_help = true)]
     pub size: crate::Size,
 }
+
+/// What `opmux -h` ends with: a few runs to start from.
+const SHORT_EXAMPLES: &str = "\
+Examples:
+  opmux 'npm run dev' 'cargo watch -x run'   two panes, side by side
+  opmux -c opmux.toml -d                     a session in the background
+  opmux --no-tui -n web 'npm start'          prefixed lines, for CI
+
+--help has every option; `opmux man` the manual.";
+
+/// What `opmux --help` ends with: the verbs and the examples.
+const LONG_EXAMPLES: &str = "\
+Verbs (each with its own --help):
+  attach, ls, kill-session                   sessions
+  status, send, screen, wait, events, logs   read and drive a session's panes
+  run, start, stop, restart, kill            add and control panes
+  completions, man                           shell completions, the manual page
+
+Examples:
+  opmux 'npm run dev' 'cargo watch -x run'   two panes, side by side
+  opmux -c opmux.toml -d                     a session in the background
+  opmux wait api --until ready               wait for a pane's ready line
+  opmux --no-tui -n web 'npm start'          prefixed lines, for CI";
 
 /// The verbs that act on sessions instead of starting one. Their names are
 /// reserved: `opmux -- ls` runs `ls` in a pane.

@@ -228,3 +228,30 @@ fn the_man_page_is_clean_roff_and_names_every_option() {
         assert!(page.contains(section), "no {section}");
     }
 }
+
+#[test]
+fn dash_h_fits_a_screen_with_examples_and_help_is_grouped() {
+    let short = stdout(&opmux(&["-h"]));
+    assert!(short.contains("Examples:"), "{short}");
+    assert!(
+        short.lines().count() <= 30,
+        "-h runs to {} lines",
+        short.lines().count()
+    );
+    assert!(
+        !short.contains("--kill-others"),
+        "-h lists every option:\n{short}"
+    );
+    let long = stdout(&opmux(&["--help"]));
+    for heading in [
+        "Panes:",
+        "Sessions:",
+        "Without a terminal:",
+        "Logging:",
+        "Verbs",
+        "Examples:",
+    ] {
+        assert!(long.contains(heading), "--help has no {heading}");
+    }
+    assert!(long.contains("--kill-others"));
+}
