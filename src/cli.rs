@@ -390,11 +390,34 @@ pub enum CompletionShell {
 pub fn full_command() -> clap::Command {
     use clap::CommandFactory;
     let verbs = VerbCli::command();
-    let mut all = Cli::command().subcommand_negates_reqs(true);
+    // A verb stands only first (`opmux -s dev attach` runs `attach` in a
+    // pane): a verb and the start's arguments exclude each other.
+    let mut all = Cli::command()
+        .subcommand_negates_reqs(true)
+        .args_conflicts_with_subcommands(true)
+        .disable_help_subcommand(true);
     for verb in verbs.get_subcommands() {
         all = all.subcommand(verb.clone());
     }
     all
+}
+
+/// The command line as the completion scripts see it: COMMANDs are free
+/// text with nothing to complete, so the first word completes the verbs.
+pub fn completion_command() -> clap::Command {
+    let full = full_command();
+    let mut command = clap::Command::new("opmux")
+        .version(env!("CARGO_PKG_VERSION"))
+        .subcommand_negates_reqs(true)
+        .args_conflicts_with_subcommands(true)
+        .disable_help_subcommand(true);
+    for arg in full.get_arguments().filter(|a| a.get_id() != "commands") {
+        command = command.arg(arg.clone());
+    }
+    for verb in full.get_subcommands() {
+        command = command.subcommand(verb.clone());
+    }
+    command
 }
 
 fn parse_size(text: &str) -> Result<crate::Size, String> {

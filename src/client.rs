@@ -76,6 +76,16 @@ pub fn control(socket: &Path, name: &str, want: Want) -> Result<Control> {
     answer(&mut connect(socket, name, want)?, name)
 }
 
+/// What `opmux-attach --identity` prints: the version and the protocol it
+/// was built with. `opmux` hands the terminal only to a client of its own.
+pub fn identity() -> String {
+    format!(
+        "{} protocol {}",
+        env!("CARGO_PKG_VERSION"),
+        protocol::PROTOCOL
+    )
+}
+
 /// What the session would not do, or could not find: an unknown pane, a
 /// pane not running, a refused attach. The verbs exit with 2 for it, as for
 /// an unknown session.

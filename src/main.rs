@@ -162,6 +162,12 @@ fn attach(socket: &std::path::Path, name: &str) -> Result<i32> {
         .ok()
         .map(|exe| exe.with_file_name("opmux-attach"))
         .filter(|lean| lean.is_file())
+        // One left from another build (`cargo run` builds opmux alone) is
+        // not used: this process attaches itself.
+        .filter(|lean| {
+            let said = std::process::Command::new(lean).arg("--identity").output();
+            said.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == client::identity())
+        })
     {
         // exec returns only if the program could not be started; this
         // process is the client then.
@@ -460,7 +466,7 @@ fn run_verb(verb: Verb) -> Result<i32> {
                 opmux::cli::CompletionShell::Zsh => Shell::Zsh,
                 opmux::cli::CompletionShell::Fish => Shell::Fish,
             };
-            let mut command = opmux::cli::full_command();
+            let mut command = opmux::cli::completion_command();
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command, "opmux", &mut script);
             // A reader that stops early (`| head`) is no error.

@@ -216,6 +216,13 @@ fn the_bash_completion_script_is_valid_bash_and_knows_every_option_and_verb() {
 fn the_man_page_is_clean_roff_and_names_every_option() {
     let page = opmux(&["man"]);
     assert!(page.status.success(), "{}", stderr(&page));
+    // .ci/run installs groff; a machine without it skips this check, and
+    // says so, outside CI.
+    let has_groff = Command::new("groff").arg("--version").output().is_ok();
+    if !has_groff && std::env::var_os("CI").is_none() {
+        eprintln!("groff is not installed: the man page's roff is not checked");
+        return;
+    }
     let (clean, said) = feed("groff", &["-man", "-ww", "-z"], &page.stdout);
     assert!(clean && said.is_empty(), "groff warns: {said}");
     let page = stdout(&page);

@@ -2282,6 +2282,17 @@ fn the_attached_client_is_the_lean_program_or_opmux_itself_without_it() {
     let mut itself = Opmux::start_program(&copy, &alone.0, &["attach", &name], 24, 80, &env);
     itself.wait_text("from-the-pane");
     assert_eq!(exe(itself.pid), copy);
-    itself.send(b"\x02q");
+    itself.send(b"\x02d");
     assert_eq!(itself.wait_exit(), 0);
+    // Nor is one left from another build used.
+    let stale = alone.write(
+        "opmux-attach",
+        "#!/bin/sh\n[ \"$1\" = --identity ] && echo '0.0.0 protocol 0'; exit 99\n",
+    );
+    std::fs::set_permissions(&stale, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut past = Opmux::start_program(&copy, &alone.0, &["attach", &name], 24, 80, &env);
+    past.wait_text("from-the-pane");
+    assert_eq!(exe(past.pid), copy);
+    past.send(b"\x02q");
+    assert_eq!(past.wait_exit(), 0);
 }

@@ -8,6 +8,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // opmux asks first, so that a program left from another build is
+    // never run in its place.
+    if args.get(1).is_some_and(|a| a == "--identity") {
+        println!("{}", opmux::client::identity());
+        return ExitCode::SUCCESS;
+    }
     let [_, socket, name] = args.as_slice() else {
         eprintln!("opmux-attach: run by opmux as `opmux-attach SOCKET NAME`");
         return ExitCode::from(2);
