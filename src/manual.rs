@@ -120,11 +120,49 @@ pub const PANE_FIELDS: &[(&str, &str)] = &[
 /// The whole page.
 pub fn page() -> String {
     let command = crate::cli::full_command();
+    let verbs: Vec<clap::Command> = command.get_subcommands().cloned().collect();
     let man = clap_mangen::Man::new(command);
     let mut out = Vec::new();
-    // Writing to a Vec cannot fail.
-    let _ = man.render(&mut out);
+    // Clap's sections but its list of subcommands, which names pages of
+    // their own that do not exist: the verbs come whole, below. Writing
+    // to a Vec cannot fail.
+    let _ = man.render_title(&mut out);
+    let _ = man.render_name_section(&mut out);
+    let _ = man.render_synopsis_section(&mut out);
+    let _ = man.render_description_section(&mut out);
+    let _ = man.render_options_section(&mut out);
     let mut extra = Roff::new();
+    extra.control("SH", ["VERBS"]);
+    extra.text([roman(
+        "As the first argument, these act on a running session instead of starting one.",
+    )]);
+    for verb in &verbs {
+        extra.control("SS", [format!("opmux {}", verb.get_name()).as_str()]);
+        if let Some(about) = verb.get_about() {
+            extra.text([roman(about.to_string())]);
+        }
+        for arg in verb.get_arguments().filter(|a| a.get_id() != "help") {
+            let mut names = Vec::new();
+            if let Some(short) = arg.get_short() {
+                names.push(format!("-{short}"));
+            }
+            if let Some(long) = arg.get_long() {
+                names.push(format!("--{long}"));
+            }
+            if names.is_empty() {
+                let value = arg.get_value_names().and_then(|v| v.first().cloned());
+                names.push(value.map_or_else(
+                    || arg.get_id().to_string().to_uppercase(),
+                    |v| v.to_string(),
+                ));
+            }
+            extra.control("TP", []);
+            extra.text([bold(names.join(", "))]);
+            if let Some(help) = arg.get_help() {
+                extra.text([roman(help.to_string())]);
+            }
+        }
+    }
     extra.control("SH", ["KEYS"]);
     extra.text([roman(
         "Keys after the prefix (C-b unless the configuration names another) act on the \
@@ -163,6 +201,9 @@ pub fn page() -> String {
     }
     let mut page = String::from_utf8_lossy(&out).into_owned();
     page.push_str(&extra.render());
+    let mut version = Vec::new();
+    let _ = man.render_version_section(&mut version);
+    page.push_str(&String::from_utf8_lossy(&version));
     ascii(&page)
 }
 

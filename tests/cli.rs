@@ -231,9 +231,21 @@ fn the_man_page_is_clean_roff_and_names_every_option() {
         let written = option.replace('-', "\\-");
         assert!(page.contains(&written), "{option} not on the man page");
     }
-    for section in [".SH KEYS", ".SH FILES", ".SH SUBCOMMANDS"] {
+    for section in [".SH VERBS", ".SH KEYS", ".SH FILES"] {
         assert!(page.contains(section), "no {section}");
     }
+    // The verbs come with their own options, and no page is named that
+    // nothing installs.
+    for verb_option in ["opmux wait", "\\-\\-until", "\\-\\-history", "\\-\\-follow"] {
+        assert!(
+            page.contains(verb_option),
+            "{verb_option} not on the man page"
+        );
+    }
+    assert!(
+        !page.contains("opmux\\-ls(1)"),
+        "a page that does not exist is named"
+    );
 }
 
 #[test]
