@@ -6,25 +6,28 @@ use std::time::Duration;
 
 use clap::Parser;
 
-/// Run several long-lived commands side by side, each in its own terminal pane,
-/// and stop all of their processes when you quit.
+/// Run several long-lived commands side by side, each in its own terminal
+/// pane, and stop all of their processes when you quit.
 #[derive(Debug, Parser)]
 #[command(
     name = "opmux",
     version,
-    about,
     long_about = None,
     after_help = SHORT_EXAMPLES,
     after_long_help = LONG_EXAMPLES
 )]
 pub struct Cli {
-    /// Shell command lines, one pane each, run with `/bin/sh -c`. With none,
-    /// opmux opens one pane running $SHELL.
+    /// Shell command lines, one pane each.
+    ///
+    /// Each runs with `/bin/sh -c`. With none, opmux opens one pane running
+    /// $SHELL.
     #[arg(value_name = "COMMAND")]
     pub commands: Vec<String>,
 
-    /// Names the panes in order; repeat it once per pane. A pane without a name
-    /// is named after its command's first word.
+    /// Names the panes in order, once per pane.
+    ///
+    /// Repeat it once per pane. A pane without a name is named after its
+    /// command's first word.
     #[arg(
         short = 'n',
         long = "name",
@@ -38,8 +41,9 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, help_heading = "Panes", hide_short_help = true)]
     pub stop_timeout: Option<Duration>,
 
-    /// Loads panes and settings from this opmux.toml. Without it, and with no
-    /// COMMAND, ./opmux.toml is loaded if it exists.
+    /// Loads panes and settings from this opmux.toml.
+    ///
+    /// Without it, and with no COMMAND, ./opmux.toml is loaded if it exists.
     #[arg(
         short = 'c',
         long = "config",
@@ -90,8 +94,9 @@ pub struct Cli {
     #[arg(long, help_heading = "Logging", hide_short_help = true)]
     pub log_time: bool,
 
-    /// Prints each pane's output lines as `name | line` instead of drawing
-    /// panes; also when stdout is not a terminal.
+    /// Prints `name | line` lines instead of drawing panes.
+    ///
+    /// Also when stdout is not a terminal.
     #[arg(long, help_heading = "Without a terminal")]
     pub no_tui: bool,
 
@@ -138,13 +143,17 @@ pub struct Cli {
     )]
     pub procfile: Option<PathBuf>,
 
-    /// Checks the configuration (FILE, or what -c/--procfile/./opmux.toml
-    /// name) and prints the panes it would run, in start order, then exits.
+    /// Prints the panes the configuration would run, checked.
+    ///
+    /// FILE, or what -c, --procfile or ./opmux.toml name; the panes are
+    /// printed in start order, then opmux exits.
     #[arg(long, value_name = "FILE", num_args = 0..=1, help_heading = "Panes")]
     pub check: Option<Option<PathBuf>>,
 
-    /// Names the session [default: the folder of the opmux.toml, else of
-    /// the current folder, numbered if taken].
+    /// Names the session.
+    ///
+    /// [default: the folder of the opmux.toml, else of the current folder,
+    /// numbered if taken]
     #[arg(
         short = 's',
         long = "session",
@@ -153,8 +162,10 @@ pub struct Cli {
     )]
     pub session: Option<String>,
 
-    /// Starts the session detached: prints its name once its panes are
-    /// launched and exits; `opmux attach` shows it.
+    /// Starts the session detached, and prints its name.
+    ///
+    /// The name is printed once its panes are launched, and opmux exits;
+    /// `opmux attach` shows it.
     #[arg(
         short = 'd',
         long = "detached",
@@ -178,9 +189,7 @@ const SHORT_EXAMPLES: &str = "\
 Examples:
   opmux 'npm run dev' 'cargo watch -x run'   two panes, side by side
   opmux -c opmux.toml -d                     a session in the background
-  opmux --no-tui -n web 'npm start'          prefixed lines, for CI
-
---help has every option; `opmux man` the manual.";
+  opmux --no-tui -n web 'npm start'          prefixed lines, for CI";
 
 /// What `opmux --help` ends with: the verbs and the examples.
 const LONG_EXAMPLES: &str = "\
