@@ -36,6 +36,10 @@ pub fn start(
         })
         .cloned()
         .collect();
+    // The panes' own logs change as they run: never a change to restart
+    // for. Resolved once, as the watcher names paths.
+    let logs = (session.log_dir.as_ref())
+        .map(|logs| std::fs::canonicalize(logs).unwrap_or_else(|_| logs.clone()));
     let to_loop = events.clone();
     let made = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
         let event = match result {
@@ -46,10 +50,16 @@ pub fn start(
             }
         };
         // Reading a file changes nothing.
-        if matches!(event.kind, EventKind::Access(_)) || event.paths.is_empty() {
+        if matches!(event.kind, EventKind::Access(_)) {
             return;
         }
-        let _ = to_loop.send(Event::FilesChanged(event.paths));
+        let mut paths = event.paths;
+        if let Some(logs) = &logs {
+            paths.retain(|path| !path.starts_with(logs));
+        }
+        if !paths.is_empty() {
+            let _ = to_loop.send(Event::FilesChanged(paths));
+        }
     });
     let mut watcher = match made {
         Ok(watcher) => watcher,

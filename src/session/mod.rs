@@ -585,12 +585,7 @@ impl Session {
                 crate::watch::not_watching(self, None, &why);
                 Vec::new()
             }
-            Event::FilesChanged(mut paths) => {
-                // The panes' own logs change as they run.
-                if let Some(logs) = &self.log_dir {
-                    let logs = std::fs::canonicalize(logs).unwrap_or_else(|_| logs.clone());
-                    paths.retain(|path| !path.starts_with(&logs));
-                }
+            Event::FilesChanged(paths) => {
                 for pane in &mut self.panes {
                     if let Some(watch) = &pane.spec.watch
                         && paths.iter().any(|path| watch.wants(path))
