@@ -7,12 +7,13 @@
 //! What the verbs read of a session is in `session::control`; this module
 //! owns the connections waiting for it.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::PaneId;
 use crate::config::PaneSpec;
 use crate::link::Link;
-use crate::protocol::{Control, EventLine, PaneAction, Want};
+use crate::protocol::{Control, EventLine, PaneAction, SessionInfo, Want, unix_seconds};
 use crate::runtime::Host;
 use crate::session::control::{Condition, Until, Verdict, Watch};
 use crate::session::{Command, Effect, Happened, Note, Session};
@@ -71,6 +72,51 @@ struct Follower {
     panes: Vec<(PaneId, u64)>,
     /// Lines start with their pane's name, for a group.
     named: bool,
+}
+
+/// What `opmux ls` says of a session besides its panes and clients: its
+/// name, the folder and file it was started from, and when.
+pub struct About {
+    pub name: String,
+    pub folder: PathBuf,
+    pub config: Option<PathBuf>,
+    pub started: SystemTime,
+}
+
+impl About {
+    /// A session named `name` starting now.
+    pub fn new(name: String, folder: PathBuf, config: Option<PathBuf>) -> Self {
+        Self {
+            name,
+            folder,
+            config,
+            started: SystemTime::now(),
+        }
+    }
+
+    /// The answer to `info`: this, with `session`'s panes, `clients`
+    /// attached, last `used` then, and whether it runs without a screen.
+    pub fn info(
+        &self,
+        session: &Session,
+        clients: usize,
+        used: SystemTime,
+        no_tui: bool,
+    ) -> SessionInfo {
+        let running = session.panes.iter().filter(|p| p.state.is_alive()).count();
+        SessionInfo {
+            name: self.name.clone(),
+            folder: self.folder.display().to_string(),
+            config: self.config.as_ref().map(|c| c.display().to_string()),
+            panes_running: running as u32,
+            panes_total: session.panes.len() as u32,
+            clients: clients as u32,
+            started_unix: unix_seconds(self.started),
+            pid: std::process::id(),
+            used_unix: unix_seconds(used),
+            no_tui,
+        }
+    }
 }
 
 /// A pane verb waiting for its change to happen.

@@ -20,14 +20,14 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use crate::app::{App, Effect};
 use crate::config::Settings;
-use crate::control::{self, Controlled, Controls};
+use crate::control::{self, About, Controlled, Controls};
 use crate::driver::{self, End};
 use crate::event::Event;
 use crate::link::{FromClient, Listening, Writers};
 use crate::pane::recent::Recent;
 use crate::pane::{Pane, PaneState};
 use crate::process::{self, ExitStatus};
-use crate::protocol::{Control, SessionInfo, Want, unix_seconds};
+use crate::protocol::{Control, Want};
 use crate::registry::Claimed;
 use crate::runtime::{self, Signals, apply, log_event};
 use crate::ui::{duration_label, exit_label};
@@ -428,11 +428,8 @@ async fn event_loop(settings: Settings, options: Options, socket: Option<Socket>
         listening = Some(Listening::from_std(claimed.listener)?);
         app.session.reachable_at(&claimed.path);
         named = Some(Named {
-            name: claimed.name,
+            about: About::new(claimed.name, folder, config),
             socket: claimed.path,
-            folder,
-            config,
-            started: SystemTime::now(),
         });
     }
     let printer = Printer::new(&app, options.color, options.raw);
@@ -523,13 +520,10 @@ async fn event_loop(settings: Settings, options: Options, socket: Option<Socket>
     Ok(signalled.or(first_failure).unwrap_or(0))
 }
 
-/// What `opmux ls` says of a session with a socket.
+/// A session with a socket: what `opmux ls` says of it, and the socket.
 struct Named {
-    name: String,
+    about: About,
     socket: PathBuf,
-    folder: PathBuf,
-    config: Option<PathBuf>,
-    started: SystemTime,
 }
 
 /// The prefixed-line front end's state for the loop.
@@ -576,24 +570,12 @@ impl Headless {
         let link = self.writers.link(id, writer, None, to_loop);
         match hello.want {
             Want::Info => {
-                let session = &self.app.session;
-                let running = session.panes.iter().filter(|p| p.state.is_alive());
-                link.control(Control::Info(SessionInfo {
-                    name: named.name.clone(),
-                    folder: named.folder.display().to_string(),
-                    config: named.config.as_ref().map(|c| c.display().to_string()),
-                    panes_running: running.count() as u32,
-                    panes_total: session.panes.len() as u32,
-                    clients: 0,
-                    started_unix: unix_seconds(named.started),
-                    pid: std::process::id(),
-                    used_unix: 0,
-                    no_tui: true,
-                }));
+                let info = (named.about).info(&self.app.session, 0, SystemTime::UNIX_EPOCH, true);
+                link.control(Control::Info(info));
                 Vec::new()
             }
             Want::Attach { .. } => {
-                let name = &named.name;
+                let name = &named.about.name;
                 link.control(Control::Refused {
                     reason: format!(
                         "session {name} runs without a screen (--no-tui): there is nothing to \

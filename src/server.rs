@@ -30,14 +30,14 @@ use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc::{self, UnboundedSender, unbounded_channel};
 
 use crate::config::Settings;
-use crate::control::{self, Controlled, Controls};
+use crate::control::{self, About, Controlled, Controls};
 use crate::driver::{self, End};
 use crate::event::Event;
 use crate::keys::Keymap;
 use crate::link::{CLIENT_SOCKETS, FromClient, Link, Listening, Writers, open_terminal};
 use crate::pane::Pane;
 use crate::process;
-use crate::protocol::{self, Control, Message, SessionInfo, Want, unix_seconds};
+use crate::protocol::{self, Control, Message, SessionInfo, Want};
 use crate::registry::Claimed;
 use crate::runtime::{self, Host, Signals, apply, log_event};
 use crate::session::{Command, Effect, Session};
@@ -227,7 +227,8 @@ struct Client {
 struct Server {
     session: Session,
     clients: Vec<Client>,
-    name: String,
+    /// Its name, and where, from what and when it was started.
+    about: About,
     prefix: KeyEvent,
     /// Losing a terminal only detaches its client.
     persistent: bool,
@@ -243,11 +244,8 @@ struct Server {
     bell: bool,
     /// Panes' desktop notifications reach them (`notify = "allow"`).
     notify: bool,
-    started: SystemTime,
     /// When a client last attached or typed.
     used: SystemTime,
-    folder: PathBuf,
-    config: Option<PathBuf>,
     /// The writers, to wait for at exit.
     writers: Writers,
     /// Where a client's tasks tell the loop what happened.
@@ -475,24 +473,8 @@ impl Server {
     }
 
     fn info(&self) -> SessionInfo {
-        let running = self
-            .session
-            .panes
-            .iter()
-            .filter(|p| p.state.is_alive())
-            .count();
-        SessionInfo {
-            name: self.name.clone(),
-            folder: self.folder.display().to_string(),
-            config: self.config.as_ref().map(|c| c.display().to_string()),
-            panes_running: running as u32,
-            panes_total: self.session.panes.len() as u32,
-            clients: self.clients.len() as u32,
-            started_unix: unix_seconds(self.started),
-            pid: std::process::id(),
-            used_unix: unix_seconds(self.used),
-            no_tui: false,
-        }
+        let clients = self.clients.len();
+        self.about.info(&self.session, clients, self.used, false)
     }
 
     /// Says goodbye to client `id` with `last`, and forgets it.
@@ -519,7 +501,7 @@ impl Server {
         if self.clients.iter().any(|c| c.id == id && c.tied) {
             self.persistent = true;
         }
-        let session = self.name.clone();
+        let session = self.about.name.clone();
         self.drop_client(id, Some(Control::Detached { session }));
     }
 
@@ -781,7 +763,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     let mut server = Server {
         session,
         clients: Vec::new(),
-        name: claimed.name,
+        about: About::new(claimed.name, folder, config),
         prefix,
         persistent,
         tie_next: !persistent,
@@ -790,10 +772,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
         controls: Controls::default(),
         bell,
         notify,
-        started: SystemTime::now(),
         used: SystemTime::UNIX_EPOCH,
-        folder,
-        config,
         writers: Writers::default(),
         to_loop: listening.to_loop(),
         typed: None,
@@ -815,7 +794,7 @@ async fn serve(start: Start, ready: OwnedFd) -> Result<i32> {
     match log {
         Ok(path) => tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
-            session = server.name,
+            session = server.about.name,
             panes = server.session.panes.len(),
             ?path,
             "opmux started"
@@ -934,7 +913,7 @@ fn on_client(server: &mut Server, message: FromClient, now: Instant) -> Vec<Effe
                     view.terminal_focused = terminal_focused;
                     link.control(Control::Welcome {
                         protocol: protocol::PROTOCOL,
-                        session: server.name.clone(),
+                        session: server.about.name.clone(),
                         pid: std::process::id(),
                         terminal: link.writes_terminal(),
                     });
