@@ -133,9 +133,10 @@ struct Printer {
     partial: HashMap<PaneId, (String, Option<Instant>)>,
     /// The last state each pane was seen in, to print what changed.
     seen: HashMap<PaneId, String>,
-    /// The last error each pane showed (a log that could not be opened, a
-    /// failed write), to print each once.
-    errors: HashMap<PaneId, String>,
+    /// What each pane's title said was wrong when last looked at (a log
+    /// that could not be opened, a failed write, an unhealthy run), to
+    /// print each once while it stands.
+    errors: HashMap<PaneId, Vec<String>>,
     /// Writing to stdout failed (a closed pipe): nothing more is printed.
     broken: bool,
 }
@@ -351,16 +352,15 @@ impl Printer {
             }
             // What the TUI shows in the title: a log that could not be
             // opened, an input or output error.
-            for error in [&pane.error, &pane.health, &pane.unwatched]
-                .into_iter()
-                .flatten()
-            {
-                if self.errors.get(&pane.id) != Some(error) {
-                    self.errors.insert(pane.id, error.clone());
-                    let text = format!("[! {error}]");
-                    self.line(pane.id, &pane.spec.name, &text, true);
-                }
+            // Each once, while it stands: two at a time are not printed
+            // in turn for ever.
+            let notices: Vec<String> = pane.notices().cloned().collect();
+            let seen = self.errors.remove(&pane.id).unwrap_or_default();
+            for notice in notices.iter().filter(|n| !seen.contains(n)) {
+                let text = format!("[! {notice}]");
+                self.line(pane.id, &pane.spec.name, &text, true);
             }
+            self.errors.insert(pane.id, notices);
         }
     }
 }

@@ -1005,3 +1005,32 @@ fn a_program_that_does_not_exist_exits_127_without_a_shell() {
         "{lines:#?}"
     );
 }
+
+#[test]
+fn a_pane_with_two_things_wrong_prints_each_once() {
+    let scratch = Scratch::new("headless-two-notices");
+    // A log folder that is a file: the log cannot be opened. A liveness
+    // probe that fails: the run is stopped as unhealthy.
+    let not_a_folder = scratch.write("logs", "");
+    scratch.write(
+        "opmux.toml",
+        "[[pane]]\nname = \"sick\"\ncmd = \"exec sleep 1000\"\n\
+         live_probe = { exec = \"false\", interval = \"100ms\", failure_threshold = 1 }\n",
+    );
+    let config = scratch.0.join("opmux.toml");
+    let log_dir = not_a_folder.to_str().unwrap();
+    let out = run(&[
+        "--no-tui",
+        "--log-dir",
+        log_dir,
+        "-c",
+        config.to_str().unwrap(),
+    ]);
+    let lines = stdout_lines(&out);
+    let notices: Vec<&String> = lines.iter().filter(|l| l.contains("| [! ")).collect();
+    assert!(
+        notices.iter().any(|l| l.contains("liveness failed")),
+        "{lines:?}"
+    );
+    assert_eq!(notices.len(), 2, "each notice once: {lines:?}");
+}

@@ -253,6 +253,14 @@ impl Pane {
         }
     }
 
+    /// What is wrong with it, as its title says: why a run was stopped as
+    /// unhealthy, why its files are not watched, its last error.
+    pub fn notices(&self) -> impl Iterator<Item = &String> {
+        [&self.health, &self.unwatched, &self.error]
+            .into_iter()
+            .flatten()
+    }
+
     /// Stops the current run's probes.
     pub fn stop_probes(&mut self) {
         for probe in self.probes.drain(..) {

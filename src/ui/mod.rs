@@ -599,10 +599,7 @@ fn pane_border(
     }
     spans.push(Span::styled(state, state_style));
     spans.push(Span::raw(" "));
-    for error in [&pane.health, &pane.unwatched, &pane.error]
-        .into_iter()
-        .flatten()
-    {
+    for error in pane.notices() {
         spans.push(Span::styled(
             format!("! {error} "),
             Style::new().fg(Color::Red),
