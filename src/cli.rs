@@ -100,8 +100,8 @@ pub struct Cli {
     #[arg(long, help_heading = "Without a terminal")]
     pub no_tui: bool,
 
-    /// Colours the `name |` prefixes without the TUI [default: auto, which
-    /// is off under NO_COLOR or when stdout is not a terminal].
+    /// Colours the `name |` prefixes without the TUI; auto leaves them
+    /// plain under NO_COLOR or when stdout is not a terminal.
     #[arg(
         long,
         value_enum,

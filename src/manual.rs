@@ -137,7 +137,10 @@ pub fn page() -> String {
         "As the first argument, these act on a running session instead of starting one.",
     )]);
     for verb in &verbs {
-        extra.control("SS", [format!("opmux {}", verb.get_name()).as_str()]);
+        // A control line's arguments go out as written: its dash is
+        // escaped here, so that it is a minus sign, not a hyphen.
+        let heading = format!("opmux {}", verb.get_name().replace('-', "\\-"));
+        extra.control("SS", [heading.as_str()]);
         if let Some(about) = verb.get_about() {
             extra.text([roman(about.to_string())]);
         }

@@ -162,9 +162,8 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The long options `opmux --help` lists.
-fn long_options() -> Vec<String> {
-    let help = stdout(&opmux(&["--help"]));
+/// The long options a help text lists.
+fn long_options_in(help: &str) -> Vec<String> {
     let mut options: Vec<String> = help
         .split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == '=')
         .filter(|word| word.starts_with("--") && word.len() > 2)
@@ -172,42 +171,90 @@ fn long_options() -> Vec<String> {
             word.trim_end_matches(|c: char| !c.is_alphanumeric())
                 .to_string()
         })
+        .filter(|word| word != "--help")
         .collect();
     options.sort();
     options.dedup();
+    options
+}
+
+/// The long options `opmux --help` lists.
+fn long_options() -> Vec<String> {
+    let options = long_options_in(&stdout(&opmux(&["--help"])));
     assert!(options.len() > 15, "{options:?}");
     options
 }
 
+/// The verbs `opmux --help` lists, each with the long options its own
+/// `--help` lists.
+fn verbs() -> Vec<(String, Vec<String>)> {
+    let help = stdout(&opmux(&["--help"]));
+    let listed = help
+        .split_once("\nVerbs")
+        .and_then(|(_, rest)| rest.split_once("\n\n"))
+        .map(|(section, _)| section)
+        .expect("no Verbs section in --help");
+    let verbs: Vec<(String, Vec<String>)> = (listed.lines().skip(1))
+        .flat_map(|line| {
+            let names = line.trim_start().split("  ").next().unwrap_or("");
+            names.split(", ").map(str::to_string).collect::<Vec<_>>()
+        })
+        .map(|verb| {
+            let own = opmux(&[&verb, "--help"]);
+            let own = stdout(&own);
+            assert!(
+                own.contains(&format!("opmux {verb}")),
+                "{verb} --help: {own}"
+            );
+            let options = long_options_in(&own);
+            (verb, options)
+        })
+        .collect();
+    assert!(verbs.len() >= 16, "{verbs:?}");
+    verbs
+}
+
+/// Checks `script` with `shell` and `check`, the shell's own syntax check.
+/// .ci/run installs the shells; a machine without one skips it, and says
+/// so, outside CI.
+fn syntax_checked(shell: &str, check: &str, script: &[u8]) {
+    if Command::new(shell).arg("--version").output().is_err() && std::env::var_os("CI").is_none() {
+        eprintln!("{shell} is not installed: its completion script is not checked");
+        return;
+    }
+    let (valid, said) = feed(shell, &[check], script);
+    assert!(valid && said.is_empty(), "{shell} {check}: {said}");
+}
+
 #[test]
-fn the_bash_completion_script_is_valid_bash_and_knows_every_option_and_verb() {
-    let script = opmux(&["completions", "bash"]);
-    assert!(script.status.success(), "{}", stderr(&script));
-    let (valid, said) = feed("bash", &["-n"], &script.stdout);
-    assert!(valid, "bash -n: {said}");
-    let script = stdout(&script);
-    for option in long_options() {
-        assert!(script.contains(&option), "{option} not completed");
-    }
-    for verb in [
-        "attach",
-        "status",
-        "send",
-        "screen",
-        "wait",
-        "logs",
-        "man",
-        "completions",
-    ] {
-        assert!(script.contains(verb), "{verb} not completed");
-    }
-    for shell in ["zsh", "fish"] {
-        let other = opmux(&["completions", shell]);
-        assert!(other.status.success(), "{shell}: {}", stderr(&other));
-        let other = stdout(&other);
+fn the_completion_scripts_are_valid_and_know_every_option_and_verb() {
+    let verbs = verbs();
+    for (shell, check) in [("bash", "-n"), ("zsh", "-n"), ("fish", "--no-execute")] {
+        let script = opmux(&["completions", shell]);
+        assert!(script.status.success(), "{shell}: {}", stderr(&script));
+        if shell == "bash" {
+            let (valid, said) = feed("bash", &["-n"], &script.stdout);
+            assert!(valid, "bash -n: {said}");
+        } else {
+            syntax_checked(shell, check, &script.stdout);
+        }
+        let script = stdout(&script);
+        // zsh and fish write an option's name without its dashes.
+        let named = |option: &str| match shell {
+            "bash" => script.contains(option),
+            _ => script.contains(option.trim_start_matches('-')),
+        };
         for option in long_options() {
-            let bare = option.trim_start_matches('-');
-            assert!(other.contains(bare), "{option} not in the {shell} script");
+            assert!(named(&option), "{option} not in the {shell} script");
+        }
+        for (verb, options) in &verbs {
+            assert!(
+                script.contains(verb.as_str()),
+                "{verb} not in the {shell} script"
+            );
+            for option in options {
+                assert!(named(option), "{verb} {option} not in the {shell} script");
+            }
         }
     }
 }
@@ -230,6 +277,17 @@ fn the_man_page_is_clean_roff_and_names_every_option() {
         // roff writes a dash as \-.
         let written = option.replace('-', "\\-");
         assert!(page.contains(&written), "{option} not on the man page");
+    }
+    for (verb, options) in verbs() {
+        let written = format!("opmux {}", verb.replace('-', "\\-"));
+        assert!(page.contains(&written), "{verb} not on the man page");
+        for option in options {
+            let written = option.replace('-', "\\-");
+            assert!(
+                page.contains(&written),
+                "{verb} {option} not on the man page"
+            );
+        }
     }
     for section in [".SH VERBS", ".SH KEYS", ".SH FILES"] {
         assert!(page.contains(section), "no {section}");

@@ -152,3 +152,68 @@ fn the_process_compose_example_loads_as_written() {
     assert!(api.ready_probe.is_some() && api.live_probe.is_some() && api.watch.is_some());
     assert_eq!(api.depends_on[0].condition, opmux::config::Condition::Ready);
 }
+
+/// The README's lines that install the completions and the manual page, run
+/// as written for a user whose `~/.cargo/bin` holds opmux: each file lands
+/// where its shell or `man` looks for it.
+#[test]
+fn the_install_section_puts_completions_and_the_man_page_where_they_are_found() {
+    use std::process::Command;
+    let section = &README[README.find("## Install\n").expect("an Install section")..];
+    let start = section
+        .find("```sh\nmkdir -p")
+        .expect("the completions block");
+    let block = &section[start + "```sh\n".len()..];
+    let block = &block[..block.find("```").expect("end of the block")];
+    let home = std::env::temp_dir().join(format!("opmux-readme-home-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    let bin = home.join(".cargo/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_opmux"), bin.join("opmux")).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let has_man = Command::new("man").arg("-w").arg("man").output().is_ok();
+    for line in block.lines().filter(|l| !l.trim().is_empty()) {
+        // Reading the page is for a person; where man finds it is checked.
+        let line = match line {
+            "man opmux" if !has_man => continue,
+            "man opmux" => "man -w opmux",
+            line => line,
+        };
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(line)
+            .env_clear()
+            .env("HOME", &home)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "`{line}` failed: {said}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if line == "man -w opmux" {
+            let page = home.join(".cargo/share/man/man1/opmux.1");
+            assert_eq!(
+                said.trim(),
+                page.display().to_string(),
+                "man finds another page"
+            );
+        }
+    }
+    for (file, holds) in [
+        (
+            ".local/share/bash-completion/completions/opmux",
+            "complete -F",
+        ),
+        (".zfunc/_opmux", "#compdef opmux"),
+        (".config/fish/completions/opmux.fish", "complete -c opmux"),
+        (".cargo/share/man/man1/opmux.1", ".TH opmux 1"),
+    ] {
+        let text = std::fs::read_to_string(home.join(file))
+            .unwrap_or_else(|e| panic!("the README's lines made no {file}: {e}"));
+        assert!(text.contains(holds), "{file} holds no `{holds}`");
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}
