@@ -436,8 +436,14 @@ pub fn start_pane(session: &mut Session, index: usize, events: &UnboundedSender<
         }
         Err(e) => {
             let error = format!("{e:#}");
-            let message = format!("\r\nopmux: could not start this pane: {error}\r\n");
-            pane.screen().process(message.as_bytes());
+            let mut screen = pane.screen();
+            // On a line of its own: a line feed first only when the cursor
+            // is not at a line's start, so no empty line comes before it.
+            let fresh = screen.vt().cursor_position().1 == 0;
+            let feed = if fresh { "" } else { "\r\n" };
+            let message = format!("{feed}opmux: could not start this pane: {error}\r\n");
+            screen.process(message.as_bytes());
+            drop(screen);
             Event::PaneFailed { pane: id, error }
         }
     }

@@ -994,14 +994,15 @@ fn a_program_that_does_not_exist_exits_127_without_a_shell() {
     .unwrap();
     let out = run(&["--no-tui", "-c", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(127), "{out:?}");
-    // Why it could not start, then the failure as the last line.
+    // Why it could not start, as the first line (no empty line before
+    // it), then the failure as the last line.
     let lines = lines_of(&out, "gone");
     let why = lines
         .iter()
         .position(|l| l.contains("could not start") && l.contains("opmux-test-no-such-program"));
     let failed = lines.iter().position(|l| l.starts_with("[failed"));
     assert!(
-        why.is_some() && failed == Some(lines.len() - 1) && why < failed,
+        why == Some(0) && failed == Some(lines.len() - 1),
         "{lines:#?}"
     );
 }

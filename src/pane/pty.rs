@@ -146,6 +146,16 @@ pub struct Pty {
     tty: Option<std::path::PathBuf>,
 }
 
+/// `error`'s text with each OS error portable-pty wrote in Rust's debug
+/// form (`Os { code: 19, kind: …, message: "No such device" }`) written as
+/// people read it: `No such device (os error 19)`.
+fn os_errors_read(error: &anyhow::Error) -> String {
+    let text = format!("{error:#}");
+    let debug = regex::Regex::new(r#"Os \{ code: (\d+), kind: \w+, message: "([^"]*)" \}"#)
+        .expect("a valid pattern");
+    debug.replace_all(&text, "$2 (os error $1)").into_owned()
+}
+
 impl Pty {
     /// Starts `spec` on a new PTY of `size`, with `env` added to its
     /// environment, and its three threads.
@@ -158,7 +168,7 @@ impl Pty {
         let size = size.at_least_one();
         let pair = native_pty_system()
             .openpty(pty_size(size))
-            .context("opening a pseudo-terminal")?;
+            .map_err(|e| anyhow::anyhow!("opening a pseudo-terminal: {}", os_errors_read(&e)))?;
         set_utf8_input(pair.master.as_ref())?;
         let mut cmd = CommandBuilder::from_argv(spec.argv.iter().map(Into::into).collect());
         for (key, value) in &spec.env {
@@ -911,6 +921,20 @@ fn write_all(mut writer: &File, mut bytes: &[u8]) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_os_error_in_debug_form_is_written_as_people_read_it() {
+        let error = anyhow::anyhow!(
+            "failed to openpty: {:?}",
+            std::io::Error::from_raw_os_error(19)
+        );
+        assert_eq!(
+            super::os_errors_read(&error),
+            "failed to openpty: No such device (os error 19)"
+        );
+        let plain = anyhow::anyhow!("no such folder");
+        assert_eq!(super::os_errors_read(&plain), "no such folder");
+    }
+
     #[test]
     fn input_past_the_limit_is_dropped_and_the_queue_stays_bounded() {
         let (input, unread) = super::Input::new(10);
