@@ -4,6 +4,8 @@
 
 use std::process::{Command, Output};
 
+mod common;
+
 /// opmux with a socket folder of this test binary's own and no `OPMUX`:
 /// a run never names or reaches a session of whoever runs the tests.
 fn command() -> Command {
@@ -178,9 +180,11 @@ fn long_options_in(help: &str) -> Vec<String> {
     options
 }
 
-/// The long options `opmux --help` lists.
+/// The long options `opmux --help` lists, up to its verbs and examples.
 fn long_options() -> Vec<String> {
-    let options = long_options_in(&stdout(&opmux(&["--help"])));
+    let help = stdout(&opmux(&["--help"]));
+    let options_part = &help[..help.find("\nVerbs").expect("no Verbs section in --help")];
+    let options = long_options_in(options_part);
     assert!(options.len() > 15, "{options:?}");
     options
 }
@@ -214,49 +218,139 @@ fn verbs() -> Vec<(String, Vec<String>)> {
     verbs
 }
 
-/// Checks `script` with `shell` and `check`, the shell's own syntax check.
-/// .ci/run installs the shells; a machine without one skips it, and says
-/// so, outside CI.
-fn syntax_checked(shell: &str, check: &str, script: &[u8]) {
-    if Command::new(shell).arg("--version").output().is_err() && std::env::var_os("CI").is_none() {
-        eprintln!("{shell} is not installed: its completion script is not checked");
-        return;
+/// What `shell` offers to complete `line` once it has loaded the
+/// completion script at `script`: its candidates, without descriptions.
+/// The last word of `line` is the one being completed.
+fn offered(shell: &str, script: &std::path::Path, line: &str) -> Vec<String> {
+    let mut cmd = Command::new(shell);
+    match shell {
+        // The function bash's `complete -F` would call, given the words as
+        // bash splits them.
+        "bash" => {
+            cmd.arg("-c")
+                .arg(
+                    "source \"$1\"; shift; COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); \
+                     _opmux opmux \"${COMP_WORDS[COMP_CWORD]}\" \"${COMP_WORDS[COMP_CWORD-1]}\"; \
+                     printf '%s\\n' \"${COMPREPLY[@]}\"",
+                )
+                .arg("bash")
+                .arg(script)
+                .args(line.split(' '));
+        }
+        "fish" => {
+            cmd.arg("-c")
+                .arg("source $argv[1]; complete -C $argv[2]")
+                .arg(script)
+                .arg(line);
+        }
+        _ => unreachable!("{shell}"),
     }
-    let (valid, said) = feed(shell, &[check], script);
-    assert!(valid && said.is_empty(), "{shell} {check}: {said}");
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {shell}: {e}"));
+    assert!(out.status.success(), "{shell}: {}", stderr(&out));
+    (stdout(&out).lines())
+        .map(|l| l.split('\t').next().unwrap_or("").to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// The part of the zsh script that completes `verb`'s arguments: from the
+/// line `(verb)` to the `;;` that ends it.
+fn zsh_part<'a>(script: &'a str, verb: &str) -> &'a str {
+    let label = format!("({verb})");
+    let part = (script.split_inclusive('\n'))
+        .skip_while(|line| line.trim() != label)
+        .take_while(|line| line.trim() != ";;")
+        .map(str::len)
+        .sum::<usize>();
+    let start = (script.split_inclusive('\n'))
+        .take_while(|line| line.trim() != label)
+        .map(str::len)
+        .sum::<usize>();
+    assert!(part > 0, "no part for {verb} in the zsh script");
+    &script[start..start + part]
+}
+
+/// Whether the zsh script lists `option` in `part`: a line such as
+/// `'(--no-tui)--detached[…]'` or `'*--name=[…]:NAME:…'`, after what it
+/// excludes and whether it repeats.
+fn zsh_lists(part: &str, option: &str) -> bool {
+    part.lines().any(|line| {
+        let spec = line.trim_start().trim_start_matches('\'');
+        let spec = match spec.strip_prefix('(') {
+            Some(rest) => rest.split_once(')').map_or("", |(_, after)| after),
+            None => spec,
+        };
+        let spec = spec.trim_start_matches('*');
+        spec.strip_prefix(option)
+            .is_some_and(|rest| rest.starts_with('=') || rest.starts_with('['))
+    })
 }
 
 #[test]
-fn the_completion_scripts_are_valid_and_know_every_option_and_verb() {
+fn the_completion_scripts_are_valid_and_offer_every_option_and_verb() {
     let verbs = verbs();
+    let folder = std::env::temp_dir().join(format!("opmux-cli-completions-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
     for (shell, check) in [("bash", "-n"), ("zsh", "-n"), ("fish", "--no-execute")] {
+        if !common::installed_for(shell, &format!("the {shell} completion script")) {
+            continue;
+        }
         let script = opmux(&["completions", shell]);
         assert!(script.status.success(), "{shell}: {}", stderr(&script));
-        if shell == "bash" {
-            let (valid, said) = feed("bash", &["-n"], &script.stdout);
-            assert!(valid, "bash -n: {said}");
-        } else {
-            syntax_checked(shell, check, &script.stdout);
-        }
+        let (valid, said) = feed(shell, &[check], &script.stdout);
+        assert!(valid && said.is_empty(), "{shell} {check}: {said}");
+        let path = folder.join(shell);
+        std::fs::write(&path, &script.stdout).unwrap();
         let script = stdout(&script);
-        // zsh and fish write an option's name without its dashes.
-        let named = |option: &str| match shell {
-            "bash" => script.contains(option),
-            _ => script.contains(option.trim_start_matches('-')),
-        };
-        for option in long_options() {
-            assert!(named(&option), "{option} not in the {shell} script");
+        if shell == "zsh" {
+            // zsh's completion system needs a terminal to be driven; its
+            // script is read part by part instead.
+            for option in long_options() {
+                assert!(
+                    zsh_lists(&script, &option),
+                    "{option} not in the zsh script"
+                );
+            }
+            for (verb, options) in &verbs {
+                let listed = format!("\n'{verb}:");
+                assert!(script.contains(&listed), "zsh does not offer {verb}");
+                let part = zsh_part(&script, verb);
+                for option in options {
+                    assert!(
+                        zsh_lists(part, option),
+                        "zsh does not offer {option} after {verb}"
+                    );
+                }
+            }
+            continue;
         }
-        for (verb, options) in &verbs {
+        let first = offered(shell, &path, "opmux ");
+        for (verb, _) in &verbs {
             assert!(
-                script.contains(verb.as_str()),
-                "{verb} not in the {shell} script"
+                first.contains(verb),
+                "{shell} does not offer {verb}: {first:?}"
             );
-            for option in options {
-                assert!(named(option), "{verb} {option} not in the {shell} script");
+        }
+        let options = offered(shell, &path, "opmux --");
+        for option in long_options() {
+            assert!(
+                options.contains(&option),
+                "{shell} does not offer {option}: {options:?}"
+            );
+        }
+        for (verb, own) in &verbs {
+            let offered = offered(shell, &path, &format!("opmux {verb} --"));
+            for option in own {
+                assert!(
+                    offered.contains(option),
+                    "{shell} does not offer {option} after {verb}: {offered:?}"
+                );
             }
         }
     }
+    let _ = std::fs::remove_dir_all(&folder);
 }
 
 #[test]
@@ -279,12 +373,16 @@ fn the_man_page_is_clean_roff_and_names_every_option() {
         assert!(page.contains(&written), "{option} not on the man page");
     }
     for (verb, options) in verbs() {
-        let written = format!("opmux {}", verb.replace('-', "\\-"));
-        assert!(page.contains(&written), "{verb} not on the man page");
+        // The verb's own section, up to the next heading.
+        let heading = format!(".SS \"opmux {}\"\n", verb.replace('-', "\\-"));
+        let start = (page.find(&heading))
+            .unwrap_or_else(|| panic!("{verb} has no section on the man page"));
+        let section = &page[start + heading.len()..];
+        let section = &section[..section.find("\n.S").unwrap_or(section.len())];
         for option in options {
             let written = option.replace('-', "\\-");
             assert!(
-                page.contains(&written),
+                section.contains(&written),
                 "{verb} {option} not on the man page"
             );
         }

@@ -3,6 +3,8 @@
 
 use opmux::keys::{KEY_HELP, PROMPT_HELP, SCROLL_HELP};
 
+mod common;
+
 const README: &str = include_str!("../README.md");
 
 #[test]
@@ -154,8 +156,9 @@ fn the_process_compose_example_loads_as_written() {
 }
 
 /// The README's lines that install the completions and the manual page, run
-/// as written for a user whose `~/.cargo/bin` holds opmux: each file lands
-/// where its shell or `man` looks for it.
+/// as written for a user whose `~/.cargo/bin` holds opmux; then each shell,
+/// started as that user's would be, loads its completions from where they
+/// were put, and `man` finds the page.
 #[test]
 fn the_install_section_puts_completions_and_the_man_page_where_they_are_found() {
     use std::process::Command;
@@ -171,49 +174,90 @@ fn the_install_section_puts_completions_and_the_man_page_where_they_are_found() 
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_opmux"), bin.join("opmux")).unwrap();
     let path = format!("{}:/usr/bin:/bin", bin.display());
-    let has_man = Command::new("man").arg("-w").arg("man").output().is_ok();
-    for line in block.lines().filter(|l| !l.trim().is_empty()) {
-        // Reading the page is for a person; where man finds it is checked.
-        let line = match line {
-            "man opmux" if !has_man => continue,
-            "man opmux" => "man -w opmux",
-            line => line,
-        };
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(line)
+    // A program run as the user: nothing of the caller's environment, so
+    // neither its MANPATH nor its HOME decides the outcome.
+    let run = |program: &str, args: &[&str]| -> String {
+        let out = Command::new(program)
+            .args(args)
             .env_clear()
             .env("HOME", &home)
             .env("PATH", &path)
             .output()
-            .unwrap();
-        let said = String::from_utf8_lossy(&out.stdout);
+            .unwrap_or_else(|e| panic!("running {program}: {e}"));
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
-            "`{line}` failed: {said}{}",
+            "`{program} {args:?}` failed: {said}{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        if line == "man -w opmux" {
-            let page = home.join(".cargo/share/man/man1/opmux.1");
-            assert_eq!(
-                said.trim(),
-                page.display().to_string(),
-                "man finds another page"
-            );
+        said
+    };
+    let has_man = common::installed_for("man", "where man finds the page");
+    for line in block.lines().filter(|l| !l.trim().is_empty()) {
+        match line {
+            // Reading the page is for a person; where man finds it is
+            // checked.
+            "man opmux" if has_man => {
+                let found = run("man", &["-w", "opmux"]);
+                let page = home.join(".cargo/share/man/man1/opmux.1");
+                assert_eq!(
+                    found.trim(),
+                    page.display().to_string(),
+                    "man finds another page"
+                );
+            }
+            "man opmux" => {}
+            line => {
+                run("sh", &["-c", line]);
+            }
         }
     }
-    for (file, holds) in [
-        (
-            ".local/share/bash-completion/completions/opmux",
-            "complete -F",
-        ),
-        (".zfunc/_opmux", "#compdef opmux"),
-        (".config/fish/completions/opmux.fish", "complete -c opmux"),
-        (".cargo/share/man/man1/opmux.1", ".TH opmux 1"),
-    ] {
-        let text = std::fs::read_to_string(home.join(file))
-            .unwrap_or_else(|e| panic!("the README's lines made no {file}: {e}"));
-        assert!(text.contains(holds), "{file} holds no `{holds}`");
+    let page = std::fs::read_to_string(home.join(".cargo/share/man/man1/opmux.1"))
+        .expect("the README's lines made no manual page");
+    assert!(
+        page.contains(".TH opmux 1"),
+        "not the manual page: {page:.200}"
+    );
+
+    // bash-completion, as a user's ~/.bashrc loads it, finds the script on
+    // its first use of the command.
+    let loader = "/usr/share/bash-completion/bash_completion";
+    let has_loader = std::path::Path::new(loader).exists();
+    assert!(
+        has_loader || std::env::var_os("CI").is_none(),
+        "bash-completion is not installed, and CI needs it"
+    );
+    if has_loader {
+        let said = run(
+            "bash",
+            &[
+                "-c",
+                &format!(". {loader}; _completion_loader opmux; complete -p opmux"),
+            ],
+        );
+        assert!(
+            said.contains("-F _opmux opmux"),
+            "bash loaded no completion: {said}"
+        );
+    } else {
+        eprintln!("bash-completion is not installed: bash's loading is not checked");
+    }
+    // zsh with the line the README asks for in ~/.zshrc.
+    if common::installed_for("zsh", "zsh's loading of its completions") {
+        let said = run(
+            "zsh",
+            &[
+                "-fc",
+                "fpath+=(~/.zfunc); autoload -Uz compinit; compinit -u -d ~/.zcompdump; \
+                 print -r -- ${_comps[opmux]}",
+            ],
+        );
+        assert_eq!(said.trim(), "_opmux", "zsh loaded no completion");
+    }
+    // fish loads a command's completions from its folder by itself.
+    if common::installed_for("fish", "fish's loading of its completions") {
+        let said = run("fish", &["-c", "complete -C 'opmux --no-t'"]);
+        assert!(said.starts_with("--no-tui"), "fish offers: {said}");
     }
     let _ = std::fs::remove_dir_all(&home);
 }

@@ -675,3 +675,21 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Whether `tool` (a program that answers `--version`) is installed for a
+/// check that needs it. `.ci/run` installs every such tool, so under CI a
+/// missing one fails the test; elsewhere the check is skipped, and says so.
+pub fn installed_for(tool: &str, check: &str) -> bool {
+    let there = std::process::Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !there {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is not installed, and CI needs it for {check}"
+        );
+        eprintln!("{tool} is not installed: {check} is not checked");
+    }
+    there
+}
