@@ -144,6 +144,12 @@ pub fn page() -> String {
         if let Some(about) = verb.get_about() {
             extra.text([roman(about.to_string())]);
         }
+        let aliases: Vec<String> = (verb.get_visible_aliases())
+            .map(|alias| format!("opmux {alias}"))
+            .collect();
+        if !aliases.is_empty() {
+            extra.text([roman(format!("Also written {}.", aliases.join(", ")))]);
+        }
         for arg in verb.get_arguments().filter(|a| a.get_id() != "help") {
             let mut names = Vec::new();
             if let Some(short) = arg.get_short() {

@@ -353,6 +353,29 @@ fn the_completion_scripts_are_valid_and_offer_every_option_and_verb() {
     let _ = std::fs::remove_dir_all(&folder);
 }
 
+/// The verbs `opmux --help` lists by hand are every verb the command line
+/// takes: a new verb fails this until the help names it, and its short
+/// names are on the man page.
+#[test]
+fn the_help_lists_every_verb_and_the_man_page_every_short_name() {
+    let listed: Vec<String> = verbs().into_iter().map(|(verb, _)| verb).collect();
+    let page = stdout(&opmux(&["man"]));
+    for verb in opmux::cli::full_command().get_subcommands() {
+        let name = verb.get_name().to_string();
+        assert!(
+            listed.contains(&name),
+            "`opmux --help` does not list {name}"
+        );
+        for alias in verb.get_visible_aliases() {
+            let written = format!("opmux {alias}.");
+            assert!(
+                page.contains(&written),
+                "the man page does not name `opmux {alias}`"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_man_page_is_clean_roff_and_names_every_option() {
     let page = opmux(&["man"]);
