@@ -134,7 +134,8 @@ pub struct Cli {
     )]
     pub stdin: Option<String>,
 
-    /// Adds a pane for each `name: command` line of this Procfile.
+    /// Adds a pane for each `name: command` line of this Procfile, each with
+    /// its own PORT as foreman gives them (5000, 5100 and on).
     #[arg(
         long,
         value_name = "FILE",

@@ -400,6 +400,7 @@ pub fn start_pane(session: &mut Session, index: usize, events: &UnboundedSender<
     let spawned = match pane
         .spec
         .port
+        .filter(|_| pane.spec.port_checked)
         .filter(|&port| !crate::config::ports::is_free(port))
     {
         Some(port) => {

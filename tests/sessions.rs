@@ -2053,6 +2053,46 @@ fn a_fixed_port_someone_holds_fails_that_panes_run_and_says_who() {
 }
 
 #[test]
+fn a_procfiles_processes_get_ports_as_foreman_gives_them_and_a_held_one_stops_no_run() {
+    let sessions = Sessions::new("procfile-ports");
+    let project = Scratch::new("sessions-procfile-ports-project");
+    project.write(
+        "Procfile",
+        "web: echo web on $PORT; exec sleep 1000\nworker: echo worker on $PORT; exec sleep 1000\n",
+    );
+    let procfile = project.0.join("Procfile");
+    let name = sessions.start_no_tui(&["--procfile", procfile.to_str().unwrap()]);
+    let port = |n: usize| {
+        let pane = sessions.pane(&name, n);
+        pane["port"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no port in {pane}")) as u16
+    };
+    let (web, worker) = (port(1), port(2));
+    // foreman's: from 5000 in steps of 100, past any in use.
+    assert!(
+        web >= 5000 && web % 100 == 0 && worker > web && worker % 100 == 0,
+        "web {web}, worker {worker}"
+    );
+    eventually("both panes' lines", || {
+        let printed = sessions.printed(1);
+        // The prefixes are padded to the longer name.
+        printed.contains(&format!("web    | web on {web}\n"))
+            && printed.contains(&format!("worker | worker on {worker}\n"))
+    });
+    // The worker does not listen. With its port held by something else,
+    // its next run still starts: a Procfile does not say who listens.
+    let held = std::net::TcpListener::bind(("0.0.0.0", worker));
+    sessions.ok(&["restart", "-s", &name, "worker"]);
+    eventually("the worker's next run", || {
+        let line = format!("worker | worker on {worker}\n");
+        sessions.printed(1).matches(&line).count() == 2
+    });
+    assert!(!sessions.printed(1).contains("is in use"));
+    drop(held);
+}
+
+#[test]
 fn a_group_stands_for_its_panes_in_the_verbs() {
     let sessions = Sessions::new("groups");
     let m = marker("groups");

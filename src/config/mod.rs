@@ -56,8 +56,12 @@ pub struct PaneSpec {
     /// Quiet this long after printing raises the pane's attention.
     pub idle_after: Option<Duration>,
     /// Its TCP port, chosen when the file loaded: in its environment as
-    /// `PORT`, and checked free before each run.
+    /// `PORT`, and checked free before each run when `port_checked`.
     pub port: Option<u16>,
+    /// Whether a run fails when something else holds `port` as it starts:
+    /// so for a port the pane asked for, not for the one a Procfile hands
+    /// every process, as foreman does, whether it listens or not.
+    pub port_checked: bool,
     /// The group it belongs to (`group`): the control verbs take `@group`
     /// for all of its panes, and `C-b R` restarts them together.
     pub group: Option<String>,
@@ -217,6 +221,7 @@ impl PaneSpec {
             attention: None,
             idle_after: None,
             port: None,
+            port_checked: true,
             group: None,
             ready_probe: None,
             live_probe: None,
@@ -370,6 +375,38 @@ impl Default for Settings {
     }
 }
 
+/// Gives the panes at `indices`, a Procfile's, the ports foreman would
+/// give its processes: 5000, 5100 and on, past the ports the other panes
+/// have and those `is_free` says are held. Each gets its own as `PORT`;
+/// since a Procfile does not say which processes listen, a port held when
+/// a run starts does not fail it.
+fn give_procfile_ports(
+    panes: &mut [PaneSpec],
+    indices: &[usize],
+    is_free: impl Fn(u16) -> bool,
+) -> Result<()> {
+    if indices.is_empty() {
+        return Ok(());
+    }
+    let wanted: Vec<Option<ports::Wanted>> = (panes.iter().enumerate())
+        .map(|(i, pane)| match indices.contains(&i) {
+            true => Some(ports::Wanted::Auto),
+            false => pane.port.map(ports::Wanted::Fixed),
+        })
+        .collect();
+    let ports = ports::assign(&wanted, ports::DEFAULT_BASE, ports::DEFAULT_STEP, is_free)
+        .map_err(|why| anyhow::anyhow!("the Procfile's ports: {why}"))?;
+    for &i in indices {
+        let pane = &mut panes[i];
+        pane.port = ports[i];
+        pane.port_checked = false;
+        if let Some(port) = pane.port {
+            pane.env.push(("PORT".into(), Some(port.to_string())));
+        }
+    }
+    Ok(())
+}
+
 /// What the environment contributes: `$SHELL` and the current folder, passed
 /// in so tests need not touch the process's own.
 pub struct Env<'a> {
@@ -392,6 +429,7 @@ impl Settings {
         let mut settings = Settings::default();
         let mut top_stop_timeout = None;
         let mut from_file = 0;
+        let mut from_procfiles = Vec::new();
         if let Some(path) = &config {
             // A file given to --check may be a Procfile too.
             let is_procfile = cli.check.as_ref().is_some_and(Option::is_some)
@@ -401,7 +439,9 @@ impl Settings {
                         .contains("procfile")
                 });
             if is_procfile {
+                let first = settings.panes.len();
                 settings.panes.extend(procfile::load(path)?);
+                from_procfiles.extend(first..settings.panes.len());
             } else {
                 let loaded = file::load(path, cli.stop_timeout)?;
                 top_stop_timeout = loaded.stop_timeout;
@@ -417,9 +457,12 @@ impl Settings {
             settings.sources.push(path.clone());
         }
         if let Some(path) = &cli.procfile {
+            let first = settings.panes.len();
             settings.panes.extend(procfile::load(path)?);
+            from_procfiles.extend(first..settings.panes.len());
             settings.sources.push(path.clone());
         }
+        give_procfile_ports(&mut settings.panes, &from_procfiles, ports::is_free)?;
         let first_command = settings.panes.len();
         for line in &cli.commands {
             if line.trim().is_empty() {
@@ -808,6 +851,29 @@ pub fn parse_signal(name: &str) -> Option<Signal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_procfiles_processes_get_foremans_ports_past_those_taken_and_unchecked() {
+        let mut fixed = PaneSpec::shell("serve");
+        fixed.port = Some(5000);
+        let mut panes = vec![fixed, PaneSpec::shell("web"), PaneSpec::shell("worker")];
+        // 5000 is the other pane's, 5100 is held by something else.
+        give_procfile_ports(&mut panes, &[1, 2], |port| port != 5100).unwrap();
+        let ports: Vec<Option<u16>> = panes.iter().map(|p| p.port).collect();
+        assert_eq!(ports, [Some(5000), Some(5200), Some(5300)]);
+        let env = |pane: &PaneSpec| pane.env.clone();
+        assert_eq!(
+            env(&panes[1]),
+            [("PORT".to_string(), Some("5200".to_string()))]
+        );
+        assert_eq!(
+            env(&panes[2]),
+            [("PORT".to_string(), Some("5300".to_string()))]
+        );
+        assert!(env(&panes[0]).is_empty());
+        let checked: Vec<bool> = panes.iter().map(|p| p.port_checked).collect();
+        assert_eq!(checked, [true, false, false]);
+    }
     use clap::Parser;
 
     fn settings(args: &[&str], shell: Option<&str>) -> Result<Settings> {
