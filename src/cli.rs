@@ -289,9 +289,9 @@ pub enum Verb {
         session: Option<String>,
         /// The pane: its name, or its number as its border shows it.
         pane: String,
-        /// running, ready, exited, succeeded, or match:REGEX on the lines the
-        /// pane shows and prints.
-        #[arg(long, value_name = "COND")]
+        /// running, ready, exited, succeeded, attention, idle, or
+        /// match:REGEX on the lines the pane shows and prints.
+        #[arg(long, value_name = "COND", value_parser = Conditions, hide_possible_values = true)]
         until: String,
         /// Gives up after SECS seconds [default: never]; a session named
         /// with -s that is not there yet is waited for meanwhile.
@@ -447,6 +447,49 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+/// `wait --until`'s value, checked as the session will read it; its words,
+/// and `match:` before a pattern, are what the shells' completions offer.
+#[derive(Clone)]
+struct Conditions;
+
+impl clap::builder::TypedValueParser for Conditions {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)?;
+        match crate::session::control::Condition::parse(&text) {
+            Ok(_) => Ok(text),
+            Err(why) => Err(clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("--until: {why}\n"),
+            )
+            .with_cmd(cmd)),
+        }
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let words = [
+            "running",
+            "ready",
+            "exited",
+            "succeeded",
+            "attention",
+            "idle",
+            "match:",
+        ];
+        Some(Box::new(
+            words.into_iter().map(clap::builder::PossibleValue::new),
+        ))
+    }
 }
 
 fn parse_wait(text: &str) -> Result<Duration, String> {

@@ -313,6 +313,8 @@ fn the_completion_scripts_are_valid_and_offer_every_option_and_verb() {
                     "{option} not in the zsh script"
                 );
             }
+            let until = zsh_part(&script, "wait");
+            assert!(until.contains("(running ready exited"), "zsh: {until}");
             for (verb, options) in &verbs {
                 let listed = format!("\n'{verb}:");
                 assert!(script.contains(&listed), "zsh does not offer {verb}");
@@ -338,6 +340,14 @@ fn the_completion_scripts_are_valid_and_offer_every_option_and_verb() {
             assert!(
                 options.contains(&option),
                 "{shell} does not offer {option}: {options:?}"
+            );
+        }
+        // A condition's words, after `wait --until`.
+        let conditions = offered(shell, &path, "opmux wait api --until ");
+        for word in ["running", "ready", "attention", "match:"] {
+            assert!(
+                conditions.iter().any(|c| c == word),
+                "{shell} offers {conditions:?}"
             );
         }
         for (verb, own) in &verbs {
@@ -452,4 +462,23 @@ fn dash_h_fits_a_screen_with_examples_and_help_is_grouped() {
         assert!(long.contains(heading), "--help has no {heading}");
     }
     assert!(long.contains("--kill-others"));
+}
+
+#[test]
+fn a_wait_condition_that_cannot_be_read_is_refused_before_any_session_is_reached() {
+    for (until, says) in [
+        ("bogus", "`bogus` is not a condition"),
+        ("match:(", "`(` is not a regular expression"),
+    ] {
+        // No session runs in this test's runtime folder: a refusal that
+        // needed one would say so instead.
+        let out = opmux(&["wait", "api", "--until", until]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let said = stderr(&out);
+        assert!(said.contains(says), "{said}");
+        assert!(
+            said.contains("attention, idle or match:REGEX") || until != "bogus",
+            "{said}"
+        );
+    }
 }
