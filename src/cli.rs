@@ -135,7 +135,8 @@ pub struct Cli {
     pub stdin: Option<String>,
 
     /// Adds a pane for each `name: command` line of this Procfile, each with
-    /// its own PORT as foreman gives them (5000, 5100 and on).
+    /// its own PORT as foreman gives them (from $PORT, else 5000, in steps
+    /// of 100).
     #[arg(
         long,
         value_name = "FILE",
@@ -449,8 +450,9 @@ pub enum ColorChoice {
     Never,
 }
 
-/// `wait --until`'s value, checked as the session will read it; its words,
-/// and `match:` before a pattern, are what the shells' completions offer.
+/// `wait --until`'s value, checked as the session will read it; its words
+/// are what the shells' completions offer. (`match:` is left out: bash
+/// would add a space after it, and splits words at a colon.)
 #[derive(Clone)]
 struct Conditions;
 
@@ -463,15 +465,11 @@ impl clap::builder::TypedValueParser for Conditions {
         arg: Option<&clap::Arg>,
         value: &std::ffi::OsStr,
     ) -> Result<String, clap::Error> {
-        let text = clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)?;
-        match crate::session::control::Condition::parse(&text) {
-            Ok(_) => Ok(text),
-            Err(why) => Err(clap::Error::raw(
-                clap::error::ErrorKind::InvalidValue,
-                format!("--until: {why}\n"),
-            )
-            .with_cmd(cmd)),
-        }
+        // A function's error is reported as clap reports any bad value.
+        let check = |text: &str| -> Result<String, String> {
+            crate::session::control::Condition::parse(text).map(|_| text.to_string())
+        };
+        check.parse_ref(cmd, arg, value)
     }
 
     fn possible_values(
@@ -484,7 +482,6 @@ impl clap::builder::TypedValueParser for Conditions {
             "succeeded",
             "attention",
             "idle",
-            "match:",
         ];
         Some(Box::new(
             words.into_iter().map(clap::builder::PossibleValue::new),

@@ -28,10 +28,12 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let shell = std::env::var("SHELL").ok();
+    let port = std::env::var("PORT").ok();
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let env = Env {
         shell: shell.as_deref(),
         cwd: &cwd,
+        port: port.as_deref(),
     };
     let settings = match Settings::load(&cli, &env) {
         Ok(settings) => settings,

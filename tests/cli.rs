@@ -314,7 +314,10 @@ fn the_completion_scripts_are_valid_and_offer_every_option_and_verb() {
                 );
             }
             let until = zsh_part(&script, "wait");
-            assert!(until.contains("(running ready exited"), "zsh: {until}");
+            assert!(
+                until.contains("(running ready exited succeeded attention idle)"),
+                "zsh: {until}"
+            );
             for (verb, options) in &verbs {
                 let listed = format!("\n'{verb}:");
                 assert!(script.contains(&listed), "zsh does not offer {verb}");
@@ -344,7 +347,7 @@ fn the_completion_scripts_are_valid_and_offer_every_option_and_verb() {
         }
         // A condition's words, after `wait --until`.
         let conditions = offered(shell, &path, "opmux wait api --until ");
-        for word in ["running", "ready", "attention", "match:"] {
+        for word in ["running", "ready", "attention", "idle"] {
             assert!(
                 conditions.iter().any(|c| c == word),
                 "{shell} offers {conditions:?}"

@@ -374,6 +374,29 @@ fn a_procfile_runs_its_commands_in_its_own_folder() {
 }
 
 #[test]
+fn a_procfiles_processes_get_ports_from_opmuxs_own_port_or_5000_as_with_foreman() {
+    let dir = Scratch::new("procfile-ports");
+    dir.write(
+        "Procfile",
+        "web: echo web on $PORT\nworker: echo worker on $PORT\n",
+    );
+    for (port, web, worker) in [("6200", "6200", "6300"), ("", "5000", "5100")] {
+        let out = run_headless(&dir.0, &["--procfile", "Procfile"], &[("PORT", port)]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert_eq!(
+            lines_of(&out, "web")[0],
+            format!("web on {web}"),
+            "PORT={port:?}"
+        );
+        assert_eq!(
+            lines_of(&out, "worker")[0],
+            format!("worker on {worker}"),
+            "PORT={port:?}"
+        );
+    }
+}
+
+#[test]
 fn env_file_is_read_from_the_configs_folder_and_reaches_every_pane() {
     let dir = Scratch::new("env-file");
     std::fs::create_dir_all(dir.0.join("project")).unwrap();

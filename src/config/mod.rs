@@ -375,43 +375,54 @@ impl Default for Settings {
     }
 }
 
-/// Gives the panes at `indices`, a Procfile's, the ports foreman would
-/// give its processes: 5000, 5100 and on, past the ports the other panes
-/// have and those `is_free` says are held. Each gets its own as `PORT`;
-/// since a Procfile does not say which processes listen, a port held when
-/// a run starts does not fail it.
-fn give_procfile_ports(
-    panes: &mut [PaneSpec],
-    indices: &[usize],
-    is_free: impl Fn(u16) -> bool,
-) -> Result<()> {
-    if indices.is_empty() {
-        return Ok(());
-    }
-    let wanted: Vec<Option<ports::Wanted>> = (panes.iter().enumerate())
-        .map(|(i, pane)| match indices.contains(&i) {
-            true => Some(ports::Wanted::Auto),
-            false => pane.port.map(ports::Wanted::Fixed),
-        })
+/// Gives the panes at `indices`, a Procfile's, the ports foreman gives its
+/// processes: `base`, then on in steps of 100, in the Procfile's order,
+/// passing over ports the other panes have. Each gets its own as `PORT`.
+/// As with foreman, nothing checks whether a port is free: a Procfile does
+/// not say which processes listen, so neither does a held port fail a run
+/// (a process that wants it says so itself).
+fn give_procfile_ports(panes: &mut [PaneSpec], indices: &[usize], base: u16) -> Result<()> {
+    const STEP: u32 = 100;
+    let taken: Vec<u16> = (panes.iter().enumerate())
+        .filter(|(i, _)| !indices.contains(i))
+        .filter_map(|(_, pane)| pane.port)
         .collect();
-    let ports = ports::assign(&wanted, ports::DEFAULT_BASE, ports::DEFAULT_STEP, is_free)
-        .map_err(|why| anyhow::anyhow!("the Procfile's ports: {why}"))?;
+    let mut next = u32::from(base);
     for &i in indices {
-        let pane = &mut panes[i];
-        pane.port = ports[i];
-        pane.port_checked = false;
-        if let Some(port) = pane.port {
-            pane.env.push(("PORT".into(), Some(port.to_string())));
+        while u16::try_from(next).is_ok_and(|port| taken.contains(&port)) {
+            next += STEP;
         }
+        let Ok(port) = u16::try_from(next) else {
+            bail!(
+                "the Procfile's process `{}` gets no port: from {base} in steps of {STEP} \
+                 they run past 65535; set PORT lower to start below",
+                panes[i].name
+            );
+        };
+        next += STEP;
+        let pane = &mut panes[i];
+        pane.port = Some(port);
+        pane.port_checked = false;
+        pane.env.push(("PORT".into(), Some(port.to_string())));
     }
     Ok(())
 }
 
-/// What the environment contributes: `$SHELL` and the current folder, passed
+/// Where a Procfile's ports start: opmux's own `PORT`, as foreman takes it,
+/// when it is a port number, else 5000.
+fn procfile_base(port: Option<&str>) -> u16 {
+    port.and_then(|text| text.trim().parse::<u16>().ok())
+        .filter(|&port| port > 0)
+        .unwrap_or(ports::DEFAULT_BASE)
+}
+
+/// What the environment contributes: `$SHELL`, `$PORT` and the current folder, passed
 /// in so tests need not touch the process's own.
 pub struct Env<'a> {
     pub shell: Option<&'a str>,
     pub cwd: &'a Path,
+    /// `$PORT`: where a Procfile's ports start.
+    pub port: Option<&'a str>,
 }
 
 impl Settings {
@@ -462,7 +473,8 @@ impl Settings {
             from_procfiles.extend(first..settings.panes.len());
             settings.sources.push(path.clone());
         }
-        give_procfile_ports(&mut settings.panes, &from_procfiles, ports::is_free)?;
+        let base = procfile_base(env.port);
+        give_procfile_ports(&mut settings.panes, &from_procfiles, base)?;
         let first_command = settings.panes.len();
         for line in &cli.commands {
             if line.trim().is_empty() {
@@ -853,27 +865,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_procfiles_processes_get_foremans_ports_past_those_taken_and_unchecked() {
+    fn a_procfiles_processes_get_foremans_ports_past_those_of_other_panes_and_unchecked() {
         let mut fixed = PaneSpec::shell("serve");
-        fixed.port = Some(5000);
-        let mut panes = vec![fixed, PaneSpec::shell("web"), PaneSpec::shell("worker")];
-        // 5000 is the other pane's, 5100 is held by something else.
-        give_procfile_ports(&mut panes, &[1, 2], |port| port != 5100).unwrap();
+        fixed.port = Some(5100);
+        let mut panes = vec![PaneSpec::shell("web"), fixed, PaneSpec::shell("worker")];
+        // 5100 is the other pane's.
+        give_procfile_ports(&mut panes, &[0, 2], 5000).unwrap();
         let ports: Vec<Option<u16>> = panes.iter().map(|p| p.port).collect();
-        assert_eq!(ports, [Some(5000), Some(5200), Some(5300)]);
+        assert_eq!(ports, [Some(5000), Some(5100), Some(5200)]);
         let env = |pane: &PaneSpec| pane.env.clone();
         assert_eq!(
-            env(&panes[1]),
-            [("PORT".to_string(), Some("5200".to_string()))]
+            env(&panes[0]),
+            [("PORT".to_string(), Some("5000".to_string()))]
         );
         assert_eq!(
             env(&panes[2]),
-            [("PORT".to_string(), Some("5300".to_string()))]
+            [("PORT".to_string(), Some("5200".to_string()))]
         );
-        assert!(env(&panes[0]).is_empty());
+        assert!(env(&panes[1]).is_empty());
         let checked: Vec<bool> = panes.iter().map(|p| p.port_checked).collect();
-        assert_eq!(checked, [true, false, false]);
+        assert_eq!(checked, [false, true, false]);
+        // Past 65535: an error naming the process.
+        let mut many = vec![PaneSpec::shell("a"), PaneSpec::shell("b")];
+        let error = give_procfile_ports(&mut many, &[0, 1], 65500).unwrap_err();
+        assert!(error.to_string().contains("`b` gets no port"), "{error}");
     }
+
     use clap::Parser;
 
     fn settings(args: &[&str], shell: Option<&str>) -> Result<Settings> {
@@ -884,8 +901,18 @@ mod tests {
             &Env {
                 shell,
                 cwd: Path::new("/nonexistent-opmux-test"),
+                port: None,
             },
         )
+    }
+
+    #[test]
+    fn a_procfiles_ports_start_at_opmuxs_own_port_as_with_foreman() {
+        assert_eq!(procfile_base(Some("3000")), 3000);
+        assert_eq!(procfile_base(None), 5000);
+        for not_a_port in ["", "0", "70000", "web"] {
+            assert_eq!(procfile_base(Some(not_a_port)), 5000, "{not_a_port:?}");
+        }
     }
 
     #[test]
@@ -961,6 +988,7 @@ mod tests {
                 &Env {
                     shell: None,
                     cwd: &dir,
+                    port: None,
                 },
             )
             .map(|s| s.panes.iter().map(|p| p.name.clone()).collect::<Vec<_>>())
@@ -1062,6 +1090,7 @@ mod tests {
             let env = Env {
                 shell: None,
                 cwd: &self.0,
+                port: None,
             };
             Settings::load(&cli, &env).map(|s| s.panes.into_iter().map(|p| p.name).collect())
         }
