@@ -1059,6 +1059,13 @@ impl Sessions {
         let report: serde_json::Value = serde_json::from_str(&out).expect("status prints JSON");
         report["panes"][number - 1].clone()
     }
+
+    /// The port pane `number` of session `name` has, as `status` says.
+    fn port(&self, name: &str, number: usize) -> u16 {
+        let pane = self.pane(name, number);
+        let port = pane["port"].as_u64();
+        port.unwrap_or_else(|| panic!("no port in {pane}")) as u16
+    }
 }
 
 /// Whether `text` holds an escape sequence other than SGR, or a C0 or C1
@@ -1997,12 +2004,7 @@ fn automatic_ports_differ_skip_a_taken_one_and_reach_other_panes() {
     );
     let config = project.0.join("opmux.toml");
     let name = sessions.start_no_tui(&["-c", config.to_str().unwrap()]);
-    let port = |n: usize| {
-        let pane = sessions.pane(&name, n);
-        pane["port"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("no port in {pane}")) as u16
-    };
+    let port = |n: usize| sessions.port(&name, n);
     let (api, web) = (port(1), port(2));
     assert!(api > base && web > api, "base {base}, api {api}, web {web}");
     eventually("both panes' lines", || {
@@ -2062,12 +2064,7 @@ fn a_procfiles_processes_get_ports_in_steps_of_100_and_a_held_one_stops_no_run()
     );
     let procfile = project.0.join("Procfile");
     let name = sessions.start_no_tui(&["--procfile", procfile.to_str().unwrap()]);
-    let port = |n: usize| {
-        let pane = sessions.pane(&name, n);
-        pane["port"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("no port in {pane}")) as u16
-    };
+    let port = |n: usize| sessions.port(&name, n);
     let (web, worker) = (port(1), port(2));
     // foreman's: in steps of 100, in the Procfile's order (where from is
     // tests/config.rs's to check).
