@@ -11,7 +11,8 @@
 //! - `config`: turns the command line, an opmux.toml (`config::file`) and Procfiles
 //!   (`config::procfile`) into `Settings` and `PaneSpec`s, checking them before the
 //!   terminal is touched; errors name file, line, column and field. `config::ports`
-//!   chooses the panes' ports and expands `${port}` and `${NAME.port}`;
+//!   chooses opmux.toml panes' ports and expands `${port}` and `${NAME.port}`
+//!   (a Procfile's processes get foreman's, counted from `$PORT` in `config`);
 //!   `config::probe` describes health probes and `config::watch` the files whose
 //!   changes restart a pane.
 //! - `pane`: one pane is a process plus its screen. `pane::pty` is the only user of
