@@ -134,9 +134,9 @@ pub struct Cli {
     )]
     pub stdin: Option<String>,
 
-    /// Adds a pane for each `name: command` line of this Procfile, each with
-    /// its own PORT as foreman gives them (from $PORT, else 5000, in steps
-    /// of 100).
+    /// Adds a pane for each `name: command` line of this Procfile, with the
+    /// .env beside it, each with its own PORT as foreman gives them (from
+    /// the .env's or opmux's PORT, else 5000, in steps of 100).
     #[arg(
         long,
         value_name = "FILE",

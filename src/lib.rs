@@ -12,7 +12,8 @@
 //!   (`config::procfile`) into `Settings` and `PaneSpec`s, checking them before the
 //!   terminal is touched; errors name file, line, column and field. `config::ports`
 //!   chooses opmux.toml panes' ports and expands `${port}` and `${NAME.port}`
-//!   (a Procfile's processes get foreman's, counted from `$PORT` in `config`);
+//!   (a Procfile's processes get foreman's in `config`, counted from the `PORT`
+//!   of the `.env` beside it or of opmux);
 //!   `config::probe` describes health probes and `config::watch` the files whose
 //!   changes restart a pane.
 //! - `pane`: one pane is a process plus its screen. `pane::pty` is the only user of

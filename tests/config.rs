@@ -397,6 +397,34 @@ fn a_procfiles_processes_get_ports_from_opmuxs_own_port_or_5000_as_with_foreman(
 }
 
 #[test]
+fn a_procfiles_dotenv_reaches_its_processes_and_its_port_starts_theirs() {
+    let dir = Scratch::new("procfile-dotenv");
+    std::fs::create_dir_all(dir.0.join("app")).unwrap();
+    dir.write(
+        "app/Procfile",
+        "web: echo \"web: $GREETING on $PORT\"\nworker: echo \"worker on $PORT\"\n",
+    );
+    dir.write(
+        "app/.env",
+        "# local\nGREETING=\"hello from .env\"\nPORT=7000\n",
+    );
+    // A .env where opmux starts is not the Procfile's.
+    dir.write(".env", "GREETING=wrong\nPORT=1000\n");
+    // The .env's PORT comes before opmux's own.
+    let out = run_headless(&dir.0, &["--procfile", "app/Procfile"], &[("PORT", "3000")]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(lines_of(&out, "web")[0], "web: hello from .env on 7000");
+    assert_eq!(lines_of(&out, "worker")[0], "worker on 7100");
+    // A line the .env cannot hold is refused, naming its file and line.
+    dir.write("app/.env", "GREETING=ok\nnot a line\n");
+    let out = run_headless(&dir.0, &["--procfile", "app/Procfile"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains(".env:2: not a `KEY=value` line"), "{said}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+}
+
+#[test]
 fn env_file_is_read_from_the_configs_folder_and_reaches_every_pane() {
     let dir = Scratch::new("env-file");
     std::fs::create_dir_all(dir.0.join("project")).unwrap();

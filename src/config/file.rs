@@ -428,6 +428,12 @@ fn env_file(
             );
         }
     };
+    parse_dotenv(&text, &shown.to_string())
+}
+
+/// Reads dotenv text into environment entries; `shown` names the file in
+/// messages, which give the line a mistake is on.
+pub(super) fn parse_dotenv(text: &str, shown: &str) -> Result<Vec<(String, Option<String>)>> {
     let mut entries = Vec::new();
     for item in dotenvy::from_read_iter(text.as_bytes()) {
         match item {

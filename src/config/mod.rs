@@ -408,11 +408,25 @@ fn give_procfile_ports(panes: &mut [PaneSpec], indices: &[usize], base: u16) -> 
     Ok(())
 }
 
-/// Where a Procfile's ports start: opmux's own `PORT`, as foreman takes it,
-/// when it is a port number, else 5000.
-fn procfile_base(port: Option<&str>) -> u16 {
-    port.and_then(|text| text.trim().parse::<u16>().ok())
-        .filter(|&port| port > 0)
+/// Adds a Procfile's panes to `panes`, with their ports: from its `.env`'s
+/// `PORT`, else `port` (opmux's own), as foreman takes them.
+fn add_procfile(
+    panes: &mut Vec<PaneSpec>,
+    procfile: procfile::Procfile,
+    port: Option<&str>,
+) -> Result<()> {
+    let first = panes.len();
+    panes.extend(procfile.panes);
+    let indices: Vec<usize> = (first..panes.len()).collect();
+    let base = procfile_base([procfile.port.as_deref(), port]);
+    give_procfile_ports(panes, &indices, base)
+}
+
+/// Where a Procfile's ports start: the first of `candidates` that is a
+/// port number, else 5000.
+fn procfile_base<'a>(candidates: impl IntoIterator<Item = Option<&'a str>>) -> u16 {
+    (candidates.into_iter().flatten())
+        .find_map(|text| text.trim().parse::<u16>().ok().filter(|&port| port > 0))
         .unwrap_or(ports::DEFAULT_BASE)
 }
 
@@ -440,7 +454,6 @@ impl Settings {
         let mut settings = Settings::default();
         let mut top_stop_timeout = None;
         let mut from_file = 0;
-        let mut from_procfiles = Vec::new();
         if let Some(path) = &config {
             // A file given to --check may be a Procfile too.
             let is_procfile = cli.check.as_ref().is_some_and(Option::is_some)
@@ -450,9 +463,7 @@ impl Settings {
                         .contains("procfile")
                 });
             if is_procfile {
-                let first = settings.panes.len();
-                settings.panes.extend(procfile::load(path)?);
-                from_procfiles.extend(first..settings.panes.len());
+                add_procfile(&mut settings.panes, procfile::load(path)?, env.port)?;
             } else {
                 let loaded = file::load(path, cli.stop_timeout)?;
                 top_stop_timeout = loaded.stop_timeout;
@@ -468,13 +479,9 @@ impl Settings {
             settings.sources.push(path.clone());
         }
         if let Some(path) = &cli.procfile {
-            let first = settings.panes.len();
-            settings.panes.extend(procfile::load(path)?);
-            from_procfiles.extend(first..settings.panes.len());
+            add_procfile(&mut settings.panes, procfile::load(path)?, env.port)?;
             settings.sources.push(path.clone());
         }
-        let base = procfile_base(env.port);
-        give_procfile_ports(&mut settings.panes, &from_procfiles, base)?;
         let first_command = settings.panes.len();
         for line in &cli.commands {
             if line.trim().is_empty() {
@@ -908,10 +915,13 @@ mod tests {
 
     #[test]
     fn a_procfiles_ports_start_at_opmuxs_own_port_as_with_foreman() {
-        assert_eq!(procfile_base(Some("3000")), 3000);
-        assert_eq!(procfile_base(None), 5000);
+        assert_eq!(procfile_base([Some("3000")]), 3000);
+        assert_eq!(procfile_base([None]), 5000);
+        // The .env's before opmux's own, when it is a port.
+        assert_eq!(procfile_base([Some("7000"), Some("3000")]), 7000);
+        assert_eq!(procfile_base([Some("web"), Some("3000")]), 3000);
         for not_a_port in ["", "0", "70000", "web"] {
-            assert_eq!(procfile_base(Some(not_a_port)), 5000, "{not_a_port:?}");
+            assert_eq!(procfile_base([Some(not_a_port)]), 5000, "{not_a_port:?}");
         }
     }
 

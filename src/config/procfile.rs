@@ -1,5 +1,6 @@
 //! Procfiles, as foreman, overmind and honcho read them: one `name: command`
-//! per line, with blank lines and `#` comments allowed.
+//! per line, with blank lines and `#` comments allowed, and the `.env` beside
+//! the file for the processes' environment.
 
 use std::path::Path;
 
@@ -7,8 +8,17 @@ use anyhow::{Context, Result, bail};
 
 use super::PaneSpec;
 
-/// Reads the Procfile at `path` into panes, one per process line.
-pub fn load(path: &Path) -> Result<Vec<PaneSpec>> {
+/// A Procfile's processes, read with the `.env` beside it.
+pub struct Procfile {
+    /// One pane per process line.
+    pub panes: Vec<PaneSpec>,
+    /// The `.env`'s `PORT`: where the processes' ports start.
+    pub port: Option<String>,
+}
+
+/// Reads the Procfile at `path` into panes, one per process line, with the
+/// variables of a `.env` beside it, as foreman reads one.
+pub fn load(path: &Path) -> Result<Procfile> {
     let text =
         super::read_text_file(path).with_context(|| format!("reading {}", path.display()))?;
     let mut panes = parse(&text, &path.display().to_string())?;
@@ -18,7 +28,23 @@ pub fn load(path: &Path) -> Result<Vec<PaneSpec>> {
     for pane in &mut panes {
         pane.cwd = Some(folder.clone());
     }
-    Ok(panes)
+    let mut port = None;
+    let dotenv = folder.join(".env");
+    if dotenv.is_file() {
+        let shown = dotenv.display().to_string();
+        let text = super::read_text_file(&dotenv).with_context(|| format!("reading {shown}"))?;
+        for (key, value) in super::file::parse_dotenv(&text, &shown)? {
+            // Its PORT is where the ports start; each process gets its own.
+            if key == "PORT" {
+                port = value;
+                continue;
+            }
+            for pane in &mut panes {
+                pane.env.push((key.clone(), value.clone()));
+            }
+        }
+    }
+    Ok(Procfile { panes, port })
 }
 
 /// Parses Procfile text; `file` names it in messages.
