@@ -343,7 +343,7 @@ pub fn attach(socket: &Path, name: &str) -> Result<i32> {
             Some(nix::unistd::Pid::from_raw(pid as i32)),
             terminal,
         ),
-        Control::Refused { reason, .. } => bail!("{reason}"),
+        Control::Refused { reason, .. } => return Err(Refused(reason).into()),
         other => bail!("session {name} answered {other:?}"),
     };
     // Attached, input waits for a busy server rather than being dropped.

@@ -58,7 +58,7 @@ pub trait FrontEnd: Host {
     fn due(&mut self, events: &UnboundedSender<Event>, now: Instant);
 
     /// Whether this front end shows countdowns (a restart's delay, a stop's
-    /// deadline), which then wake it every [`COUNTDOWN`].
+    /// deadline), which then wake it every `COUNTDOWN`.
     fn shows_countdowns(&self) -> bool {
         false
     }

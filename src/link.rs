@@ -113,7 +113,7 @@ impl Listening {
 pub struct Writers(Vec<tokio::task::JoinHandle<()>>);
 
 impl Writers {
-    /// The link to connection `id`, as [`link`] makes it; its writer is
+    /// The link to connection `id`, as `link` makes it; its writer is
     /// kept, and those that ended are forgotten.
     pub fn link(
         &mut self,

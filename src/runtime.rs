@@ -100,7 +100,7 @@ impl ShutdownWatch {
     }
 }
 
-/// Counts what is left of stopping panes (see [`count_stopping`]) and,
+/// Counts what is left of stopping panes (see `count_stopping`) and,
 /// during a shutdown, whether anything descended from opmux is left, from
 /// one reading of /proc; none when there is nothing to count.
 pub fn recount<H: Host>(

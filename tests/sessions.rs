@@ -1776,9 +1776,9 @@ fn a_no_tui_session_is_named_and_shows_its_last_lines_as_its_pty_would() {
     });
     // What it prints is unchanged for it.
     assert!(sessions.printed(1).contains("count | 100\n"));
-    // Nothing to attach to, and it says so.
+    // Nothing to attach to, and it says so, with the status of a refusal.
     let out = sessions.run(&["attach", &name]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(
         text(&out.stderr).contains("without a screen"),
         "{}",

@@ -23,7 +23,12 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
             eprintln!("opmux: {e:#}");
-            ExitCode::FAILURE
+            // 2 for a session that would not take this terminal, as
+            // opmux's own verbs exit for a refusal.
+            match e.downcast_ref::<opmux::client::Refused>() {
+                Some(_) => ExitCode::from(2),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
