@@ -984,6 +984,30 @@ fn a_second_signal_kills_what_the_first_one_could_not_stop() {
 }
 
 #[test]
+fn an_unfinished_line_printed_at_a_runs_end_is_not_printed_again_when_it_restarts() {
+    let dir = Scratch::new("headless-restart-partial");
+    let config = dir.0.join("opmux.toml");
+    std::fs::write(
+        &config,
+        "[[pane]]\nname = \"p\"\ncmd = \"printf partial; exit 1\"\n\
+         restart = \"always\"\nmax_restarts = 1\n",
+    )
+    .unwrap();
+    let out = run(&["--no-tui", "-c", config.to_str().unwrap()]);
+    let lines = lines_of(&out, "p");
+    // Once for each of the two runs, each before that run's end.
+    let partials: Vec<usize> = (lines.iter().enumerate())
+        .filter(|(_, l)| *l == "partial")
+        .map(|(i, _)| i)
+        .collect();
+    let banner = lines.iter().position(|l| l.contains("started again"));
+    assert!(
+        partials.len() == 2 && banner.is_some_and(|b| partials[0] < b && b < partials[1]),
+        "{lines:#?}"
+    );
+}
+
+#[test]
 fn a_program_that_does_not_exist_exits_127_without_a_shell() {
     let dir = Scratch::new("headless-missing");
     let config = dir.0.join("opmux.toml");

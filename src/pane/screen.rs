@@ -753,7 +753,12 @@ impl Screen {
         self.rewriter.restart(&mut self.parser);
         self.between_sequences = true;
         self.parser.callbacks_mut().modes = ExtraModes::default();
+        // The banner's escape codes are opmux's, not the program going back
+        // over its line: the line it ends is not taken for redrawn, so a
+        // part already printed unfinished is not printed again.
+        let redrawn = self.parser.callbacks().redrawn;
         self.process(banner);
+        self.parser.callbacks_mut().redrawn = redrawn;
     }
 
     /// Keeps at most `lines` lines of history.
