@@ -216,11 +216,8 @@ impl Printer {
         let name = pane.spec.name.clone();
         let (lines, unfinished, redrawn) = {
             let mut screen = pane.screen();
-            (
-                screen.take_lines(),
-                screen.unfinished_line(),
-                screen.redrawn(),
-            )
+            let redrawn = screen.first_line_redrawn();
+            (screen.take_lines(), screen.unfinished_line(), redrawn)
         };
         for line in &lines {
             let printed = self.partial.remove(&id).map(|(p, _)| p).unwrap_or_default();
@@ -263,7 +260,12 @@ impl Printer {
         let Some(pane) = app.session.pane(id) else {
             return;
         };
-        let rest = pane.screen().unfinished_line();
+        let rest = {
+            let mut screen = pane.screen();
+            // Printed now: a later redraw is measured from here.
+            screen.clear_redrawn();
+            screen.unfinished_line()
+        };
         self.print_unfinished(id, &pane.spec.name, rest);
     }
 

@@ -329,7 +329,8 @@ fn run_verb(verb: Verb) -> Result<i32> {
             // Without a name, only a session with a screen.
             let (name, socket) = pick_among(&dir, name, |info| !info.no_tui)?;
             if own_session().is_some_and(|(_, own)| own == socket) {
-                bail!("session {name} cannot be shown inside one of its own panes");
+                let why = format!("session {name} cannot be shown inside one of its own panes");
+                return Err(client::Refused(why).into());
             }
             attach(&socket, &name)
         }

@@ -986,25 +986,66 @@ fn a_second_signal_kills_what_the_first_one_could_not_stop() {
 #[test]
 fn an_unfinished_line_printed_at_a_runs_end_is_not_printed_again_when_it_restarts() {
     let dir = Scratch::new("headless-restart-partial");
-    let config = dir.0.join("opmux.toml");
-    std::fs::write(
-        &config,
-        "[[pane]]\nname = \"p\"\ncmd = \"printf partial; exit 1\"\n\
-         restart = \"always\"\nmax_restarts = 1\n",
-    )
-    .unwrap();
-    let out = run(&["--no-tui", "-c", config.to_str().unwrap()]);
-    let lines = lines_of(&out, "p");
-    // Once for each of the two runs, each before that run's end.
-    let partials: Vec<usize> = (lines.iter().enumerate())
-        .filter(|(_, l)| *l == "partial")
-        .map(|(i, _)| i)
-        .collect();
-    let banner = lines.iter().position(|l| l.contains("started again"));
-    assert!(
-        partials.len() == 2 && banner.is_some_and(|b| partials[0] < b && b < partials[1]),
-        "{lines:#?}"
-    );
+    // Plain, coloured, after a coloured line, and drawn over before the
+    // end: each run's last line is printed once, before the run's end.
+    let cases = [
+        ("printf partial", "partial"),
+        ("printf '\\033[1mpartial\\033[0m'", "partial"),
+        (
+            "printf '\\033[32mhello\\033[0m\\n'; printf partial",
+            "partial",
+        ),
+        ("printf '10%%\\r100%%'", "100%"),
+    ];
+    for (n, (program, last)) in cases.iter().enumerate() {
+        let config = dir.0.join(format!("opmux-{n}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[[pane]]\nname = \"p\"\ncmd = '''{program}; exit 1'''\n\
+                 restart = \"always\"\nmax_restarts = 1\n"
+            ),
+        )
+        .unwrap();
+        let out = run(&["--no-tui", "-c", config.to_str().unwrap()]);
+        let lines = lines_of(&out, "p");
+        let shown: Vec<usize> = (lines.iter().enumerate())
+            .filter(|(_, l)| l == last)
+            .map(|(i, _)| i)
+            .collect();
+        let banner = lines.iter().position(|l| l.contains("started again"));
+        assert!(
+            shown.len() == 2 && banner.is_some_and(|b| shown[0] < b && b < shown[1]),
+            "{program}: {lines:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_rest_of_a_line_printed_unfinished_follows_it_whatever_colours_come_after() {
+    // The rest is written once the unfinished parts were printed, on a
+    // file the test creates, so no timing decides the order.
+    let scratch = common::Scratch::new("rest-after-colours");
+    let go = scratch.0.join("go");
+    let wait = format!("until [ -e {} ]; do sleep 0.05; done", go.display());
+    // q's line ends plain and a coloured line follows; r's rest is
+    // coloured itself. Colours do not go back over a line.
+    let q = format!("printf abc; {wait}; printf 'def\\n\\033[32mnext\\033[0m\\n'");
+    let r = format!("printf xyz; {wait}; printf '\\033[32mdef\\033[0m\\n'");
+    let mut running = Running::start(&["--no-tui", "-n", "q", "-n", "r", &q, &r]);
+    running.wait_line("q | abc");
+    running.wait_line("r | xyz");
+    scratch.write("go", "");
+    assert_eq!(running.wait_exit(), Some(0));
+    let printed = running.all_lines();
+    let of = |name: &str| -> Vec<String> {
+        let prefix = format!("{name} | ");
+        (printed.iter())
+            .filter_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+            .collect()
+    };
+    assert_eq!(of("q"), ["abc", "def", "next", "[exited 0]"]);
+    assert_eq!(of("r"), ["xyz", "def", "[exited 0]"]);
 }
 
 #[test]

@@ -968,7 +968,7 @@ fn attach_refuses_to_show_a_session_inside_its_own_pane() {
             .env("OPMUX", &socket)
             .output()
             .expect("running opmux");
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = text(&out.stderr);
         assert!(err.contains("inside one of its own panes"), "{err}");
     }

@@ -17,7 +17,8 @@ pub struct Procfile {
 }
 
 /// Reads the Procfile at `path` into panes, one per process line, with the
-/// variables of a `.env` beside it, as foreman reads one.
+/// variables of a `.env` beside it. (foreman reads the `.env` of the folder
+/// it starts in, the same file when that is the Procfile's.)
 pub fn load(path: &Path) -> Result<Procfile> {
     let text =
         super::read_text_file(path).with_context(|| format!("reading {}", path.display()))?;

@@ -48,8 +48,9 @@ struct Hooks {
     /// The emulator was last given part of a line, which may have ended
     /// inside an escape sequence or a character: what follows must go to it.
     carry: bool,
-    /// Output since [`Screen::clear_redrawn`] moved the cursor back over
-    /// its line (a carriage return, backspace or control sequence).
+    /// Output since [`Screen::clear_redrawn`], or since the last line
+    /// ended, moved the cursor back over the line being written (a carriage
+    /// return, backspace or control sequence other than SGR).
     redrawn: bool,
     /// The program's modes that vt100 does not know: focus events (1004)
     /// and synchronized output (2026).
@@ -433,6 +434,12 @@ impl vt100::Callbacks for Hooks {
             && !sink.raw
             && let Some(plain) = sink.rows.push(text, ended)
         {
+            // Whether a line went back over itself is the line's own: the
+            // first one waiting keeps it, and the next line starts afresh.
+            if sink.lines.is_empty() {
+                sink.first_redrawn = self.redrawn;
+            }
+            self.redrawn = false;
             sink.lines.extend(plain.lines().map(str::to_string));
         }
     }
@@ -534,6 +541,9 @@ struct LineSink {
     rows: RowLines,
     /// Finished lines not taken yet.
     lines: Vec<String>,
+    /// Whether the first of `lines` went back over itself after the last
+    /// [`Screen::clear_redrawn`] (see [`Screen::first_line_redrawn`]).
+    first_redrawn: bool,
     /// Lines are the program's bytes split at line feeds, not rendered.
     raw: bool,
     /// With `raw`: bytes after the last line feed.
@@ -546,6 +556,33 @@ fn cursor_for_report(screen: &vt100::Screen) -> (u16, u16) {
     let (rows, cols) = screen.size();
     let (row, col) = screen.cursor_position();
     (row.min(rows.get() - 1) + 1, col.min(cols.get() - 1) + 1)
+}
+
+/// Whether `body`, a line's bytes before its line feed, may go back over
+/// what the line already shows: a backspace, a carriage return with more
+/// after it, or an escape sequence other than SGR, which only colours.
+fn goes_back(body: &[u8]) -> bool {
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            0x08 => return true,
+            b'\r' if i + 1 < body.len() => return true,
+            0x1b => {
+                // CSI: parameters and intermediates, then the final byte.
+                if body.get(i + 1) != Some(&b'[') {
+                    return true;
+                }
+                let end = (body[i + 2..].iter()).position(|b| (0x40..=0x7e).contains(b));
+                match end {
+                    Some(at) if body[i + 2 + at] == b'm' => i += 2 + at,
+                    _ => return true,
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 /// How many bytes at the start of `bytes` are plain lines: printable
@@ -688,6 +725,9 @@ pub struct Screen {
     /// The lines on screen that matched the `attention` pattern already:
     /// the number of each one's first row, and what matched.
     attention_seen: Vec<(u64, String)>,
+    /// The bytes being fed are opmux's own (a restart's banner), which
+    /// redraw nothing of the program's line.
+    own_bytes: bool,
 }
 
 impl Screen {
@@ -704,6 +744,7 @@ impl Screen {
             between_sequences: true,
             rewriter: Rewriter::default(),
             attention_seen: Vec::new(),
+            own_bytes: false,
         }
     }
 
@@ -754,11 +795,11 @@ impl Screen {
         self.between_sequences = true;
         self.parser.callbacks_mut().modes = ExtraModes::default();
         // The banner's escape codes are opmux's, not the program going back
-        // over its line: the line it ends is not taken for redrawn, so a
-        // part already printed unfinished is not printed again.
-        let redrawn = self.parser.callbacks().redrawn;
+        // over its line: the line the banner ends is not taken for redrawn,
+        // so a part of it already printed unfinished is not printed again.
+        self.own_bytes = true;
         self.process(banner);
-        self.parser.callbacks_mut().redrawn = redrawn;
+        self.own_bytes = false;
     }
 
     /// Keeps at most `lines` lines of history.
@@ -820,11 +861,7 @@ impl Screen {
                 Some(i) => (&rest[..i], &rest[i..=i], &rest[i + 1..]),
                 None => (rest, &[][..], &[][..]),
             };
-            if body
-                .iter()
-                .enumerate()
-                .any(|(i, &b)| b == 0x08 || b == 0x1b || (b == b'\r' && i + 1 < body.len()))
-            {
+            if !self.own_bytes && goes_back(body) {
                 self.parser.callbacks_mut().redrawn = true;
             }
             let hooks = self.parser.callbacks_mut();
@@ -889,6 +926,10 @@ impl Screen {
             log.write_lines(&text.replace("\r\n", "\n"));
         }
         if let Some(sink) = &mut hooks.sink {
+            // Plain lines start where no line was begun: none went back.
+            if sink.lines.is_empty() {
+                sink.first_redrawn = false;
+            }
             sink.lines.extend(lines.map(str::to_string));
         }
     }
@@ -919,19 +960,24 @@ impl Screen {
         self.parser.callbacks_mut().sink = Some(LineSink {
             rows: RowLines::default(),
             lines: Vec::new(),
+            first_redrawn: false,
             raw,
             raw_tail: Vec::new(),
         });
     }
 
-    /// Whether output since the last [`Screen::clear_redrawn`] went back
-    /// over its line, so that what was printed of an unfinished line may
-    /// have been overwritten rather than continued.
-    pub fn redrawn(&self) -> bool {
-        self.parser.callbacks().redrawn
+    /// Whether the first of the lines [`Screen::take_lines`] would give
+    /// went back over itself after the last [`Screen::clear_redrawn`], so
+    /// that what was printed of it while unfinished may have been
+    /// overwritten rather than continued. Only the first can have been
+    /// printed unfinished.
+    pub fn first_line_redrawn(&self) -> bool {
+        let hooks = self.parser.callbacks();
+        hooks.sink.as_ref().is_some_and(|s| s.first_redrawn)
     }
 
-    /// Starts watching for redraws afresh (see [`Screen::redrawn`]).
+    /// Starts watching for redraws afresh, as the line being written is
+    /// printed unfinished (see [`Screen::first_line_redrawn`]).
     pub fn clear_redrawn(&mut self) {
         self.parser.callbacks_mut().redrawn = false;
     }
@@ -1615,6 +1661,28 @@ impl Screen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colours_do_not_go_back_over_a_line_and_other_moves_do() {
+        for plain in [
+            &b"abc"[..],
+            b"\x1b[32mabc\x1b[0m",
+            b"\x1b[1;38;5;208mx",
+            b"done\r",
+        ] {
+            assert!(!goes_back(plain), "{:?}", String::from_utf8_lossy(plain));
+        }
+        for back in [
+            &b"10%\r100%"[..],
+            b"ab\x08c",
+            b"\x1b[2K",
+            b"\x1b[1G",
+            b"\x1bM",
+            b"\x1b[",
+        ] {
+            assert!(goes_back(back), "{:?}", String::from_utf8_lossy(back));
+        }
+    }
 
     /// Every cell of every row, as a terminal would show it.
     fn rows_of(screen: &Screen) -> Vec<Vec<u8>> {
