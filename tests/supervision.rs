@@ -1087,3 +1087,43 @@ fn panes_restarted_together_start_again_in_dependency_order() {
         vec![start(0)]
     );
 }
+
+#[test]
+fn a_dependent_restarted_on_a_change_does_not_wait_for_a_dependency_left_stopped() {
+    let t0 = Instant::now();
+    let root = std::env::temp_dir();
+    let watch =
+        opmux::config::watch::Watch::new(&root, vec!["*.rs".into()], Vec::new(), millis(100))
+            .unwrap();
+    // db (0) watches files and restarts its dependents; web (1) waits for
+    // db to have started.
+    let mut db = spec("db");
+    db.watch = Some(watch);
+    db.restart_dependents = true;
+    let specs = vec![db, after(spec("web"), 0, Condition::Started)];
+    let mut app = booted(specs, t0);
+    // db is stopped by hand: a change does not start it again.
+    app.command(Command::Stop(PaneId(0)), t0);
+    exit(&mut app, 0, ExitStatus::Signaled(Signal::SIGTERM), t0);
+    let changed = Event::FilesChanged(vec![root.join("main.rs")]);
+    assert_eq!(app.update(changed, t0), vec![]);
+    // web alone is stopped.
+    let effects = tick(&mut app, t0 + millis(100));
+    assert!(effects.contains(&signal(1, Signal::SIGTERM)), "{effects:?}");
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Signal(PaneId(0), _) | Effect::Start(_))),
+        "{effects:?}"
+    );
+    // web starts again at once: db has no next run to wait for.
+    assert_eq!(
+        exit(
+            &mut app,
+            1,
+            ExitStatus::Signaled(Signal::SIGTERM),
+            t0 + millis(100)
+        ),
+        vec![start(1)]
+    );
+}

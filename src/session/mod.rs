@@ -992,6 +992,16 @@ impl Session {
                 i += 1;
             }
         }
+        // Only the panes that will run again are waited for: one stopped by
+        // hand has no next run.
+        restarted.retain(|&id| {
+            self.pane(id).is_some_and(|p| {
+                matches!(
+                    p.state,
+                    PaneState::Running { .. } | PaneState::Restarting { .. }
+                )
+            })
+        });
         let ordered = self.dependency_order(&restarted);
         self.follow_together(&ordered);
         let mut effects = Vec::new();
@@ -1001,8 +1011,7 @@ impl Session {
             };
             effects.extend(match self.panes[index].state {
                 PaneState::Running { .. } => self.stop(index, now, true),
-                PaneState::Restarting { .. } => self.launch(index),
-                _ => Vec::new(),
+                _ => self.launch(index),
             });
         }
         effects
