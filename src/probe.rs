@@ -47,9 +47,12 @@ pub fn start(
         .collect()
 }
 
-/// Tries `probe` every interval after its initial delay, telling the
-/// session each result, until a readiness probe first succeeds (or the
-/// task is aborted at the run's end).
+/// Tries `probe` every interval after its initial delay, until a readiness
+/// probe first succeeds (or the task is aborted at the run's end). The
+/// session is told each result that can change something: a readiness
+/// probe's success, and a liveness probe's failures and its first success
+/// after a failure or at the start. A healthy pane's probe, or one still
+/// waiting for its server, does not wake the loop.
 async fn tries(
     probe: Probe,
     live: bool,
@@ -59,17 +62,23 @@ async fn tries(
     events: UnboundedSender<Event>,
 ) {
     tokio::time::sleep(probe.initial_delay).await;
+    // The last liveness result told was a success.
+    let mut healthy = false;
     loop {
         let result = check(&probe.check, probe.timeout, &place).await;
         let ok = result.is_ok();
-        let event = Event::Probe {
-            pane,
-            run,
-            live,
-            result,
-        };
-        if events.send(event).is_err() || (ok && !live) {
-            return;
+        let tell = if live { !(ok && healthy) } else { ok };
+        healthy = live && ok;
+        if tell {
+            let event = Event::Probe {
+                pane,
+                run,
+                live,
+                result,
+            };
+            if events.send(event).is_err() || !live {
+                return;
+            }
         }
         tokio::time::sleep(probe.interval).await;
     }
