@@ -732,10 +732,12 @@ pub fn parse(
         pane.depends_on = deps;
     }
     let wanted: Vec<Option<Wanted>> = wanted_ports.iter().map(|w| w.map(|(w, _)| w)).collect();
-    let ports = ports::assign(&wanted, port_base, port_step, ports::is_free).or_else(|why| {
-        let at = wanted_ports.iter().flatten().map(|(_, at)| *at).next();
-        source.error(at.unwrap_or(0), "port", why)
-    })?;
+    let ports =
+        ports::assign(&wanted, port_base, port_step, ports::is_free).or_else(|ran_out| {
+            let at = wanted_ports.iter().flatten().map(|(_, at)| *at).next();
+            let why = format!("{ran_out}: give port_base or port_step other values");
+            source.error(at.unwrap_or(0), "port", why)
+        })?;
     let names: Vec<String> = settings.panes.iter().map(|p| p.name.clone()).collect();
     let port_of = |name: &str| names.iter().position(|n| n == name).map(|i| ports[i]);
     for (index, pane) in settings.panes.iter_mut().enumerate() {

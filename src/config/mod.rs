@@ -382,28 +382,27 @@ impl Default for Settings {
 /// not say which processes listen, so neither does a held port fail a run
 /// (a process that wants it says so itself).
 fn give_procfile_ports(panes: &mut [PaneSpec], indices: &[usize], base: u16) -> Result<()> {
-    const STEP: u32 = 100;
     let taken: Vec<u16> = (panes.iter().enumerate())
         .filter(|(i, _)| !indices.contains(i))
         .filter_map(|(_, pane)| pane.port)
         .collect();
-    let mut next = u32::from(base);
-    for &i in indices {
-        while u16::try_from(next).is_ok_and(|port| taken.contains(&port)) {
-            next += STEP;
-        }
-        let Ok(port) = u16::try_from(next) else {
-            bail!(
-                "the Procfile's process `{}` gets no port: from {base} in steps of {STEP} \
-                 they run past 65535; set PORT lower to start below",
-                panes[i].name
-            );
-        };
-        next += STEP;
+    let wanted = vec![Some(ports::Wanted::Auto); indices.len()];
+    let step = ports::DEFAULT_STEP;
+    let ports =
+        ports::assign(&wanted, base, step, |port| !taken.contains(&port)).map_err(|ran_out| {
+            anyhow::anyhow!(
+                "the Procfile's process `{}` gets no port: from {base} in steps of {step} \
+             they run past 65535; set PORT lower to start below",
+                panes[indices[ran_out.pane]].name
+            )
+        })?;
+    for (&i, port) in indices.iter().zip(ports) {
         let pane = &mut panes[i];
-        pane.port = Some(port);
+        pane.port = port;
         pane.port_checked = false;
-        pane.env.push(("PORT".into(), Some(port.to_string())));
+        if let Some(port) = port {
+            pane.env.push(("PORT".into(), Some(port.to_string())));
+        }
     }
     Ok(())
 }

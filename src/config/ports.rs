@@ -17,6 +17,21 @@ pub enum Wanted {
     Auto,
 }
 
+/// Automatic ports ran out, past 65535, at pane `pane`.
+#[derive(Debug)]
+pub struct RanOut {
+    pub pane: usize,
+    base: u16,
+    step: u16,
+}
+
+impl std::fmt::Display for RanOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self { base, step, .. } = self;
+        write!(f, "no free port is left from {base} in steps of {step}")
+    }
+}
+
 /// Chooses each pane's port: a fixed one as it is, an automatic one the
 /// first from `base` in steps of `step` that no other pane has and that
 /// `is_free` says nothing holds. `None` for a pane that wants none; an
@@ -26,7 +41,7 @@ pub fn assign(
     base: u16,
     step: u16,
     is_free: impl Fn(u16) -> bool,
-) -> Result<Vec<Option<u16>>, String> {
+) -> Result<Vec<Option<u16>>, RanOut> {
     let mut taken: Vec<u16> = wanted
         .iter()
         .filter_map(|w| match w {
@@ -36,16 +51,13 @@ pub fn assign(
         .collect();
     let mut next = u32::from(base);
     let mut ports = Vec::with_capacity(wanted.len());
-    for want in wanted {
+    for (pane, want) in wanted.iter().enumerate() {
         let port = match want {
             None => None,
             Some(Wanted::Fixed(port)) => Some(*port),
             Some(Wanted::Auto) => loop {
                 let Ok(port) = u16::try_from(next) else {
-                    return Err(format!(
-                        "no free port is left from {base} in steps of {step}: \
-                         give port_base or port_step other values"
-                    ));
+                    return Err(RanOut { pane, base, step });
                 };
                 next += u32::from(step.max(1));
                 if !taken.contains(&port) && is_free(port) {
@@ -184,7 +196,7 @@ mod tests {
             [Some(5000), None, Some(5100), Some(5300), Some(5400)]
         );
         let error = assign(&[Some(Wanted::Auto)], 65500, 100, |_| false).unwrap_err();
-        assert!(error.contains("no free port"), "{error}");
+        assert!(error.to_string().contains("no free port"), "{error}");
     }
 
     #[test]
