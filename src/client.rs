@@ -93,6 +93,24 @@ pub fn identity() -> String {
 #[error("{0}")]
 pub struct Refused(pub String);
 
+/// Exits with `outcome`'s status; an error is printed, and exits with 2
+/// when it names something that does not exist (a session, a pane) or
+/// that the session would not do, 1 otherwise. Both programs, `opmux` and
+/// `opmux-attach`, end through here.
+pub fn exit_with(outcome: Result<i32>) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    match outcome {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("opmux: {e:#}");
+            match e.downcast_ref::<Refused>() {
+                Some(_) => ExitCode::from(2),
+                None => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
 /// The next answer on `stream`; a refusal or a failure is a [`Refused`]
 /// that gives the server's reason.
 fn answer(stream: &mut UnixStream, name: &str) -> Result<Control> {

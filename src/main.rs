@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         .is_some_and(|a| VERBS.contains(&a))
     {
         let verb = VerbCli::parse_from(&args).verb;
-        return exit_with(run_verb(verb));
+        return client::exit_with(run_verb(verb));
     }
     let cli = Cli::parse();
     let shell = std::env::var("SHELL").ok();
@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if cli.detached {
-        return exit_with(start_detached(&cli, settings, &cwd).map(|()| 0));
+        return client::exit_with(start_detached(&cli, settings, &cwd).map(|()| 0));
     }
     let headless = cli.no_tui || !std::io::stdout().is_terminal();
     let outcome = if headless {
@@ -100,23 +100,7 @@ fn main() -> ExitCode {
     } else {
         start_attached(&cli, settings, &cwd)
     };
-    exit_with(outcome)
-}
-
-/// Exits with `outcome`'s status; an error is printed, and exits with 2
-/// when it names something that does not exist (a session, a pane) or
-/// that the session would not do.
-fn exit_with(outcome: Result<i32>) -> ExitCode {
-    match outcome {
-        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        Err(e) => {
-            eprintln!("opmux: {e:#}");
-            match e.downcast_ref::<client::Refused>() {
-                Some(_) => ExitCode::from(2),
-                None => ExitCode::FAILURE,
-            }
-        }
-    }
+    client::exit_with(outcome)
 }
 
 /// The sessions there are, for an error about one that is not.

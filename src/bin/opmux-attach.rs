@@ -19,16 +19,6 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let name = name.to_string_lossy();
-    match opmux::client::attach(std::path::Path::new(socket), &name) {
-        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        Err(e) => {
-            eprintln!("opmux: {e:#}");
-            // 2 for a session that would not take this terminal, as
-            // opmux's own verbs exit for a refusal.
-            match e.downcast_ref::<opmux::client::Refused>() {
-                Some(_) => ExitCode::from(2),
-                None => ExitCode::FAILURE,
-            }
-        }
-    }
+    // A refusal exits 2, as opmux's own verbs do.
+    opmux::client::exit_with(opmux::client::attach(std::path::Path::new(socket), &name))
 }
