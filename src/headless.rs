@@ -257,22 +257,22 @@ impl Printer {
     /// finished lines and, as a line of its own, an unfinished one.
     fn finish(&mut self, app: &mut App, id: PaneId, now: Instant) {
         self.drain(app, id, now);
-        let Some(pane) = app.session.pane(id) else {
-            return;
-        };
-        let rest = {
+        if let Some(pane) = app.session.pane(id) {
+            self.print_unfinished(pane);
+        }
+    }
+
+    /// Prints what `pane`'s unfinished line has beyond what was printed of
+    /// it already, and remembers it as printed, so that a later look (or the
+    /// next line, which finishes it) does not print it again.
+    fn print_unfinished(&mut self, pane: &Pane) {
+        let (id, name) = (pane.id, pane.spec.name.as_str());
+        let unfinished = {
             let mut screen = pane.screen();
             // Printed now: a later redraw is measured from here.
             screen.clear_redrawn();
             screen.unfinished_line()
         };
-        self.print_unfinished(id, &pane.spec.name, rest);
-    }
-
-    /// Prints what pane `id`'s unfinished line has beyond what was printed
-    /// of it already, and remembers it as printed, so that a later look (or
-    /// the next line, which finishes it) does not print it again.
-    fn print_unfinished(&mut self, id: PaneId, name: &str, unfinished: String) {
         let (printed, due) = self.partial.entry(id).or_default();
         *due = None;
         if unfinished.trim().is_empty() || unfinished == *printed {
@@ -300,16 +300,10 @@ impl Printer {
             .map(|(id, _)| *id)
             .collect();
         for id in due {
-            let Some(pane) = app.session.pane(id) else {
-                self.partial.remove(&id);
-                continue;
-            };
-            let unfinished = {
-                let mut screen = pane.screen();
-                screen.clear_redrawn();
-                screen.unfinished_line()
-            };
-            self.print_unfinished(id, &pane.spec.name, unfinished);
+            match app.session.pane(id) {
+                Some(pane) => self.print_unfinished(pane),
+                None => _ = self.partial.remove(&id),
+            }
         }
     }
 
