@@ -475,14 +475,7 @@ impl clap::builder::TypedValueParser for Conditions {
     fn possible_values(
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
-        let words = [
-            "running",
-            "ready",
-            "exited",
-            "succeeded",
-            "attention",
-            "idle",
-        ];
+        let words = crate::session::control::Condition::WORDS;
         Some(Box::new(
             words.into_iter().map(clap::builder::PossibleValue::new),
         ))

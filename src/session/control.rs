@@ -299,7 +299,17 @@ pub enum Condition {
 }
 
 impl Condition {
-    /// Reads `running`, `ready`, `exited`, `succeeded` or `match:REGEX`.
+    /// The conditions named by a word alone; `match:REGEX` is the other.
+    pub const WORDS: [&str; 6] = [
+        "running",
+        "ready",
+        "exited",
+        "succeeded",
+        "attention",
+        "idle",
+    ];
+
+    /// Reads one of [`Condition::WORDS`] or `match:REGEX`.
     pub fn parse(text: &str) -> Result<Self, String> {
         Ok(match text {
             "running" => Self::Running,
@@ -314,9 +324,9 @@ impl Condition {
                         .map_err(|e| format!("`{pattern}` is not a regular expression: {e}"))?,
                 ),
                 None => {
+                    let words = Self::WORDS.join(", ");
                     return Err(format!(
-                        "`{text}` is not a condition: running, ready, exited, succeeded, \
-                         attention, idle or match:REGEX"
+                        "`{text}` is not a condition: {words} or match:REGEX"
                     ));
                 }
             },
