@@ -15,10 +15,9 @@ const WINDOW: Duration = Duration::from_secs(10);
 
 /// utime + stime of `pid`, in clock ticks.
 fn ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the server's stat");
-    let after = &stat[stat.rfind(')').expect("a stat line") + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    let pid = nix::unistd::Pid::from_raw(pid as i32);
+    let info = opmux::process::proc::stat(pid).expect("the server's stat");
+    info.utime + info.stime
 }
 
 /// The inotify watches `pid` holds, from its fds' info.
