@@ -9,13 +9,8 @@ mod common;
 /// opmux with a socket folder of this test binary's own and no `OPMUX`:
 /// a run never names or reaches a session of whoever runs the tests.
 fn command() -> Command {
-    use std::os::unix::fs::PermissionsExt;
-    let runtime = std::env::temp_dir().join(format!("opmux-cli-run-{}", std::process::id()));
-    std::fs::create_dir_all(&runtime).expect("making a runtime folder");
-    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
-        .expect("making the runtime folder private");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_opmux"));
-    cmd.env("XDG_RUNTIME_DIR", runtime).env_remove("OPMUX");
+    common::private_runtime(&mut cmd, &format!("cli-{}", std::process::id()));
     cmd
 }
 
@@ -291,8 +286,8 @@ fn zsh_lists(part: &str, option: &str) -> bool {
 #[test]
 fn the_completion_scripts_are_valid_and_offer_every_option_and_verb() {
     let verbs = verbs();
-    let folder = std::env::temp_dir().join(format!("opmux-cli-completions-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).unwrap();
+    let long_options = long_options();
+    let folder = common::Scratch::new("cli-completions");
     for (shell, check) in [("bash", "-n"), ("zsh", "-n"), ("fish", "--no-execute")] {
         if !common::installed_for(shell, &format!("the {shell} completion script")) {
             continue;
@@ -301,17 +296,14 @@ fn the_completion_scripts_are_valid_and_offer_every_option_and_verb() {
         assert!(script.status.success(), "{shell}: {}", stderr(&script));
         let (valid, said) = feed(shell, &[check], &script.stdout);
         assert!(valid && said.is_empty(), "{shell} {check}: {said}");
-        let path = folder.join(shell);
+        let path = folder.0.join(shell);
         std::fs::write(&path, &script.stdout).unwrap();
         let script = stdout(&script);
         if shell == "zsh" {
             // zsh's completion system needs a terminal to be driven; its
             // script is read part by part instead.
-            for option in long_options() {
-                assert!(
-                    zsh_lists(&script, &option),
-                    "{option} not in the zsh script"
-                );
+            for option in &long_options {
+                assert!(zsh_lists(&script, option), "{option} not in the zsh script");
             }
             let until = zsh_part(&script, "wait");
             assert!(
@@ -339,9 +331,9 @@ fn the_completion_scripts_are_valid_and_offer_every_option_and_verb() {
             );
         }
         let options = offered(shell, &path, "opmux --");
-        for option in long_options() {
+        for option in &long_options {
             assert!(
-                options.contains(&option),
+                options.contains(option),
                 "{shell} does not offer {option}: {options:?}"
             );
         }
@@ -363,7 +355,6 @@ fn the_completion_scripts_are_valid_and_offer_every_option_and_verb() {
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&folder);
 }
 
 /// The verbs `opmux --help` lists by hand are every verb the command line
@@ -393,11 +384,7 @@ fn the_help_lists_every_verb_and_the_man_page_every_short_name() {
 fn the_man_page_is_clean_roff_and_names_every_option() {
     let page = opmux(&["man"]);
     assert!(page.status.success(), "{}", stderr(&page));
-    // .ci/run installs groff; a machine without it skips this check, and
-    // says so, outside CI.
-    let has_groff = Command::new("groff").arg("--version").output().is_ok();
-    if !has_groff && std::env::var_os("CI").is_none() {
-        eprintln!("groff is not installed: the man page's roff is not checked");
+    if !common::installed_for("groff", "the man page's roff") {
         return;
     }
     let (clean, said) = feed("groff", &["-man", "-ww", "-z"], &page.stdout);

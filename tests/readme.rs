@@ -168,8 +168,8 @@ fn the_install_section_puts_completions_and_the_man_page_where_they_are_found() 
         .expect("the completions block");
     let block = &section[start + "```sh\n".len()..];
     let block = &block[..block.find("```").expect("end of the block")];
-    let home = std::env::temp_dir().join(format!("opmux-readme-home-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&home);
+    let scratch = common::Scratch::new("readme-home");
+    let home = scratch.0.clone();
     let bin = home.join(".cargo/bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_opmux"), bin.join("opmux")).unwrap();
@@ -259,5 +259,4 @@ fn the_install_section_puts_completions_and_the_man_page_where_they_are_found() 
         let said = run("fish", &["-c", "complete -C 'opmux --no-t'"]);
         assert!(said.starts_with("--no-tui"), "fish offers: {said}");
     }
-    let _ = std::fs::remove_dir_all(&home);
 }
