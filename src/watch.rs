@@ -1,7 +1,7 @@
 //! Restart on file change: one watcher (inotify on Linux, through notify)
 //! for every pane that watches files, on the fewest folders that hold all
-//! their roots, recursively. Changes go to the loop as events; which pane
-//! they restart, and when, is the session's to decide.
+//! their roots, recursively. Changes some pane wants go to the loop as
+//! events; which pane they restart, and when, is the session's to decide.
 
 use std::path::PathBuf;
 
@@ -40,6 +40,12 @@ pub fn start(
     // for. Resolved once, as the watcher names paths.
     let logs = (session.log_dir.as_ref())
         .map(|logs| std::fs::canonicalize(logs).unwrap_or_else(|_| logs.clone()));
+    // Only a path some pane wants reaches the loop: a build writing under
+    // the watched folders (target/, .git/) does not wake it for nothing.
+    // Which pane it restarts, and when, stays the session's to decide.
+    let watches: Vec<crate::config::watch::Watch> = (session.panes.iter())
+        .filter_map(|p| p.spec.watch.clone())
+        .collect();
     let to_loop = events.clone();
     let made = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
         let event = match result {
@@ -54,9 +60,10 @@ pub fn start(
             return;
         }
         let mut paths = event.paths;
-        if let Some(logs) = &logs {
-            paths.retain(|path| !path.starts_with(logs));
-        }
+        paths.retain(|path| {
+            !logs.as_ref().is_some_and(|logs| path.starts_with(logs))
+                && watches.iter().any(|watch| watch.wants(path))
+        });
         if !paths.is_empty() {
             let _ = to_loop.send(Event::FilesChanged(paths));
         }
