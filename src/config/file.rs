@@ -651,18 +651,12 @@ pub fn parse(
             }
             let made =
                 super::watch::Watch::new(&root, patterns, ignore.unwrap_or_default(), debounce);
-            pane.watch = Some(made.or_else(|why| {
-                let at = match &raw.watch_ignore {
-                    Some(ignore) if why.contains("not a pattern") && !why.is_empty() => {
-                        let bad = why.split('`').nth(1).unwrap_or("");
-                        match ignore.get_ref().iter().any(|p| p == bad) {
-                            true => (ignore.span().start, "watch_ignore"),
-                            false => (watch.span().start, "watch"),
-                        }
-                    }
-                    _ => (watch.span().start, "watch"),
+            pane.watch = Some(made.or_else(|(field, why)| {
+                let at = match (field, &raw.watch_ignore) {
+                    ("watch_ignore", Some(ignore)) => ignore.span().start,
+                    _ => watch.span().start,
                 };
-                source.error(at.0, at.1, why)
+                source.error(at, field, why)
             })?);
         } else if let Some(ignore) = &raw.watch_ignore {
             return source.error(

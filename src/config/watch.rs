@@ -53,14 +53,17 @@ fn set(patterns: &[String]) -> Result<GlobSet, String> {
 }
 
 impl Watch {
+    /// Watches `patterns` under `root`, but for `ignore`. A pattern that
+    /// is not one is an error naming the field it is in (`watch` or
+    /// `watch_ignore`) and why.
     pub fn new(
         root: &Path,
         patterns: Vec<String>,
         ignore: Vec<String>,
         debounce: Duration,
-    ) -> Result<Self, String> {
-        let watched = set(&patterns)?;
-        let ignored = set(&ignore)?;
+    ) -> Result<Self, (&'static str, String)> {
+        let watched = set(&patterns).map_err(|why| ("watch", why))?;
+        let ignored = set(&ignore).map_err(|why| ("watch_ignore", why))?;
         // The folder as the watcher will name it, symlinks resolved.
         let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         Ok(Self {
@@ -111,7 +114,7 @@ mod tests {
         assert!(!wants("target/debug/x.rs"));
         assert!(!wants(".git/src/x.rs"));
         assert!(!watch.wants(Path::new("/elsewhere/src/main.rs")));
-        let bad = Watch::new(root, vec!["src/[".into()], vec![], DEBOUNCE).unwrap_err();
+        let (_, bad) = Watch::new(root, vec!["src/[".into()], vec![], DEBOUNCE).unwrap_err();
         assert!(bad.contains("`src/[` is not a pattern"), "{bad}");
     }
 }
