@@ -257,9 +257,9 @@ fn read_probe(source: &Source<'_>, value: &Spanned<RawProbe>, field: &str) -> Re
             }
             Check::Http(url.clone())
         }
-        (None, Some(PortValue::Number(port)), None) => match u16::try_from(*port) {
-            Ok(port) if port > 0 => Check::Tcp(port.to_string()),
-            _ => return source.error(at, field, format_args!("{port} is not a port")),
+        (None, Some(PortValue::Number(port)), None) => match ports::number(*port) {
+            Some(port) => Check::Tcp(port.to_string()),
+            None => return source.error(at, field, format_args!("{port} is not a port")),
         },
         (None, Some(PortValue::Text(address)), None) => Check::Tcp(address.clone()),
         (None, None, Some(command)) if !command.trim().is_empty() => Check::Exec(command.clone()),
@@ -321,9 +321,9 @@ fn port_setting(source: &Source<'_>, value: Option<&Spanned<i64>>, field: &str) 
             _ => ports::DEFAULT_STEP,
         });
     };
-    match u16::try_from(*value.get_ref()) {
-        Ok(n) if n > 0 => Ok(n),
-        _ => source.error(
+    match ports::number(*value.get_ref()) {
+        Some(n) => Ok(n),
+        None => source.error(
             value.span().start,
             field,
             format_args!("{} is not a number from 1 to 65535", value.get_ref()),
@@ -334,9 +334,9 @@ fn port_setting(source: &Source<'_>, value: Option<&Spanned<i64>>, field: &str) 
 /// A pane's `port`: a number from 1 to 65535, or "auto".
 fn wanted_port(source: &Source<'_>, value: &Spanned<PortValue>) -> Result<Wanted> {
     match value.get_ref() {
-        PortValue::Number(n) => match u16::try_from(*n) {
-            Ok(port) if port > 0 => Ok(Wanted::Fixed(port)),
-            _ => source.error(
+        PortValue::Number(n) => match ports::number(*n) {
+            Some(port) => Ok(Wanted::Fixed(port)),
+            None => source.error(
                 value.span().start,
                 "port",
                 format_args!("{n} is not a port: give a number from 1 to 65535, or \"auto\""),

@@ -425,7 +425,7 @@ fn add_procfile(
 /// port number, else 5000.
 fn procfile_base<'a>(candidates: impl IntoIterator<Item = Option<&'a str>>) -> u16 {
     (candidates.into_iter().flatten())
-        .find_map(|text| text.trim().parse::<u16>().ok().filter(|&port| port > 0))
+        .find_map(|text| text.trim().parse().ok().and_then(ports::number))
         .unwrap_or(ports::DEFAULT_BASE)
 }
 

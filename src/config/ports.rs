@@ -10,6 +10,11 @@ pub const DEFAULT_BASE: u16 = 5000;
 /// How far apart automatic ports are, by default.
 pub const DEFAULT_STEP: u16 = 100;
 
+/// `n` as a port, when it is one: a number from 1 to 65535.
+pub fn number(n: i64) -> Option<u16> {
+    u16::try_from(n).ok().filter(|&port| port > 0)
+}
+
 /// What a pane asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wanted {
